@@ -1,0 +1,40 @@
+# One command each: `make demo` runs a whole store here, `make test` runs the tests.
+# Both set the machine up first (Debian packages, a virtual environment) when needed.
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DATA ?= ./data
+PORT ?= 8080
+PYTEST_ARGS ?=
+DEMO_ARGS ?=
+
+.PHONY: setup firmware demo test test-fast lint typecheck screenshots clean
+
+setup:
+	@./scripts/setup.sh
+
+# ESPHome in its own venv (.venv-esphome): validates every firmware config offline
+firmware:
+	@./scripts/check-firmware.sh
+
+demo: setup
+	$(VENV)/bin/tablehub demo --data $(DATA) --port $(PORT) $(DEMO_ARGS)
+
+test: setup firmware
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: setup
+	$(PY) -m pytest -m "not browser and not slow" $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check hub devices cloud_bridge tests
+	$(VENV)/bin/ruff format --check hub devices cloud_bridge tests
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+screenshots: setup
+	TABLEHUB_SCREENSHOTS=docs $(PY) -m pytest tests/e2e -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
