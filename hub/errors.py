@@ -1,0 +1,90 @@
+"""The hub's error tree.
+
+    HubError                      base of everything the hub raises on purpose
+    ├── InvalidInput (ValueError) a request or message failed validation; names the field
+    │   ├── OrderRejected         an order the menu does not allow (unknown item, modifiers…)
+    │   └── MenuInvalid           a menu document that cannot be loaded
+    ├── SoldOut                   an ordered item is 86'd
+    ├── NotFound (LookupError)    unknown order, ticket, item, table, station
+    ├── Conflict                  an action that does not fit the current state
+    ├── AuthError                 missing/invalid credentials (401)
+    │   ├── Forbidden             valid credentials, not allowed (403)
+    │   ├── BadTableToken         forged, unknown or rotated table token (403)
+    │   └── TableClosed           the store requires staff to open the table first (403)
+    ├── IdempotencyMismatch       an idempotency key reused with a different body
+    ├── RateLimited               too many requests from one table or phone (429)
+    └── StoreUnavailable          the store cannot take writes (disk full, closing)
+
+Each carries a stable machine ``code``, an optional ``field`` (a JSON path into the input)
+and an English ``message``. The web layer maps them to HTTP statuses in one place.
+"""
+
+from __future__ import annotations
+
+
+class HubError(Exception):
+    code = "error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"error": self.code, "field": self.field, "message": self.message}
+
+
+class InvalidInput(HubError, ValueError):
+    code = "invalid"
+
+
+class OrderRejected(InvalidInput):
+    code = "invalid"
+
+
+class MenuInvalid(InvalidInput):
+    code = "invalid_menu"
+
+
+class SoldOut(HubError):
+    code = "sold_out"
+
+
+class NotFound(HubError, LookupError):
+    code = "not_found"
+
+
+class Conflict(HubError):
+    code = "conflict"
+
+
+class AuthError(HubError):
+    code = "unauthorized"
+
+
+class Forbidden(AuthError):
+    code = "forbidden"
+
+
+class BadTableToken(AuthError):
+    code = "bad_table_token"
+
+
+class TableClosed(Forbidden):
+    code = "table_closed"
+
+
+class IdempotencyMismatch(HubError):
+    code = "idempotency_mismatch"
+
+
+class RateLimited(HubError):
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: int, *, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after_s = retry_after_s
+
+
+class StoreUnavailable(HubError):
+    code = "unavailable"

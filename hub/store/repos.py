@@ -1,0 +1,616 @@
+"""SQL for each kind of record. Functions take a `Tx` (inside a write unit) or the `Store`
+(for reads) and speak plain dicts and domain values; nothing else in the hub writes SQL."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from hub.domain.tickets import TicketItem, TicketState
+from hub.store.db import Store, Tx
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+# ---------------------------------------------------------------- meta, menu, tables
+
+
+async def get_meta(store: Store, key: str) -> str | None:
+    row = await store.read_one("SELECT value FROM meta WHERE key=?", (key,))
+    return None if row is None else str(row[0])
+
+
+async def set_meta(tx: Tx, key: str, value: str) -> None:
+    await tx.execute(
+        "INSERT INTO meta(key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+        (key, value),
+    )
+
+
+async def load_menu(store: Store) -> tuple[int, dict[str, Any]] | None:
+    row = await store.read_one("SELECT version, body FROM menu WHERE id=1")
+    return None if row is None else (int(row[0]), json.loads(row[1]))
+
+
+async def load_availability(store: Store) -> dict[str, bool]:
+    rows = await store.read_all("SELECT item, available FROM availability")
+    return {r[0]: bool(r[1]) for r in rows}
+
+
+async def save_menu(tx: Tx, doc: dict[str, Any]) -> int:
+    row = await tx.one("SELECT version FROM menu WHERE id=1")
+    version = 1 if row is None else int(row[0]) + 1
+    await tx.execute(
+        "INSERT INTO menu(id, version, body, updated_at) VALUES (1, ?, ?, ?) "
+        "ON CONFLICT(id) DO UPDATE SET version=excluded.version, "
+        "body=excluded.body, updated_at=excluded.updated_at",
+        (version, dumps(doc), tx.now),
+    )
+    # the document's own availability is the truth after an import
+    await tx.execute("DELETE FROM availability")
+    return version
+
+
+async def set_availability(tx: Tx, item: str, available: bool) -> None:
+    await tx.execute(
+        "INSERT INTO availability(item, available, updated_at) VALUES (?, ?, ?) "
+        "ON CONFLICT(item) DO UPDATE SET available=excluded.available, "
+        "updated_at=excluded.updated_at",
+        (item, int(available), tx.now),
+    )
+
+
+async def list_tables(store: Store) -> list[sqlite3.Row]:
+    return await store.read_all(
+        "SELECT id, name, token_version, opened_at, pin FROM tables ORDER BY position"
+    )
+
+
+async def set_table_open(tx: Tx, table_id: str, pin: str | None, is_open: bool) -> bool:
+    cur = await tx.execute(
+        "UPDATE tables SET opened_at=?, pin=? WHERE id=?",
+        (tx.now if is_open else None, pin if is_open else None, table_id),
+    )
+    return bool(cur.rowcount)
+
+
+async def upsert_table(tx: Tx, table_id: str, name: str, position: int) -> None:
+    await tx.execute(
+        "INSERT INTO tables(id, name, position) VALUES (?, ?, ?) "
+        "ON CONFLICT(id) DO UPDATE SET name=excluded.name, "
+        "position=excluded.position",
+        (table_id, name, position),
+    )
+
+
+async def rotate_table(tx: Tx, table_id: str) -> int | None:
+    await tx.execute("UPDATE tables SET token_version = token_version + 1 WHERE id=?", (table_id,))
+    row = await tx.one("SELECT token_version FROM tables WHERE id=?", (table_id,))
+    return None if row is None else int(row[0])
+
+
+# ---------------------------------------------------------------- checks and orders
+
+
+async def open_check(tx: Tx, table_id: str) -> tuple[int, int]:
+    """(check id, next round) of the table's open check, opening one if needed."""
+    row = await tx.one("SELECT id FROM checks WHERE table_id=? AND closed_at IS NULL", (table_id,))
+    if row is None:
+        cur = await tx.execute(
+            "INSERT INTO checks(table_id, opened_at) VALUES (?, ?)", (table_id, tx.now)
+        )
+        check_id = int(cur.lastrowid or 0)
+        return check_id, 1
+    check_id = int(row[0])
+    n = await tx.one("SELECT COUNT(*) FROM orders WHERE check_id=?", (check_id,))
+    return check_id, (int(n[0]) if n else 0) + 1
+
+
+async def close_check(tx: Tx, table_id: str) -> int | None:
+    row = await tx.one("SELECT id FROM checks WHERE table_id=? AND closed_at IS NULL", (table_id,))
+    if row is None:
+        return None
+    await tx.execute("UPDATE checks SET closed_at=? WHERE id=?", (tx.now, row[0]))
+    return int(row[0])
+
+
+async def find_order_by_key(tx: Tx, table_id: str, key: str) -> sqlite3.Row | None:
+    return await tx.one(
+        "SELECT id, request_hash FROM orders WHERE table_id=? AND idempotency_key=?",
+        (table_id, key),
+    )
+
+
+async def insert_order(
+    tx: Tx,
+    *,
+    check_id: int,
+    table_id: str,
+    round_no: int,
+    key: str,
+    request_hash: str,
+    total_cents: int,
+    body: dict[str, Any],
+) -> int:
+    cur = await tx.execute(
+        "INSERT INTO orders(check_id, table_id, round, idempotency_key, request_hash, status, "
+        "total_cents, body, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'received', ?, ?, ?, ?)",
+        (check_id, table_id, round_no, key, request_hash, total_cents, dumps(body), tx.now, tx.now),
+    )
+    return int(cur.lastrowid or 0)
+
+
+async def insert_ticket(
+    tx: Tx,
+    *,
+    order_id: int,
+    station: str,
+    items: list[TicketItem],
+    body: dict[str, Any],
+    created_ms: int,
+) -> int:
+    cur = await tx.execute(
+        "INSERT INTO tickets(order_id, station, status, items, body, created_at, created_ms) "
+        "VALUES (?, ?, 'open', ?, ?, ?, ?)",
+        (
+            order_id,
+            station,
+            dumps([{"idx": i.idx, "bumped": i.bumped} for i in items]),
+            dumps(body),
+            tx.now,
+            created_ms,
+        ),
+    )
+    return int(cur.lastrowid or 0)
+
+
+ORDER_COLS = "id, check_id, table_id, round, status, total_cents, body, created_at"
+TICKET_COLS = "id, order_id, station, status, items, body, created_at, created_ms, bumped_at"
+
+
+def order_from_row(row: sqlite3.Row) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(row["body"])
+    body.update(
+        order_id=row["id"],
+        number=row["id"],
+        status=row["status"],
+        total_cents=row["total_cents"],
+        round=row["round"],
+        created_at=row["created_at"],
+    )
+    return body
+
+
+def ticket_from_row(row: sqlite3.Row) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(row["body"])
+    flags = {i["idx"]: i["bumped"] for i in json.loads(row["items"])}
+    for item in body["items"]:
+        item["bumped"] = flags.get(item["idx"], False)
+    body.update(
+        id=row["id"],
+        order_id=row["order_id"],
+        station=row["station"],
+        status=row["status"],
+        created_at=row["created_at"],
+        created_ms=row["created_ms"],
+        bumped_at=row["bumped_at"],
+    )
+    return body
+
+
+def ticket_state(row: sqlite3.Row) -> TicketState:
+    items = tuple(TicketItem(i["idx"], i["bumped"]) for i in json.loads(row["items"]))
+    return TicketState(row["status"], items, row["bumped_at"])
+
+
+async def tx_order(tx: Tx, order_id: int) -> dict[str, Any] | None:
+    row = await tx.one(f"SELECT {ORDER_COLS} FROM orders WHERE id=?", (order_id,))
+    return None if row is None else order_from_row(row)
+
+
+async def tx_ticket_row(tx: Tx, ticket_id: int) -> sqlite3.Row | None:
+    return await tx.one(f"SELECT {TICKET_COLS} FROM tickets WHERE id=?", (ticket_id,))
+
+
+async def tx_tickets_of_order(tx: Tx, order_id: int) -> list[sqlite3.Row]:
+    return await tx.all(
+        f"SELECT {TICKET_COLS} FROM tickets WHERE order_id=? ORDER BY id", (order_id,)
+    )
+
+
+async def save_ticket_state(tx: Tx, ticket_id: int, state: TicketState) -> None:
+    bumped_seq_sql = (
+        "(SELECT COALESCE(MAX(bumped_seq), 0) + 1 FROM tickets)"
+        if state.status == "bumped"
+        else "NULL"
+    )
+    await tx.execute(
+        f"UPDATE tickets SET status=?, items=?, bumped_at=?, bumped_seq={bumped_seq_sql} "
+        "WHERE id=?",
+        (
+            state.status,
+            dumps([{"idx": i.idx, "bumped": i.bumped} for i in state.items]),
+            state.bumped_at,
+            ticket_id,
+        ),
+    )
+
+
+async def set_order_status(tx: Tx, order_id: int, status: str) -> None:
+    await tx.execute(
+        "UPDATE orders SET status=?, updated_at=? WHERE id=?", (status, tx.now, order_id)
+    )
+
+
+async def last_bumped(tx: Tx, station: str | None) -> int | None:
+    if station is None:
+        row = await tx.one(
+            "SELECT id FROM tickets WHERE status='bumped' ORDER BY bumped_seq DESC LIMIT 1"
+        )
+    else:
+        row = await tx.one(
+            "SELECT id FROM tickets WHERE station=? AND status='bumped' "
+            "ORDER BY bumped_seq DESC LIMIT 1",
+            (station,),
+        )
+    return None if row is None else int(row[0])
+
+
+async def get_action(tx: Tx, action_id: str) -> Any:
+    row = await tx.one("SELECT result FROM actions WHERE id=?", (action_id,))
+    return None if row is None else json.loads(row[0])
+
+
+async def put_action(tx: Tx, action_id: str, result: Any) -> None:
+    await tx.execute(
+        "INSERT INTO actions(id, result, at) VALUES (?, ?, ?)", (action_id, dumps(result), tx.now)
+    )
+
+
+# ---------------------------------------------------------------- reads
+
+
+async def read_order(store: Store, order_id: int) -> dict[str, Any] | None:
+    row = await store.read_one(f"SELECT {ORDER_COLS} FROM orders WHERE id=?", (order_id,))
+    return None if row is None else order_from_row(row)
+
+
+async def read_open_check_orders(store: Store, table_id: str) -> list[dict[str, Any]]:
+    rows = await store.read_all(
+        f"SELECT {ORDER_COLS} FROM orders WHERE check_id = (SELECT id FROM checks WHERE "
+        "table_id=? AND closed_at IS NULL) ORDER BY id",
+        (table_id,),
+    )
+    return [order_from_row(r) for r in rows]
+
+
+async def read_open_orders(store: Store) -> list[dict[str, Any]]:
+    rows = await store.read_all(
+        f"SELECT {ORDER_COLS} FROM orders WHERE status != 'served' ORDER BY id"
+    )
+    return [order_from_row(r) for r in rows]
+
+
+async def read_open_tickets(store: Store, station: str | None) -> list[dict[str, Any]]:
+    if station is None:
+        rows = await store.read_all(
+            f"SELECT {TICKET_COLS} FROM tickets WHERE status='open' ORDER BY id"
+        )
+    else:
+        rows = await store.read_all(
+            f"SELECT {TICKET_COLS} FROM tickets WHERE station=? AND status='open' ORDER BY id",
+            (station,),
+        )
+    return [ticket_from_row(r) for r in rows]
+
+
+async def read_recent_bumped(
+    store: Store, station: str | None, limit: int = 10
+) -> list[dict[str, Any]]:
+    where = "status='bumped'" + ("" if station is None else " AND station=?")
+    params: tuple[Any, ...] = (limit,) if station is None else (station, limit)
+    rows = await store.read_all(
+        f"SELECT {TICKET_COLS} FROM tickets WHERE {where} ORDER BY bumped_seq DESC LIMIT ?", params
+    )
+    return [ticket_from_row(r) for r in rows]
+
+
+async def read_tickets_of_orders(store: Store, order_ids: list[int]) -> list[dict[str, Any]]:
+    if not order_ids:
+        return []
+    marks = ",".join("?" * len(order_ids))
+    rows = await store.read_all(
+        f"SELECT {TICKET_COLS} FROM tickets WHERE order_id IN ({marks}) ORDER BY id", order_ids
+    )
+    return [ticket_from_row(r) for r in rows]
+
+
+# ---------------------------------------------------------------- staff tokens
+
+
+async def insert_staff_token(tx: Tx, token_id: str, token_hash: str, role: str, label: str) -> None:
+    await tx.execute(
+        "INSERT INTO staff_tokens(id, hash, role, label, created_at) VALUES (?, ?, ?, ?, ?)",
+        (token_id, token_hash, role, label, tx.now),
+    )
+
+
+async def revoke_staff_token(tx: Tx, token_id: str) -> bool:
+    cur = await tx.execute(
+        "UPDATE staff_tokens SET revoked_at=? WHERE id=? AND revoked_at IS NULL", (tx.now, token_id)
+    )
+    return bool(cur.rowcount)
+
+
+async def find_staff_token(store: Store, token_hash: str) -> sqlite3.Row | None:
+    return await store.read_one(
+        "SELECT id, role, label, revoked_at FROM staff_tokens WHERE hash=?", (token_hash,)
+    )
+
+
+async def list_staff_tokens(store: Store) -> list[sqlite3.Row]:
+    return await store.read_all(
+        "SELECT id, role, label, created_at, revoked_at FROM staff_tokens ORDER BY created_at"
+    )
+
+
+async def get_cursor(store: Store, name: str) -> int:
+    row = await store.read_one("SELECT seq FROM cursors WHERE name=?", (name,))
+    return 0 if row is None else int(row[0])
+
+
+async def set_cursor(tx: Tx, name: str, seq: int) -> None:
+    await tx.execute(
+        "INSERT INTO cursors(name, seq) VALUES (?, ?) ON CONFLICT(name) "
+        "DO UPDATE SET seq=MAX(seq, excluded.seq)",
+        (name, seq),
+    )
+
+
+# ---------------------------------------------------------------- calls and devices
+
+CALL_COLS = (
+    "id, table_id, kind, source, state, escalated, opened_at, opened_ms, acked_at, closed_at"
+)
+
+
+def call_from_row(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "table": row["table_id"],
+        "kind": row["kind"],
+        "source": row["source"],
+        "state": row["state"],
+        "escalated": bool(row["escalated"]),
+        "opened_at": row["opened_at"],
+        "opened_ms": row["opened_ms"],
+        "acked_at": row["acked_at"],
+        "closed_at": row["closed_at"],
+    }
+
+
+async def tx_open_call(tx: Tx, table_id: str, kind: str) -> sqlite3.Row | None:
+    return await tx.one(
+        f"SELECT {CALL_COLS} FROM calls WHERE table_id=? AND kind=? AND state != 'closed'",
+        (table_id, kind),
+    )
+
+
+async def tx_call(tx: Tx, call_id: int) -> sqlite3.Row | None:
+    return await tx.one(f"SELECT {CALL_COLS} FROM calls WHERE id=?", (call_id,))
+
+
+async def insert_call(tx: Tx, table_id: str, kind: str, source: str, opened_ms: int) -> int:
+    cur = await tx.execute(
+        "INSERT INTO calls(table_id, kind, source, state, opened_at, "
+        "opened_ms) VALUES (?, ?, ?, 'open', ?, ?)",
+        (table_id, kind, source, tx.now, opened_ms),
+    )
+    return int(cur.lastrowid or 0)
+
+
+async def update_call(tx: Tx, call_id: int, state: str, escalated: bool) -> None:
+    col = {"acked": "acked_at", "closed": "closed_at"}.get(state)
+    stamp = f", {col}=?" if col else ""
+    params: tuple[Any, ...] = (state, int(escalated), *((tx.now,) if col else ()), call_id)
+    await tx.execute(f"UPDATE calls SET state=?, escalated=?{stamp} WHERE id=?", params)
+
+
+async def tx_table_has_open_call(tx: Tx, table_id: str) -> bool:
+    row = await tx.one("SELECT 1 FROM calls WHERE table_id=? AND state='open' LIMIT 1", (table_id,))
+    return row is not None
+
+
+async def read_active_calls(store: Store) -> list[dict[str, Any]]:
+    rows = await store.read_all(
+        f"SELECT {CALL_COLS} FROM calls WHERE state != 'closed' ORDER BY opened_ms"
+    )
+    return [call_from_row(r) for r in rows]
+
+
+async def read_calls_due(store: Store, before_ms: int) -> list[int]:
+    rows = await store.read_all(
+        "SELECT id FROM calls WHERE state='open' AND escalated=0 AND opened_ms <= ?", (before_ms,)
+    )
+    return [int(r[0]) for r in rows]
+
+
+def device_from_row(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "kind": row["kind"],
+        "state": row["state"],
+        "detail": json.loads(row["detail"]),
+        "changed_at": row["changed_at"],
+        "seen_at": row["seen_at"],
+    }
+
+
+async def tx_device(tx: Tx, device_id: str) -> sqlite3.Row | None:
+    return await tx.one(
+        "SELECT id, kind, state, detail, changed_at, seen_at FROM devices WHERE id=?", (device_id,)
+    )
+
+
+async def upsert_device(
+    tx: Tx, device_id: str, kind: str | None, state: str, detail: dict[str, Any], changed: bool
+) -> None:
+    await tx.execute(
+        "INSERT INTO devices(id, kind, state, detail, changed_at, seen_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+        "kind=COALESCE(excluded.kind, devices.kind), state=excluded.state, "
+        "detail=excluded.detail, seen_at=excluded.seen_at, "
+        "changed_at=CASE WHEN ? THEN excluded.changed_at ELSE devices.changed_at END",
+        (device_id, kind, state, dumps(detail), tx.now, tx.now, int(changed)),
+    )
+
+
+async def read_devices(store: Store) -> list[dict[str, Any]]:
+    rows = await store.read_all(
+        "SELECT id, kind, state, detail, changed_at, seen_at FROM devices ORDER BY id"
+    )
+    return [device_from_row(r) for r in rows]
+
+
+async def tx_order_row(tx: Tx, order_id: int) -> sqlite3.Row | None:
+    return await tx.one(f"SELECT {ORDER_COLS} FROM orders WHERE id=?", (order_id,))
+
+
+async def update_order_body(tx: Tx, order_id: int, body: dict[str, Any], total: int) -> None:
+    await tx.execute(
+        "UPDATE orders SET body=?, total_cents=?, updated_at=? WHERE id=?",
+        (dumps(body), total, tx.now, order_id),
+    )
+
+
+async def update_ticket_body(tx: Tx, ticket_id: int, body: dict[str, Any]) -> None:
+    await tx.execute("UPDATE tickets SET body=? WHERE id=?", (dumps(body), ticket_id))
+
+
+# ---------------------------------------------------------------- print jobs
+
+JOB_COLS = (
+    "rowid, id, printer, origin, kind, copy, doc, state, reason, attempts, ticket_id, sent_ms, "
+    "created_at, updated_at"
+)
+
+
+def job_from_row(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "printer": row["printer"],
+        "origin": row["origin"],
+        "kind": row["kind"],
+        "copy": row["copy"],
+        "doc": json.loads(row["doc"]),
+        "state": row["state"],
+        "reason": row["reason"],
+        "attempts": row["attempts"],
+        "ticket_id": row["ticket_id"],
+        "sent_ms": row["sent_ms"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
+async def insert_job(
+    tx: Tx,
+    job_id: str,
+    printer: str,
+    kind: str,
+    copy: str,
+    doc: dict[str, Any],
+    ticket_id: int | None,
+) -> bool:
+    """Queue a job; False when a job with this id exists already (it is never made twice)."""
+    cur = await tx.execute(
+        "INSERT OR IGNORE INTO print_jobs(id, printer, origin, kind, copy, doc, state, "
+        "ticket_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+        (job_id, printer, printer, kind, copy, dumps(doc), ticket_id, tx.now, tx.now),
+    )
+    return bool(cur.rowcount)
+
+
+async def tx_job(tx: Tx, job_id: str) -> sqlite3.Row | None:
+    return await tx.one(f"SELECT {JOB_COLS} FROM print_jobs WHERE id=?", (job_id,))
+
+
+async def update_job(
+    tx: Tx,
+    job_id: str,
+    *,
+    state: str,
+    reason: str | None = None,
+    sent_ms: int | None = None,
+    attempt: bool = False,
+    printer: str | None = None,
+    doc: dict[str, Any] | None = None,
+) -> None:
+    await tx.execute(
+        "UPDATE print_jobs SET state=?, reason=?, sent_ms=COALESCE(?, sent_ms), "
+        "attempts=attempts + ?, printer=COALESCE(?, printer), doc=COALESCE(?, doc), "
+        "updated_at=? WHERE id=?",
+        (
+            state,
+            reason,
+            sent_ms,
+            int(attempt),
+            printer,
+            None if doc is None else dumps(doc),
+            tx.now,
+            job_id,
+        ),
+    )
+
+
+async def read_pending_jobs(store: Store) -> list[dict[str, Any]]:
+    rows = await store.read_all(
+        f"SELECT {JOB_COLS} FROM print_jobs WHERE state IN ('queued', 'sent') ORDER BY rowid"
+    )
+    return [job_from_row(r) for r in rows]
+
+
+async def read_jobs(store: Store, limit: int = 50) -> list[dict[str, Any]]:
+    rows = await store.read_all(
+        f"SELECT {JOB_COLS} FROM print_jobs ORDER BY rowid DESC LIMIT ?", (limit,)
+    )
+    return [job_from_row(r) for r in rows]
+
+
+async def count_jobs_for_ticket(tx: Tx, ticket_id: int) -> int:
+    row = await tx.one("SELECT COUNT(*) FROM print_jobs WHERE ticket_id=?", (ticket_id,))
+    return int(row[0]) if row else 0
+
+
+async def read_open_tickets_unprinted(store: Store, station: str) -> list[dict[str, Any]]:
+    rows = await store.read_all(
+        f"SELECT {TICKET_COLS} FROM tickets t WHERE station=? AND status='open' AND NOT EXISTS "
+        "(SELECT 1 FROM print_jobs j WHERE j.ticket_id=t.id AND j.kind='kitchen') ORDER BY id",
+        (station,),
+    )
+    return [ticket_from_row(r) for r in rows]
+
+
+async def read_check(store: Store, table_id: str) -> tuple[int, list[dict[str, Any]]] | None:
+    row = await store.read_one(
+        "SELECT id FROM checks WHERE table_id=? AND closed_at IS NULL", (table_id,)
+    )
+    if row is None:
+        return None
+    rows = await store.read_all(
+        f"SELECT {ORDER_COLS} FROM orders WHERE check_id=? ORDER BY id", (row[0],)
+    )
+    return int(row[0]), [order_from_row(r) for r in rows]
+
+
+async def mark_ticket_printed(tx: Tx, ticket_id: int, printer: str) -> None:
+    row = await tx.one("SELECT body FROM tickets WHERE id=?", (ticket_id,))
+    if row is None:
+        return
+    body = json.loads(row[0])
+    body["printed_on"] = printer
+    await tx.execute("UPDATE tickets SET body=? WHERE id=?", (dumps(body), ticket_id))

@@ -1,0 +1,150 @@
+-- tablehub store, schema version 1. The store is the truth; the outbox is the only road out.
+
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+-- The menu document as last loaded or edited (JSON), with a version that grows on each edit.
+CREATE TABLE IF NOT EXISTS menu (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    version    INTEGER NOT NULL,
+    body       TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+
+-- Sold-out state per item, kept apart from the document so an 86 is a one-row write.
+CREATE TABLE IF NOT EXISTS availability (
+    item       TEXT PRIMARY KEY,
+    available  INTEGER NOT NULL,
+    updated_at TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS tables (
+    id            TEXT PRIMARY KEY,
+    name          TEXT NOT NULL,
+    position      INTEGER NOT NULL,
+    token_version INTEGER NOT NULL DEFAULT 1,
+    opened_at     TEXT,   -- when staff opened the table (stores that require it)
+    pin           TEXT    -- the PIN shown to the seated party (stores that require it)
+);
+
+CREATE TABLE IF NOT EXISTS checks (
+    id        INTEGER PRIMARY KEY,
+    table_id  TEXT NOT NULL REFERENCES tables(id),
+    opened_at TEXT NOT NULL,
+    closed_at TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS checks_one_open ON checks(table_id) WHERE closed_at IS NULL;
+
+CREATE TABLE IF NOT EXISTS orders (
+    id              INTEGER PRIMARY KEY,
+    check_id        INTEGER NOT NULL REFERENCES checks(id),
+    table_id        TEXT NOT NULL,
+    round           INTEGER NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    request_hash    TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    total_cents     INTEGER NOT NULL,
+    body            TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL,
+    UNIQUE (table_id, idempotency_key)
+);
+CREATE INDEX IF NOT EXISTS orders_by_check ON orders(check_id);
+CREATE INDEX IF NOT EXISTS orders_open ON orders(status) WHERE status != 'served';
+
+CREATE TABLE IF NOT EXISTS tickets (
+    id         INTEGER PRIMARY KEY,
+    order_id   INTEGER NOT NULL REFERENCES orders(id),
+    station    TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    items      TEXT NOT NULL,  -- [{"idx": 0, "bumped": false}, ...]
+    body       TEXT NOT NULL,  -- what does not change: table, number, round, item details
+    created_at TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    bumped_at  TEXT,
+    bumped_seq INTEGER         -- orders recalls: the station's last bumped is the highest
+);
+CREATE INDEX IF NOT EXISTS tickets_open ON tickets(station, id) WHERE status = 'open';
+CREATE INDEX IF NOT EXISTS tickets_bumped ON tickets(station, bumped_seq) WHERE status = 'bumped';
+CREATE INDEX IF NOT EXISTS tickets_by_order ON tickets(order_id);
+
+-- Staff actions (bump, recall, serve, 86) already applied, by the client's action id.
+CREATE TABLE IF NOT EXISTS actions (
+    id     TEXT PRIMARY KEY,
+    result TEXT NOT NULL,
+    at     TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS staff_tokens (
+    id         TEXT PRIMARY KEY,
+    hash       TEXT NOT NULL UNIQUE,
+    role       TEXT NOT NULL,
+    label      TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+
+-- Table calls from buttons or the diner page; at most one open call per table and kind.
+CREATE TABLE IF NOT EXISTS calls (
+    id         INTEGER PRIMARY KEY,
+    table_id   TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    source     TEXT NOT NULL,   -- 'diner', a device id
+    state      TEXT NOT NULL,   -- open | acked | closed
+    escalated  INTEGER NOT NULL DEFAULT 0,
+    opened_at  TEXT NOT NULL,
+    opened_ms  INTEGER NOT NULL,
+    acked_at   TEXT,
+    closed_at  TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS calls_one_open ON calls(table_id, kind)
+    WHERE state != 'closed';
+
+-- Every device's last reported presence (printers, scales, buttons, screens).
+CREATE TABLE IF NOT EXISTS devices (
+    id         TEXT PRIMARY KEY,
+    kind       TEXT,
+    state      TEXT NOT NULL,  -- online | offline
+    detail     TEXT NOT NULL,  -- JSON
+    changed_at TEXT NOT NULL,
+    seen_at    TEXT NOT NULL
+);
+
+-- The durable print queue. A job is printed once its agent acks it; until then it is sent
+-- again with the same id (agents drop ids they already printed). Ordered by rowid per printer.
+CREATE TABLE IF NOT EXISTS print_jobs (
+    id         TEXT PRIMARY KEY,
+    printer    TEXT NOT NULL,   -- where it is to print now (the backup after a failover)
+    origin     TEXT NOT NULL,   -- where it was meant to print
+    kind       TEXT NOT NULL,   -- kitchen | bill | test
+    copy       TEXT NOT NULL,   -- ORIGINAL | REPRINT
+    doc        TEXT NOT NULL,   -- JSON document for the agent's renderer
+    state      TEXT NOT NULL,   -- queued | sent | printed | failed | cancelled
+    reason     TEXT,            -- last failure cause (paper_out, offline, ...)
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    ticket_id  INTEGER,
+    sent_ms    INTEGER,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS print_jobs_pending ON print_jobs(printer)
+    WHERE state IN ('queued', 'sent');
+CREATE INDEX IF NOT EXISTS print_jobs_by_ticket ON print_jobs(ticket_id);
+
+-- Every state change's event, written in the same transaction as the change. seq has no gaps.
+CREATE TABLE IF NOT EXISTS outbox (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    stream     TEXT NOT NULL,   -- orders | tickets | menu | devices | telemetry
+    kind       TEXT NOT NULL,   -- order.created, ticket.updated, item.availability, ...
+    key        TEXT NOT NULL,   -- the id the event is about
+    body       TEXT NOT NULL,   -- JSON
+    created_at TEXT NOT NULL
+);
+
+-- How far each in-process consumer of the outbox has delivered (mqtt, printers, ...).
+CREATE TABLE IF NOT EXISTS cursors (
+    name TEXT PRIMARY KEY,
+    seq  INTEGER NOT NULL
+);
