@@ -1,0 +1,206 @@
+"""The composition root: builds the store, services, web app and MQTT bus of one hub and runs
+them under one TaskGroup until asked to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import ssl
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from hub.agents import InProcessAgents
+from hub.bus.client import Bus
+from hub.bus.router import Router
+from hub.config import HubConfig, load_or_create_secret
+from hub.dispatch import LiveHub, OutboxRelay
+from hub.domain.ports import Clock, SystemClock, SystemIds
+from hub.domain.ratelimit import RateLimiter
+from hub.services.calls import Calls
+from hub.services.catalog import Catalog
+from hub.services.container import Services
+from hub.services.devices import Devices
+from hub.services.kitchen import Kitchen
+from hub.services.ordering import Ordering, Weighing
+from hub.services.printing import Printing
+from hub.store.db import Store
+from hub.web.app import build_app
+
+log = logging.getLogger("tablehub")
+
+
+@dataclass
+class RunningHub:
+    services: Services
+    url: str
+    bus: Bus | None
+    relay: OutboxRelay | None
+
+
+@contextlib.asynccontextmanager
+async def running_hub(
+    config: HubConfig,
+    *,
+    clock: Clock | None = None,
+    seed_menu: dict[str, Any] | None = None,
+    printer_previews: Mapping[str, Callable[[], bytes | None]] | None = None,
+    scale_line_overrides: Mapping[str, Any] | None = None,
+) -> AsyncIterator[RunningHub]:
+    """Start everything; yield once the HTTP port is serving; stop cleanly on exit."""
+    clock = clock or SystemClock()
+    if seed_menu is None and config.menu_file is not None and config.menu_file.exists():
+        seed_menu = json.loads(config.menu_file.read_text("utf-8"))
+    secret = load_or_create_secret(config.data_dir)
+    async with Store(config.db_path, clock=clock.now_iso, check_on_open=True) as store:
+        catalog = Catalog(store, secret, base_url=config.public_url)
+        await catalog.load(seed_menu)
+        live = LiveHub()
+        store.on_commit(live.on_commit)
+        kitchen = Kitchen(store, catalog)
+        calls = Calls(store, catalog, clock, escalate_after_s=config.escalate_after_s)
+        devices = Devices(store)
+        assert catalog.menu is not None
+        store_id = catalog.menu.store.id
+        printing = Printing(
+            store,
+            catalog,
+            clock,
+            live,
+            printers=config.printers,
+            bill=config.bill,
+            store_id=store_id,
+            silent_after_s=config.kds_silent_after_s,
+            ack_timeout_s=config.ack_timeout_s,
+        )
+        store.on_commit(printing.on_commit)
+        ordering = Ordering(
+            store,
+            catalog,
+            clock,
+            require_open=config.tables_require_open,
+            require_pin=config.tables_require_pin,
+        )
+        ordering.on_tickets = printing.chits_in_tx
+        services = Services(
+            store=store,
+            catalog=catalog,
+            ordering=ordering,
+            kitchen=kitchen,
+            live=live,
+            calls=calls,
+            weighing=Weighing(store, catalog),
+            devices=devices,
+            printing=printing,
+            clock=clock,
+            ids=SystemIds(),
+            started_ms=clock.now_ms(),
+        )
+        if store.quarantined is not None:
+            services.extra_health["alerts"] = [
+                f"the store was damaged and moved to {store.quarantined.name}; "
+                "restore the last backup"
+            ]
+        if config.limits.enabled:
+            services.limits = {
+                "orders": RateLimiter(config.limits.orders, clock.now_ms),
+                "calls": RateLimiter(config.limits.calls, clock.now_ms),
+                "client": RateLimiter(config.limits.client, clock.now_ms),
+            }
+        bus = relay = None
+        if config.broker is not None:
+            router = Router(kitchen, calls, devices, live, catalog, printing)
+            bus = Bus(config.broker, store_id, router.handle)
+            relay = OutboxRelay(store, store_id, bus.publish, bus.connected)
+            store.on_commit(relay.on_commit)
+            printing.attach(bus.publish, bus.connected)
+            services.broker_connected = bus.connected
+        runner = web.AppRunner(build_app(services), access_log=None, shutdown_timeout=2.0)
+        await runner.setup()
+        tls = _tls_context(config)
+        site = web.TCPSite(runner, config.http_host, config.http_port, ssl_context=tls)
+        await site.start()
+        port = runner.addresses[0][1] if runner.addresses else config.http_port
+        url = f"{'https' if tls else 'http'}://{_reachable(config.http_host)}:{port}"
+        if not catalog.base_url:
+            catalog.base_url = url
+        # long-lived loops; one failing is logged and does not stop the others
+        workers = [
+            asyncio.create_task(calls.run_escalation(), name="call-escalation"),
+            asyncio.create_task(printing.run(), name="print-dispatch"),
+        ]
+        bus_task = None
+        if bus is not None and relay is not None:
+            bus_task = asyncio.create_task(bus.run(), name="mqtt-bus")
+            workers.append(asyncio.create_task(relay.run(), name="mqtt-relay"))
+        for t in [*workers, *([bus_task] if bus_task else [])]:
+            t.add_done_callback(_log_crash)
+        services.printer_previews = dict(printer_previews or {})
+        agents = InProcessAgents(config, store_id, scale_line_overrides=scale_line_overrides)
+        await agents.start()
+        log.info("hub serving on %s (store %s)", url, store_id)
+        try:
+            yield RunningHub(services, url, bus, relay)
+        finally:
+            services.accepting = False
+            await runner.cleanup()
+            await agents.stop()
+            await cancel_all(workers)
+            if bus is not None and bus_task is not None:
+                # the bus says goodbye (retained offline) and disconnects by itself
+                bus.stop()
+                _, still = await asyncio.wait([bus_task], timeout=3.0)
+                for t in still:
+                    t.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await bus_task
+
+
+async def cancel_all(tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancel tasks and wait until they are done. On Python 3.11 `asyncio.wait_for` (used by
+    aiomqtt's publish) can swallow a cancel that lands as its future completes, so a task
+    still running after a moment is cancelled again rather than awaited forever."""
+    pending = {t for t in tasks if not t.done()}
+    while pending:
+        for t in pending:
+            t.cancel()
+        _, pending = await asyncio.wait(pending, timeout=1.0)
+
+
+def _tls_context(config: HubConfig) -> ssl.SSLContext | None:
+    if config.tls_cert is None or config.tls_key is None:
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(config.tls_cert, config.tls_key)
+    return ctx
+
+
+def _reachable(host: str) -> str:
+    """The address a browser on this machine uses for a listener on `host`."""
+    return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host  # noqa: S104
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("task %s died: %r", task.get_name(), task.exception())
+
+
+async def serve_forever(
+    config: HubConfig,
+    *,
+    on_ready: Callable[[RunningHub], None] | None = None,
+    stop: asyncio.Event | None = None,
+    **hub_options: Any,
+) -> None:
+    """Run a hub until `stop` is set; `hub_options` go to `running_hub`."""
+    stop = stop or asyncio.Event()
+    async with running_hub(config, **hub_options) as hub:
+        if on_ready is not None:
+            on_ready(hub)
+        await stop.wait()
+        log.info("stopping")

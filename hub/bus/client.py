@@ -1,0 +1,147 @@
+"""The hub's MQTT connection (aiomqtt over paho-mqtt, MQTT v5).
+
+`Bus.run()` keeps one connection up forever: it logs "broker unreachable" once and
+"connected" once per transition, backs off with jitter between attempts, publishes the hub's
+retained `online` status (the broker publishes `offline`, the last will, if the hub dies),
+subscribes to the hub's topics and hands each message to the router. `aiomqtt.MqttError`
+never leaves this module: callers see `ConnectionError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from hub.bus import contract
+
+log = logging.getLogger("tablehub.bus")
+
+Handler = Callable[[contract.Topic, bytes], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerConfig:
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str | None = None
+    password: str | None = None
+    client_id: str = "tablehub-hub"
+    keepalive: int = 15
+
+
+class Bus:
+    def __init__(self, config: BrokerConfig, store_id: str, handler: Handler) -> None:
+        self._config = config
+        self._store_id = store_id
+        self._handler = handler
+        self._client: aiomqtt.Client | None = None
+        self.connected = asyncio.Event()
+        self._stop = asyncio.Event()
+        self.received = 0
+        self.last_error: str | None = None
+
+    def __repr__(self) -> str:
+        state = "connected" if self.connected.is_set() else "disconnected"
+        return f"<Bus {self._config.host}:{self._config.port} {state}>"
+
+    async def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        client = self._client
+        if client is None or not self.connected.is_set():
+            raise ConnectionError("not connected to the broker")
+        try:
+            await client.publish(topic, payload, qos=qos, retain=retain)
+        except aiomqtt.MqttError as exc:
+            raise ConnectionError(str(exc)) from exc
+
+    def stop(self) -> None:
+        """Ask `run()` to publish `offline`, disconnect cleanly and return."""
+        self._stop.set()
+
+    async def run(self) -> None:
+        delay = 0.5
+        down_logged = False
+        cfg = self._config
+        status_topic = contract.hub_status(self._store_id)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = 3600
+        while not self._stop.is_set():
+            try:
+                async with aiomqtt.Client(
+                    hostname=cfg.host,
+                    port=cfg.port,
+                    username=cfg.username,
+                    password=cfg.password,
+                    identifier=cfg.client_id,
+                    keepalive=cfg.keepalive,
+                    protocol=aiomqtt.ProtocolVersion.V5,
+                    clean_start=False,
+                    properties=props,
+                    will=aiomqtt.Will(status_topic, b"offline", qos=1, retain=True),
+                    timeout=10,
+                ) as client:
+                    # one SUBSCRIBE for every topic; the session is never cancelled midway
+                    await client.subscribe(
+                        [(t, 1) for t in contract.hub_subscriptions(self._store_id)]
+                    )
+                    await client.publish(status_topic, b"online", qos=1, retain=True)
+                    self._client = client
+                    self.connected.set()
+                    log.info("connected to broker %s:%d", cfg.host, cfg.port)
+                    delay, down_logged = 0.5, False
+                    await self._serve(client)
+                    if self._stop.is_set():
+                        self.connected.clear()
+                        self._client = None
+                        await client.publish(status_topic, b"offline", qos=1, retain=True)
+            except aiomqtt.MqttError as exc:
+                self.last_error = str(exc)
+                if not down_logged:
+                    log.warning("broker %s:%d unreachable: %s (retrying)", cfg.host, cfg.port, exc)
+                    down_logged = True
+            finally:
+                self._client = None
+                self.connected.clear()
+            if self._stop.is_set():
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), delay * random.uniform(0.5, 1.5))  # noqa: S311
+            delay = min(delay * 2, 30.0)
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        """Hand messages to the router until the connection drops or `stop()` is called."""
+
+        async def read() -> None:
+            async for message in client.messages:
+                await self._dispatch(str(message.topic), message.payload)
+
+        reader = asyncio.create_task(read(), name="mqtt-reader")
+        stopper = asyncio.create_task(self._stop.wait(), name="mqtt-stop")
+        try:
+            await asyncio.wait({reader, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+            if not reader.done():
+                reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader  # re-raises MqttError when the connection dropped
+
+    async def _dispatch(self, topic: str, payload: object) -> None:
+        self.received += 1
+        data = payload if isinstance(payload, bytes) else str(payload or "").encode()
+        try:
+            parsed = contract.parse_topic(topic)
+        except contract.ContractError as exc:
+            log.warning("mqtt: ignored message on %s: %s", topic[:120], exc)
+            return
+        try:
+            await self._handler(parsed, data)
+        except Exception:
+            log.exception("mqtt: handler failed for %s", topic[:120])

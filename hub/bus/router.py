@@ -1,0 +1,146 @@
+"""Incoming MQTT messages to the hub's use cases. A message that breaks the contract is
+logged once per device and reason, never acted on."""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+
+from hub.bus import contract
+from hub.dispatch import LiveHub
+from hub.errors import HubError
+from hub.services.calls import Calls
+from hub.services.catalog import Catalog
+from hub.services.devices import Devices
+from hub.services.kitchen import Kitchen
+from hub.services.printing import Printing
+
+log = logging.getLogger("tablehub.router")
+
+
+class RejectLog:
+    """Logs a rejected message once per (device, reason); remembers the last 1024 pairs."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._size = size
+        self.rejected = 0
+
+    def reject(self, device: str, reason: str) -> None:
+        self.rejected += 1
+        key = (device, reason[:200])
+        if key in self._seen:
+            self._seen.move_to_end(key)
+            return
+        self._seen[key] = None
+        if len(self._seen) > self._size:
+            self._seen.popitem(last=False)
+        log.warning("mqtt: rejected message from %s: %s", device, reason[:200])
+
+
+class Router:
+    """Turns contract messages into use-case calls. Never trusts a payload: decode, check,
+    then act; anything else is logged once per device and reason and dropped."""
+
+    def __init__(
+        self,
+        kitchen: Kitchen,
+        calls: Calls,
+        devices: Devices,
+        live: LiveHub,
+        catalog: Catalog,
+        printing: Printing | None = None,
+    ) -> None:
+        self._printing = printing
+        self._kitchen = kitchen
+        self._calls = calls
+        self._devices = devices
+        self._live = live
+        self._catalog = catalog
+        self.rejects = RejectLog()
+
+    async def handle(self, topic: contract.Topic, payload: bytes) -> None:
+        if topic.kind == "kds.bump":
+            await self._bump(topic.subject, payload)
+        elif topic.kind == "table.call":
+            await self._call(topic.subject, payload)
+        elif topic.kind == "device.status":
+            await self._device(topic.subject, payload)
+        elif topic.kind == "scale.weight":
+            self._weight(topic.subject, payload)
+        elif topic.kind == "printer.acks":
+            await self._ack(topic.subject, payload)
+
+    async def _bump(self, station: str, payload: bytes) -> None:
+        device = f"bump bar at {station}"
+        menu = self._catalog.menu
+        if menu is None or menu.station(station) is None:
+            self.rejects.reject(device, f"unknown station '{station}'")
+            return
+        try:
+            msg = contract.decode_bump(payload)
+        except contract.ContractError as exc:
+            self.rejects.reject(device, str(exc))
+            return
+        action_id = f"mqtt:{station}:{msg.id}"
+        try:
+            if msg.action == "bump":
+                ticket = msg.ticket
+                if ticket is None:
+                    view = await self._kitchen.station_view(station)
+                    if not view["tickets"]:
+                        return
+                    ticket = int(view["tickets"][0]["id"])
+                await self._kitchen.bump(ticket, msg.item, action_id)
+            elif msg.action == "recall":
+                await self._kitchen.recall(msg.ticket, station=station, action_id=action_id)
+            else:
+                self._live.broadcast({"type": "cursor", "move": msg.action}, station)
+        except HubError as exc:
+            self.rejects.reject(device, exc.message)
+
+    async def _call(self, table: str, payload: bytes) -> None:
+        device = f"call button at table {table}"
+        if table not in self._catalog.tables:
+            self.rejects.reject(device, f"unknown table '{table}'")
+            return
+        try:
+            msg = contract.decode_call(payload)
+        except contract.ContractError as exc:
+            self.rejects.reject(device, str(exc))
+            return
+        await self._calls.open(table, msg.kind, f"button:{msg.id[:40]}")
+
+    async def _device(self, device_id: str, payload: bytes) -> None:
+        try:
+            msg = contract.decode_device_status(payload)
+        except contract.ContractError as exc:
+            self.rejects.reject(f"device {device_id}", str(exc))
+            return
+        await self._devices.report(device_id, msg.state, msg.kind, msg.detail)
+        if self._printing is not None:
+            self._printing.on_device_status(device_id, msg.state, msg.detail or {})
+
+    async def _ack(self, printer: str, payload: bytes) -> None:
+        if self._printing is None or printer not in self._printing.printers:
+            self.rejects.reject(f"printer agent {printer}", "no such printer in this store")
+            return
+        try:
+            msg = contract.decode_print_ack(payload)
+        except contract.ContractError as exc:
+            self.rejects.reject(f"printer agent {printer}", str(exc))
+            return
+        await self._printing.on_ack(printer, msg)
+
+    def _weight(self, scale: str, payload: bytes) -> None:
+        try:
+            msg = contract.decode_weight(payload)
+        except contract.ContractError as exc:
+            self.rejects.reject(f"scale {scale}", str(exc))
+            return
+        self._live.weights[scale] = (msg.grams, msg.stable)
+        self._live.broadcast(
+            {"type": "weight", "scale": scale, "grams": msg.grams, "stable": msg.stable},
+            None,
+            staff_only=True,
+        )

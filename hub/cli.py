@@ -1,0 +1,303 @@
+"""The `tablehub` command line: run a store box, run the demo, print table QR targets and
+staff tokens."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from cloud_bridge.cli import register as register_bridge
+from hub import logs, staff
+from hub.app import RunningHub, serve_forever
+from hub.bus.client import BrokerConfig
+from hub.config import (
+    HubConfig,
+    PrinterConfig,
+    ScaleConfig,
+    load_config,
+    load_or_create_secret,
+)
+from hub.domain.ports import SystemClock
+from hub.errors import HubError
+from hub.mosquitto import Mosquitto, MosquittoError
+from hub.provision import register as register_provision
+from hub.services.catalog import Catalog
+from hub.store import repos
+from hub.store.db import Store, Tx
+
+log = logging.getLogger("tablehub.cli")
+
+
+def demo_menu() -> dict[str, Any]:
+    text = resources.files("hub.demo").joinpath("menu.json").read_text("utf-8")
+    doc: dict[str, Any] = json.loads(text)
+    return doc
+
+
+def _stop_event() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+# ---------------------------------------------------------------- run
+
+
+async def _run(args: argparse.Namespace) -> int:
+    config = load_config(Path(args.config))
+    logs.setup(config.log_level)
+    await serve_forever(config, stop=_stop_event(), on_ready=_remember_url)
+    return 0
+
+
+def _remember_url(hub: RunningHub) -> None:
+    async def unit(tx: Tx) -> None:
+        await repos.set_meta(tx, "public_url", hub.services.catalog.base_url)
+
+    asyncio.get_running_loop().create_task(hub.services.store.write(unit))
+
+
+# ---------------------------------------------------------------- demo
+
+
+def _parse_broker(url: str) -> BrokerConfig:
+    rest = url.split("://", 1)[-1]
+    host, _, port = rest.partition(":")
+    return BrokerConfig(host=host or "127.0.0.1", port=int(port or 1883), client_id="tablehub-demo")
+
+
+async def _demo_tokens(data: Path, config: HubConfig) -> dict[str, str]:
+    path = data / "staff-tokens.json"
+    if path.exists():
+        saved: dict[str, str] = json.loads(path.read_text())
+        return saved
+    async with Store(config.db_path, clock=SystemClock().now_iso) as store:
+        made = {
+            role: await staff.issue(store, role, f"demo {role}")
+            for role in ("kitchen", "floor", "admin")
+        }
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(made, fh)
+    return made
+
+
+# The demo's simulated devices: one printer per station, the bar's also prints bills; the
+# kitchen stations print only when their screen is silent (a KDS-first kitchen), the bar
+# always; and a scale at the pass with a lobster on it.
+DEMO_PRINTERS = (
+    ("grill-1", "grill", "fallback", False, "wok-1"),
+    ("wok-1", "wok", "fallback", False, "grill-1"),
+    ("cold-1", "cold", "fallback", False, "bar-1"),
+    ("bar-1", "bar", "always", True, None),
+)
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    logs.setup(args.log_level, json_lines=False, stream=sys.stderr)
+    data = Path(args.data)
+    await asyncio.to_thread(data.mkdir, parents=True, exist_ok=True)
+    broker: Mosquitto | None = None
+    if args.broker:
+        broker_cfg = _parse_broker(args.broker)
+    else:
+        broker = Mosquitto(data / "mosquitto")
+        try:
+            broker.start()
+        except MosquittoError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        broker_cfg = BrokerConfig(port=broker.port, client_id="tablehub-demo")
+    # the simulated devices need the printer and scale extras (installed by `make setup`)
+    from devices.printers.fake import FakeNetworkPrinter
+    from devices.scales.fake import FakeScale
+
+    with contextlib.ExitStack() as devices:
+        fakes, printers = {}, []
+        for pid, station, chits, bills, backup in DEMO_PRINTERS:
+            fake = devices.enter_context(FakeNetworkPrinter())
+            fakes[pid] = fake
+            printers.append(
+                PrinterConfig(
+                    id=pid,
+                    address=f"tcp://127.0.0.1:{fake.port}",
+                    stations=(station,),
+                    chits=chits,
+                    bills=bills,
+                    backup=backup,
+                )
+            )
+        scale = devices.enter_context(FakeScale("mt-sics", link=data / "ttyDEMO-SCALE"))
+        scale.set_weight(1180)
+        config = HubConfig(
+            data_dir=data,
+            http_host=args.host,
+            http_port=args.port,
+            public_url=args.public_url or "",
+            broker=broker_cfg,
+            printers=tuple(printers),
+            scales=(ScaleConfig(id="pass", port=scale.port, protocol="mt-sics"),),
+        )
+        try:
+            stop = _stop_event()
+            tokens_holder: dict[str, dict[str, str]] = {}
+
+            def ready(hub: RunningHub) -> None:
+                _remember_url(hub)
+                _print_demo(hub, tokens_holder["t"], broker)
+
+            # seed and make the staff tokens before serving
+            async with Store(config.db_path, clock=SystemClock().now_iso) as store:
+                cat = Catalog(store, load_or_create_secret(data))
+                await cat.load(demo_menu())
+            tokens_holder["t"] = await _demo_tokens(data, config)
+            previews = {pid: fake.last_png for pid, fake in fakes.items()}
+            await serve_forever(
+                config,
+                seed_menu=demo_menu(),
+                on_ready=ready,
+                stop=stop,
+                printer_previews=previews,
+                scale_line_overrides={"bytesize": 8, "parity": "N"},
+            )
+        finally:
+            if broker is not None:
+                broker.stop()
+    return 0
+
+
+def _print_demo(hub: RunningHub, tokens: dict[str, str], broker: Mosquitto | None) -> None:
+    cat, url = hub.services.catalog, hub.services.catalog.base_url
+    out = [f"tablehub demo: {cat.menu.store.name if cat.menu else ''} is open at {url}", ""]
+    if broker is not None:
+        out.append(f"  MQTT broker    mqtt://127.0.0.1:{broker.port}")
+    out.append("  Tables (the QR codes point here):")
+    out += [f"    {t.name:<9} {cat.url_for(t.id)}" for t in cat.tables.values()]
+    out.append("  Kitchen screens (open once to pair the screen):")
+    for s in [*cat.stations(), {"id": "expo"}]:
+        out.append(f"    {s['id']:<9} {url}/pair?token={tokens['kitchen']}&next=/kds/{s['id']}")
+    out.append(f"  Admin          {url}/pair?token={tokens['admin']}&next=/admin")
+    out.append("  Press Ctrl+C to stop.")
+    print("\n".join(out), flush=True)
+
+
+# ---------------------------------------------------------------- tables, token
+
+
+async def _open_catalog(data: Path) -> tuple[Store, Catalog]:
+    if not (data / "tablehub.db").exists():
+        raise HubError(f"no store in {data}: run the hub (or the demo) there first")
+    store = Store(data / "tablehub.db", clock=SystemClock().now_iso)
+    await store.open()
+    cat = Catalog(store, load_or_create_secret(data))
+    await cat.load()
+    cat.base_url = await repos.get_meta(store, "public_url") or ""
+    return store, cat
+
+
+async def _tables(args: argparse.Namespace) -> int:
+    store, cat = await _open_catalog(Path(args.data))
+    try:
+        rows = [
+            {"table": t.id, "name": t.name, "url": cat.url_for(t.id)} for t in cat.tables.values()
+        ]
+    finally:
+        await store.close()
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+    else:
+        for r in rows:
+            print(f"{r['table']:<6} {r['name']:<12} {r['url']}")
+    return 0
+
+
+async def _token(args: argparse.Namespace) -> int:
+    data = Path(args.data)
+    if not (data / "tablehub.db").exists():
+        raise HubError(f"no store in {data}: run the hub (or the demo) there first")
+    async with Store(data / "tablehub.db", clock=SystemClock().now_iso) as store:
+        print(await staff.issue(store, args.role, args.label or ""))
+    return 0
+
+
+async def _tokens(args: argparse.Namespace) -> int:
+    data = Path(args.data)
+    if not (data / "tablehub.db").exists():
+        raise HubError(f"no store in {data}: run the hub (or the demo) there first")
+    async with Store(data / "tablehub.db", clock=SystemClock().now_iso) as store:
+        if args.revoke:
+            await staff.revoke(store, args.revoke)
+            print(f"revoked {args.revoke}")
+            return 0
+        rows = await staff.listing(store)
+    if args.json:
+        print(json.dumps(rows))
+    for r in [] if args.json else rows:
+        state = f"revoked {r['revoked_at']}" if r["revoked_at"] else "active"
+        print(f"{r['id']:<10} {r['role']:<8} {r['label']:<24} {r['created_at']}  {state}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tablehub", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a store box from its config file")
+    run.add_argument("--config", required=True)
+    run.set_defaults(func=_run)
+    demo = sub.add_parser("demo", help="run a whole demo store on this machine")
+    demo.add_argument("--data", required=True, help="data directory (created on first run)")
+    demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (0.0.0.0 lets phones on the LAN in)",
+    )
+    demo.add_argument(
+        "--public-url",
+        default="",
+        help="base URL the QR codes point at, e.g. http://192.168.1.20:8080",
+    )
+    demo.add_argument("--broker", default="", help="use this broker (mqtt://host:port)")
+    demo.add_argument("--log-level", default="info")
+    demo.set_defaults(func=_demo)
+    tables = sub.add_parser("tables", help="print the tables and their QR URLs")
+    tables.add_argument("--data", required=True)
+    tables.add_argument("--json", action="store_true")
+    tables.set_defaults(func=_tables)
+    token = sub.add_parser("token", help="issue a staff bearer token")
+    token.add_argument("--data", required=True)
+    token.add_argument("--role", required=True, choices=["kitchen", "floor", "admin"])
+    token.add_argument("--label", default="")
+    token.set_defaults(func=_token)
+    tokens = sub.add_parser("tokens", help="list staff tokens, or revoke one")
+    tokens.add_argument("--data", required=True)
+    tokens.add_argument("--revoke", metavar="ID", help="revoke the token with this id")
+    tokens.add_argument("--json", action="store_true")
+    tokens.set_defaults(func=_tokens)
+    # the technician's commands (provision, doctor, backup, restore) and the cloud bridge's
+    register_provision(sub)
+    register_bridge(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = asyncio.run(args.func(args))
+    except HubError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return code

@@ -1,0 +1,110 @@
+"""Table calls: a diner's page or a call button opens one; floor staff acknowledge and close
+it; an unanswered call escalates. The button's LED follows the table's open-call state."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from hub.domain import calls as dc
+from hub.domain.ports import Clock
+from hub.errors import NotFound
+from hub.services.catalog import Catalog
+from hub.store import repos
+from hub.store.db import Store, Tx
+
+log = logging.getLogger("tablehub.calls")
+
+
+def _state(row: Any) -> dc.CallState:
+    return dc.CallState(row["state"], int(row["opened_ms"]), bool(row["escalated"]))
+
+
+async def _emit(tx: Tx, call_id: int, kind: str) -> dict[str, Any]:
+    row = await repos.tx_call(tx, call_id)
+    assert row is not None
+    call = repos.call_from_row(row)
+    # the LED of the table's button: lit while any call of the table is open
+    led = await repos.tx_table_has_open_call(tx, call["table"])
+    tx.emit("calls", kind, str(call_id), {"call": call, "table_open": led})
+    return call
+
+
+class Calls:
+    def __init__(
+        self, store: Store, catalog: Catalog, clock: Clock, *, escalate_after_s: int = 120
+    ) -> None:
+        self._store = store
+        self._catalog = catalog
+        self._clock = clock
+        self.escalate_after_s = escalate_after_s
+
+    async def open(self, table_id: str, kind: str, source: str) -> tuple[dict[str, Any], bool]:
+        """Open a call; (call, created). A second press while one is open returns it."""
+        dc.check_kind(kind)
+        if table_id not in self._catalog.tables:
+            raise NotFound(f"no table '{table_id}'", field="table")
+        now_ms = self._clock.now_ms()
+
+        async def unit(tx: Tx) -> tuple[dict[str, Any], bool]:
+            existing = await repos.tx_open_call(tx, table_id, kind)
+            if existing is not None:
+                return repos.call_from_row(existing), False
+            call_id = await repos.insert_call(tx, table_id, kind, source, now_ms)
+            return await _emit(tx, call_id, "call.opened"), True
+
+        call, created = await self._store.write(unit)
+        if created:
+            log.info("call %s: table %s wants %s (%s)", call["id"], table_id, kind, source)
+        return call, created
+
+    async def _change(self, call_id: int, how: str) -> dict[str, Any]:
+        async def unit(tx: Tx) -> dict[str, Any]:
+            row = await repos.tx_call(tx, call_id)
+            if row is None:
+                raise NotFound(f"no call {call_id}", field="call")
+            state = dc.acknowledge(_state(row)) if how == "ack" else dc.close(_state(row))
+            await repos.update_call(tx, call_id, state.state, state.escalated)
+            return await _emit(tx, call_id, "call.updated")
+
+        return await self._store.write(unit)
+
+    async def acknowledge(self, call_id: int) -> dict[str, Any]:
+        return await self._change(call_id, "ack")
+
+    async def close(self, call_id: int) -> dict[str, Any]:
+        return await self._change(call_id, "close")
+
+    async def escalate_due(self) -> int:
+        """Mark every open call older than the limit as escalated; returns how many."""
+        now_ms = self._clock.now_ms()
+        due = await repos.read_calls_due(self._store, now_ms - self.escalate_after_s * 1000)
+        if not due:
+            return 0
+
+        async def unit(tx: Tx) -> int:
+            n = 0
+            for call_id in due:
+                row = await repos.tx_call(tx, call_id)
+                if row is None or not dc.due_for_escalation(
+                    _state(row), now_ms, self.escalate_after_s
+                ):
+                    continue
+                await repos.update_call(tx, call_id, row["state"], True)
+                await _emit(tx, call_id, "call.escalated")
+                n += 1
+            return n
+
+        n: int = await self._store.write(unit)
+        if n:
+            log.warning("%d table call(s) unanswered for %ds: escalated", n, self.escalate_after_s)
+        return n
+
+    async def run_escalation(self, every_s: float = 5.0) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await self.escalate_due()
+            except Exception:
+                log.exception("call escalation failed")

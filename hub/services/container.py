@@ -1,0 +1,40 @@
+"""The services of one running hub, built by `hub.app` and handed to the web layer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.dispatch import LiveHub
+from hub.domain.ports import Clock, IdGen
+from hub.services.calls import Calls
+from hub.services.catalog import Catalog
+from hub.services.devices import Devices
+from hub.services.kitchen import Kitchen
+from hub.services.ordering import Ordering, Weighing
+from hub.services.printing import Printing
+from hub.store.db import Store
+
+
+@dataclass
+class Services:
+    store: Store
+    catalog: Catalog
+    ordering: Ordering
+    kitchen: Kitchen
+    live: LiveHub
+    calls: Calls
+    weighing: Weighing
+    devices: Devices
+    printing: Printing
+    clock: Clock
+    ids: IdGen
+    started_ms: int
+    broker_connected: asyncio.Event | None = None
+    extra_health: dict[str, Any] = field(default_factory=dict)
+    limits: dict[str, Any] = field(default_factory=dict)  # name -> RateLimiter
+    # what a simulated printer printed, as a picture (demo only)
+    printer_previews: dict[str, Callable[[], bytes | None]] = field(default_factory=dict)
+    accepting: bool = True

@@ -1,0 +1,173 @@
+"""The kitchen's actions: bump an item or a ticket, recall, serve; and the station views.
+
+Every action may carry the client's action id; an action id seen before returns the first
+result and changes nothing (bump bars and flaky Wi-Fi repeat themselves)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from hub.domain import tickets as tk
+from hub.domain.orders import order_status
+from hub.errors import Conflict, InvalidInput, NotFound
+from hub.services.catalog import Catalog
+from hub.store import repos
+from hub.store.db import Store, Tx
+
+log = logging.getLogger("tablehub.kitchen")
+
+ACTION_ID_MAX = 64
+
+
+def _check_action_id(action_id: str | None) -> str | None:
+    if action_id is None:
+        return None
+    if not isinstance(action_id, str) or not 1 <= len(action_id) <= ACTION_ID_MAX:
+        raise InvalidInput("must be a text of 1-64 characters", field="id")
+    return action_id
+
+
+async def _once(
+    tx: Tx, action_id: str | None, body: Callable[[], Awaitable[dict[str, Any]]]
+) -> dict[str, Any]:
+    if action_id is not None:
+        done = await repos.get_action(tx, action_id)
+        if done is not None:
+            return dict(done)
+    result = await body()
+    if action_id is not None:
+        await repos.put_action(tx, action_id, result)
+    return result
+
+
+async def _refresh_order(tx: Tx, order_id: int) -> None:
+    """Recompute an order's status from its tickets; emit when it changed."""
+    order = await repos.tx_order(tx, order_id)
+    if order is None:
+        return
+    rows = await repos.tx_tickets_of_order(tx, order_id)
+    states = [repos.ticket_state(r) for r in rows]
+    status = order_status(
+        [s.status for s in states], any(s.progressed for s in states), order["status"] == "served"
+    )
+    if status != order["status"]:
+        await repos.set_order_status(tx, order_id, status)
+        order["status"] = status
+        tx.emit("orders", "order.status", str(order_id), {"order": order})
+
+
+class Kitchen:
+    def __init__(self, store: Store, catalog: Catalog) -> None:
+        self._store = store
+        self._catalog = catalog
+
+    async def bump(
+        self, ticket_id: int, item_idx: int | None = None, action_id: str | None = None
+    ) -> dict[str, Any]:
+        action_id = _check_action_id(action_id)
+
+        async def unit(tx: Tx) -> dict[str, Any]:
+            async def body() -> dict[str, Any]:
+                row = await repos.tx_ticket_row(tx, ticket_id)
+                if row is None:
+                    raise NotFound(f"no ticket {ticket_id}", field="ticket")
+                state = tk.bump(repos.ticket_state(row), item_idx, tx.now)
+                return await self._save(tx, ticket_id, state)
+
+            return await _once(tx, action_id, body)
+
+        return await self._store.write(unit)
+
+    async def recall(
+        self,
+        ticket_id: int | None = None,
+        *,
+        station: str | None = None,
+        action_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Recall a ticket, or (no id) the station's most recently bumped one."""
+        action_id = _check_action_id(action_id)
+        if ticket_id is None and station is not None and station != "expo":
+            self._catalog.station(station)  # raises NotFound for an unknown station
+
+        async def unit(tx: Tx) -> dict[str, Any]:
+            async def body() -> dict[str, Any]:
+                tid = ticket_id
+                if tid is None:
+                    tid = await repos.last_bumped(tx, None if station == "expo" else station)
+                    if tid is None:
+                        raise Conflict("nothing to recall", field="station")
+                row = await repos.tx_ticket_row(tx, tid)
+                if row is None:
+                    raise NotFound(f"no ticket {tid}", field="ticket")
+                return await self._save(tx, tid, tk.recall(repos.ticket_state(row)))
+
+            return await _once(tx, action_id, body)
+
+        return await self._store.write(unit)
+
+    async def serve(self, order_id: int, action_id: str | None = None) -> dict[str, Any]:
+        action_id = _check_action_id(action_id)
+
+        async def unit(tx: Tx) -> dict[str, Any]:
+            async def body() -> dict[str, Any]:
+                order = await repos.tx_order(tx, order_id)
+                if order is None:
+                    raise NotFound(f"no order {order_id}", field="order")
+                if order["status"] == "served":
+                    return order
+                for row in await repos.tx_tickets_of_order(tx, order_id):
+                    state = repos.ticket_state(row)
+                    if state.status == "open":
+                        await self._save(
+                            tx, int(row["id"]), tk.bump(state, None, tx.now), refresh=False
+                        )
+                await repos.set_order_status(tx, order_id, "served")
+                order["status"] = "served"
+                tx.emit("orders", "order.status", str(order_id), {"order": order})
+                return order
+
+            return await _once(tx, action_id, body)
+
+        return await self._store.write(unit)
+
+    async def _save(
+        self, tx: Tx, ticket_id: int, state: tk.TicketState, *, refresh: bool = True
+    ) -> dict[str, Any]:
+        await repos.save_ticket_state(tx, ticket_id, state)
+        row = await repos.tx_ticket_row(tx, ticket_id)
+        assert row is not None
+        ticket = repos.ticket_from_row(row)
+        tx.emit("tickets", "ticket.updated", str(ticket_id), {"ticket": ticket})
+        if refresh:
+            await _refresh_order(tx, int(row["order_id"]))
+        return ticket
+
+    # ------------------------------------------------------------ views
+
+    async def station_view(self, station: str) -> dict[str, Any]:
+        """Open tickets (oldest first), the last bumped, and all-day counts of a station."""
+        self._catalog.station(station)
+        key = None if station == "expo" else station
+        open_tickets = await repos.read_open_tickets(self._store, key)
+        recent = await repos.read_recent_bumped(self._store, key)
+        return {
+            "station": station,
+            "tickets": open_tickets,
+            "recent": recent,
+            "all_day": all_day(open_tickets),
+        }
+
+
+def all_day(open_tickets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """How many of each item are still to make across open tickets, most first."""
+    counts: dict[str, dict[str, Any]] = {}
+    for t in open_tickets:
+        for it in t["items"]:
+            if it.get("bumped"):
+                continue
+            c = counts.setdefault(it["item"], {"item": it["item"], "name": it["name"], "qty": 0})
+            c["qty"] += it["qty"]
+    return sorted(counts.values(), key=lambda c: (-c["qty"], c["item"]))

@@ -1,0 +1,270 @@
+"""Taking an order: check it against the menu, price it, and save it with its tickets and
+events in one group-committed write. Idempotent on the client's key."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from hub.domain.orders import (
+    LineRequest,
+    PricedLine,
+    check_key,
+    price_order,
+    route,
+    weighed_line_cents,
+)
+from hub.domain.ports import Clock
+from hub.domain.ratelimit import Limit, RateLimiter
+from hub.domain.tickets import TicketItem
+from hub.errors import (
+    Conflict,
+    Forbidden,
+    IdempotencyMismatch,
+    InvalidInput,
+    NotFound,
+    TableClosed,
+)
+from hub.services.catalog import Catalog, Table
+from hub.store import repos
+from hub.store.db import Store, Tx
+
+log = logging.getLogger("tablehub.ordering")
+
+
+def request_hash(lines: Sequence[LineRequest]) -> str:
+    canon = json.dumps(
+        [[ln.item, ln.qty, sorted(ln.modifiers), ln.note] for ln in lines],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canon.encode()).hexdigest()[:32]
+
+
+def _line_doc(p: PricedLine) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "item": p.item.id,
+        "name": dict(p.item.name),
+        "qty": p.qty,
+        "unit_cents": p.unit_cents,
+        "line_cents": p.line_cents,
+        "modifiers": [
+            {"id": o.id, "name": dict(o.name), "price_delta_cents": o.price_delta_cents}
+            for o in p.options
+        ],
+        "note": p.note,
+    }
+    if p.weighed:
+        # sold by weight: priced when staff put it on the scale
+        doc.update(per_grams=p.item.price_per_grams, grams=None, weight_pending=True)
+    return doc
+
+
+def _ticket_item(idx: int, p: PricedLine) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "idx": idx,
+        "item": p.item.id,
+        "name": dict(p.item.name),
+        "qty": p.qty,
+        "modifiers": [{"id": o.id, "name": dict(o.name)} for o in p.options],
+        "note": p.note,
+        "allergens": list(p.item.allergens),
+    }
+    if p.weighed:
+        doc.update(per_grams=p.item.price_per_grams, grams=None)
+    return doc
+
+
+TicketsHook = Callable[[Tx, list[dict[str, Any]]], Awaitable[None]]
+
+
+class Ordering:
+    def __init__(
+        self,
+        store: Store,
+        catalog: Catalog,
+        clock: Clock,
+        *,
+        require_open: bool = False,
+        require_pin: bool = False,
+    ) -> None:
+        self._store = store
+        self._catalog = catalog
+        self._clock = clock
+        self.require_open = require_open
+        self.require_pin = require_pin
+        # wrong PINs: 5 tries, then one more per two minutes, per table
+        self._pin_tries = RateLimiter(Limit(burst=5, per_minute=0.5), clock.now_ms)
+        self.placed = 0
+        # runs inside the order's own write, e.g. to queue its kitchen chits
+        self.on_tickets: TicketsHook | None = None
+
+    def check_table(self, table: Table, pin: str | None) -> None:
+        """A store may require staff to open a table, and the party to give its PIN."""
+        if (self.require_open or self.require_pin) and not table.is_open:
+            raise TableClosed(
+                "this table is not open for orders; please ask the staff", field="table"
+            )
+        if self.require_pin and (pin is None or not hmac.compare_digest(pin, table.pin or "")):
+            self._pin_tries.take(table.id, "wrong PINs", field="pin")
+            raise Forbidden("the table PIN is not right; the staff can tell you", field="pin")
+
+    async def place(
+        self, table_token: str, key: str, lines: Sequence[LineRequest], pin: str | None = None
+    ) -> tuple[dict[str, Any], bool]:
+        """Save an order; returns (order, replayed). Raises an `InvalidInput` naming the field."""
+        table = self._catalog.table_from_token(table_token)
+        self.check_table(table, pin)
+        check_key(key)
+        menu = self._catalog.menu
+        if menu is None:
+            raise NotFound("no menu loaded")
+        priced, total = price_order(menu, lines)
+        digest = request_hash(lines)
+        created_ms = self._clock.now_ms()
+
+        async def unit(tx: Tx) -> tuple[dict[str, Any], bool]:
+            existing = await repos.find_order_by_key(tx, table.id, key)
+            if existing is not None:
+                if existing["request_hash"] != digest:
+                    raise IdempotencyMismatch(
+                        "this idempotency key was used for a different order",
+                        field="idempotency_key",
+                    )
+                order = await repos.tx_order(tx, int(existing["id"]))
+                assert order is not None
+                return order, True
+            order, tickets = await _save(tx, table, key, digest, priced, total, created_ms)
+            if self.on_tickets is not None:
+                await self.on_tickets(tx, tickets)
+            return order, False
+
+        order, replayed = await self._store.write(unit)
+        if not replayed:
+            self.placed += 1
+            log.info(
+                "order %s from %s: %d lines, %d cents",
+                order["order_id"],
+                table.id,
+                len(priced),
+                total,
+            )
+        return order, replayed
+
+
+async def _save(
+    tx: Tx,
+    table: Table,
+    key: str,
+    digest: str,
+    priced: list[PricedLine],
+    total: int,
+    created_ms: int,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    check_id, round_no = await repos.open_check(tx, table.id)
+    body = {"table": table.as_dict(), "lines": [_line_doc(p) for p in priced]}
+    order_id = await repos.insert_order(
+        tx,
+        check_id=check_id,
+        table_id=table.id,
+        round_no=round_no,
+        key=key,
+        request_hash=digest,
+        total_cents=total,
+        body=body,
+    )
+    order = dict(
+        body,
+        order_id=order_id,
+        number=order_id,
+        status="received",
+        total_cents=total,
+        round=round_no,
+        created_at=tx.now,
+    )
+    tx.emit("orders", "order.created", str(order_id), {"order": order})
+    tickets = []
+    for station, idxs in route(priced).items():
+        tbody: dict[str, Any] = {
+            "table": table.as_dict(),
+            "number": order_id,
+            "round": round_no,
+            "items": [_ticket_item(i, priced[i]) for i in idxs],
+        }
+        items = [TicketItem(i) for i in idxs]
+        ticket_id = await repos.insert_ticket(
+            tx, order_id=order_id, station=station, items=items, body=tbody, created_ms=created_ms
+        )
+        ticket = dict(
+            tbody,
+            id=ticket_id,
+            order_id=order_id,
+            station=station,
+            status="open",
+            created_at=tx.now,
+            created_ms=created_ms,
+            bumped_at=None,
+        )
+        for it in ticket["items"]:
+            it["bumped"] = False
+        tx.emit("tickets", "ticket.created", str(ticket_id), {"ticket": ticket})
+        tickets.append(ticket)
+    return order, tickets
+
+
+class Weighing:
+    """Lines sold by weight: staff put the item on a scale and confirm; the stable weight and
+    its price are written onto the order line, the ticket and the total in one write."""
+
+    def __init__(self, store: Store, catalog: Catalog) -> None:
+        self._store = store
+        self._catalog = catalog
+
+    async def record(self, order_id: int, line_idx: int, grams: int, source: str) -> dict[str, Any]:
+        async def unit(tx: Tx) -> dict[str, Any]:
+            row = await repos.tx_order_row(tx, order_id)
+            if row is None:
+                raise NotFound(f"no order {order_id}", field="order_id")
+            if row["status"] == "served":
+                raise Conflict("the order is already served", field="order_id")
+            body = json.loads(row["body"])
+            if not 0 <= line_idx < len(body["lines"]):
+                raise NotFound(f"no line {line_idx} in order {order_id}", field="line")
+            line = body["lines"][line_idx]
+            if "per_grams" not in line:
+                raise InvalidInput("this line is not sold by weight", field="line")
+            deltas = sum(m["price_delta_cents"] for m in line["modifiers"])
+            menu_price = line["unit_cents"] - deltas
+            old = line["line_cents"]
+            line["line_cents"] = weighed_line_cents(
+                menu_price, line["per_grams"], grams, line["qty"], deltas
+            )
+            line.update(grams=grams, weight_pending=False, weighed_by=source)
+            total = int(row["total_cents"]) - old + line["line_cents"]
+            await repos.update_order_body(tx, order_id, body, total)
+            order = await repos.tx_order(tx, order_id)
+            assert order is not None
+            tx.emit("orders", "order.weighed", str(order_id), {"order": order})
+            for trow in await repos.tx_tickets_of_order(tx, order_id):
+                tbody = json.loads(trow["body"])
+                hit = [it for it in tbody["items"] if it["idx"] == line_idx]
+                if hit:
+                    hit[0]["grams"] = grams
+                    await repos.update_ticket_body(tx, int(trow["id"]), tbody)
+                    fresh = await repos.tx_ticket_row(tx, int(trow["id"]))
+                    assert fresh is not None
+                    tx.emit(
+                        "tickets",
+                        "ticket.updated",
+                        str(trow["id"]),
+                        {"ticket": repos.ticket_from_row(fresh)},
+                    )
+            return order
+
+        order: dict[str, Any] = await self._store.write(unit)
+        log.info("order %d line %d weighed: %d g (%s)", order_id, line_idx, grams, source)
+        return order

@@ -1,0 +1,594 @@
+"""Printing: kitchen chits, bills and test pages through a durable queue in the store.
+
+Jobs are rows in `print_jobs`, created in the same transaction as what they print (an
+order's tickets) or by a person (reprint, bill, test). The dispatcher publishes pending jobs
+in order on `printers/{printer}/jobs` and sends a job again, with the same id, until its agent
+acks it; agents drop ids they already printed. Printer health comes from the agents' retained
+status and from failure acks: a printer unavailable for its `backup_after_s` hands its waiting
+jobs to its backup, with a "BACKUP FOR <printer>" banner. A station whose screen has been
+silent for `kds_silent_after_s` gets its open tickets printed on its fallback printer, each
+ticket once (job ids are derived from the ticket, so a ticket can never be queued twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hub.bus import contract
+from hub.config import BillConfig, PrinterConfig
+from hub.dispatch import LiveHub
+from hub.domain.ports import Clock
+from hub.errors import Conflict, NotFound
+from hub.services.catalog import Catalog
+from hub.store import repos
+from hub.store.db import Event, Store, Tx
+
+log = logging.getLogger("tablehub.printing")
+
+Publisher = Callable[[str, bytes, int, bool], Awaitable[None]]
+UNAVAILABLE = ("offline", "refused", "timeout", "paper_out", "cover_open", "agent_offline")
+FINAL = ("bad_document", "font_missing", "cancelled")  # the agent dropped the job for good
+
+
+@dataclass
+class Health:
+    down_since_ms: int | None = None
+    reason: str | None = None
+
+    @property
+    def up(self) -> bool:
+        return self.down_since_ms is None
+
+
+def _name(names: dict[str, str], lang: str) -> str:
+    return names.get(lang) or names.get("en") or next(iter(names.values()), "")
+
+
+class Printing:
+    def __init__(
+        self,
+        store: Store,
+        catalog: Catalog,
+        clock: Clock,
+        live: LiveHub,
+        *,
+        printers: tuple[PrinterConfig, ...],
+        bill: BillConfig,
+        store_id: str,
+        silent_after_s: int = 30,
+        ack_timeout_s: float = 10.0,
+    ) -> None:
+        self._store = store
+        self._catalog = catalog
+        self._clock = clock
+        self._live = live
+        self.printers = {p.id: p for p in printers}
+        self._bill = bill
+        self._store_id = store_id
+        self.silent_after_s = silent_after_s
+        self.ack_timeout_s = ack_timeout_s
+        self.health = {p.id: Health() for p in printers}
+        self._publish: Publisher | None = None
+        self._connected: asyncio.Event | None = None
+        self._wake = asyncio.Event()
+        self._waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._screen_seen_ms: dict[str, int] = {}
+        self.started_ms = clock.now_ms()
+        self.sent = 0
+
+    def __repr__(self) -> str:
+        down = [p for p, h in self.health.items() if not h.up]
+        return f"<Printing printers={len(self.printers)} down={down}>"
+
+    def attach(self, publish: Publisher, connected: asyncio.Event) -> None:
+        self._publish, self._connected = publish, connected
+
+    def on_commit(self, events: list[Event]) -> None:
+        if any(e.stream == "print" for e in events):
+            self._wake.set()
+
+    # ------------------------------------------------------------ documents
+
+    def _station_printers(self, station: str, mode: str) -> list[PrinterConfig]:
+        return [p for p in self.printers.values() if station in p.stations and p.chits == mode]
+
+    def chit_doc(
+        self,
+        ticket: dict[str, Any],
+        printer: PrinterConfig,
+        copy: str = "ORIGINAL",
+        banner: str | None = None,
+    ) -> dict[str, Any]:
+        lang = printer.lang
+        menu = self._catalog.menu
+        labels = menu.labels.get("allergens", {}) if menu else {}
+        station = self._catalog.station(ticket["station"])
+        items = []
+        for it in ticket["items"]:
+            line = {
+                "qty": it["qty"],
+                "name": _name(it["name"], lang),
+                "modifiers": [_name(m["name"], lang) for m in it["modifiers"]],
+                "note": it["note"],
+                "allergens": [_name(dict(labels.get(a, {"en": a})), lang) for a in it["allergens"]],
+            }
+            if it.get("grams"):
+                line["grams"] = it["grams"]
+            items.append(line)
+        return {
+            "kind": "kitchen",
+            "copy": copy,
+            "banner": banner,
+            "store": menu.store.name if menu else "",
+            "station": _name(station["name"], lang),
+            "table": ticket["table"]["name"],
+            "number": ticket["number"],
+            "round": ticket["round"],
+            "time": ticket["created_at"],
+            "items": items,
+            "lang": lang,
+            "encoding": printer.encoding,
+            "width": printer.width,
+        }
+
+    def bill_doc(
+        self, table: dict[str, str], orders: list[dict[str, Any]], printer: PrinterConfig
+    ) -> dict[str, Any]:
+        lang = printer.lang
+        lines = [
+            {
+                "qty": ln["qty"],
+                "name": _name(ln["name"], lang),
+                "modifiers": [_name(m["name"], lang) for m in ln["modifiers"]],
+                "line_cents": ln["line_cents"],
+                "grams": ln.get("grams"),
+            }
+            for o in orders
+            for ln in o["lines"]
+        ]
+        subtotal = sum(o["total_cents"] for o in orders)
+        taxes = [
+            {"name": name, "cents": (subtotal * ppm + 500_000) // 1_000_000}
+            for name, ppm in self._bill.taxes
+        ]
+        menu = self._catalog.menu
+        return {
+            "kind": "bill",
+            "copy": "ORIGINAL",
+            "banner": None,
+            "store": menu.store.name if menu else "",
+            "header": list(self._bill.header),
+            "footer": list(self._bill.footer),
+            "table": table["name"],
+            "number": orders[-1]["order_id"] if orders else 0,
+            "time": self._clock.now_iso(),
+            "currency": menu.store.currency if menu else "USD",
+            "lines": lines,
+            "subtotal_cents": subtotal,
+            "tax_lines": taxes,
+            "total_cents": subtotal + sum(t["cents"] for t in taxes),
+            "qr": self._catalog.url_for(table["id"])
+            if table["id"] in self._catalog.tables
+            else None,
+            "lang": lang,
+            "encoding": printer.encoding,
+            "width": printer.width,
+        }
+
+    # ------------------------------------------------------------ making jobs
+
+    async def chits_in_tx(self, tx: Tx, tickets: list[dict[str, Any]]) -> None:
+        """Inside an order's write: queue its chits on every 'always' printer of a station."""
+        for ticket in tickets:
+            for printer in self._station_printers(ticket["station"], "always"):
+                await self._queue(
+                    tx,
+                    f"chit-{ticket['id']}-{printer.id}",
+                    printer.id,
+                    "kitchen",
+                    "ORIGINAL",
+                    self.chit_doc(ticket, printer),
+                    ticket["id"],
+                )
+
+    async def _queue(
+        self,
+        tx: Tx,
+        job_id: str,
+        printer: str,
+        kind: str,
+        copy: str,
+        doc: dict[str, Any],
+        ticket_id: int | None,
+    ) -> bool:
+        made = await repos.insert_job(tx, job_id, printer, kind, copy, doc, ticket_id)
+        if made:
+            tx.emit(
+                "print",
+                "print.queued",
+                job_id,
+                {
+                    "job": {
+                        "id": job_id,
+                        "printer": printer,
+                        "kind": kind,
+                        "copy": copy,
+                        "state": "queued",
+                        "ticket_id": ticket_id,
+                    }
+                },
+            )
+        return made
+
+    async def reprint(self, ticket_id: int, printer_id: str | None = None) -> dict[str, Any]:
+        """A reprint asked for by a person: a new job, marked REPRINT."""
+
+        async def unit(tx: Tx) -> dict[str, Any]:
+            row = await repos.tx_ticket_row(tx, ticket_id)
+            if row is None:
+                raise NotFound(f"no ticket {ticket_id}", field="ticket")
+            ticket = repos.ticket_from_row(row)
+            printers = (
+                [self._printer(printer_id)]
+                if printer_id
+                else [p for p in self.printers.values() if ticket["station"] in p.stations]
+            )
+            if not printers:
+                raise Conflict(f"no printer serves station {ticket['station']}", field="printer")
+            n = await repos.count_jobs_for_ticket(tx, ticket_id)
+            job_id = f"reprint-{ticket_id}-{n + 1}"
+            await self._queue(
+                tx,
+                job_id,
+                printers[0].id,
+                "kitchen",
+                "REPRINT",
+                self.chit_doc(ticket, printers[0], "REPRINT"),
+                ticket_id,
+            )
+            return {"job_id": job_id, "printer": printers[0].id}
+
+        return await self._store.write(unit)
+
+    async def print_bill(self, table_id: str) -> dict[str, Any]:
+        printers = [p for p in self.printers.values() if p.bills]
+        if not printers:
+            raise Conflict("no printer is set up for bills", field="printer")
+        table = self._catalog.tables.get(table_id)
+        if table is None:
+            raise NotFound(f"no table '{table_id}'", field="table")
+        check = await repos.read_check(self._store, table_id)
+        if check is None or not check[1]:
+            raise Conflict("the table has no open check", field="table")
+        check_id, orders = check
+        doc = self.bill_doc(table.as_dict(), orders, printers[0])
+
+        async def unit(tx: Tx) -> dict[str, Any]:
+            n = 1
+            while not await self._queue(
+                tx,
+                f"bill-{check_id}-{n}",
+                printers[0].id,
+                "bill",
+                "ORIGINAL" if n == 1 else "REPRINT",
+                dict(doc, copy="ORIGINAL" if n == 1 else "REPRINT"),
+                None,
+            ):
+                n += 1
+            return {
+                "job_id": f"bill-{check_id}-{n}",
+                "printer": printers[0].id,
+                "total_cents": doc["total_cents"],
+            }
+
+        return await self._store.write(unit)
+
+    async def test_print(self, printer_id: str, timeout_s: float = 15.0) -> dict[str, Any]:
+        """Print a test page and wait for the agent's answer: the real cause when it fails."""
+        printer = self._printer(printer_id)
+        job_id = f"test-{printer.id}-{self._clock.now_ms()}"
+        doc = {
+            "kind": "test",
+            "copy": "ORIGINAL",
+            "banner": None,
+            "printer": printer.id,
+            "time": self._clock.now_iso(),
+            "lang": printer.lang,
+            "encoding": printer.encoding,
+            "width": printer.width,
+        }
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiters[job_id] = fut
+
+        async def unit(tx: Tx) -> None:
+            await self._queue(tx, job_id, printer.id, "test", "ORIGINAL", doc, None)
+
+        await self._store.write(unit)
+        try:
+            return await asyncio.wait_for(fut, timeout_s)
+        except TimeoutError:
+            await self._finish(job_id, "failed", "no_answer")
+            return {
+                "job_id": job_id,
+                "ok": False,
+                "error": "no_answer",
+                "message": f"no answer from the agent of {printer.id} in {timeout_s:.0f} s",
+            }
+        finally:
+            self._waiters.pop(job_id, None)
+
+    def _printer(self, printer_id: str) -> PrinterConfig:
+        printer = self.printers.get(printer_id)
+        if printer is None:
+            raise NotFound(f"no printer '{printer_id}'", field="printer")
+        return printer
+
+    # ------------------------------------------------------------ answers and health
+
+    async def on_ack(self, printer_id: str, ack: contract.PrintAck) -> None:
+        if printer_id not in self.printers:
+            return
+        if ack.ok:
+            self._mark_up(printer_id)
+            await self._finish(ack.job_id, "printed", None)
+            result: dict[str, Any] = {"job_id": ack.job_id, "ok": True, "status": ack.status}
+        else:
+            error = ack.error or "unknown"
+            if error in UNAVAILABLE:
+                self._mark_down(printer_id, error)
+            if ack.job_id.startswith("test-") or error in FINAL:
+                await self._finish(
+                    ack.job_id, "cancelled" if error == "cancelled" else "failed", error
+                )
+            else:
+                await self._note_failure(ack.job_id, error)
+            result = {"job_id": ack.job_id, "ok": False, "error": error, "status": ack.status}
+        fut = self._waiters.get(ack.job_id)
+        if fut is not None and not fut.done():
+            fut.set_result(result)
+
+    def on_device_status(self, device_id: str, state: str, detail: dict[str, Any]) -> None:
+        printer_id = device_id.removeprefix("printer-")
+        if printer_id not in self.printers:
+            return
+        if state != "online":
+            self._mark_down(printer_id, "agent_offline")
+        elif detail.get("online") is False:
+            self._mark_down(printer_id, "offline")
+        elif detail.get("paper") == "out":
+            self._mark_down(printer_id, "paper_out")
+        elif detail.get("cover_open"):
+            self._mark_down(printer_id, "cover_open")
+        else:
+            self._mark_up(printer_id)
+
+    def _mark_down(self, printer_id: str, reason: str) -> None:
+        h = self.health[printer_id]
+        if h.up:
+            log.warning("printer %s unavailable: %s", printer_id, reason)
+            h.down_since_ms = self._clock.now_ms()
+        h.reason = reason
+
+    def _mark_up(self, printer_id: str) -> None:
+        h = self.health[printer_id]
+        if not h.up:
+            log.info("printer %s recovered (was %s)", printer_id, h.reason)
+            self._wake.set()
+        h.down_since_ms, h.reason = None, None
+
+    async def _finish(self, job_id: str, state: str, reason: str | None) -> None:
+        async def unit(tx: Tx) -> None:
+            row = await repos.tx_job(tx, job_id)
+            if row is None or row["state"] in ("printed", "cancelled"):
+                return
+            await repos.update_job(tx, job_id, state=state, reason=reason)
+            tx.emit(
+                "print",
+                f"print.{state}",
+                job_id,
+                {
+                    "job": {
+                        "id": job_id,
+                        "printer": row["printer"],
+                        "kind": row["kind"],
+                        "copy": row["copy"],
+                        "state": state,
+                        "reason": reason,
+                        "ticket_id": row["ticket_id"],
+                    }
+                },
+            )
+
+        await self._store.write(unit)
+
+    async def _note_failure(self, job_id: str, reason: str) -> None:
+        async def unit(tx: Tx) -> None:
+            row = await repos.tx_job(tx, job_id)
+            if row is None or row["state"] not in ("queued", "sent"):
+                return
+            if row["reason"] != reason:
+                await repos.update_job(tx, job_id, state=row["state"], reason=reason)
+
+        await self._store.write(unit)
+
+    # ------------------------------------------------------------ the dispatcher
+
+    async def run(self, tick_s: float = 0.5) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self._fallback_for_silent_screens()
+                await self._failover()
+                await self._send_pending()
+            except Exception:
+                log.exception("print dispatcher: tick failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), tick_s)
+
+    def station_silent(self, station: str) -> bool:
+        now = self._clock.now_ms()
+        if self._live.screens_at(station):
+            self._screen_seen_ms[station] = now
+            return False
+        seen = self._screen_seen_ms.get(station, self.started_ms)
+        return now - seen >= self.silent_after_s * 1000
+
+    async def _fallback_for_silent_screens(self) -> None:
+        stations = {s for p in self.printers.values() if p.chits == "fallback" for s in p.stations}
+        for station in sorted(stations):
+            if not self.station_silent(station):
+                continue
+            tickets = await repos.read_open_tickets_unprinted(self._store, station)
+            if not tickets:
+                continue
+            printer = self._station_printers(station, "fallback")[0]
+            log.warning(
+                "screen at %s silent: printing %d ticket(s) on %s",
+                station,
+                len(tickets),
+                printer.id,
+            )
+
+            async def unit(
+                tx: Tx, tickets: list[dict[str, Any]] = tickets, printer: PrinterConfig = printer
+            ) -> None:
+                for t in tickets:
+                    await self._queue(
+                        tx,
+                        f"chit-{t['id']}-{printer.id}",
+                        printer.id,
+                        "kitchen",
+                        "ORIGINAL",
+                        self.chit_doc(t, printer),
+                        t["id"],
+                    )
+                    await repos.mark_ticket_printed(tx, t["id"], printer.id)
+                    row = await repos.tx_ticket_row(tx, t["id"])
+                    assert row is not None
+                    tx.emit(
+                        "tickets",
+                        "ticket.updated",
+                        str(t["id"]),
+                        {"ticket": repos.ticket_from_row(row)},
+                    )
+
+            await self._store.write(unit)
+
+    async def _failover(self) -> None:
+        now = self._clock.now_ms()
+        pending = None
+        for pid, printer in self.printers.items():
+            h = self.health[pid]
+            if (
+                h.up
+                or printer.backup is None
+                or printer.backup not in self.printers
+                or not self.health[printer.backup].up
+                or now - (h.down_since_ms or now) < printer.backup_after_s * 1000
+            ):
+                continue
+            if pending is None:
+                pending = await repos.read_pending_jobs(self._store)
+            moving = [j for j in pending if j["printer"] == pid and j["kind"] != "test"]
+            if not moving:
+                continue
+            backup = printer.backup
+            log.warning(
+                "printer %s unavailable for %ds (%s): %d job(s) go to %s",
+                pid,
+                (now - (h.down_since_ms or now)) // 1000,
+                h.reason,
+                len(moving),
+                backup,
+            )
+
+            async def unit(
+                tx: Tx, moving: list[dict[str, Any]] = moving, pid: str = pid, backup: str = backup
+            ) -> None:
+                for job in moving:
+                    doc = dict(job["doc"], banner=f"BACKUP FOR {pid}")
+                    await repos.update_job(
+                        tx, job["id"], state="queued", reason=None, printer=backup, doc=doc
+                    )
+                    tx.emit(
+                        "print",
+                        "print.moved",
+                        job["id"],
+                        {
+                            "job": {
+                                "id": job["id"],
+                                "printer": backup,
+                                "origin": pid,
+                                "kind": job["kind"],
+                                "state": "queued",
+                            }
+                        },
+                    )
+
+            await self._store.write(unit)
+            for job in moving:  # the first printer must not print it too when it is back
+                await self._send(
+                    pid, contract.encode(contract.PrintCancel(job_id=job["id"], cancel=True))
+                )
+
+    async def _send_pending(self) -> None:
+        if self._publish is None or self._connected is None or not self._connected.is_set():
+            return
+        now = self._clock.now_ms()
+        jobs = await repos.read_pending_jobs(self._store)
+        due = [
+            j
+            for j in jobs
+            if j["state"] == "queued" or (j["sent_ms"] or 0) + self.ack_timeout_s * 1000 <= now
+        ]
+        sent: list[str] = []
+        for job in due:
+            payload = contract.encode(contract.PrintJob(job_id=job["id"], doc=job["doc"]))
+            if not await self._send(job["printer"], payload):
+                break
+            sent.append(job["id"])
+        if not sent:
+            return
+
+        async def unit(tx: Tx) -> None:
+            for job_id in sent:
+                row = await repos.tx_job(tx, job_id)
+                if row is not None and row["state"] in ("queued", "sent"):
+                    await repos.update_job(
+                        tx, job_id, state="sent", reason=row["reason"], sent_ms=now, attempt=True
+                    )
+
+        await self._store.write(unit)
+        self.sent += len(sent)
+
+    async def _send(self, printer_id: str, payload: bytes) -> bool:
+        if self._publish is None:
+            return False
+        try:
+            await self._publish(
+                contract.printer_jobs(self._store_id, printer_id), payload, 1, False
+            )
+        except ConnectionError:
+            return False
+        return True
+
+    # ------------------------------------------------------------ views
+
+    def status(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": p.id,
+                "stations": list(p.stations),
+                "chits": p.chits,
+                "bills": p.bills,
+                "backup": p.backup,
+                "up": self.health[p.id].up,
+                "reason": self.health[p.id].reason,
+            }
+            for p in self.printers.values()
+        ]

@@ -1,0 +1,1 @@
+"""The only code that speaks HTTP: JSON API, WebSockets and the pages."""

@@ -1,0 +1,177 @@
+"""The aiohttp application: routes, error mapping, security headers, pages and static files."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from pathlib import Path
+from urllib.parse import quote
+
+from aiohttp import web
+
+from hub.errors import (
+    AuthError,
+    BadTableToken,
+    Conflict,
+    Forbidden,
+    HubError,
+    IdempotencyMismatch,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    SoldOut,
+    StoreUnavailable,
+)
+from hub.services.container import Services
+from hub.web import api, auth, live
+from hub.web.keys import SERVICES
+
+log = logging.getLogger("tablehub.web")
+
+MAX_BODY = 64 * 1024
+STATIC = Path(str(resources.files("hub.web").joinpath("static")))
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+STATUS: list[tuple[type[HubError], int]] = [
+    (BadTableToken, 403),
+    (Forbidden, 403),
+    (AuthError, 401),
+    (NotFound, 404),
+    (SoldOut, 409),
+    (Conflict, 409),
+    (IdempotencyMismatch, 409),
+    (StoreUnavailable, 503),
+    (InvalidInput, 422),
+    (RateLimited, 429),
+]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def status_of(exc: HubError) -> int:
+    if exc.code == "bad_json":
+        return 400
+    return next((code for typ, code in STATUS if isinstance(exc, typ)), 400)
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except RateLimited as exc:
+        return web.json_response(
+            exc.as_dict(), status=429, headers={"Retry-After": str(exc.retry_after_s)}
+        )
+    except HubError as exc:
+        return web.json_response(exc.as_dict(), status=status_of(exc))
+    except web.HTTPRequestEntityTooLarge:
+        return web.json_response(
+            {"error": "too_large", "field": None, "message": f"the body is over {MAX_BODY} bytes"},
+            status=413,
+        )
+    except web.HTTPException as exc:
+        if exc.status >= 400 and request.path.startswith("/api/"):
+            return web.json_response(
+                {
+                    "error": exc.reason.lower().replace(" ", "_"),
+                    "field": None,
+                    "message": exc.reason,
+                },
+                status=exc.status,
+            )
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return web.json_response(
+            {"error": "internal", "field": None, "message": "something went wrong on the hub"},
+            status=500,
+        )
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    for key, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(key, value)
+    if request.path.startswith("/api/"):
+        response.headers.setdefault("Cache-Control", "no-store")
+
+
+def _page(name: str) -> web.FileResponse:
+    return web.FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"})
+
+
+async def diner_page(request: web.Request) -> web.StreamResponse:
+    return _page("diner.html")
+
+
+def _staff_page(name: str, action: str) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        staff = await auth.current_staff(request)
+        if staff is None:
+            raise web.HTTPFound(f"/static/pair.html?next={quote(request.path_qs, safe='')}")
+        await auth.require(request, action)
+        if name == "kds.html":
+            request.app[SERVICES].catalog.station(request.match_info["station"])
+        return _page(name)
+
+    return handler
+
+
+async def pair(request: web.Request) -> web.StreamResponse:
+    """Pair a screen: trade a staff token for an HttpOnly session cookie."""
+    token = request.query.get("token", "")
+    nxt = request.query.get("next", "/admin")
+    if not nxt.startswith("/") or nxt.startswith("//") or "\\" in nxt:
+        nxt = "/admin"
+    staff = await auth.staff_from_token(request.app[SERVICES].store, token)
+    if staff is None:
+        raise web.HTTPFound(f"/static/pair.html?error=1&next={quote(nxt, safe='')}")
+    resp = web.HTTPFound(nxt)
+    resp.set_cookie(
+        auth.COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        path="/",
+        max_age=400 * 24 * 3600,
+        secure=request.secure,
+    )
+    raise resp
+
+
+async def favicon(request: web.Request) -> web.StreamResponse:
+    path = STATIC / "img" / "favicon.svg"
+    if path.exists():
+        return web.FileResponse(path)
+    raise web.HTTPNotFound()
+
+
+def build_app(services: Services) -> web.Application:
+    app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY)
+    app[SERVICES] = services
+    app.on_response_prepare.append(_security_headers)
+    app.add_routes(api.routes)
+    app.router.add_get("/ws/table", live.ws_table)
+    app.router.add_get("/ws/kds/{station}", live.ws_kds)
+    app.router.add_get("/ws/floor", live.ws_floor)
+    app.router.add_get("/floor", _staff_page("floor.html", "floor"))
+    app.router.add_get("/t/{token}", diner_page)
+    app.router.add_get("/kds/{station}", _staff_page("kds.html", "kds"))
+    app.router.add_get("/admin", _staff_page("admin.html", "admin"))
+    app.router.add_get("/pair", pair)
+    app.router.add_get("/favicon.ico", favicon)
+    app.router.add_static("/static", STATIC, follow_symlinks=False)
+    return app

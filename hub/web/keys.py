@@ -1,0 +1,7 @@
+"""Typed application keys."""
+
+from aiohttp import web
+
+from hub.services.container import Services
+
+SERVICES = web.AppKey("services", Services)

@@ -1,0 +1,94 @@
+"""Typed request bodies. Decoding happens once, here; a bad field becomes a 422 naming it."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, TypeVar
+
+import msgspec
+
+from hub.errors import InvalidInput
+
+Short = Annotated[str, msgspec.Meta(max_length=200)]
+Note = Annotated[str, msgspec.Meta(max_length=1000)]
+ActionId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
+class OrderLineIn(msgspec.Struct, forbid_unknown_fields=False):
+    item: Short
+    qty: int
+    modifiers: Annotated[list[Short], msgspec.Meta(max_length=50)] = []
+    note: Note = ""
+
+
+class OrderIn(msgspec.Struct, forbid_unknown_fields=False):
+    table: Short
+    idempotency_key: Short
+    lines: Annotated[list[OrderLineIn], msgspec.Meta(max_length=200)]
+    pin: Annotated[str, msgspec.Meta(max_length=12)] | None = None
+
+
+class BumpIn(msgspec.Struct, forbid_unknown_fields=False):
+    item: int | None = None
+    id: ActionId | None = None
+
+
+class ActionIn(msgspec.Struct, forbid_unknown_fields=False):
+    id: ActionId | None = None
+
+
+class AvailabilityIn(msgspec.Struct, forbid_unknown_fields=False):
+    available: bool
+    id: ActionId | None = None
+
+
+T = TypeVar("T")
+_PATH_RE = re.compile(r" - at `\$\.?(.*)`$")
+_MISSING_RE = re.compile(r"missing required field `([^`]+)`")
+
+
+def decode(body: bytes, typ: type[T]) -> T:
+    if not body:
+        raise InvalidInput("a JSON object body is required", field=None)
+    try:
+        return msgspec.json.decode(body, type=typ)
+    except msgspec.ValidationError as exc:
+        raise _invalid(str(exc)) from exc
+    except msgspec.DecodeError as exc:
+        err = InvalidInput(f"the body is not valid JSON: {exc}", field=None)
+        err.code = "bad_json"
+        raise err from exc
+
+
+def _invalid(text: str) -> InvalidInput:
+    path_m = _PATH_RE.search(text)
+    path = path_m.group(1) if path_m else ""
+    message = _PATH_RE.sub("", text)
+    missing = _MISSING_RE.search(message)
+    if missing:
+        path = f"{path}.{missing.group(1)}" if path else missing.group(1)
+    return InvalidInput(message, field=path or None)
+
+
+def schema_components() -> tuple[Any, dict[str, Any]]:
+    return msgspec.json.schema_components(
+        [OrderIn, BumpIn, ActionIn, AvailabilityIn, CallIn, WeightIn, TokenIn],
+        ref_template="#/components/schemas/{name}",
+    )
+
+
+class WeightIn(msgspec.Struct, forbid_unknown_fields=False):
+    """Either a scale id (its current stable reading is used) or grams typed by staff."""
+
+    scale: Short | None = None
+    grams: int | None = None
+
+
+class CallIn(msgspec.Struct, forbid_unknown_fields=False):
+    table: Short
+    kind: Short
+
+
+class TokenIn(msgspec.Struct, forbid_unknown_fields=False):
+    role: Literal["kitchen", "floor", "admin"]
+    label: Annotated[str, msgspec.Meta(max_length=60)] = ""
