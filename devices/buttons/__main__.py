@@ -1,0 +1,40 @@
+"""Run one button board from a TOML file (format: `devices.buttons.config`).
+
+    python -m devices.buttons board.toml [--log-level INFO]
+
+On a laptop set ``GPIOZERO_PIN_FACTORY=mock`` to run without GPIO.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+
+from devices.buttons.agent import ButtonAgent
+from devices.buttons.config import load_board
+
+
+async def _run(path: str) -> None:
+    board = load_board(path)
+    agent = ButtonAgent(board.store, board.board, board.mqtt)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, agent.stop)
+    await agent.run()
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m devices.buttons", description=__doc__)
+    ap.add_argument("config", help="board TOML file")
+    ap.add_argument("--log-level", default="INFO")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    asyncio.run(_run(args.config))
+
+
+if __name__ == "__main__":
+    main()

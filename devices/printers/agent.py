@@ -1,0 +1,579 @@
+"""The printer agent: print jobs from MQTT, once each, in order, and say what happened.
+
+The hub publishes ``{"job_id", "doc"}`` on ``printers/{printer}/jobs`` (QoS 1) and resends the
+same job_id until it sees an ack on ``printers/{printer}/acks``. For each job the agent:
+
+1. journals it (SQLite in ``state_dir``, WAL + ``synchronous=FULL``: fsync'd) as ``queued``,
+   unless the journal already knows the job_id: ``printed`` -> acked again, not printed;
+   ``failed`` -> the failure is acked again; ``queued``/``started`` -> already in the queue;
+2. renders it and asks the printer for status; paper out, cover open, offline, timeout or
+   refused -> nothing is printed, the job stays at the head of the queue (order is kept) and is
+   retried every ``retry_interval`` seconds, with one ``ok: false`` ack per job and cause;
+3. marks it ``started`` (fsync'd), writes it, asks for status again, marks it ``printed`` and
+   acks ``ok: true``. A job found ``started`` (the agent died or the connection dropped
+   mid-job, so it may be on paper already) is printed again with ``copy: "REPRINT"`` so the
+   kitchen can tell a possible duplicate from a new order.
+
+Documents that cannot be rendered (`BadDocument`, `FontMissing`) are given up: journalled
+``failed``, acked ``ok: false`` once, and the queue moves on. So is a test page (``kind:
+"test"``) that cannot print: it is a probe, answered with the cause now, never printed later.
+
+``{"job_id", "cancel": true}`` on the jobs topic (the hub moved the job to a backup printer)
+drops a job that is not being written right now (queued, or started and waiting for its retry)
+and acks ``{"ok": false, "error": "cancelled"}``; an unknown job_id is remembered as cancelled,
+so the job is never printed if it arrives late. A job being written when the cancel arrives
+finishes: it is acked ``ok: true`` if it printed, ``cancelled`` if it failed.
+
+The printer is polled every ``poll_interval`` seconds even when idle, so a retained
+``devices/printer-{id}/status`` shows paper out within seconds. All printer IO runs on this
+printer's own worker thread (a one-thread executor); journal IO on another; the event loop
+only schedules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import sqlite3
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+
+from devices.agent import SYSTEM_CLOCK, Clock, DeviceLink, MqttSettings, Transitions
+from devices.errors import BadDocument, DeviceConfigError, PrinterError
+from devices.printers.driver import UNREACHABLE, PrinterDriver, PrinterStatus
+from devices.printers.render import EncodingMode, PaperProfile, render
+from hub.bus import contract
+
+log = logging.getLogger("tablehub.devices.printer")
+T = TypeVar("T")
+
+_CAUSES = {
+    "offline": "offline",
+    "paper_out": "paper out",
+    "cover_open": "cover open",
+    "timeout": "not answering",
+    "refused": "connection refused",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PrinterSettings:
+    """Per-printer behaviour (from the config file)."""
+
+    profile: PaperProfile = field(default_factory=PaperProfile)
+    encoding_mode: EncodingMode = "codepage"
+    poll_interval: float = 5.0
+    retry_interval: float = 3.0
+    max_queue: int = 500  # when full, new jobs are not taken (no ack): the hub resends them
+    keep_done: float = 7 * 86400.0  # how long printed/failed job ids are remembered
+
+    def __post_init__(self) -> None:
+        if self.encoding_mode not in ("codepage", "raster"):
+            raise DeviceConfigError(
+                f"encoding_mode {self.encoding_mode!r} is not codepage or raster"
+            )
+        if not (self.poll_interval > 0 and self.retry_interval > 0 and self.max_queue > 0):
+            raise DeviceConfigError("poll_interval, retry_interval and max_queue must be > 0")
+
+
+@dataclass(frozen=True, slots=True)
+class PrintOutcome:
+    """What `test_print()` found: ok, or the real cause (an error code and its message)."""
+
+    ok: bool
+    error: str | None = None
+    message: str | None = None
+    status: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class QueuedJob:
+    job_id: str
+    doc: dict[str, Any]
+    started: bool = False  # it may be on paper already: print again as REPRINT
+    cancelled: bool = False  # cancelled while being written: drop it unless it printed
+
+
+def decode_job_message(payload: bytes) -> contract.PrintJob | contract.PrintCancel:
+    """A jobs-topic payload -> `PrintJob` or `PrintCancel`; `ContractError` says what is wrong."""
+    if len(payload) > contract.MAX_PAYLOAD:
+        raise contract.ContractError(f"payload of {len(payload)} bytes is over the limit")
+    try:
+        fields = msgspec.json.decode(payload, type=dict[str, Any])
+        msg: contract.PrintJob | contract.PrintCancel
+        if "cancel" in fields:
+            msg = msgspec.convert(fields, type=contract.PrintCancel)
+        else:
+            msg = msgspec.convert(fields, type=contract.PrintJob)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise contract.ContractError(str(exc)) from exc
+    if not 0 < len(msg.job_id) <= 64:
+        raise contract.ContractError("job_id must be 1-64 characters")
+    if isinstance(msg, contract.PrintCancel) and not msg.cancel:
+        raise contract.ContractError("cancel must be true")
+    return msg
+
+
+class Journal:
+    """The durable record of jobs: queued -> started -> printed | failed. Not thread-safe:
+    the agent uses it from one worker thread only."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # every commit is fsync'd
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS jobs ("
+            " seq INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL UNIQUE,"
+            " doc BLOB NOT NULL, state TEXT NOT NULL"
+            " CHECK (state IN ('queued', 'started', 'printed', 'failed', 'cancelled')),"
+            " error TEXT, updated REAL NOT NULL)"
+        )
+
+    def add(self, job_id: str, doc: dict[str, Any], now: float) -> tuple[str, str | None] | None:
+        """Queue a new job; for a known job_id return its (state, error) and change nothing."""
+        cur = self._db.execute(
+            "INSERT INTO jobs (job_id, doc, state, updated) VALUES (?, ?, 'queued', ?)"
+            " ON CONFLICT (job_id) DO NOTHING",
+            (job_id, msgspec.json.encode(doc), now),
+        )
+        return None if cur.rowcount == 1 else self.state(job_id)
+
+    def tombstone(self, job_id: str, now: float) -> None:
+        """Remember an unknown job_id as cancelled, so it is never printed if it comes late."""
+        self._db.execute(
+            "INSERT INTO jobs (job_id, doc, state, updated) VALUES (?, '{}', 'cancelled', ?)"
+            " ON CONFLICT (job_id) DO NOTHING",
+            (job_id, now),
+        )
+
+    def state(self, job_id: str) -> tuple[str, str | None] | None:
+        row = self._db.execute("SELECT state, error FROM jobs WHERE job_id = ?", (job_id,))
+        found = row.fetchone()
+        return (found[0], found[1]) if found else None
+
+    def pending(self) -> list[QueuedJob]:
+        rows = self._db.execute(
+            "SELECT job_id, doc, state FROM jobs WHERE state IN ('queued', 'started') ORDER BY seq"
+        )
+        return [QueuedJob(j, msgspec.json.decode(d), s == "started") for j, d, s in rows]
+
+    def mark(self, job_id: str, state: str, now: float, error: str | None = None) -> None:
+        self._db.execute(
+            "UPDATE jobs SET state = ?, error = ?, updated = ? WHERE job_id = ?",
+            (state, error, now, job_id),
+        )
+
+    def prune(self, before: float) -> int:
+        cur = self._db.execute(
+            "DELETE FROM jobs WHERE state IN ('printed', 'failed', 'cancelled') AND updated < ?",
+            (before,),
+        )
+        return cur.rowcount
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class PrinterAgent:
+    """One physical printer: its queue, journal, worker thread and MQTT session."""
+
+    def __init__(
+        self,
+        printer_id: str,
+        store_id: str,
+        driver: PrinterDriver,
+        mqtt: MqttSettings,
+        state_dir: Path,
+        clock: Clock = SYSTEM_CLOCK,
+        *,
+        settings: PrinterSettings | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.printer_id = printer_id
+        self.device_id = f"printer-{printer_id}"
+        self.settings = settings or PrinterSettings()
+        self.jobs_topic = contract.printer_jobs(store_id, printer_id)
+        self.acks_topic = contract.printer_acks(store_id, printer_id)
+        self._driver = driver
+        self._clock = clock
+        self._journal_path = Path(state_dir) / f"{self.device_id}.sqlite"
+        self._journal: Journal | None = None
+        self.link = DeviceLink(
+            mqtt,
+            store=store_id,
+            device=self.device_id,
+            kind="printer",
+            subscriptions=[self.jobs_topic],
+            handler=self._on_message,
+            rng=rng,
+        )
+        self._io_pool = ThreadPoolExecutor(1, thread_name_prefix=self.device_id)
+        self._db_pool = ThreadPoolExecutor(1, thread_name_prefix=f"{self.device_id}-journal")
+        self._queue: deque[QueuedJob] = deque()
+        self._printer_lock = asyncio.Lock()
+        self._status: PrinterStatus | None = None
+        self._trouble = Transitions(log, f"printer {printer_id}")
+        self._error: PrinterError | None = None
+        self._failure_acked: tuple[str, str] | None = None
+        self._retry_at = 0.0
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._warned: set[str] = set()
+        self._in_flight: QueuedJob | None = None
+        self._pruned_at = 0.0
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self.printed = 0
+
+    def __repr__(self) -> str:
+        cause = self._error.code if self._error else "ok"
+        queued = len(self._queue)
+        return f"<PrinterAgent {self.printer_id} {cause} queue={queued} printed={self.printed}>"
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def queue_length(self) -> int:
+        return len(self._queue)
+
+    @property
+    def status(self) -> PrinterStatus | None:
+        return self._status
+
+    async def run(self) -> None:
+        """Load the journal, then print and talk MQTT until `stop()` (or cancellation)."""
+        try:
+            try:
+                self._journal = await self._db(Journal, self._journal_path)
+            except (OSError, sqlite3.Error) as exc:
+                raise DeviceConfigError(f"journal {self._journal_path}: {exc}") from exc
+            keep = self._clock.time() - self.settings.keep_done
+            await self._db(self._journal.prune, keep)
+            self._queue.extend(await self._db(self._journal.pending))
+            self._publish_status()
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self.link.run(), name=f"{self.device_id}-mqtt")
+                tg.create_task(self._printer_loop(), name=f"{self.device_id}-loop")
+        finally:
+            await self._shutdown()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        self.link.stop()
+
+    async def __aenter__(self) -> PrinterAgent:
+        self._task = asyncio.create_task(self.run(), name=self.device_id)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.stop()
+        if self._task is not None:
+            async with asyncio.timeout(15):
+                await self._task
+
+    async def close(self) -> None:
+        """Release the worker threads and the printer connection (after `run()` or alone)."""
+        await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        journal, self._journal = self._journal, None
+        if not self._closed:
+            self._closed = True
+            self._io_pool.submit(self._driver.close)  # after any IO still running on it
+            self._io_pool.shutdown(wait=False)
+        if journal is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._db(journal.close))
+        self._db_pool.shutdown(wait=False)
+
+    async def _io(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking printer IO on this printer's own thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._io_pool, fn, *args)
+
+    async def _db(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._db_pool, fn, *args)
+
+    # ------------------------------------------------------------------ jobs in
+
+    async def _on_message(self, topic: str, payload: bytes) -> None:
+        if topic != self.jobs_topic or self._journal is None:
+            return
+        try:
+            msg = decode_job_message(payload)
+        except contract.ContractError as exc:
+            self._reject(str(exc))
+            return
+        if isinstance(msg, contract.PrintCancel):
+            await self._on_cancel(msg.job_id)
+        else:
+            await self._on_job(msg)
+
+    async def _on_job(self, job: contract.PrintJob) -> None:
+        journal = self._journal
+        assert journal is not None
+        full = len(self._queue) >= self.settings.max_queue
+        if full and await self._db(journal.state, job.job_id) is None:
+            self._reject(f"queue full ({self.settings.max_queue} jobs)")
+            return
+        known = await self._db(journal.add, job.job_id, job.doc, self._clock.time())
+        if known is None:
+            self._check_doc_settings(job.doc)
+            self._queue.append(QueuedJob(job.job_id, job.doc))
+            self._publish_status()
+            self._wake.set()
+        elif known[0] in ("queued", "started"):
+            log.debug("printer %s: job %s is already queued", self.printer_id, job.job_id)
+        else:
+            self._ack_known(job.job_id, *known)
+
+    def _ack_known(self, job_id: str, state: str, error: str | None) -> None:
+        """Answer again for a job that is finished here: printed, failed or cancelled."""
+        if state == "printed":
+            self._ack(job_id, ok=True)
+        else:
+            self._ack(job_id, ok=False, error=error or state)
+
+    async def _on_cancel(self, job_id: str) -> None:
+        journal = self._journal
+        assert journal is not None
+        known = await self._db(journal.state, job_id)
+        if known is None:
+            await self._db(journal.tombstone, job_id, self._clock.time())
+            self._ack(job_id, ok=False, error="cancelled")
+            return
+        if known[0] not in ("queued", "started"):
+            self._ack_known(job_id, *known)
+            return
+        job = next((j for j in self._queue if j.job_id == job_id), None)
+        if job is None:
+            return
+        if job is self._in_flight:
+            job.cancelled = True  # decided when the write is over
+            return
+        await self._drop_cancelled(job)
+
+    async def _drop_cancelled(self, job: QueuedJob) -> None:
+        log.info("printer %s: job %s cancelled (moved elsewhere)", self.printer_id, job.job_id)
+        await self._db(self._journal_mark, job.job_id, "cancelled", "cancelled")
+        self._queue.remove(job)
+        if self._failure_acked is not None and self._failure_acked[0] == job.job_id:
+            self._failure_acked = None
+        self._publish_status()
+        self._ack(job.job_id, ok=False, error="cancelled")
+        self._wake.set()
+
+    def _check_doc_settings(self, doc: dict[str, Any]) -> None:
+        """The hub also writes width/encoding into documents; this agent's config decides,
+        but a mismatch means one of the two configs is wrong: say so once."""
+        s = self.settings
+        width, mode = doc.get("width"), doc.get("encoding")
+        if (width is not None and width != s.profile.width) or (
+            mode is not None and mode != s.encoding_mode
+        ):
+            self._warn_once(
+                f"the hub's config says width={width} encoding={mode}, this agent prints "
+                f"width={s.profile.width} encoding={s.encoding_mode} (it uses its own)"
+            )
+
+    def _reject(self, reason: str) -> None:
+        """Log a refused message once per reason (a device resending it must not flood)."""
+        self._warn_once(f"rejected a job message: {reason}")
+
+    def _warn_once(self, message: str) -> None:
+        key = message.split(" - ")[0][:100]
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning("printer %s: %s", self.printer_id, message)
+
+    def _ack(self, job_id: str, *, ok: bool, error: str | None = None) -> None:
+        ack = contract.PrintAck(job_id=job_id, ok=ok, error=error, status=self._detail())
+        self.link.send(self.acks_topic, contract.encode(ack))
+
+    # ------------------------------------------------------------------ the printer loop
+
+    async def _printer_loop(self) -> None:
+        """Print the head of the queue when it is due, poll when idle, else sleep until
+        the next of those (or a new job)."""
+        s = self.settings
+        next_poll = self._clock.monotonic()
+        while not self._stopping.is_set():
+            now = self._clock.monotonic()
+            try:
+                if self._queue and now >= self._retry_at:
+                    await self._attempt(self._queue[0])
+                    next_poll = self._clock.monotonic() + s.poll_interval
+                    continue
+                if now >= next_poll:
+                    await self._poll()
+                    next_poll = self._clock.monotonic() + s.poll_interval
+                    continue
+            except Exception:  # e.g. the journal's disk failed: log, keep the job, try later
+                log.exception("printer %s: unexpected error, retrying", self.printer_id)
+                self._retry_at = next_poll = self._clock.monotonic() + s.retry_interval
+                continue
+            due = min(next_poll, self._retry_at) if self._queue else next_poll
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), max(0.0, due - now))
+            self._wake.clear()
+
+    async def _read_status(self) -> PrinterStatus:
+        """Ask the printer; raise what stops it printing. Updates the published status."""
+        try:
+            status = await self._io(self._driver.status)
+        except PrinterError:
+            self._set_status(UNREACHABLE)
+            raise
+        self._set_status(status)
+        problem = status.problem()
+        if problem is not None:
+            raise problem
+        return status
+
+    async def _poll(self) -> None:
+        async with self._printer_lock:
+            try:
+                await self._read_status()
+            except PrinterError as exc:
+                self._set_trouble(exc)
+            else:
+                self._set_trouble(None)
+                self._retry_at = 0.0  # a queued job waiting for its retry can go now
+            finally:
+                await self._io(self._driver.close)
+
+    def _render(self, doc: dict[str, Any]) -> bytes:
+        s = self.settings
+        try:
+            return render(doc, profile=s.profile, encoding_mode=s.encoding_mode)
+        except PrinterError:
+            raise
+        except Exception as exc:  # a renderer bug must not block the queue forever
+            log.exception("printer %s: could not render a document", self.printer_id)
+            raise BadDocument(f"could not render: {type(exc).__name__}: {exc}") from exc
+
+    async def _attempt(self, job: QueuedJob) -> None:
+        self._in_flight = job
+        try:
+            await self._attempt_once(job)
+        finally:
+            self._in_flight = None
+
+    async def _attempt_once(self, job: QueuedJob) -> None:
+        doc = {**job.doc, "copy": "REPRINT"} if job.started else job.doc
+        async with self._printer_lock:
+            try:
+                data = await self._io(self._render, doc)
+            except PrinterError as exc:  # BadDocument / FontMissing: retrying cannot help
+                await self._give_up(job, exc)
+                return
+            try:
+                await self._read_status()
+                if not job.started:
+                    await self._db(self._journal_mark, job.job_id, "started", None)
+                    job.started = True
+                try:
+                    await self._io(self._driver.write, data)
+                except PrinterError:
+                    self._set_status(UNREACHABLE)
+                    raise
+                await self._read_status()
+            except PrinterError as exc:
+                if job.cancelled:
+                    await self._drop_cancelled(job)
+                else:
+                    await self._failed(job, exc)
+                return
+            finally:
+                await self._io(self._driver.close)
+        await self._db(self._journal_mark, job.job_id, "printed", None)
+        await self._prune_now_and_then()
+        self._queue.popleft()
+        self.printed += 1
+        self._failure_acked = None
+        self._set_trouble(None)
+        self._ack(job.job_id, ok=True)
+
+    async def _prune_now_and_then(self) -> None:
+        now = self._clock.time()
+        if self._journal is not None and now - self._pruned_at > 3600:
+            self._pruned_at = now
+            await self._db(self._journal.prune, now - self.settings.keep_done)
+
+    def _journal_mark(self, job_id: str, state: str, error: str | None) -> None:
+        if self._journal is not None:
+            self._journal.mark(job_id, state, self._clock.time(), error)
+
+    async def _failed(self, job: QueuedJob, exc: PrinterError) -> None:
+        self._retry_at = self._clock.monotonic() + self.settings.retry_interval
+        self._set_trouble(exc)
+        if job.doc.get("kind") == "test":  # a probe: answer now, never print it an hour later
+            await self._give_up(job, exc)
+            return
+        if self._failure_acked != (job.job_id, exc.code):
+            self._failure_acked = (job.job_id, exc.code)
+            self._ack(job.job_id, ok=False, error=exc.code)
+
+    async def _give_up(self, job: QueuedJob, exc: PrinterError) -> None:
+        log.warning("printer %s: gave up job %s: %s", self.printer_id, job.job_id, exc)
+        await self._db(self._journal_mark, job.job_id, "failed", exc.code)
+        self._queue.popleft()
+        self._publish_status()
+        self._ack(job.job_id, ok=False, error=exc.code)
+
+    # ------------------------------------------------------------------ status out
+
+    def _set_status(self, status: PrinterStatus) -> None:
+        self._status = status
+        self._publish_status()
+
+    def _set_trouble(self, exc: PrinterError | None) -> None:
+        if exc is None:
+            self._trouble.ok()
+        else:
+            self._trouble.trouble(_CAUSES.get(exc.code, f"{exc.code}: {exc}"))
+        self._error = exc
+        self._publish_status()
+
+    def _detail(self) -> dict[str, Any]:
+        if self._status is None:  # not asked yet: unknown, not "offline"
+            known: dict[str, Any] = dict.fromkeys(UNREACHABLE.as_dict()) | {"paper": "unknown"}
+        else:
+            known = self._status.as_dict()
+        return {
+            **known,
+            "queue": len(self._queue),
+            "error": self._error.code if self._error else None,
+        }
+
+    def _publish_status(self) -> None:
+        self.link.set_status(self._detail())
+
+    # ------------------------------------------------------------------ test page
+
+    async def test_print(self) -> PrintOutcome:
+        """Print a test page now (not queued, not journalled); the real cause on failure."""
+        when = datetime.fromtimestamp(self._clock.time(), UTC).isoformat()
+        doc = {"kind": "test", "printer": self.printer_id, "time": when}
+        async with self._printer_lock:
+            try:
+                data = await self._io(self._render, doc)
+                await self._read_status()
+                await self._io(self._driver.write, data)
+                await self._read_status()
+            except PrinterError as exc:
+                return PrintOutcome(False, exc.code, str(exc), self._detail())
+            finally:
+                await self._io(self._driver.close)
+        return PrintOutcome(True, None, None, self._detail())
