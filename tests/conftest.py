@@ -1,0 +1,89 @@
+"""Shared fixtures: a real Mosquitto on a free loopback port, a real SQLite file, a real hub
+serving HTTP on a free port, and staff tokens."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from hub import staff
+from hub.app import RunningHub, running_hub
+from hub.bus.client import BrokerConfig
+from hub.cli import demo_menu
+from hub.config import HubConfig, Limits
+from hub.mosquitto import Mosquitto
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+    if shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists():
+        pytest.fail("mosquitto is not installed: run `make setup`")
+    mq = Mosquitto(tmp_path_factory.mktemp("mosquitto"))
+    mq.start()
+    yield mq
+    mq.stop()
+
+
+@pytest.fixture
+def menu_doc() -> dict[str, Any]:
+    return copy.deepcopy(demo_menu())
+
+
+@pytest.fixture
+def hub_config(tmp_path: Path, broker: Mosquitto) -> HubConfig:
+    # every request of the tests comes from 127.0.0.1: no per-phone limits here
+    # (tests/integration/test_limits.py checks them)
+    return HubConfig(
+        data_dir=tmp_path / "data",
+        http_host="127.0.0.1",
+        http_port=0,
+        broker=BrokerConfig(port=broker.port, client_id=f"hub-{tmp_path.name}"),
+        limits=Limits(enabled=False),
+    )
+
+
+@pytest.fixture
+async def hub(hub_config: HubConfig, menu_doc: dict[str, Any]) -> AsyncIterator[RunningHub]:
+    async with running_hub(hub_config, seed_menu=menu_doc) as running:
+        yield running
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+async def kitchen_token(hub: RunningHub) -> str:
+    return await staff.issue(hub.services.store, "kitchen", "test kds")
+
+
+@pytest.fixture
+async def admin_token(hub: RunningHub) -> str:
+    return await staff.issue(hub.services.store, "admin", "test admin")
+
+
+def table_token(hub: RunningHub, table_id: str = "T1") -> str:
+    return hub.services.catalog.token_for(table_id)
+
+
+def order_body(token: str, key: str, lines: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {
+        "table": token,
+        "idempotency_key": key,
+        "lines": lines or [{"item": "sea-salt-edamame", "qty": 1}],
+    }
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False)

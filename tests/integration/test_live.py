@@ -1,0 +1,198 @@
+"""Live screens over real WebSockets: KDS tickets and diner order status, with reconnects."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+
+from hub.app import RunningHub
+from tests.conftest import order_body, table_token
+
+WAIT = 5.0
+
+
+async def recv(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[str, Any]:
+    """The next message of type `kind` (pings and other kinds are skipped)."""
+    async with asyncio.timeout(WAIT):
+        while True:
+            msg: dict[str, Any] = await ws.receive_json()
+            if msg["type"] == kind:
+                return msg
+
+
+async def place(
+    http: aiohttp.ClientSession,
+    hub: RunningHub,
+    key: str,
+    table: str = "T1",
+    lines: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    async with http.post(
+        f"{hub.url}/api/v1/orders", json=order_body(table_token(hub, table), key, lines)
+    ) as r:
+        assert r.status == 201, await r.text()
+        order: dict[str, Any] = await r.json()
+        return order
+
+
+def kds_url(hub: RunningHub, station: str) -> str:
+    return hub.url.replace("http", "ws") + f"/ws/kds/{station}"
+
+
+async def test_kds_sees_new_tickets_and_bumps_live(
+    hub: RunningHub, http: aiohttp.ClientSession, kitchen_token: str
+) -> None:
+    auth = {"Authorization": f"Bearer {kitchen_token}"}
+    async with http.ws_connect(kds_url(hub, "bar"), headers=auth) as ws:
+        snap = await recv(ws, "snapshot")
+        assert snap["tickets"] == []
+        assert snap["station"]["id"] == "bar"
+        order = await place(
+            http,
+            hub,
+            "live-kds-0001",
+            lines=[
+                {
+                    "item": "brown-sugar-boba",
+                    "qty": 2,
+                    "modifiers": ["boba-large", "boba-sugar-half"],
+                    "note": "<img src=x onerror=alert(1)>",
+                }
+            ],
+        )
+        msg = await recv(ws, "ticket")
+        ticket = msg["ticket"]
+        assert ticket["order_id"] == order["order_id"]
+        assert ticket["status"] == "open"
+        assert ticket["items"][0]["note"] == "<img src=x onerror=alert(1)>"
+        async with http.post(
+            f"{hub.url}/api/v1/tickets/{ticket['id']}/bump", json={}, headers=auth
+        ) as r:
+            assert r.status == 200
+        msg = await recv(ws, "ticket")
+        assert (msg["ticket"]["id"], msg["ticket"]["status"]) == (ticket["id"], "bumped")
+
+
+async def test_screen_that_reconnects_misses_nothing_and_doubles_nothing(
+    hub: RunningHub, http: aiohttp.ClientSession, kitchen_token: str
+) -> None:
+    auth = {"Authorization": f"Bearer {kitchen_token}"}
+    async with http.ws_connect(kds_url(hub, "expo"), headers=auth) as ws:
+        await recv(ws, "snapshot")
+        first = await place(http, hub, "reconnect-0001")
+        await recv(ws, "ticket")
+    # the screen is gone while orders arrive and a ticket is bumped
+    second = await place(http, hub, "reconnect-0002", table="T2")
+    third = await place(http, hub, "reconnect-0003", table="T3")
+    async with http.get(f"{hub.url}/api/v1/stations/expo/tickets", headers=auth) as r:
+        tickets = (await r.json())["tickets"]
+    first_ticket = next(t for t in tickets if t["order_id"] == first["order_id"])
+    async with http.post(
+        f"{hub.url}/api/v1/tickets/{first_ticket['id']}/bump", json={}, headers=auth
+    ) as r:
+        assert r.status == 200
+    async with http.ws_connect(kds_url(hub, "expo"), headers=auth) as ws:
+        snap = await recv(ws, "snapshot")
+        open_orders = [t["order_id"] for t in snap["tickets"]]
+        assert sorted(open_orders) == sorted([second["order_id"], third["order_id"]])
+        assert len({t["id"] for t in snap["tickets"]}) == len(snap["tickets"])
+        assert snap["recent"][0]["id"] == first_ticket["id"]
+        assert {o["order_id"]: o["status"] for o in snap["orders"]}[first["order_id"]] == "ready"
+        # nothing already in the snapshot is sent again
+        await place(http, hub, "reconnect-0004", table="T4")
+        msg = await recv(ws, "ticket")
+        assert msg["seq"] > snap["seq"]
+        assert msg["ticket"]["order_id"] not in open_orders
+
+
+async def test_diner_page_follows_its_order_and_the_86_list(
+    hub: RunningHub, http: aiohttp.ClientSession, kitchen_token: str
+) -> None:
+    auth = {"Authorization": f"Bearer {kitchen_token}"}
+    token = table_token(hub, "T5")
+    url = hub.url.replace("http", "ws") + "/ws/table"
+    async with http.ws_connect(url, params={"table": token}) as ws:
+        snap = await recv(ws, "snapshot")
+        assert snap["orders"] == []
+        order = await place(
+            http, hub, "diner-ws-0001", table="T5", lines=[{"item": "sea-salt-edamame", "qty": 1}]
+        )
+        assert (await recv(ws, "order"))["order"]["status"] == "received"
+        async with http.get(f"{hub.url}/api/v1/stations/expo/tickets", headers=auth) as r:
+            (ticket,) = [
+                t for t in (await r.json())["tickets"] if t["order_id"] == order["order_id"]
+            ]
+        async with http.post(
+            f"{hub.url}/api/v1/tickets/{ticket['id']}/bump", json={}, headers=auth
+        ) as r:
+            assert r.status == 200
+        assert (await recv(ws, "order"))["order"]["status"] == "ready"
+        async with http.post(
+            f"{hub.url}/api/v1/orders/{order['order_id']}/serve", json={}, headers=auth
+        ) as r:
+            assert r.status == 200
+        assert (await recv(ws, "order"))["order"]["status"] == "served"
+        async with http.post(
+            f"{hub.url}/api/v1/items/sea-salt-edamame/availability",
+            json={"available": False},
+            headers=auth,
+        ) as r:
+            assert r.status == 200
+        msg = await recv(ws, "availability")
+        assert (msg["item"], msg["available"]) == ("sea-salt-edamame", False)
+    # another table's page hears nothing of this table's orders
+    async with http.ws_connect(url, params={"table": table_token(hub, "T6")}) as ws:
+        snap = await recv(ws, "snapshot")
+        assert snap["orders"] == []
+        assert snap["sold_out"] == ["sea-salt-edamame"]
+
+
+async def test_kds_socket_needs_staff(hub: RunningHub, http: aiohttp.ClientSession) -> None:
+    async with http.get(hub.url + "/ws/kds/bar") as r:
+        assert r.status == 401
+    async with http.get(hub.url + "/ws/table", params={"table": "forged.token"}) as r:
+        assert r.status == 403
+
+
+async def test_item_bumps_recall_and_order_status(
+    hub: RunningHub, http: aiohttp.ClientSession, kitchen_token: str
+) -> None:
+    auth = {"Authorization": f"Bearer {kitchen_token}"}
+    order = await place(
+        http,
+        hub,
+        "item-bumps-01",
+        lines=[{"item": "sea-salt-edamame", "qty": 1}, {"item": "sea-salt-edamame", "qty": 2}],
+    )
+    async with http.get(f"{hub.url}/api/v1/stations/expo/tickets", headers=auth) as r:
+        view = await r.json()
+    (ticket,) = view["tickets"]
+    assert view["all_day"] == [
+        {"item": "sea-salt-edamame", "name": ticket["items"][0]["name"], "qty": 3}
+    ]
+    bump = f"{hub.url}/api/v1/tickets/{ticket['id']}/bump"
+    async with http.post(bump, json={"item": 0, "id": "tap-1"}, headers=auth) as r:
+        t = await r.json()
+    assert t["status"] == "open"
+    assert [i["bumped"] for i in t["items"]] == [True, False]
+    # the same action id again changes nothing
+    async with http.post(bump, json={"item": 0, "id": "tap-1"}, headers=auth) as r:
+        assert [i["bumped"] for i in (await r.json())["items"]] == [True, False]
+    async with http.get(f"{hub.url}/api/v1/orders/{order['order_id']}", headers=auth) as r:
+        assert (await r.json())["status"] == "preparing"
+    async with http.post(bump, json={"item": 1}, headers=auth) as r:
+        assert (await r.json())["status"] == "bumped"
+    async with http.get(f"{hub.url}/api/v1/orders/{order['order_id']}", headers=auth) as r:
+        assert (await r.json())["status"] == "ready"
+    async with http.post(bump, json={}, headers=auth) as r:
+        assert r.status == 409
+    station = ticket["station"]
+    async with http.post(f"{hub.url}/api/v1/stations/{station}/recall", json={}, headers=auth) as r:
+        recalled = await r.json()
+    assert (recalled["id"], recalled["status"]) == (ticket["id"], "open")
+    async with http.get(f"{hub.url}/api/v1/orders/{order['order_id']}", headers=auth) as r:
+        assert (await r.json())["status"] == "received"
+    async with http.post(f"{hub.url}/api/v1/stations/{station}/recall", json={}, headers=auth) as r:
+        assert r.status == 409

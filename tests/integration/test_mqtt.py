@@ -1,0 +1,180 @@
+"""The hub on a real Mosquitto: KDS events out, bump bars in, bad messages refused, and no
+event lost while the broker is down."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import aiomqtt
+import pytest
+
+from hub.app import RunningHub, running_hub
+from hub.bus.client import BrokerConfig
+from hub.config import HubConfig
+from hub.mosquitto import Mosquitto
+from tests.conftest import order_body, table_token
+
+PREFIX = "tablehub/v1/demo"
+
+
+async def next_json(client: aiomqtt.Client, timeout: float = 5.0) -> tuple[str, Any]:
+    async with asyncio.timeout(timeout):
+        async for message in client.messages:
+            payload = message.payload
+            assert isinstance(payload, bytes)
+            text = payload.decode()
+            return str(message.topic), (json.loads(text) if text.startswith("{") else text)
+    raise AssertionError("no message")
+
+
+async def wait_for(pred: Any, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not await pred():
+            await asyncio.sleep(0.02)
+
+
+async def place(
+    http: aiohttp.ClientSession, hub: RunningHub, key: str, table: str = "T1"
+) -> dict[str, Any]:
+    async with http.post(
+        f"{hub.url}/api/v1/orders", json=order_body(table_token(hub, table), key)
+    ) as r:
+        assert r.status == 201
+        order: dict[str, Any] = await r.json()
+        return order
+
+
+@pytest.fixture
+async def device(broker: Mosquitto) -> AsyncIterator[aiomqtt.Client]:
+    """A stand-in for a KDS or bump bar: a real MQTT client on the test broker."""
+    async with aiomqtt.Client(
+        "127.0.0.1", broker.port, identifier="test-device", protocol=aiomqtt.ProtocolVersion.V5
+    ) as client:
+        yield client
+
+
+async def test_hub_announces_itself_retained(hub: RunningHub, broker: Mosquitto) -> None:
+    assert hub.bus is not None
+    await asyncio.wait_for(hub.bus.connected.wait(), 5)
+    async with aiomqtt.Client("127.0.0.1", broker.port, identifier="late-joiner") as late:
+        await late.subscribe(f"{PREFIX}/hub/status", qos=1)
+        topic, payload = await next_json(late)
+    assert (topic, payload) == (f"{PREFIX}/hub/status", "online")
+
+
+async def test_tickets_are_published_to_their_station(
+    hub: RunningHub, device: aiomqtt.Client, http: aiohttp.ClientSession
+) -> None:
+    await device.subscribe(f"{PREFIX}/kds/+/events", qos=1)
+    order = await place(http, hub, "mqtt-events-01")
+    topic, event = await next_json(device)
+    assert topic == f"{PREFIX}/kds/{event['ticket']['station']}/events"
+    assert event["kind"] == "ticket.created"
+    assert event["ticket"]["order_id"] == order["order_id"]
+    assert event["seq"] > 0
+
+
+async def test_bump_bar_bumps_the_oldest_ticket_once(
+    hub: RunningHub, device: aiomqtt.Client, http: aiohttp.ClientSession
+) -> None:
+    await place(http, hub, "mqtt-bump-0001", table="T1")
+    await place(http, hub, "mqtt-bump-0002", table="T2")
+    view = await hub.services.kitchen.station_view("cold")
+    first, second = (t["id"] for t in view["tickets"])
+    bump = json.dumps({"action": "bump", "id": "press-1"})
+    await device.publish(f"{PREFIX}/kds/cold/bump", bump, qos=1)
+    await device.publish(f"{PREFIX}/kds/cold/bump", bump, qos=1)  # a repeated delivery
+
+    async def first_bumped() -> bool:
+        v = await hub.services.kitchen.station_view("cold")
+        return [t["id"] for t in v["tickets"]] == [second]
+
+    await wait_for(first_bumped)
+    await asyncio.sleep(0.3)  # the duplicate has been handled by now, and changed nothing
+    view = await hub.services.kitchen.station_view("cold")
+    assert [t["id"] for t in view["tickets"]] == [second]
+    assert view["recent"][0]["id"] == first
+    await device.publish(
+        f"{PREFIX}/kds/cold/bump", json.dumps({"action": "recall", "id": "press-2"}), qos=1
+    )
+
+    async def recalled() -> bool:
+        v = await hub.services.kitchen.station_view("cold")
+        return sorted(t["id"] for t in v["tickets"]) == sorted([first, second])
+
+    await wait_for(recalled)
+
+
+async def test_bad_messages_are_refused_and_logged_once(
+    hub: RunningHub,
+    device: aiomqtt.Client,
+    http: aiohttp.ClientSession,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, "tablehub.router")
+    await place(http, hub, "mqtt-garbage-01")
+    before = await hub.services.kitchen.station_view("cold")
+    for payload in (
+        b"not json",
+        b"not json",
+        b'{"action":"explode","id":"x"}',
+        b'{"action":"bump"}',
+        b"\xff\xfe",
+    ):
+        await device.publish(f"{PREFIX}/kds/cold/bump", payload, qos=1)
+    await device.publish(f"{PREFIX}/kds/no-such-station/bump", b'{"action":"bump","id":"y"}', qos=1)
+    assert hub.bus is not None
+
+    async def all_seen() -> bool:
+        return hub.bus is not None and hub.bus.received >= 6
+
+    await wait_for(all_seen)
+    await asyncio.sleep(0.2)
+    rejected = [r.getMessage() for r in caplog.records if "rejected" in r.getMessage()]
+    assert len(rejected) == 5, rejected  # the repeated garbage is logged once
+    assert all("bump bar at" in m for m in rejected)
+    assert any("no-such-station" in m for m in rejected)
+    after = await hub.services.kitchen.station_view("cold")
+    assert after == before
+
+
+async def test_events_wait_for_the_broker(
+    tmp_path: Path, menu_doc: dict[str, Any], http: aiohttp.ClientSession
+) -> None:
+    """Orders placed while the broker is down reach the kitchen's MQTT devices afterwards."""
+    mq = Mosquitto(tmp_path / "mq")
+    mq.start()
+    config = HubConfig(
+        data_dir=tmp_path / "data",
+        http_port=0,
+        broker=BrokerConfig(port=mq.port, client_id="hub-outage"),
+    )
+    try:
+        async with running_hub(config, seed_menu=menu_doc) as hub:
+            assert hub.bus is not None
+            await asyncio.wait_for(hub.bus.connected.wait(), 5)
+            mq.kill9()
+            await asyncio.sleep(0.2)
+            ids = [
+                (await place(http, hub, f"outage-{n:05d}", table=f"T{n + 1}"))["order_id"]
+                for n in range(5)
+            ]
+            mq.start()
+            got: list[int] = []
+            async with aiomqtt.Client("127.0.0.1", mq.port, identifier="kds-after") as kds:
+                await kds.subscribe(f"{PREFIX}/kds/+/events", qos=1)
+                async with asyncio.timeout(20):
+                    async for message in kds.messages:
+                        assert isinstance(message.payload, bytes)
+                        got.append(json.loads(message.payload)["ticket"]["order_id"])
+                        if sorted(set(got)) == ids:
+                            break
+            assert sorted(set(got)) == ids
+    finally:
+        mq.stop()

@@ -1,0 +1,260 @@
+"""The hub's durable print queue against a stand-in agent (a real MQTT client): jobs sent in
+order and again until acked, failure causes kept, failover to a backup with a banner, the
+station's printer taking over while its screen is silent, bills and test prints."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import aiomqtt
+import pytest
+
+from hub import staff
+from hub.app import RunningHub, running_hub
+from hub.bus.client import BrokerConfig
+from hub.config import BillConfig, HubConfig, Limits, PrinterConfig
+from hub.mosquitto import Mosquitto
+from tests.conftest import order_body, table_token
+
+PREFIX = "tablehub/v1/demo"
+PRINTERS = (
+    PrinterConfig(id="cold-1", stations=("cold",), backup="bar-1", backup_after_s=1),
+    PrinterConfig(id="bar-1", stations=("bar",), bills=True),
+    PrinterConfig(id="grill-fb", stations=("grill",), chits="fallback"),
+)
+
+
+class StandInAgent:
+    """Plays the printer agents: records jobs per printer and acks as told."""
+
+    def __init__(self, client: aiomqtt.Client) -> None:
+        self.client = client
+        self.jobs: dict[str, list[dict[str, Any]]] = {}
+        self.answer: dict[str, dict[str, Any] | None] = {}  # printer -> ack fields, None: mute
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.client.subscribe(f"{PREFIX}/printers/+/jobs", qos=1)
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        async for message in self.client.messages:
+            printer = str(message.topic).split("/")[4]
+            assert isinstance(message.payload, bytes)
+            job = json.loads(message.payload)
+            self.jobs.setdefault(printer, []).append(job)
+            answer = self.answer.get(printer, {"ok": True})
+            if answer is None or job.get("cancel"):
+                continue
+            ack = {"job_id": job["job_id"], **answer}
+            await self.client.publish(f"{PREFIX}/printers/{printer}/acks", json.dumps(ack), qos=1)
+
+    def docs(self, printer: str) -> list[dict[str, Any]]:
+        return [j["doc"] for j in self.jobs.get(printer, []) if "doc" in j]
+
+
+async def until(pred: Any, timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not await pred():
+            await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def printing_hub(
+    tmp_path: Path, broker: Mosquitto, menu_doc: dict[str, Any]
+) -> AsyncIterator[RunningHub]:
+    config = HubConfig(
+        data_dir=tmp_path / "data",
+        http_port=0,
+        broker=BrokerConfig(port=broker.port, client_id=f"hub-{tmp_path.name}"),
+        printers=PRINTERS,
+        kds_silent_after_s=1,
+        ack_timeout_s=1.0,
+        limits=Limits(enabled=False),
+        bill=BillConfig(header=("12 Harbour St",), taxes=(("Sales tax 8.875%", 88_750),)),
+    )
+    async with running_hub(config, seed_menu=menu_doc) as hub:
+        assert hub.bus is not None
+        await asyncio.wait_for(hub.bus.connected.wait(), 5)
+        yield hub
+
+
+@pytest.fixture
+async def agent(broker: Mosquitto) -> AsyncIterator[StandInAgent]:
+    async with aiomqtt.Client("127.0.0.1", broker.port, identifier="stand-in-agents") as c:
+        a = StandInAgent(c)
+        await a.start()
+        yield a
+        await a.stop()
+
+
+async def jobs_in(hub: RunningHub, state: str) -> list[str]:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(
+            f"{hub.url}/api/v1/printers", headers={"Authorization": f"Bearer {await admin(hub)}"}
+        ) as r,
+    ):
+        return [j["id"] for j in (await r.json())["jobs"] if j["state"] == state]
+
+
+_tokens: dict[int, str] = {}
+
+
+async def admin(hub: RunningHub) -> str:
+    key = id(hub)
+    if key not in _tokens:
+        _tokens[key] = await staff.issue(hub.services.store, "admin")
+    return _tokens[key]
+
+
+async def test_chits_print_in_order_and_are_resent_until_acked(
+    printing_hub: RunningHub, agent: StandInAgent, http: aiohttp.ClientSession
+) -> None:
+    hub = printing_hub
+    agent.answer["cold-1"] = None  # the agent is mute at first: no acks
+    for n in range(3):
+        async with http.post(
+            f"{hub.url}/api/v1/orders",
+            json=order_body(table_token(hub, f"T{n + 1}"), f"chit-{n:06d}"),
+        ) as r:
+            assert r.status == 201
+
+    # sent, then sent again with the same ids while nobody acks
+    async def resent() -> bool:
+        ids = [j["job_id"] for j in agent.jobs.get("cold-1", [])]
+        return len(ids) >= 6
+
+    await until(resent)
+    ids = [j["job_id"] for j in agent.jobs["cold-1"]]
+    assert ids[:3] == sorted(set(ids), key=ids.index)[:3]  # first round in order
+    assert set(ids) == set(ids[:3])  # only resends of the same three jobs
+    tables = [d["table"] for d in agent.docs("cold-1")[:3]]
+    assert tables == ["Table 1", "Table 2", "Table 3"]
+    agent.answer["cold-1"] = {"ok": True}
+
+    async def all_printed() -> bool:
+        return len(await jobs_in(hub, "printed")) == 3
+
+    await until(all_printed)
+    doc = agent.docs("cold-1")[0]
+    assert doc["kind"] == "kitchen"
+    assert doc["copy"] == "ORIGINAL"
+    assert doc["items"][0]["name"] == "Sea Salt Edamame"
+    assert doc["items"][0]["allergens"] == ["Soy"]
+
+
+async def test_failure_cause_then_failover_to_the_backup(
+    printing_hub: RunningHub, agent: StandInAgent, http: aiohttp.ClientSession
+) -> None:
+    hub = printing_hub
+    agent.answer["cold-1"] = {"ok": False, "error": "paper_out"}
+    async with http.post(
+        f"{hub.url}/api/v1/orders", json=order_body(table_token(hub), "failover-01")
+    ) as r:
+        order = await r.json()
+
+    async def on_backup() -> bool:
+        return any(d.get("banner") == "BACKUP FOR cold-1" for d in agent.docs("bar-1"))
+
+    await until(on_backup)
+    (doc,) = [d for d in agent.docs("bar-1") if d.get("banner")]
+    assert doc["number"] == order["order_id"]
+    # the first printer is told to drop it, so it does not print it too when it is back
+    cancels = [j for j in agent.jobs["cold-1"] if j.get("cancel")]
+    assert cancels
+    assert cancels[0]["job_id"] == agent.jobs["bar-1"][0]["job_id"]
+
+    async def printed() -> bool:
+        return len(await jobs_in(hub, "printed")) == 1
+
+    await until(printed)
+    assert hub.services.printing.health["cold-1"].reason == "paper_out"
+
+
+async def test_silent_screen_gets_its_tickets_printed_once(
+    printing_hub: RunningHub, agent: StandInAgent, http: aiohttp.ClientSession
+) -> None:
+    hub = printing_hub
+    kitchen = await staff.issue(hub.services.store, "kitchen")
+    auth = {"Authorization": f"Bearer {kitchen}"}
+    ws_url = hub.url.replace("http", "ws") + "/ws/kds/grill"
+    pork = [{"item": "crispy-pork-belly", "qty": 1, "modifiers": ["pork-belly-spice-mild"]}]
+    async with http.ws_connect(ws_url, headers=auth) as ws:
+        await ws.receive_json()
+        async with http.post(
+            f"{hub.url}/api/v1/orders", json=order_body(table_token(hub), "screen-up-01", pork)
+        ) as r:
+            assert r.status == 201
+        await asyncio.sleep(1.5)  # the screen is up: nothing prints
+        assert agent.docs("grill-fb") == []
+
+    # the screen goes away; after the silence limit its open ticket prints, once
+    async def printed_once() -> bool:
+        return len(agent.docs("grill-fb")) >= 1
+
+    await until(printed_once)
+    async with http.post(
+        f"{hub.url}/api/v1/orders", json=order_body(table_token(hub, "T2"), "screen-down-01", pork)
+    ) as r:
+        assert r.status == 201
+
+    async def second() -> bool:
+        return {d["table"] for d in agent.docs("grill-fb")} == {"Table 1", "Table 2"}
+
+    await until(second)
+    await asyncio.sleep(1.5)
+    job_ids = {j["job_id"] for j in agent.jobs["grill-fb"]}
+    assert len(job_ids) == 2
+    # the screen comes back and shows both tickets, marked as printed: nothing fires twice
+    async with http.ws_connect(ws_url, headers=auth) as ws:
+        snap = await ws.receive_json()
+    assert [t.get("printed_on") for t in snap["tickets"]] == ["grill-fb", "grill-fb"]
+    await asyncio.sleep(1.0)
+    assert {j["job_id"] for j in agent.jobs["grill-fb"]} == job_ids
+
+
+async def test_bill_and_test_print(
+    printing_hub: RunningHub, agent: StandInAgent, http: aiohttp.ClientSession
+) -> None:
+    hub = printing_hub
+    auth = {"Authorization": f"Bearer {await admin(hub)}"}
+    for n in range(2):
+        async with http.post(
+            f"{hub.url}/api/v1/orders", json=order_body(table_token(hub, "T5"), f"bill-order-{n}")
+        ) as r:
+            assert r.status == 201
+    async with http.post(f"{hub.url}/api/v1/tables/T5/bill", headers=auth) as r:
+        assert r.status == 201
+        bill = await r.json()
+
+    async def billed() -> bool:
+        return any(d["kind"] == "bill" for d in agent.docs("bar-1"))
+
+    await until(billed)
+    (doc,) = [d for d in agent.docs("bar-1") if d["kind"] == "bill"]
+    assert doc["subtotal_cents"] == 2 * 550
+    assert doc["tax_lines"] == [{"name": "Sales tax 8.875%", "cents": 98}]
+    assert doc["total_cents"] == bill["total_cents"] == 1100 + 98
+    assert doc["qr"].endswith(table_token(hub, "T5"))
+    async with http.post(f"{hub.url}/api/v1/tables/T6/bill", headers=auth) as r:
+        assert (r.status, (await r.json())["field"]) == (409, "table")
+    agent.answer["bar-1"] = {"ok": False, "error": "cover_open"}
+    async with http.post(f"{hub.url}/api/v1/printers/bar-1/test", headers=auth) as r:
+        assert r.status == 502
+        assert (await r.json())["error"] == "cover_open"
+    agent.answer["bar-1"] = {"ok": True}
+    async with http.post(f"{hub.url}/api/v1/printers/bar-1/test", headers=auth) as r:
+        assert r.status == 200

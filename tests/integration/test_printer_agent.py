@@ -1,0 +1,414 @@
+"""The printer agent on a real Mosquitto with a fake network printer. The test plays the hub
+with a real MQTT client: it publishes jobs and collects acks and the retained status."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import pytest
+
+from devices.agent import MqttSettings
+from devices.printers.agent import PrinterAgent, PrinterSettings
+from devices.printers.driver import EscposDriver
+from devices.printers.fake import FakeNetworkPrinter, Receipt
+from hub.bus import contract
+from hub.mosquitto import Mosquitto
+
+STORE = "demo"
+PREFIX = f"tablehub/v1/{STORE}"
+ROOT = Path(__file__).parents[2]
+
+
+def chit(number: int, **changes: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "kind": "kitchen",
+        "copy": "ORIGINAL",
+        "banner": None,
+        "store": "Golden Lantern",
+        "station": "grill",
+        "table": "Table 4",
+        "number": number,
+        "round": 1,
+        "time": "2026-11-22T18:03:11Z",
+        "items": [{"qty": 1, "name": f"Dish {number}", "modifiers": ["Hot"]}],
+        "lang": "en",
+    }
+    doc.update(changes)
+    return doc
+
+
+def number(receipt: Receipt) -> int:
+    (line,) = [x.strip() for x in receipt.lines if x.strip().startswith("#")]
+    return int(line[1:])
+
+
+def reprint(receipt: Receipt) -> bool:
+    return "REPRINT" in receipt.banners
+
+
+def complete(printer: FakeNetworkPrinter) -> list[Receipt]:
+    return [r for r in printer.printed if r.complete]
+
+
+async def until(pred: Callable[[], bool], timeout: float = 8.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not pred():
+            await asyncio.sleep(0.02)
+
+
+class Hub:
+    """Plays the hub: publishes jobs, records acks and status messages as they arrive."""
+
+    def __init__(self, client: aiomqtt.Client, printer: str) -> None:
+        self.client = client
+        self.printer = printer
+        self.acks: list[dict[str, Any]] = []
+        self.statuses: list[dict[str, Any]] = []
+
+    @property
+    def status_topic(self) -> str:
+        return f"{PREFIX}/devices/printer-{self.printer}/status"
+
+    async def listen(self) -> None:
+        await self.client.subscribe(
+            [(f"{PREFIX}/printers/{self.printer}/acks", 1), (self.status_topic, 1)]
+        )
+        async for message in self.client.messages:
+            assert isinstance(message.payload, bytes)
+            body = json.loads(message.payload)
+            if str(message.topic).endswith("/acks"):
+                contract.decode_print_ack(message.payload)  # what the hub will decode
+                self.acks.append(body)
+            else:
+                contract.decode_device_status(message.payload)
+                self.statuses.append(body)
+
+    async def send(self, job_id: str, doc: dict[str, Any]) -> None:
+        payload = json.dumps({"job_id": job_id, "doc": doc})
+        await self.client.publish(f"{PREFIX}/printers/{self.printer}/jobs", payload, qos=1)
+
+    async def send_raw(self, payload: bytes) -> None:
+        await self.client.publish(f"{PREFIX}/printers/{self.printer}/jobs", payload, qos=1)
+
+    def acks_for(self, job_id: str) -> list[dict[str, Any]]:
+        return [a for a in self.acks if a["job_id"] == job_id]
+
+    def ok(self) -> list[str]:
+        return [a["job_id"] for a in self.acks if a["ok"]]
+
+    def failures(self) -> list[tuple[str, str]]:
+        return [(a["job_id"], a["error"]) for a in self.acks if not a["ok"]]
+
+
+@pytest.fixture
+def printer() -> Iterator[FakeNetworkPrinter]:
+    with FakeNetworkPrinter() as fake:
+        yield fake
+
+
+@pytest.fixture
+def printer_id() -> str:
+    return f"p{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+async def hub(broker: Mosquitto, printer_id: str) -> AsyncIterator[Hub]:
+    async with aiomqtt.Client(
+        "127.0.0.1",
+        broker.port,
+        identifier=f"hub-{printer_id}",
+        protocol=aiomqtt.ProtocolVersion.V5,
+    ) as client:
+        side = Hub(client, printer_id)
+        task = asyncio.create_task(side.listen())
+        await asyncio.sleep(0.1)  # SUBACK before the agent starts
+        yield side
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def make_agent(
+    broker: Mosquitto, printer: FakeNetworkPrinter, printer_id: str, state_dir: Path
+) -> PrinterAgent:
+    return PrinterAgent(
+        printer_id,
+        STORE,
+        EscposDriver(printer.address, timeout=0.5),
+        MqttSettings(port=broker.port, keepalive=5),
+        state_dir,
+        settings=PrinterSettings(poll_interval=0.3, retry_interval=0.2),
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(agent: PrinterAgent) -> AsyncIterator[PrinterAgent]:
+    """Run the agent until the block ends; jobs sent before it subscribed would be the hub's
+    to resend, so wait until it is connected."""
+    async with agent:
+        await asyncio.wait_for(agent.link.connected.wait(), 5)
+        yield agent
+
+
+@pytest.fixture
+def agent(
+    broker: Mosquitto, printer: FakeNetworkPrinter, printer_id: str, tmp_path: Path
+) -> PrinterAgent:
+    return make_agent(broker, printer, printer_id, tmp_path / "state")
+
+
+async def test_jobs_print_once_each_in_order(
+    agent: PrinterAgent, hub: Hub, printer: FakeNetworkPrinter
+) -> None:
+    async with running(agent):
+        for n in range(1, 6):
+            await hub.send(f"j{n}", chit(n))
+        await until(lambda: len(hub.ok()) == 5)
+        await asyncio.sleep(0.3)  # nothing else comes
+    assert hub.ok() == ["j1", "j2", "j3", "j4", "j5"]
+    assert hub.failures() == []
+    assert [number(r) for r in printer.printed] == [1, 2, 3, 4, 5]
+    assert not any(reprint(r) for r in printer.printed)
+    assert hub.acks[-1]["status"] == {
+        "online": True,
+        "paper": "ok",
+        "cover_open": False,
+        "drawer_open": False,
+        "queue": 0,
+        "error": None,
+    }
+    assert hub.statuses[-1] == {"state": "offline", "kind": "printer", "detail": None}
+
+
+async def test_paper_out_holds_the_queue_then_prints_everything_in_order(
+    agent: PrinterAgent, hub: Hub, printer: FakeNetworkPrinter, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="tablehub.devices.printer")
+    printer.set_paper("out")
+    async with running(agent):
+        for n in range(1, 4):
+            await hub.send(f"j{n}", chit(n))
+        await until(lambda: hub.failures() == [("j1", "paper_out")])
+        await asyncio.sleep(1.0)  # five retries while the paper is out
+        assert printer.printed == []
+        assert hub.failures() == [("j1", "paper_out")]  # once per cause, not per retry
+        assert hub.acks[0]["status"]["paper"] == "out"
+        assert hub.acks[0]["status"]["error"] == "paper_out"
+        printer.set_paper("ok")
+        await until(lambda: len(hub.ok()) == 3)
+    assert hub.ok() == ["j1", "j2", "j3"]
+    assert [number(r) for r in printer.printed] == [1, 2, 3]
+    assert not any(reprint(r) for r in printer.printed)  # none was started while out
+    messages = [r.getMessage() for r in caplog.records if r.name == "tablehub.devices.printer"]
+    assert messages.count(f"printer {agent.printer_id} offline: paper out") == 1
+    assert messages.count(f"printer {agent.printer_id} recovered") == 1
+
+
+async def test_connection_dropped_mid_job_prints_it_again_marked(
+    agent: PrinterAgent, hub: Hub, printer: FakeNetworkPrinter
+) -> None:
+    printer.drop_connection_after(120)  # status queries + part of the chit, then RST
+    async with running(agent):
+        await hub.send("j1", chit(1))
+        await until(lambda: hub.ok() == ["j1"])
+        await hub.send("j2", chit(2))
+        await until(lambda: hub.ok() == ["j1", "j2"])
+    partial, *rest = [r for r in printer.printed if number(r) == 1]
+    assert not partial.complete, "the first try was cut off"
+    assert [(r.complete, reprint(r)) for r in rest] == [(True, True)]
+    unmarked = [r for r in complete(printer) if not reprint(r)]
+    assert [number(r) for r in unmarked] == [2]
+    assert hub.failures() == [("j1", "offline")]
+
+
+async def test_the_same_job_twice_prints_once_and_acks_twice(
+    agent: PrinterAgent, hub: Hub, printer: FakeNetworkPrinter
+) -> None:
+    async with running(agent):
+        await hub.send("j1", chit(1))
+        await hub.send("j1", chit(1))  # a resend while it is still queued
+        await until(lambda: hub.ok() == ["j1"])
+        await hub.send("j1", chit(1))  # a resend after it printed: ack again, do not print
+        await until(lambda: hub.ok() == ["j1", "j1"])
+        await asyncio.sleep(0.3)
+    assert [number(r) for r in printer.printed] == [1]
+    assert hub.ok() == ["j1", "j1"]
+
+
+async def test_bad_messages_are_refused_and_do_not_block_the_queue(
+    agent: PrinterAgent, hub: Hub, printer: FakeNetworkPrinter
+) -> None:
+    async with running(agent):
+        await hub.send_raw(b"not json")
+        await hub.send_raw(b'{"job_id": "", "doc": {}}')
+        await hub.send("bad", {"kind": "kitchen", "items": []})  # no table, no number
+        await hub.send("good", chit(7))
+        await until(lambda: hub.ok() == ["good"])
+    assert hub.failures() == [("bad", "bad_document")]
+    assert [number(r) for r in printer.printed] == [7]
+
+
+async def test_cancelled_job_is_dropped_while_the_printer_is_down(
+    agent: PrinterAgent, hub: Hub, printer: FakeNetworkPrinter
+) -> None:
+    printer.set_cover_open(True)
+    async with running(agent):
+        await hub.send("j1", chit(1))
+        await hub.send("j2", chit(2))
+        await until(lambda: hub.failures() == [("j1", "cover_open")])
+        await hub.send_raw(b'{"job_id": "j1", "cancel": true}')  # the hub moved it to a backup
+        await hub.send_raw(b'{"job_id": "j9", "cancel": true}')  # cancelled before it arrived
+        await until(lambda: ("j9", "cancelled") in hub.failures())
+        await hub.send("j9", chit(9))
+        printer.set_cover_open(False)
+        await until(lambda: hub.ok() == ["j2"])
+        await asyncio.sleep(0.3)
+    assert [number(r) for r in printer.printed] == [2]
+    assert hub.failures() == [
+        ("j1", "cover_open"),
+        ("j1", "cancelled"),
+        ("j9", "cancelled"),
+        ("j9", "cancelled"),
+    ]
+
+
+async def test_a_test_page_that_cannot_print_is_answered_not_kept(
+    agent: PrinterAgent, hub: Hub, printer: FakeNetworkPrinter
+) -> None:
+    printer.set_cover_open(True)
+    async with running(agent):
+        await hub.send("test-1", {"kind": "test", "printer": agent.printer_id})
+        await hub.send("j1", chit(1))
+        await until(lambda: hub.failures() == [("test-1", "cover_open"), ("j1", "cover_open")])
+        printer.set_cover_open(False)
+        await until(lambda: hub.ok() == ["j1"])
+    assert [number(r) for r in printer.printed] == [1]  # no test page an hour later
+
+
+async def test_retained_status_shows_paper_out_within_the_poll_interval(
+    agent: PrinterAgent, hub: Hub, printer: FakeNetworkPrinter, broker: Mosquitto
+) -> None:
+    def paper(state: str) -> bool:
+        return any((s.get("detail") or {}).get("paper") == state for s in hub.statuses)
+
+    async with running(agent):
+        await until(lambda: paper("ok"))
+        printer.set_paper("out")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await until(lambda: paper("out"), timeout=3)
+        assert loop.time() - started < 0.3 + 0.5  # poll interval + one status round trip
+        async with aiomqtt.Client(
+            "127.0.0.1", broker.port, identifier=f"late-{agent.printer_id}"
+        ) as late:
+            await late.subscribe(hub.status_topic, qos=1)
+            async with asyncio.timeout(5):
+                message = await anext(aiter(late.messages))
+            assert message.retain
+            assert isinstance(message.payload, bytes)
+            retained = json.loads(message.payload)
+        assert retained["state"] == "online"
+        assert retained["detail"]["paper"] == "out"
+        assert retained["detail"]["error"] == "paper_out"
+        assert retained["detail"]["online"] is False
+        printer.set_paper("ok")
+        await until(lambda: (hub.statuses[-1]["detail"] or {}).get("error") is None)
+    assert hub.failures() == []  # no job, no ack: the status alone tells the hub
+
+
+async def test_test_print_returns_the_real_cause(
+    agent: PrinterAgent, printer: FakeNetworkPrinter
+) -> None:
+    outcome = await agent.test_print()
+    assert outcome.ok
+    assert complete(printer)[-1].lines[0] == "TEST PAGE"
+    printer.set_cover_open(True)
+    assert (await agent.test_print()).error == "cover_open"
+    printer.set_cover_open(False)
+    printer.refuse()
+    refused = await agent.test_print()
+    assert refused.error == "refused"
+    assert refused.message is not None
+    assert "connection refused" in refused.message
+    assert refused.status is not None
+    assert refused.status["online"] is False
+    printer.accept()
+    printer.stall()
+    assert (await agent.test_print()).error == "timeout"
+    await agent.close()
+
+
+# ---------------------------------------------------------------- a real crash (kill -9)
+
+
+def write_config(
+    path: Path, broker: Mosquitto, printer: FakeNetworkPrinter, printer_id: str
+) -> Path:
+    path.write_text(
+        f'store = "{STORE}"\n'
+        f'printer = "{printer_id}"\n'
+        f'address = "{printer.address}"\n'
+        f'state_dir = "{path.parent / "state"}"\n'
+        "timeout = 0.5\npoll_interval = 0.3\nretry_interval = 0.2\n"
+        f"[mqtt]\nport = {broker.port}\n"
+    )
+    return path
+
+
+@contextlib.contextmanager
+def agent_process(config: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`python -m devices.printers` as its own process; its log goes next to the config."""
+    with (config.parent / "agent.log").open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "devices.printers", "--config", str(config)],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(5)
+
+
+async def test_killed_agent_loses_nothing_and_its_last_will_fires(
+    hub: Hub, printer: FakeNetworkPrinter, broker: Mosquitto, printer_id: str, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "printer.toml", broker, printer, printer_id)
+
+    def state() -> str | None:
+        return hub.statuses[-1]["state"] if hub.statuses else None
+
+    with agent_process(config) as proc:
+        await until(lambda: state() == "online", timeout=10)
+        await hub.send("j1", chit(1))
+        await hub.send("j2", chit(2))
+        await until(lambda: hub.ok() == ["j1", "j2"])
+        printer.stall(after_cut=True)  # j3 goes out, then the printer stops answering
+        for n in (3, 4, 5):
+            await hub.send(f"j{n}", chit(n))
+        await until(lambda: ("j3", "timeout") in hub.failures())
+        proc.kill()  # SIGKILL: no clean disconnect, no goodbye
+        await until(lambda: state() == "offline", timeout=5)
+        assert hub.statuses[-1] == {"state": "offline", "kind": "printer", "detail": None}
+
+    printer.unstall()
+    with agent_process(config):
+        await until(lambda: hub.ok() == ["j1", "j2", "j3", "j4", "j5"], timeout=10)
+        assert state() == "online"
+
+    printed = [(number(r), reprint(r)) for r in complete(printer)]
+    # j3 reached paper before the crash; after the restart it is printed again, marked
+    assert printed == [(1, False), (2, False), (3, False), (3, True), (4, False), (5, False)]
