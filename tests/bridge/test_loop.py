@@ -1,0 +1,427 @@
+"""The upload loop against the hub's real store (written by the hub's `Store`, read by the
+bridge read-only) and a fake cloud, with a fake clock and instant sleeps: outages and
+backoff, acks, partial acks, parking, splitting, priority, shedding and restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import random
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cloud_bridge.config import BridgeConfig
+from cloud_bridge.cursor import (
+    PRUNE_ACKED_SQL,
+    PRUNE_SHED_SQL,
+    BridgeState,
+    acked_upto,
+    prune_plan,
+    read_state,
+)
+from cloud_bridge.errors import BatchRejected, BatchTooLarge, CloudUnavailable, HubDbReplaced
+from cloud_bridge.tail import PRIORITY, TELEMETRY, OutboxTail
+from cloud_bridge.uploader import Ack, Batch, Uploader
+from hub.store.db import Store, Tx
+from tests.bridge.conftest import bridge_config, wait_for
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def wall_ms(self) -> int:
+        return 1_795_370_591_000 + int(self.t * 1000)
+
+    def monotonic(self) -> float:
+        return self.t
+
+
+Answer = Ack | Exception | Callable[[Batch], Ack | Exception] | None
+
+
+class FakeCloud:
+    """Test verbs: `fail_next(exc, times)`, `.received` (every request), `.stored` (by seq)."""
+
+    def __init__(self) -> None:
+        self.script: list[Answer] = []
+        self.received: list[dict[str, Any]] = []
+        self.keys: list[str] = []
+        self.stored: dict[int, dict[str, Any]] = {}
+        self.shed: list[dict[str, Any]] = []
+
+    def fail_next(self, exc: Exception, times: int = 1) -> None:
+        self.script += [exc] * times
+
+    async def post(self, batch: Batch) -> Ack:
+        doc = json.loads(gzip.decompress(batch.gzipped()))
+        self.received.append(doc)
+        self.keys.append(batch.key)
+        step = self.script.pop(0) if self.script else None
+        if callable(step):
+            step = step(batch)
+        if isinstance(step, Exception):
+            raise step
+        for e in doc["events"]:
+            self.stored.setdefault(e["seq"], e)
+        self.shed += doc["shed"]
+        return step if isinstance(step, Ack) else Ack(batch.seqs, None)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    async with Store(
+        tmp_path / "hub" / "tablehub.db", clock=lambda: "2026-11-22T18:03:11.123Z"
+    ) as s:
+        yield s
+
+
+async def emit(store: Store, *events: tuple[str, int]) -> None:
+    """emit(store, ("orders", 3), ("telemetry", 5)): that many events of each, in order."""
+
+    async def unit(tx: Tx) -> None:
+        for stream, n in events:
+            for i in range(n):
+                tx.emit(stream, f"{stream}.thing", str(i), {"i": i, "pad": "p" * 100})
+
+    await store.write(unit)
+
+
+class Rig:
+    def __init__(self, config: BridgeConfig, tail: OutboxTail, state: BridgeState) -> None:
+        self.config, self.tail, self.state = config, tail, state
+        self.cloud = FakeCloud()
+        self.clock = FakeClock()
+        self.sleeps: list[float] = []
+        self.up = self.uploader()
+
+    async def sleep(self, s: float) -> None:
+        self.sleeps.append(s)
+        self.clock.t += s
+        await asyncio.sleep(0)
+
+    def uploader(self) -> Uploader:
+        return Uploader(
+            self.config,
+            self.tail,
+            self.state,
+            self.cloud,
+            clock=self.clock,
+            rng=random.Random(3),
+            sleep=self.sleep,
+        )
+
+    async def drain(self, steps: int = 50) -> None:
+        for _ in range(steps):
+            await self.up.step()
+            if not self.cloud.script and await self.pending() == 0:
+                return
+
+    async def meter_is_true(self) -> None:
+        """The running count of the backlog equals a count made from scratch."""
+        self.up._next_budget_check = 0
+        await self.up.check_budget()
+        snap = await self.tail.read(self.state.cursors, 10**6, exclude=self.state.parked_seqs)
+        rows = [r for lane in snap.lanes.values() for r in lane.rows]
+        meter = self.up.meter
+        assert meter is not None
+        assert (meter.total_events, meter.total_bytes) == (len(rows), sum(r.nbytes for r in rows))
+
+    async def pending(self) -> int:
+        snap = await self.tail.read(self.state.cursors, 10**6, exclude=self.state.parked_seqs)
+        return sum(len(lane.rows) for lane in snap.lanes.values())
+
+
+@pytest.fixture
+async def rig(tmp_path: Path, store: Store) -> AsyncIterator[Rig]:
+    cfg = bridge_config(
+        tmp_path,
+        hub_db=store.path,
+        endpoint="http://127.0.0.1:9",
+        batch_max_events=10,
+        backoff_base_ms=1000,
+        backoff_cap_ms=60000,
+        budget_check_seconds=5,
+    )
+    async with (
+        OutboxTail(store.path) as tail,
+        BridgeState(cfg.state_db, store_id="demo", now_ms=lambda: 1_795_370_591_000) as state,
+    ):
+        yield Rig(cfg, tail, state)
+
+
+async def test_everything_goes_once_in_seq_order_and_the_cursors_follow_acks(
+    rig: Rig, store: Store
+) -> None:
+    await emit(store, ("orders", 25), ("telemetry", 5))
+
+    await rig.drain()
+
+    assert sorted(rig.cloud.stored) == list(range(1, 31))
+    sent = [e["seq"] for doc in rig.cloud.received for e in doc["events"]]
+    assert sent == list(range(1, 31))  # orders are 1..25 here, so seq order == priority order
+    assert rig.state.cursors == {PRIORITY: 30, TELEMETRY: 30}
+    assert acked_upto(rig.state.path) == 30
+    await rig.meter_is_true()
+
+
+async def test_orders_go_before_a_telemetry_backlog(rig: Rig, store: Store) -> None:
+    await emit(store, ("telemetry", 30))
+    await emit(store, ("orders", 12))
+
+    await rig.drain()
+
+    first = [e["stream"] for e in rig.cloud.received[0]["events"]]
+    second = [e["stream"] for e in rig.cloud.received[1]["events"]]
+    assert first == ["orders"] * 10
+    # the last two orders, and telemetry fills the room left (in seq order within the batch)
+    assert sorted(second) == ["orders"] * 2 + ["telemetry"] * 8
+    assert len(rig.cloud.stored) == 42
+
+
+async def test_an_outage_backs_off_with_jitter_resends_the_same_batch_then_recovers(
+    rig: Rig, store: Store
+) -> None:
+    await emit(store, ("orders", 3))
+    rig.cloud.fail_next(CloudUnavailable("connection refused"), times=8)
+
+    await rig.drain()
+
+    backoffs = [s for s in rig.sleeps if s >= 1.0]
+    assert len(backoffs) == 8
+    assert all(1.0 <= s <= 60.0 for s in backoffs)
+    assert len(set(rig.cloud.keys)) == 1  # the very same batch, same Idempotency-Key
+    assert sorted(rig.cloud.stored) == [1, 2, 3]
+    st = read_state(rig.state.path)
+    assert st["last_error"] == "connection refused"
+    assert st["last_success_at"] is not None
+    assert st["cloud_online"] is True
+
+
+async def test_the_cursor_does_not_move_without_an_ack(rig: Rig, store: Store) -> None:
+    await emit(store, ("orders", 3))
+    seen: list[int] = []
+
+    def fail(batch: Batch) -> Exception:
+        seen.append(rig.state.cursors[PRIORITY])
+        return CloudUnavailable("timeout")
+
+    def crash(batch: Batch) -> Exception:
+        return RuntimeError("the process dies here")
+
+    rig.cloud.script += [fail, fail, crash]
+    with pytest.raises(RuntimeError):
+        await rig.up.step()
+    assert seen == [0, 0]
+    assert rig.state.cursors[PRIORITY] == 0
+
+    # a restarted bridge (new uploader, same state) sends the same batch again
+    rig.up = rig.uploader()
+    await rig.drain()
+    assert rig.state.cursors[PRIORITY] == 3
+    assert set(rig.cloud.keys) == {"demo-1-3-3"}
+
+
+async def test_a_partial_ack_resends_the_rest(rig: Rig, store: Store) -> None:
+    await emit(store, ("orders", 5))
+    rig.cloud.script.append(Ack((1, 2), 2))
+
+    await rig.drain()
+
+    assert [len(d["events"]) for d in rig.cloud.received] == [5, 3]
+    assert rig.state.cursors[PRIORITY] == 5
+    await rig.meter_is_true()
+
+
+async def test_bad_events_are_parked_alerted_and_the_rest_flows(rig: Rig, store: Store) -> None:
+    await emit(store, ("orders", 6))
+    rig.cloud.fail_next(
+        BatchRejected("unknown stream", status=422, error="invalid_events", bad_seqs=(3, 4))
+    )
+
+    await rig.drain()
+
+    assert sorted(rig.cloud.stored) == [1, 2, 5, 6]
+    st = read_state(rig.state.path)
+    assert [(p["first_seq"], p["last_seq"], p["count"]) for p in st["parked"]] == [(3, 4, 2)]
+    assert st["alerts"]
+    assert "unknown stream" in st["alerts"][0]
+    # the hub must keep the parked rows: acked_upto stops below them, the plan keeps them
+    assert acked_upto(rig.state.path) == 2
+    assert prune_plan(rig.state.path).keep == (3, 4)
+    await rig.meter_is_true()
+
+    # an operator fixed the cloud and releases them
+    assert await rig.state.release() == 1
+    await rig.drain()
+    assert sorted(rig.cloud.stored) == [1, 2, 3, 4, 5, 6]
+    assert read_state(rig.state.path)["parked"] == []
+    assert acked_upto(rig.state.path) == 6
+
+
+async def test_a_bad_request_without_named_events_is_retried_then_parked_whole(
+    rig: Rig, store: Store
+) -> None:
+    await emit(store, ("orders", 2))
+    rig.cloud.fail_next(BatchRejected("bad gzip", status=400, error="bad_encoding"), times=3)
+    await emit(store, ("orders", 1))
+
+    await rig.drain()
+
+    st = read_state(rig.state.path)
+    assert len(rig.cloud.received) >= 3
+    assert [p["count"] for p in st["parked"]] in ([2], [3])
+    await rig.up.step()  # an idle round: the lane has only parked rows left
+    assert rig.state.cursors[PRIORITY] == 3
+    assert acked_upto(rig.state.path) == 0  # but the parked rows are kept
+
+
+async def test_too_large_halves_the_batch(rig: Rig, store: Store) -> None:
+    await emit(store, ("orders", 8))
+    rig.cloud.fail_next(BatchTooLarge("too big", status=413, error="too_large"))
+
+    await rig.drain()
+
+    assert [len(d["events"]) for d in rig.cloud.received][:2] == [8, 4]
+    assert sorted(rig.cloud.stored) == list(range(1, 9))
+
+
+async def test_over_budget_the_oldest_telemetry_is_shed_counted_and_reported(
+    tmp_path: Path, store: Store
+) -> None:
+    await emit(store, ("telemetry", 40))
+    await emit(store, ("orders", 10))
+    await emit(store, ("telemetry", 10))
+    cfg = bridge_config(
+        tmp_path,
+        hub_db=store.path,
+        endpoint="http://127.0.0.1:9",
+        batch_max_events=100,
+        backlog_budget_bytes=4000,
+        budget_check_seconds=5,
+    )
+    async with (
+        OutboxTail(store.path) as tail,
+        BridgeState(cfg.state_db, store_id="demo", now_ms=lambda: 1_795_370_591_000) as state,
+    ):
+        r = Rig(cfg, tail, state)
+        r.cloud.fail_next(CloudUnavailable("down"), times=2)
+
+        await r.drain()
+
+        shed = [s for n in r.cloud.shed for lo, hi in n["ranges"] for s in range(lo, hi + 1)]
+        kept = sorted(s for s, e in r.cloud.stored.items() if e["stream"] == "telemetry")
+        orders = sorted(s for s, e in r.cloud.stored.items() if e["stream"] == "orders")
+        assert orders == list(range(41, 51))  # never shed
+        assert shed
+        assert max(shed) < min(kept)
+        assert sorted(shed + kept) == [*range(1, 41), *range(51, 61)]
+        assert sum(n["count"] for n in r.cloud.shed) == len(shed)
+        st = read_state(state.path)
+        assert st["shed"]["events"] == len(shed)
+        assert st["shed"]["unreported_notices"] == 0
+        plan = prune_plan(state.path)
+        assert plan.shed == ((1, max(shed)),)
+        await r.meter_is_true()
+
+
+async def test_the_prune_sql_deletes_acked_and_shed_rows_and_keeps_parked_ones(
+    rig: Rig, store: Store
+) -> None:
+    await emit(store, ("orders", 6), ("telemetry", 4))
+    rig.cloud.fail_next(BatchRejected("bad", status=422, error="invalid_events", bad_seqs=(2,)))
+    await rig.drain()
+    await rig.state.shed([7, 8], 10)  # pretend: shed two already-sent seqs, only to test SQL
+    plan = prune_plan(rig.state.path)
+
+    async def prune(tx: Tx) -> None:
+        # the hub's Tx.execute is typed for "?" parameters; sqlite3 takes named ones too
+        acked: Any = {"upto": plan.upto, "cutoff": "9999", "keep": plan.keep_json}
+        await tx.execute(PRUNE_ACKED_SQL, acked)
+        for lo, hi in plan.shed:
+            shed: Any = {"lo": lo, "hi": hi}
+            await tx.execute(PRUNE_SHED_SQL, shed)
+
+    async def cursor(tx: Tx) -> None:  # the hub's own MQTT relay has delivered everything
+        await tx.execute("INSERT INTO cursors(name, seq) VALUES ('mqtt', 10)")
+
+    await store.write(cursor)
+    await store.write(prune)
+
+    left = [r[0] for r in sqlite3.connect(store.path).execute("SELECT seq FROM outbox")]
+    assert left == [2]
+
+
+async def test_a_replaced_hub_database_is_an_alert_not_a_silent_stall(
+    rig: Rig, store: Store
+) -> None:
+    await emit(store, ("orders", 3))
+    await rig.drain()
+    await rig.state.move_cursors({PRIORITY: 500})
+
+    with pytest.raises(HubDbReplaced, match="replaced"):
+        await rig.up.step()
+
+
+async def test_a_state_db_of_another_store_is_refused(rig: Rig) -> None:
+    from cloud_bridge.errors import StateError
+
+    with pytest.raises(StateError, match="belongs to store 'demo'"):
+        async with BridgeState(rig.state.path, store_id="other", now_ms=lambda: 0):
+            pass
+
+
+async def test_the_backlog_meter_follows_new_rows_acks_parks_and_sheds(
+    rig: Rig, store: Store
+) -> None:
+    await emit(store, ("telemetry", 8), ("orders", 4))
+    rig.up._next_budget_check = 0
+    await rig.up.check_budget()
+    await rig.meter_is_true()
+    assert rig.up.meter is not None
+    assert rig.up.meter.events == {PRIORITY: 4, TELEMETRY: 8}
+
+    rig.cloud.script.append(Ack((9, 10), None))  # orders first; only two of them acked
+    await rig.up.step()
+    await emit(store, ("orders", 2))
+    await rig.meter_is_true()
+
+    rig.cloud.fail_next(BatchRejected("bad", status=422, error="invalid_events", bad_seqs=(11,)))
+    await rig.drain()
+    await rig.meter_is_true()
+    assert rig.up.meter.total_events == 0
+    assert read_state(rig.state.path)["backlog"]["events"] == 0
+
+
+async def test_a_bridge_started_before_the_hub_waits_for_its_store(tmp_path: Path) -> None:
+    db = tmp_path / "hub" / "tablehub.db"
+    cfg = bridge_config(tmp_path, hub_db=db, endpoint="http://127.0.0.1:9")
+    cloud = FakeCloud()
+    async with BridgeState(cfg.state_db, store_id="demo", now_ms=lambda: 0) as state:
+        tail = OutboxTail(db)
+        up = Uploader(cfg, tail, state, cloud, rng=random.Random(1))
+        stop = asyncio.Event()
+        task = asyncio.create_task(up.run(stop))
+        try:
+
+            async def alerted() -> bool:
+                return any("does not exist" in a for a in read_state(cfg.state_db)["alerts"])
+
+            await wait_for(alerted, timeout=5, what="the missing store to be alerted")
+            async with Store(db, clock=lambda: "2026-11-22T18:03:11.123Z") as store:
+                await emit(store, ("orders", 3))
+
+                async def arrived() -> bool:
+                    return sorted(cloud.stored) == [1, 2, 3]
+
+                await wait_for(arrived, timeout=5, what="the events")
+        finally:
+            stop.set()
+            await task
+            await tail.close()
+    assert read_state(cfg.state_db)["alerts"] == []

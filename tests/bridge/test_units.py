@@ -1,0 +1,378 @@
+"""Pure parts of the bridge: batching, backoff, cursor moves, shedding picks, answers,
+config, and the receiver's batch validation. No loop, no IO (but config's secret files)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+from pathlib import Path
+
+import msgspec
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cloud_bridge.config import check_endpoint, parse_config
+from cloud_bridge.cursor import LanePlan, ShedNotice, advance, pick_shed, to_ranges
+from cloud_bridge.errors import (
+    BatchRejected,
+    BatchTooLarge,
+    CloudAuthError,
+    CloudUnavailable,
+    ConfigError,
+)
+from cloud_bridge.receiver import Rejected, decode_batch
+from cloud_bridge.tail import PRIORITY, TELEMETRY, LaneRead, Row, Snapshot
+from cloud_bridge.uploader import (
+    BacklogMeter,
+    Backoff,
+    Batch,
+    HttpAnswer,
+    Limits,
+    encode_event,
+    flush_due,
+    plan_batch,
+    read_answer,
+)
+
+LIMITS = Limits(max_events=500, max_bytes=256 * 1024, max_age_ms=1000)
+
+
+def row(seq: int, stream: str = "orders", pad: int = 0) -> Row:
+    body = json.dumps({"n": seq, "pad": "x" * pad}).encode()
+    return Row(seq, stream, f"{stream}.kind", str(seq), body, "2026-11-22T18:03:11.123Z")
+
+
+def snap(high: int, pri: list[Row], tel: list[Row] | None, *, pri_done: bool = True) -> Snapshot:
+    lanes = {PRIORITY: LaneRead(tuple(pri), pri_done)}
+    if tel is not None:
+        lanes[TELEMETRY] = LaneRead(tuple(tel), True)
+    return Snapshot(high, lanes)
+
+
+# ---------------------------------------------------------------- wire format
+
+
+def test_an_event_is_encoded_in_the_documented_shape() -> None:
+    r = Row(7, "orders", "order.created", "42", b'{"order":{"id":42}}', "2026-11-22T18:03:11.123Z")
+
+    assert encode_event("demo", r) == (
+        b'{"store":"demo","seq":7,"stream":"orders","kind":"order.created","key":"42",'
+        b'"at":"2026-11-22T18:03:11.123Z","body":{"order":{"id":42}}}'
+    )
+
+
+def test_a_batch_body_is_gzipped_json_with_events_in_seq_order_and_a_stable_key() -> None:
+    batch = plan_batch(
+        "demo", snap(5, [row(1), row(4)], [row(2, "telemetry"), row(3, "telemetry")]), LIMITS
+    )
+
+    doc = json.loads(gzip.decompress(batch.gzipped()))
+
+    assert [e["seq"] for e in doc["events"]] == [1, 2, 3, 4]
+    assert doc["shed"] == []
+    assert batch.key == "demo-1-4-4"
+    assert batch.gzipped() == batch.gzipped()  # a resent batch is byte-identical
+
+
+# ---------------------------------------------------------------- batching
+
+
+def test_when_nothing_is_behind_both_lanes_ride_together_and_may_jump_to_high() -> None:
+    batch = plan_batch("demo", snap(9, [row(1), row(3)], [row(2, "telemetry")]), LIMITS)
+
+    assert batch.seqs == (1, 2, 3)
+    assert batch.lanes[PRIORITY] == LanePlan((1, 3), 9)
+    assert batch.lanes[TELEMETRY] == LanePlan((2,), 9)
+    assert not batch.full
+
+
+def test_when_orders_are_behind_telemetry_waits() -> None:
+    # the priority read came back full (not complete): telemetry gets no room
+    batch = plan_batch(
+        "demo", snap(99, [row(s) for s in range(1, 4)], None, pri_done=False), LIMITS
+    )
+
+    assert batch.seqs == (1, 2, 3)
+    assert TELEMETRY not in batch.lanes
+    assert batch.lanes[PRIORITY].complete_upto is None
+    assert batch.full
+
+
+def test_the_event_limit_cuts_a_lane_and_marks_the_batch_full() -> None:
+    limits = Limits(max_events=2, max_bytes=10**6, max_age_ms=1000)
+
+    batch = plan_batch("demo", snap(9, [row(1), row(3), row(5)], [row(2, "telemetry")]), limits)
+
+    assert batch.seqs == (1, 3)
+    assert batch.lanes[PRIORITY] == LanePlan((1, 3), None)
+    assert TELEMETRY not in batch.lanes
+    assert batch.full
+
+
+def test_the_byte_limit_cuts_but_a_lone_oversized_event_still_goes() -> None:
+    limits = Limits(max_events=500, max_bytes=1000, max_age_ms=1000)
+    big = [row(1, pad=800), row(2, pad=800)]
+
+    batch = plan_batch("demo", snap(2, big, []), limits)
+
+    assert batch.seqs == (1,)
+    assert batch.full
+
+
+@given(
+    st.lists(st.sampled_from(["orders", "tickets", "telemetry", "menu"]), min_size=1, max_size=80),
+    st.integers(1, 30),
+    st.integers(300, 5000),
+)
+def test_a_batch_never_breaks_lane_order_nor_the_limits(
+    streams: list[str], n: int, nbytes: int
+) -> None:
+    rows = [row(i + 1, s) for i, s in enumerate(streams)]
+    pri = [r for r in rows if r.stream != "telemetry"][:n]
+    tel = [r for r in rows if r.stream == "telemetry"][: max(0, n - len(pri))]
+    pri_done = len(pri) < n
+    lanes = {PRIORITY: LaneRead(tuple(pri), pri_done)}
+    if pri_done:
+        lanes[TELEMETRY] = LaneRead(tuple(tel), len(tel) < n - len(pri))
+    limits = Limits(n, nbytes, 1000)
+
+    batch = plan_batch("demo", Snapshot(len(rows), lanes), limits)
+
+    assert 1 <= len(batch.seqs) <= n or not rows
+    assert list(batch.seqs) == sorted(batch.seqs)
+    assert len(batch.body) <= max(nbytes, 600) + 40 or len(batch.seqs) == 1
+    for lane, plan in batch.lanes.items():
+        read = lanes[lane]
+        assert plan.seqs == tuple(r.seq for r in read.rows[: len(plan.seqs)])  # a prefix
+    if TELEMETRY in batch.lanes and batch.lanes[TELEMETRY].seqs:
+        assert batch.lanes[PRIORITY].complete_upto is not None  # only once orders are drained
+
+
+def test_a_batch_is_due_when_full_when_it_carries_shed_notices_or_when_old_enough() -> None:
+    lone = plan_batch("demo", snap(1, [row(1)], []), LIMITS)
+    notice = ShedNotice(5, 9, 3, 300, ((5, 6), (9, 9)), "2026-11-22T18:03:11.123Z")
+    with_notice = plan_batch("demo", snap(1, [], []), LIMITS, [notice])
+
+    assert not flush_due(lone, 999, LIMITS)
+    assert flush_due(lone, 1000, LIMITS)
+    assert flush_due(with_notice, 0, LIMITS)
+    assert with_notice.key == "demo-shed-5-9"
+    assert not flush_due(plan_batch("demo", snap(1, [], []), LIMITS), 10**6, LIMITS)
+
+
+# ---------------------------------------------------------------- cursors
+
+
+def test_an_acked_lane_jumps_to_high_and_a_partly_acked_lane_moves_over_its_prefix() -> None:
+    plans = {PRIORITY: LanePlan((3, 5, 8), 20), TELEMETRY: LanePlan((4, 6), 20)}
+
+    assert advance({PRIORITY: 2, TELEMETRY: 2}, plans, [3, 4, 5, 6, 8]) == {
+        PRIORITY: 20,
+        TELEMETRY: 20,
+    }
+    assert advance({PRIORITY: 2, TELEMETRY: 2}, plans, [3, 4, 8]) == {PRIORITY: 3, TELEMETRY: 4}
+    assert advance({PRIORITY: 2, TELEMETRY: 2}, plans, []) == {PRIORITY: 2, TELEMETRY: 2}
+
+
+@given(st.lists(st.integers(1, 50), unique=True), st.integers(0, 60), st.integers(0, 60))
+def test_a_cursor_never_moves_back_nor_past_an_unacked_event(
+    acked: list[int], start: int, high: int
+) -> None:
+    seqs = tuple(range(start + 1, start + 11))
+    out = advance({PRIORITY: start, TELEMETRY: 0}, {PRIORITY: LanePlan(seqs, high)}, acked)
+
+    assert out[PRIORITY] >= start
+    assert all(s in acked for s in seqs if s <= min(out[PRIORITY], seqs[-1]))
+    assert out[TELEMETRY] == 0
+
+
+def test_ranges_and_shed_picks() -> None:
+    assert to_ranges([3, 4, 5, 9, 11, 12]) == [(3, 5), (9, 9), (11, 12)]
+    assert to_ranges([]) == []
+    assert pick_shed([(1, 100), (2, 100), (4, 100)], 150) == ([1, 2], 200)
+    assert pick_shed([(1, 100)], 0) == ([], 0)
+    assert pick_shed([], 10) == ([], 0)
+
+
+# ---------------------------------------------------------------- backoff
+
+
+class MaxRng(random.Random):
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+def test_backoff_grows_by_three_caps_at_sixty_and_resets() -> None:
+    b = Backoff(1.0, 60.0, MaxRng())
+
+    assert [b.next() for _ in range(6)] == [3.0, 9.0, 27.0, 60.0, 60.0, 60.0]
+    b.reset()
+    assert b.next() == 3.0
+    assert b.failures == 1
+
+
+@given(st.integers(0, 2**32), st.integers(1, 200))
+def test_backoff_stays_between_base_and_cap(seed: int, n: int) -> None:
+    b = Backoff(1.0, 60.0, random.Random(seed))
+
+    delays = [b.next() for _ in range(n)]
+
+    assert all(1.0 <= d <= 60.0 for d in delays)
+
+
+def test_backoff_with_jitter_reaches_the_cap_in_a_bounded_number_of_failures() -> None:
+    b = Backoff(1.0, 60.0, random.Random(7))
+
+    delays = [b.next() for _ in range(40)]
+
+    assert max(delays) > 30  # long outages do back off to about a minute
+    assert len(set(delays)) > 30  # and two bridges do not retry in lockstep
+
+
+# ---------------------------------------------------------------- answers
+
+
+def answer(status: int, doc: object = None, headers: dict[str, str] | None = None) -> HttpAnswer:
+    body = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
+    return HttpAnswer(status, headers or {}, body)
+
+
+def test_answers_map_to_acks_and_errors() -> None:
+    assert read_answer(answer(200, {"acked": [1, 2], "contiguous_seq": 2})).acked == (1, 2)
+    with pytest.raises(CloudUnavailable):
+        read_answer(answer(200, b"{half an ans"))
+    with pytest.raises(BatchRejected) as bad:
+        read_answer(answer(422, {"error": "invalid_events", "message": "m", "bad_seqs": [7]}))
+    assert bad.value.bad_seqs == (7,)
+    assert bad.value.status == 422
+    with pytest.raises(BatchTooLarge):
+        read_answer(answer(413, b"<html>too big</html>"))
+    with pytest.raises(CloudAuthError):
+        read_answer(answer(401, {"error": "unauthorized", "message": "no"}))
+    with pytest.raises(CloudUnavailable) as busy:
+        read_answer(answer(503, b"busy", {"retry-after": "7"}))
+    assert busy.value.retry_after == 7.0
+    # a proxy's HTML 400 says nothing about the batch: an outage, not a park
+    with pytest.raises(CloudUnavailable) as html:
+        read_answer(answer(400, b"<html>Bad Request</html>"))
+    assert not isinstance(html.value, CloudAuthError)
+
+
+# ---------------------------------------------------------------- config
+
+
+def secret(tmp_path: Path, name: str, mode: int = 0o600) -> Path:
+    p = tmp_path / name
+    p.write_text("s3cret\n")
+    p.chmod(mode)
+    return p
+
+
+def minimal(tmp_path: Path, **over: object) -> dict[str, object]:
+    secret(tmp_path, "tok")
+    return {
+        "bridge": {
+            "hub_db": "hub.db",
+            "state_db": "state/bridge.db",
+            "store_id": "demo",
+            "endpoint": "https://cloud.example.com/",
+            "token_file": "tok",
+            **over,
+        }
+    }
+
+
+def test_config_defaults_relative_paths_and_secrets(tmp_path: Path) -> None:
+    cfg = parse_config(minimal(tmp_path), base=tmp_path)
+
+    assert cfg.hub_db == tmp_path / "hub.db"
+    assert cfg.endpoint == "https://cloud.example.com"
+    assert cfg.token == "s3cret"
+    assert (cfg.batch_max_events, cfg.batch_max_bytes, cfg.batch_max_age_ms) == (500, 262144, 1000)
+    assert (cfg.backoff_base_ms, cfg.backoff_cap_ms) == (1000, 60000)
+    assert not cfg.menu_sync_enabled
+    assert "s3cret" not in repr(cfg)
+
+
+def test_config_refuses_secrets_others_can_read_and_plain_http_off_this_machine(
+    tmp_path: Path,
+) -> None:
+    doc = minimal(tmp_path)
+    secret(tmp_path, "tok", 0o644)
+    with pytest.raises(ConfigError, match="chmod 600"):
+        parse_config(doc, base=tmp_path)
+    with pytest.raises(ConfigError, match="https"):
+        check_endpoint("http://10.0.0.5:8090")
+    assert check_endpoint("http://127.0.0.1:8090/") == "http://127.0.0.1:8090"
+    with pytest.raises(ConfigError, match="batch_max_events"):
+        parse_config(minimal(tmp_path, batch_max_events=0), base=tmp_path)
+    with pytest.raises(ConfigError, match="store_id"):
+        parse_config(minimal(tmp_path, store_id="a b"), base=tmp_path)
+
+
+# ---------------------------------------------------------------- receiver validation
+
+
+def event(seq: int, **over: object) -> dict[str, object]:
+    return {
+        "store": "demo",
+        "seq": seq,
+        "stream": "orders",
+        "kind": "order.created",
+        "key": "1",
+        "at": "2026-11-22T18:03:11.123Z",
+        "body": {"x": 1},
+    } | over
+
+
+def test_the_receiver_names_the_bad_events_of_a_batch() -> None:
+    raw = msgspec.json.encode(
+        {
+            "events": [
+                event(1),
+                event(2, stream="bogus"),
+                event(3, store="other"),
+                event(4, body=[1]),
+            ]
+        }
+    )
+
+    with pytest.raises(Rejected) as exc:
+        decode_batch("demo", raw)
+
+    assert exc.value.status == 422
+    assert exc.value.bad_seqs == (2, 3, 4)
+    assert decode_batch("demo", msgspec.json.encode({"events": [event(1)]})).events[0].seq == 1
+    with pytest.raises(Rejected) as broken:
+        decode_batch("demo", b'{"events": [')
+    assert broken.value.status == 400
+    assert broken.value.bad_seqs == ()
+
+
+def test_batch_type_is_frozen() -> None:
+    b = Batch("demo", (1,), b"{}")
+
+    with pytest.raises(AttributeError):
+        b.seqs = (2,)  # type: ignore[misc]
+
+
+def test_the_backlog_meter_counts_each_unsent_row_once() -> None:
+    m = BacklogMeter(start=10)
+    cursors = {PRIORITY: 12, TELEMETRY: 10}
+
+    m.add(
+        [(9, "orders", 100), (11, "orders", 100), (13, "orders", 50), (14, "telemetry", 30)],
+        cursors,
+        frozenset({14}),
+    )
+    m.add([(13, "orders", 50)], cursors, frozenset())  # seen already: not again
+
+    assert (m.scanned, m.events, m.bytes) == (
+        14,
+        {PRIORITY: 1, TELEMETRY: 0},
+        {PRIORITY: 50, TELEMETRY: 0},
+    )
+    m.remove([(13, "orders", 50), (20, "telemetry", 99)])  # 20 is not counted yet: ignored
+    assert (m.total_events, m.total_bytes) == (0, 0)
