@@ -1,0 +1,353 @@
+"""`tablehub doctor`: look a store box over the way a technician would.
+
+Checks, each ok / warn / fail / skip (only fail makes the exit code 1):
+
+- **broker**: an MQTT v5 CONNECT with the hub's own credentials (3 s), as its own client id
+  so the running hub is not kicked off; the hub's retained status is shown.
+- **devices**: for 1 s the retained ``devices/+/status`` and ``scales/+/weight`` are read; each
+  device in ``[devices] expected`` of hub.toml and each ``[[printers]]`` gets a row. A printer
+  or scale that is offline or never reported **fails** (tickets cannot print, weighed items
+  cannot be sold); a printer out of paper or with its cover open fails, paper low warns.
+  A call button or bump bar that is offline **warns** (staff can still work without it).
+- **disk**: free space on the data dir's file system (fail under 256 MiB or 2 %, warn under
+  10 %), and bytes written per day to its block device: sectors written from /proc/diskstats
+  divided by the uptime, i.e. the whole device since boot, which is what wears an SD card.
+  (/proc/self/io would count only the doctor's own writes; /proc/<hub pid>/io only the hub's.)
+- **clock**: the year is 2024 or later, and NTP is synchronized (``timedatectl``; warn if not).
+- **cloud**: HTTP HEAD of the bridge's endpoint (3 s): any answer is reachable; unreachable
+  warns (the store works offline by design); no bridge.toml beside hub.toml: not configured.
+- **database**: ``PRAGMA quick_check`` on a read-only connection.
+- **backup**: the newest backup's age (warn when none or older than 26 h).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import subprocess
+import tomllib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
+
+import aiohttp
+import aiomqtt
+
+from hub import backup
+from hub.bus import contract
+from hub.bus.client import BrokerConfig
+from hub.config import HubConfig, load_config
+from hub.errors import HubError
+
+Status = Literal["ok", "warn", "fail", "skip"]
+MiB = 1024 * 1024
+
+
+class DiskUsage(NamedTuple):
+    total: int
+    used: int
+    free: int
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    status: Status
+    summary: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def _ntp_synchronized() -> bool | None:
+    try:
+        out = subprocess.run(
+            ["timedatectl", "show", "-p", "NTPSynchronized", "--value"],
+            capture_output=True,
+            text=True,
+            timeout=3,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"yes": True, "no": False}.get(out)
+
+
+def _disk_written(path: Path) -> tuple[int, float] | None:
+    """(bytes written to the block device holding `path` since boot, seconds since boot)."""
+    try:
+        dev = path.stat().st_dev
+        want = (os.major(dev), os.minor(dev))
+        for line in Path("/proc/diskstats").read_text().splitlines():
+            f = line.split()
+            if (int(f[0]), int(f[1])) == want:
+                uptime = float(Path("/proc/uptime").read_text().split()[0])
+                return int(f[9]) * 512, uptime
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+async def _head(url: str, seconds: float) -> int:
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=seconds)) as session,
+        session.head(url, allow_redirects=False) as response,
+    ):
+        return response.status
+
+
+def _disk_usage(path: Path) -> DiskUsage:
+    total, used, free = shutil.disk_usage(path)
+    return DiskUsage(total, used, free)
+
+
+@dataclass(frozen=True, slots=True)
+class Probes:
+    """What the doctor looks at; tests replace these."""
+
+    disk_usage: Callable[[Path], DiskUsage] = _disk_usage
+    disk_written: Callable[[Path], tuple[int, float] | None] = _disk_written
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ntp_synchronized: Callable[[], bool | None] = _ntp_synchronized
+    http_head: Callable[[str, float], Awaitable[int]] = _head
+    mqtt_timeout: float = 3.0
+    listen_s: float = 1.0
+    min_free_bytes: int = 256 * MiB
+    backup_max_age_h: float = 26.0
+
+
+# ---------------------------------------------------------------- running the checks
+
+
+async def examine(config_path: Path, probes: Probes | None = None) -> list[Check]:
+    probes = probes or Probes()
+    try:
+        config, raw = await asyncio.to_thread(_read, config_path)
+    except (HubError, OSError, tomllib.TOMLDecodeError) as exc:
+        msg = exc.message if isinstance(exc, HubError) else str(exc)
+        return [Check("config", "fail", msg)]
+    expected = [f"printer-{p.id}" for p in config.printers]
+    expected += [d for d in raw.get("devices", {}).get("expected", []) if d not in expected]
+    checks = [Check("config", "ok", str(config_path))]
+    checks += await _mqtt(config.broker, expected, probes)
+    checks += await asyncio.to_thread(_local, config, probes)
+    checks.append(await _cloud(config_path.parent / "bridge.toml", probes))
+    return checks
+
+
+def _read(path: Path) -> tuple[HubConfig, dict[str, Any]]:
+    return load_config(path), tomllib.loads(path.read_text("utf-8"))
+
+
+def _local(config: HubConfig, probes: Probes) -> list[Check]:
+    return [
+        _disk(config.data_dir, probes),
+        _clock(probes),
+        _database(config),
+        _backup(config, probes),
+    ]
+
+
+async def _mqtt(cfg: BrokerConfig | None, expected: list[str], probes: Probes) -> list[Check]:
+    if cfg is None:
+        return [Check("broker", "skip", "disabled in the config")]
+    where = f"{cfg.host}:{cfg.port} as {cfg.username or 'anonymous'}"
+    p = contract.PREFIX
+    try:
+        async with asyncio.timeout(probes.mqtt_timeout + probes.listen_s + 2):
+            async with aiomqtt.Client(
+                hostname=cfg.host,
+                port=cfg.port,
+                username=cfg.username,
+                password=cfg.password,
+                identifier=f"tablehub-doctor-{os.getpid()}",
+                protocol=aiomqtt.ProtocolVersion.V5,
+                timeout=probes.mqtt_timeout,
+            ) as client:
+                await client.subscribe(
+                    [
+                        (f"{p}/+/devices/+/status", 1),
+                        (f"{p}/+/scales/+/weight", 0),
+                        (f"{p}/+/hub/status", 1),
+                    ]
+                )
+                retained = await _collect(client, probes.listen_s)
+    except (aiomqtt.MqttError, TimeoutError) as exc:
+        why = str(exc) or type(exc).__name__
+        return [
+            Check("broker", "fail", f"{where}: {why}"),
+            *(Check(d, "skip", "broker unreachable") for d in expected),
+        ]
+    by_kind: dict[str, dict[str, bytes]] = {}
+    for topic, payload in retained.items():
+        with contextlib.suppress(contract.ContractError):
+            t = contract.parse_topic(topic)
+            by_kind.setdefault(t.kind, {})[t.subject] = payload
+    hub_state = by_kind.get("hub.status", {}).get("hub", b"unknown").decode(errors="replace")
+    checks = [Check("broker", "ok", f"{where}; hub {hub_state}", {"hub": hub_state})]
+    statuses = by_kind.get("device.status", {})
+    weights = by_kind.get("scale.weight", {})
+    checks += [_device(d, statuses.get(d), weights) for d in expected]
+    others = sorted(set(statuses) - set(expected))
+    if others:
+        checks.append(Check("other devices", "ok", ", ".join(others), {"devices": others}))
+    return checks
+
+
+async def _collect(client: aiomqtt.Client, seconds: float) -> dict[str, bytes]:
+    got: dict[str, bytes] = {}
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            async for m in client.messages:
+                payload = m.payload
+                got[m.topic.value] = (
+                    bytes(payload)
+                    if isinstance(payload, bytes | bytearray)
+                    else str(payload).encode()
+                )
+    return got
+
+
+def _device(device: str, payload: bytes | None, weights: dict[str, bytes]) -> Check:
+    vital = device.startswith(("printer-", "scale-"))
+    down: Status = "fail" if vital else "warn"
+    if payload is None:
+        return Check(device, down, "never reported (no retained status)")
+    try:
+        msg = contract.decode_device_status(payload)
+    except contract.ContractError as exc:
+        return Check(device, down, f"unreadable status: {exc}")
+    detail = dict(msg.detail or {})
+    if msg.state != "online":
+        reason = detail.get("reason")
+        return Check(device, down, "offline" + (f" ({reason})" if reason else ""), detail)
+    if device.startswith("printer-"):
+        return _printer(device, detail)
+    if device.startswith("scale-"):
+        scale = device.removeprefix("scale-")
+        with contextlib.suppress(contract.ContractError):
+            w = contract.decode_weight(weights.get(scale, b""))
+            detail["grams"], detail["stable"] = w.grams, w.stable
+            return Check(
+                device, "ok", f"online, {w.grams} g{' stable' if w.stable else ''}", detail
+            )
+        return Check(device, "ok", "online, no weight yet", detail)
+    return Check(device, "ok", "online", detail)
+
+
+def _printer(device: str, d: dict[str, Any]) -> Check:
+    paper = d.get("paper", "unknown")
+    text = f"online, paper {paper}" + (f", {d['queue']} queued" if d.get("queue") else "")
+    if d.get("online") is False:
+        return Check(device, "fail", f"agent online, printer not answering ({d.get('error')})", d)
+    if paper == "out" or d.get("cover_open"):
+        return Check(device, "fail", "paper out" if paper == "out" else "cover open", d)
+    if paper in ("low", "near_end"):
+        return Check(device, "warn", text, d)
+    if d.get("error"):
+        return Check(device, "warn", f"{text}, last error {d['error']}", d)
+    return Check(device, "ok", text, d)
+
+
+def _disk(data_dir: Path, probes: Probes) -> Check:
+    path = data_dir
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    u = probes.disk_usage(path)
+    frac = u.free / u.total if u.total else 0.0
+    data: dict[str, Any] = {"path": str(path), "free": u.free, "total": u.total}
+    text = f"{u.free / MiB:.0f} MiB free of {u.total / MiB:.0f} MiB ({frac:.0%})"
+    written = probes.disk_written(path)
+    if written is not None:
+        per_day = written[0] / max(written[1], 60.0) * 86400
+        data["written_per_day"] = int(per_day)
+        text += f"; device writes {per_day / MiB:.0f} MiB/day since boot"
+    else:
+        text += "; writes per day unknown (not a block device: overlay or tmpfs?)"
+    status: Status = "ok"
+    if u.free < probes.min_free_bytes or frac < 0.02:
+        status = "fail"
+    elif frac < 0.10:
+        status = "warn"
+    return Check("disk", status, text, data)
+
+
+def _clock(probes: Probes) -> Check:
+    now = probes.now()
+    data: dict[str, Any] = {"now": now.isoformat()}
+    if now.year < 2024:
+        return Check("clock", "fail", f"not set: it says {now:%Y-%m-%d %H:%M}", data)
+    ntp = probes.ntp_synchronized()
+    data["ntp_synchronized"] = ntp
+    if ntp is False:
+        return Check("clock", "warn", f"{now:%Y-%m-%d %H:%M} UTC, NTP not synchronized", data)
+    note = "NTP synchronized" if ntp else "NTP state unknown (no timedatectl)"
+    return Check("clock", "ok", f"{now:%Y-%m-%d %H:%M} UTC, {note}", data)
+
+
+def _database(config: HubConfig) -> Check:
+    db = config.db_path
+    if not db.exists():
+        return Check("database", "warn", f"no store yet at {db} (the hub makes it on first run)")
+    result = backup.quick_check(db)
+    if result != "ok":
+        return Check("database", "fail", f"{db}: {result}", {"quick_check": result})
+    return Check("database", "ok", f"{db}: quick_check ok", {"quick_check": "ok"})
+
+
+def _backup(config: HubConfig, probes: Probes) -> Check:
+    found = backup.list_backups(backup.backups_dir(config.data_dir))
+    if not found:
+        return Check("backup", "warn", "no backup yet (tablehub backup --config ...)")
+    age_h = (probes.now() - backup.backup_time(found[0])).total_seconds() / 3600
+    data = {"newest": str(found[0]), "age_hours": round(age_h, 1), "count": len(found)}
+    status: Status = "warn" if age_h > probes.backup_max_age_h else "ok"
+    return Check("backup", status, f"newest {found[0].name}, {age_h:.1f} h old", data)
+
+
+def _endpoint(bridge_toml: Path) -> str:
+    return str(tomllib.loads(bridge_toml.read_text("utf-8"))["bridge"]["endpoint"])
+
+
+async def _cloud(bridge_toml: Path, probes: Probes) -> Check:
+    try:
+        url = await asyncio.to_thread(_endpoint, bridge_toml)
+    except FileNotFoundError:
+        return Check("cloud", "ok", "not configured")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return Check("cloud", "warn", f"cannot read {bridge_toml}: {exc}")
+    try:
+        status = await probes.http_head(str(url), 3.0)
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        return Check("cloud", "warn", f"{url} unreachable: {exc or type(exc).__name__}")
+    return Check("cloud", "ok", f"{url} answers (HTTP {status})", {"status": status})
+
+
+# ---------------------------------------------------------------- output
+
+
+def exit_code(checks: list[Check]) -> int:
+    return 1 if any(c.status == "fail" for c in checks) else 0
+
+
+def as_json(checks: list[Check]) -> dict[str, Any]:
+    return {
+        "ok": exit_code(checks) == 0,
+        "failed": sum(c.status == "fail" for c in checks),
+        "warnings": sum(c.status == "warn" for c in checks),
+        "checks": [
+            {"name": c.name, "status": c.status, "summary": c.summary, "data": c.data}
+            for c in checks
+        ],
+    }
+
+
+def as_table(checks: list[Check]) -> str:
+    width = max(len(c.name) for c in checks)
+    marks = {"ok": "ok", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
+    lines = [f"  {marks[c.status]:<5} {c.name:<{width}}  {c.summary}" for c in checks]
+    failed, warned = (sum(c.status == s for c in checks) for s in ("fail", "warn"))
+    lines.append(f"{failed} failed, {warned} warnings" if failed or warned else "all good")
+    return "\n".join(lines)

@@ -1,0 +1,155 @@
+"""Provisioning and running a store box: the `provision`, `doctor`, `backup` and `restore`
+commands (`register(subparsers)` adds them to the `tablehub` CLI).
+
+    tablehub provision --answers store.toml [--root DIR] [--rotate T4 ...] [--menu FILE]
+    tablehub provision --store-id harbour --store-name "Golden Lantern" --tables 12 \\
+                       --public-url http://192.168.1.10:8080
+    tablehub doctor --config /etc/tablehub/hub.toml [--json]
+    tablehub backup --config /etc/tablehub/hub.toml [--keep 14]
+    tablehub restore --config /etc/tablehub/hub.toml /var/lib/tablehub/backups/tablehub-....db
+
+Each command is `async (args) -> exit code`; a `HubError` is printed by the CLI's `main`.
+The work is in `hub.provision.writer`, `hub.doctor` and `hub.backup`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from hub.provision.answers import Answers, AnswersInvalid, answers_from_flags, load_answers
+
+
+def register(subparsers: Any) -> None:
+    """Add provision, doctor, backup and restore to an argparse sub-parser set."""
+    p = subparsers.add_parser(
+        "provision", help="write a store box's config, broker logins, QR sheet and units"
+    )
+    p.add_argument(
+        "--answers", help="the store's answers file (TOML, see hub/provision/answers.py)"
+    )
+    p.add_argument("--store-id", help="without --answers: the store id (topic segment)")
+    p.add_argument("--store-name", help="without --answers: the store's name")
+    p.add_argument("--tables", type=int, help="without --answers: number of tables T1..Tn")
+    p.add_argument("--public-url", help="without --answers: what the QR codes point at")
+    p.add_argument("--http-port", type=int, default=8080)
+    p.add_argument("--stations", default="", help="without --answers: grill,wok,... (default all)")
+    p.add_argument("--cloud-url", help="without --answers: the cloud endpoint")
+    p.add_argument("--cloud-token-file", help="without --answers: a file holding the cloud token")
+    p.add_argument("--root", default="/", help="write under this directory (default /)")
+    p.add_argument(
+        "--rotate",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="new QR token for these tables / new password for these broker logins",
+    )
+    p.add_argument("--menu", help="the menu for a new box (default: the demo menu)")
+    p.add_argument("--source", help="the tablehub checkout (systemd/, firmware_configs/)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_provision)
+
+    d = subparsers.add_parser("doctor", help="check a store box like a technician would")
+    d.add_argument("--config", required=True)
+    d.add_argument("--json", action="store_true")
+    d.set_defaults(func=_doctor)
+
+    b = subparsers.add_parser("backup", help="back the store up now (online)")
+    b.add_argument("--config", required=True)
+    b.add_argument("--keep", type=int, default=14, help="backups to keep (default 14)")
+    b.set_defaults(func=_backup)
+
+    r = subparsers.add_parser("restore", help="put a backup in place of the store (hub stopped)")
+    r.add_argument("--config", required=True)
+    r.add_argument("backup", help="the backup file")
+    r.set_defaults(func=_restore)
+
+
+def _answers(args: argparse.Namespace) -> Answers:
+    if args.answers:
+        return load_answers(Path(args.answers))
+    for flag in ("store_id", "store_name", "tables", "public_url"):
+        if getattr(args, flag) is None:
+            name = "--" + flag.replace("_", "-")
+            raise AnswersInvalid(name, "is required without --answers")
+    token = None
+    if args.cloud_token_file:
+        token = Path(args.cloud_token_file).read_text("utf-8").strip()
+    return answers_from_flags(
+        store_id=args.store_id,
+        store_name=args.store_name,
+        tables=args.tables,
+        public_url=args.public_url,
+        http_port=args.http_port,
+        stations=tuple(s for s in args.stations.split(",") if s),
+        cloud_url=args.cloud_url,
+        cloud_token=token,
+    )
+
+
+async def _provision(args: argparse.Namespace) -> int:
+    from hub.provision.writer import provision
+
+    answers = await asyncio.to_thread(_answers, args)
+    report = await asyncio.to_thread(
+        provision,
+        answers,
+        Path(args.root),
+        rotate=set(args.rotate),
+        menu=Path(args.menu) if args.menu else None,
+        source=Path(args.source) if args.source else None,
+    )
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        return 0
+    for change in report.changes:
+        print(f"{change.action:<10} {change.path}")
+    changed = len(report.changed)
+    print(f"\n{changed} file(s) changed, {len(report.changes) - changed} unchanged")
+    for note in report.notes:
+        print(f"  - {note}")
+    return 0
+
+
+async def _doctor(args: argparse.Namespace) -> int:
+    from hub import doctor
+
+    checks = await doctor.examine(Path(args.config))
+    if args.json:
+        print(json.dumps(doctor.as_json(checks), ensure_ascii=False, indent=2))
+    else:
+        print(f"tablehub doctor: {args.config}")
+        print(doctor.as_table(checks))
+    return doctor.exit_code(checks)
+
+
+async def _backup(args: argparse.Namespace) -> int:
+    from hub import backup
+    from hub.config import load_config
+
+    config = await asyncio.to_thread(load_config, Path(args.config))
+    path = await asyncio.to_thread(
+        backup.backup, config.db_path, backup.backups_dir(config.data_dir), keep=args.keep
+    )
+    print(path)
+    return 0
+
+
+async def _restore(args: argparse.Namespace) -> int:
+    from hub import backup
+    from hub.config import load_config
+
+    config = await asyncio.to_thread(load_config, Path(args.config))
+    moved = await asyncio.to_thread(
+        backup.restore,
+        config.db_path,
+        Path(args.backup),
+        running=lambda: backup.hub_running(config),
+    )
+    for path in moved:
+        print(f"moved aside  {path}")
+    print(f"restored     {config.db_path} from {args.backup}")
+    return 0

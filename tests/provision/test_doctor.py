@@ -1,0 +1,176 @@
+"""`tablehub doctor` on a provisioned box: what the devices report, a stopped broker, an
+offline printer, a full disk, a clock that was never set, an unreachable cloud."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import aiomqtt
+import pytest
+
+from hub import doctor
+from hub.doctor import DiskUsage, Probes
+from hub.provision import register
+from tests.provision.conftest import WrittenBroker, runnable_hub_toml, secret
+
+BASE = "tablehub/v1/harbour"
+GiB = 1024**3
+
+
+def probes(**kw: Any) -> Probes:
+    base: dict[str, Any] = {
+        "disk_usage": lambda _p: DiskUsage(32 * GiB, 10 * GiB, 22 * GiB),
+        "disk_written": lambda _p: (300 * 1024**2, 86400.0),
+        "now": lambda: datetime(2025, 3, 1, 12, 0, tzinfo=UTC),
+        "ntp_synchronized": lambda: True,
+        "listen_s": 0.5,
+    }
+    return Probes(**{**base, **kw})
+
+
+def by_name(checks: list[doctor.Check]) -> dict[str, doctor.Check]:
+    return {c.name: c for c in checks}
+
+
+async def report(root: Path, broker: WrittenBroker, device: str, body: dict[str, Any]) -> None:
+    """`device` publishes its retained status with its own login, as its agent would."""
+    async with aiomqtt.Client(
+        "127.0.0.1",
+        broker.port,
+        username=device,
+        password=secret(root, device),
+        identifier=f"test-{device}",
+        protocol=aiomqtt.ProtocolVersion.V5,
+        timeout=5,
+    ) as client:
+        topic = f"{BASE}/devices/{device}/status"
+        await client.publish(topic, json.dumps(body).encode(), qos=1, retain=True)
+        if device.startswith("scale-"):
+            weight = f"{BASE}/scales/{device.removeprefix('scale-')}/weight"
+            await client.publish(weight, b'{"grams": 1234, "stable": true}', qos=0, retain=True)
+
+
+@pytest.fixture
+def config(provisioned: Path, written_broker: WrittenBroker, tmp_path: Path) -> Path:
+    return runnable_hub_toml(provisioned, written_broker.port, tmp_path / "hub.toml")
+
+
+async def test_devices_and_what_they_report(
+    provisioned: Path, written_broker: WrittenBroker, config: Path
+) -> None:
+    online = {"state": "online", "kind": "printer"}
+    paper_ok = {"online": True, "paper": "ok", "cover_open": False, "queue": 0, "error": None}
+    await report(provisioned, written_broker, "printer-grill-1", {**online, "detail": paper_ok})
+    low = {**paper_ok, "paper": "near_end"}
+    await report(provisioned, written_broker, "printer-wok-1", {**online, "detail": low})
+    await report(provisioned, written_broker, "printer-bar-1", {**online, "detail": paper_ok})
+    await report(provisioned, written_broker, "scale-deli-1", {"state": "online", "kind": "scale"})
+    await report(provisioned, written_broker, "buttons-gpio", {"state": "online"})
+    checks = by_name(await doctor.examine(config, probes()))
+    assert checks["broker"].status == "ok"
+    assert checks["printer-grill-1"].status == "ok"
+    assert checks["printer-grill-1"].summary == "online, paper ok"
+    assert (checks["printer-wok-1"].status, checks["printer-wok-1"].data["paper"]) == (
+        "warn",
+        "near_end",
+    )
+    assert checks["scale-deli-1"].summary == "online, 1234 g stable"
+    assert checks["buttons-gpio"].status == "ok"
+    # never connected: a call button or bump bar warns
+    assert checks["table-button-T1"].status == "warn"
+    assert checks["database"].status == "warn"  # no store before the hub's first run
+    assert checks["cloud"].summary == "not configured"
+    assert checks["clock"].status == "ok"
+    assert checks["disk"].status == "ok"
+    assert "300 MiB/day" in checks["disk"].summary
+    assert doctor.exit_code(list(checks.values())) == 0  # warnings do not fail
+
+
+async def test_an_offline_printer_fails(
+    provisioned: Path, written_broker: WrittenBroker, config: Path
+) -> None:
+    await report(
+        provisioned,
+        written_broker,
+        "printer-grill-1",
+        {"state": "offline", "kind": "printer", "detail": {"reason": "connection lost"}},
+    )
+    await report(provisioned, written_broker, "table-button-T1", {"state": "offline"})
+    checks = await doctor.examine(config, probes())
+    named = by_name(checks)
+    assert (named["printer-grill-1"].status, named["printer-grill-1"].summary) == (
+        "fail",
+        "offline (connection lost)",
+    )
+    assert named["table-button-T1"].status == "warn"
+    assert named["printer-wok-1"].summary == "never reported (no retained status)"
+    assert doctor.exit_code(checks) == 1
+    doc = doctor.as_json(checks)
+    assert doc["ok"] is False
+    assert doc["failed"] >= 2
+
+
+def run_cli(argv: list[str]) -> Any:
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+async def test_a_stopped_broker_fails_in_json(
+    written_broker: WrittenBroker, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    written_broker.stop()
+    code = await run_cli(["doctor", "--config", str(config), "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert doc["ok"] is False
+    checks = {c["name"]: c for c in doc["checks"]}
+    assert checks["broker"]["status"] == "fail"
+    assert f"127.0.0.1:{written_broker.port} as hub" in checks["broker"]["summary"]
+    assert checks["printer-grill-1"]["status"] == "skip"
+
+
+async def test_a_full_disk_fails(config: Path) -> None:
+    full = probes(disk_usage=lambda _p: DiskUsage(32 * GiB, 32 * GiB - 10 * 1024**2, 10 * 1024**2))
+    disk = by_name(await doctor.examine(config, full))["disk"]
+    assert disk.status == "fail"
+    assert disk.summary.startswith("10 MiB free")
+    low = probes(disk_usage=lambda _p: DiskUsage(32 * GiB, 30 * GiB, 2 * GiB))
+    assert by_name(await doctor.examine(config, low))["disk"].status == "warn"
+
+
+async def test_an_unset_clock_fails(config: Path) -> None:
+    checks = by_name(
+        await doctor.examine(config, probes(now=lambda: datetime(1970, 1, 1, tzinfo=UTC)))
+    )
+    assert checks["clock"].status == "fail"
+    unsynced = by_name(await doctor.examine(config, probes(ntp_synchronized=lambda: False)))
+    assert unsynced["clock"].status == "warn"
+
+
+async def test_the_cloud(config: Path) -> None:
+    (config.parent / "bridge.toml").write_text('[bridge]\nendpoint = "https://cloud.example.com"\n')
+
+    async def down(url: str, seconds: float) -> int:
+        raise aiohttp.ClientConnectionError("no route to host")
+
+    async def up(url: str, seconds: float) -> int:
+        return 405
+
+    cloud = by_name(await doctor.examine(config, probes(http_head=down)))["cloud"]
+    assert cloud.status == "warn"
+    assert "no route to host" in cloud.summary
+    cloud = by_name(await doctor.examine(config, probes(http_head=up)))["cloud"]
+    assert (cloud.status, cloud.summary) == ("ok", "https://cloud.example.com answers (HTTP 405)")
+
+
+async def test_an_unreadable_config_fails(tmp_path: Path) -> None:
+    checks = await doctor.examine(tmp_path / "missing.toml", probes())
+    assert [c.status for c in checks] == ["fail"]
+    assert "missing.toml" in doctor.as_table(checks)
