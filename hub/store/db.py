@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from hub import backup
 from hub.errors import HubError, StoreUnavailable
 
 log = logging.getLogger("tablehub.store")
@@ -221,6 +222,8 @@ class Store:
                 f"({SCHEMA_VERSION}); upgrade tablehub"
             )
         if version < SCHEMA_VERSION:
+            # an upgrade keeps a copy of the store as it was (none for a new store)
+            await asyncio.to_thread(backup.before_migration, self.path, version, SCHEMA_VERSION)
             sql = resources.files("hub.store").joinpath("schema.sql").read_text("utf-8")
             await self._w.executescript(sql)
             await self._w.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
