@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from hub import backup, sdnotify
 from hub.agents import InProcessAgents
 from hub.bus.client import Bus
 from hub.bus.router import Router
@@ -32,6 +33,8 @@ from hub.store.db import Store
 from hub.web.app import build_app
 
 log = logging.getLogger("tablehub")
+
+PROVISIONED_TABLES = "table-versions.json"  # left by `tablehub provision` before a first start
 
 
 @dataclass
@@ -59,6 +62,7 @@ async def running_hub(
     async with Store(config.db_path, clock=clock.now_iso, check_on_open=True) as store:
         catalog = Catalog(store, secret, base_url=config.public_url)
         await catalog.load(seed_menu)
+        await catalog.apply_provisioned(config.data_dir / PROVISIONED_TABLES)
         live = LiveHub()
         store.on_commit(live.on_commit)
         kitchen = Kitchen(store, catalog)
@@ -133,6 +137,11 @@ async def running_hub(
             asyncio.create_task(calls.run_escalation(), name="call-escalation"),
             asyncio.create_task(printing.run(), name="print-dispatch"),
         ]
+        if config.backup_every_s > 0:
+            schedule = backup.run_schedule(
+                config.db_path, every_s=config.backup_every_s, keep=config.backup_keep
+            )
+            workers.append(asyncio.create_task(schedule, name="backups"))
         bus_task = None
         if bus is not None and relay is not None:
             bus_task = asyncio.create_task(bus.run(), name="mqtt-bus")
@@ -202,5 +211,7 @@ async def serve_forever(
     async with running_hub(config, **hub_options) as hub:
         if on_ready is not None:
             on_ready(hub)
-        await stop.wait()
+        # systemd (Type=notify): ready now; the watchdog is fed from this loop while it runs
+        async with sdnotify.supervised(f"serving on {hub.url}"):
+            await stop.wait()
         log.info("stopping")

@@ -45,6 +45,10 @@ A store box's config file (TOML)::
     [floor]
     escalate_after_seconds = 120          # an unanswered table call is highlighted
 
+    [backups]                             # online copies in <data_dir>/backups
+    every_hours = 6                       # 0: only `tablehub backup` and before upgrades
+    keep = 14
+
     [log]
     level = "info"
 """
@@ -132,6 +136,8 @@ class HubConfig:
     tables_require_pin: bool = False  # orders carry the PIN shown to the seated party
     tls_cert: Path | None = None  # serve HTTPS with this certificate chain and key
     tls_key: Path | None = None
+    backup_every_s: float = 6 * 3600.0  # online backups of the store; 0 turns them off
+    backup_keep: int = 14
 
     @property
     def db_path(self) -> Path:
@@ -187,6 +193,8 @@ def load_config(path: Path) -> HubConfig:
         broker=broker_cfg,
         log_level=str(logcfg.get("level", "info")),
         escalate_after_s=int(floor.get("escalate_after_seconds", 120)),
+        backup_every_s=float(_section(doc, "backups").get("every_hours", 6)) * 3600.0,
+        backup_keep=int(_section(doc, "backups").get("keep", 14)),
         printers=tuple(_printer(p, i) for i, p in enumerate(doc.get("printers", []))),
         bill=_bill(_section(doc, "bill")),
         scales=tuple(

@@ -6,8 +6,11 @@ JSON the phones download, and changes them only after the store has committed th
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from hub.domain import tokens
@@ -52,6 +55,34 @@ class Catalog:
             await self.import_menu(seed)
             return
         await self._refresh(stored[0], parse_menu(stored[1]))
+
+    async def apply_provisioned(self, path: Path) -> list[str]:
+        """Apply the table token versions `tablehub provision` left for a store that did not
+        exist yet (`table-versions.json`), so the QR codes it printed work from the first
+        start, then remove the file. Versions only go up. Returns the tables changed."""
+        try:
+            doc = json.loads(await asyncio.to_thread(path.read_text, "utf-8"))
+            pending = [
+                (str(t), str(v.get("name") or t), max(1, int(v.get("token_version", 1))))
+                for t, v in doc["tables"].items()
+            ]
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.error("ignoring %s: not a table versions file (%s)", path, exc)
+            return []
+        changed = [t for t, _, v in pending if t not in self.tables or v > self.tables[t].version]
+
+        async def unit(tx: Tx) -> None:
+            for position, (table_id, name, version) in enumerate(pending, len(self.tables)):
+                await repos.provision_table(tx, table_id, name, version, position)
+
+        await self._store.write(unit)
+        if self.menu is not None:
+            await self._refresh(self.menu_version, self.menu)
+        await asyncio.to_thread(path.unlink, missing_ok=True)
+        log.info("applied provisioned table versions from %s: %s", path.name, changed or "none")
+        return changed
 
     async def _refresh(self, version: int, menu: Menu) -> None:
         for item_id, available in (await repos.load_availability(self._store)).items():

@@ -87,6 +87,17 @@ async def upsert_table(tx: Tx, table_id: str, name: str, position: int) -> None:
     )
 
 
+async def provision_table(tx: Tx, table_id: str, name: str, version: int, position: int) -> None:
+    """A table as provisioning printed it: a token version is raised to `version`, never
+    lowered (a lower one would bring back QR codes that were rotated away)."""
+    await tx.execute(
+        "INSERT INTO tables(id, name, position, token_version) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(id) DO UPDATE SET name=excluded.name, "
+        "token_version=MAX(token_version, excluded.token_version)",
+        (table_id, name, position, version),
+    )
+
+
 async def rotate_table(tx: Tx, table_id: str) -> int | None:
     await tx.execute("UPDATE tables SET token_version = token_version + 1 WHERE id=?", (table_id,))
     row = await tx.one("SELECT token_version FROM tables WHERE id=?", (table_id,))

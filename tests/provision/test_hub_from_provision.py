@@ -171,3 +171,25 @@ async def test_a_rotation_before_the_first_run_reaches_the_store(
     assert sheet_urls(provisioned)["T3"] == rotated
     async with hub_of(provisioned, written_broker, tmp_path) as hub:
         assert await order(http, hub, rotated, "rotated-before-first-run") == 201
+
+
+async def test_first_start_applies_the_rotation_itself(
+    provisioned: Path,
+    answers_doc: dict[str, Any],
+    written_broker: WrittenBroker,
+    tmp_path: Path,
+    http: aiohttp.ClientSession,
+) -> None:
+    """No second provisioning run needed: the codes printed before the store existed work
+    from the hub's very first start, and the code rotated away before it does not."""
+    pending = provisioned / "var/lib/tablehub/table-versions.json"
+    first_sheet = sheet_urls(provisioned)
+    run_provision(provisioned, answers_doc, rotate={"T3"})
+    urls = sheet_urls(provisioned)
+    assert urls["T3"] != first_sheet["T3"]
+    async with hub_of(provisioned, written_broker, tmp_path) as hub:
+        assert not pending.exists()
+        assert hub.services.catalog.tables["T3"].version == 2
+        assert await order(http, hub, urls["T3"], "first-start-rotated") == 201
+        assert await order(http, hub, first_sheet["T3"], "first-start-old") == 403
+        assert await order(http, hub, urls["T1"], "first-start-t1") == 201
