@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import ssl
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -22,6 +21,7 @@ from hub.config import HubConfig, load_or_create_secret
 from hub.dispatch import LiveHub, OutboxRelay
 from hub.domain.ports import Clock, SystemClock, SystemIds
 from hub.domain.ratelimit import RateLimiter
+from hub.menu_file import read_menu_file
 from hub.services.calls import Calls
 from hub.services.catalog import Catalog
 from hub.services.container import Services
@@ -57,7 +57,7 @@ async def running_hub(
     """Start everything; yield once the HTTP port is serving; stop cleanly on exit."""
     clock = clock or SystemClock()
     if seed_menu is None and config.menu_file is not None and config.menu_file.exists():
-        seed_menu = json.loads(config.menu_file.read_text("utf-8"))
+        seed_menu = read_menu_file(config.menu_file)
     secret = load_or_create_secret(config.data_dir)
     async with Store(config.db_path, clock=clock.now_iso, check_on_open=True) as store:
         catalog = Catalog(store, secret, base_url=config.public_url)

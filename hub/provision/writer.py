@@ -36,7 +36,8 @@ import hub
 from hub.config import load_or_create_secret
 from hub.domain import tokens
 from hub.domain.menu import parse_menu
-from hub.errors import HubError
+from hub.errors import HubError, MenuInvalid
+from hub.menu_file import read_menu_file
 from hub.provision import broker, esphome, render, sheet, tables
 from hub.provision.answers import Answers, AnswersInvalid
 from hub.provision.files import BROKER_USER, SERVICE_USER, Change, Owners, Report, Tree
@@ -178,12 +179,9 @@ def _templates(answers: Answers, src: Path) -> dict[str, Path]:
 
 def _read_menu(path: Path, what: str) -> dict[str, Any]:
     try:
-        doc = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise AnswersInvalid(what, f"cannot read the menu {path}: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise AnswersInvalid(what, f"{path} is not a menu document (a JSON object)")
-    return doc
+        return read_menu_file(path)  # JSON or TOML; the box keeps it as menu.json
+    except MenuInvalid as exc:
+        raise AnswersInvalid(what, exc.message) from exc
 
 
 def _db_store(tree: Tree) -> list[tuple[str, str | None]]:

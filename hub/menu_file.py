@@ -1,0 +1,53 @@
+"""Reading a menu file: JSON (`.json`) or TOML (`.toml`), the same document either way.
+
+TOML suits a menu kept by hand: tables of tables for names, ``[[items]]`` per dish; an
+absent key is what ``null`` is in JSON. The document is checked by
+`hub.domain.menu.parse_menu`, which names the field of any error.
+
+    [store]
+    id = "harbour"
+    name = "Golden Lantern"
+
+    [[stations]]
+    id = "wok"
+    name = { en = "Wok", zh-Hans = "炒锅", zh-Hant = "炒鍋" }
+
+    [[categories]]
+    id = "mains"
+    name = "Mains"
+
+    [[items]]
+    id = "mapo-tofu"
+    category = "mains"
+    station = "wok"
+    name = { en = "Mapo Tofu", zh-Hans = "麻婆豆腐" }
+    price_cents = 1450
+
+    [tables]
+    count = 12
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from hub.errors import MenuInvalid
+
+
+def read_menu_file(path: Path) -> dict[str, Any]:
+    """The menu document in `path`; `MenuInvalid` (field `menu_file`) if it cannot be read."""
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MenuInvalid(f"cannot read the menu file {path}: {exc}", field="menu_file") from exc
+    try:
+        doc: Any = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, ValueError) as exc:
+        kind = "TOML" if path.suffix.lower() == ".toml" else "JSON"
+        raise MenuInvalid(f"{path} is not valid {kind}: {exc}", field="menu_file") from exc
+    if not isinstance(doc, dict):
+        raise MenuInvalid(f"{path} is not a menu document (an object)", field="menu_file")
+    return doc
