@@ -43,7 +43,11 @@ from cloud_bridge.errors import ConfigError
 
 log = logging.getLogger("tablehub.receiver")
 
-STREAMS = frozenset({"orders", "tickets", "menu", "devices", "telemetry", "payments"})
+# every stream the hub writes (hub/services: orders, tickets, menu, tables, calls, print,
+# devices, telemetry) and payments; anything else is refused as unknown
+STREAMS = frozenset(
+    {"orders", "tickets", "menu", "tables", "calls", "print", "devices", "telemetry", "payments"}
+)
 MAX_BODY = 16 * 1024 * 1024  # decompressed; aiohttp inflates gzip request bodies
 MAX_EVENTS = 5000
 WINDOW = 10_000  # rows looked at per step when advancing contiguous_seq

@@ -9,12 +9,13 @@ import logging
 import ssl
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from hub import backup, sdnotify
 from hub.agents import InProcessAgents
+from hub.bridge_health import BridgeHealth
 from hub.bus.client import Bus
 from hub.bus.router import Router
 from hub.config import HubConfig, load_or_create_secret
@@ -22,6 +23,7 @@ from hub.dispatch import LiveHub, OutboxRelay
 from hub.domain.ports import Clock, SystemClock, SystemIds
 from hub.domain.ratelimit import RateLimiter
 from hub.menu_file import read_menu_file
+from hub.outbox_prune import OutboxPruner
 from hub.services.calls import Calls
 from hub.services.catalog import Catalog
 from hub.services.container import Services
@@ -30,11 +32,20 @@ from hub.services.kitchen import Kitchen
 from hub.services.ordering import Ordering, Weighing
 from hub.services.printing import Printing
 from hub.store.db import Store
+from hub.web.api import BRIDGE_HEALTH
 from hub.web.app import build_app
 
 log = logging.getLogger("tablehub")
 
 PROVISIONED_TABLES = "table-versions.json"  # left by `tablehub provision` before a first start
+
+
+class DemoDevices(Protocol):
+    """Simulated devices the demo starts and stops with the hub (devices.buttons.demo)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 @dataclass
@@ -53,8 +64,10 @@ async def running_hub(
     seed_menu: dict[str, Any] | None = None,
     printer_previews: Mapping[str, Callable[[], bytes | None]] | None = None,
     scale_line_overrides: Mapping[str, Any] | None = None,
+    demo_buttons: DemoDevices | None = None,
 ) -> AsyncIterator[RunningHub]:
-    """Start everything; yield once the HTTP port is serving; stop cleanly on exit."""
+    """Start everything; yield once the HTTP port is serving; stop cleanly on exit.
+    `demo_buttons`: the demo's button board on mock pins, pressed from /demo/devices."""
     clock = clock or SystemClock()
     if seed_menu is None and config.menu_file is not None and config.menu_file.exists():
         seed_menu = read_menu_file(config.menu_file)
@@ -103,7 +116,9 @@ async def running_hub(
             clock=clock,
             ids=SystemIds(),
             started_ms=clock.now_ms(),
+            backup_keep=config.backup_keep,
         )
+        services.demo_buttons = demo_buttons
         if store.quarantined is not None:
             services.extra_health["alerts"] = [
                 f"the store was damaged and moved to {store.quarantined.name}; "
@@ -123,7 +138,11 @@ async def running_hub(
             store.on_commit(relay.on_commit)
             printing.attach(bus.publish, bus.connected)
             services.broker_connected = bus.connected
-        runner = web.AppRunner(build_app(services), access_log=None, shutdown_timeout=2.0)
+        link = _cloud_link(config, store, services, clock)
+        app = build_app(services)
+        if link is not None:
+            app[BRIDGE_HEALTH] = link[1]
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await runner.setup()
         tls = _tls_context(config)
         site = web.TCPSite(runner, config.http_host, config.http_port, ssl_context=tls)
@@ -142,6 +161,9 @@ async def running_hub(
                 config.db_path, every_s=config.backup_every_s, keep=config.backup_keep
             )
             workers.append(asyncio.create_task(schedule, name="backups"))
+        if link is not None:
+            workers.append(asyncio.create_task(link[0].run(), name="outbox-prune"))
+            workers.append(asyncio.create_task(link[1].run(), name="bridge-health"))
         bus_task = None
         if bus is not None and relay is not None:
             bus_task = asyncio.create_task(bus.run(), name="mqtt-bus")
@@ -151,6 +173,8 @@ async def running_hub(
         services.printer_previews = dict(printer_previews or {})
         agents = InProcessAgents(config, store_id, scale_line_overrides=scale_line_overrides)
         await agents.start()
+        if demo_buttons is not None:
+            await demo_buttons.start()
         log.info("hub serving on %s (store %s)", url, store_id)
         try:
             yield RunningHub(services, url, bus, relay)
@@ -158,6 +182,8 @@ async def running_hub(
             services.accepting = False
             await runner.cleanup()
             await agents.stop()
+            if demo_buttons is not None:
+                await demo_buttons.stop()
             await cancel_all(workers)
             if bus is not None and bus_task is not None:
                 # the bus says goodbye (retained offline) and disconnects by itself
@@ -178,6 +204,32 @@ async def cancel_all(tasks: list[asyncio.Task[Any]]) -> None:
         for t in pending:
             t.cancel()
         _, pending = await asyncio.wait(pending, timeout=1.0)
+
+
+def _cloud_link(
+    config: HubConfig, store: Store, services: Services, clock: Clock
+) -> tuple[OutboxPruner, BridgeHealth] | None:
+    """With a cloud bridge on this box: the outbox pruner and the bridge's health watch."""
+    if config.bridge is None:
+        return None
+    cfg = config.bridge
+    pruner = OutboxPruner(
+        store,
+        cfg.state_db,
+        now_ms=clock.now_ms,
+        retention_hours=cfg.retention_hours,
+        every_s=cfg.prune_every_s,
+        chunk_rows=cfg.prune_chunk_rows,
+    )
+    health = BridgeHealth(
+        store,
+        cfg.state_db,
+        services.extra_health,
+        now_ms=clock.now_ms,
+        every_s=cfg.health_every_s,
+        stale_after_s=cfg.stale_after_s,
+    )
+    return pruner, health
 
 
 def _tls_context(config: HubConfig) -> ssl.SSLContext | None:

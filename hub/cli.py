@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -13,13 +14,15 @@ import signal
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cloud_bridge.cli import register as register_bridge
+from cloud_bridge.errors import BridgeError
 from hub import logs, staff
 from hub.app import RunningHub, serve_forever
 from hub.bus.client import BrokerConfig
 from hub.config import (
+    CloudLinkConfig,
     HubConfig,
     PrinterConfig,
     ScaleConfig,
@@ -33,6 +36,9 @@ from hub.provision import register as register_provision
 from hub.services.catalog import Catalog
 from hub.store import repos
 from hub.store.db import Store, Tx
+
+if TYPE_CHECKING:
+    from cloud_bridge.demo import LocalCloud
 
 log = logging.getLogger("tablehub.cli")
 
@@ -95,7 +101,9 @@ async def _demo_tokens(data: Path, config: HubConfig) -> dict[str, str]:
 
 # The demo's simulated devices: one printer per station, the bar's also prints bills; the
 # kitchen stations print only when their screen is silent (a KDS-first kitchen), the bar
-# always; and a scale at the pass with a lobster on it.
+# always; a scale at the pass with a lobster on it; and a GPIO button board on mock pins:
+# call buttons with LEDs for the first tables, bump and recall for each station.
+DEMO_BUTTON_TABLES = 4
 DEMO_PRINTERS = (
     ("grill-1", "grill", "fallback", False, "wok-1"),
     ("wok-1", "wok", "fallback", False, "grill-1"),
@@ -104,8 +112,26 @@ DEMO_PRINTERS = (
 )
 
 
+async def _demo_cloud_ready(dsn: str) -> bool:
+    """Before anything starts: the cloud's database is there (made when missing); False
+    (the reason printed) when PostgreSQL or the cloud extra is not."""
+    try:  # asyncpg is an extra: a store box never needs it
+        from cloud_bridge.demo import ensure_database
+    except ImportError as exc:
+        print(f"error: {exc}; install tablehub[cloud]", file=sys.stderr)
+        return False
+    try:
+        await ensure_database(dsn)
+    except BridgeError as exc:
+        print(f"error: --cloud-dsn: {exc.message}", file=sys.stderr)
+        return False
+    return True
+
+
 async def _demo(args: argparse.Namespace) -> int:
     logs.setup(args.log_level, json_lines=False, stream=sys.stderr)
+    if args.cloud_dsn and not await _demo_cloud_ready(args.cloud_dsn):
+        return 2
     data = Path(args.data)
     await asyncio.to_thread(data.mkdir, parents=True, exist_ok=True)
     broker: Mosquitto | None = None
@@ -120,8 +146,10 @@ async def _demo(args: argparse.Namespace) -> int:
             return 2
         broker_cfg = BrokerConfig(port=broker.port, client_id="tablehub-demo")
     # the simulated devices need the printer and scale extras (installed by `make setup`)
+    from devices.buttons.demo import DemoButtons, demo_board
     from devices.printers.fake import FakeNetworkPrinter
     from devices.scales.fake import FakeScale
+    from devices.scales.link import MqttSettings as ScaleMqtt
 
     with contextlib.ExitStack() as devices:
         fakes, printers = {}, []
@@ -152,32 +180,66 @@ async def _demo(args: argparse.Namespace) -> int:
         try:
             stop = _stop_event()
             tokens_holder: dict[str, dict[str, str]] = {}
+            cloud: LocalCloud | None = None  # with --cloud-dsn
 
             def ready(hub: RunningHub) -> None:
                 _remember_url(hub)
-                _print_demo(hub, tokens_holder["t"], broker)
+                tokens = tokens_holder["t"]
+                if cloud is not None:
+                    cloud.start_bridge(hub_url=hub.url, hub_admin_token=tokens["admin"])
+                _print_demo(hub, tokens, broker, cloud.describe() if cloud is not None else [])
 
             # seed and make the staff tokens before serving
             async with Store(config.db_path, clock=SystemClock().now_iso) as store:
                 cat = Catalog(store, load_or_create_secret(data))
                 await cat.load(demo_menu())
+                board = demo_board(
+                    list(cat.tables)[:DEMO_BUTTON_TABLES], [st["id"] for st in cat.stations()]
+                )
+                store_id = cat.menu.store.id if cat.menu else "demo"
             tokens_holder["t"] = await _demo_tokens(data, config)
-            previews = {pid: fake.last_png for pid, fake in fakes.items()}
-            await serve_forever(
-                config,
-                seed_menu=demo_menu(),
-                on_ready=ready,
-                stop=stop,
-                printer_previews=previews,
-                scale_line_overrides={"bytesize": 8, "parity": "N"},
+            buttons = DemoButtons(
+                store_id,
+                board,
+                ScaleMqtt(
+                    host=broker_cfg.host,
+                    port=broker_cfg.port,
+                    username=broker_cfg.username,
+                    password=broker_cfg.password,
+                    client_id=f"{broker_cfg.client_id}-{board.device}",
+                ),
             )
+            previews = {pid: fake.last_png for pid, fake in fakes.items()}
+            async with contextlib.AsyncExitStack() as cloud_stack:
+                if args.cloud_dsn:
+                    from cloud_bridge.demo import LocalCloud
+
+                    cloud = await cloud_stack.enter_async_context(
+                        LocalCloud(args.cloud_dsn, data, store_id)
+                    )
+                    link = CloudLinkConfig(state_db=cloud.state_db, health_every_s=2.0)
+                    config = dataclasses.replace(config, bridge=link)
+                await serve_forever(
+                    config,
+                    seed_menu=demo_menu(),
+                    on_ready=ready,
+                    stop=stop,
+                    printer_previews=previews,
+                    scale_line_overrides={"bytesize": 8, "parity": "N"},
+                    demo_buttons=buttons,
+                )
+        except BridgeError as exc:
+            print(f"error: --cloud-dsn: {exc.message}", file=sys.stderr)
+            return 2
         finally:
             if broker is not None:
                 broker.stop()
     return 0
 
 
-def _print_demo(hub: RunningHub, tokens: dict[str, str], broker: Mosquitto | None) -> None:
+def _print_demo(
+    hub: RunningHub, tokens: dict[str, str], broker: Mosquitto | None, cloud: list[str]
+) -> None:
     cat, url = hub.services.catalog, hub.services.catalog.base_url
     out = [f"tablehub demo: {cat.menu.store.name if cat.menu else ''} is open at {url}", ""]
     if broker is not None:
@@ -187,7 +249,10 @@ def _print_demo(hub: RunningHub, tokens: dict[str, str], broker: Mosquitto | Non
     out.append("  Kitchen screens (open once to pair the screen):")
     for s in [*cat.stations(), {"id": "expo"}]:
         out.append(f"    {s['id']:<9} {url}/pair?token={tokens['kitchen']}&next=/kds/{s['id']}")
+    out.append(f"  Floor view     {url}/pair?token={tokens['floor']}&next=/floor")
+    out.append(f"  Demo buttons   {url}/pair?token={tokens['floor']}&next=/demo/devices")
     out.append(f"  Admin          {url}/pair?token={tokens['admin']}&next=/admin")
+    out += cloud
     out.append("  Press Ctrl+C to stop.")
     print("\n".join(out), flush=True)
 
@@ -269,6 +334,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="base URL the QR codes point at, e.g. http://192.168.1.20:8080",
     )
     demo.add_argument("--broker", default="", help="use this broker (mqtt://host:port)")
+    demo.add_argument(
+        "--cloud-dsn",
+        default="",
+        help="also run the cloud: the reference receiver on this PostgreSQL database "
+        "(made when missing; postgresql://user@127.0.0.1:5432/dbname) and a bridge to it",
+    )
     demo.add_argument("--log-level", default="info")
     demo.set_defaults(func=_demo)
     tables = sub.add_parser("tables", help="print the tables and their QR URLs")

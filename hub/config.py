@@ -51,6 +51,17 @@ A store box's config file (TOML)::
 
     [log]
     level = "info"
+
+    [bridge]                              # the cloud bridge seen from the hub (optional)
+    state_db = "/var/lib/tablehub-bridge/bridge.db"  # the bridge's own state, read only;
+                                          # default: state_db of a bridge.toml beside this
+                                          # file, else none (no pruning, no bridge health)
+    # retention_hours = 168               # keep acknowledged outbox rows this long;
+                                          # default: the bridge's own retention_hours
+    prune_every_seconds = 3600            # prune acknowledged and shed outbox rows
+    prune_chunk_rows = 5000               # at most this many rows per write
+    health_every_seconds = 5              # refresh the bridge's status for /healthz
+    stale_after_seconds = 300             # alert: an event waits this long, no upload since
 """
 
 from __future__ import annotations
@@ -116,6 +127,20 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True)
+class CloudLinkConfig:
+    """What the hub knows of the cloud bridge (its own process): where the bridge keeps its
+    state (read only here), how long acknowledged outbox rows stay, how often the hub prunes
+    them and looks at the bridge's health."""
+
+    state_db: Path
+    retention_hours: float | None = None  # None: the bridge's own retention_hours
+    prune_every_s: float = 3600.0
+    prune_chunk_rows: int = 5000
+    health_every_s: float = 5.0
+    stale_after_s: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
 class HubConfig:
     data_dir: Path
     http_host: str = "127.0.0.1"
@@ -136,6 +161,7 @@ class HubConfig:
     tables_require_pin: bool = False  # orders carry the PIN shown to the seated party
     tls_cert: Path | None = None  # serve HTTPS with this certificate chain and key
     tls_key: Path | None = None
+    bridge: CloudLinkConfig | None = None  # None: no cloud bridge on this box
     backup_every_s: float = 6 * 3600.0  # online backups of the store; 0 turns them off
     backup_keep: int = 14
 
@@ -213,7 +239,46 @@ def load_config(path: Path) -> HubConfig:
         tls_key=Path(http["tls_key"]) if "tls_key" in http else None,
         tables_require_open=bool(_section(doc, "tables").get("require_open", False)),
         tables_require_pin=bool(_section(doc, "tables").get("require_pin", False)),
+        bridge=_bridge(_section(doc, "bridge"), path.parent),
     )
+
+
+def _bridge(raw: dict[str, Any], folder: Path) -> CloudLinkConfig | None:
+    """The [bridge] section; without `state_db`, the one of a bridge.toml beside the hub's
+    config (the file `tablehub bridge --config` reads), resolved the way the bridge does."""
+    state_db = raw.get("state_db")
+    if state_db is None:
+        state_db = _bridge_toml_state_db(folder / "bridge.toml")
+    if state_db is None:
+        return None
+
+    def num(key: str, default: float, lo: float) -> float:
+        value = raw.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < lo:
+            raise InvalidInput(f"must be a number of at least {lo:g}", field=f"bridge.{key}")
+        return float(value)
+
+    retention = raw.get("retention_hours")
+    return CloudLinkConfig(
+        state_db=Path(str(state_db)),
+        retention_hours=None if retention is None else num("retention_hours", 168.0, 0.0),
+        prune_every_s=num("prune_every_seconds", 3600.0, 1.0),
+        prune_chunk_rows=int(num("prune_chunk_rows", 5000, 1)),
+        health_every_s=num("health_every_seconds", 5.0, 0.1),
+        stale_after_s=num("stale_after_seconds", 300.0, 1.0),
+    )
+
+
+def _bridge_toml_state_db(path: Path) -> Path | None:
+    try:
+        doc = tomllib.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidInput(f"cannot read {path}: {exc}", field="bridge.state_db") from exc
+    section = doc.get("bridge")
+    value = section.get("state_db") if isinstance(section, dict) else None
+    return path.parent / value if isinstance(value, str) else None
 
 
 def _limits(raw: dict[str, Any]) -> Limits:

@@ -14,6 +14,7 @@
     ├── IdempotencyMismatch       an idempotency key reused with a different body
     ├── RateLimited               too many requests from one table or phone (429)
     └── StoreUnavailable          the store cannot take writes (disk full, closing)
+        └── StoreBusy             the writer is behind: try again in a moment (503)
 
 Each carries a stable machine ``code``, an optional ``field`` (a JSON path into the input)
 and an English ``message``. The web layer maps them to HTTP statuses in one place.
@@ -88,3 +89,14 @@ class RateLimited(HubError):
 
 class StoreUnavailable(HubError):
     code = "unavailable"
+
+
+class StoreBusy(StoreUnavailable):
+    """Orders are refused for a moment instead of queued without end (HTTP 503 with
+    Retry-After); the phone tries again with the same key."""
+
+    code = "busy"
+
+    def __init__(self, message: str, retry_after_s: int = 1, *, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after_s = retry_after_s

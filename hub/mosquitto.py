@@ -99,8 +99,13 @@ class Mosquitto:
             raise MosquittoError("mosquitto is not installed (apt-get install mosquitto)")
         conf = self._write_config()
         with self.log_path.open("ab") as log:
+            # its own session: a Ctrl+C in the terminal goes to the hub, which stops cleanly
+            # and then stops the broker, not to both at once
             self.proc = subprocess.Popen(
-                [exe, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT
+                [exe, "-c", str(conf)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -67,7 +67,7 @@ class Router:
         elif topic.kind == "device.status":
             await self._device(topic.subject, payload)
         elif topic.kind == "scale.weight":
-            self._weight(topic.subject, payload)
+            await self._weight(topic.subject, payload)
         elif topic.kind == "printer.acks":
             await self._ack(topic.subject, payload)
 
@@ -132,7 +132,7 @@ class Router:
             return
         await self._printing.on_ack(printer, msg)
 
-    def _weight(self, scale: str, payload: bytes) -> None:
+    async def _weight(self, scale: str, payload: bytes) -> None:
         try:
             msg = contract.decode_weight(payload)
         except contract.ContractError as exc:
@@ -144,3 +144,4 @@ class Router:
             None,
             staff_only=True,
         )
+        await self._devices.weight(scale, msg.grams, msg.stable)

@@ -29,6 +29,16 @@ class RateLimiter:
         self._max_keys = max_keys
         self.refused = 0
 
+    def check(self, key: str, what: str, field: str | None = None) -> None:
+        """Refuse like `take` when `key` has no token left, without taking one."""
+        now = self._now_ms()
+        tokens, at = self._buckets.get(key, (float(self.limit.burst), now))
+        tokens = min(self.limit.burst, tokens + (now - at) * self.limit.per_minute / 60_000)
+        if tokens < 1:
+            self.refused += 1
+            wait = math.ceil((1 - tokens) * 60 / self.limit.per_minute)
+            raise RateLimited(f"too many {what}; please wait {wait} s", wait, field=field)
+
     def take(self, key: str, what: str, field: str | None = None) -> None:
         now = self._now_ms()
         tokens, at = self._buckets.pop(key, (float(self.limit.burst), now))

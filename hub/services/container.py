@@ -38,3 +38,5 @@ class Services:
     # what a simulated printer printed, as a picture (demo only)
     printer_previews: dict[str, Callable[[], bytes | None]] = field(default_factory=dict)
     accepting: bool = True
+    backup_keep: int = 14  # how many online backups of the store are kept
+    demo_buttons: Any = None  # the demo's mock button board (devices.buttons.demo), or None

@@ -1,9 +1,19 @@
 """Device presence: every printer, scale, button and screen reports a retained status with a
-last will; the hub keeps the last one, logs transitions once and tells the screens."""
+last will; the hub keeps the last one, logs transitions once and tells the screens.
+
+Scales' stable readings also go into the outbox as telemetry (stream `telemetry`, kind
+`scale.reading`), the lane the cloud bridge may shed under its disk budget: only a stable,
+non-zero weight that differs from the last one recorded (or follows an empty scale), at
+most one per scale per `scale_every_s` (a changed weight inside the window is dropped and
+counted; the scale sends its weight again every few seconds, so the settled value is
+recorded once the window ends).
+"""
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 from hub.store import repos
@@ -11,19 +21,63 @@ from hub.store.db import Store, Tx
 
 log = logging.getLogger("tablehub.devices")
 
+VOLATILE = frozenset({"queue"})  # status fields that do not make a new presence row
+
+
+def _monotonic_ms() -> int:
+    return time.monotonic_ns() // 1_000_000
+
 
 class Devices:
-    def __init__(self, store: Store) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        now_ms: Callable[[], int] = _monotonic_ms,
+        scale_every_s: float = 10.0,
+    ) -> None:
         self._store = store
         self._last: dict[str, tuple[str, str]] = {}
+        self._now_ms = now_ms
+        self.scale_every_ms = int(scale_every_s * 1000)
+        self._weights: dict[str, tuple[int, int]] = {}  # scale -> (grams recorded, at ms)
+        self.readings_recorded = 0
+        self.readings_dropped = 0  # changed weights inside a scale's window
+
+    async def weight(self, scale: str, grams: int, stable: bool) -> bool:
+        """Record a scale's reading as telemetry when it is worth it; True if recorded."""
+        last = self._weights.get(scale)
+        if not stable or grams <= 0:
+            if stable and last is not None:  # emptied: the same weight again is a new reading
+                self._weights[scale] = (0, last[1])
+            return False
+        now = self._now_ms()
+        if last is not None:
+            if last[0] == grams:
+                return False
+            if now - last[1] < self.scale_every_ms:
+                self.readings_dropped += 1
+                return False
+        self._weights[scale] = (grams, now)
+
+        async def unit(tx: Tx) -> None:
+            body = {"scale": scale, "grams": grams, "stable": True}
+            tx.emit("telemetry", "scale.reading", scale, body)
+
+        await self._store.write(unit)
+        self.readings_recorded += 1
+        return True
 
     async def report(
         self, device_id: str, state: str, kind: str | None, detail: dict[str, Any] | None
     ) -> None:
         detail = detail or {}
-        fingerprint = (state, repos.dumps(detail))
+        # what a person needs to see: a printer's queue length changes with every job, and
+        # writing (and uploading) a presence row for each would cost more than it tells
+        steady = {k: v for k, v in detail.items() if k not in VOLATILE}
+        fingerprint = (state, repos.dumps(steady))
         if self._last.get(device_id) == fingerprint:
-            return  # a repeated heartbeat: nothing changed
+            return  # a repeated heartbeat, or only a volatile field changed
         self._last[device_id] = fingerprint
 
         async def unit(tx: Tx) -> bool:

@@ -109,7 +109,12 @@ class Ordering:
             raise TableClosed(
                 "this table is not open for orders; please ask the staff", field="table"
             )
-        if self.require_pin and (pin is None or not hmac.compare_digest(pin, table.pin or "")):
+        if not self.require_pin:
+            return
+        # a locked-out table refuses every PIN, the right one too: otherwise a guesser would
+        # only have to try them all and watch for the one answer that is not a 429
+        self._pin_tries.check(table.id, "wrong PINs", field="pin")
+        if pin is None or not hmac.compare_digest(pin, table.pin or ""):
             self._pin_tries.take(table.id, "wrong PINs", field="pin")
             raise Forbidden("the table PIN is not right; the staff can tell you", field="pin")
 

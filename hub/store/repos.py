@@ -625,3 +625,23 @@ async def mark_ticket_printed(tx: Tx, ticket_id: int, printer: str) -> None:
     body = json.loads(row[0])
     body["printed_on"] = printer
     await tx.execute("UPDATE tickets SET body=? WHERE id=?", (dumps(body), ticket_id))
+
+
+# ---------------------------------------------------------------- kitchen numbers
+
+
+async def read_order_times(store: Store, since_iso: str) -> list[str]:
+    """Creation times of the orders placed since `since_iso` (ISO strings sort by time)."""
+    rows = await store.read_all("SELECT created_at FROM orders WHERE created_at >= ?", (since_iso,))
+    return [str(r[0]) for r in rows]
+
+
+async def read_ticket_times(store: Store, since_ms: int) -> list[tuple[str, int, str | None]]:
+    """(station, created_ms, bumped_at) of tickets made since `since_ms`, and of every ticket
+    still open; `bumped_at` is None for an open ticket."""
+    rows = await store.read_all(
+        "SELECT station, created_ms, CASE WHEN status='bumped' THEN bumped_at END "
+        "FROM tickets WHERE created_ms >= ? OR status='open'",
+        (since_ms,),
+    )
+    return [(str(r[0]), int(r[1]), None if r[2] is None else str(r[2])) for r in rows]

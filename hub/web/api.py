@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import segno
 from aiohttp import web
 
 from hub import staff as staff_tokens
+from hub.bridge_health import BridgeHealth
 from hub.domain.orders import LineRequest
 from hub.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 from hub.services.container import Services
@@ -27,6 +29,8 @@ from hub.web.schemas import (
 )
 
 routes = web.RouteTableDef()
+# the cloud bridge's health watch, on hubs that have a bridge (see hub.bridge_health)
+BRIDGE_HEALTH = web.AppKey("bridge_health", BridgeHealth)
 
 
 def svc(request: web.Request) -> Services:
@@ -205,8 +209,11 @@ async def get_table_qr(request: web.Request) -> web.Response:
     table_id = request.match_info["table_id"]
     base = cat.base_url or f"{request.scheme}://{request.host}"
     url = f"{base}/t/{cat.token_for(table_id)}"
-    svg = segno.make(url, error="m").svg_inline(scale=6, title=cat.tables[table_id].name)
-    return web.Response(text=svg, content_type="image/svg+xml")
+    out = io.BytesIO()  # a standalone SVG file (with its xmlns), so an <img> can show it
+    segno.make(url, error="m").save(
+        out, kind="svg", scale=6, xmldecl=False, title=cat.tables[table_id].name
+    )
+    return web.Response(body=out.getvalue(), content_type="image/svg+xml")
 
 
 @routes.post("/api/v1/tables/{table_id}/open")
@@ -352,8 +359,9 @@ async def post_bill(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/admin/tokens")
 async def get_tokens(request: web.Request) -> web.Response:
-    await auth.require(request, "admin")
-    return _json({"tokens": await staff_tokens.listing(svc(request).store)})
+    me = await auth.require(request, "admin")
+    found = await staff_tokens.listing(svc(request).store)
+    return _json({"tokens": [dict(t, current=t["id"] == me.token_id) for t in found]})
 
 
 @routes.post("/api/v1/admin/tokens")
@@ -393,6 +401,17 @@ async def put_admin_menu(request: web.Request) -> web.Response:
     doc = decode(await request.read(), dict)
     version = await cat.import_menu(doc)
     return _json({"version": version, "menu": cat.menu_document()})
+
+
+@routes.get("/api/v1/bridge")
+async def get_bridge(request: web.Request) -> web.Response:
+    """The cloud bridge as last looked at: backlog, oldest unsent event, last success and
+    error, parked batches (released with `tablehub bridge unpark`), alerts."""
+    await auth.require(request, "admin")
+    health = request.app.get(BRIDGE_HEALTH)
+    if health is None:
+        return _json({"configured": False, "alerts": []})
+    return _json(health.status)
 
 
 @routes.get("/api/v1/openapi.json")

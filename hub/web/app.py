@@ -24,7 +24,7 @@ from hub.errors import (
     StoreUnavailable,
 )
 from hub.services.container import Services
-from hub.web import api, auth, live
+from hub.web import admin_api, api, auth, demo_panel, live, pairing
 from hub.web.keys import SERVICES
 
 log = logging.getLogger("tablehub.web")
@@ -77,7 +77,9 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
             exc.as_dict(), status=429, headers={"Retry-After": str(exc.retry_after_s)}
         )
     except HubError as exc:
-        return web.json_response(exc.as_dict(), status=status_of(exc))
+        retry = getattr(exc, "retry_after_s", None)  # StoreBusy: come back in a moment
+        headers = {"Retry-After": str(retry)} if retry else None
+        return web.json_response(exc.as_dict(), status=status_of(exc), headers=headers)
     except web.HTTPRequestEntityTooLarge:
         return web.json_response(
             {"error": "too_large", "field": None, "message": f"the body is over {MAX_BODY} bytes"},
@@ -136,6 +138,8 @@ async def pair(request: web.Request) -> web.StreamResponse:
     nxt = request.query.get("next", "/admin")
     if not nxt.startswith("/") or nxt.startswith("//") or "\\" in nxt:
         nxt = "/admin"
+    if not token:  # a device opening /pair to type a PIN or paste a token
+        raise web.HTTPFound(f"/static/pair.html?next={quote(nxt, safe='')}")
     staff = await auth.staff_from_token(request.app[SERVICES].store, token)
     if staff is None:
         raise web.HTTPFound(f"/static/pair.html?error=1&next={quote(nxt, safe='')}")
@@ -164,6 +168,8 @@ def build_app(services: Services) -> web.Application:
     app[SERVICES] = services
     app.on_response_prepare.append(_security_headers)
     app.add_routes(api.routes)
+    admin_api.setup(app)
+    pairing.setup(app, services)
     app.router.add_get("/ws/table", live.ws_table)
     app.router.add_get("/ws/kds/{station}", live.ws_kds)
     app.router.add_get("/ws/floor", live.ws_floor)
@@ -171,6 +177,7 @@ def build_app(services: Services) -> web.Application:
     app.router.add_get("/t/{token}", diner_page)
     app.router.add_get("/kds/{station}", _staff_page("kds.html", "kds"))
     app.router.add_get("/admin", _staff_page("admin.html", "admin"))
+    demo_panel.setup(app, services, _staff_page("demo.html", "floor"))
     app.router.add_get("/pair", pair)
     app.router.add_get("/favicon.ico", favicon)
     app.router.add_static("/static", STATIC, follow_symlinks=False)

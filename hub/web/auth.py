@@ -18,6 +18,7 @@ from hub.web.keys import SERVICES
 COOKIE = "th_staff"
 CSRF_HEADER = "X-Requested-With"
 CSRF_VALUE = "tablehub"
+SESSION_MAX_AGE_S = 400 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,3 +64,25 @@ async def require(request: web.Request, action: str) -> Staff:
     ):
         raise Forbidden(f"header {CSRF_HEADER}: {CSRF_VALUE} is required", field=CSRF_HEADER)
     return staff
+
+
+def safe_next(nxt: str | None, fallback: str = "/admin") -> str:
+    """Where a paired device goes next: a local absolute path only, never another site."""
+    if not nxt or not nxt.startswith("/") or nxt.startswith("//") or "\\" in nxt:
+        return fallback
+    if any(c.isspace() or ord(c) < 32 for c in nxt):
+        return fallback
+    return nxt
+
+
+def set_session(resp: web.StreamResponse, token: str, *, secure: bool) -> None:
+    """The paired device's session: its staff token in an HttpOnly, SameSite=Strict cookie."""
+    resp.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        path="/",
+        max_age=SESSION_MAX_AGE_S,
+        secure=secure,
+    )

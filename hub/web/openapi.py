@@ -292,6 +292,15 @@ def openapi_document() -> dict[str, Any]:
                 errors=(404,),
             )
         },
+        "/api/v1/bridge": {
+            "get": _op(
+                "The cloud bridge: backlog, oldest unsent event, last success and error, "
+                "parked batches, alerts",
+                tag="admin",
+                staff=True,
+                errors=(),
+            )
+        },
         "/api/v1/tables/{table_id}/rotate": {
             "post": _op(
                 "Rotate a table's QR token (old codes stop working)",
@@ -301,7 +310,34 @@ def openapi_document() -> dict[str, Any]:
                 errors=(404,),
             )
         },
+        "/api/v1/admin/pairing-pins": {
+            "post": _op(
+                "Make a one-time 6-digit PIN that pairs a device with a role (10 minutes)",
+                tag="admin",
+                staff=True,
+                body="TokenIn",
+                ok=201,
+                errors=(400, 422),
+            )
+        },
+        "/api/v1/pair/pin": {
+            "post": _op(
+                "Pair this device with a pairing PIN; sets the staff session cookie",
+                tag="staff",
+                body="PinPairingIn",
+                params=[
+                    {
+                        "name": "X-Requested-With",
+                        "in": "header",
+                        "required": True,
+                        "schema": {"type": "string", "enum": ["tablehub"]},
+                    }
+                ],
+                errors=(400, 403, 422, 429),
+            )
+        },
     }
+    paths.update(_admin_page_paths())
     return {
         "openapi": "3.1.0",
         "info": {
@@ -313,5 +349,57 @@ def openapi_document() -> dict[str, Any]:
         "components": {
             "schemas": components,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+def _binary(op: dict[str, Any], media: str) -> dict[str, Any]:
+    op["responses"]["200"]["content"] = {media: {"schema": {"type": "string", "format": "binary"}}}
+    return op
+
+
+def _admin_page_paths() -> dict[str, Any]:
+    """The admin page's numbers, backups, QR sheet and pairing links."""
+    hours = _p("hours", "query", "integer", required=False)
+    hours["schema"].update(minimum=1, maximum=168, default=12)
+    return {
+        "/api/v1/stats": {
+            "get": _op(
+                "The kitchen's numbers: orders per hour, ticket times and late tickets per station",
+                tag="admin",
+                staff=True,
+                params=[hours],
+                errors=(422,),
+            )
+        },
+        "/api/v1/backups": {
+            "get": _op("Backups of the store, newest first", tag="admin", staff=True, errors=()),
+            "post": _op(
+                "Back the store up now (online; restoring is done with the hub stopped)",
+                tag="admin",
+                staff=True,
+                ok=201,
+                errors=(409, 503),
+            ),
+        },
+        "/api/v1/tables/qr-sheet.pdf": {
+            "get": _binary(
+                _op("Every table's QR code, A4 pages to print", tag="admin", staff=True, errors=()),
+                "application/pdf",
+            )
+        },
+        "/api/v1/tables/qr-sheet.png": {
+            "get": _binary(
+                _op("The QR sheet as one PNG", tag="admin", staff=True, errors=()), "image/png"
+            )
+        },
+        "/api/v1/admin/pairing": {
+            "post": _op(
+                "The pairing link and QR code of a live staff token",
+                tag="admin",
+                staff=True,
+                body="PairingIn",
+                errors=(400, 404, 422),
+            )
         },
     }

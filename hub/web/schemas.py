@@ -72,7 +72,17 @@ def _invalid(text: str) -> InvalidInput:
 
 def schema_components() -> tuple[Any, dict[str, Any]]:
     return msgspec.json.schema_components(
-        [OrderIn, BumpIn, ActionIn, AvailabilityIn, CallIn, WeightIn, TokenIn],
+        [
+            OrderIn,
+            BumpIn,
+            ActionIn,
+            AvailabilityIn,
+            CallIn,
+            WeightIn,
+            TokenIn,
+            PairingIn,
+            PinPairingIn,
+        ],
         ref_template="#/components/schemas/{name}",
     )
 
@@ -92,3 +102,17 @@ class CallIn(msgspec.Struct, forbid_unknown_fields=False):
 class TokenIn(msgspec.Struct, forbid_unknown_fields=False):
     role: Literal["kitchen", "floor", "admin"]
     label: Annotated[str, msgspec.Meta(max_length=60)] = ""
+
+
+class PairingIn(msgspec.Struct, forbid_unknown_fields=False):
+    """A live staff token and the page the paired screen opens (a local path)."""
+
+    token: Short
+    next: Annotated[str, msgspec.Meta(max_length=200)] = "/admin"
+
+
+class PinPairingIn(msgspec.Struct, forbid_unknown_fields=False):
+    """A one-time pairing PIN an admin made, and the page the paired device opens."""
+
+    pin: Annotated[str, msgspec.Meta(max_length=12)]
+    next: Annotated[str, msgspec.Meta(max_length=200)] = "/admin"

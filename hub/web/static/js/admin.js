@@ -1,13 +1,20 @@
 /**
  * The admin page at /admin: sold-out items (live from /ws/kds/expo), printers with a test print
  * and the recent print jobs (live from `print` messages), tables with their QR codes, bills and
- * QR rotation, device presence, links to every station's KDS, and the hub's /healthz.
+ * QR rotation and the printable QR sheet, device presence with live scale readings, links to
+ * every station's KDS, and the hub's /healthz. The kitchen's numbers (charts), the menu editor,
+ * staff tokens and backups live in admin-stats.js, admin-menu.js, admin-tokens.js and
+ * admin-backups.js; this module hands them its helpers.
  */
 import {
   $, ApiError, I18n, LANGUAGE_NAMES, LiveSocket, api, availabilityList, causeText, clockTime,
-  deviceProblems, el, fold, humanize, icon, isPrinter, printerIdOf, replaceChildren, showNotPaired,
+  deviceProblems, el, fold, grams, humanize, icon, isPrinter, printerIdOf, replaceChildren, showNotPaired,
 } from './common.js';
 import { LANGS } from './i18n.js';
+import { backupsSection } from './admin-backups.js';
+import { menuSection } from './admin-menu.js';
+import { statsSection } from './admin-stats.js';
+import { tokensSection } from './admin-tokens.js';
 
 const i18n = new I18n({ storageKey: 'tablehub.staff.lang' });
 const t = (key, vars) => i18n.t(key, vars);
@@ -20,6 +27,7 @@ const S = {
   health: null,
   healthError: null,
   devices: new Map(),
+  weights: new Map(),      // scale id -> {grams, stable}
   printers: null,          // [{id, stations, chits, bills, backup, up, reason}]
   jobs: new Map(),         // recent print jobs by id, newest first
   tests: new Map(),        // printer id -> {busy} | {ok, text, at}
@@ -66,6 +74,26 @@ function failed(e, where) {
   if (!S.paired) return;
   toast(e?.isNetwork ? t('action_network') : t('action_failed', { message: e?.message || where }), 'error');
 }
+
+/** 401/403 from a call made without `staff()`: switch to the "not paired" panel. */
+function onAuthError(e) {
+  if (e instanceof ApiError && e.status === 401) { notPaired(); return true; }
+  if (e instanceof ApiError && e.status === 403 && e.code === 'forbidden') { notPaired(true); return true; }
+  return false;
+}
+
+const ctx = {
+  staff, t, i18n, toast, failed, onAuthError,
+  confirmDialog: (opts) => confirmDialog(opts),
+  stations: () => S.stations,
+  isSoldOut: (id) => S.soldOut.has(id),
+  toggleAvailability: (it, soldOut) => toggleItem({ ...it, available: !soldOut }),
+  reloadItems: () => loadItems(),
+};
+const stats = statsSection(ctx);
+const menu = menuSection(ctx);
+const tokens = tokensSection(ctx);
+const backups = backupsSection(ctx);
 
 // ---------------------------------------------------------------- sold-out items
 
@@ -116,6 +144,7 @@ async function toggleItem(it) {
 function setAvailable(id, available) {
   if (available) S.soldOut.delete(id); else S.soldOut.add(id);
   renderItems();
+  menu.render();
 }
 
 function onMessage(msg) {
@@ -137,6 +166,12 @@ function onMessage(msg) {
     onJob(msg.job);
   } else if (msg.type === 'menu') {
     loadItems();
+    menu.load();
+  } else if (msg.type === 'ticket' || msg.type === 'order') {
+    stats.soon();
+  } else if (msg.type === 'weight' && msg.scale) {
+    S.weights.set(msg.scale, { grams: msg.grams, stable: Boolean(msg.stable) });
+    renderWeight(msg.scale);
   }
 }
 
@@ -403,7 +438,40 @@ function renderDevices() {
       el('div', { class: 'device-line device-sub' },
         el('span', { class: 'device-state', text: [online ? t('online') : t('offline'), ...problems].join(' · ') }),
         el('span', { class: 'device-since', title: d.seen_at ? t('last_seen', { time: clockTime(d.seen_at, i18n.lang) }) : null, text: d.changed_at ? t('since', { time: clockTime(d.changed_at, i18n.lang) }) : '' }))));
-  })) : el('p', { class: 'muted', text: t('no_devices') }));
+  })) : el('p', { class: 'muted', text: t('no_devices') }), weightsList());
+}
+
+/** Live scale readings (keep-latest `weight` messages), under the devices. */
+function weightsList() {
+  if (!S.weights.size) return null;
+  return el('div', { class: 'weights', testid: 'weights' },
+    el('h3', { class: 'subhead', text: t('scale_readings') }),
+    el('ul', { class: 'weight-list' }, [...S.weights.keys()].sort().map((id) => {
+      const w = S.weights.get(id);
+      return el('li', { class: ['weight-row', w.stable ? 'is-stable' : 'is-settling'], testid: `weight-${id}`, dataset: { grams: w.grams, stable: w.stable ? 'true' : 'false' } },
+        icon('scale'),
+        el('span', { class: 'weight-id', text: t('scale_name', { id }) }),
+        el('strong', { class: 'weight-grams', text: grams(w.grams, i18n.lang) }),
+        el('span', { class: 'weight-state', text: w.stable ? t('stable') : t('settling') }));
+    })));
+}
+
+let weightFrame = 0;
+function renderWeight() {
+  // readings can come several times a second: redraw at most once a frame
+  if (weightFrame) return;
+  weightFrame = requestAnimationFrame(() => { weightFrame = 0; renderDevices(); });
+}
+
+async function loadWeights() {
+  try {
+    const data = await staff('/api/v1/devices');
+    for (const [id, w] of Object.entries(data?.weights || {})) if (!S.weights.has(id)) S.weights.set(id, { grams: w.grams, stable: Boolean(w.stable) });
+  } catch (e) {
+    failed(e, 'devices');
+    return;
+  }
+  renderDevices();
 }
 
 // ---------------------------------------------------------------- stations
@@ -478,6 +546,8 @@ function renderStatic() {
   replaceChildren($('#health-refresh'), icon('refresh'));
   replaceChildren($('#printers-refresh'), icon('refresh'));
   replaceChildren($('#print-qr'), icon('printer'), el('span', { text: t('print_qr') }));
+  replaceChildren($('#qr-sheet-pdf'), icon('qr'), el('span', { text: t('qr_sheet_pdf') }));
+  replaceChildren($('#stats-refresh'), icon('refresh'));
   document.title = `${t('admin')} · tablehub`;
   $('#conn-text').textContent = t($('#conn').dataset.state === 'online' ? 'live' : 'offline');
 }
@@ -490,6 +560,10 @@ function rerender() {
   renderPrinters();
   renderJobs();
   renderDevices();
+  stats.render();
+  menu.render();
+  tokens.render();
+  backups.render();
   if (S.health || S.healthError) renderHealth();
 }
 
@@ -505,12 +579,14 @@ async function start() {
   $('#avail-search').addEventListener('input', (ev) => { S.search = ev.target.value; renderItems(); });
   $('#avail-group').addEventListener('change', renderItems);
   $('#avail-only-out').addEventListener('change', renderItems);
+  for (const section of [stats, menu, tokens, backups]) section.init();
   loadHealth();
   setInterval(loadHealth, 15000);
   await loadStations();
   if (!S.paired) return;
-  await Promise.all([loadItems(), loadTables(), loadPrinters()]);
+  await Promise.all([loadItems(), loadTables(), loadPrinters(), stats.load(), menu.load(), tokens.load(), backups.load(), loadWeights()]);
   if (!S.paired) return;
+  setInterval(() => { if (S.paired && document.visibilityState === 'visible') { stats.load(); backups.load(); } }, 60000);
   socket = new LiveSocket('/ws/kds/expo', { onMessage, onState: onConnState }).start();
   setInterval(() => { if (S.paired && document.visibilityState === 'visible') loadPrinters(); }, 30000);
 }

@@ -139,17 +139,18 @@ export class ApiError extends Error {
     this.status = status;
     this.code = b.error || (status ? `http_${status}` : 'network');
     this.field = b.field ?? null;
+    this.retryAfter = null; // seconds, from a 429's Retry-After
   }
   get isNetwork() { return this.status === 0; }
 }
 
 /**
  * Call the hub's JSON API. `staff: true` adds `X-Requested-With: tablehub` (the session cookie
- * is HttpOnly; the page never sees a token). Resolves with the parsed body (`withStatus`:
- * `{status, data}`), rejects with ApiError.
+ * is HttpOnly; the page never sees a token); `headers` adds more (e.g. `If-Match`). Resolves
+ * with the parsed body (`withStatus`: `{status, data}`), rejects with ApiError.
  */
-export async function api(path, { method = 'GET', body, staff = false, timeoutMs = 15000, withStatus = false } = {}) {
-  const headers = { Accept: 'application/json' };
+export async function api(path, { method = 'GET', body, staff = false, timeoutMs = 15000, withStatus = false, headers: extra = {} } = {}) {
+  const headers = { Accept: 'application/json', ...extra };
   if (staff) headers['X-Requested-With'] = 'tablehub';
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const ctrl = new AbortController();
@@ -170,7 +171,11 @@ export async function api(path, { method = 'GET', body, staff = false, timeoutMs
   if (text) {
     try { data = JSON.parse(text); } catch { data = null; }
   }
-  if (!res.ok) throw new ApiError(res.status, data || { message: res.statusText });
+  if (!res.ok) {
+    const err = new ApiError(res.status, data || { message: res.statusText });
+    err.retryAfter = Number(res.headers.get('Retry-After')) || null;
+    throw err;
+  }
   return withStatus ? { status: res.status, data } : data;
 }
 
@@ -547,34 +552,3 @@ export function availabilityList(items, { i18n, groupBy = null, onToggle }) {
       onclick: () => onToggle(it),
     }, el('span', { class: 'avail-dot', 'aria-hidden': 'true' }), el('span', { text: it.available ? i18n.t('available') : i18n.t('sold_out') }))))))));
 }
-
-// ---------------------------------------------------------------- pair page
-
-function initPairPage() {
-  const i18n = new I18n({ storageKey: 'tablehub.staff.lang' });
-  const params = new URLSearchParams(location.search);
-  const next = $('#pair-next');
-  const token = $('#pair-token');
-  if (next) next.value = safeNext(params.get('next'), next.value || '/admin');
-  const form = $('#pair-form');
-  const err = $('#pair-error');
-  form?.addEventListener('submit', (ev) => {
-    token.value = token.value.trim();
-    next.value = safeNext(next.value.trim());
-    if (!token.value) {
-      ev.preventDefault();
-      err.textContent = i18n.t('pair_token_missing');
-      err.hidden = false;
-      token.focus();
-    }
-  });
-  const langSel = $('#pair-lang');
-  if (langSel) {
-    for (const code of LANGS) langSel.append(el('option', { value: code, text: LANGUAGE_NAMES[code], selected: code === i18n.lang }));
-    langSel.addEventListener('change', () => i18n.setLang(langSel.value));
-  }
-  if (params.get('error')) { err.textContent = i18n.t('pair_failed'); err.hidden = false; }
-  token?.focus();
-}
-
-if (document.body && document.body.dataset.page === 'pair') initPairPage();

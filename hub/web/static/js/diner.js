@@ -1,7 +1,9 @@
 /**
  * The diner's page at /t/<table token>: the menu with search and filters, the item sheet
  * (modifiers, quantity, note), the cart, placing an order exactly once, and the table's orders
- * with their live status from /ws/table.
+ * with their live status from /ws/table. A store may make staff open a table before it orders
+ * (the page says so and keeps the menu browsable) and ask for the table's PIN with the first
+ * order; the PIN is kept for this browser session only (sessionStorage).
  *
  * All text from the menu or the server is set with textContent (see common.js `el`).
  */
@@ -10,6 +12,7 @@ import {
   moneyDelta, randomId, replaceChildren, sleep, storage,
 } from './common.js';
 import { LANGS } from './i18n.js';
+import { digitsOnly, pinPad, waitText } from './pinpad.js';
 
 const MAX_QTY = 99;
 const MAX_NOTE = 140;
@@ -23,6 +26,8 @@ const token = (() => {
   try { return m ? decodeURIComponent(m[1]) : ''; } catch { return ''; }
 })();
 const CART_KEY = `tablehub.cart.${token}`;
+const PIN_KEY = `tablehub.pin.${token}`;
+const MAX_PIN = 8;
 
 const i18n = new I18n({ storageKey: 'tablehub.lang' });
 const t = (key, vars) => i18n.t(key, vars);
@@ -43,6 +48,9 @@ const S = {
   sections: new Map(),
   calls: new Map(),        // this table's active calls (open, acked) by kind
   callBusy: new Set(),     // kinds being sent
+  table: null,             // {id, name, open, requires_pin} from the menu document
+  pin: loadPin(),          // the table PIN that worked (or was typed) in this session
+  pinLockedUntil: 0,       // ms: the hub refuses PINs for this table until then
 };
 
 const fmt = (cents) => money(cents, S.menu?.store?.currency, i18n.lang);
@@ -77,6 +85,22 @@ function loadCart() {
 }
 
 function saveCart() { storage.set(CART_KEY, S.cart); }
+
+// ---------------------------------------------------------------- table PIN (this session only)
+
+function loadPin() {
+  try { return sessionStorage.getItem(PIN_KEY) || ''; } catch { return ''; }
+}
+
+function savePin(pin) {
+  S.pin = pin;
+  try {
+    if (pin) sessionStorage.setItem(PIN_KEY, pin); else sessionStorage.removeItem(PIN_KEY);
+  } catch { /* kept in memory only */ }
+}
+
+const tableClosed = () => S.table?.open === false;
+const needsPin = () => Boolean(S.table?.requires_pin) && !S.pin;
 
 /** The cart's content changed: a new submission will need a new idempotency key. */
 function cartChanged() {
@@ -419,7 +443,7 @@ function renderSheet() {
   if (!S.sheet) return;
   const body = $('#sheet-body');
   const scroll = body.scrollTop;
-  ({ item: renderItemSheet, cart: renderCartSheet, orders: renderOrdersSheet, filters: renderFiltersSheet })[S.sheet.kind]();
+  ({ item: renderItemSheet, cart: renderCartSheet, orders: renderOrdersSheet, filters: renderFiltersSheet, pin: renderPinSheet })[S.sheet.kind]();
   body.scrollTop = scroll;
 }
 
@@ -619,9 +643,10 @@ function renderCartSheet() {
       el('p', { class: 'empty-text', text: t('cart_empty_text') }));
   replaceChildren($('#sheet-body'), body);
   const soldOut = cartHasSoldOut();
+  const closed = tableClosed();
   const btn = el('button', {
     type: 'button', class: ['btn btn-primary btn-lg btn-block', !S.sending && 'btn-split', S.sending && 'is-busy'], testid: 'place-order',
-    disabled: S.sending || !lines.length || soldOut, 'aria-busy': S.sending ? 'true' : 'false',
+    disabled: S.sending || !lines.length || soldOut || closed, 'aria-busy': S.sending ? 'true' : 'false',
     onclick: placeOrder,
   }, S.sending
     ? [el('span', { class: 'spinner spinner-light' }), el('span', { text: t('sending') })]
@@ -629,6 +654,7 @@ function renderCartSheet() {
   replaceChildren($('#sheet-foot'), lines.length ? [
     el('div', { class: 'total-row' }, el('span', { text: t('total') }), el('strong', { testid: 'cart-total', text: fmt(cartTotal()) })),
     soldOut ? el('p', { class: 'foot-hint foot-hint-danger', text: t('remove_sold_out') }) : null,
+    closed ? el('p', { class: 'foot-hint foot-hint-danger', testid: 'table-closed-hint', text: t('table_closed_hint') }) : null,
     btn,
     el('p', { class: 'foot-hint', text: cartHasWeighed() ? `${t('weighed_total_hint')} ${t('pay_hint')}` : t('pay_hint') }),
   ] : [el('button', { type: 'button', class: 'btn btn-secondary btn-lg btn-block', text: t('browse_menu'), onclick: closeSheet })]);
@@ -670,6 +696,8 @@ function cartLine(line, index) {
  */
 async function placeOrder() {
   if (S.sending || !S.cart.lines.length || cartHasSoldOut()) return;
+  if (tableClosed()) { renderSheetIfCart(); return; }
+  if (needsPin()) { openSheet('pin'); return; }
   S.sending = true;
   hideError();
   S.lineErrors.clear();
@@ -680,6 +708,7 @@ async function placeOrder() {
     idempotency_key: S.cart.key,
     lines: sent.map((l) => ({ item: l.item, qty: l.qty, modifiers: l.modifiers, note: l.note })),
   };
+  if (S.table?.requires_pin) body.pin = S.pin;
   renderSheetIfCart();
   renderBottomBar();
   let order = null;
@@ -697,6 +726,7 @@ async function placeOrder() {
   }
   S.sending = false;
   if (order) {
+    if (body.pin) savePin(body.pin);
     S.cart = { lines: [], key: null };
     saveCart();
     upsertOrder(order, true);
@@ -715,6 +745,8 @@ function orderFailed(error, sent) {
     S.cart.key = null;
     saveCart();
   }
+  if (tableRefused(error)) return;
+  if (S.sheet?.kind === 'pin') openSheet('cart'); // what went wrong is shown on the cart
   const m = /^lines\[(\d+)\]/.exec(error.field || '');
   const line = m ? sent[Number(m[1])] : null;
   if (error.code === 'sold_out' && line) {
@@ -739,7 +771,115 @@ function orderFailed(error, sent) {
   first?.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
 }
 
-function renderSheetIfCart() { if (S.sheet?.kind === 'cart') renderCartSheet(); }
+function renderSheetIfCart() {
+  if (S.sheet?.kind === 'cart') renderCartSheet();
+  else if (S.sheet?.kind === 'pin') renderPinSheet();
+}
+
+// ---------------------------------------------------------------- closed table, table PIN
+
+/** The hub refused the order because of the table (closed) or its PIN: say so; true if so. */
+function tableRefused(error) {
+  if (error.code === 'table_closed') {
+    savePin('');
+    if (S.table) S.table.open = false;
+    renderTableState();
+    if (S.sheet?.kind === 'pin') closeSheet();
+    renderSheetIfCart();
+    showError(t('table_closed_now'));
+    renderBottomBar();
+    return true;
+  }
+  if (error.field !== 'pin') return false;
+  savePin('');
+  if (error.status === 429) {
+    S.pinLockedUntil = Date.now() + 1000 * (error.retryAfter || 120);
+    openSheet('pin', { error: lockedText() });
+    schedulePinUnlock();
+  } else {
+    // the hub's own words in English; the page's language otherwise
+    openSheet('pin', { error: i18n.lang === 'en' && error.message ? sentence(error.message) : t('pin_wrong') });
+  }
+  renderBottomBar();
+  return true;
+}
+
+const sentence = (text) => text.charAt(0).toUpperCase() + text.slice(1) + (/[.!?]$/.test(text) ? '' : '.');
+const pinLocked = () => Date.now() < S.pinLockedUntil;
+const lockedText = () => t('pin_locked', { time: waitText(t, (S.pinLockedUntil - Date.now()) / 1000) });
+
+let unlockTimer = null;
+function schedulePinUnlock() {
+  clearTimeout(unlockTimer);
+  unlockTimer = setTimeout(() => {
+    if (pinLocked()) { schedulePinUnlock(); return; }
+    if (S.sheet?.kind === 'pin') { S.sheet.error = ''; renderPinSheet(); }
+  }, Math.min(30000, Math.max(250, S.pinLockedUntil - Date.now())));
+}
+
+/** The "ask staff to open this table" panel; the menu stays browsable. */
+function renderTableState() {
+  const closed = tableClosed();
+  $('#table-closed').hidden = !closed;
+  document.body.classList.toggle('is-table-closed', closed);
+}
+
+async function checkTableAgain() {
+  const btn = $('#table-check-again');
+  btn.disabled = true;
+  const wasClosed = tableClosed();
+  await reloadMenu();
+  btn.disabled = false;
+  if (wasClosed && !tableClosed()) toast(t('table_opened_toast'));
+}
+
+function renderPinSheet() {
+  $('#sheet-title').textContent = t('pin_title');
+  const locked = pinLocked();
+  const error = locked ? lockedText() : S.sheet.error || '';
+  const input = el('input', {
+    class: 'input pin-field', id: 'pin-input', type: 'text', inputmode: 'numeric', pattern: '[0-9]*',
+    maxlength: String(MAX_PIN), autocomplete: 'off', 'aria-label': t('pin_label'), testid: 'pin-input',
+    value: S.sheet.typed || '', disabled: S.sending || locked,
+    oninput: (ev) => { ev.target.value = digitsOnly(ev.target.value, MAX_PIN); pinTyped(ev.target.value); },
+    onkeydown: (ev) => { if (ev.key === 'Enter') submitPin(); },
+  });
+  replaceChildren($('#sheet-body'), el('div', { class: 'pin-block' },
+    el('p', { class: 'pin-intro', text: t('pin_intro') }),
+    input,
+    el('p', { class: 'form-error pin-error', id: 'pin-error', role: 'alert', testid: 'pin-error', text: error, hidden: !error }),
+    pinPad(input, { t, testid: 'pin-key', onChange: pinTyped })));
+  replaceChildren($('#sheet-foot'), el('button', {
+    type: 'button', class: ['btn btn-primary btn-lg btn-block', S.sending && 'is-busy'], testid: 'pin-submit',
+    disabled: S.sending || locked, 'aria-busy': S.sending ? 'true' : 'false', onclick: submitPin,
+  }, S.sending
+    ? [el('span', { class: 'spinner spinner-light' }), el('span', { text: t('sending') })]
+    : [el('span', { text: t('pin_submit') }), el('span', { class: 'btn-amount', text: fmt(cartTotal()) })]));
+  if (!S.sending && !locked) requestAnimationFrame(() => input.focus({ preventScroll: true }));
+}
+
+function pinTyped(value) {
+  if (S.sheet?.kind !== 'pin') return;
+  S.sheet.typed = value;
+  if (S.sheet.error) {
+    S.sheet.error = '';
+    const err = $('#pin-error');
+    if (err) { err.hidden = true; err.textContent = ''; }
+  }
+}
+
+function submitPin() {
+  if (S.sheet?.kind !== 'pin' || S.sending || pinLocked()) return;
+  const pin = digitsOnly(S.sheet.typed, MAX_PIN);
+  if (pin.length < 4) {
+    S.sheet.error = t('pin_short');
+    renderPinSheet();
+    return;
+  }
+  S.pin = pin; // remembered once the hub accepts an order with it
+  S.sheet.typed = '';
+  placeOrder();
+}
 
 // ---------------------------------------------------------------- orders
 
@@ -1005,6 +1145,11 @@ function onMessage(msg) {
     setAvailable(msg.item, Boolean(msg.available));
   } else if (msg.type === 'menu') {
     reloadMenu();
+  } else if (msg.type === 'table') {
+    // opened or closed by staff: a new party, a new PIN; the menu says whether it may order
+    savePin('');
+    const wasClosed = tableClosed();
+    reloadMenu().then(() => { if (wasClosed && !tableClosed()) toast(t('table_opened_toast')); });
   }
 }
 
@@ -1025,6 +1170,7 @@ function ordersChanged() {
 
 function renderAll() {
   renderHeader();
+  renderTableState();
   renderLangSwitch();
   renderCalls();
   renderMenu();
@@ -1072,6 +1218,7 @@ function setMenu(menu) {
   }
   menu.items = menu.items || [];
   S.menu = menu;
+  S.table = menu.table && typeof menu.table === 'object' ? menu.table : null;
   S.items = new Map(menu.items.map((it) => [it.id, it]));
   for (const key of [...S.hide]) if (!menu.labels?.allergens?.[key]) S.hide.delete(key);
   for (const key of [...S.only]) if (!menu.labels?.dietary?.[key]) S.only.delete(key);
@@ -1090,6 +1237,8 @@ function wire() {
   $('#sheet-close').addEventListener('click', closeSheet);
   $('#sheet-backdrop').addEventListener('click', closeSheet);
   $('#cart-button').addEventListener('click', () => openSheet('cart'));
+  $('#table-closed-icon').append(icon('alert'));
+  $('#table-check-again').addEventListener('click', checkTableAgain);
   $('#orders-button').addEventListener('click', () => openSheet('orders'));
   $('#filter-button').addEventListener('click', () => openSheet('filters'));
   let searchTimer = null;
