@@ -64,7 +64,9 @@ def masked(dsn: str) -> str:
 def database_name(dsn: str) -> str:
     parts = urlsplit(dsn)
     if parts.scheme not in ("postgresql", "postgres"):
-        raise ConfigError(f"the cloud DSN must be postgresql://user@host:port/dbname, not {dsn!r}")
+        raise ConfigError(
+            f"the cloud DSN must be postgresql://user@host:port/dbname, not {masked(dsn)!r}"
+        )
     name = unquote(parts.path.lstrip("/"))
     if not name:
         raise ConfigError("the cloud DSN must name a database: postgresql://user@host:5432/dbname")

@@ -132,16 +132,18 @@ class OutboxPruner:
 
     async def _prune_shed(self, plan: PrunePlan) -> tuple[int, int]:
         deleted = writes = 0
+        top = self._store.committed_seq - 1  # the newest row stays here too
         for lo, hi in plan.shed:
             if (lo, hi) in self._shed_done:
                 continue
             start = lo
-            while start <= hi:
-                end = min(hi, start + self.chunk_rows - 1)
+            while start <= min(hi, top):
+                end = min(hi, top, start + self.chunk_rows - 1)
                 deleted += await self._store.write(_delete_shed(start, end))
                 writes += 1
                 start = end + 1
-            self._shed_done.add((lo, hi))
+            if hi <= top:  # a range ending at the newest row is looked at again later
+                self._shed_done.add((lo, hi))
         # the bridge forgets old shed records: so does this memo
         self._shed_done &= set(plan.shed)
         return deleted, writes

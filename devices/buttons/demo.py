@@ -51,6 +51,7 @@ class DemoButtons:
         self.agent = ButtonAgent(store_id, config, mqtt, self.factory)
         self._task: asyncio.Task[None] | None = None
         self._lock = threading.Lock()  # one press at a time per board, as with one finger
+        self._pressing = False
 
     def __repr__(self) -> str:
         return f"<DemoButtons {self.config.device} {self.agent!r}>"
@@ -90,8 +91,13 @@ class DemoButtons:
             b.pin == pin for b in self.config.bumps
         )
 
+    @property
+    def pressing(self) -> bool:
+        return self._pressing
+
     async def press(self, pin: int) -> None:
-        """Press and release `pin` from another thread (an edge thread on a Pi)."""
+        """Press and release `pin` from another thread (an edge thread on a Pi). One press at
+        a time: the caller refuses a press while one is under way (`pressing`)."""
         mock = self.factory.pin(pin)
 
         def finger() -> None:
@@ -101,4 +107,8 @@ class DemoButtons:
                 mock.drive_high()
                 time.sleep(PRESS_S)  # released long enough to count the next press
 
-        await asyncio.to_thread(finger)
+        self._pressing = True  # set on the loop, before the thread starts: no second one
+        try:
+            await asyncio.to_thread(finger)
+        finally:
+            self._pressing = False

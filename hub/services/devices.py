@@ -21,6 +21,7 @@ from hub.store.db import Store, Tx
 
 log = logging.getLogger("tablehub.devices")
 
+MAX_SCALES = 64  # readings kept per scale id; a store has a handful
 VOLATILE = frozenset({"queue"})  # status fields that do not make a new presence row
 
 
@@ -43,10 +44,16 @@ class Devices:
         self._weights: dict[str, tuple[int, int]] = {}  # scale -> (grams recorded, at ms)
         self.readings_recorded = 0
         self.readings_dropped = 0  # changed weights inside a scale's window
+        self._too_many_logged = False
 
     async def weight(self, scale: str, grams: int, stable: bool) -> bool:
         """Record a scale's reading as telemetry when it is worth it; True if recorded."""
         last = self._weights.get(scale)
+        if last is None and len(self._weights) >= MAX_SCALES:
+            if not self._too_many_logged:
+                log.warning("more than %d scales report weights; ignoring %s", MAX_SCALES, scale)
+                self._too_many_logged = True
+            return False
         if not stable or grams <= 0:
             if stable and last is not None:  # emptied: the same weight again is a new reading
                 self._weights[scale] = (0, last[1])

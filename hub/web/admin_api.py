@@ -54,7 +54,9 @@ def _base_url(request: web.Request) -> str:
 
 def _hours(request: web.Request) -> int:
     raw = request.query.get("hours", "12")
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw[:6]) <= stats.MAX_HOURS:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6) or not (
+        1 <= int(raw) <= stats.MAX_HOURS
+    ):
         raise InvalidInput(
             f"hours must be a whole number from 1 to {stats.MAX_HOURS}", field="hours"
         )

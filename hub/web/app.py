@@ -135,9 +135,7 @@ def _staff_page(name: str, action: str) -> Handler:
 async def pair(request: web.Request) -> web.StreamResponse:
     """Pair a screen: trade a staff token for an HttpOnly session cookie."""
     token = request.query.get("token", "")
-    nxt = request.query.get("next", "/admin")
-    if not nxt.startswith("/") or nxt.startswith("//") or "\\" in nxt:
-        nxt = "/admin"
+    nxt = auth.safe_next(request.query.get("next"))
     if not token:  # a device opening /pair to type a PIN or paste a token
         raise web.HTTPFound(f"/static/pair.html?next={quote(nxt, safe='')}")
     staff = await auth.staff_from_token(request.app[SERVICES].store, token)

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.errors import NotFound
+from hub.errors import Conflict, NotFound
 from hub.services.container import Services
 from hub.web import auth
 from hub.web.keys import SERVICES
@@ -47,5 +47,7 @@ async def press(request: web.Request) -> web.Response:
     raw = request.match_info["pin"]
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 3) or not board.pressable(int(raw)):
         raise NotFound(f"no button on pin '{raw[:8]}'", field="pin")
+    if board.pressing:  # one finger: a burst of taps must not queue up worker threads
+        raise Conflict("a button is being pressed; try again in a moment", field="pin")
     await board.press(int(raw))
     return web.Response(status=204)

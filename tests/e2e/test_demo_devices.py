@@ -5,6 +5,7 @@ the pass bumps the station's oldest ticket."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -105,3 +106,25 @@ async def test_a_demo_bump_button_bumps_the_oldest_ticket(
             break
         await page.wait_for_timeout(100)
     assert await open_tickets() == 0
+
+
+async def test_a_press_while_one_is_under_way_is_refused(
+    demo_hub: RunningHub, http: aiohttp.ClientSession
+) -> None:
+    hub = demo_hub
+    token = await staff.issue(hub.services.store, "floor", "demo phone")
+    auth = {"Authorization": f"Bearer {token}"}
+    pin = next(b["pin"] for b in hub.services.demo_buttons.buttons() if b["kind"] == "call")
+    url = f"{hub.url}/api/v1/demo/buttons/{pin}/press"
+
+    async def press() -> int:
+        async with http.post(url, headers=auth) as r:
+            return r.status
+
+    statuses = sorted(await asyncio.gather(*(press() for _ in range(5))))
+    assert statuses[0] == 204
+    assert set(statuses[1:]) <= {204, 409}
+    assert 409 in statuses
+    async with http.post(f"{hub.url}/api/v1/demo/buttons/99/press", headers=auth) as r:
+        assert r.status == 404
+        assert (await r.json())["field"] == "pin"

@@ -27,3 +27,15 @@ async def test_only_changes_staff_see_write_presence_rows(hub: RunningHub) -> No
     assert [r["detail"]["paper"] for r in rows] == ["ok", "out"]
     await devices.report("printer-grill-1", "offline", "printer", {**ok, "paper": "out"})
     assert [r["state"] for r in await presence_rows()] == ["online", "online", "offline"]
+
+
+async def test_readings_from_more_scales_than_a_store_has_are_not_kept(hub: RunningHub) -> None:
+    """Scale ids come from topic names: a flood of made-up ids must not grow memory or the
+    outbox without bound."""
+    from hub.services.devices import MAX_SCALES
+
+    devices = hub.services.devices
+    recorded = [await devices.weight(f"scale-{i}", 500 + i, True) for i in range(MAX_SCALES + 6)]
+    assert recorded.count(True) == MAX_SCALES
+    assert recorded[-6:] == [False] * 6
+    assert await devices.weight("scale-0", 900, True) is False  # inside its 10 s window

@@ -3,8 +3,8 @@
  * and the recent print jobs (live from `print` messages), tables with their QR codes, bills and
  * QR rotation and the printable QR sheet, device presence with live scale readings, links to
  * every station's KDS, and the hub's /healthz. The kitchen's numbers (charts), the menu editor,
- * staff tokens and backups live in admin-stats.js, admin-menu.js, admin-tokens.js and
- * admin-backups.js; this module hands them its helpers.
+ * staff tokens, backups and the cloud bridge live in admin-stats.js, admin-menu.js,
+ * admin-tokens.js, admin-backups.js and admin-bridge.js; this module hands them its helpers.
  */
 import {
   $, ApiError, I18n, LANGUAGE_NAMES, LiveSocket, api, availabilityList, causeText, clockTime,
@@ -12,6 +12,7 @@ import {
 } from './common.js';
 import { LANGS } from './i18n.js';
 import { backupsSection } from './admin-backups.js';
+import { bridgeSection } from './admin-bridge.js';
 import { menuSection } from './admin-menu.js';
 import { statsSection } from './admin-stats.js';
 import { tokensSection } from './admin-tokens.js';
@@ -94,6 +95,7 @@ const stats = statsSection(ctx);
 const menu = menuSection(ctx);
 const tokens = tokensSection(ctx);
 const backups = backupsSection(ctx);
+const bridge = bridgeSection(ctx);
 
 // ---------------------------------------------------------------- sold-out items
 
@@ -564,6 +566,7 @@ function rerender() {
   menu.render();
   tokens.render();
   backups.render();
+  bridge.render();
   if (S.health || S.healthError) renderHealth();
 }
 
@@ -579,12 +582,12 @@ async function start() {
   $('#avail-search').addEventListener('input', (ev) => { S.search = ev.target.value; renderItems(); });
   $('#avail-group').addEventListener('change', renderItems);
   $('#avail-only-out').addEventListener('change', renderItems);
-  for (const section of [stats, menu, tokens, backups]) section.init();
+  for (const section of [stats, menu, tokens, backups, bridge]) section.init();
   loadHealth();
   setInterval(loadHealth, 15000);
   await loadStations();
   if (!S.paired) return;
-  await Promise.all([loadItems(), loadTables(), loadPrinters(), stats.load(), menu.load(), tokens.load(), backups.load(), loadWeights()]);
+  await Promise.all([loadItems(), loadTables(), loadPrinters(), stats.load(), menu.load(), tokens.load(), backups.load(), bridge.load(), loadWeights()]);
   if (!S.paired) return;
   setInterval(() => { if (S.paired && document.visibilityState === 'visible') { stats.load(); backups.load(); } }, 60000);
   socket = new LiveSocket('/ws/kds/expo', { onMessage, onState: onConnState }).start();
