@@ -437,4 +437,12 @@ async def healthz(request: web.Request) -> web.Response:
         "uptime_s": round((now - s.started_ms) / 1000, 1),
         **s.extra_health,
     }
+    bridge = body.get("cloud_bridge")
+    # anyone on the store's Wi-Fi may ask; the cloud's own error text is for staff
+    if (
+        isinstance(bridge, dict)
+        and bridge.get("last_error")
+        and await auth.current_staff(request) is None
+    ):
+        body["cloud_bridge"] = bridge | {"last_error": "(ask with a staff token)"}
     return _json(body)
