@@ -33,6 +33,7 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from hub.aio import cancel_all
 from hub.bus import contract
 
 log = logging.getLogger("tablehub.devices")
@@ -220,9 +221,7 @@ class DeviceLink:
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in tasks:
-                task.cancel()
-            results = await asyncio.gather(*tasks, return_exceptions=True)
+            results = await cancel_all(tasks)
         for result in results:
             if isinstance(result, aiomqtt.MqttError):
                 raise result

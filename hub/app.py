@@ -15,6 +15,7 @@ from aiohttp import web
 
 from hub import backup, sdnotify
 from hub.agents import InProcessAgents
+from hub.aio import cancel_all
 from hub.bridge_health import BridgeHealth
 from hub.bus.client import Bus
 from hub.bus.router import Router
@@ -193,17 +194,6 @@ async def running_hub(
                     t.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await bus_task
-
-
-async def cancel_all(tasks: list[asyncio.Task[Any]]) -> None:
-    """Cancel tasks and wait until they are done. On Python 3.11 `asyncio.wait_for` (used by
-    aiomqtt's publish) can swallow a cancel that lands as its future completes, so a task
-    still running after a moment is cancelled again rather than awaited forever."""
-    pending = {t for t in tasks if not t.done()}
-    while pending:
-        for t in pending:
-            t.cancel()
-        _, pending = await asyncio.wait(pending, timeout=1.0)
 
 
 def _cloud_link(

@@ -28,6 +28,7 @@ from typing import Any
 
 import aiomqtt
 
+from hub.aio import cancel_all
 from hub.bus import contract
 
 log = logging.getLogger("tablehub.devices.link")
@@ -212,9 +213,7 @@ class DeviceLink:
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for t in tasks:
-                t.cancel()
-            results = await asyncio.gather(*tasks, return_exceptions=True)
+            results = await cancel_all(tasks)
         for r in results:
             if isinstance(r, aiomqtt.MqttError):
                 raise r

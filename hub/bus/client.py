@@ -20,6 +20,7 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from hub.aio import cancel_all
 from hub.bus import contract
 
 log = logging.getLogger("tablehub.bus")
@@ -127,11 +128,9 @@ class Bus:
         try:
             await asyncio.wait({reader, stopper}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            stopper.cancel()
-            if not reader.done():
-                reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader  # re-raises MqttError when the connection dropped
+            read_result, _ = await cancel_all([reader, stopper])
+        if isinstance(read_result, Exception):
+            raise read_result  # the MqttError of a dropped connection
 
     async def _dispatch(self, topic: str, payload: object) -> None:
         self.received += 1
