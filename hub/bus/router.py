@@ -8,7 +8,7 @@ from collections import OrderedDict
 
 from hub.bus import contract
 from hub.dispatch import LiveHub
-from hub.errors import HubError
+from hub.errors import HubError, StoreUnavailable
 from hub.services.calls import Calls
 from hub.services.catalog import Catalog
 from hub.services.devices import Devices
@@ -60,6 +60,14 @@ class Router:
         self.rejects = RejectLog()
 
     async def handle(self, topic: contract.Topic, payload: bytes) -> None:
+        try:
+            await self._route(topic, payload)
+        except StoreUnavailable as exc:
+            # a full disk or a closing store: said once per device and reason, no traceback
+            # (the device sends again: a button is pressed again, a status is retained)
+            self.rejects.reject(f"{topic.kind} {topic.subject}", exc.message)
+
+    async def _route(self, topic: contract.Topic, payload: bytes) -> None:
         if topic.kind == "kds.bump":
             await self._bump(topic.subject, payload)
         elif topic.kind == "table.call":

@@ -3,7 +3,12 @@ queue length moving with each job writes nothing; paper running out does, once."
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+
 from hub.app import RunningHub
+from hub.store import repos
 
 
 async def test_only_changes_staff_see_write_presence_rows(hub: RunningHub) -> None:
@@ -39,3 +44,31 @@ async def test_readings_from_more_scales_than_a_store_has_are_not_kept(hub: Runn
     assert recorded.count(True) == MAX_SCALES
     assert recorded[-6:] == [False] * 6
     assert await devices.weight("scale-0", 900, True) is False  # inside its 10 s window
+
+
+async def test_a_button_press_while_the_store_cannot_write_is_logged_once(
+    hub: RunningHub, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk refuses the write; the press is logged once per button, with no traceback,
+    and the bus keeps serving (the next press, after space is freed, opens the call)."""
+    from hub.bus import contract
+    from hub.errors import StoreUnavailable
+
+    async def full(*args: object) -> None:
+        raise StoreUnavailable("the store cannot save: database or disk is full")
+
+    assert hub.bus is not None
+    handle = hub.bus._handler  # the router's entry point, as the MQTT reader calls it
+    topic = contract.parse_topic("tablehub/v1/demo/tables/T3/call")
+    press = b'{"kind": "water", "id": "table-button-T3-1"}'
+    monkeypatch.setattr(hub.services.calls, "open", full)
+    with caplog.at_level(logging.WARNING):
+        for _ in range(3):
+            await handle(topic, press)
+    said = [r for r in caplog.records if "disk is full" in r.getMessage()]
+    assert len(said) == 1
+    assert said[0].exc_info is None
+    monkeypatch.undo()
+    await handle(topic, b'{"kind": "water", "id": "table-button-T3-2"}')
+    calls = await repos.read_active_calls(hub.services.store)
+    assert [(c["table"], c["kind"]) for c in calls] == [("T3", "water")]
