@@ -8,16 +8,24 @@ after that commit, so a 201 always means "on disk". A unit that raises is rolled
 a commit that fails (disk full, I/O error) fails every unit of the batch with
 `StoreUnavailable` and writes nothing.
 
-Reads use their own read-only connection, so they never see a batch that is not committed.
+The writer's statements run on the event loop's thread itself (a statement inside a
+transaction costs microseconds; a hop to a worker thread per statement cost ~30 µs and
+serialised the writer); only what waits on the disk goes to the writer's own thread:
+opening, migrations, COMMIT (the fsync) and the checkpoint at close. Reads use their own
+read-only connection (aiosqlite, one trip to its thread per query), so they never see a
+batch that is not committed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
+import queue
 import sqlite3
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -26,6 +34,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
+import msgspec
 
 from hub import backup
 from hub.errors import HubError, StoreUnavailable
@@ -34,6 +43,7 @@ log = logging.getLogger("tablehub.store")
 
 T = TypeVar("T")
 SCHEMA_VERSION = 1
+PAGE_SIZE = 2048  # for new stores
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,35 +58,137 @@ class Event:
     created_at: str
 
 
-class Tx:
-    """What a write unit sees: the writer connection and an outbox to emit events into."""
+class Cursor:
+    """A finished statement: `lastrowid`, `rowcount` and its rows (awaitable, as in aiosqlite)."""
 
-    def __init__(self, conn: aiosqlite.Connection, now: str) -> None:
-        self.conn = conn
+    __slots__ = ("_cur",)
+
+    def __init__(self, cur: sqlite3.Cursor) -> None:
+        self._cur = cur
+
+    @property
+    def lastrowid(self) -> int | None:
+        return self._cur.lastrowid
+
+    @property
+    def rowcount(self) -> int:
+        return self._cur.rowcount
+
+    async def fetchone(self) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self._cur.fetchone()
+        return row
+
+    async def fetchall(self) -> list[sqlite3.Row]:
+        return list(self._cur.fetchall())
+
+    async def close(self) -> None:
+        self._cur.close()
+
+    async def __aenter__(self) -> Cursor:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._cur.close()
+
+
+class Tx:
+    """What a write unit sees: the writer connection and an outbox to emit events into.
+
+    Statements run at once on the loop's thread (see the module docstring); the methods stay
+    coroutines, so a unit reads the same whichever thread runs its statements."""
+
+    def __init__(self, conn: sqlite3.Connection, now: str) -> None:
+        self._db = conn
+        self.conn = self  # units written against a connection: `await tx.conn.execute(...)`
         self.now = now
         self.events: list[tuple[str, str, str, dict[str, Any]]] = []
 
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Cursor:
-        return await self.conn.execute(sql, params)
+    async def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Cursor:
+        return Cursor(self._db.execute(sql, params))
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        await self.conn.executemany(sql, rows)
+        self._db.executemany(sql, rows)
 
     async def one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        async with self.conn.execute(sql, params) as cur:
-            row: sqlite3.Row | None = await cur.fetchone()
-            return row
+        row: sqlite3.Row | None = self._db.execute(sql, params).fetchone()
+        return row
 
     async def all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        async with self.conn.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        return list(self._db.execute(sql, params).fetchall())
 
     def emit(self, stream: str, kind: str, key: str, body: dict[str, Any]) -> None:
         self.events.append((stream, kind, key, body))
 
 
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder()
+
+
+def _dumps(body: dict[str, Any]) -> str:
+    try:
+        return _encoder.encode(body).decode()
+    except (TypeError, OverflowError):  # integers past 64 bits: the standard library's way
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
 Unit = Callable[[Tx], Awaitable[T]]
 CommitListener = Callable[[list[Event]], None]
+
+
+BUSY_WAIT_S = 5.0  # how long a BEGIN waits for another process's write lock
+
+
+def _begin_waiting(conn: sqlite3.Connection, limit_s: float) -> None:
+    """BEGIN IMMEDIATE, retrying while another process writes (on the writer's thread)."""
+    until = time.monotonic() + limit_s
+    delay = 0.001
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > until:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
+class _DiskThread:
+    """The writer's own thread: runs one call at a time, in order, and settles an asyncio
+    future with the outcome (lighter per call than an executor)."""
+
+    def __init__(self, name: str) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._work, name=name, daemon=True)
+        self._thread.start()
+
+    def call(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[T] = loop.create_future()
+        self._jobs.put((loop, fut, fn, args))
+        return fut
+
+    def stop(self) -> None:
+        self._jobs.put(None)
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            loop, fut, fn, args = job
+            try:
+                result = fn(*args)
+            except Exception as exc:
+                loop.call_soon_threadsafe(_settle, fut, None, exc)
+            else:
+                loop.call_soon_threadsafe(_settle, fut, result, None)
+
+
+def _settle(fut: asyncio.Future[Any], result: Any, exc: Exception | None) -> None:
+    if fut.cancelled():
+        return
+    if exc is not None:
+        fut.set_exception(exc)
+    else:
+        fut.set_result(result)
 
 
 def _is_fatal(exc: BaseException) -> bool:
@@ -106,13 +218,18 @@ class Store:
             queue_size
         )
         self._listeners: list[CommitListener] = []
-        self._w: aiosqlite.Connection | None = None
+        self._since: collections.deque[float] = collections.deque()  # enqueue times, queue order
+        self._w: sqlite3.Connection | None = None
+        # the writer's own thread: connecting, migrations, COMMIT (fsync), checkpoints
+        self._disk: _DiskThread | None = None
         self._r: aiosqlite.Connection | None = None
         self._task: asyncio.Task[None] | None = None
         self._next_seq = 1
         self.committed_seq = 0
         self.commits = 0
         self.units = 0
+        self.failed_commits = 0
+        self.failing: str | None = None  # why commits fail now (disk full, I/O error)
         self.check_on_open = check_on_open
         self.quarantined: Path | None = None
 
@@ -129,27 +246,64 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.check_on_open:
             await asyncio.to_thread(self._quarantine_if_corrupt)
-        self._w = await aiosqlite.connect(self.path, isolation_level=None)
-        self._w.row_factory = sqlite3.Row
-        for pragma in (
-            "journal_mode=WAL",
-            "synchronous=FULL",
-            "foreign_keys=ON",
-            "busy_timeout=5000",
-            "wal_autocheckpoint=1000",
-        ):
-            await self._w.execute(f"PRAGMA {pragma}")
-        await self._migrate()
+        self._disk = _DiskThread(f"store-writer {self.path.name}")
+        try:
+            self._w = await self._on_disk(self._connect_writer)
+            await self._migrate()
+        except BaseException:
+            if self._w is not None:
+                self._w.close()
+                self._w = None
+            self._disk.stop()
+            self._disk = None
+            raise
+        # from here on the writer never waits inside SQLite on the loop's thread: a BEGIN
+        # that finds another process writing retries on the writer's thread (`_begin`)
+        self._w.execute("PRAGMA busy_timeout=0")
         self._r = await aiosqlite.connect(
             f"file:{self.path}?mode=ro", uri=True, isolation_level=None
         )
         self._r.row_factory = sqlite3.Row
         await self._r.execute("PRAGMA busy_timeout=5000")
-        row = await self._one_w("SELECT COALESCE(MAX(seq), 0) FROM outbox")
-        seq_row = await self._one_w("SELECT seq FROM sqlite_sequence WHERE name='outbox'")
+        row = self._one_w("SELECT COALESCE(MAX(seq), 0) FROM outbox")
+        seq_row = self._one_w("SELECT seq FROM sqlite_sequence WHERE name='outbox'")
         self._next_seq = max(row[0] if row else 0, seq_row[0] if seq_row else 0) + 1
         self.committed_seq = self._next_seq - 1
         self._task = asyncio.create_task(self._writer(), name="store-writer")
+
+    def _connect_writer(self) -> sqlite3.Connection:
+        new = not self.path.exists() or self.path.stat().st_size == 0
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        pragmas = [
+            "journal_mode=WAL",
+            "synchronous=FULL",
+            "foreign_keys=ON",
+            "busy_timeout=5000",
+            "wal_autocheckpoint=1000",
+        ]
+        if new:
+            # fewer bytes per page written (an order touches the same number of pages);
+            # a store made with another size keeps it
+            pragmas.insert(0, f"page_size={PAGE_SIZE}")
+        for pragma in pragmas:
+            conn.execute(f"PRAGMA {pragma}")
+        return conn
+
+    async def _on_disk(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(*args)` on the writer's own thread (what may wait on the disk)."""
+        assert self._disk is not None
+        return await self._disk.call(fn, *args)
+
+    async def _begin(self, conn: sqlite3.Connection) -> None:
+        """BEGIN IMMEDIATE on the loop's thread (it takes no I/O), or, if another process
+        holds the write lock (the CLI adding a token), wait for it on the writer's thread."""
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            await self._on_disk(_begin_waiting, conn, BUSY_WAIT_S)
 
     async def close(self) -> None:
         if self._task is not None:
@@ -166,11 +320,14 @@ class Store:
             # backups and a technician's sqlite3 see everything; SQLite drops the WAL once the
             # last connection closes
             try:
-                await self._w.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                await self._on_disk(self._w.execute, "PRAGMA wal_checkpoint(PASSIVE)")
             except sqlite3.Error as exc:
                 log.warning("store %s: checkpoint at close failed: %s", self.path, exc)
-            await self._w.close()
+            await self._on_disk(self._w.close)
         self._r = self._w = None
+        if self._disk is not None:
+            self._disk.stop()
+            self._disk = None
 
     def _quarantine_if_corrupt(self) -> None:
         """Never refuse to start: a store that fails `PRAGMA quick_check` (power cut on a bad
@@ -206,15 +363,14 @@ class Store:
             target,
         )
 
-    async def _one_w(self, sql: str) -> sqlite3.Row | None:
+    def _one_w(self, sql: str) -> sqlite3.Row | None:
         assert self._w is not None
-        async with self._w.execute(sql) as cur:
-            row: sqlite3.Row | None = await cur.fetchone()
-            return row
+        row: sqlite3.Row | None = self._w.execute(sql).fetchone()
+        return row
 
     async def _migrate(self) -> None:
         assert self._w is not None
-        row = await self._one_w("PRAGMA user_version")
+        row = self._one_w("PRAGMA user_version")
         version = row[0] if row else 0
         if version > SCHEMA_VERSION:
             raise StoreUnavailable(
@@ -225,8 +381,8 @@ class Store:
             # an upgrade keeps a copy of the store as it was (none for a new store)
             await asyncio.to_thread(backup.before_migration, self.path, version, SCHEMA_VERSION)
             sql = resources.files("hub.store").joinpath("schema.sql").read_text("utf-8")
-            await self._w.executescript(sql)
-            await self._w.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            await self._on_disk(self._w.executescript, sql)
+            await self._on_disk(self._w.execute, f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # ------------------------------------------------------------ API
 
@@ -239,19 +395,22 @@ class Store:
         if self._task is None:
             raise StoreUnavailable("the store is closed")
         fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        since = time.monotonic()
         await self._queue.put((unit, fut))
+        self._since.append(since)  # in step with the queue: no await between the two
         return await fut
 
+    def backlog_s(self) -> float:
+        """How long the oldest unit still waiting for the writer has waited (0 if none)."""
+        return time.monotonic() - self._since[0] if self._since else 0.0
+
     async def read_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        assert self._r is not None
-        async with self._r.execute(sql, params) as cur:
-            row: sqlite3.Row | None = await cur.fetchone()
-            return row
+        rows = await self.read_all(sql, params)
+        return rows[0] if rows else None
 
     async def read_all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         assert self._r is not None
-        async with self._r.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        return list(await self._r.execute_fetchall(sql, params))  # one trip to its thread
 
     async def events_after(self, seq: int, limit: int = 500) -> list[Event]:
         rows = await self.read_all(
@@ -259,16 +418,18 @@ class Store:
             "ORDER BY seq LIMIT ?",
             (seq, limit),
         )
-        return [Event(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
+        return [Event(r[0], r[1], r[2], r[3], _decoder.decode(r[4]), r[5]) for r in rows]
 
     # ------------------------------------------------------------ the writer
 
     async def _writer(self) -> None:
         while True:
             first = await self._queue.get()
+            self._since.popleft()
             batch = [first]
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+                self._since.popleft()
             try:
                 await self._run_batch(batch)
             except Exception:  # the writer must survive anything one batch does
@@ -286,30 +447,30 @@ class Store:
         tx = Tx(conn, self._clock())
         results: list[tuple[asyncio.Future[Any], bool, Any]] = []
         pending: list[tuple[str, str, str, dict[str, Any]]] = []
-        await conn.execute("BEGIN IMMEDIATE")
+        await self._begin(conn)
         try:
             for unit, fut in batch:
                 if fut.cancelled():
                     continue
                 tx.events = []
-                await conn.execute("SAVEPOINT unit")
+                conn.execute("SAVEPOINT unit")
                 try:
                     value = await unit(tx)
                 except Exception as exc:
-                    await conn.execute("ROLLBACK TO unit")
-                    await conn.execute("RELEASE unit")
+                    conn.execute("ROLLBACK TO unit")
+                    conn.execute("RELEASE unit")
                     if _is_fatal(exc):
                         raise
                     if not isinstance(exc, HubError):
                         log.exception("store: write unit failed")
                     results.append((fut, False, exc))
                     continue
-                await conn.execute("RELEASE unit")
+                conn.execute("RELEASE unit")
                 pending.extend(tx.events)
                 results.append((fut, True, value))
             events = self._number(pending, tx.now)
             if events:
-                await conn.executemany(
+                conn.executemany(
                     "INSERT INTO outbox(seq, stream, kind, key, body, created_at) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
                     [
@@ -318,19 +479,22 @@ class Store:
                             e.stream,
                             e.kind,
                             e.key,
-                            json.dumps(e.body, ensure_ascii=False, separators=(",", ":")),
+                            _dumps(e.body),
                             e.created_at,
                         )
                         for e in events
                     ],
                 )
-            await conn.execute("COMMIT")
+            await self._on_disk(conn.execute, "COMMIT")
         except Exception as exc:
             with contextlib.suppress(sqlite3.Error):
-                await conn.execute("ROLLBACK")
-            row = await self._one_w("SELECT COALESCE(MAX(seq), 0) FROM outbox")
+                await self._on_disk(conn.execute, "ROLLBACK")
+            row = self._one_w("SELECT COALESCE(MAX(seq), 0) FROM outbox")
             self._next_seq = (row[0] if row else 0) + 1
-            log.error("store: commit failed, nothing of this batch was saved: %s", exc)
+            self.failed_commits += 1
+            if self.failing is None:  # once per outage, not once per batch
+                log.error("store unavailable: commit failed, nothing was saved: %s", exc)
+            self.failing = str(exc)
             for _, fut in batch:
                 if not fut.done():
                     fut.set_exception(
@@ -341,6 +505,13 @@ class Store:
             return
         self.commits += 1
         self.units += len(results)
+        if self.failing is not None:
+            log.warning(
+                "store recovered: saving again (%d commits failed: %s)",
+                self.failed_commits,
+                self.failing,
+            )
+            self.failing = None
         if events:
             self.committed_seq = events[-1].seq
         for fut, ok, value in results:

@@ -7,12 +7,25 @@ import json
 import sqlite3
 from typing import Any
 
+import msgspec
+
 from hub.domain.tickets import TicketItem, TicketState
 from hub.store.db import Store, Tx
 
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder()
+
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON text (UTF-8 kept as is), as stored in the JSON columns."""
+    try:
+        return _encoder.encode(value).decode()
+    except (TypeError, OverflowError):  # integers past 64 bits: the standard library's way
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def loads(text: str | bytes) -> Any:
+    return _decoder.decode(text)
 
 
 # ---------------------------------------------------------------- meta, menu, tables
@@ -33,7 +46,7 @@ async def set_meta(tx: Tx, key: str, value: str) -> None:
 
 async def load_menu(store: Store) -> tuple[int, dict[str, Any]] | None:
     row = await store.read_one("SELECT version, body FROM menu WHERE id=1")
-    return None if row is None else (int(row[0]), json.loads(row[1]))
+    return None if row is None else (int(row[0]), loads(row[1]))
 
 
 async def load_availability(store: Store) -> dict[str, bool]:
@@ -184,7 +197,7 @@ TICKET_COLS = "id, order_id, station, status, items, body, created_at, created_m
 
 
 def order_from_row(row: sqlite3.Row) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads(row["body"])
+    body: dict[str, Any] = loads(row["body"])
     body.update(
         order_id=row["id"],
         number=row["id"],
@@ -197,8 +210,8 @@ def order_from_row(row: sqlite3.Row) -> dict[str, Any]:
 
 
 def ticket_from_row(row: sqlite3.Row) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads(row["body"])
-    flags = {i["idx"]: i["bumped"] for i in json.loads(row["items"])}
+    body: dict[str, Any] = loads(row["body"])
+    flags = {i["idx"]: i["bumped"] for i in loads(row["items"])}
     for item in body["items"]:
         item["bumped"] = flags.get(item["idx"], False)
     body.update(
@@ -214,7 +227,7 @@ def ticket_from_row(row: sqlite3.Row) -> dict[str, Any]:
 
 
 def ticket_state(row: sqlite3.Row) -> TicketState:
-    items = tuple(TicketItem(i["idx"], i["bumped"]) for i in json.loads(row["items"]))
+    items = tuple(TicketItem(i["idx"], i["bumped"]) for i in loads(row["items"]))
     return TicketState(row["status"], items, row["bumped_at"])
 
 
@@ -273,7 +286,7 @@ async def last_bumped(tx: Tx, station: str | None) -> int | None:
 
 async def get_action(tx: Tx, action_id: str) -> Any:
     row = await tx.one("SELECT result FROM actions WHERE id=?", (action_id,))
-    return None if row is None else json.loads(row[0])
+    return None if row is None else loads(row[0])
 
 
 async def put_action(tx: Tx, action_id: str, result: Any) -> None:
@@ -333,9 +346,11 @@ async def read_recent_bumped(
 async def read_tickets_of_orders(store: Store, order_ids: list[int]) -> list[dict[str, Any]]:
     if not order_ids:
         return []
-    marks = ",".join("?" * len(order_ids))
+    # one JSON parameter, not one per order: SQLite allows at most 32,766 parameters
     rows = await store.read_all(
-        f"SELECT {TICKET_COLS} FROM tickets WHERE order_id IN ({marks}) ORDER BY id", order_ids
+        f"SELECT {TICKET_COLS} FROM tickets WHERE order_id IN "
+        "(SELECT value FROM json_each(?)) ORDER BY id",
+        (dumps(order_ids),),
     )
     return [ticket_from_row(r) for r in rows]
 
@@ -455,7 +470,7 @@ def device_from_row(row: sqlite3.Row) -> dict[str, Any]:
         "id": row["id"],
         "kind": row["kind"],
         "state": row["state"],
-        "detail": json.loads(row["detail"]),
+        "detail": loads(row["detail"]),
         "changed_at": row["changed_at"],
         "seen_at": row["seen_at"],
     }
@@ -517,7 +532,7 @@ def job_from_row(row: sqlite3.Row) -> dict[str, Any]:
         "origin": row["origin"],
         "kind": row["kind"],
         "copy": row["copy"],
-        "doc": json.loads(row["doc"]),
+        "doc": loads(row["doc"]),
         "state": row["state"],
         "reason": row["reason"],
         "attempts": row["attempts"],
@@ -622,7 +637,7 @@ async def mark_ticket_printed(tx: Tx, ticket_id: int, printer: str) -> None:
     row = await tx.one("SELECT body FROM tickets WHERE id=?", (ticket_id,))
     if row is None:
         return
-    body = json.loads(row[0])
+    body = loads(row[0])
     body["printed_on"] = printer
     await tx.execute("UPDATE tickets SET body=? WHERE id=?", (dumps(body), ticket_id))
 
