@@ -11,12 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from hub.bus import contract
+from hub.errors import StoreUnavailable
 from hub.store import repos
 from hub.store.db import Event, Store, Tx
 
@@ -25,35 +31,55 @@ log = logging.getLogger("tablehub.dispatch")
 QUEUE_SIZE = 512
 
 
+class Control(enum.Enum):
+    """What a screen's queue carries besides messages."""
+
+    PING = "ping"  # nothing was sent for a while: send the clock
+    CLOSE = "close"  # the screen went away
+    OVERFLOW = "overflow"  # the screen fell behind: drop it, it resyncs on reconnect
+
+
+# (seq or 0, the message as JSON text); seq lets a fresh screen skip what its snapshot holds
+Frame = tuple[int, bytes]
+Item = Frame | Control
+
+
 @dataclass(eq=False)
 class Subscriber:
-    """One open screen. `station` is a station id, 'expo', or None; `table` a table id."""
+    """One open screen. `station` is a station id, 'expo', or None; `table` a table id.
+
+    Its queue holds at most `QUEUE_SIZE` messages; one more than that and the screen is marked
+    overflowed and handed `Control.OVERFLOW` (control items always fit)."""
 
     station: str | None = None
     table: str | None = None
-    queue: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
-    overflowed: asyncio.Event = field(default_factory=asyncio.Event)
+    queue: asyncio.Queue[Item] = field(default_factory=asyncio.Queue)
+    overflowed: bool = False
+
+    def offer(self, frame: Frame) -> bool:
+        """Queue a message; False (and the screen is marked overflowed) when it is full."""
+        if self.overflowed:
+            return False
+        if self.queue.qsize() >= QUEUE_SIZE:
+            self.overflowed = True
+            self.queue.put_nowait(Control.OVERFLOW)
+            return False
+        self.queue.put_nowait(frame)
+        return True
+
+    def control(self, item: Control) -> None:
+        self.queue.put_nowait(item)
 
     def wants(self, event: Event) -> bool:
-        if event.stream == "menu":
-            return True
-        if event.stream == "tickets":
-            return self.station in ("expo", event.body["ticket"]["station"])
-        if event.stream == "orders":
-            return self.station == "expo" or (
-                self.table is not None and self.table == event.body["order"]["table"]["id"]
-            )
-        if event.stream == "calls":
-            return self.station in ("expo", "floor") or (
-                self.table is not None and self.table == event.body["call"]["table"]
-            )
-        if event.stream == "devices":
-            return self.station is not None
-        if event.stream == "tables":
-            return self.station == "floor" or self.table == event.body["table"]["id"]
-        if event.stream == "print":
-            return self.station in ("admin", "expo")
-        return False
+        """Who sees what; `LiveHub` routes by the same rules through its indexes."""
+        return _route_of(event).includes(self)
+
+
+def encode(msg: dict[str, Any]) -> bytes:
+    return _encoder.encode(msg)
+
+
+_encoder = msgspec.json.Encoder()
 
 
 def message_for(event: Event) -> dict[str, Any] | None:
@@ -77,9 +103,52 @@ def message_for(event: Event) -> dict[str, Any] | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class _Route:
+    """An event's audience: every screen, every staff screen, or these stations and table."""
+
+    everyone: bool = False
+    staff: bool = False
+    stations: tuple[str, ...] = ()
+    table: str | None = None
+
+    def includes(self, sub: Subscriber) -> bool:
+        """The rule for one screen (`LiveHub.audience` applies it through its indexes)."""
+        return (
+            self.everyone
+            or (self.staff and sub.station is not None)
+            or (sub.station is not None and sub.station in self.stations)
+            or (self.table is not None and sub.table == self.table)
+        )
+
+
+def _route_of(event: Event) -> _Route:
+    body, stream = event.body, event.stream
+    if stream == "menu":
+        return _Route(everyone=True)
+    if stream == "tickets":
+        return _Route(stations=("expo", body["ticket"]["station"]))
+    if stream == "orders":
+        return _Route(stations=("expo",), table=body["order"]["table"]["id"])
+    if stream == "calls":
+        return _Route(stations=("expo", "floor"), table=body["call"]["table"])
+    if stream == "devices":
+        return _Route(staff=True)
+    if stream == "tables":
+        return _Route(stations=("floor",), table=body["table"]["id"])
+    if stream == "print":
+        return _Route(stations=("admin", "expo"))
+    return _Route()
+
+
 class LiveHub:
+    """Open screens, indexed by station and by table, so an event reaches its audience
+    without asking every screen; each message is encoded to JSON once."""
+
     def __init__(self) -> None:
         self._subs: set[Subscriber] = set()
+        self._by_station: dict[str, set[Subscriber]] = {}
+        self._by_table: dict[str, set[Subscriber]] = {}
         self.dropped_screens = 0
         self.weights: dict[str, tuple[int, bool]] = {}  # scale -> latest (grams, stable)
 
@@ -92,40 +161,71 @@ class LiveHub:
 
     def screens_at(self, station: str) -> int:
         """How many screens of `station` itself are connected."""
-        return sum(1 for s in self._subs if s.station == station)
+        return len(self._by_station.get(station, ()))
 
     def subscribe(self, sub: Subscriber) -> Subscriber:
         self._subs.add(sub)
+        if sub.station is not None:
+            self._by_station.setdefault(sub.station, set()).add(sub)
+        if sub.table is not None:
+            self._by_table.setdefault(sub.table, set()).add(sub)
         return sub
 
     def unsubscribe(self, sub: Subscriber) -> None:
         self._subs.discard(sub)
+        for index, key in ((self._by_station, sub.station), (self._by_table, sub.table)):
+            if key is None:
+                continue
+            group = index.get(key)
+            if group is not None:
+                group.discard(sub)
+                if not group:
+                    del index[key]
+
+    def audience(self, event: Event) -> set[Subscriber]:
+        route = _route_of(event)
+        if route.everyone:
+            return set(self._subs)
+        if route.staff:
+            return {s for group in self._by_station.values() for s in group}
+        out: set[Subscriber] = set()
+        for station in route.stations:
+            out.update(self._by_station.get(station, ()))
+        if route.table is not None:
+            out.update(self._by_table.get(route.table, ()))
+        return out
 
     def on_commit(self, events: list[Event]) -> None:
         for event in events:
             msg = message_for(event)
             if msg is None:
                 continue
-            for sub in list(self._subs):
-                if sub.overflowed.is_set() or not sub.wants(event):
-                    continue
-                try:
-                    sub.queue.put_nowait(msg)
-                except asyncio.QueueFull:
+            subs = self.audience(event)
+            if not subs:
+                continue
+            frame = (event.seq, encode(msg))
+            for sub in subs:
+                if not sub.overflowed and not sub.offer(frame):
                     self.dropped_screens += 1
-                    sub.overflowed.set()
 
     def broadcast(
         self, msg: dict[str, Any], station: str | None = None, *, staff_only: bool = False
     ) -> None:
         """A message that is not a stored event (bump bar cursor moves, live weights).
         Keep-latest: a screen whose queue is full simply misses it."""
-        for sub in list(self._subs):
-            if staff_only and sub.station is None:
+        if station is not None:
+            subs: Iterable[Subscriber] = self._by_station.get(station, ())
+        elif staff_only:
+            subs = [s for s in self._subs if s.station is not None]
+        else:
+            subs = self._subs
+        frame: Frame | None = None
+        for sub in subs:
+            if sub.overflowed or sub.queue.qsize() >= QUEUE_SIZE:
                 continue
-            if station is None or sub.station == station:
-                with contextlib.suppress(asyncio.QueueFull):
-                    sub.queue.put_nowait(msg)
+            if frame is None:
+                frame = (0, encode(msg))
+            sub.queue.put_nowait(frame)
 
 
 Publisher = Callable[[str, bytes, int, bool], Awaitable[None]]
@@ -136,56 +236,150 @@ class OutboxRelay:
 
     Tickets go to `kds/{station}/events`; call changes set the table's retained
     `tables/{table}/call/state` (the button's LED). A broker outage pauses the relay at the
-    first unsent event; nothing is skipped."""
+    first unsent event; nothing is skipped.
+
+    Caught up, it publishes the events its commit listener is handed (the database is read
+    only to catch up: at start, after a broker outage, or when it fell `MAX_PENDING` behind),
+    with up to `WINDOW` publishes awaiting their PUBACK at once, in order: one at a time, a
+    busy event loop held the relay to a few hundred tickets a second (each PUBACK waits its
+    turn in the loop). The window stays under aiomqtt's warning threshold of 10 pending
+    calls. It pays off fully with the broker's `set_tcp_nodelay true` (our Mosquitto
+    config), without which Nagle's algorithm holds back PUBACKs that follow one another.
+    The cursor is saved at most every `SAVE_EVERY_S`: after a crash the last second's
+    events are published again with their original `seq`, which receivers drop (the LED
+    states are retained states)."""
 
     NAME = "mqtt"
     STREAMS = ("tickets", "calls")
+    WINDOW = 8
+    MAX_PENDING = 4096
+    SAVE_EVERY_S = 1.0
 
     def __init__(
-        self, store: Store, store_id: str, publish: Publisher, connected: asyncio.Event
+        self,
+        store: Store,
+        store_id: str,
+        publish: Publisher,
+        connected: asyncio.Event,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._store_id = store_id
         self._publish = publish
         self._connected = connected
+        self._monotonic = monotonic
         self._wake = asyncio.Event()
+        # while tailing, every committed event after `cursor` that matters is in `_pending`
+        self._tailing = False
+        self._pending: deque[Event] = deque()
+        self._high = 0  # the highest committed seq seen while tailing
         self.sent = 0
         self.cursor = 0
+        self.saved = 0
 
     def __repr__(self) -> str:
         return f"<OutboxRelay cursor={self.cursor} sent={self.sent}>"
 
     def on_commit(self, events: list[Event]) -> None:
-        if any(e.stream in self.STREAMS for e in events):
+        mine = [e for e in events if e.stream in self.STREAMS]
+        if self._tailing:
+            if len(self._pending) + len(mine) > self.MAX_PENDING:
+                self._stop_tailing()  # too far behind: catch up from the database
+            else:
+                self._pending.extend(mine)
+                self._high = events[-1].seq
+        if mine:
             self._wake.set()
 
+    def _stop_tailing(self) -> None:
+        self._tailing = False
+        self._pending.clear()
+
     async def run(self) -> None:
-        self.cursor = await repos.get_cursor(self._store, self.NAME)
-        saved = self.cursor
+        self.cursor = self.saved = await repos.get_cursor(self._store, self.NAME)
+        last_save = self._monotonic()
         leds_synced = False
-        while True:
-            await self._connected.wait()
-            if not leds_synced:
-                leds_synced = await self._sync_leds()
-            self._wake.clear()  # before reading: a commit from now on wakes us again
-            events = await self._store.events_after(self.cursor, 500)
+        try:
+            while True:
+                await self._connected.wait()
+                if not leds_synced:
+                    leds_synced = await self._sync_leds()
+                try:
+                    if self._tailing:
+                        await self._send_pending()
+                    else:
+                        await self._catch_up()
+                except ConnectionError as exc:
+                    log.info("mqtt relay paused at seq %d: %s", self.cursor, exc)
+                    self._stop_tailing()
+                    leds_synced = False  # the broker may have lost its retained states
+                    await asyncio.sleep(0.5)
+                    continue
+                due = last_save + self.SAVE_EVERY_S - self._monotonic()
+                if self.cursor != self.saved and due <= 0:
+                    await self._save_cursor()
+                    last_save = self._monotonic()
+                if self._tailing and not self._pending:
+                    await self._idle(due if self.cursor != self.saved else None)
+        except asyncio.CancelledError:
+            if self.cursor != self.saved:  # a clean stop repeats nothing
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._save_cursor(), 1.0)
+            raise
+
+    async def _idle(self, save_in: float | None) -> None:
+        """Until a commit brings events (or the cursor is due to be saved)."""
+        self._wake.clear()
+        if self._pending:
+            return
+        if save_in is None:
+            await self._wake.wait()
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), max(0.0, save_in))
+
+    async def _catch_up(self) -> None:
+        """Publish from the database up to what is committed now; from then on, tail."""
+        mark = self._store.committed_seq
+        self._pending.clear()
+        self._high = mark
+        self._tailing = True  # commits from here on land in `_pending`
+        while self.cursor < mark:
+            events = [e for e in await self._store.events_after(self.cursor, 500) if e.seq <= mark]
             if not events:
-                await self._wake.wait()
-                continue
-            try:
-                for event in events:
-                    message = self._message(event)
-                    if message is not None:
-                        await self._publish(*message)
-                        self.sent += 1
-                    self.cursor = event.seq
-            except ConnectionError as exc:
-                log.info("mqtt relay paused at seq %d: %s", self.cursor, exc)
-                leds_synced = False  # the broker may have lost its retained states
-                await asyncio.sleep(0.5)
-            if self.cursor != saved:
-                await self._save_cursor()
-                saved = self.cursor
+                break
+            await self._send(events)
+            self.cursor = max(self.cursor, events[-1].seq)
+        self.cursor = max(self.cursor, mark)
+
+    async def _send_pending(self) -> None:
+        while self._pending:
+            n = min(self.WINDOW, len(self._pending))
+            await self._send([self._pending.popleft() for _ in range(n)])
+        if self._tailing:
+            self.cursor = max(self.cursor, self._high)
+
+    async def _send(self, events: list[Event]) -> None:
+        """Publish in order, up to `WINDOW` awaiting their PUBACK at once; the cursor follows
+        every acknowledged event. Raises ConnectionError with the cursor at the last event
+        before the first that failed (the ones after it are sent again, with their seq)."""
+        for i in range(0, len(events), self.WINDOW):
+            chunk = events[i : i + self.WINDOW]
+            messages = [self._message(e) for e in chunk]
+            outcomes = iter(
+                await asyncio.gather(
+                    *(self._publish(*m) for m in messages if m is not None),
+                    return_exceptions=True,
+                )
+            )
+            for event, message in zip(chunk, messages, strict=True):
+                if message is not None:
+                    outcome = next(outcomes)
+                    if isinstance(outcome, BaseException):
+                        raise outcome  # ConnectionError: the broker is gone; else a bug
+                    self.sent += 1
+                self.cursor = max(self.cursor, event.seq)
 
     async def _sync_leds(self) -> bool:
         """Set every table's retained LED state from the store. A broker that kept a state
@@ -229,9 +423,16 @@ class OutboxRelay:
         return None
 
     async def _save_cursor(self) -> None:
+        """Save the cursor; a store that cannot save (disk full) only means more repeats
+        after a crash, so publishing goes on and the save is tried again later."""
         seq = self.cursor
 
         async def unit(tx: Tx) -> None:
             await repos.set_cursor(tx, self.NAME, seq)
 
-        await self._store.write(unit)
+        try:
+            await self._store.write(unit)
+        except StoreUnavailable as exc:
+            log.debug("mqtt relay: cursor %d not saved: %s", seq, exc)
+            return
+        self.saved = max(self.saved, seq)

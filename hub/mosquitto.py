@@ -63,6 +63,8 @@ class Mosquitto:
         lines = [
             f"listener {self.port} 127.0.0.1",
             "persistence true",
+            # small packets (PUBACKs, tickets) at once, as on a store box (systemd/mosquitto)
+            "set_tcp_nodelay true",
             f"persistence_location {self.dir / 'data'}/",
             f"autosave_interval {self.autosave_interval}",
             "log_dest stderr",

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from hub.dispatch import Subscriber
+from hub.dispatch import Control, Subscriber, encode
 from hub.services.container import Services
 from hub.services.kitchen import all_day
 from hub.store import repos
@@ -35,39 +35,50 @@ async def _serve(
     ws = web.WebSocketResponse(heartbeat=PING_SECONDS, max_msg_size=4096)
     await ws.prepare(request)
     s.live.subscribe(sub)
+    loop = asyncio.get_running_loop()
+    last_sent = loop.time()
+    pinger: asyncio.TimerHandle | None = None
+
+    def ping() -> None:
+        # the clock for the screen's offset, when nothing else was sent for a while
+        nonlocal pinger
+        idle = loop.time() - last_sent
+        if idle >= PING_SECONDS:
+            sub.control(Control.PING)
+            idle = 0.0
+        pinger = loop.call_later(PING_SECONDS - idle, ping)
+
+    reader: asyncio.Task[None] | None = None
     try:
         seen = s.store.committed_seq
         snap = await snapshot()
         snap["server_ms"] = s.clock.now_ms()
         snap["seq"] = seen
-        await ws.send_str(repos.dumps(snap))
+        await ws.send_frame(encode(snap), WSMsgType.TEXT)
         reader = asyncio.create_task(_drain_incoming(ws))
-        try:
-            while not ws.closed:
-                get = asyncio.ensure_future(sub.queue.get())
-                over = asyncio.ensure_future(sub.overflowed.wait())
-                done, _ = await asyncio.wait(
-                    {get, over, reader}, timeout=PING_SECONDS, return_when=asyncio.FIRST_COMPLETED
-                )
-                for fut in (get, over):
-                    if not fut.done():
-                        fut.cancel()
-                if reader in done or over in done:
-                    break
-                if get in done:
-                    msg = get.result()
-                    if msg.get("seq", seen + 1) <= seen:
-                        continue
-                    await ws.send_str(repos.dumps(msg))
-                else:
-                    await ws.send_str(repos.dumps({"type": "ping", "server_ms": s.clock.now_ms()}))
-        finally:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
+        reader.add_done_callback(lambda _: sub.control(Control.CLOSE))
+        pinger = loop.call_later(PING_SECONDS, ping)
+        while True:
+            item = await sub.queue.get()
+            if item is Control.PING:
+                data = encode({"type": "ping", "server_ms": s.clock.now_ms()})
+            elif isinstance(item, Control):
+                break  # closed, or fell behind: a reconnect resyncs from a snapshot
+            elif 0 < item[0] <= seen:
+                continue  # already in the snapshot
+            else:
+                data = item[1]
+            await ws.send_frame(data, WSMsgType.TEXT)
+            last_sent = loop.time()
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
+        if pinger is not None:
+            pinger.cancel()
+        if reader is not None:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
         s.live.unsubscribe(sub)
         await ws.close()
     return ws

@@ -272,6 +272,7 @@ def test_the_mosquitto_template_has_no_placeholder_left(provisioned: Path) -> No
         "persistence true",
         "autosave_interval 10",
         "persistent_client_expiration 7d",
+        "set_tcp_nodelay true",
         "listener 1883 127.0.0.1",
         "listener 1884 0.0.0.0",
     ]
