@@ -27,6 +27,7 @@ from hub.errors import (
     IdempotencyMismatch,
     InvalidInput,
     NotFound,
+    StoreBusy,
     TableClosed,
 )
 from hub.services.catalog import Catalog, Table
@@ -34,6 +35,9 @@ from hub.store import repos
 from hub.store.db import Store, Tx
 
 log = logging.getLogger("tablehub.ordering")
+
+# an order is refused (503, Retry-After) while the oldest write has waited longer than this
+BUSY_AFTER_S = 0.5
 
 
 def request_hash(lines: Sequence[LineRequest]) -> str:
@@ -100,6 +104,7 @@ class Ordering:
         # wrong PINs: 5 tries, then one more per two minutes, per table
         self._pin_tries = RateLimiter(Limit(burst=5, per_minute=0.5), clock.now_ms)
         self.placed = 0
+        self.refused_busy = 0
         # runs inside the order's own write, e.g. to queue its kitchen chits
         self.on_tickets: TicketsHook | None = None
 
@@ -128,6 +133,10 @@ class Ordering:
         menu = self._catalog.menu
         if menu is None:
             raise NotFound("no menu loaded")
+        if self._store.backlog_s() > BUSY_AFTER_S:
+            # refuse now rather than queue without end: the phone retries with the same key
+            self.refused_busy += 1
+            raise StoreBusy("the kitchen is very busy; your order is being sent again shortly")
         priced, total = price_order(menu, lines)
         digest = request_hash(lines)
         created_ms = self._clock.now_ms()
