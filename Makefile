@@ -38,3 +38,24 @@ screenshots: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Benchmarks and the fault suite (bench/): `make bench` writes docs/benchmarks.md,
+# `make chaos` docs/reliability.md; `make chaos-short` is the CI cut (under 3 minutes).
+BENCH_ARGS ?=
+CHAOS_ARGS ?=
+BENCH_STAMP := $(VENV)/.tablehub-bench-installed
+
+.PHONY: bench chaos chaos-short
+
+$(BENCH_STAMP): pyproject.toml | setup
+	$(VENV)/bin/pip install -q -e ".[bench]"
+	touch $@
+
+bench: setup $(BENCH_STAMP)
+	$(PY) -m bench.run $(BENCH_ARGS)
+
+chaos: setup $(BENCH_STAMP)
+	$(PY) -m bench.chaos $(CHAOS_ARGS)
+
+chaos-short: setup $(BENCH_STAMP)
+	$(PY) -m bench.chaos --short $(CHAOS_ARGS)
