@@ -120,6 +120,7 @@ async def running_hub(
             backup_keep=config.backup_keep,
         )
         services.demo_buttons = demo_buttons
+        services.orders_in_flight_max = config.limits.orders_in_flight
         if store.quarantined is not None:
             services.extra_health["alerts"] = [
                 f"the store was damaged and moved to {store.quarantined.name}; "

@@ -37,6 +37,7 @@ A store box's config file (TOML)::
     [limits]                              # what one table or phone may do
     orders_per_minute = 6                 # also: orders_burst, calls_per_minute,
     client_per_minute = 60                # calls_burst, client_burst; enabled = false
+    orders_in_flight = 256                # all phones together; past it: 503, Retry-After
 
     [tables]
     require_open = false                  # staff open a table before it can order
@@ -124,6 +125,9 @@ class Limits:
     calls: Limit = field(default_factory=lambda: Limit(burst=4, per_minute=4))  # per table
     # per phone (its address), orders and calls together
     client: Limit = field(default_factory=lambda: Limit(burst=30, per_minute=60))
+    # orders being taken at once, all phones together: past it an order is refused at once
+    # (503, Retry-After) rather than queued behind thousands (memory and latency stay bounded)
+    orders_in_flight: int = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +295,11 @@ def _limits(raw: dict[str, Any]) -> Limits:
             raise InvalidInput("limits must be positive", field=f"limits.{name}_per_minute")
         return Limit(burst=burst, per_minute=per)
 
+    in_flight = int(raw.get("orders_in_flight", base.orders_in_flight))
+    if in_flight < 1:
+        raise InvalidInput("must be at least 1", field="limits.orders_in_flight")
     return Limits(
+        orders_in_flight=in_flight,
         enabled=bool(raw.get("enabled", True)),
         orders=one("orders", base.orders),
         calls=one("calls", base.calls),

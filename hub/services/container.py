@@ -39,4 +39,7 @@ class Services:
     printer_previews: dict[str, Callable[[], bytes | None]] = field(default_factory=dict)
     accepting: bool = True
     backup_keep: int = 14  # how many online backups of the store are kept
+    orders_in_flight: int = 0  # orders between request and answer right now
+    orders_in_flight_max: int = 256
+    refused_in_flight: int = 0
     demo_buttons: Any = None  # the demo's mock button board (devices.buttons.demo), or None

@@ -11,7 +11,7 @@ from aiohttp import web
 from hub import staff as staff_tokens
 from hub.bridge_health import BridgeHealth
 from hub.domain.orders import LineRequest
-from hub.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
+from hub.errors import Conflict, InvalidInput, NotFound, StoreBusy, StoreUnavailable
 from hub.services.container import Services
 from hub.store import repos
 from hub.web import auth
@@ -81,11 +81,19 @@ async def post_order(request: web.Request) -> web.Response:
     s = svc(request)
     if not s.accepting:
         raise StoreUnavailable("the hub is restarting; please try again in a moment")
-    body = decode(await request.read(), OrderIn)
-    table = s.catalog.table_from_token(body.table)
-    _limit(request, "orders", table.id, "orders from this table")
-    lines = [LineRequest(ln.item, ln.qty, tuple(ln.modifiers), ln.note) for ln in body.lines]
-    order, replayed = await s.ordering.place(body.table, body.idempotency_key, lines, body.pin)
+    if s.orders_in_flight >= s.orders_in_flight_max:
+        # refused before the body is even read: cheap, and the phone sends it again
+        s.refused_in_flight += 1
+        raise StoreBusy("the kitchen is very busy; your order is being sent again shortly")
+    s.orders_in_flight += 1
+    try:
+        body = decode(await request.read(), OrderIn)
+        table = s.catalog.table_from_token(body.table)
+        _limit(request, "orders", table.id, "orders from this table")
+        lines = [LineRequest(ln.item, ln.qty, tuple(ln.modifiers), ln.note) for ln in body.lines]
+        order, replayed = await s.ordering.place(body.table, body.idempotency_key, lines, body.pin)
+    finally:
+        s.orders_in_flight -= 1
     headers = {"Idempotent-Replayed": "true"} if replayed else None
     return _json(order, status=201, headers=headers)
 
