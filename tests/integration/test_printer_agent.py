@@ -274,7 +274,9 @@ async def test_cancelled_job_is_dropped_while_the_printer_is_down(
         await until(lambda: hub.ok() == ["j2"])
         await asyncio.sleep(0.3)
     assert [number(r) for r in printer.printed] == [2]
-    assert hub.failures() == [
+    # j2 waits behind the open cover; whether it was tried (and answered cover_open) before
+    # the cover shut depends on the poll timing, so its tries are left out of the comparison
+    assert [f for f in hub.failures() if f != ("j2", "cover_open")] == [
         ("j1", "cover_open"),
         ("j1", "cancelled"),
         ("j9", "cancelled"),
