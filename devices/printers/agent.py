@@ -366,8 +366,11 @@ class PrinterAgent:
 
     async def _drop_cancelled(self, job: QueuedJob) -> None:
         log.info("printer %s: job %s cancelled (moved elsewhere)", self.printer_id, job.job_id)
+        # out of the queue before the journal write: while it is awaited the printer loop must
+        # not start this job (it would print a cancelled job and then drop the next one)
+        job.cancelled = True
+        self._unqueue(job)
         await self._db(self._journal_mark, job.job_id, "cancelled", "cancelled")
-        self._queue.remove(job)
         if self._failure_acked is not None and self._failure_acked[0] == job.job_id:
             self._failure_acked = None
         self._publish_status()
@@ -499,7 +502,7 @@ class PrinterAgent:
                 await self._io(self._driver.close)
         await self._db(self._journal_mark, job.job_id, "printed", None)
         await self._prune_now_and_then()
-        self._queue.popleft()
+        self._unqueue(job)
         self.printed += 1
         self._failure_acked = None
         self._set_trouble(None)
@@ -510,6 +513,15 @@ class PrinterAgent:
         if self._journal is not None and now - self._pruned_at > 3600:
             self._pruned_at = now
             await self._db(self._journal.prune, now - self.settings.keep_done)
+
+    def _unqueue(self, job: QueuedJob) -> None:
+        """Take `job` itself out of the queue (not whatever is at its head now: a cancel may
+        have removed it while it was awaited)."""
+        if self._queue and self._queue[0] is job:
+            self._queue.popleft()
+            return
+        with contextlib.suppress(ValueError):
+            self._queue.remove(job)
 
     def _journal_mark(self, job_id: str, state: str, error: str | None) -> None:
         if self._journal is not None:
@@ -528,7 +540,7 @@ class PrinterAgent:
     async def _give_up(self, job: QueuedJob, exc: PrinterError) -> None:
         log.warning("printer %s: gave up job %s: %s", self.printer_id, job.job_id, exc)
         await self._db(self._journal_mark, job.job_id, "failed", exc.code)
-        self._queue.popleft()
+        self._unqueue(job)
         self._publish_status()
         self._ack(job.job_id, ok=False, error=exc.code)
 
