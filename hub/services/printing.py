@@ -341,12 +341,18 @@ class Printing:
             error = ack.error or "unknown"
             if error in UNAVAILABLE:
                 self._mark_down(printer_id, error)
+            # a failure is about the job only while it is this printer's: the one a job was
+            # moved away from answers its cancel with "cancelled", which must not cancel the
+            # job on the backup (success from either printer is kept: it is on paper)
             if ack.job_id.startswith("test-") or error in FINAL:
                 await self._finish(
-                    ack.job_id, "cancelled" if error == "cancelled" else "failed", error
+                    ack.job_id,
+                    "cancelled" if error == "cancelled" else "failed",
+                    error,
+                    printer=printer_id,
                 )
             else:
-                await self._note_failure(ack.job_id, error)
+                await self._note_failure(ack.job_id, error, printer_id)
             result = {"job_id": ack.job_id, "ok": False, "error": error, "status": ack.status}
         fut = self._waiters.get(ack.job_id)
         if fut is not None and not fut.done():
@@ -381,10 +387,16 @@ class Printing:
             self._wake.set()
         h.down_since_ms, h.reason = None, None
 
-    async def _finish(self, job_id: str, state: str, reason: str | None) -> None:
+    async def _finish(
+        self, job_id: str, state: str, reason: str | None, *, printer: str | None = None
+    ) -> None:
+        """Settle a job; with `printer`, only while the job is still that printer's."""
+
         async def unit(tx: Tx) -> None:
             row = await repos.tx_job(tx, job_id)
             if row is None or row["state"] in ("printed", "cancelled"):
+                return
+            if printer is not None and row["printer"] != printer:
                 return
             await repos.update_job(tx, job_id, state=state, reason=reason)
             tx.emit(
@@ -406,10 +418,10 @@ class Printing:
 
         await self._store.write(unit)
 
-    async def _note_failure(self, job_id: str, reason: str) -> None:
+    async def _note_failure(self, job_id: str, reason: str, printer: str) -> None:
         async def unit(tx: Tx) -> None:
             row = await repos.tx_job(tx, job_id)
-            if row is None or row["state"] not in ("queued", "sent"):
+            if row is None or row["state"] not in ("queued", "sent") or row["printer"] != printer:
                 return
             if row["reason"] != reason:
                 await repos.update_job(tx, job_id, state=row["state"], reason=reason)

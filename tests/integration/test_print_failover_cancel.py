@@ -1,0 +1,98 @@
+"""Failover: the printer a job was moved away from answers the hub's cancel with
+``{"ok": false, "error": "cancelled"}``, as the real agent does. That answer is about the job
+on *that* printer; it must not cancel the job now queued on the backup.
+
+Seen in `make chaos` (printer-offline): the hub settled the moved job as `cancelled` on that
+ack, so a backup that had not printed it yet never did, and the chit was lost."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import aiomqtt
+import pytest
+
+from hub.app import RunningHub, running_hub
+from hub.bus.client import BrokerConfig
+from hub.config import HubConfig, Limits
+from hub.mosquitto import Mosquitto
+from tests.conftest import order_body, table_token
+from tests.integration.test_print_queue import PREFIX, PRINTERS, StandInAgent, jobs_in, until
+
+
+class CancellingAgent(StandInAgent):
+    """The stand-in agents, answering a cancel as the real agent does."""
+
+    async def _run(self) -> None:
+        async for message in self.client.messages:
+            printer = str(message.topic).split("/")[4]
+            assert isinstance(message.payload, bytes)
+            job = json.loads(message.payload)
+            self.jobs.setdefault(printer, []).append(job)
+            answer: dict[str, Any] | None
+            if job.get("cancel"):
+                answer = {"ok": False, "error": "cancelled"}
+            else:
+                answer = self.answer.get(printer, {"ok": True})
+            if answer is None:
+                continue
+            ack = {"job_id": job["job_id"], **answer}
+            await self.client.publish(f"{PREFIX}/printers/{printer}/acks", json.dumps(ack), qos=1)
+
+
+@pytest.fixture
+async def printing_hub(
+    tmp_path: Path, broker: Mosquitto, menu_doc: dict[str, Any]
+) -> AsyncIterator[RunningHub]:
+    config = HubConfig(
+        data_dir=tmp_path / "data",
+        http_port=0,
+        broker=BrokerConfig(port=broker.port, client_id=f"hub-{tmp_path.name}"),
+        printers=PRINTERS,
+        ack_timeout_s=1.0,
+        limits=Limits(enabled=False),
+    )
+    async with running_hub(config, seed_menu=menu_doc) as hub:
+        assert hub.bus is not None
+        yield hub
+
+
+@pytest.fixture
+async def agents(broker: Mosquitto) -> AsyncIterator[CancellingAgent]:
+    async with aiomqtt.Client("127.0.0.1", broker.port, identifier="cancelling-agents") as c:
+        a = CancellingAgent(c)
+        await a.start()
+        yield a
+        await a.stop()
+
+
+async def test_cancel_ack_from_the_first_printer_keeps_the_job_on_the_backup(
+    printing_hub: RunningHub, agents: CancellingAgent, http: aiohttp.ClientSession
+) -> None:
+    hub = printing_hub
+    agents.answer["cold-1"] = {"ok": False, "error": "paper_out"}
+    agents.answer["bar-1"] = None  # the backup is slow to answer
+    async with http.post(
+        f"{hub.url}/api/v1/orders", json=order_body(table_token(hub), "moved-0001")
+    ) as r:
+        assert r.status == 201
+
+    async def cancel_answered() -> bool:
+        return any(j.get("cancel") for j in agents.jobs.get("cold-1", [])) and bool(
+            agents.docs("bar-1")
+        )
+
+    await until(cancel_answered)
+    agents.answer["bar-1"] = {"ok": True}  # the backup prints it (on the hub's resend)
+
+    async def printed() -> bool:
+        return len(await jobs_in(hub, "printed")) == 1
+
+    await until(printed)
+    assert await jobs_in(hub, "cancelled") == []
+    (doc,) = {json.dumps(d, sort_keys=True) for d in agents.docs("bar-1")}
+    assert json.loads(doc)["banner"] == "BACKUP FOR cold-1"
