@@ -12,6 +12,14 @@ dining room, phones retrying a failed order with its idempotency key as the page
                  must answer 503 `unavailable` with a JSON body and recover by itself
 - `clock-jump`   the hub's wall clock stepped by an hour (back, then forward), as an NTP
                  step would (bench/clockshim.py; the monotonic clock does not move)
+- `printer-offline` two kitchen printers taken away (even repetitions: unplugged,
+                 connections time out; odd: connections refused), then back: grill-1 (no
+                 backup) for 5 s, it must print its queue when it is back; wok-1 for 8 s,
+                 its jobs move to wok-2 (backup after 2 s) with a BACKUP banner
+
+The hub-kill and printer-offline hubs print every grill (and wok) ticket on fake network
+printers (bench/printers.py, agents inside the hub as on a store box), and the checker also
+reads what came out of them: every chit once, a second copy only with a REPRINT or BACKUP bar.
 
 After each repetition `bench.checker` compares every 201 the generator got with the store,
 an expo snapshot and the MQTT subscriber. `--short` (CI) is 1-2 repetitions, under 3
@@ -37,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import checker
+from bench.printers import PrinterRig, PrinterSpec
 from bench.procs import (
     REPO,
     Child,
@@ -51,7 +60,21 @@ from bench.run import machine, run_loadgen
 from hub.mosquitto import Mosquitto, free_port
 
 RESULTS = REPO / "bench" / "results"
-SCENARIOS = ("hub-kill", "broker-kill", "cloud-outage", "disk-full", "clock-jump")
+SCENARIOS = (
+    "hub-kill",
+    "broker-kill",
+    "cloud-outage",
+    "disk-full",
+    "clock-jump",
+    "printer-offline",
+)
+# grill-1 prints every grill ticket; wok-1 every wok ticket, with wok-2 as its backup
+GRILL = PrinterSpec("grill-1", ("grill",))
+WOK = PrinterSpec("wok-1", ("wok",), backup="wok-2", backup_after_s=2)
+WOK_BACKUP = PrinterSpec("wok-2")
+PRINTER_DOWN_S = 5.0  # grill-1: shorter than it takes to notice and fail over
+WOK_DOWN_S = 8.0  # wok-1: long enough for its jobs to move to wok-2 while it is away
+DRAIN_WAIT_S = 60.0  # after the load: how long the printers may take to catch up
 
 
 # ---------------------------------------------------------------- a small disk
@@ -134,6 +157,7 @@ class Ctx:
     cloud: dict[str, Any] = field(default_factory=dict)
     disk: SmallDisk | None = None
     clock_file: Path | None = None
+    printers: PrinterRig | None = None
 
 
 Fault = Callable[[Ctx, int], dict[str, Any]]
@@ -187,6 +211,7 @@ class Suite:
         disk: bool = False,
         clock: bool = False,
         cloud: bool = False,
+        printers: tuple[PrinterSpec, ...] = (),
     ) -> dict[str, Any]:
         print(f"chaos: {name} x{reps}", flush=True)
         work = self.root / name
@@ -212,6 +237,10 @@ class Suite:
                 ctx.clock_file = work / "clock-offset"
                 ctx.clock_file.write_text("+0\n")
                 hub.shim = ["-m", "bench.clockshim", str(ctx.clock_file)]
+            if printers:
+                ctx.printers = PrinterRig(printers).start()
+                kids.add("printers", ctx.printers.close)
+                ctx.printers.add_to(hub.config)
             hub.start(kids)
             tables, token = hub.table_tokens(), hub.kitchen_token()
             if cloud:
@@ -240,9 +269,13 @@ class Suite:
                     kids, work, f"rep{rep}", spec, None, "0", on_line=on_line, timeout=240
                 )
                 every.update(checker.acked(res))
+                chits = printer_check(ctx, res, f"{self.tag}-{name}-") if printers else {}
                 verdict = checker.check(
                     res, hub.db, hub.url, token, f"{self.tag}-{name}-", every, info.get("t_fault")
                 )
+                if chits:
+                    verdict.update(chits)
+                    verdict["ok"] = verdict["ok"] and chits["chits_ok"]
                 verdict.update({k: v for k, v in info.items() if not k.startswith("t_")})
                 extra = info.get("after")
                 if extra:
@@ -262,7 +295,7 @@ class Suite:
         try:
             sc = self.results["scenarios"]
             if "hub-kill" in only:
-                sc["hub-kill"] = self.scenario("hub-kill", hub_kill, self.reps)
+                sc["hub-kill"] = self.scenario("hub-kill", hub_kill, self.reps, printers=(GRILL,))
             if "broker-kill" in only:
                 sc["broker-kill"] = self.scenario("broker-kill", broker_kill, self.reps)
             if "cloud-outage" in only:
@@ -278,6 +311,10 @@ class Suite:
                 sc["disk-full"] = self.scenario("disk-full", disk_full, n, disk=True)
             if "clock-jump" in only:
                 sc["clock-jump"] = self.scenario("clock-jump", clock_jump, 2, clock=True)
+            if "printer-offline" in only:
+                sc["printer-offline"] = self.scenario(
+                    "printer-offline", printer_offline, self.reps, printers=(GRILL, WOK, WOK_BACKUP)
+                )
         finally:
             self.results["elapsed_s"] = round(time.monotonic() - t0, 1)
             RESULTS.mkdir(exist_ok=True)
@@ -306,9 +343,13 @@ def summary_line(v: dict[str, Any]) -> str:
         "mqtt_missing",
         "mqtt_marked_duplicates",
         "mqtt_unmarked_duplicates",
+        "chits_missing",
+        "chits_dup_marked",
+        "chits_dup_unmarked",
         "recovery_s",
     )
-    return " ".join(f"{k}={v.get(k)}" for k in keys) + ("" if v.get("ok") else "  NOT OK")
+    shown = (k for k in keys if k in v or not k.startswith("chits"))
+    return " ".join(f"{k}={v.get(k)}" for k in shown) + ("" if v.get("ok") else "  NOT OK")
 
 
 def log_errors(path: Path) -> dict[str, Any]:
@@ -426,6 +467,96 @@ def clock_jump(ctx: Ctx, rep: int) -> dict[str, Any]:
         }
 
     return {"t_fault": t, "jump": f"{step:+d} s", "after": after}
+
+
+# ---------------------------------------------------------------- printers
+
+
+def printer_check(ctx: Ctx, out: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """After the load: wait (bounded) until every acknowledged ticket of a station with a
+    printer has come out, then count copies (`checker.check_chits`)."""
+    rig = ctx.printers
+    assert rig is not None
+    stations = rig.station_printers()
+    _orders, tickets = checker.store_rows(ctx.hub.db, prefix)
+    expected = checker.expected_chits(checker.acked(out), tickets, stations)
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < DRAIN_WAIT_S:
+        if checker.missing_chits(expected, rig.chits(), stations) == 0:
+            break
+        time.sleep(0.2)
+    waited = time.monotonic() - t0
+    time.sleep(1.0)  # a late second copy would come now
+    result = checker.check_chits(expected, rig.chits(), stations)
+    result["chits_drained_after_load_s"] = round(waited, 2)
+    return result
+
+
+def first_prints(
+    ctx: Ctx, out: dict[str, Any], station: str
+) -> list[tuple[float, float | None, bool]]:
+    """(time of the 201, time its chit first came out or None, on the backup) per
+    acknowledged ticket of `station` in this repetition."""
+    rig = ctx.printers
+    assert rig is not None
+    stations = rig.station_printers()
+    _orders, tickets = checker.store_rows(ctx.hub.db, out["spec"]["run_id"] + "-")
+    expected = checker.expected_chits(checker.acked(out), tickets, {station: stations[station]})
+    first: dict[int, tuple[float, bool]] = {}
+    for c in rig.chits():
+        if c.complete and c.printer in stations[station]:
+            seen = first.get(c.number)
+            if seen is None or c.t < seen[0]:
+                first[c.number] = (c.t, c.printer != stations[station][0])
+    return [
+        (t_ack, first[oid][0] if oid in first else None, first.get(oid, (0.0, False))[1])
+        for (oid, _st), t_ack in expected.items()
+    ]
+
+
+def printer_offline(ctx: Ctx, rep: int) -> dict[str, Any]:
+    """grill-1 (no backup) goes away for 5 s, wok-1 (backup wok-2 after 2 s) for 8 s."""
+    rig = ctx.printers
+    assert rig is not None
+    how = "unplugged (connects time out)" if rep % 2 == 0 else "switched off (refused)"
+    t = time.monotonic()
+    for pid in (GRILL.id, WOK.id):
+        if rep % 2 == 0:
+            rig.fakes[pid].unplug()
+        else:
+            rig.fakes[pid].switch_off()
+    time.sleep(PRINTER_DOWN_S)
+    back = time.monotonic()
+    rig.fakes[GRILL.id].plug()
+    time.sleep(WOK_DOWN_S - PRINTER_DOWN_S)
+    wok_back = time.monotonic()
+    rig.fakes[WOK.id].plug()
+
+    def after(out: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
+        grill = first_prints(ctx, out, "grill")
+        waiting = [p for a, p, _ in grill if a < back]
+        drained = None
+        if waiting and all(p is not None for p in waiting):
+            drained = round(max(0.0, max(p for p in waiting if p is not None) - back), 3)
+        queued = sum(1 for a, p, _ in grill if a < back and (p is None or p >= t))
+        firsts = sorted(p for _a, p, _b in grill if p is not None and p >= back)
+        wok = first_prints(ctx, out, "wok")
+        on_backup = sorted(p for _a, p, b in wok if b and p is not None)
+        wok_after = [p for _a, p, b in wok if not b and p is not None and p >= wok_back]
+        return {
+            "printer_fault": how,
+            "printer_down_s": round(back - t, 2),
+            "wok_down_s": round(wok_back - t, 2),
+            "grill_chits_waiting_at_back": queued,
+            "grill_first_chit_after_back_s": round(firsts[0] - back, 3) if firsts else None,
+            "grill_queue_drained_after_back_s": drained,
+            "wok_first_on_backup_after_fault_s": round(on_backup[0] - t, 3) if on_backup else None,
+            "wok_chits_on_backup": len(on_backup),
+            "wok_chits_on_wok_1_after_back": len(wok_after),
+            "recovery": ("printer back → its queue printed", drained),
+        }
+
+    return {"t_fault": t, "after": after}
 
 
 # ---------------------------------------------------------------- the cloud

@@ -14,6 +14,7 @@ WHAT = {
     "cloud-outage": "the cloud unreachable for 5 s (fake cloud killed), then back",
     "disk-full": "the data dir's file system filled to ENOSPC for 4 s, then freed",
     "clock-jump": "the hub's wall clock stepped −1 h, then +1 h (bench/clockshim.py)",
+    "printer-offline": "two kitchen printers unplugged / switched off for 5 s and 8 s, then back",
 }
 
 
@@ -36,16 +37,28 @@ def _recovery(reps: list[dict[str, Any]]) -> str:
     return f"{what}: {_span(values)}"
 
 
+def _chits(reps: list[dict[str, Any]]) -> str:
+    """printed / missing / duplicates marked / unmarked, or – without printers."""
+    if not any("chits" in r for r in reps):
+        return "–"
+    return " / ".join(
+        str(_sum(reps, k))
+        for k in ("chits_printed", "chits_missing", "chits_dup_marked", "chits_dup_unmarked")
+    )
+
+
 def table(results: dict[str, Any]) -> list[str]:
     out = [
         "| fault | reps | acked orders | lost | duplicated | KDS missing / dup | "
-        "MQTT missing | MQTT dup marked / unmarked | recovery | verdict |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "MQTT missing | MQTT dup marked / unmarked | chits printed / missing / "
+        "dup marked / unmarked | recovery | verdict |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, sc in results["scenarios"].items():
         if "not_run" in sc:
             out.append(
-                f"| {WHAT.get(name, name)} | – | – | – | – | – | – | – | – | not run: see below |"
+                f"| {WHAT.get(name, name)} | – | – | – | – | – | – | – | – | – | "
+                "not run: see below |"
             )
             continue
         reps = sc["reps"]
@@ -57,7 +70,7 @@ def table(results: dict[str, Any]) -> list[str]:
             f"{_sum(reps, 'lost')} | {_sum(reps, 'duplicated_orders')} | "
             f"{_sum(reps, 'kds_missing')} / {_sum(reps, 'kds_duplicates')} | "
             f"{_sum(reps, 'mqtt_missing')} | {_sum(reps, 'mqtt_marked_duplicates')} / "
-            f"{_sum(reps, 'mqtt_unmarked_duplicates')} | "
+            f"{_sum(reps, 'mqtt_unmarked_duplicates')} | {_chits(reps)} | "
             f"{_recovery(reps)} | "
             f"{'**pass**' if ok else '**FAIL**'} |"
         )
@@ -87,6 +100,19 @@ def details(name: str, sc: dict[str, Any]) -> list[str]:
             ("healthz_uptime_s_after_jump", "/healthz uptime_s 1 s after the step"),
             ("created_at_went_backwards", "orders whose created_at is earlier than the one before"),
             ("created_at_first_last", "created_at of the first and last order"),
+            ("printer_fault", "printers"),
+            ("printer_down_s", "grill-1 away"),
+            ("wok_down_s", "wok-1 away"),
+            ("grill_chits_waiting_at_back", "grill chits waiting when grill-1 came back"),
+            ("grill_first_chit_after_back_s", "its first chit after it was back"),
+            ("grill_queue_drained_after_back_s", "all of them printed after it was back"),
+            ("wok_first_on_backup_after_fault_s", "first wok chit on the backup after the fault"),
+            ("wok_chits_on_backup", "wok chits on the backup"),
+            ("wok_chits_on_wok_1_after_back", "wok chits on wok-1 after it was back"),
+            ("chits", "chits expected"),
+            ("chits_per_printer", "copies per printer"),
+            ("chits_torn", "chits cut off mid-job"),
+            ("chits_drained_after_load_s", "printers caught up after the load"),
             ("fault_error", "fault injection error"),
         ):
             if key in r and r[key] is not None:
@@ -144,9 +170,15 @@ def markdown(results: dict[str, Any]) -> str:
         "- **MQTT missing**: a ticket of an acknowledged order never published on "
         "`kds/<station>/events`; **marked** duplicates repeat a seq (receivers drop them), "
         "**unmarked** ones would be a second `ticket.created` under a new seq (must be 0)",
+        "- **chits** (the hub-kill and printer runs, which print every grill and wok ticket "
+        "on fake network printers): tickets of acknowledged orders that came out complete "
+        "(cut) on their station's printer or its backup / that never did (must be 0); "
+        "**marked** duplicates are second copies with a REPRINT or BACKUP FOR bar, "
+        "**unmarked** ones a second plain copy (must be 0)",
         "- **recovery** (median, max): for the hub kill, fault → the first `201` after it; "
         "for the broker, broker back → the first ticket on MQTT; for the cloud, cloud back "
-        "→ it holds every event; for the disk, space freed → the first `201`",
+        "→ it holds every event; for the disk, space freed → the first `201`; for the "
+        "printers, grill-1 back → every grill chit queued while it was away printed",
         "",
         *table(results),
         "",

@@ -9,7 +9,12 @@ Three witnesses, each read independently of the hub's own code:
 - **MQTT**, the generator's `kds/+/events` subscriber: every ticket of the acknowledged
   orders of this repetition was published; a repeat with the same seq is a *marked*
   duplicate (receivers drop it), a second ticket.created for the same ticket under
-  another seq, or a second ticket for the same order and station, is *unmarked*.
+  another seq, or a second ticket for the same order and station, is *unmarked*;
+- the **printers** (when the scenario has them), what the fake printers put on paper
+  (`check_chits`): every ticket of an acknowledged order for a station with a printer came
+  out once, complete (cut), on that station's printer or its backup. A second copy with a
+  REPRINT or BACKUP FOR bar is a *marked* duplicate (the cook can tell); a second unmarked
+  copy is a failure, as is a ticket that never printed.
 
 Also recovery: fault -> first 201 answered after it."""
 
@@ -25,6 +30,7 @@ from typing import Any
 import aiohttp
 
 from bench import stats
+from bench.printers import Chit
 
 
 def acked(out: dict[str, Any]) -> dict[str, tuple[int, str, float]]:
@@ -154,3 +160,77 @@ def check(
         and result["mqtt_unmarked_duplicates"] == 0
     )
     return result
+
+
+def expected_chits(
+    acked_orders: dict[str, tuple[int, str, float]],
+    tickets: Tickets,
+    station_printers: dict[str, tuple[str, ...]],
+) -> dict[tuple[int, str], float]:
+    """(order number, station) -> time of the 201, for every ticket that must print."""
+    return {
+        (oid, station): t
+        for oid, _table, t in acked_orders.values()
+        for _tid, station in tickets.get(oid, [])
+        if station in station_printers
+    }
+
+
+def missing_chits(
+    expected: dict[tuple[int, str], float],
+    chits: list[Chit],
+    station_printers: dict[str, tuple[str, ...]],
+) -> int:
+    """How many expected chits have no complete copy yet (to wait for the queue to drain)."""
+    have = {(c.number, c.printer) for c in chits if c.complete}
+    return sum(
+        1
+        for (oid, station) in expected
+        if not any((oid, p) in have for p in station_printers[station])
+    )
+
+
+def check_chits(
+    expected: dict[tuple[int, str], float],
+    chits: list[Chit],
+    station_printers: dict[str, tuple[str, ...]],
+) -> dict[str, Any]:
+    """Printed once each: counts of printed / missing / marked and unmarked duplicates.
+
+    A station's chits may come out of its printer or that printer's backup; the printers of
+    two stations never overlap here, so a chit is known by (order number, printer)."""
+    station_of = {p: st for st, ps in station_printers.items() for p in ps}
+    copies: dict[tuple[int, str], list[Chit]] = defaultdict(list)
+    torn = 0
+    for c in chits:
+        key = (c.number, station_of.get(c.printer, ""))
+        if key not in expected:
+            continue  # another repetition's, or an order that was never acknowledged
+        if not c.complete:
+            torn += 1  # cut off mid-job; the job is printed again, marked REPRINT
+            continue
+        copies[key].append(c)
+    printed = missing = marked = unmarked = on_backup = 0
+    per_printer: Counter[str] = Counter()
+    for key in expected:
+        got = sorted(copies.get(key, []), key=lambda c: c.t)
+        if not got:
+            missing += 1
+            continue
+        printed += 1
+        plain = sum(1 for c in got if not c.marked)
+        unmarked += max(0, plain - 1)
+        marked += len(got) - 1 - max(0, plain - 1)
+        on_backup += sum(1 for c in got if any(b.startswith("BACKUP FOR") for b in c.banners))
+        per_printer.update(c.printer for c in got)
+    return {
+        "chits": len(expected),
+        "chits_printed": printed,
+        "chits_missing": missing,
+        "chits_dup_marked": marked,
+        "chits_dup_unmarked": unmarked,
+        "chits_on_backup": on_backup,
+        "chits_per_printer": dict(sorted(per_printer.items())),
+        "chits_torn": torn,
+        "chits_ok": missing == 0 and unmarked == 0,
+    }
