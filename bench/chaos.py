@@ -23,7 +23,8 @@ reads what came out of them: every chit once, a second copy only with a REPRINT 
 
 After each repetition `bench.checker` compares every 201 the generator got with the store,
 an expo snapshot and the MQTT subscriber. `--short` (CI) is 1-2 repetitions, under 3
-minutes. Writes docs/reliability.md and bench/results/chaos[-short].json."""
+minutes. Writes docs/reliability.md (the short run: bench/results/reliability-short.md) and
+bench/results/chaos[-short].json."""
 
 from __future__ import annotations
 
@@ -326,10 +327,15 @@ class Suite:
                 shutil.rmtree(self.root, ignore_errors=True)
         from bench import chaos_report
 
-        # a partial run (--only) leaves docs/ alone
-        target = RESULTS / "reliability-partial.md" if self.args.only else REPO / "docs"
+        # docs/ holds the full run's figures: a partial (--only) or short (CI) run leaves it alone
+        if self.args.only:
+            target = RESULTS / "reliability-partial.md"
+        elif self.short:
+            target = RESULTS / "reliability-short.md"
+        else:
+            target = REPO / "docs"
         return chaos_report.write(
-            self.results, target if self.args.only else target / "reliability.md"
+            self.results, target if target.suffix == ".md" else target / "reliability.md"
         )
 
 
