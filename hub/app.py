@@ -182,6 +182,7 @@ async def running_hub(
             yield RunningHub(services, url, bus, relay)
         finally:
             services.accepting = False
+            services.devices.stopping = services.printing.stopping = True
             await runner.cleanup()
             await agents.stop()
             if demo_buttons is not None:

@@ -45,6 +45,7 @@ class Devices:
         self.readings_recorded = 0
         self.readings_dropped = 0  # changed weights inside a scale's window
         self._too_many_logged = False
+        self.stopping = False  # the hub is stopping: its own agents going offline is expected
 
     async def weight(self, scale: str, grams: int, stable: bool) -> bool:
         """Record a scale's reading as telemetry when it is worth it; True if recorded."""
@@ -98,7 +99,7 @@ class Devices:
 
         changed = await self._store.write(unit)
         if changed:
-            if state == "offline":
+            if state == "offline" and not self.stopping:
                 log.warning("device %s is offline", device_id)
             else:
                 log.info("device %s is %s", device_id, state)

@@ -73,6 +73,7 @@ class Printing:
         self.silent_after_s = silent_after_s
         self.ack_timeout_s = ack_timeout_s
         self.health = {p.id: Health() for p in printers}
+        self.stopping = False  # the hub is stopping: its own agents going offline is expected
         self._publish: Publisher | None = None
         self._connected: asyncio.Event | None = None
         self._wake = asyncio.Event()
@@ -376,7 +377,9 @@ class Printing:
     def _mark_down(self, printer_id: str, reason: str) -> None:
         h = self.health[printer_id]
         if h.up:
-            log.warning("printer %s unavailable: %s", printer_id, reason)
+            # the hub's own agents say goodbye as it stops: that is no trouble to warn about
+            say = log.info if self.stopping else log.warning
+            say("printer %s unavailable: %s", printer_id, reason)
             h.down_since_ms = self._clock.now_ms()
         h.reason = reason
 
