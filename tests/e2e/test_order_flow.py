@@ -125,3 +125,31 @@ async def test_hostile_note_is_text_on_the_kitchen_screen(
     assert await kds.evaluate("window.__pwned === undefined")
     assert await kds.locator("img[src='x']").count() == 0
     assert await phone.evaluate("window.__pwned === undefined")
+
+
+async def test_a_busy_hub_is_explained_and_the_retry_makes_one_order(
+    hub: RunningHub, browser: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the store's writer is behind the hub answers 503: the phone retries with the
+    same key, then tells the diner; the cart stays, and the next tap places exactly one
+    order."""
+    phone = await (
+        await browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="en-US")
+    ).new_page()
+    await phone.goto(f"{hub.url}/t/{table_token(hub, 'T6')}")
+    await phone.get_by_test_id("item-sea-salt-edamame").click()
+    await phone.get_by_test_id("add-to-cart").click()
+    await phone.get_by_test_id("cart-button").click()
+    monkeypatch.setattr(hub.services.store, "backlog_s", lambda: 2.0)
+    await phone.get_by_test_id("place-order").click()
+    banner = phone.locator("#error-banner")
+    await expect(banner).to_be_visible(timeout=15_000)
+    await expect(banner).to_contain_text("can’t take orders right now")
+    assert hub.services.ordering.refused_busy >= 2  # the page tried again before telling
+    rows = await hub.services.store.read_all("SELECT COUNT(*) FROM orders")
+    assert rows[0][0] == 0
+    monkeypatch.setattr(hub.services.store, "backlog_s", lambda: 0.0)
+    await phone.get_by_test_id("place-order").click()
+    await expect(phone.locator('[data-testid^="order-"][data-status]')).to_have_count(1)
+    rows = await hub.services.store.read_all("SELECT COUNT(*) FROM orders")
+    assert rows[0][0] == 1
