@@ -327,7 +327,10 @@ async def get_printers(request: web.Request) -> web.Response:
     jobs = await repos.read_jobs(s.store, 50)
     for job in jobs:
         job.pop("doc", None)
-    return _json({"printers": s.printing.status(), "jobs": jobs})
+    printers = [
+        p | {"preview": p["id"] in s.printer_previews} for p in s.printing.status()
+    ]  # preview: a simulated printer whose last print is a picture (preview.png)
+    return _json({"printers": printers, "jobs": jobs})
 
 
 @routes.get("/api/v1/printers/{printer}/preview.png")

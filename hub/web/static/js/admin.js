@@ -356,7 +356,11 @@ function renderPrinters() {
         el('div', { class: 'printer-line' },
           el('strong', { class: 'printer-id', text: p.id }),
           el('span', { class: ['pill', `pill-${st.level}`], testid: `status-printer-${p.id}`, text: st.text })),
-        el('div', { class: 'printer-meta', text: meta })),
+        el('div', { class: 'printer-meta', text: meta }),
+        p.preview ? el('a', {
+          class: 'printer-preview', href: `/api/v1/printers/${encodeURIComponent(p.id)}/preview.png`,
+          target: '_blank', rel: 'noopener', testid: `preview-${p.id}`, text: t('last_printed'),
+        }) : null),
       el('button', {
         type: 'button', class: 'btn btn-secondary btn-sm printer-test', testid: `test-print-${p.id}`, disabled: Boolean(test?.busy),
         onclick: () => testPrint(p),
