@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import signal
 
@@ -22,8 +21,7 @@ async def _run(path: str) -> None:
     agent = ButtonAgent(board.store, board.board, board.mqtt)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, agent.stop)
+        loop.add_signal_handler(sig, agent.stop)
     await agent.run()
 
 

@@ -100,8 +100,7 @@ async def _run(path: str, fake: str | None) -> None:
             agent = agent_from_file(path)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, agent.stop)
+            loop.add_signal_handler(sig, agent.stop)
         await agent.run()
 
 
