@@ -5,21 +5,17 @@ written hub.toml made runnable here the same way."""
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import os
 import re
 import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hub.mosquitto import free_port
+from hub.mosquitto import Mosquitto, free_port
 from hub.provision.answers import parse_answers
 from hub.provision.files import Owners, Report
 from hub.provision.writer import provision
@@ -83,14 +79,14 @@ def rooted(text: str, root: Path) -> str:
     return re.sub(r'(?<=[\s"])/(etc|var/lib)/', lambda m: f"{root}/{m.group(1)}/", text)
 
 
-class WrittenBroker:
-    """Mosquitto with the conf, passwd and ACL that provisioning wrote."""
+class WrittenBroker(Mosquitto):
+    """The project's Mosquitto helper, run with the conf, passwd and ACL that provisioning
+    wrote (listeners moved to free loopback ports, box paths moved under the root)."""
 
     def __init__(self, root: Path, workdir: Path) -> None:
-        self.root, self.dir = root, workdir
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.port, self.lan_port = free_port(), free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
+        super().__init__(workdir)
+        self.root = root
+        self.lan_port = free_port()
 
     def conf_text(self) -> str:
         written = (self.root / "etc/mosquitto/conf.d/tablehub.conf").read_text()
@@ -100,43 +96,21 @@ class WrittenBroker:
         assert len(listeners) == 2
         assert all(line.endswith(" 127.0.0.1") for line in listeners)
         text = rooted(text, self.root)
+        # on a box persistence_location comes from Debian's main conf; here: our own folder
+        text += f"persistence_location {self.dir / 'data'}/\n"
         if os.geteuid() == 0:  # as root mosquitto would drop to a user that cannot read here
             text += "user root\n"
         return text
 
-    def start(self, timeout: float = 10.0) -> None:
-        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    def _write_config(self) -> Path:
+        (self.dir / "data").mkdir(parents=True, exist_ok=True)
         conf = self.dir / "mosquitto.conf"
         conf.write_text(self.conf_text())
-        with (self.dir / "broker.log").open("ab") as log:
-            # persistence_location comes from Debian's main conf on a box; here: the cwd
-            self.proc = subprocess.Popen(
-                [exe, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT, cwd=self.dir
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError((self.dir / "broker.log").read_text()[-2000:])
-            with contextlib.suppress(OSError):
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                return
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"mosquitto did not listen on {self.port} in {timeout}s")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.proc = None
+        return conf
 
     @property
     def log(self) -> str:
-        return (self.dir / "broker.log").read_text(errors="replace")
+        return self.log_path.read_text(errors="replace")
 
 
 @pytest.fixture
