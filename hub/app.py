@@ -136,8 +136,9 @@ async def running_hub(
         if config.broker is not None:
             router = Router(kitchen, calls, devices, live, catalog, printing)
             bus = Bus(config.broker, store_id, router.handle)
-            relay = OutboxRelay(store, store_id, bus.publish, bus.connected)
+            relay = OutboxRelay(store, store_id, bus.publish_many, bus.connected)
             store.on_commit(relay.on_commit)
+            services.relay_status = relay.status
             printing.attach(bus.publish, bus.connected)
             services.broker_connected = bus.connected
         link = _cloud_link(config, store, services, clock)

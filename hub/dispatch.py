@@ -15,13 +15,14 @@ import enum
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 
 from hub.bus import contract
+from hub.bus.client import Message
 from hub.errors import StoreUnavailable
 from hub.store import repos
 from hub.store.db import Event, Store, Tx
@@ -228,7 +229,8 @@ class LiveHub:
             sub.queue.put_nowait(frame)
 
 
-Publisher = Callable[[str, bytes, int, bool], Awaitable[None]]
+# (topic, payload, qos, retain) messages, published in order; returns once all are acked
+BatchPublisher = Callable[[Sequence[Message]], Awaitable[None]]
 
 
 class OutboxRelay:
@@ -239,19 +241,19 @@ class OutboxRelay:
     first unsent event; nothing is skipped.
 
     Caught up, it publishes the events its commit listener is handed (the database is read
-    only to catch up: at start, after a broker outage, or when it fell `MAX_PENDING` behind),
-    with up to `WINDOW` publishes awaiting their PUBACK at once, in order: one at a time, a
-    busy event loop held the relay to a few hundred tickets a second (each PUBACK waits its
-    turn in the loop). The window stays under aiomqtt's warning threshold of 10 pending
-    calls. It pays off fully with the broker's `set_tcp_nodelay true` (our Mosquitto
-    config), without which Nagle's algorithm holds back PUBACKs that follow one another.
-    The cursor is saved at most every `SAVE_EVERY_S`: after a crash the last second's
-    events are published again with their original `seq`, which receivers drop (the LED
-    states are retained states)."""
+    only to catch up: at start, after a broker outage, or when it fell `MAX_PENDING` behind).
+    Whatever has gathered since the last batch goes out as one batch of up to `BATCH`
+    messages, handed to paho at once, and the relay waits for all their PUBACKs before the
+    next: the cursor never passes an unacknowledged event, and a rush costs one wait per
+    batch instead of one per ticket. It pays off fully with the broker's
+    `set_tcp_nodelay true` (our Mosquitto config), without which Nagle's algorithm holds
+    back PUBACKs that follow one another. The cursor is saved at most every `SAVE_EVERY_S`:
+    after a crash the last second's events are published again with their original `seq`,
+    which receivers drop (the LED states are retained states)."""
 
     NAME = "mqtt"
     STREAMS = ("tickets", "calls")
-    WINDOW = 8
+    BATCH = 256
     MAX_PENDING = 4096
     SAVE_EVERY_S = 1.0
 
@@ -259,14 +261,14 @@ class OutboxRelay:
         self,
         store: Store,
         store_id: str,
-        publish: Publisher,
+        publish_many: BatchPublisher,
         connected: asyncio.Event,
         *,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._store_id = store_id
-        self._publish = publish
+        self._publish_many = publish_many
         self._connected = connected
         self._monotonic = monotonic
         self._wake = asyncio.Event()
@@ -280,6 +282,14 @@ class OutboxRelay:
 
     def __repr__(self) -> str:
         return f"<OutboxRelay cursor={self.cursor} sent={self.sent}>"
+
+    def status(self) -> dict[str, Any]:
+        """For /healthz: what was published, and how far behind the store the relay is."""
+        return {
+            "published_upto": self.cursor,
+            "behind": max(0, self._store.committed_seq - self.cursor),
+            "published": self.sent,
+        }
 
     def on_commit(self, events: list[Event]) -> None:
         mine = [e for e in events if e.stream in self.STREAMS]
@@ -355,31 +365,22 @@ class OutboxRelay:
 
     async def _send_pending(self) -> None:
         while self._pending:
-            n = min(self.WINDOW, len(self._pending))
+            n = min(self.BATCH, len(self._pending))
             await self._send([self._pending.popleft() for _ in range(n)])
         if self._tailing:
             self.cursor = max(self.cursor, self._high)
 
     async def _send(self, events: list[Event]) -> None:
-        """Publish in order, up to `WINDOW` awaiting their PUBACK at once; the cursor follows
-        every acknowledged event. Raises ConnectionError with the cursor at the last event
-        before the first that failed (the ones after it are sent again, with their seq)."""
-        for i in range(0, len(events), self.WINDOW):
-            chunk = events[i : i + self.WINDOW]
-            messages = [self._message(e) for e in chunk]
-            outcomes = iter(
-                await asyncio.gather(
-                    *(self._publish(*m) for m in messages if m is not None),
-                    return_exceptions=True,
-                )
-            )
-            for event, message in zip(chunk, messages, strict=True):
-                if message is not None:
-                    outcome = next(outcomes)
-                    if isinstance(outcome, BaseException):
-                        raise outcome  # ConnectionError: the broker is gone; else a bug
-                    self.sent += 1
-                self.cursor = max(self.cursor, event.seq)
+        """Publish in order, `BATCH` at a time; the cursor follows each acknowledged batch.
+        Raises ConnectionError with the cursor before the batch that failed (all of it is
+        sent again, with the events' seq)."""
+        for i in range(0, len(events), self.BATCH):
+            chunk = events[i : i + self.BATCH]
+            messages = [m for m in map(self._message, chunk) if m is not None]
+            if messages:
+                await self._publish_many(messages)
+                self.sent += len(messages)
+            self.cursor = max(self.cursor, chunk[-1].seq)
 
     async def _sync_leds(self) -> bool:
         """Set every table's retained LED state from the store. A broker that kept a state
@@ -389,23 +390,26 @@ class OutboxRelay:
         for call in await repos.read_active_calls(self._store):
             if call["state"] == "open":
                 lit.setdefault(call["table"], call)
+        messages: list[Message] = []
+        for row in await repos.list_tables(self._store):
+            on = lit.get(row["id"])
+            state = contract.CallState(
+                open=on is not None,
+                kind=on["kind"] if on else None,
+                call_id=str(on["id"]) if on else None,
+            )
+            topic = contract.table_call_state(self._store_id, row["id"])
+            messages.append((topic, contract.encode(state), 1, True))
         try:
-            for row in await repos.list_tables(self._store):
-                on = lit.get(row["id"])
-                state = contract.CallState(
-                    open=on is not None,
-                    kind=on["kind"] if on else None,
-                    call_id=str(on["id"]) if on else None,
-                )
-                topic = contract.table_call_state(self._store_id, row["id"])
-                await self._publish(topic, contract.encode(state), 1, True)
+            for i in range(0, len(messages), self.BATCH):
+                await self._publish_many(messages[i : i + self.BATCH])
         except ConnectionError as exc:
             log.info("button LED sync waits for the broker: %s", exc)
             await asyncio.sleep(0.5)
             return False
         return True
 
-    def _message(self, event: Event) -> tuple[str, bytes, int, bool] | None:
+    def _message(self, event: Event) -> Message | None:
         """(topic, payload, qos, retain) that an event is published as, if any."""
         if event.stream == "tickets":
             ticket = event.body["ticket"]

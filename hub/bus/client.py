@@ -13,10 +13,12 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import aiomqtt
+import paho.mqtt.client as paho
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -26,6 +28,9 @@ from hub.bus import contract
 log = logging.getLogger("tablehub.bus")
 
 Handler = Callable[[contract.Topic, bytes], Awaitable[None]]
+# (topic, payload, qos, retain)
+Message = tuple[str, bytes, int, bool]
+ACK_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,8 @@ class Bus:
         self._stop = asyncio.Event()
         self.received = 0
         self.last_error: str | None = None
+        # batches handed to paho by `publish_many`, by the mids they still wait for
+        self._acks: dict[int, _Batch] = {}
 
     def __repr__(self) -> str:
         state = "connected" if self.connected.is_set() else "disconnected"
@@ -61,6 +68,68 @@ class Bus:
             await client.publish(topic, payload, qos=qos, retain=retain)
         except aiomqtt.MqttError as exc:
             raise ConnectionError(str(exc)) from exc
+
+    async def publish_many(self, messages: Sequence[Message]) -> None:
+        """Publish in order and return once the broker has acknowledged every QoS 1 message.
+
+        The messages go to paho in one go and one future waits for all their PUBACKs, where
+        `publish` costs a future, a timeout and a task per message: at a rush the relay
+        publishes thousands of tickets a second and those were most of its cost. paho keeps
+        the order and its in-flight window. Raises ConnectionError if the connection drops
+        (or no acknowledgement comes within `ACK_TIMEOUT_S`): the caller sends them all again.
+        """
+        client = self._client
+        if client is None or not self.connected.is_set():
+            raise ConnectionError("not connected to the broker")
+        mqtt = client._client  # aiomqtt's paho client, whose acks we follow
+        batch = _Batch(asyncio.get_running_loop().create_future())
+        for topic, payload, qos, retain in messages:
+            info = mqtt.publish(topic, payload, qos, retain)
+            if info.rc != paho.MQTT_ERR_SUCCESS:
+                self._forget(batch)
+                raise ConnectionError(f"could not publish: {paho.error_string(info.rc)}")
+            if qos and not info.is_published():
+                batch.mids.add(info.mid)
+                self._acks[info.mid] = batch
+        if not batch.mids:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(batch.done), ACK_TIMEOUT_S)
+        except TimeoutError:
+            raise ConnectionError("the broker did not acknowledge in time") from None
+        finally:
+            self._forget(batch)
+
+    def _forget(self, batch: _Batch) -> None:
+        for mid in batch.mids:
+            if self._acks.get(mid) is batch:
+                del self._acks[mid]
+
+    def _on_publish(self, mid: int) -> None:
+        batch = self._acks.pop(mid, None)
+        if batch is not None:
+            batch.mids.discard(mid)
+            if not batch.mids and not batch.done.done():
+                batch.done.set_result(None)
+
+    def _fail_batches(self, reason: str) -> None:
+        for batch in set(self._acks.values()):
+            if not batch.done.done():
+                batch.done.set_exception(ConnectionError(reason))
+            batch.done.exception()  # retrieved: no "never retrieved" warning if unawaited
+        self._acks.clear()
+
+    def _follow_acks(self, client: aiomqtt.Client) -> None:
+        """Chain our PUBACK bookkeeping after aiomqtt's own on_publish."""
+        mqtt = client._client
+        theirs = mqtt.on_publish
+
+        def on_publish(c: paho.Client, userdata: Any, mid: int, *rest: Any) -> None:
+            if theirs is not None:
+                theirs(c, userdata, mid, *rest)
+            self._on_publish(mid)
+
+        mqtt.on_publish = on_publish
 
     def stop(self) -> None:
         """Ask `run()` to publish `offline`, disconnect cleanly and return."""
@@ -93,6 +162,7 @@ class Bus:
                         [(t, 1) for t in contract.hub_subscriptions(self._store_id)]
                     )
                     await client.publish(status_topic, b"online", qos=1, retain=True)
+                    self._follow_acks(client)
                     self._client = client
                     self.connected.set()
                     log.info("connected to broker %s:%d", cfg.host, cfg.port)
@@ -110,6 +180,7 @@ class Bus:
             finally:
                 self._client = None
                 self.connected.clear()
+                self._fail_batches("the connection to the broker dropped")
             if self._stop.is_set():
                 break
             with contextlib.suppress(TimeoutError):
@@ -144,3 +215,9 @@ class Bus:
             await self._handler(parsed, data)
         except Exception:
             log.exception("mqtt: handler failed for %s", topic[:120])
+
+
+@dataclass(slots=True, eq=False)  # hashed by identity
+class _Batch:
+    done: asyncio.Future[None]
+    mids: set[int] = field(default_factory=set)

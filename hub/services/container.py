@@ -34,6 +34,8 @@ class Services:
     started_ms: int
     broker_connected: asyncio.Event | None = None
     extra_health: dict[str, Any] = field(default_factory=dict)
+    # how far the MQTT relay is (None without a broker): /healthz's `mqtt_relay`
+    relay_status: Callable[[], dict[str, Any]] | None = None
     limits: dict[str, Any] = field(default_factory=dict)  # name -> RateLimiter
     # what a simulated printer printed, as a picture (demo only)
     printer_previews: dict[str, Callable[[], bytes | None]] = field(default_factory=dict)

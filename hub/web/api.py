@@ -443,6 +443,7 @@ async def healthz(request: web.Request) -> web.Response:
             "last_seq": s.store.committed_seq,
         },
         "broker_connected": broker,
+        "mqtt_relay": s.relay_status() if s.relay_status is not None else None,
         "screens": s.live.count,
         "orders_placed": s.ordering.placed,
         "uptime_s": round((now - s.started_ms) / 1000, 1),

@@ -178,3 +178,94 @@ async def test_events_wait_for_the_broker(
             assert sorted(set(got)) == ids
     finally:
         mq.stop()
+
+
+async def collect_tickets(
+    client: aiomqtt.Client, want: set[int], timeout: float = 20.0
+) -> list[tuple[int, int]]:
+    """(seq, order id) of every ticket event until each order in `want` has been seen."""
+    got: list[tuple[int, int]] = []
+    async with asyncio.timeout(timeout):
+        async for message in client.messages:
+            assert isinstance(message.payload, bytes)
+            event = json.loads(message.payload)
+            got.append((event["seq"], event["ticket"]["order_id"]))
+            if want <= {order for _, order in got}:
+                break
+    return got
+
+
+async def test_a_burst_reaches_mqtt_complete_in_order_and_once(
+    hub: RunningHub, device: aiomqtt.Client, http: aiohttp.ClientSession
+) -> None:
+    """Orders placed at once are published in batches: every ticket event arrives, in the
+    order of its seq, none twice, and the relay's cursor ends on the last one."""
+    await device.subscribe(f"{PREFIX}/kds/+/events", qos=1)
+    orders = await asyncio.gather(
+        *(place(http, hub, f"burst-{n:04d}", table=f"T{n % 12 + 1}") for n in range(120))
+    )
+    ids = {o["order_id"] for o in orders}
+    got = await collect_tickets(device, ids)
+    seqs = [seq for seq, _ in got]
+    assert seqs == sorted(seqs)
+    assert len(seqs) == len(set(seqs))
+    assert {order for _, order in got} == ids
+    assert hub.relay is not None
+    await wait_for(lambda: _caught_up(hub))
+    assert hub.relay.sent >= len(got)
+    async with http.get(f"{hub.url}/healthz") as r:
+        relay = (await r.json())["mqtt_relay"]
+    assert relay["behind"] == 0
+    assert relay["published_upto"] >= max(seqs)
+    assert relay["published"] >= len(got)
+
+
+async def _caught_up(hub: RunningHub) -> bool:
+    assert hub.relay is not None
+    return hub.relay.cursor >= hub.services.store.committed_seq
+
+
+async def test_a_connection_dropped_mid_burst_loses_no_ticket(
+    hub: RunningHub,
+    hub_config: HubConfig,
+    device: aiomqtt.Client,
+    http: aiohttp.ClientSession,
+    broker: Mosquitto,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The hub's connection drops while orders stream in (another client takes over its
+    client id, which makes the broker close it): once the hub has reconnected every ticket
+    event is published, any it sent again with its own seq."""
+    assert hub.bus is not None
+    assert hub.relay is not None
+    await asyncio.wait_for(hub.bus.connected.wait(), 5)
+    await device.subscribe(f"{PREFIX}/kds/+/events", qos=1)
+    caplog.set_level(logging.INFO, logger="tablehub.bus")
+
+    async def stream() -> set[int]:
+        ids: set[int] = set()
+        for group in range(16):
+            placed = await asyncio.gather(
+                *(place(http, hub, f"drop-{group:02d}-{n}", table=f"T{n + 1}") for n in range(10))
+            )
+            ids |= {o["order_id"] for o in placed}
+        return ids
+
+    orders = asyncio.create_task(stream())
+    async with asyncio.timeout(5):
+        while hub.relay.sent < 20:
+            await asyncio.sleep(0.001)
+    async with aiomqtt.Client(
+        "127.0.0.1", broker.port, identifier=hub_config.broker.client_id, clean_session=True
+    ):
+        pass  # the broker closes the hub's connection: same client id
+    ids = await orders
+    got = await collect_tickets(device, ids, timeout=30)
+    by_seq: dict[int, int] = {}
+    for seq, order in got:
+        assert by_seq.setdefault(seq, order) == order  # a repeat carries its own seq
+    assert {order for _, order in got} == ids
+    tickets = [e for e in await hub.services.store.events_after(0, 10_000) if e.stream == "tickets"]
+    assert set(by_seq) == {e.seq for e in tickets}
+    connects = [r for r in caplog.records if r.getMessage().startswith("connected to broker")]
+    assert len(connects) >= 1  # it did reconnect (the first connect was before the capture)

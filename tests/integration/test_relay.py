@@ -1,0 +1,122 @@
+"""The MQTT relay's batches on a real store: a failed batch is sent again whole, the cursor
+never passes an unacknowledged event, and a long backlog goes out in bounded batches."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from hub.bus.client import Message
+from hub.dispatch import OutboxRelay
+from hub.store.db import Store, Tx
+
+
+class ScriptedBroker:
+    """Stands in for `Bus.publish_many`: records what was acknowledged, and refuses the
+    batches it is told to (as a dropped connection does)."""
+
+    def __init__(self, fail_calls: set[int]) -> None:
+        self.fail_calls = fail_calls
+        self.calls = 0
+        self.batches: list[list[Message]] = []
+        self.acked: list[Message] = []
+
+    async def publish_many(self, messages: Sequence[Message]) -> None:
+        self.calls += 1
+        self.batches.append(list(messages))
+        await asyncio.sleep(0)
+        if self.calls in self.fail_calls:
+            raise ConnectionError("connection dropped")
+        self.acked.extend(messages)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    async with Store(tmp_path / "hub.db", clock=lambda: "2026-12-05T12:00:00Z") as s:
+        yield s
+
+
+async def add_tickets(store: Store, n: int, start: int = 0) -> None:
+    async def unit(tx: Tx) -> None:
+        for i in range(start, start + n):
+            ticket = {"id": i, "station": "grill" if i % 2 else "wok", "order_id": i}
+            tx.emit("tickets", "ticket.created", str(i), {"ticket": ticket})
+            tx.emit("orders", "order.created", str(i), {"order": {"order_id": i}})
+
+    await store.write(unit)
+
+
+def ticket_seqs(messages: Sequence[Message]) -> list[int]:
+    return [json.loads(payload)["seq"] for _, payload, _, _ in messages]
+
+
+async def run_until(relay: OutboxRelay, store: Store, timeout: float = 10.0) -> asyncio.Task[None]:
+    task = asyncio.create_task(relay.run())
+    async with asyncio.timeout(timeout):
+        while relay.cursor < store.committed_seq:
+            await asyncio.sleep(0.01)
+    return task
+
+
+async def stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_a_refused_batch_is_sent_again_whole_and_nothing_is_skipped(store: Store) -> None:
+    connected = asyncio.Event()
+    connected.set()
+    broker = ScriptedBroker(fail_calls={2})
+    relay = OutboxRelay(store, "demo", broker.publish_many, connected)
+    store.on_commit(relay.on_commit)
+    await add_tickets(store, 600)  # a backlog: more than two batches
+    task = await run_until(relay, store)
+    await add_tickets(store, 5, start=600)  # then live, from the commit listener
+    async with asyncio.timeout(10):
+        while relay.cursor < store.committed_seq:
+            await asyncio.sleep(0.01)
+    await stop(task)
+
+    assert all(len(b) <= OutboxRelay.BATCH for b in broker.batches)
+    refused = broker.batches[1]
+    assert broker.batches[2][: len(refused)] == refused  # sent again whole, from its start
+    acked = ticket_seqs(broker.acked)
+    assert acked == sorted(acked)
+    assert len(acked) == len(set(acked)) == 605
+    # every message is a ticket event on its station's topic (order events are not for MQTT)
+    assert {t for t, _, _, _ in broker.acked} == {
+        "tablehub/v1/demo/kds/grill/events",
+        "tablehub/v1/demo/kds/wok/events",
+    }
+
+
+async def test_the_cursor_never_passes_an_unacknowledged_event(store: Store) -> None:
+    connected = asyncio.Event()
+    connected.set()
+    gate = asyncio.Event()
+    seen_cursors: list[int] = []
+
+    async def slow_broker(messages: Sequence[Message]) -> None:
+        seen_cursors.append(relay.cursor)
+        await gate.wait()
+
+    relay = OutboxRelay(store, "demo", slow_broker, connected)
+    store.on_commit(relay.on_commit)
+    await add_tickets(store, 10)
+    task = asyncio.create_task(relay.run())
+    async with asyncio.timeout(5):
+        while not seen_cursors:
+            await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    assert relay.cursor == 0  # the batch is out, unacknowledged: the cursor has not moved
+    gate.set()
+    async with asyncio.timeout(5):
+        while relay.cursor < store.committed_seq:
+            await asyncio.sleep(0.01)
+    await stop(task)
+    assert relay.sent == 10
