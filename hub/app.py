@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import logging
 import ssl
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiohttp import web
 
 from hub import backup, sdnotify
+from hub.activity import ActivityLog
 from hub.agents import InProcessAgents
 from hub.aio import cancel_all
 from hub.bridge_health import BridgeHealth
@@ -55,6 +58,9 @@ class RunningHub:
     url: str
     bus: Bus | None
     relay: OutboxRelay | None
+    # set when a worker (MQTT bus, relay, backups, ...) died of an error: the hub is no longer
+    # whole, and `serve_forever` stops it so that the service manager starts it again
+    crashed: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
 
 
 @contextlib.asynccontextmanager
@@ -158,6 +164,7 @@ async def running_hub(
         workers = [
             asyncio.create_task(calls.run_escalation(), name="call-escalation"),
             asyncio.create_task(printing.run(), name="print-dispatch"),
+            asyncio.create_task(ActivityLog(services).run(), name="activity-log"),
         ]
         if config.backup_every_s > 0:
             schedule = backup.run_schedule(
@@ -171,8 +178,9 @@ async def running_hub(
         if bus is not None and relay is not None:
             bus_task = asyncio.create_task(bus.run(), name="mqtt-bus")
             workers.append(asyncio.create_task(relay.run(), name="mqtt-relay"))
+        crashed = asyncio.Event()
         for t in [*workers, *([bus_task] if bus_task else [])]:
-            t.add_done_callback(_log_crash)
+            t.add_done_callback(functools.partial(_on_worker_done, crashed))
         services.printer_previews = dict(printer_previews or {})
         agents = InProcessAgents(config, store_id, scale_line_overrides=scale_line_overrides)
         await agents.start()
@@ -180,7 +188,7 @@ async def running_hub(
             await demo_buttons.start()
         log.info("hub serving on %s (store %s)", url, store_id)
         try:
-            yield RunningHub(services, url, bus, relay)
+            yield RunningHub(services, url, bus, relay, crashed)
         finally:
             services.accepting = False
             services.devices.stopping = services.printing.stopping = True
@@ -239,9 +247,14 @@ def _reachable(host: str) -> str:
     return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host  # noqa: S104
 
 
-def _log_crash(task: asyncio.Task[None]) -> None:
+def _on_worker_done(crashed: asyncio.Event, task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
-        log.error("task %s died: %r", task.get_name(), task.exception())
+        log.error("task %s died: %r", task.get_name(), task.exception(), exc_info=task.exception())
+        crashed.set()
+
+
+class WorkerDied(RuntimeError):
+    """A worker of the hub died of an error; the hub stopped so that it can be restarted."""
 
 
 async def serve_forever(
@@ -258,5 +271,17 @@ async def serve_forever(
             on_ready(hub)
         # systemd (Type=notify): ready now; the watchdog is fed from this loop while it runs
         async with sdnotify.supervised(f"serving on {hub.url}"):
-            await stop.wait()
+            await _first(stop.wait(), hub.crashed.wait())
+        if hub.crashed.is_set() and not stop.is_set():
+            log.critical("stopping: a worker died (see above); systemd starts the hub again")
+            raise WorkerDied("a worker of the hub died")
         log.info("stopping")
+
+
+async def _first(*waits: Awaitable[Any]) -> None:
+    """Until the first of `waits` is done; the others are cancelled."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        await cancel_all(tasks)

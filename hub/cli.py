@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from cloud_bridge.cli import register as register_bridge
 from cloud_bridge.errors import BridgeError
 from hub import logs, staff
-from hub.app import RunningHub, serve_forever
+from hub.app import RunningHub, WorkerDied, serve_forever
 from hub.bus.client import BrokerConfig
 from hub.config import (
     CloudLinkConfig,
@@ -369,6 +369,9 @@ def main(argv: list[str] | None = None) -> int:
     except HubError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
+    except WorkerDied as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     return code
