@@ -42,7 +42,7 @@ from hub.errors import HubError, StoreUnavailable
 log = logging.getLogger("tablehub.store")
 
 T = TypeVar("T")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # every version's changes are additive: schema.sql brings any store up
 PAGE_SIZE = 2048  # for new stores
 
 

@@ -248,7 +248,7 @@ async def tx_tickets_of_order(tx: Tx, order_id: int) -> list[sqlite3.Row]:
 
 async def save_ticket_state(tx: Tx, ticket_id: int, state: TicketState) -> None:
     bumped_seq_sql = (
-        "(SELECT COALESCE(MAX(bumped_seq), 0) + 1 FROM tickets)"
+        "(SELECT COALESCE(MAX(bumped_seq), 0) + 1 FROM tickets WHERE bumped_seq IS NOT NULL)"
         if state.status == "bumped"
         else "NULL"
     )

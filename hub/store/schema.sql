@@ -1,4 +1,4 @@
--- tablehub store, schema version 1. The store is the truth; the outbox is the only road out.
+-- tablehub store, schema version 2 (2 added tickets_bumped_seq). The store is the truth; the outbox is the only road out.
 
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -69,6 +69,8 @@ CREATE TABLE IF NOT EXISTS tickets (
 CREATE INDEX IF NOT EXISTS tickets_open ON tickets(station, id) WHERE status = 'open';
 CREATE INDEX IF NOT EXISTS tickets_bumped ON tickets(station, bumped_seq) WHERE status = 'bumped';
 CREATE INDEX IF NOT EXISTS tickets_by_order ON tickets(order_id);
+-- the next bumped_seq is MAX + 1: without it each bump read every ticket ever made
+CREATE INDEX IF NOT EXISTS tickets_bumped_seq ON tickets(bumped_seq) WHERE bumped_seq IS NOT NULL;
 
 -- Staff actions (bump, recall, serve, 86) already applied, by the client's action id.
 CREATE TABLE IF NOT EXISTS actions (

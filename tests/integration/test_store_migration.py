@@ -1,0 +1,53 @@
+"""A store made by an earlier hub is brought up to this schema on open, with a backup of it
+as it was, and keeps every row."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from hub import backup
+from hub.store.db import SCHEMA_VERSION, Store, Tx
+
+
+def clock() -> str:
+    return "2026-12-05T12:00:00Z"
+
+
+async def test_a_version_1_store_gets_the_bumped_seq_index_and_a_backup(tmp_path: Path) -> None:
+    db = tmp_path / "hub.db"
+    async with Store(db, clock=clock) as store:
+
+        async def unit(tx: Tx) -> None:
+            tx.emit("orders", "order.created", "1", {"order": {"order_id": 1}})
+
+        await store.write(unit)
+    # as schema version 1 left it: no index for the next bumped_seq
+    conn = sqlite3.connect(db)
+    conn.execute("DROP INDEX tickets_bumped_seq")
+    conn.execute("PRAGMA user_version=1")
+    conn.close()
+
+    async with Store(db, clock=clock) as store:
+        assert len(await store.events_after(0)) == 1
+
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        assert "tickets_bumped_seq" in names
+        plan = conn.execute(
+            "EXPLAIN QUERY PLAN SELECT COALESCE(MAX(bumped_seq), 0) + 1 FROM tickets "
+            "WHERE bumped_seq IS NOT NULL"
+        ).fetchall()
+        assert "tickets_bumped_seq" in str(plan)
+    finally:
+        conn.close()
+    kept = list(backup.backups_dir(tmp_path).iterdir())
+    assert len(kept) == 1
+    old = sqlite3.connect(kept[0])
+    try:
+        assert old.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert old.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 1
+    finally:
+        old.close()
