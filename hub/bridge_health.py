@@ -67,6 +67,10 @@ class BridgeHealth:
         self.stale_after_s = stale_after_s
         self.status: dict[str, Any] = {"configured": True, "state": "unknown"}
         self._alerts: dict[str, str] = {}  # key -> text, the alerts raised now
+        # lane -> (its cursor, the parked seqs, the seq up to which it was found to have
+        # nothing unsent): while the first two hold, the next look starts there, so a lane
+        # with no rows (no scales: no telemetry) is not sought through the whole outbox
+        self._empty_upto: dict[str, tuple[int, str, int]] = {}
 
     def __repr__(self) -> str:
         state = self.status.get("state")
@@ -186,13 +190,21 @@ class BridgeHealth:
         firsts = []
         for lane in LANES:
             where = _LANE_SQL.get(lane, _PRIORITY_SQL)
+            cursor = int(cursors.get(lane, 0))
+            seen_cursor, seen_skip, empty_upto = self._empty_upto.get(lane, (-1, "", 0))
+            same = (seen_cursor, seen_skip) == (cursor, skip)
+            start = max(cursor, empty_upto) if same else cursor
+            mark = self._store.committed_seq  # the read below sees at least this much
             row = await self._store.read_one(
                 f"SELECT seq, created_at FROM outbox WHERE seq > ? AND {where} "  # noqa: S608
                 "AND seq NOT IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT 1",
-                (int(cursors.get(lane, 0)), skip),
+                (start, skip),
             )
             if row is not None:
                 firsts.append((int(row[0]), str(row[1])))
+                self._empty_upto.pop(lane, None)
+            else:
+                self._empty_upto[lane] = (cursor, skip, mark)
         return min(firsts)[1] if firsts else None
 
     def _raise_alerts(self, alerts: dict[str, str]) -> None:

@@ -273,7 +273,9 @@ async def set_order_status(tx: Tx, order_id: int, status: str) -> None:
 async def last_bumped(tx: Tx, station: str | None) -> int | None:
     if station is None:
         row = await tx.one(
-            "SELECT id FROM tickets WHERE status='bumped' ORDER BY bumped_seq DESC LIMIT 1"
+            # bumped_seq IS NOT NULL: through tickets_bumped_seq, not every ticket ever bumped
+            "SELECT id FROM tickets WHERE status='bumped' AND bumped_seq IS NOT NULL "
+            "ORDER BY bumped_seq DESC LIMIT 1"
         )
     else:
         row = await tx.one(
@@ -314,7 +316,8 @@ async def read_open_check_orders(store: Store, table_id: str) -> list[dict[str, 
 
 async def read_open_orders(store: Store) -> list[dict[str, Any]]:
     rows = await store.read_all(
-        f"SELECT {ORDER_COLS} FROM orders WHERE status != 'served' ORDER BY id"
+        # +id: through orders_open (the open ones), not the whole table in id order
+        f"SELECT {ORDER_COLS} FROM orders WHERE status != 'served' ORDER BY +id"
     )
     return [order_from_row(r) for r in rows]
 
@@ -322,7 +325,8 @@ async def read_open_orders(store: Store) -> list[dict[str, Any]]:
 async def read_open_tickets(store: Store, station: str | None) -> list[dict[str, Any]]:
     if station is None:
         rows = await store.read_all(
-            f"SELECT {TICKET_COLS} FROM tickets WHERE status='open' ORDER BY id"
+            # +id: through tickets_open, not every ticket in id order
+            f"SELECT {TICKET_COLS} FROM tickets WHERE status='open' ORDER BY +id"
         )
     else:
         rows = await store.read_all(
@@ -335,7 +339,10 @@ async def read_open_tickets(store: Store, station: str | None) -> list[dict[str,
 async def read_recent_bumped(
     store: Store, station: str | None, limit: int = 10
 ) -> list[dict[str, Any]]:
-    where = "status='bumped'" + ("" if station is None else " AND station=?")
+    # all stations: through tickets_bumped_seq (tickets_bumped holds every bumped ticket)
+    where = "status='bumped'" + (
+        " AND bumped_seq IS NOT NULL" if station is None else " AND station=?"
+    )
     params: tuple[Any, ...] = (limit,) if station is None else (station, limit)
     rows = await store.read_all(
         f"SELECT {TICKET_COLS} FROM tickets WHERE {where} ORDER BY bumped_seq DESC LIMIT ?", params
@@ -447,7 +454,11 @@ async def update_call(tx: Tx, call_id: int, state: str, escalated: bool) -> None
 
 
 async def tx_table_has_open_call(tx: Tx, table_id: str) -> bool:
-    row = await tx.one("SELECT 1 FROM calls WHERE table_id=? AND state='open' LIMIT 1", (table_id,))
+    # state != 'closed' lets calls_one_open (the live calls) answer it
+    row = await tx.one(
+        "SELECT 1 FROM calls WHERE table_id=? AND state != 'closed' AND state='open' LIMIT 1",
+        (table_id,),
+    )
     return row is not None
 
 
@@ -460,7 +471,9 @@ async def read_active_calls(store: Store) -> list[dict[str, Any]]:
 
 async def read_calls_due(store: Store, before_ms: int) -> list[int]:
     rows = await store.read_all(
-        "SELECT id FROM calls WHERE state='open' AND escalated=0 AND opened_ms <= ?", (before_ms,)
+        "SELECT id FROM calls WHERE state != 'closed' AND state='open' AND escalated=0 "
+        "AND opened_ms <= ?",
+        (before_ms,),
     )
     return [int(r[0]) for r in rows]
 
@@ -595,7 +608,8 @@ async def update_job(
 
 async def read_pending_jobs(store: Store) -> list[dict[str, Any]]:
     rows = await store.read_all(
-        f"SELECT {JOB_COLS} FROM print_jobs WHERE state IN ('queued', 'sent') ORDER BY rowid"
+        # +rowid: through print_jobs_pending, not every job ever printed in rowid order
+        f"SELECT {JOB_COLS} FROM print_jobs WHERE state IN ('queued', 'sent') ORDER BY +rowid"
     )
     return [job_from_row(r) for r in rows]
 
@@ -645,18 +659,50 @@ async def mark_ticket_printed(tx: Tx, ticket_id: int, printer: str) -> None:
 # ---------------------------------------------------------------- kitchen numbers
 
 
+async def first_id_since(store: Store, table: str, column: str, value: Any) -> int:
+    """The lowest id of `table` whose `column` is >= `value`, found by bisecting the ids:
+    orders and tickets are appended with ever later times, so a window of the kitchen's
+    numbers is read from there on by primary key, without an index that every order would
+    write to (or a read of every row ever made). A clock set back makes the found id too high
+    by the rows made in the "future"; the numbers then leave those out."""
+    row = await store.read_one(
+        f"SELECT (SELECT MIN(id) FROM {table}), (SELECT MAX(id) FROM {table})"
+    )
+    if row is None or row[0] is None:
+        return 0
+    lo, hi = int(row[0]), int(row[1]) + 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        found = await store.read_one(
+            f"SELECT {column} FROM {table} WHERE id >= ? ORDER BY id LIMIT 1",
+            (mid,),
+        )
+        if found is None or found[0] >= value:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
 async def read_order_times(store: Store, since_iso: str) -> list[str]:
     """Creation times of the orders placed since `since_iso` (ISO strings sort by time)."""
-    rows = await store.read_all("SELECT created_at FROM orders WHERE created_at >= ?", (since_iso,))
+    first = await first_id_since(store, "orders", "created_at", since_iso)
+    rows = await store.read_all(
+        "SELECT created_at FROM orders WHERE id >= ? AND created_at >= ?", (first, since_iso)
+    )
     return [str(r[0]) for r in rows]
 
 
 async def read_ticket_times(store: Store, since_ms: int) -> list[tuple[str, int, str | None]]:
     """(station, created_ms, bumped_at) of tickets made since `since_ms`, and of every ticket
     still open; `bumped_at` is None for an open ticket."""
+    first = await first_id_since(store, "tickets", "created_ms", since_ms)
     rows = await store.read_all(
+        # the window by primary key, then the open tickets before it through tickets_open
         "SELECT station, created_ms, CASE WHEN status='bumped' THEN bumped_at END "
-        "FROM tickets WHERE created_ms >= ? OR status='open'",
-        (since_ms,),
+        "FROM tickets WHERE id >= ? AND created_ms >= ? "
+        "UNION ALL SELECT station, created_ms, NULL FROM tickets "
+        "WHERE status='open' AND (id < ? OR created_ms < ?)",
+        (first, since_ms, first, since_ms),
     )
     return [(str(r[0]), int(r[1]), None if r[2] is None else str(r[2])) for r in rows]

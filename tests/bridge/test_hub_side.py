@@ -345,6 +345,41 @@ async def test_alerts_are_logged_once_per_episode(
     assert len(over) == 2
 
 
+async def test_the_oldest_unsent_row_is_found_after_an_empty_lane_was_skipped(
+    lone_hub: RunningHub, tmp_path: Path
+) -> None:
+    """A lane found empty is not sought from its cursor again (a store without scales has no
+    telemetry: that read went through the whole outbox every round); a row that comes to
+    it later, or a parked row released, is still the oldest unsent one."""
+    hub = lone_hub
+    state_db = tmp_path / "bridge.db"
+    later = CLOCK.now_ms() + 60_000
+    health = BridgeHealth(hub.services.store, state_db, {}, now_ms=lambda: later)
+    orders = await emit(hub, ["payments"] * 4)
+    async with state_of(state_db) as st:
+        await st.commit_ack({"priority": orders[-1], "telemetry": 0})
+    status = await health.refresh()
+    assert status["backlog"]["oldest_unsent_at"] is None  # orders sent, no telemetry at all
+    more = await emit(hub, ["payments"] * 3)  # more rows the telemetry lane has nothing in
+    async with state_of(state_db) as st:
+        await st.commit_ack({"priority": more[-1], "telemetry": 0})
+    assert (await health.refresh())["backlog"]["oldest_unsent_at"] is None
+    (reading,) = await emit(hub, ["telemetry"])
+    status = await health.refresh()
+    created = await hub.services.store.read_one(
+        "SELECT created_at FROM outbox WHERE seq=?", (reading,)
+    )
+    assert created is not None
+    assert status["backlog"]["oldest_unsent_at"] == created[0]
+    # parked, it is not waiting to be sent; released, it is again
+    async with state_of(state_db) as st:
+        await st.park([reading], http_status=422, error="invalid_events", message="bad")
+    assert (await health.refresh())["backlog"]["oldest_unsent_at"] is None
+    async with state_of(state_db) as st:
+        await st.unpark_done((await st.parked())[0].id)
+    assert (await health.refresh())["backlog"]["oldest_unsent_at"] == created[0]
+
+
 # ---------------------------------------------------------------- telemetry
 
 

@@ -1,0 +1,400 @@
+"""The statements the hub and the cloud bridge run per order, bump, screen connect or poll
+reach rows through an index, never by reading a table that grows with history.
+
+Each statement is planned (`EXPLAIN QUERY PLAN`, no ANALYZE: the hub never runs it, so the
+plans here are the plans a store gets) on a store made from hub/store/schema.sql. A plan step
+on a growing table is a full read when it is
+
+- `SCAN <table>` (the whole table),
+- `SCAN <table> USING INDEX <i>` unless `<i>` is a partial index over live rows only
+  (`LIVE_INDEXES`: open tickets, open orders, open calls, pending jobs, open checks); a
+  partial index such as tickets_bumped still holds every ticket ever bumped,
+- `SEARCH <table>` with no index: SQLite's MIN/MAX shortcut, O(log n) only on the
+  INTEGER PRIMARY KEY (the outbox's seq) and a full read on any other column,
+- an automatic index (built from the whole table on each run).
+
+SQL comes from the code where it is a module-level constant; any other statement is copied
+exactly from the function named in its comment (hub/store/repos.py unless said otherwise).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator, Sequence
+from importlib import resources
+from typing import Any
+
+import pytest
+
+from cloud_bridge.cursor import PRUNE_ACKED_SQL, PRUNE_SHED_SQL
+from cloud_bridge.tail import _COLS as TAIL_COLS
+from cloud_bridge.tail import _LANE_SQL as TAIL_LANE_SQL
+from cloud_bridge.tail import LANES
+from hub.bridge_health import _LANE_SQL as HEALTH_LANE_SQL
+from hub.bridge_health import _PRIORITY_SQL as HEALTH_PRIORITY_SQL
+from hub.store.repos import CALL_COLS, JOB_COLS, ORDER_COLS, TICKET_COLS
+
+GROWING = frozenset({"orders", "tickets", "outbox", "print_jobs", "calls", "actions", "checks"})
+# partial indexes whose rows leave them (served, bumped, closed, printed): reading one whole is
+# O(what is live now), not O(history)
+LIVE_INDEXES = frozenset(
+    {"tickets_open", "orders_open", "calls_one_open", "print_jobs_pending", "checks_one_open"}
+)
+
+# being added with schema version 2; created here when schema.sql does not have it yet
+BUMPED_SEQ_INDEX = (
+    "CREATE INDEX IF NOT EXISTS tickets_bumped_seq ON tickets(bumped_seq) "
+    "WHERE bumped_seq IS NOT NULL"
+)
+
+NOW = "2026-06-01T12:00:00.000Z"
+KEEP = "[17, 18]"  # parked seqs, as the bridge passes them
+PRUNE = {"lo": 1, "upto": 5000, "cutoff": "2026-05-25T12:00:00.000Z", "keep": KEEP}
+
+_STEP = re.compile(
+    r"^(?P<op>SCAN|SEARCH) (?:TABLE )?(?P<table>\w+)(?: AS (?P<alias>\w+))?"
+    r"(?P<using> USING (?:(?:COVERING |AUTOMATIC (?:PARTIAL )?(?:COVERING )?)?INDEX "
+    r"(?P<index>\w+)|INTEGER PRIMARY KEY))?"
+)
+
+
+class Case:
+    def __init__(
+        self,
+        sql: str,
+        params: Sequence[Any] | dict[str, Any] = (),
+        *,
+        aliases: dict[str, str] | None = None,
+        rowid_minmax: frozenset[str] = frozenset(),
+    ) -> None:
+        self.sql = sql
+        self.params = params
+        self.aliases = aliases or {}
+        self.rowid_minmax = rowid_minmax  # tables read by MIN/MAX of their INTEGER PRIMARY KEY
+
+
+OUTBOX_MINMAX = frozenset({"outbox"})
+
+CASES: dict[str, Case] = {
+    # ------------------------------------------------ placing an order (services/ordering.py)
+    # open_check
+    "open_check.find": Case(
+        "SELECT id FROM checks WHERE table_id=? AND closed_at IS NULL", ("t5",)
+    ),
+    # open_check
+    "open_check.round": Case("SELECT COUNT(*) FROM orders WHERE check_id=?", (7,)),
+    # close_check
+    "close_check.update": Case("UPDATE checks SET closed_at=? WHERE id=?", (NOW, 7)),
+    # find_order_by_key
+    "find_order_by_key": Case(
+        "SELECT id, request_hash FROM orders WHERE table_id=? AND idempotency_key=?",
+        ("t5", "k1"),
+    ),
+    # tx_order, tx_order_row, read_order
+    "order_by_id": Case(f"SELECT {ORDER_COLS} FROM orders WHERE id=?", (42,)),
+    # tx_ticket_row
+    "ticket_by_id": Case(f"SELECT {TICKET_COLS} FROM tickets WHERE id=?", (42,)),
+    # tx_tickets_of_order
+    "tx_tickets_of_order": Case(
+        f"SELECT {TICKET_COLS} FROM tickets WHERE order_id=? ORDER BY id", (42,)
+    ),
+    # update_order_body
+    "update_order_body": Case(
+        "UPDATE orders SET body=?, total_cents=?, updated_at=? WHERE id=?", ("{}", 100, NOW, 42)
+    ),
+    # update_ticket_body, mark_ticket_printed
+    "update_ticket_body": Case("UPDATE tickets SET body=? WHERE id=?", ("{}", 42)),
+    # ------------------------------------------------ bump, recall, serve (services/kitchen.py)
+    # save_ticket_state: the next bumped_seq, in the fixed form (partial index tickets_bumped_seq)
+    "save_ticket_state.next_seq": Case(
+        "SELECT COALESCE(MAX(bumped_seq), 0) + 1 FROM tickets WHERE bumped_seq IS NOT NULL"
+    ),
+    # save_ticket_state, a ticket being bumped
+    "save_ticket_state.bumped": Case(
+        "UPDATE tickets SET status=?, items=?, bumped_at=?, bumped_seq="
+        "(SELECT COALESCE(MAX(bumped_seq), 0) + 1 FROM tickets WHERE bumped_seq IS NOT NULL) "
+        "WHERE id=?",
+        ("bumped", "[]", NOW, 42),
+    ),
+    # save_ticket_state, a ticket recalled or bumped item by item
+    "save_ticket_state.open": Case(
+        "UPDATE tickets SET status=?, items=?, bumped_at=?, bumped_seq=NULL WHERE id=?",
+        ("open", "[]", None, 42),
+    ),
+    # set_order_status
+    "set_order_status": Case(
+        "UPDATE orders SET status=?, updated_at=? WHERE id=?", ("ready", NOW, 42)
+    ),
+    # last_bumped, a station's recall
+    "last_bumped.station": Case(
+        "SELECT id FROM tickets WHERE station=? AND status='bumped' "
+        "ORDER BY bumped_seq DESC LIMIT 1",
+        ("grill",),
+    ),
+    # get_action (every staff action's idempotency check)
+    "get_action": Case("SELECT result FROM actions WHERE id=?", ("a1",)),
+    # ------------------------------------------------ screen snapshots (web/live.py, api.py)
+    # read_open_tickets, a station's KDS
+    "read_open_tickets.station": Case(
+        f"SELECT {TICKET_COLS} FROM tickets WHERE station=? AND status='open' ORDER BY id",
+        ("grill",),
+    ),
+    # read_recent_bumped, a station's KDS
+    "read_recent_bumped.station": Case(
+        f"SELECT {TICKET_COLS} FROM tickets WHERE status='bumped' AND station=? "
+        "ORDER BY bumped_seq DESC LIMIT ?",
+        ("grill", 10),
+    ),
+    # read_open_check_orders, the diner's table page
+    "read_open_check_orders": Case(
+        f"SELECT {ORDER_COLS} FROM orders WHERE check_id = (SELECT id FROM checks WHERE "
+        "table_id=? AND closed_at IS NULL) ORDER BY id",
+        ("t5",),
+    ),
+    # read_tickets_of_orders, the expo's tickets of open orders
+    "read_tickets_of_orders": Case(
+        f"SELECT {TICKET_COLS} FROM tickets WHERE order_id IN "
+        "(SELECT value FROM json_each(?)) ORDER BY id",
+        ("[40, 41, 42]",),
+    ),
+    # read_active_calls (floor, expo, table page, LED sync): the partial index calls_one_open
+    "read_active_calls": Case(
+        f"SELECT {CALL_COLS} FROM calls WHERE state != 'closed' ORDER BY opened_ms"
+    ),
+    # read_check (bill printing)
+    "read_check.check": Case(
+        "SELECT id FROM checks WHERE table_id=? AND closed_at IS NULL", ("t5",)
+    ),
+    # read_check (bill printing)
+    "read_check.orders": Case(
+        f"SELECT {ORDER_COLS} FROM orders WHERE check_id=? ORDER BY id", (7,)
+    ),
+    # ------------------------------------------------ calls (services/calls.py)
+    # tx_open_call
+    "tx_open_call": Case(
+        f"SELECT {CALL_COLS} FROM calls WHERE table_id=? AND kind=? AND state != 'closed'",
+        ("t5", "waiter"),
+    ),
+    # tx_call
+    "tx_call": Case(f"SELECT {CALL_COLS} FROM calls WHERE id=?", (3,)),
+    # update_call, acknowledging
+    "update_call": Case(
+        "UPDATE calls SET state=?, escalated=?, acked_at=? WHERE id=?", ("acked", 0, NOW, 3)
+    ),
+    # ------------------------------------------------ print queue (services/printing.py)
+    # tx_job
+    "tx_job": Case(f"SELECT {JOB_COLS} FROM print_jobs WHERE id=?", ("chit-42-p1",)),
+    # update_job
+    "update_job": Case(
+        "UPDATE print_jobs SET state=?, reason=?, sent_ms=COALESCE(?, sent_ms), "
+        "attempts=attempts + ?, printer=COALESCE(?, printer), doc=COALESCE(?, doc), "
+        "updated_at=? WHERE id=?",
+        ("sent", None, 1, 1, None, None, NOW, "chit-42-p1"),
+    ),
+    # count_jobs_for_ticket (reprint)
+    "count_jobs_for_ticket": Case("SELECT COUNT(*) FROM print_jobs WHERE ticket_id=?", (42,)),
+    # read_open_tickets_unprinted (fallback printing for a silent screen, every tick)
+    "read_open_tickets_unprinted": Case(
+        f"SELECT {TICKET_COLS} FROM tickets t WHERE station=? AND status='open' AND NOT EXISTS "
+        "(SELECT 1 FROM print_jobs j WHERE j.ticket_id=t.id AND j.kind='kitchen') ORDER BY id",
+        ("grill",),
+        aliases={"t": "tickets", "j": "print_jobs"},
+    ),
+    # mark_ticket_printed
+    "mark_ticket_printed": Case("SELECT body FROM tickets WHERE id=?", (42,)),
+    # ------------------------------------------------ the outbox: hub/store/db.py
+    # Store.events_after (MQTT relay catch-up, hub/dispatch.py)
+    "store.events_after": Case(
+        "SELECT seq, stream, kind, key, body, created_at FROM outbox WHERE seq > ? "
+        "ORDER BY seq LIMIT ?",
+        (1000, 500),
+    ),
+    # Store.open and Store._run_batch after a failed commit
+    "store.max_seq": Case("SELECT COALESCE(MAX(seq), 0) FROM outbox", rowid_minmax=OUTBOX_MINMAX),
+    # ------------------------------------------------ pruning: hub/outbox_prune.py
+    # OutboxPruner._prune_acked
+    "prune.bounds": Case(
+        "SELECT (SELECT MIN(seq) FROM outbox), (SELECT MIN(seq) FROM cursors)",
+        rowid_minmax=OUTBOX_MINMAX,
+    ),
+    "prune.acked": Case(PRUNE_ACKED_SQL, PRUNE),
+    # _delete_acked
+    "prune.recent": Case(
+        "SELECT 1 FROM outbox WHERE seq BETWEEN :lo AND :upto AND created_at >= :cutoff LIMIT 1",
+        PRUNE,
+    ),
+    "prune.shed": Case(PRUNE_SHED_SQL, {"lo": 1, "hi": 5000}),
+    # ------------------------------------------------ the bridge: cloud_bridge/tail.py
+    # OutboxTail._high
+    "tail.high": Case(
+        "SELECT (SELECT COALESCE(MAX(seq), 0) FROM outbox), "
+        "(SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'outbox')",
+        rowid_minmax=OUTBOX_MINMAX,
+    ),
+    # OutboxTail.rows (a parked batch retried)
+    "tail.rows": Case(
+        f"SELECT {TAIL_COLS} FROM outbox WHERE seq IN (SELECT value FROM json_each(?)) "
+        "ORDER BY seq",
+        (KEEP,),
+    ),
+    # OutboxTail.sizes (the backlog meter)
+    "tail.sizes": Case(
+        "SELECT seq, stream, LENGTH(CAST(body AS BLOB)) FROM outbox WHERE seq > ? "
+        "ORDER BY seq LIMIT ?",
+        (1000, 1000),
+    ),
+    # OutboxTail.telemetry_sizes (what may be shed)
+    "tail.telemetry_sizes": Case(
+        "SELECT seq, LENGTH(CAST(body AS BLOB)) FROM outbox WHERE seq > ? AND seq <= ? "
+        "AND stream = 'telemetry' AND seq NOT IN (SELECT value FROM json_each(?)) "
+        "ORDER BY seq LIMIT ?",
+        (1000, 9000, KEEP, 1000),
+    ),
+    # ---------------------------------- statements that read whole tables until schema 2
+    # last_bumped(None), an expo recall (in the writer)
+    "last_bumped.all": Case(
+        "SELECT id FROM tickets WHERE status='bumped' AND bumped_seq IS NOT NULL "
+        "ORDER BY bumped_seq DESC LIMIT 1"
+    ),
+    # read_recent_bumped(None), every expo snapshot
+    "read_recent_bumped.all": Case(
+        f"SELECT {TICKET_COLS} FROM tickets WHERE status='bumped' AND bumped_seq IS NOT NULL "
+        "ORDER BY bumped_seq DESC LIMIT ?",
+        (10,),
+    ),
+    # read_open_tickets(None), every expo snapshot
+    "read_open_tickets.all": Case(
+        f"SELECT {TICKET_COLS} FROM tickets WHERE status='open' ORDER BY +id"
+    ),
+    # read_open_orders, every expo snapshot
+    "read_open_orders": Case(
+        f"SELECT {ORDER_COLS} FROM orders WHERE status != 'served' ORDER BY +id"
+    ),
+    # read_pending_jobs, every print tick (0.5 s)
+    "read_pending_jobs": Case(
+        f"SELECT {JOB_COLS} FROM print_jobs WHERE state IN ('queued', 'sent') ORDER BY +rowid"
+    ),
+    # tx_table_has_open_call, every call opened, acknowledged or closed
+    "tx_table_has_open_call": Case(
+        "SELECT 1 FROM calls WHERE table_id=? AND state != 'closed' AND state='open' LIMIT 1",
+        ("t5",),
+    ),
+    # read_calls_due, every escalation round
+    "read_calls_due": Case(
+        "SELECT id FROM calls WHERE state != 'closed' AND state='open' AND escalated=0 "
+        "AND opened_ms <= ?",
+        (1_000,),
+    ),
+    # read_order_times, the admin page's kitchen numbers
+    "read_order_times": Case(
+        "SELECT created_at FROM orders WHERE id >= ? AND created_at >= ?",
+        (100, "2026-06-01T00:00:00.000Z"),
+    ),
+    # first_id_since, the bisection's probes
+    "first_id_since.bounds": Case(
+        "SELECT (SELECT MIN(id) FROM orders), (SELECT MAX(id) FROM orders)",
+        rowid_minmax=frozenset({"orders"}),
+    ),
+    "first_id_since.probe": Case(
+        "SELECT created_ms FROM tickets WHERE id >= ? ORDER BY id LIMIT 1", (100,)
+    ),
+    # read_ticket_times, the admin page's kitchen numbers
+    "read_ticket_times": Case(
+        "SELECT station, created_ms, CASE WHEN status='bumped' THEN bumped_at END "
+        "FROM tickets WHERE id >= ? AND created_ms >= ? "
+        "UNION ALL SELECT station, created_ms, NULL FROM tickets "
+        "WHERE status='open' AND (id < ? OR created_ms < ?)",
+        (100, 1_000, 100, 1_000),
+    ),
+}
+for _lane in LANES:
+    # OutboxTail.read, every poll
+    CASES[f"tail.read.{_lane}"] = Case(
+        f"SELECT {TAIL_COLS} FROM outbox WHERE seq > ? AND {TAIL_LANE_SQL[_lane]} "
+        "AND seq NOT IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?",
+        (1000, KEEP, 500),
+    )
+    # OutboxTail.first_unsent, every budget check
+    CASES[f"tail.first_unsent.{_lane}"] = Case(
+        f"SELECT seq, created_at FROM outbox WHERE seq > ? AND {TAIL_LANE_SQL[_lane]} "
+        "AND seq NOT IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT 1",
+        (1000, KEEP),
+    )
+    # hub/bridge_health.py BridgeHealth._oldest_unsent, every 5 s
+    CASES[f"bridge_health.oldest_unsent.{_lane}"] = Case(
+        "SELECT seq, created_at FROM outbox WHERE seq > ? AND "
+        f"{HEALTH_LANE_SQL.get(_lane, HEALTH_PRIORITY_SQL)} "
+        "AND seq NOT IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT 1",
+        (1000, KEEP),
+    )
+
+
+@pytest.fixture(scope="module")
+def conn() -> Iterator[sqlite3.Connection]:
+    db = sqlite3.connect(":memory:")
+    db.executescript(resources.files("hub.store").joinpath("schema.sql").read_text("utf-8"))
+    db.execute(BUMPED_SEQ_INDEX)
+    yield db
+    db.close()
+
+
+def plan(db: sqlite3.Connection, case: Case) -> list[str]:
+    return [str(r[3]) for r in db.execute(f"EXPLAIN QUERY PLAN {case.sql}", case.params)]
+
+
+def full_reads(db: sqlite3.Connection, case: Case) -> list[str]:
+    """The plan steps that read a growing table whole."""
+    bad = []
+    for step in plan(db, case):
+        if "AUTOMATIC" in step:
+            bad.append(step)
+            continue
+        m = _STEP.match(step)
+        if m is None:
+            continue
+        name = m["alias"] or m["table"]
+        table = case.aliases.get(name, name)
+        if table not in GROWING:
+            continue
+        whole_scan = m["op"] == "SCAN" and m["index"] not in LIVE_INDEXES  # None: no index
+        minmax_scan = m["op"] == "SEARCH" and not m["using"] and table not in case.rowid_minmax
+        if whole_scan or minmax_scan:
+            bad.append(step)
+    return bad
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_hot_statement_reads_through_an_index(conn: sqlite3.Connection, name: str) -> None:
+    case = CASES[name]
+    assert full_reads(conn, case) == [], f"{name}: {plan(conn, case)}"
+
+
+def test_live_indexes_are_partial(conn: sqlite3.Connection) -> None:
+    partial = {str(r[1]) for t in GROWING for r in conn.execute(f"PRAGMA index_list({t})") if r[4]}
+    assert partial >= LIVE_INDEXES
+
+
+def test_schema_has_the_bumped_seq_index(conn: sqlite3.Connection) -> None:
+    row = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type='index' AND name='tickets_bumped_seq'"
+    ).fetchone()
+    assert row is not None
+    assert "WHERE bumped_seq IS NOT NULL" in row[0]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        # the form save_ticket_state had: MAX over a column no usable index orders
+        "SELECT COALESCE(MAX(bumped_seq), 0) + 1 FROM tickets",
+        # a whole table
+        "SELECT id FROM orders WHERE body = 'x'",
+        # a whole, non-partial index
+        "SELECT order_id FROM tickets ORDER BY order_id",
+        # a whole partial index that keeps every ticket ever bumped
+        "SELECT id FROM tickets WHERE status='bumped' ORDER BY created_ms LIMIT 1",
+    ],
+)
+def test_the_check_finds_full_reads(conn: sqlite3.Connection, sql: str) -> None:
+    assert full_reads(conn, Case(sql)) != []
