@@ -218,6 +218,8 @@ class LoadGen:
         info = {"name": ph.get("name", f"{rate:g}/s"), "rate": rate, "seconds": seconds}
         info["t_start"] = t0
         say(f"PHASE {idx} START {t0:.6f}")
+        behind: list[int] = []
+        sampler = asyncio.create_task(self.sample_relay(http, behind))
         flooder = None
         if ph.get("flood") and self.spec.flood_rate > 0 and self.spec.flood_table >= 0:
             flooder = asyncio.create_task(self.flood_phase(idx, seconds))
@@ -243,6 +245,11 @@ class LoadGen:
             for t in late:
                 t.cancel()
         info["t_end"] = time.monotonic()
+        sampler.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sampler
+        if behind:
+            info["relay_behind"] = {"max": max(behind), "p50": sorted(behind)[len(behind) // 2]}
         rows = [r for r in self.orders if r[stats.PHASE] == idx]
         summary = stats.phase_summary(rows, rate, seconds if i == n else i / rate)
         info["saturated"] = summary["saturated"]
@@ -252,6 +259,18 @@ class LoadGen:
             f"{self.open['diners']} {self.open['kds']} {info['t_end']:.6f}"
         )
         return bool(summary["saturated"])
+
+    async def sample_relay(self, http: aiohttp.ClientSession, out: list[int]) -> None:
+        """How far the hub's MQTT relay is behind its store (/healthz, 10 times a second):
+        the hub's own share of order→MQTT, apart from this generator's receiving."""
+        while True:
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError, ValueError):
+                async with http.get(self.spec.url + "/healthz", timeout=_t(1)) as r:
+                    relay = (await r.json()).get("mqtt_relay") if r.status == 200 else None
+                if not relay:
+                    return  # no relay here (the floor)
+                out.append(int(relay["behind"]))
+            await asyncio.sleep(0.1)
 
     # ------------------------------------------------------------ flood
 
