@@ -142,7 +142,15 @@ async def running_hub(
         if config.broker is not None:
             router = Router(kitchen, calls, devices, live, catalog, printing)
             bus = Bus(config.broker, store_id, router.handle)
-            relay = OutboxRelay(store, store_id, bus.publish_many, bus.connected)
+            relay = OutboxRelay(
+                store,
+                store_id,
+                bus.publish_many,
+                bus.connected,
+                connection=lambda: bus.connections,
+                replay_s=config.broker.replay_s,
+            )
+            bus.on_connected.append(relay.on_connected)
             store.on_commit(relay.on_commit)
             services.relay_status = relay.status
             printing.attach(bus.publish, bus.connected)

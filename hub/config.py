@@ -18,6 +18,8 @@ A store box's config file (TOML)::
     port = 1883
     username = "hub"
     password_file = "/etc/tablehub/secrets/mqtt-hub"   # mode 0600
+    # replay_after_reconnect_s = 15   # publish again what the broker took this long before
+    #                                 # a drop (> its autosave_interval): a crash loses that
 
     [[printers]]                          # one block per printer
     id = "grill-1"
@@ -212,6 +214,7 @@ def load_config(path: Path) -> HubConfig:
             username=broker.get("username"),
             password=password,
             client_id=str(broker.get("client_id", "tablehub-hub")),
+            replay_s=float(broker.get("replay_after_reconnect_s", 15.0)),
         )
     )
     return HubConfig(

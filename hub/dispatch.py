@@ -249,13 +249,20 @@ class OutboxRelay:
     `set_tcp_nodelay true` (our Mosquitto config), without which Nagle's algorithm holds
     back PUBACKs that follow one another. The cursor is saved at most every `SAVE_EVERY_S`:
     after a crash the last second's events are published again with their original `seq`,
-    which receivers drop (the LED states are retained states)."""
+    which receivers drop (the LED states are retained states).
+
+    A PUBACK means the broker took a message, not that it is safe: Mosquitto writes what it
+    holds to disk every `autosave_interval`, and a broker killed or powered off in between
+    loses what it acknowledged since. So after every reconnect the relay publishes again the
+    events acknowledged in the `replay_s` seconds before the connection dropped (same seq:
+    subscribers that got them drop the repeats)."""
 
     NAME = "mqtt"
     STREAMS = ("tickets", "calls")
     BATCH = 256
     MAX_PENDING = 4096
     SAVE_EVERY_S = 1.0
+    REPLAY_S = 15.0
 
     def __init__(
         self,
@@ -264,6 +271,8 @@ class OutboxRelay:
         publish_many: BatchPublisher,
         connected: asyncio.Event,
         *,
+        connection: Callable[[], int] | None = None,
+        replay_s: float = REPLAY_S,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
@@ -271,6 +280,12 @@ class OutboxRelay:
         self._publish_many = publish_many
         self._connected = connected
         self._monotonic = monotonic
+        self._connection = connection  # which connection this is (changes on reconnect)
+        self._replay_s = replay_s
+        # (when, first seq, last seq) of the batches acknowledged in the last `replay_s`
+        self._acked: deque[tuple[float, int, int]] = deque()
+        self._seen_connection: int | None = None
+        self.replayed = 0
         self._wake = asyncio.Event()
         # while tailing, every committed event after `cursor` that matters is in `_pending`
         self._tailing = False
@@ -289,6 +304,7 @@ class OutboxRelay:
             "published_upto": self.cursor,
             "behind": max(0, self._store.committed_seq - self.cursor),
             "published": self.sent,
+            "replayed": self.replayed,
         }
 
     def on_commit(self, events: list[Event]) -> None:
@@ -313,6 +329,11 @@ class OutboxRelay:
         try:
             while True:
                 await self._connected.wait()
+                now_connection = self._current_connection()
+                if now_connection != self._seen_connection:
+                    if self._seen_connection is not None:
+                        self._replay_after_reconnect()
+                    self._seen_connection = now_connection
                 if not leds_synced:
                     leds_synced = await self._sync_leds()
                 try:
@@ -338,10 +359,39 @@ class OutboxRelay:
                     await asyncio.wait_for(self._save_cursor(), 1.0)
             raise
 
+    def _current_connection(self) -> int:
+        return self._connection() if self._connection is not None else 0
+
+    def on_connected(self) -> None:
+        """The bus has (re)connected: an idle relay wakes to publish again what the broker
+        may have lost."""
+        self._wake.set()
+
+    def _replay_after_reconnect(self) -> None:
+        """Move the cursor back before what the broker acknowledged in the last `replay_s`
+        seconds before the drop (it may have died with them); they go out again."""
+        if not self._acked:
+            return
+        newest = self._acked[-1][0]
+        first = next(f for t, f, _ in self._acked if t >= newest - self._replay_s)
+        back_to = min(self.cursor, first - 1)
+        if back_to < self.cursor:
+            log.info(
+                "mqtt relay: reconnected; publishing events %d-%d again (the broker may have "
+                "lost what it acknowledged in the %g s before the drop)",
+                back_to + 1,
+                self.cursor,
+                self._replay_s,
+            )
+            self.replayed += self.cursor - back_to
+        self.cursor = back_to
+        self._acked.clear()
+        self._stop_tailing()  # catch up from the store
+
     async def _idle(self, save_in: float | None) -> None:
-        """Until a commit brings events (or the cursor is due to be saved)."""
+        """Until a commit brings events, the bus reconnects, or the cursor is due to be saved."""
         self._wake.clear()
-        if self._pending:
+        if self._pending or self._current_connection() != self._seen_connection:
             return
         if save_in is None:
             await self._wake.wait()
@@ -380,7 +430,14 @@ class OutboxRelay:
             if messages:
                 await self._publish_many(messages)
                 self.sent += len(messages)
+                self._remember_ack(chunk[0].seq, chunk[-1].seq)
             self.cursor = max(self.cursor, chunk[-1].seq)
+
+    def _remember_ack(self, first: int, last: int) -> None:
+        now = self._monotonic()
+        self._acked.append((now, first, last))
+        while self._acked and self._acked[0][0] < now - self._replay_s:
+            self._acked.popleft()
 
     async def _sync_leds(self) -> bool:
         """Set every table's retained LED state from the store. A broker that kept a state

@@ -41,6 +41,10 @@ class BrokerConfig:
     password: str | None = None
     client_id: str = "tablehub-hub"
     keepalive: int = 15
+    # after a reconnect, publish again what the broker acknowledged in this many seconds
+    # before the drop: a broker killed or powered off loses what it acknowledged since its
+    # last persistence save (autosave_interval: 10 s on a store box)
+    replay_s: float = 15.0
 
 
 class Bus:
@@ -52,6 +56,8 @@ class Bus:
         self.connected = asyncio.Event()
         self._stop = asyncio.Event()
         self.received = 0
+        self.connections = 0  # how many times it has connected (a new one: a new session)
+        self.on_connected: list[Callable[[], None]] = []  # called on each (re)connect
         self.last_error: str | None = None
         # batches handed to paho by `publish_many`, by the mids they still wait for
         self._acks: dict[int, _Batch] = {}
@@ -164,7 +170,10 @@ class Bus:
                     await client.publish(status_topic, b"online", qos=1, retain=True)
                     self._follow_acks(client)
                     self._client = client
+                    self.connections += 1
                     self.connected.set()
+                    for hook in self.on_connected:
+                        hook()
                     log.info("connected to broker %s:%d", cfg.host, cfg.port)
                     delay, down_logged = 0.5, False
                     await self._serve(client)

@@ -269,3 +269,55 @@ async def test_a_connection_dropped_mid_burst_loses_no_ticket(
     assert set(by_seq) == {e.seq for e in tickets}
     connects = [r for r in caplog.records if r.getMessage().startswith("connected to broker")]
     assert len(connects) >= 1  # it did reconnect (the first connect was before the capture)
+
+
+async def test_tickets_a_crashed_broker_lost_are_published_again(
+    tmp_path: Path, menu_doc: dict[str, Any], http: aiohttp.ClientSession
+) -> None:
+    """A kitchen device with a persistent session is offline; the broker acknowledges the
+    hub's tickets, queues them for it, and is killed before it saves them. After the
+    restart the hub publishes again what the broker took in the seconds before the drop,
+    and the device gets every ticket (repeats keep their seq)."""
+    mq = Mosquitto(tmp_path / "mq", autosave_interval=3600)  # saves only when stopped
+    mq.start()
+    config = HubConfig(
+        data_dir=tmp_path / "data",
+        http_port=0,
+        broker=BrokerConfig(port=mq.port, client_id="hub-replay"),
+    )
+
+    def kitchen_device() -> aiomqtt.Client:
+        return aiomqtt.Client(
+            "127.0.0.1",
+            mq.port,
+            identifier="kds-persistent",
+            clean_session=False,
+        )
+
+    try:
+        async with kitchen_device() as kds:
+            await kds.subscribe(f"{PREFIX}/kds/+/events", qos=1)
+        mq.stop()  # a clean stop saves the device's session and subscription
+        mq.start()
+        async with running_hub(config, seed_menu=menu_doc) as hub:
+            assert hub.bus is not None
+            assert hub.relay is not None
+            await asyncio.wait_for(hub.bus.connected.wait(), 10)
+            ids = {
+                (await place(http, hub, f"replay-{n:04d}", table=f"T{n % 12 + 1}"))["order_id"]
+                for n in range(12)
+            }
+            await wait_for(lambda: _caught_up(hub))  # every ticket acknowledged by the broker
+            first = hub.bus.connections
+            mq.kill9()  # the tickets queued for the device die with it
+            mq.start()
+            async with asyncio.timeout(30):
+                while hub.bus.connections == first or not hub.bus.connected.is_set():
+                    await asyncio.sleep(0.05)
+            await wait_for(lambda: _caught_up(hub), timeout=10)
+            assert hub.relay.replayed > 0
+            async with kitchen_device() as kds:
+                got = await collect_tickets(kds, ids, timeout=10)
+        assert {order for _, order in got} == ids
+    finally:
+        mq.stop()

@@ -120,3 +120,48 @@ async def test_the_cursor_never_passes_an_unacknowledged_event(store: Store) -> 
             await asyncio.sleep(0.01)
     await stop(task)
     assert relay.sent == 10
+
+
+async def test_a_reconnect_publishes_again_what_was_acked_in_the_replay_window(
+    store: Store,
+) -> None:
+    """Acknowledged long before the drop: not again. In the last `replay_s` before it: again,
+    with the same seq, once the relay learns the bus has a new connection."""
+    connected = asyncio.Event()
+    connected.set()
+    broker = ScriptedBroker(fail_calls=set())
+    now = [1000.0]
+    connection = [1]
+    relay = OutboxRelay(
+        store,
+        "demo",
+        broker.publish_many,
+        connected,
+        connection=lambda: connection[0],
+        replay_s=15.0,
+        monotonic=lambda: now[0],
+    )
+    store.on_commit(relay.on_commit)
+    task = await run_until(relay, store)
+    await add_tickets(store, 3)  # acknowledged at t=1000
+    await run_until_caught_up(relay, store)
+    now[0] = 1100.0
+    await add_tickets(store, 2, start=3)  # acknowledged at t=1100, just before the drop
+    await run_until_caught_up(relay, store)
+    before = ticket_seqs(broker.acked)
+    now[0] = 1200.0  # the broker was down a while
+    connection[0] = 2
+    relay.on_connected()
+    async with asyncio.timeout(5):
+        while relay.replayed == 0 or relay.cursor < store.committed_seq:
+            await asyncio.sleep(0.01)
+    await stop(task)
+    again = ticket_seqs(broker.acked)[len(before) :]
+    assert again == before[3:]  # the two of the last window, same seqs; the first three not
+    assert relay.status()["replayed"] == relay.replayed
+
+
+async def run_until_caught_up(relay: OutboxRelay, store: Store) -> None:
+    async with asyncio.timeout(5):
+        while relay.cursor < store.committed_seq:
+            await asyncio.sleep(0.01)
