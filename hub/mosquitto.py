@@ -130,6 +130,12 @@ class Mosquitto:
                 self.proc.wait(5)
         self.proc = None
 
+    def save(self) -> None:
+        """Have the broker write its persistence file now (SIGUSR1), as it does every
+        `autosave_interval`: sessions and subscriptions made just before are then on disk."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGUSR1)
+
     def kill9(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
