@@ -29,7 +29,11 @@ from hub.store.db import Event, Store, Tx
 
 log = logging.getLogger("tablehub.dispatch")
 
-QUEUE_SIZE = 512
+# A screen's backlog before it is dropped (it resyncs from a snapshot when it reconnects).
+# The frames are encoded once and shared by every screen, so a queue holds references: 8192
+# of them cost a screen ~64 KB. A small queue dropped the expo screens whenever the loop fell
+# a tenth of a second behind at a rush, and each resync's snapshot put it further behind.
+QUEUE_SIZE = 8192
 
 
 class Control(enum.Enum):
