@@ -122,7 +122,7 @@ async def running_hub(
             printing=printing,
             clock=clock,
             ids=SystemIds(),
-            started_ms=clock.now_ms(),
+            started_ms=clock.monotonic_ms(),
             backup_keep=config.backup_keep,
         )
         services.demo_buttons = demo_buttons
@@ -134,9 +134,9 @@ async def running_hub(
             ]
         if config.limits.enabled:
             services.limits = {
-                "orders": RateLimiter(config.limits.orders, clock.now_ms),
-                "calls": RateLimiter(config.limits.calls, clock.now_ms),
-                "client": RateLimiter(config.limits.client, clock.now_ms),
+                "orders": RateLimiter(config.limits.orders, clock.monotonic_ms),
+                "calls": RateLimiter(config.limits.calls, clock.monotonic_ms),
+                "client": RateLimiter(config.limits.client, clock.monotonic_ms),
             }
         bus = relay = None
         if config.broker is not None:

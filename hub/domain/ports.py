@@ -17,6 +17,12 @@ class Clock(Protocol):
         """Wall-clock time as an ISO 8601 UTC string with a Z."""
         ...
 
+    def monotonic_ms(self) -> int:
+        """Milliseconds that only ever move forward, at the rate of real time: for durations
+        and ages inside one run of the hub. The wall clock steps (a Pi has no battery clock
+        and sets it from NTP when the network comes) and would freeze or fire every timer."""
+        ...
+
 
 class IdGen(Protocol):
     def token(self, nbytes: int) -> str:
@@ -34,6 +40,9 @@ class SystemClock:
 
     def now_iso(self) -> str:
         return iso_from_ms(self.now_ms())
+
+    def monotonic_ms(self) -> int:
+        return time.monotonic_ns() // 1_000_000
 
 
 class SystemIds:

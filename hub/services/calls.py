@@ -39,6 +39,9 @@ class Calls:
         self._catalog = catalog
         self._clock = clock
         self.escalate_after_s = escalate_after_s
+        # when each call opened in this run was opened, on the monotonic clock: its age does
+        # not jump with the wall clock. Calls from before a restart fall back to wall time.
+        self._opened_mono: dict[int, int] = {}
 
     async def open(self, table_id: str, kind: str, source: str) -> tuple[dict[str, Any], bool]:
         """Open a call; (call, created). A second press while one is open returns it."""
@@ -46,6 +49,7 @@ class Calls:
         if table_id not in self._catalog.tables:
             raise NotFound(f"no table '{table_id}'", field="table")
         now_ms = self._clock.now_ms()
+        mono = self._clock.monotonic_ms()
 
         async def unit(tx: Tx) -> tuple[dict[str, Any], bool]:
             existing = await repos.tx_open_call(tx, table_id, kind)
@@ -56,6 +60,7 @@ class Calls:
 
         call, created = await self._store.write(unit)
         if created:
+            self._opened_mono[int(call["id"])] = mono
             log.info("call %s: table %s wants %s (%s)", call["id"], table_id, kind, source)
         return call, created
 
@@ -76,10 +81,25 @@ class Calls:
     async def close(self, call_id: int) -> dict[str, Any]:
         return await self._change(call_id, "close")
 
+    def _age_ms(self, call_id: int, opened_ms: int, now_ms: int, mono: int) -> int:
+        if call_id in self._opened_mono:
+            return mono - self._opened_mono[call_id]
+        return now_ms - opened_ms
+
     async def escalate_due(self) -> int:
         """Mark every open call older than the limit as escalated; returns how many."""
-        now_ms = self._clock.now_ms()
-        due = await repos.read_calls_due(self._store, now_ms - self.escalate_after_s * 1000)
+        now_ms, mono = self._clock.now_ms(), self._clock.monotonic_ms()
+        after_ms = self.escalate_after_s * 1000
+        live = await repos.read_active_calls(self._store)
+        for gone in set(self._opened_mono) - {int(c["id"]) for c in live}:
+            del self._opened_mono[gone]  # closed
+        due = [
+            int(c["id"])
+            for c in live
+            if c["state"] == "open"
+            and not c["escalated"]
+            and self._age_ms(int(c["id"]), int(c["opened_ms"]), now_ms, mono) >= after_ms
+        ]
         if not due:
             return 0
 
@@ -87,8 +107,12 @@ class Calls:
             n = 0
             for call_id in due:
                 row = await repos.tx_call(tx, call_id)
-                if row is None or not dc.due_for_escalation(
-                    _state(row), now_ms, self.escalate_after_s
+                if row is None:
+                    continue
+                # as if opened `age` ago on the wall clock: the rule stays the domain's
+                age = self._age_ms(call_id, int(row["opened_ms"]), now_ms, mono)
+                if not dc.due_for_escalation(
+                    _state(row), row["opened_ms"] + age, self.escalate_after_s
                 ):
                     continue
                 await repos.update_call(tx, call_id, row["state"], True)

@@ -31,7 +31,7 @@ class Services:
     printing: Printing
     clock: Clock
     ids: IdGen
-    started_ms: int
+    started_ms: int  # monotonic (Clock.monotonic_ms)
     broker_connected: asyncio.Event | None = None
     extra_health: dict[str, Any] = field(default_factory=dict)
     # how far the MQTT relay is (None without a broker): /healthz's `mqtt_relay`

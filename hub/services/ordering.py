@@ -102,7 +102,7 @@ class Ordering:
         self.require_open = require_open
         self.require_pin = require_pin
         # wrong PINs: 5 tries, then one more per two minutes, per table
-        self._pin_tries = RateLimiter(Limit(burst=5, per_minute=0.5), clock.now_ms)
+        self._pin_tries = RateLimiter(Limit(burst=5, per_minute=0.5), clock.monotonic_ms)
         self.placed = 0
         self.refused_busy = 0
         # runs inside the order's own write, e.g. to queue its kitchen chits

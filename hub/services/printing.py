@@ -79,7 +79,7 @@ class Printing:
         self._wake = asyncio.Event()
         self._waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._screen_seen_ms: dict[str, int] = {}
-        self.started_ms = clock.now_ms()
+        self.started_ms = clock.monotonic_ms()  # durations here are monotonic
         self.sent = 0
 
     def __repr__(self) -> str:
@@ -380,7 +380,7 @@ class Printing:
             # the hub's own agents say goodbye as it stops: that is no trouble to warn about
             say = log.info if self.stopping else log.warning
             say("printer %s unavailable: %s", printer_id, reason)
-            h.down_since_ms = self._clock.now_ms()
+            h.down_since_ms = self._clock.monotonic_ms()
         h.reason = reason
 
     def _mark_up(self, printer_id: str) -> None:
@@ -446,7 +446,7 @@ class Printing:
                 await asyncio.wait_for(self._wake.wait(), tick_s)
 
     def station_silent(self, station: str) -> bool:
-        now = self._clock.now_ms()
+        now = self._clock.monotonic_ms()
         if self._live.screens_at(station):
             self._screen_seen_ms[station] = now
             return False
@@ -495,7 +495,7 @@ class Printing:
             await self._store.write(unit)
 
     async def _failover(self) -> None:
-        now = self._clock.now_ms()
+        now = self._clock.monotonic_ms()
         pending = None
         for pid, printer in self.printers.items():
             h = self.health[pid]

@@ -469,15 +469,6 @@ async def read_active_calls(store: Store) -> list[dict[str, Any]]:
     return [call_from_row(r) for r in rows]
 
 
-async def read_calls_due(store: Store, before_ms: int) -> list[int]:
-    rows = await store.read_all(
-        "SELECT id FROM calls WHERE state != 'closed' AND state='open' AND escalated=0 "
-        "AND opened_ms <= ?",
-        (before_ms,),
-    )
-    return [int(r[0]) for r in rows]
-
-
 def device_from_row(row: sqlite3.Row) -> dict[str, Any]:
     return {
         "id": row["id"],

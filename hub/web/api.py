@@ -434,7 +434,6 @@ async def get_openapi(request: web.Request) -> web.Response:
 async def healthz(request: web.Request) -> web.Response:
     s = svc(request)
     broker = None if s.broker_connected is None else s.broker_connected.is_set()
-    now = s.clock.now_ms()
     body = {
         "status": "ok" if s.accepting and broker is not False else "degraded",
         "store": {
@@ -446,7 +445,7 @@ async def healthz(request: web.Request) -> web.Response:
         "mqtt_relay": s.relay_status() if s.relay_status is not None else None,
         "screens": s.live.count,
         "orders_placed": s.ordering.placed,
-        "uptime_s": round((now - s.started_ms) / 1000, 1),
+        "uptime_s": round((s.clock.monotonic_ms() - s.started_ms) / 1000, 1),
         **s.extra_health,
     }
     bridge = body.get("cloud_bridge")

@@ -30,7 +30,7 @@ routes = web.RouteTableDef()
 def setup(app: web.Application, services: Services) -> None:
     """Give `app` its PIN book and attempt limiter, and the pairing routes."""
     app[PINS] = staff.PairingPins(services.clock, services.ids)
-    app[ATTEMPTS] = RateLimiter(ATTEMPT_LIMIT, services.clock.now_ms)
+    app[ATTEMPTS] = RateLimiter(ATTEMPT_LIMIT, services.clock.monotonic_ms)
     app.add_routes(routes)
 
 

@@ -197,6 +197,9 @@ class ManualClock:
     def now_iso(self) -> str:
         return iso_from_ms(self.ms)
 
+    def monotonic_ms(self) -> int:
+        return self.ms
+
 
 @pytest.fixture
 def clock() -> ManualClock:

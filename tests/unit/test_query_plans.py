@@ -280,12 +280,6 @@ CASES: dict[str, Case] = {
         "SELECT 1 FROM calls WHERE table_id=? AND state != 'closed' AND state='open' LIMIT 1",
         ("t5",),
     ),
-    # read_calls_due, every escalation round
-    "read_calls_due": Case(
-        "SELECT id FROM calls WHERE state != 'closed' AND state='open' AND escalated=0 "
-        "AND opened_ms <= ?",
-        (1_000,),
-    ),
     # read_order_times, the admin page's kitchen numbers
     "read_order_times": Case(
         "SELECT created_at FROM orders WHERE id >= ? AND created_at >= ?",

@@ -1,0 +1,105 @@
+"""The wall clock steps (a Pi has no battery clock; NTP sets it when the network comes):
+durations inside the hub run on the monotonic clock, so a step neither freezes nor fires
+call escalation, printer failover, rate limits or uptime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from hub.app import RunningHub, running_hub
+from hub.config import HubConfig
+from hub.domain.ports import iso_from_ms
+from tests.conftest import table_token
+
+HOUR_MS = 3_600_000
+
+
+class SteppingClock:
+    """Wall time that a test can step; monotonic time that only moves forward."""
+
+    def __init__(self) -> None:
+        self.wall = 1_780_000_000_000
+        self.mono = 5_000
+
+    def now_ms(self) -> int:
+        return self.wall
+
+    def now_iso(self) -> str:
+        return iso_from_ms(self.wall)
+
+    def monotonic_ms(self) -> int:
+        return self.mono
+
+    def advance(self, ms: int) -> None:
+        self.wall += ms
+        self.mono += ms
+
+
+@pytest.fixture
+def clock() -> SteppingClock:
+    return SteppingClock()
+
+
+@pytest.fixture
+async def stepping_hub(
+    hub_config: HubConfig, menu_doc: dict[str, Any], clock: SteppingClock
+) -> AsyncIterator[RunningHub]:
+    async with running_hub(
+        replace(hub_config, broker=None), seed_menu=menu_doc, clock=clock
+    ) as running:
+        yield running
+
+
+async def open_call(hub: RunningHub, http: aiohttp.ClientSession, table: str) -> int:
+    body = {"table": table_token(hub, table), "kind": "waiter"}
+    async with http.post(f"{hub.url}/api/v1/calls", json=body) as r:
+        assert r.status == 201
+        return int((await r.json())["id"])
+
+
+async def test_a_step_back_does_not_freeze_escalation(
+    stepping_hub: RunningHub, http: aiohttp.ClientSession, clock: SteppingClock
+) -> None:
+    calls = stepping_hub.services.calls
+    calls.escalate_after_s = 120
+    await open_call(stepping_hub, http, "T1")
+    clock.wall -= HOUR_MS  # NTP sets the clock an hour back
+    clock.advance(60_000)
+    assert await calls.escalate_due() == 0  # a minute: not yet
+    clock.advance(61_000)
+    assert await calls.escalate_due() == 1  # two minutes unanswered, whatever the wall says
+
+
+async def test_a_step_forward_does_not_fire_escalation(
+    stepping_hub: RunningHub, http: aiohttp.ClientSession, clock: SteppingClock
+) -> None:
+    calls = stepping_hub.services.calls
+    calls.escalate_after_s = 120
+    await open_call(stepping_hub, http, "T2")
+    clock.wall += HOUR_MS  # the clock jumps an hour ahead
+    clock.advance(1_000)
+    assert await calls.escalate_due() == 0  # one second old, not an hour
+    clock.advance(120_000)
+    assert await calls.escalate_due() == 1
+
+
+async def test_uptime_and_printer_timers_ignore_the_wall_clock(
+    stepping_hub: RunningHub, http: aiohttp.ClientSession, clock: SteppingClock
+) -> None:
+    clock.advance(10_000)
+    clock.wall -= HOUR_MS
+    async with http.get(f"{stepping_hub.url}/healthz") as r:
+        assert (await r.json())["uptime_s"] == pytest.approx(10.0, abs=0.5)
+    printing = stepping_hub.services.printing
+    # a station with no screen is silent after silent_after_s of monotonic time, not of wall
+    printing.silent_after_s = 30
+    clock.wall += 2 * HOUR_MS
+    assert printing.station_silent("grill") is False  # 10 s since start, whatever the wall
+    clock.advance(25_000)
+    assert printing.station_silent("grill") is True
