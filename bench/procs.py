@@ -395,6 +395,8 @@ class HubUnderTest:
             f'[store]\ndata_dir = "{self.data}"\nmenu_file = "{menu}"\n'
             f'[http]\nhost = "127.0.0.1"\nport = {self.port}\n'
             f'[broker]\nport = {self.broker_port}\nclient_id = "bench-hub-{self.port}"\n'
+            # its broker (hub.mosquitto) saves every second: replay a little more than that
+            "replay_after_reconnect_s = 3\n"
             f'[log]\nlevel = "{self.log_level}"\n'
             f"[limits]\nenabled = {'true' if self.limits else 'false'}\n"
         )

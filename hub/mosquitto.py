@@ -67,6 +67,7 @@ class Mosquitto:
             "set_tcp_nodelay true",
             f"persistence_location {self.dir / 'data'}/",
             f"autosave_interval {self.autosave_interval}",
+            "max_queued_messages 10000",  # as on a store box (systemd/mosquitto)
             "log_dest stderr",
             "log_type error",
             "log_type warning",

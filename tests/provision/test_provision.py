@@ -271,6 +271,7 @@ def test_the_mosquitto_template_has_no_placeholder_left(provisioned: Path) -> No
         "acl_file /etc/mosquitto/tablehub.acl",
         "persistence true",
         "autosave_interval 10",
+        "max_queued_messages 10000",
         "persistent_client_expiration 7d",
         "set_tcp_nodelay true",
         "listener 1883 127.0.0.1",
