@@ -91,22 +91,14 @@ class InProcessAgents:
                 self._spawn(agent, f"printer-{p.id}")
         if self._config.scales:
             from devices.scales.agent import ScaleAgent
-            from devices.scales.link import MqttSettings as ScaleMqtt
 
             for s in self._config.scales:
-                link = mqtt(f"scale-{s.id}")
                 scale = ScaleAgent(
                     s.id,
                     self._store_id,
                     s.port,
                     s.protocol,
-                    mqtt=ScaleMqtt(
-                        host=link.host,
-                        port=link.port,
-                        username=link.username,
-                        password=link.password,
-                        client_id=link.client_id,
-                    ),
+                    mqtt=mqtt(f"scale-{s.id}"),
                     clock=time.monotonic,
                     stable_hold_ms=s.stable_hold_ms,
                     line_overrides=self._line,

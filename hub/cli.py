@@ -146,10 +146,10 @@ async def _demo(args: argparse.Namespace) -> int:
             return 2
         broker_cfg = BrokerConfig(port=broker.port, client_id="tablehub-demo")
     # the simulated devices need the printer and scale extras (installed by `make setup`)
+    from devices.agent import MqttSettings as ScaleMqtt
     from devices.buttons.demo import DemoButtons, demo_board
     from devices.printers.fake import FakeNetworkPrinter
     from devices.scales.fake import FakeScale
-    from devices.scales.link import MqttSettings as ScaleMqtt
 
     with contextlib.ExitStack() as devices:
         fakes, printers = {}, []

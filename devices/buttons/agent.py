@@ -22,10 +22,10 @@ from typing import Any
 
 import msgspec
 
+from devices.agent import DeviceLink, MqttSettings
 from devices.buttons.config import BumpButton, ButtonConfig, CallButton
 from devices.buttons.gpio import GpioBoard
 from devices.buttons.press import Debouncer, PressIds
-from devices.scales.link import DeviceLink, MqttSettings
 from hub.bus import contract
 
 log = logging.getLogger("tablehub.devices.buttons")
@@ -74,6 +74,9 @@ class ButtonAgent:
             kind="buttons",
             subscriptions=list(self._state_topics),
             on_message=self._on_message,
+            default_client_id=self.config.device,
+            persistent=False,
+            offline_reasons=True,
             rng=self._rng,
         )
         self.link.set_status("online", self._detail())

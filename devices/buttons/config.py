@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from devices.agent import MqttSettings
 from devices.errors import DeviceConfigError
-from devices.scales.link import MqttSettings
 from hub.bus import contract
 
 Pin = int | str

@@ -16,9 +16,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from devices.agent import MqttSettings
 from devices.buttons.agent import ButtonAgent
 from devices.buttons.config import BumpButton, ButtonConfig, CallButton, CallLed
-from devices.scales.link import MqttSettings
 
 PRESS_S = 0.08  # how long a finger holds a button: longer than the agent's debounce
 

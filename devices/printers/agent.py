@@ -198,7 +198,7 @@ class PrinterAgent:
         clock: Clock = SYSTEM_CLOCK,
         *,
         settings: PrinterSettings | None = None,
-        rng: random.Random | None = None,
+        rng: Callable[[], float] = random.random,
     ) -> None:
         self.printer_id = printer_id
         self.device_id = f"printer-{printer_id}"
@@ -211,11 +211,12 @@ class PrinterAgent:
         self._journal: Journal | None = None
         self.link = DeviceLink(
             mqtt,
-            store=store_id,
+            store_id=store_id,
             device=self.device_id,
             kind="printer",
             subscriptions=[self.jobs_topic],
-            handler=self._on_message,
+            on_message=self._on_message,
+            max_pending=1000,
             rng=rng,
         )
         self._io_pool = ThreadPoolExecutor(1, thread_name_prefix=self.device_id)
@@ -402,7 +403,7 @@ class PrinterAgent:
 
     def _ack(self, job_id: str, *, ok: bool, error: str | None = None) -> None:
         ack = contract.PrintAck(job_id=job_id, ok=ok, error=error, status=self._detail())
-        self.link.send(self.acks_topic, contract.encode(ack))
+        self.link.publish(self.acks_topic, contract.encode(ack))
 
     # ------------------------------------------------------------------ the printer loop
 
@@ -570,7 +571,7 @@ class PrinterAgent:
         }
 
     def _publish_status(self) -> None:
-        self.link.set_status(self._detail())
+        self.link.set_status("online", self._detail())
 
     # ------------------------------------------------------------------ test page
 

@@ -35,9 +35,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from devices.agent import MqttSettings
 from devices.scales.agent import ScaleAgent
 from devices.scales.fake import FakeScale
-from devices.scales.link import MqttSettings
 from devices.scales.protocols import BUILTIN, ProtocolFileError, load_protocols
 
 _FIELDS = {

@@ -26,8 +26,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from devices.agent import DeviceLink, MqttSettings
 from devices.scales.errors import PortLost, PortUnavailable, ProtocolNotDetected, ScaleError
-from devices.scales.link import DeviceLink, MqttSettings
 from devices.scales.port import PortOpener, SerialPort, open_serial
 from devices.scales.protocols import (
     BUILTIN,
@@ -159,7 +159,14 @@ class ScaleAgent:
         """Run until `stop()`: the port thread, the MQTT link and the heartbeat."""
         loop = asyncio.get_running_loop()
         link = self._link = DeviceLink(
-            self.mqtt, store_id=self.store_id, device=self.device, kind="scale", rng=self._rng
+            self.mqtt,
+            store_id=self.store_id,
+            device=self.device,
+            kind="scale",
+            default_client_id=self.device,
+            persistent=False,
+            offline_reasons=True,
+            rng=self._rng,
         )
         link.set_status("offline", {"reason": "starting", "port": self.url})
         if self._stopping.is_set():  # stopped before it ran

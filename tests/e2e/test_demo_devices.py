@@ -13,8 +13,8 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, expect
 
+from devices.agent import MqttSettings
 from devices.buttons.demo import DemoButtons, demo_board
-from devices.scales.link import MqttSettings
 from hub import staff
 from hub.app import RunningHub, running_hub
 from hub.config import HubConfig

@@ -20,9 +20,9 @@ import aiomqtt
 import pytest
 from gpiozero.pins.mock import MockFactory
 
+from devices.agent import MqttSettings
 from devices.buttons.agent import ButtonAgent
 from devices.buttons.config import BumpButton, ButtonConfig, CallButton, CallLed
-from devices.scales.link import MqttSettings
 from hub.bus import contract
 from hub.mosquitto import Mosquitto
 

@@ -19,9 +19,9 @@ from typing import Any
 import aiomqtt
 import pytest
 
+from devices.agent import DeviceLink, MqttSettings
 from devices.scales.agent import ScaleAgent
 from devices.scales.fake import FakeScale
-from devices.scales.link import DeviceLink, MqttSettings
 from hub.bus import contract
 from hub.mosquitto import Mosquitto
 
