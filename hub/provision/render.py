@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from hub.errors import InvalidInput
 from hub.provision.answers import HUB_USER, Answers, Printer, Scale
-from hub.provision.broker import LOCAL_PORT
+from hub.provision.broker import AUTOSAVE_INTERVAL, LOCAL_PORT
 
 ETC = "/etc/tablehub"
 DATA = "/var/lib/tablehub"
@@ -77,6 +77,9 @@ def hub_toml(a: Answers) -> str:
         f"port = {LOCAL_PORT}",
         f'username = "{HUB_USER}"',
         f'password_file = "{secret_path(HUB_USER)}"',
+        # what a broker crash can lose is what it took since its last snapshot
+        f"replay_after_reconnect_s = {AUTOSAVE_INTERVAL + 5}   "
+        f"# > the broker's autosave_interval ({AUTOSAVE_INTERVAL} s)",
     ]
     for p in a.printers:
         out += ["", "[[printers]]", *_pairs(_printer(p), "printers")]

@@ -77,6 +77,10 @@ def test_hub_toml_is_the_hub_config_format(provisioned: Path) -> None:
     assert config.broker is not None
     assert config.broker.port == 1883
     assert (config.broker.username, config.broker.password) == ("hub", secret(provisioned, "hub"))
+    # the hub publishes again what the broker may lose: more than one autosave interval
+    broker_conf = (provisioned / "etc/mosquitto/conf.d/tablehub.conf").read_text()
+    autosave = int(broker_conf.split("\nautosave_interval ")[1].split()[0])
+    assert config.broker.replay_s > autosave
     grill, wok, _ = config.printers
     assert (grill.id, grill.stations, grill.backup) == ("grill-1", ("grill", "cold"), "wok-1")
     assert [p.id for p in config.printers] == ["grill-1", "wok-1", "bar-1"]
