@@ -1,343 +1,296 @@
-"""The OpenAPI 3.1 document of /api/v1, built from the request types in `schemas`."""
+"""The OpenAPI 3.1 document of /api/v1, built from the request types in `schemas`.
+
+Each operation states only what is its own: tag, summary, error statuses, body, extra
+parameters. Path parameters come from the path; the answers and the staff sign-in are
+filled in by the helpers below."""
 
 from __future__ import annotations
 
-from functools import cache
+import re
+from functools import cache, partial
 from typing import Any
 
 from hub import __version__
+from hub.domain.stats import MAX_HOURS
+from hub.web.auth import CSRF_HEADER, CSRF_VALUE
 from hub.web.schemas import schema_components
 
 ERROR = {"$ref": "#/components/schemas/Error"}
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error", "message"],
+    "properties": {
+        "error": {"type": "string"},
+        "field": {"type": ["string", "null"]},
+        "message": {"type": "string"},
+    },
+}
+MENU_DOCUMENT = {
+    "type": "object",
+    "required": ["store", "stations", "categories", "items"],
+    "description": "The menu file's format; see docs/menu.md.",
+}
+# path parameters the store counts (whole numbers); every other one is a string
+INTEGER_PARAMS = frozenset({"order_id", "ticket_id", "call_id", "line"})
+CREATED = 201
+_PATH_PARAM = re.compile(r"\{(\w+)\}")
 
 
-def _op(
-    summary: str,
-    *,
-    tag: str,
-    staff: bool = False,
-    body: str | None = None,
-    params: list[dict[str, Any]] | None = None,
-    ok: int = 200,
-    errors: tuple[int, ...] = (400, 404, 422),
-) -> dict[str, Any]:
-    op: dict[str, Any] = {
-        "summary": summary,
-        "tags": [tag],
-        "parameters": params or [],
-        "responses": {
-            str(ok): {
-                "description": "OK",
-                "content": {"application/json": {"schema": {"type": "object"}}},
-            }
-        },
-    }
-    for code in errors + ((401, 403) if staff else ()):
-        op["responses"][str(code)] = {
-            "description": "error",
-            "content": {"application/json": {"schema": ERROR}},
-        }
-    if staff:
-        op["security"] = [{"bearer": []}]
-    if body:
-        op["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body}"}}},
-        }
+def _answer(description: str, schema: dict[str, Any], media: str) -> dict[str, Any]:
+    return {"description": description, "content": {media: {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    """The error answers `codes`, each with the JSON error body (error, field, message)."""
+    return {str(code): _answer("error", ERROR, "application/json") for code in codes}
+
+
+def _json_body(component: str) -> dict[str, Any]:
+    """A required JSON request body: the schema `component`."""
+    schema = {"$ref": f"#/components/schemas/{component}"}
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _staff_only(op: dict[str, Any]) -> dict[str, Any]:
+    """`op` needs a staff token (bearer or a paired screen's cookie): 401 without one,
+    403 when its role may not."""
+    op["security"] = [{"bearer": []}]
+    op["responses"].update(_errors(401, 403))
     return op
 
 
-def _p(
-    name: str, where: str = "path", typ: str = "string", required: bool = True
+def _param(
+    name: str, where: str = "path", schema: dict[str, Any] | None = None, required: bool = True
 ) -> dict[str, Any]:
-    return {"name": name, "in": where, "required": required, "schema": {"type": typ}}
+    return {"name": name, "in": where, "required": required, "schema": schema or {"type": "string"}}
 
 
-TABLE_Q = _p("table", "query")
+def _path_params(path: str) -> list[dict[str, Any]]:
+    return [
+        _param(name, schema={"type": "integer" if name in INTEGER_PARAMS else "string"})
+        for name in _PATH_PARAM.findall(path)
+    ]
+
+
+def _op(
+    tag: str,
+    summary: str,
+    errors: tuple[int, ...] = (),
+    *,
+    staff: bool = False,
+    body: str | None = None,
+    ok: int = 200,
+    params: tuple[dict[str, Any], ...] = (),
+    binary: str | None = None,
+) -> dict[str, Any]:
+    """An operation answering `ok` with a JSON object (or a `binary` file of that media
+    type) and `errors` with the JSON error body. Its path parameters are added with its path."""
+    success = (
+        _answer("OK", {"type": "string", "format": "binary"}, binary)
+        if binary
+        else _answer("OK", {"type": "object"}, "application/json")
+    )
+    op: dict[str, Any] = {
+        "summary": summary,
+        "tags": [tag],
+        "parameters": list(params),
+        "responses": {str(ok): success} | _errors(*errors),
+    }
+    if body:
+        op["requestBody"] = _json_body(body)
+    return _staff_only(op) if staff else op
+
+
+_staff = partial(_op, staff=True)  # an operation for staff only
+
+
+def _also(op: dict[str, Any], code: int, description: str) -> dict[str, Any]:
+    """`op` answers `code` too, with a JSON object that is not the error body."""
+    op["responses"][str(code)] = _answer(description, {"type": "object"}, "application/json")
+    return op
+
+
+TABLE_Q = _param("table", "query")
+HOURS_Q = _param(
+    "hours",
+    "query",
+    {"type": "integer", "minimum": 1, "maximum": MAX_HOURS, "default": 12},
+    required=False,
+)
+CSRF_H = _param(CSRF_HEADER, "header", {"type": "string", "enum": [CSRF_VALUE]})
+
+
+def _operations() -> dict[str, dict[str, Any]]:
+    """Every operation, by "METHOD /path"."""
+    return {
+        # ------------------------------------------------------------ diner
+        "GET /api/v1/menu": _op("diner", "The menu a table sees", (403,), params=(TABLE_Q,)),
+        "POST /api/v1/orders": _op(
+            "diner",
+            "Place an order (idempotent on idempotency_key)",
+            (400, 403, 409, 413, 422, 429, 503),
+            body="OrderIn",
+            ok=CREATED,
+        ),
+        "GET /api/v1/orders/{order_id}": _op(
+            "diner",
+            "An order and its status",
+            (401, 403, 404),
+            params=(_param("table", "query", required=False),),
+        ),
+        "GET /api/v1/check": _op("diner", "The table's open check", (403,), params=(TABLE_Q,)),
+        "POST /api/v1/calls": _also(
+            _op(
+                "diner",
+                "Call staff to the table (waiter, bill, water)",
+                (400, 403, 422, 429),
+                body="CallIn",
+                ok=CREATED,
+            ),
+            200,
+            "The call of that kind already open",
+        ),
+        # ------------------------------------------------------------ kitchen
+        "GET /api/v1/stations": _staff("kitchen", "Stations"),
+        "GET /api/v1/stations/{station}/tickets": _staff(
+            "kitchen", "Open and recently bumped tickets of a station ('expo': all)", (404,)
+        ),
+        "POST /api/v1/tickets/{ticket_id}/bump": _staff(
+            "kitchen", "Bump a ticket, or one item of it", (400, 404, 409, 422), body="BumpIn"
+        ),
+        "POST /api/v1/tickets/{ticket_id}/recall": _staff(
+            "kitchen", "Recall a bumped ticket", (400, 404, 409, 422), body="ActionIn"
+        ),
+        "POST /api/v1/stations/{station}/recall": _staff(
+            "kitchen",
+            "Recall the station's last bumped ticket",
+            (400, 404, 409, 422),
+            body="ActionIn",
+        ),
+        "POST /api/v1/orders/{order_id}/serve": _staff(
+            "kitchen", "Mark an order served", (400, 404, 422), body="ActionIn"
+        ),
+        "GET /api/v1/items": _staff("kitchen", "Every menu item with its station"),
+        "POST /api/v1/items/{item_id}/availability": _staff(
+            "kitchen",
+            "Mark an item sold out (86) or available",
+            (400, 404, 422),
+            body="AvailabilityIn",
+        ),
+        "POST /api/v1/orders/{order_id}/lines/{line}/weight": _staff(
+            "kitchen",
+            "Weigh a line sold by weight (a scale's stable reading, or grams)",
+            (400, 404, 409, 422),
+            body="WeightIn",
+        ),
+        # ------------------------------------------------------------ printing
+        "GET /api/v1/printers": _staff("printing", "Printers, their health and the last jobs"),
+        "POST /api/v1/printers/{printer}/test": _also(
+            _staff(
+                "printing", "Print a test page; answers with the real cause when it fails", (404,)
+            ),
+            502,
+            "The test print failed: the result names the cause",
+        ),
+        "POST /api/v1/tickets/{ticket_id}/reprint": _staff(
+            "printing", "Reprint a kitchen chit (marked REPRINT)", (404, 409), ok=CREATED
+        ),
+        "POST /api/v1/tables/{table_id}/bill": _staff(
+            "printing", "Print the bill of the table's open check", (404, 409), ok=CREATED
+        ),
+        # ------------------------------------------------------------ floor
+        "GET /api/v1/calls": _staff("floor", "Open table calls"),
+        "POST /api/v1/calls/{call_id}/ack": _staff(
+            "floor", "Acknowledge a call (the button's LED goes off)", (404, 409)
+        ),
+        "POST /api/v1/calls/{call_id}/close": _staff("floor", "Close a call", (404, 409)),
+        "GET /api/v1/devices": _staff("floor", "Every device's presence and live scale weights"),
+        "POST /api/v1/tables/{table_id}/open": _staff(
+            "floor",
+            "Open a table for ordering; the answer carries its PIN when the store uses PINs",
+            (404,),
+        ),
+        "POST /api/v1/tables/{table_id}/close": _staff(
+            "floor", "Close a table and its check", (404,)
+        ),
+        # ------------------------------------------------------------ admin
+        "GET /api/v1/tables": _staff("admin", "Tables and their QR URLs"),
+        "POST /api/v1/tables/{table_id}/rotate": _staff(
+            "admin", "Rotate a table's QR token (old codes stop working)", (404,)
+        ),
+        "GET /api/v1/admin/tokens": _staff("admin", "Staff tokens (never the tokens themselves)"),
+        "POST /api/v1/admin/tokens": _staff(
+            "admin", "Issue a staff token (shown once)", (400, 422), body="TokenIn", ok=CREATED
+        ),
+        "POST /api/v1/admin/tokens/{token_id}/revoke": _staff(
+            "admin", "Revoke a staff token at once", (404, 409)
+        ),
+        "GET /api/v1/admin/menu": _staff("admin", "The whole menu document and its version"),
+        "PUT /api/v1/admin/menu": _staff(
+            "admin",
+            "Replace the menu document (validated like the menu file)",
+            (400, 409, 422),
+            body="MenuDocument",
+        ),
+        "GET /api/v1/bridge": _staff(
+            "admin",
+            "The cloud bridge: backlog, oldest unsent event, last success and error, "
+            "parked batches, alerts",
+        ),
+        # ------------------------------------------------------------ the admin page
+        "GET /api/v1/stats": _staff(
+            "admin",
+            "The kitchen's numbers: orders per hour, ticket times and late tickets per station",
+            (422,),
+            params=(HOURS_Q,),
+        ),
+        "GET /api/v1/backups": _staff("admin", "Backups of the store, newest first"),
+        "POST /api/v1/backups": _staff(
+            "admin",
+            "Back the store up now (online; restoring is done with the hub stopped)",
+            (409, 503),
+            ok=CREATED,
+        ),
+        "GET /api/v1/tables/qr-sheet.pdf": _staff(
+            "admin", "Every table's QR code, A4 pages to print", binary="application/pdf"
+        ),
+        "GET /api/v1/tables/qr-sheet.png": _staff(
+            "admin", "The QR sheet as one PNG", binary="image/png"
+        ),
+        "POST /api/v1/admin/pairing": _staff(
+            "admin",
+            "The pairing link and QR code of a live staff token",
+            (400, 404, 422),
+            body="PairingIn",
+        ),
+        # ------------------------------------------------------------ pairing a device
+        "POST /api/v1/admin/pairing-pins": _staff(
+            "admin",
+            "Make a one-time 6-digit PIN that pairs a device with a role (10 minutes)",
+            (400, 422),
+            body="TokenIn",
+            ok=CREATED,
+        ),
+        "POST /api/v1/pair/pin": _op(
+            "staff",
+            "Pair this device with a pairing PIN; sets the staff session cookie",
+            (400, 403, 422, 429),
+            body="PinPairingIn",
+            params=(CSRF_H,),
+        ),
+    }
 
 
 @cache
 def openapi_document() -> dict[str, Any]:
     _, components = schema_components()
-    components["MenuDocument"] = {
-        "type": "object",
-        "required": ["store", "stations", "categories", "items"],
-        "description": "The menu file's format; see docs/menu.md.",
-    }
-    components["Error"] = {
-        "type": "object",
-        "required": ["error", "message"],
-        "properties": {
-            "error": {"type": "string"},
-            "field": {"type": ["string", "null"]},
-            "message": {"type": "string"},
-        },
-    }
-    paths = {
-        "/api/v1/menu": {
-            "get": _op("The menu a table sees", tag="diner", params=[TABLE_Q], errors=(403,))
-        },
-        "/api/v1/orders": {
-            "post": _op(
-                "Place an order (idempotent on idempotency_key)",
-                tag="diner",
-                body="OrderIn",
-                ok=201,
-                errors=(400, 403, 409, 413, 422, 503),
-            )
-        },
-        "/api/v1/orders/{order_id}": {
-            "get": _op(
-                "An order and its status",
-                tag="diner",
-                params=[_p("order_id", typ="integer"), _p("table", "query", required=False)],
-                errors=(401, 403, 404),
-            )
-        },
-        "/api/v1/check": {
-            "get": _op("The table's open check", tag="diner", params=[TABLE_Q], errors=(403,))
-        },
-        "/api/v1/stations": {"get": _op("Stations", tag="kitchen", staff=True, errors=())},
-        "/api/v1/stations/{station}/tickets": {
-            "get": _op(
-                "Open and recently bumped tickets of a station ('expo': all)",
-                tag="kitchen",
-                staff=True,
-                params=[_p("station")],
-                errors=(404,),
-            )
-        },
-        "/api/v1/tickets/{ticket_id}/bump": {
-            "post": _op(
-                "Bump a ticket, or one item of it",
-                tag="kitchen",
-                staff=True,
-                body="BumpIn",
-                params=[_p("ticket_id", typ="integer")],
-                errors=(400, 404, 409, 422),
-            )
-        },
-        "/api/v1/tickets/{ticket_id}/recall": {
-            "post": _op(
-                "Recall a bumped ticket",
-                tag="kitchen",
-                staff=True,
-                body="ActionIn",
-                params=[_p("ticket_id", typ="integer")],
-                errors=(400, 404, 409, 422),
-            )
-        },
-        "/api/v1/stations/{station}/recall": {
-            "post": _op(
-                "Recall the station's last bumped ticket",
-                tag="kitchen",
-                staff=True,
-                body="ActionIn",
-                params=[_p("station")],
-                errors=(400, 404, 409, 422),
-            )
-        },
-        "/api/v1/orders/{order_id}/serve": {
-            "post": _op(
-                "Mark an order served",
-                tag="kitchen",
-                staff=True,
-                body="ActionIn",
-                params=[_p("order_id", typ="integer")],
-                errors=(400, 404, 422),
-            )
-        },
-        "/api/v1/items": {
-            "get": _op("Every menu item with its station", tag="kitchen", staff=True, errors=())
-        },
-        "/api/v1/items/{item_id}/availability": {
-            "post": _op(
-                "Mark an item sold out (86) or available",
-                tag="kitchen",
-                staff=True,
-                body="AvailabilityIn",
-                params=[_p("item_id")],
-                errors=(400, 404, 422),
-            )
-        },
-        "/api/v1/tables": {
-            "get": _op("Tables and their QR URLs", tag="admin", staff=True, errors=())
-        },
-        "/api/v1/printers": {
-            "get": _op(
-                "Printers, their health and the last jobs", tag="printing", staff=True, errors=()
-            )
-        },
-        "/api/v1/printers/{printer}/test": {
-            "post": _op(
-                "Print a test page; answers with the real cause when it fails",
-                tag="printing",
-                staff=True,
-                params=[_p("printer")],
-                errors=(404, 502),
-            )
-        },
-        "/api/v1/tickets/{ticket_id}/reprint": {
-            "post": _op(
-                "Reprint a kitchen chit (marked REPRINT)",
-                tag="printing",
-                staff=True,
-                params=[_p("ticket_id", typ="integer")],
-                ok=201,
-                errors=(404, 409),
-            )
-        },
-        "/api/v1/tables/{table_id}/bill": {
-            "post": _op(
-                "Print the bill of the table's open check",
-                tag="printing",
-                staff=True,
-                params=[_p("table_id")],
-                ok=201,
-                errors=(404, 409),
-            )
-        },
-        "/api/v1/calls": {
-            "post": _op(
-                "Call staff to the table (waiter, bill, water)",
-                tag="diner",
-                body="CallIn",
-                ok=201,
-                errors=(403, 422),
-            ),
-            "get": _op("Open table calls", tag="floor", staff=True, errors=()),
-        },
-        "/api/v1/calls/{call_id}/ack": {
-            "post": _op(
-                "Acknowledge a call (the button's LED goes off)",
-                tag="floor",
-                staff=True,
-                params=[_p("call_id", typ="integer")],
-                errors=(404, 409),
-            )
-        },
-        "/api/v1/calls/{call_id}/close": {
-            "post": _op(
-                "Close a call",
-                tag="floor",
-                staff=True,
-                params=[_p("call_id", typ="integer")],
-                errors=(404, 409),
-            )
-        },
-        "/api/v1/devices": {
-            "get": _op(
-                "Every device's presence and live scale weights", tag="floor", staff=True, errors=()
-            )
-        },
-        "/api/v1/orders/{order_id}/lines/{line}/weight": {
-            "post": _op(
-                "Weigh a line sold by weight (a scale's stable reading, or grams)",
-                tag="kitchen",
-                staff=True,
-                body="WeightIn",
-                params=[_p("order_id", typ="integer"), _p("line", typ="integer")],
-                errors=(404, 409, 422),
-            )
-        },
-        "/api/v1/admin/tokens": {
-            "get": _op(
-                "Staff tokens (never the tokens themselves)", tag="admin", staff=True, errors=()
-            ),
-            "post": _op(
-                "Issue a staff token (shown once)",
-                tag="admin",
-                staff=True,
-                body="TokenIn",
-                ok=201,
-                errors=(400, 422),
-            ),
-        },
-        "/api/v1/admin/tokens/{token_id}/revoke": {
-            "post": _op(
-                "Revoke a staff token at once",
-                tag="admin",
-                staff=True,
-                params=[_p("token_id")],
-                errors=(404, 409),
-            )
-        },
-        "/api/v1/admin/menu": {
-            "get": _op(
-                "The whole menu document and its version", tag="admin", staff=True, errors=()
-            ),
-            "put": _op(
-                "Replace the menu document (validated like the menu file)",
-                tag="admin",
-                staff=True,
-                body="MenuDocument",
-                errors=(400, 409, 422),
-            ),
-        },
-        "/api/v1/tables/{table_id}/open": {
-            "post": _op(
-                "Open a table for ordering; the answer carries its PIN when the store uses PINs",
-                tag="floor",
-                staff=True,
-                params=[_p("table_id")],
-                errors=(404,),
-            )
-        },
-        "/api/v1/tables/{table_id}/close": {
-            "post": _op(
-                "Close a table and its check",
-                tag="floor",
-                staff=True,
-                params=[_p("table_id")],
-                errors=(404,),
-            )
-        },
-        "/api/v1/bridge": {
-            "get": _op(
-                "The cloud bridge: backlog, oldest unsent event, last success and error, "
-                "parked batches, alerts",
-                tag="admin",
-                staff=True,
-                errors=(),
-            )
-        },
-        "/api/v1/tables/{table_id}/rotate": {
-            "post": _op(
-                "Rotate a table's QR token (old codes stop working)",
-                tag="admin",
-                staff=True,
-                params=[_p("table_id")],
-                errors=(404,),
-            )
-        },
-        "/api/v1/admin/pairing-pins": {
-            "post": _op(
-                "Make a one-time 6-digit PIN that pairs a device with a role (10 minutes)",
-                tag="admin",
-                staff=True,
-                body="TokenIn",
-                ok=201,
-                errors=(400, 422),
-            )
-        },
-        "/api/v1/pair/pin": {
-            "post": _op(
-                "Pair this device with a pairing PIN; sets the staff session cookie",
-                tag="staff",
-                body="PinPairingIn",
-                params=[
-                    {
-                        "name": "X-Requested-With",
-                        "in": "header",
-                        "required": True,
-                        "schema": {"type": "string", "enum": ["tablehub"]},
-                    }
-                ],
-                errors=(400, 403, 422, 429),
-            )
-        },
-    }
-    paths.update(_admin_page_paths())
+    components["MenuDocument"] = MENU_DOCUMENT
+    components["Error"] = ERROR_SCHEMA
+    paths: dict[str, dict[str, Any]] = {}
+    for key, op in _operations().items():
+        method, path = key.split(" ")
+        op["parameters"] = _path_params(path) + op["parameters"]
+        paths.setdefault(path, {})[method.lower()] = op
     return {
         "openapi": "3.1.0",
         "info": {
@@ -349,57 +302,5 @@ def openapi_document() -> dict[str, Any]:
         "components": {
             "schemas": components,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        },
-    }
-
-
-def _binary(op: dict[str, Any], media: str) -> dict[str, Any]:
-    op["responses"]["200"]["content"] = {media: {"schema": {"type": "string", "format": "binary"}}}
-    return op
-
-
-def _admin_page_paths() -> dict[str, Any]:
-    """The admin page's numbers, backups, QR sheet and pairing links."""
-    hours = _p("hours", "query", "integer", required=False)
-    hours["schema"].update(minimum=1, maximum=168, default=12)
-    return {
-        "/api/v1/stats": {
-            "get": _op(
-                "The kitchen's numbers: orders per hour, ticket times and late tickets per station",
-                tag="admin",
-                staff=True,
-                params=[hours],
-                errors=(422,),
-            )
-        },
-        "/api/v1/backups": {
-            "get": _op("Backups of the store, newest first", tag="admin", staff=True, errors=()),
-            "post": _op(
-                "Back the store up now (online; restoring is done with the hub stopped)",
-                tag="admin",
-                staff=True,
-                ok=201,
-                errors=(409, 503),
-            ),
-        },
-        "/api/v1/tables/qr-sheet.pdf": {
-            "get": _binary(
-                _op("Every table's QR code, A4 pages to print", tag="admin", staff=True, errors=()),
-                "application/pdf",
-            )
-        },
-        "/api/v1/tables/qr-sheet.png": {
-            "get": _binary(
-                _op("The QR sheet as one PNG", tag="admin", staff=True, errors=()), "image/png"
-            )
-        },
-        "/api/v1/admin/pairing": {
-            "post": _op(
-                "The pairing link and QR code of a live staff token",
-                tag="admin",
-                staff=True,
-                body="PairingIn",
-                errors=(400, 404, 422),
-            )
         },
     }
