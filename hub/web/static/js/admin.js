@@ -7,8 +7,9 @@
  * admin-tokens.js, admin-backups.js and admin-bridge.js; this module hands them its helpers.
  */
 import {
-  $, ApiError, I18n, LANGUAGE_NAMES, LiveSocket, api, availabilityList, causeText, clockTime,
-  deviceProblems, el, fold, grams, humanize, icon, isPrinter, printerIdOf, replaceChildren, showNotPaired,
+  $, ApiError, I18n, LANGUAGE_NAMES, LiveSocket, actionErrorText, api, availabilityList, causeText,
+  clockTime, deviceProblems, el, fold, grams, humanize, icon, isPrinter, makeToast, printerIdOf,
+  replaceChildren, showConnState, showNotPaired,
 } from './common.js';
 import { LANGS } from './i18n.js';
 import { backupsSection } from './admin-backups.js';
@@ -42,22 +43,13 @@ let socket = null;
 
 const stationName = (id) => i18n.name(S.stations.find((s) => s.id === id)?.name) || humanize(id);
 
-let toastTimer = null;
-function toast(text, kind = 'info') {
-  const node = $('#toast');
-  node.textContent = text;
-  node.dataset.kind = kind;
-  node.hidden = false;
-  clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => { node.hidden = true; }, 3500);
-}
+const toast = makeToast();
 
 function notPaired(forbidden = false) {
   if (!S.paired) return;
   S.paired = false;
   socket?.stop();
-  showNotPaired($('#app'), i18n);
-  if (forbidden) $('#app h1').textContent = t('forbidden_title');
+  showNotPaired($('#app'), i18n, { forbidden });
 }
 
 /** A staff API call; 401/403 switch the page to the "not paired" panel. */
@@ -73,7 +65,7 @@ async function staff(path, body, { timeoutMs = 15000 } = {}) {
 
 function failed(e, where) {
   if (!S.paired) return;
-  toast(e?.isNetwork ? t('action_network') : t('action_failed', { message: e?.message || where }), 'error');
+  toast(actionErrorText(i18n, e, where), 'error');
 }
 
 /** 401/403 from a call made without `staff()`: switch to the "not paired" panel. */
@@ -149,15 +141,17 @@ function setAvailable(id, available) {
   menu.render();
 }
 
+function onSnapshot(msg) {
+  S.live = true;
+  if (Array.isArray(msg.sold_out)) S.soldOut = new Set(msg.sold_out);
+  if (Array.isArray(msg.devices)) S.devices = new Map(msg.devices.map((d) => [d.id, d]));
+  renderItems();
+  renderDevices();
+  renderPrinters();
+}
+
 function onMessage(msg) {
-  if (msg.type === 'snapshot') {
-    S.live = true;
-    if (Array.isArray(msg.sold_out)) S.soldOut = new Set(msg.sold_out);
-    if (Array.isArray(msg.devices)) S.devices = new Map(msg.devices.map((d) => [d.id, d]));
-    renderItems();
-    renderDevices();
-    renderPrinters();
-  } else if (msg.type === 'availability') {
+  if (msg.type === 'availability') {
     setAvailable(msg.item, Boolean(msg.available));
   } else if (msg.type === 'device' && msg.device) {
     S.devices.set(msg.device.id, msg.device);
@@ -180,8 +174,7 @@ function onMessage(msg) {
 let wasOffline = false;
 function onConnState(state) {
   const online = state === 'online';
-  $('#conn').dataset.state = online ? 'online' : 'offline';
-  $('#conn-text').textContent = online ? t('live') : t(state === 'connecting' ? 'connecting' : 'offline');
+  showConnState(state, i18n, { onlineKey: 'live', banner: false });
   // The snapshot after a reconnect carries `sold_out`; re-fetch too in case items changed meanwhile.
   if (state === 'offline') wasOffline = true;
   if (online && wasOffline && S.items) { wasOffline = false; loadItems(); loadPrinters(); }
@@ -594,7 +587,7 @@ async function start() {
   await Promise.all([loadItems(), loadTables(), loadPrinters(), stats.load(), menu.load(), tokens.load(), backups.load(), bridge.load(), loadWeights()]);
   if (!S.paired) return;
   setInterval(() => { if (S.paired && document.visibilityState === 'visible') { stats.load(); backups.load(); } }, 60000);
-  socket = new LiveSocket('/ws/kds/expo', { onMessage, onState: onConnState }).start();
+  socket = new LiveSocket('/ws/kds/expo', { onSnapshot, onMessage, onState: onConnState }).start();
   setInterval(() => { if (S.paired && document.visibilityState === 'visible') loadPrinters(); }, 30000);
 }
 

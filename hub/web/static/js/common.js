@@ -6,10 +6,14 @@
  * - `api()`: fetch with JSON bodies, a timeout, and one error type (`ApiError`) carrying the
  *   server's `{error, field, message}` (status 0 = the network failed).
  * - `LiveSocket`: a WebSocket that reconnects by itself with jittered exponential backoff and
- *   treats a silent connection (no message, not even a ping, for a while) as dead.
+ *   treats a silent connection (no message, not even a ping, for a while) as dead; it keeps the
+ *   offset to the hub's clock and can hand snapshots to their own handler.
  * - `I18n`: language choice (remembered) and UI strings from i18n.js; `nameOf()` for the
  *   menu's name maps (falls back to English).
  * - Money: integer cents formatted with Intl.NumberFormat in the store currency.
+ * - Staff pages (KDS, floor, admin): the not-paired panel, the header's connection state and
+ *   offline banner, the lost-pairing probe, retried actions, toasts and error texts, and
+ *   `AlertSound` (unlock by a tap, the "enable sound" button, short tone alerts).
  *
  * The CSP forbids inline scripts and style attributes: nothing here sets `style="…"` markup.
  */
@@ -191,15 +195,23 @@ export function wsUrl(path) {
 
 /**
  * A WebSocket that keeps itself connected. `onMessage(obj)` gets each JSON frame;
- * `onState(state, info)` gets 'connecting' | 'online' | 'offline' transitions (once each).
+ * `onSnapshot(obj)`, when given, gets the `snapshot` frames instead (the hub sends one after
+ * every connect: it replaces the page's state); `onState(state, info)` gets 'connecting' |
+ * 'online' | 'offline' transitions (once each); `onRetry(failures)` is called after every failed
+ * dial (1, 2, 3, … in a row), while the state stays 'offline'.
+ * `serverOffset`: the hub's clock minus this one (ms), from the `server_ms` of the last snapshot
+ * or ping (0 until one came), so `Date.now() + socket.serverOffset` is the hub's time.
  * Backoff: 0.5 s doubling to 15 s, with jitter; reset after a successful open. A socket that
  * stays silent for `staleMs` (the server pings every 20 s) is closed and redialled.
  */
 export class LiveSocket {
-  constructor(path, { onMessage, onState, minDelay = 500, maxDelay = 15000, staleMs = 50000 } = {}) {
+  constructor(path, { onMessage, onSnapshot, onState, onRetry, minDelay = 500, maxDelay = 15000, staleMs = 50000 } = {}) {
     this.path = path;
     this.onMessage = onMessage || (() => {});
+    this.onSnapshot = onSnapshot || null;
     this.onState = onState || (() => {});
+    this.onRetry = onRetry || (() => {});
+    this.serverOffset = 0;
     this.minDelay = minDelay;
     this.maxDelay = maxDelay;
     this.staleMs = staleMs;
@@ -266,7 +278,12 @@ export class LiveSocket {
       this.armStale();
       let msg;
       try { msg = JSON.parse(ev.data); } catch { return; }
-      if (msg && typeof msg === 'object') this.onMessage(msg);
+      if (!msg || typeof msg !== 'object') return;
+      if ((msg.type === 'snapshot' || msg.type === 'ping') && typeof msg.server_ms === 'number') {
+        this.serverOffset = msg.server_ms - Date.now();
+      }
+      if (msg.type === 'snapshot' && this.onSnapshot) this.onSnapshot(msg);
+      else this.onMessage(msg);
     });
     ws.addEventListener('close', () => {
       if (ws !== this.ws) return;
@@ -288,6 +305,7 @@ export class LiveSocket {
     if (this.stopped) return;
     this.failures += 1;
     this.setState('offline');
+    this.onRetry(this.failures);
     const base = Math.min(this.maxDelay, this.minDelay * 2 ** Math.min(this.failures - 1, 10));
     const delay = base / 2 + Math.random() * (base / 2);
     clearTimeout(this.retryTimer);
@@ -496,20 +514,184 @@ export function fold(text) {
 
 // ---------------------------------------------------------------- staff pages
 
-/** The URL of the pairing form, coming back to this page afterwards. */
-export function pairUrl() {
+/** The URL of the pairing form, coming back to `next` (by default this page) afterwards. */
+export function pairUrl(next = location.pathname + location.search) {
   // slashes stay readable (`?next=/kds/grill`); everything else is encoded
-  const next = encodeURIComponent(location.pathname + location.search).replace(/%2F/gi, '/');
-  return `/static/pair.html?next=${next}`;
+  return `/static/pair.html?next=${encodeURIComponent(next).replace(/%2F/gi, '/')}`;
 }
 
-/** Replace `container` with a "This screen is not paired" panel and a link to pair it. */
-export function showNotPaired(container, i18n) {
+/**
+ * Replace `container` with a "This screen is not paired" panel and a link to pair it.
+ * `forbidden`: the hub knows this device, but not for this page (a 403): the title says so.
+ * `next`: where the pairing form comes back to (default: this page). `bodyClass`: a class the
+ * page's layout wants on `<body>` from now on (e.g. `is-unpaired`).
+ */
+export function showNotPaired(container, i18n, { forbidden = false, next, bodyClass = null } = {}) {
   replaceChildren(container, el('section', { class: 'not-paired', role: 'alert', testid: 'not-paired' },
     el('div', { class: 'not-paired-icon' }, icon('link')),
-    el('h1', { text: i18n.t('not_paired_title') }),
+    el('h1', { text: i18n.t(forbidden ? 'forbidden_title' : 'not_paired_title') }),
     el('p', { text: i18n.t('not_paired_text') }),
-    el('a', { class: 'btn btn-primary btn-lg', href: pairUrl(), text: i18n.t('not_paired_link') })));
+    el('a', { class: 'btn btn-primary btn-lg', href: pairUrl(next), text: i18n.t('not_paired_link') })));
+  if (bodyClass) document.body.classList.add(bodyClass);
+}
+
+/**
+ * A staff API call that is safe to repeat (idempotent, or carrying its own action id): GET
+ * without a body, POST with one. A network failure is tried again after 0.6 s, 1.2 s, … up to
+ * `attempts` tries in all, then thrown; any other failure goes to `onError(e)` first (e.g. the
+ * not-paired panel for a 401) and is thrown at once.
+ */
+export async function staffRetry(path, body, { attempts = 3, onError = null } = {}) {
+  let lastError = null;
+  for (let i = 0; i < attempts; i += 1) {
+    if (i) await sleep(600 * i);
+    try {
+      return await api(path, { method: body === undefined ? 'GET' : 'POST', body, staff: true });
+    } catch (e) {
+      lastError = e;
+      if (!(e instanceof ApiError && e.isNetwork)) {
+        if (onError) onError(e);
+        throw e;
+      }
+    }
+  }
+  throw lastError;
+}
+
+/**
+ * Show a LiveSocket state in a staff page's header: `#conn` gets `data-state` online|offline
+ * and `#conn-text` its word (`onlineKey` while online, else "connecting…" or "offline").
+ * With `banner`, also the `#offline-bar` ("offline, reconnecting…"; kept hidden while the first
+ * connection is still being made, before `hadSnapshot`) and `body.is-offline`.
+ * Returns false, showing nothing, when the page has no `#conn` (the not-paired panel took it).
+ */
+export function showConnState(state, i18n, { onlineKey = 'live', banner = true, hadSnapshot = false } = {}) {
+  const online = state === 'online';
+  const conn = $('#conn');
+  if (!conn) return false;
+  conn.dataset.state = online ? 'online' : 'offline';
+  $('#conn-text').textContent = online ? i18n.t(onlineKey) : i18n.t(state === 'connecting' ? 'connecting' : 'offline');
+  if (!banner) return true;
+  const bar = $('#offline-bar');
+  bar.hidden = online || (state === 'connecting' && !hadSnapshot);
+  replaceChildren(bar, icon('wifiOff'), el('span', { text: i18n.t('offline_reconnecting') }));
+  document.body.classList.toggle('is-offline', !online);
+  return true;
+}
+
+/**
+ * For a staff page's LiveSocket `onRetry`: a socket refused again and again may mean this
+ * screen lost its pairing (a refused upgrade looks like a dead network), so after every third
+ * failed dial in a row `check()` asks the API (and shows the not-paired panel on a 401/403).
+ * One check at a time; showing its own failures is up to `check()`.
+ */
+export function pairingProbe(check) {
+  let busy = false;
+  return async (failures) => {
+    if (failures % 3 !== 0 || busy) return;
+    busy = true;
+    try { await check(); } catch { /* shown by check() */ } finally { busy = false; }
+  };
+}
+
+/**
+ * The `toast(text, kind = 'info')` of a staff page: `text` in the `selector` element, its
+ * `data-kind` ('info' | 'warn' | 'error') set, hidden again after `hideMs`; a newer toast
+ * replaces the one showing.
+ */
+export function makeToast(selector = '#toast', hideMs = 3500) {
+  let timer = null;
+  return function toast(text, kind = 'info') {
+    const node = $(selector);
+    node.textContent = text;
+    node.dataset.kind = kind;
+    node.hidden = false;
+    clearTimeout(timer);
+    timer = setTimeout(() => { node.hidden = true; }, hideMs);
+  };
+}
+
+/** What a failed staff action says: "no connection" for a network failure, else "failed:" with
+ *  the server's message (or `fallback`). */
+export function actionErrorText(i18n, e, fallback = '') {
+  return e?.isNetwork ? i18n.t('action_network') : i18n.t('action_failed', { message: e?.message || fallback });
+}
+
+/** Call `fn` every second, just after the wall clock's second turns (timers tick together). */
+export function everySecond(fn) {
+  setTimeout(function loop() { fn(); setTimeout(loop, 1000 - (Date.now() % 1000) + 5); }, 1000 - (Date.now() % 1000));
+}
+
+/**
+ * Alert sounds for a staff screen. Browsers keep audio locked until a user gesture: `enable()`
+ * makes (or resumes) the AudioContext; the "tap to enable sound" button (`button`) shows only
+ * while sound is still locked. `play(tone)` plays an alert; each page has its own tones.
+ */
+export class AlertSound {
+  constructor(i18n, { button = '#sound-btn' } = {}) {
+    this.i18n = i18n;
+    this.button = button;
+    this.ctx = null;
+    this.lastAt = 0; // when the last alert played (ms); 0 lets the next one play at once
+    this.enable = this.enable.bind(this);
+    this.renderButton = this.renderButton.bind(this);
+  }
+
+  /** Is sound unlocked? */
+  get running() { return Boolean(this.ctx && this.ctx.state === 'running'); }
+
+  enable() {
+    const AC = window.AudioContext || window.webkitAudioContext;
+    if (!AC) return;
+    if (!this.ctx) this.ctx = new AC();
+    this.ctx.resume().then(this.renderButton, this.renderButton);
+    this.renderButton();
+  }
+
+  renderButton() {
+    const btn = $(this.button);
+    if (!btn) return;
+    btn.hidden = this.running;
+    replaceChildren(btn, icon('sound'), el('span', { text: this.i18n.t('tap_enable_sound') }));
+  }
+
+  /**
+   * The button enables sound, and so does any tap while sound is locked (any touch is a user
+   * gesture). That listener is on the document, so it runs after the tap has done its job:
+   * hiding the button earlier would shift the layout under the finger and swallow the first
+   * tap (e.g. on Acknowledge).
+   */
+  wire() {
+    $(this.button).addEventListener('click', this.enable);
+    document.addEventListener('click', () => { if (!this.running) this.enable(); });
+  }
+
+  /**
+   * Play `tone.notes`, each `[at, freq, type, peak]` (start in s, Hz, oscillator type, gain):
+   * a rise to `peak` in `attack` s, a fade out by `decay` s, stopped at `length` s; then
+   * `navigator.vibrate(tone.vibrate)` where there is one. Nothing plays while sound is locked
+   * or within `gapMs` of the last alert (a burst of news makes one sound). True if it played.
+   */
+  play({ notes, attack, decay, length, gapMs = 0, vibrate = null }) {
+    const ctx = this.ctx;
+    if (!ctx || ctx.state !== 'running' || Date.now() - this.lastAt < gapMs) return false;
+    this.lastAt = Date.now();
+    const start = ctx.currentTime + 0.01;
+    for (const [at, freq, type, peak] of notes) {
+      const osc = ctx.createOscillator();
+      const gain = ctx.createGain();
+      osc.type = type;
+      osc.frequency.value = freq;
+      gain.gain.setValueAtTime(0.0001, start + at);
+      gain.gain.exponentialRampToValueAtTime(peak, start + at + attack);
+      gain.gain.exponentialRampToValueAtTime(0.0001, start + at + decay);
+      osc.connect(gain).connect(ctx.destination);
+      osc.start(start + at);
+      osc.stop(start + at + length);
+    }
+    if (vibrate && navigator.vibrate) navigator.vibrate(vibrate);
+    return true;
+  }
 }
 
 /** A `next` path is only ever a local absolute path (no scheme, no `//host`). */

@@ -7,8 +7,9 @@
  * `device` and `weight` messages change one thing. Every string is set with textContent.
  */
 import {
-  $, ApiError, I18n, LANGUAGE_NAMES, LiveSocket, api, clockTime, deviceProblems, el, formatElapsed,
-  grams, icon, isPrinter, replaceChildren, showNotPaired, sleep,
+  $, AlertSound, ApiError, I18n, LANGUAGE_NAMES, LiveSocket, actionErrorText, api, clockTime,
+  deviceProblems, el, everySecond, formatElapsed, grams, icon, isPrinter, makeToast, pairingProbe,
+  replaceChildren, showConnState, showNotPaired, staffRetry,
 } from './common.js';
 import { LANGS } from './i18n.js';
 
@@ -24,18 +25,18 @@ const S = {
   weights: new Map(),   // scale id -> {grams, stable}
   tables: new Map(),    // table id -> name
   escalateAfter: 120,
-  offset: 0,
   hadSnapshot: false,
   fresh: new Map(),     // call id -> fresh until (ms)
   busy: new Set(),
   escalationChimed: new Set(),
   connState: 'connecting',
-  audio: null,
   paired: true,
 };
 let socket = null;
+const sound = new AlertSound(i18n);
+const toast = makeToast();
 
-const now = () => Date.now() + S.offset;
+const now = () => Date.now() + (socket ? socket.serverOffset : 0);
 const tableName = (id) => S.tables.get(id) || id || '';
 const kindLabel = (kind) => t(`call_kind_${kind}`) === `call_kind_${kind}` ? String(kind || '') : t(`call_kind_${kind}`);
 const elapsedS = (call) => (now() - (Number(call.opened_ms) || Date.parse(call.opened_at) || now())) / 1000;
@@ -48,91 +49,36 @@ const urgency = (call) => {
 const sortedCalls = () => [...S.calls.values()].sort((a, b) => urgency(a) - urgency(b)
   || (Number(b.opened_ms) || 0) - (Number(a.opened_ms) || 0) || b.id - a.id);
 
-let toastTimer = null;
-function toast(text, kind = 'info') {
-  const node = $('#toast');
-  node.textContent = text;
-  node.dataset.kind = kind;
-  node.hidden = false;
-  clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => { node.hidden = true; }, 3500);
-}
-
 function notPaired(forbidden = false) {
   if (!S.paired) return;
   S.paired = false;
   socket?.stop();
-  showNotPaired($('#app'), i18n);
   // this page lives at /floor, whatever path it was opened by
-  const link = $('#app [data-testid="not-paired"] a');
-  if (link) link.href = '/static/pair.html?next=/floor';
-  if (forbidden) {
-    const h = $('#app h1');
-    if (h) h.textContent = t('forbidden_title');
-  }
-  document.body.classList.add('is-unpaired');
+  showNotPaired($('#app'), i18n, { forbidden, next: '/floor', bodyClass: 'is-unpaired' });
+}
+
+/** 401 → not paired; 403 `forbidden` → paired, but not for the floor. */
+function onAuthError(e) {
+  if (e instanceof ApiError && e.status === 401) notPaired();
+  else if (e instanceof ApiError && e.status === 403 && e.code === 'forbidden') notPaired(true);
 }
 
 /** A staff call; 401 → not paired, network failures retried (ack and close are idempotent enough:
  *  a repeat answers 409, which the live update already explains). */
-async function staffCall(path, body) {
-  let lastError = null;
-  for (let i = 0; i < 3; i += 1) {
-    if (i) await sleep(600 * i);
-    try {
-      return await api(path, { method: body === undefined ? 'GET' : 'POST', body, staff: true });
-    } catch (e) {
-      lastError = e;
-      if (e instanceof ApiError && e.status === 401) { notPaired(); throw e; }
-      if (e instanceof ApiError && e.status === 403 && e.code === 'forbidden') { notPaired(true); throw e; }
-      if (!(e instanceof ApiError && e.isNetwork)) throw e;
-    }
-  }
-  throw lastError;
-}
+const staffCall = (path, body) => staffRetry(path, body, { onError: onAuthError });
 
 // ---------------------------------------------------------------- sound
 
-function enableSound() {
-  const AC = window.AudioContext || window.webkitAudioContext;
-  if (!AC) return;
-  if (!S.audio) S.audio = new AC();
-  S.audio.resume().then(renderSoundButton, renderSoundButton);
-  renderSoundButton();
-}
-
-function renderSoundButton() {
-  const btn = $('#sound-btn');
-  if (!btn) return;
-  const on = S.audio && S.audio.state === 'running';
-  btn.hidden = Boolean(on);
-  replaceChildren(btn, icon('sound'), el('span', { text: t('tap_enable_sound') }));
-}
-
-let lastChime = 0;
-/** A soft three-note chime for a new call; `urgent` plays a sharper double tone (escalation). */
-function chime(urgent = false) {
-  const ctx = S.audio;
-  if (!ctx || ctx.state !== 'running' || Date.now() - lastChime < 700) return;
-  lastChime = Date.now();
-  const start = ctx.currentTime + 0.01;
-  const notes = urgent
-    ? [[0, 1046, 'square', 0.12], [0.16, 1046, 'square', 0.12], [0.32, 1397, 'square', 0.12]]
-    : [[0, 784, 'sine', 0.3], [0.14, 988, 'sine', 0.3], [0.28, 1319, 'sine', 0.3]];
-  for (const [at, freq, type, peak] of notes) {
-    const osc = ctx.createOscillator();
-    const gain = ctx.createGain();
-    osc.type = type;
-    osc.frequency.value = freq;
-    gain.gain.setValueAtTime(0.0001, start + at);
-    gain.gain.exponentialRampToValueAtTime(peak, start + at + 0.015);
-    gain.gain.exponentialRampToValueAtTime(0.0001, start + at + (urgent ? 0.13 : 0.45));
-    osc.connect(gain).connect(ctx.destination);
-    osc.start(start + at);
-    osc.stop(start + at + 0.5);
-  }
-  if (navigator.vibrate) navigator.vibrate(urgent ? [200, 80, 200, 80, 200] : [120, 60, 120]);
-}
+/** A soft three-note chime for a new call, and a sharper double tone for an escalation. */
+const CHIME = {
+  notes: [[0, 784, 'sine', 0.3], [0.14, 988, 'sine', 0.3], [0.28, 1319, 'sine', 0.3]],
+  attack: 0.015, decay: 0.45, length: 0.5, gapMs: 700, vibrate: [120, 60, 120],
+};
+const URGENT_CHIME = {
+  notes: [[0, 1046, 'square', 0.12], [0.16, 1046, 'square', 0.12], [0.32, 1397, 'square', 0.12]],
+  attack: 0.015, decay: 0.13, length: 0.5, gapMs: 700, vibrate: [200, 80, 200, 80, 200],
+};
+const chime = (urgent = false) => sound.play(urgent ? URGENT_CHIME : CHIME);
 
 /** One urgent chime per call when it escalates (seen by this page or told by the hub). */
 function escalationAlarm(call) {
@@ -151,7 +97,6 @@ function markFresh(id) {
 }
 
 function onSnapshot(msg) {
-  if (typeof msg.server_ms === 'number') S.offset = msg.server_ms - Date.now();
   if (Array.isArray(msg.tables)) S.tables = new Map(msg.tables.map((tb) => [tb.id, tb.name]));
   if (Number(msg.escalate_after_s) > 0) S.escalateAfter = Number(msg.escalate_after_s);
   const before = new Set(S.calls.keys());
@@ -181,37 +126,20 @@ function onCall(call) {
 }
 
 function onMessage(msg) {
-  if (msg.type === 'snapshot') onSnapshot(msg);
-  else if (msg.type === 'call' && msg.call) onCall(msg.call);
+  if (msg.type === 'call' && msg.call) onCall(msg.call);
   else if (msg.type === 'device' && msg.device) { S.devices.set(msg.device.id, msg.device); renderDevices(); }
   else if (msg.type === 'weight' && msg.scale) {
     S.weights.set(msg.scale, { grams: msg.grams, stable: Boolean(msg.stable) });
     updateWeight(msg.scale);
-  } else if (msg.type === 'ping' && typeof msg.server_ms === 'number') S.offset = msg.server_ms - Date.now();
+  }
 }
 
-function renderConn() {
-  const state = S.connState;
-  const online = state === 'online';
-  const conn = $('#conn');
-  if (!conn) return;
-  conn.dataset.state = online ? 'online' : 'offline';
-  $('#conn-text').textContent = online ? t('live') : t(state === 'connecting' ? 'connecting' : 'offline');
-  const bar = $('#offline-bar');
-  bar.hidden = online || (state === 'connecting' && !S.hadSnapshot);
-  replaceChildren(bar, icon('wifiOff'), el('span', { text: t('offline_reconnecting') }));
-  document.body.classList.toggle('is-offline', !online);
-}
+const renderConn = () => showConnState(S.connState, i18n, { onlineKey: 'live', hadSnapshot: S.hadSnapshot });
 
-let probeBusy = false;
-async function onConnState(state, info) {
+const probeOnFailures = pairingProbe(probe);
+function onConnState(state) {
   S.connState = state;
   renderConn();
-  // A socket refused again and again may mean this phone lost its pairing: ask the API.
-  if (state === 'offline' && info.failures % 3 === 0 && !probeBusy) {
-    probeBusy = true;
-    try { await probe(); } finally { probeBusy = false; }
-  }
 }
 
 async function probe() {
@@ -240,8 +168,7 @@ async function act(call, how) {
     if (e?.status === 401 || (e?.status === 403 && e.code === 'forbidden')) return;
     if (e?.code === 'conflict') toast(t('call_conflict'), 'warn');
     else if (e?.code === 'not_found') { S.calls.delete(call.id); toast(t('call_conflict'), 'warn'); }
-    else if (e?.isNetwork) toast(t('action_network'), 'error');
-    else toast(t('action_failed', { message: e?.message || '' }), 'error');
+    else toast(actionErrorText(i18n, e), 'error');
   } finally {
     S.busy.delete(key);
     renderCalls();
@@ -262,7 +189,7 @@ function renderHeader() {
   document.title = `${t('floor')} · tablehub`;
   replaceChildren($('#lang-icon'), icon('globe'));
   $('#escalate-hint').textContent = t('escalate_hint', { min: formatElapsed(S.escalateAfter) });
-  renderSoundButton();
+  sound.renderButton();
 }
 
 function renderCount() {
@@ -450,20 +377,16 @@ function wire() {
   for (const code of LANGS) sel.append(el('option', { value: code, text: LANGUAGE_NAMES[code], selected: code === i18n.lang }));
   sel.addEventListener('change', () => i18n.setLang(sel.value));
   i18n.onChange(() => { cardCache.clear(); renderAll(); renderConn(); });
-  $('#sound-btn').addEventListener('click', enableSound);
-  // Any touch is a user gesture: use it to unlock sound.
-  // after the tap has done its job: hiding the sound button earlier would shift the layout
-  // under the finger and swallow the first tap (e.g. on Acknowledge)
-  document.addEventListener('click', () => { if (!S.audio || S.audio.state !== 'running') enableSound(); });
+  sound.wire();
   renderAll();
   renderConn();
-  setTimeout(function loop() { tick(); setTimeout(loop, 1000 - (Date.now() % 1000) + 5); }, 1000 - (Date.now() % 1000));
+  everySecond(tick);
 }
 
 async function start() {
   wire();
   if (!(await probe())) return;
-  socket = new LiveSocket('/ws/floor', { onMessage, onState: onConnState }).start();
+  socket = new LiveSocket('/ws/floor', { onSnapshot, onMessage, onState: onConnState, onRetry: probeOnFailures }).start();
 }
 
 start();

@@ -7,9 +7,10 @@
  * messages replace one ticket by id. Every string from an order is set with textContent.
  */
 import {
-  $, ApiError, I18n, LANGUAGE_NAMES, LiveSocket, api, availabilityList, causeText, clockTime,
-  deviceProblems, el, formatElapsed, grams, icon, isPrinter, printerIdOf, randomId, replaceChildren,
-  showNotPaired, sleep, storage,
+  $, AlertSound, ApiError, I18n, LANGUAGE_NAMES, LiveSocket, actionErrorText, api, availabilityList,
+  causeText, clockTime, deviceProblems, el, everySecond, formatElapsed, grams, icon, isPrinter,
+  makeToast, pairingProbe, printerIdOf, randomId, replaceChildren, showConnState, showNotPaired,
+  staffRetry, storage,
 } from './common.js';
 import { LANGS } from './i18n.js';
 
@@ -49,21 +50,21 @@ const S = {
   weigh: null,             // the open weigh dialog: {ticketId, idx, orderId, scale, busy, error}
   weighScale: null,        // the scale chosen last time (preselected next time)
   items: null,
-  offset: 0,
   selected: null,
   fresh: new Map(),
   busy: new Set(),
   drawer: null,
   capture: null,
   hadSnapshot: false,
-  audio: null,
   paired: true,
 };
 let socket = null;
+const sound = new AlertSound(i18n);
+const toast = makeToast();
 
 // ---------------------------------------------------------------- helpers
 
-const now = () => Date.now() + S.offset;
+const now = () => Date.now() + (socket ? socket.serverOffset : 0);
 const stationName = (id) => (id === 'expo' ? t('expo') : i18n.name(S.stations.get(id)?.name) || id);
 const thresholds = (id) => {
   const cfg = id === station ? S.station : S.stations.get(id) || S.station;
@@ -82,88 +83,30 @@ const allergenLabel = (key) => {
   return s === `allergen_${key}` ? key.replace(/[_-]+/g, ' ') : s;
 };
 
-let toastTimer = null;
-function toast(text, kind = 'info') {
-  const node = $('#toast');
-  node.textContent = text;
-  node.dataset.kind = kind;
-  node.hidden = false;
-  clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => { node.hidden = true; }, 3500);
-}
-
 /** A staff call. 401 → the not-paired screen; network failures retry with the same action id. */
-async function staffCall(path, body, { attempts = 3 } = {}) {
-  let lastError = null;
-  for (let i = 0; i < attempts; i += 1) {
-    if (i) await sleep(600 * i);
-    try {
-      return await api(path, { method: body === undefined ? 'GET' : 'POST', body, staff: true });
-    } catch (e) {
-      lastError = e;
-      if (e instanceof ApiError && e.status === 401) { notPaired(); throw e; }
-      if (!(e instanceof ApiError && e.isNetwork)) throw e;
-    }
-  }
-  throw lastError;
-}
+const staffCall = (path, body, { attempts } = {}) => staffRetry(path, body, {
+  attempts,
+  onError: (e) => { if (e instanceof ApiError && e.status === 401) notPaired(); },
+});
 
 function notPaired(forbidden = false) {
   if (!S.paired) return;
   S.paired = false;
   socket?.stop();
-  showNotPaired($('#app'), i18n);
-  if (forbidden) {
-    const h = $('#app h1');
-    if (h) h.textContent = t('forbidden_title');
-  }
-  document.body.classList.add('is-unpaired');
+  showNotPaired($('#app'), i18n, { forbidden, bodyClass: 'is-unpaired' });
 }
 
 function actionFailed(e) {
   if (e?.status === 401) return;
   if (e?.code === 'conflict') toast(e.message || t('action_conflict'), 'warn');
-  else if (e?.isNetwork) toast(t('action_network'), 'error');
-  else toast(t('action_failed', { message: e?.message || '' }), 'error');
+  else toast(actionErrorText(i18n, e), 'error');
 }
 
 // ---------------------------------------------------------------- sound
 
-function enableSound() {
-  const AC = window.AudioContext || window.webkitAudioContext;
-  if (!AC) return;
-  if (!S.audio) S.audio = new AC();
-  S.audio.resume().then(renderSoundButton, renderSoundButton);
-  renderSoundButton();
-}
-
-function renderSoundButton() {
-  const btn = $('#sound-btn');
-  if (!btn) return;
-  const on = S.audio && S.audio.state === 'running';
-  btn.hidden = Boolean(on);
-  replaceChildren(btn, icon('sound'), el('span', { text: t('tap_enable_sound') }));
-}
-
-let lastBeep = 0;
-function beep() {
-  const ctx = S.audio;
-  if (!ctx || ctx.state !== 'running' || Date.now() - lastBeep < 800) return;
-  lastBeep = Date.now();
-  const start = ctx.currentTime + 0.01;
-  [[0, 880], [0.17, 1320]].forEach(([at, freq]) => {
-    const osc = ctx.createOscillator();
-    const gain = ctx.createGain();
-    osc.type = 'sine';
-    osc.frequency.value = freq;
-    gain.gain.setValueAtTime(0.0001, start + at);
-    gain.gain.exponentialRampToValueAtTime(0.35, start + at + 0.02);
-    gain.gain.exponentialRampToValueAtTime(0.0001, start + at + 0.16);
-    osc.connect(gain).connect(ctx.destination);
-    osc.start(start + at);
-    osc.stop(start + at + 0.18);
-  });
-}
+/** A two-note beep for each new ticket. */
+const BEEP = { notes: [[0, 880, 'sine', 0.35], [0.17, 1320, 'sine', 0.35]], attack: 0.02, decay: 0.16, length: 0.18, gapMs: 800 };
+const beep = () => sound.play(BEEP);
 
 // ---------------------------------------------------------------- state updates
 
@@ -188,7 +131,6 @@ function markFresh(id) {
 const freshUntil = (id) => S.fresh.get(id) || 0;
 
 function onSnapshot(msg) {
-  if (typeof msg.server_ms === 'number') S.offset = msg.server_ms - Date.now();
   if (msg.station) S.station = { ...S.station, ...S.stations.get(station), ...msg.station };
   const before = new Set(S.tickets.keys());
   const tickets = (msg.tickets || []).filter((tk) => tk.status !== 'bumped');
@@ -303,8 +245,7 @@ function onWeight(msg) {
 }
 
 function onMessage(msg) {
-  if (msg.type === 'snapshot') onSnapshot(msg);
-  else if (msg.type === 'ticket' && msg.ticket) onTicket(msg.ticket);
+  if (msg.type === 'ticket' && msg.ticket) onTicket(msg.ticket);
   else if (msg.type === 'order' && msg.order) { learnTables([msg.order]); onOrder(msg.order); }
   else if (msg.type === 'availability') onAvailability(msg);
   else if (msg.type === 'device' && msg.device) onDevice(msg.device);
@@ -312,25 +253,16 @@ function onMessage(msg) {
   else if (msg.type === 'call' && msg.call) onCall(msg.call);
   else if (msg.type === 'cursor') onCursor(msg);
   else if (msg.type === 'menu') loadItems();
-  else if (msg.type === 'ping' && typeof msg.server_ms === 'number') S.offset = msg.server_ms - Date.now();
 }
 
-let probeBusy = false;
-async function onConnState(state, info) {
-  const online = state === 'online';
-  const conn = $('#conn');
-  if (!conn) return;
-  conn.dataset.state = online ? 'online' : 'offline';
-  $('#conn-text').textContent = online ? t('online') : t(state === 'connecting' ? 'connecting' : 'offline');
-  const bar = $('#offline-bar');
-  bar.hidden = online || (state === 'connecting' && !S.hadSnapshot);
-  replaceChildren(bar, icon('wifiOff'), el('span', { text: t('offline_reconnecting') }));
-  document.body.classList.toggle('is-offline', !online);
-  // A socket refused again and again may mean this screen lost its pairing: ask the API.
-  if (state === 'offline' && info.failures % 3 === 0 && !probeBusy) {
-    probeBusy = true;
-    try { await loadStations(); } catch { /* shown by loadStations */ } finally { probeBusy = false; }
-  }
+const probeOnFailures = pairingProbe(loadStations);
+function onConnState(state) {
+  showConnState(state, i18n, { onlineKey: 'online', hadSnapshot: S.hadSnapshot });
+}
+
+function onRetry(failures) {
+  // no header (the not-paired panel took the page): nothing to ask
+  if ($('#conn')) probeOnFailures(failures);
 }
 
 // ---------------------------------------------------------------- actions
@@ -528,7 +460,7 @@ function renderHeader() {
   replaceChildren($('#avail-btn'), icon('ban'), el('span', { text: t('eighty_six') }));
   replaceChildren($('#settings-btn'), icon('settings'));
   replaceChildren($('#drawer-close'), icon('close'));
-  renderSoundButton();
+  sound.renderButton();
 }
 
 function renderBoard() {
@@ -938,7 +870,7 @@ function renderSettings() {
       el('label', { for: 'kds-lang', text: t('language') }), lang),
     el('div', { class: 'settings-row' },
       el('span', { text: t('sound') }),
-      el('button', { type: 'button', class: 'kbtn', onclick: () => { enableSound(); lastBeep = 0; setTimeout(beep, 50); } },
+      el('button', { type: 'button', class: 'kbtn', onclick: () => { sound.enable(); sound.lastAt = 0; setTimeout(beep, 50); } },
         icon('sound'), el('span', { text: t('test_sound') }))));
 }
 
@@ -1206,7 +1138,7 @@ async function loadStations() {
 function wire() {
   document.body.classList.toggle('is-expo', isExpo);
   $('#side').hidden = false;
-  $('#sound-btn').addEventListener('click', enableSound);
+  sound.wire();
   $('#recall-last').addEventListener('click', recallLast);
   $('#recent-btn').addEventListener('click', () => openDrawer('recent'));
   $('#avail-btn').addEventListener('click', () => openDrawer('availability'));
@@ -1228,11 +1160,8 @@ function wire() {
   });
   $('#settings-reset').addEventListener('click', () => { storage.remove(KEYMAP_KEY); S.capture = null; renderSettings(); });
   document.addEventListener('keydown', onKeyDown, true);
-  // Any touch is a user gesture: use it to unlock sound, and drop focus so that a bump bar's
-  // Enter never also "clicks" whichever button was tapped last.
-  // after the tap has done its job: hiding the sound button earlier would shift the layout
-  // under the finger and swallow the first tap (e.g. on Acknowledge)
-  document.addEventListener('click', () => { if (!S.audio || S.audio.state !== 'running') enableSound(); });
+  // Any tap drops focus, so that a bump bar's Enter never also "clicks" whichever button was
+  // tapped last (sound.wire() already made any tap unlock sound).
   document.addEventListener('click', (ev) => {
     const btn = ev.target instanceof Element && ev.target.closest('button');
     if (btn && !btn.closest('.modal')) btn.blur();
@@ -1246,14 +1175,14 @@ function wire() {
   onConnState('connecting', { failures: 0 });
   renderBoard();
   renderSide();
-  setTimeout(function loop() { tick(); setTimeout(loop, 1000 - (Date.now() % 1000) + 5); }, 1000 - (Date.now() % 1000));
+  everySecond(tick);
 }
 
 async function start() {
   wire();
   if (!(await loadStations())) return;
   renderHeader();
-  socket = new LiveSocket(`/ws/kds/${encodeURIComponent(station)}`, { onMessage, onState: onConnState }).start();
+  socket = new LiveSocket(`/ws/kds/${encodeURIComponent(station)}`, { onSnapshot, onMessage, onState: onConnState, onRetry }).start();
   loadItems();
   loadPrinters();
   loadWeights();
