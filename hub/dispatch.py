@@ -58,6 +58,7 @@ class Subscriber:
 
     station: str | None = None
     table: str | None = None
+    token_id: str | None = None  # the staff token a screen signed in with (None: a diner)
     queue: asyncio.Queue[Item] = field(default_factory=asyncio.Queue)
     overflowed: bool = False
 
@@ -175,6 +176,14 @@ class LiveHub:
         if sub.table is not None:
             self._by_table.setdefault(sub.table, set()).add(sub)
         return sub
+
+    def close_token(self, token_id: str) -> int:
+        """Close every screen signed in with a staff token that was just revoked: it must not
+        go on receiving tickets; its reconnect is refused. Returns how many."""
+        mine = [sub for sub in self._subs if sub.token_id == token_id]
+        for sub in mine:
+            sub.control(Control.CLOSE)
+        return len(mine)
 
     def unsubscribe(self, sub: Subscriber) -> None:
         self._subs.discard(sub)

@@ -391,7 +391,8 @@ async def post_revoke(request: web.Request) -> web.Response:
     if token_id == me.token_id:
         raise Conflict("you cannot revoke the token you are signed in with", field="id")
     await staff_tokens.revoke(svc(request).store, token_id)
-    return _json({"id": token_id, "revoked": True})
+    closed = svc(request).live.close_token(token_id)  # its open screens stop at once
+    return _json({"id": token_id, "revoked": True, "screens_closed": closed})
 
 
 @routes.get("/api/v1/admin/menu")

@@ -107,7 +107,7 @@ async def ws_table(request: web.Request) -> web.StreamResponse:
 
 
 async def ws_kds(request: web.Request) -> web.StreamResponse:
-    await auth.require(request, "kds")
+    me = await auth.require(request, "kds")
     s = _svc(request)
     station_id = request.match_info["station"]
     station = s.catalog.station(station_id)
@@ -135,12 +135,12 @@ async def ws_kds(request: web.Request) -> web.StreamResponse:
             )
         return snap
 
-    return await _serve(request, Subscriber(station=station_id), snapshot)
+    return await _serve(request, Subscriber(station=station_id, token_id=me.token_id), snapshot)
 
 
 async def ws_floor(request: web.Request) -> web.StreamResponse:
     """Floor staff: open table calls, device presence and live scale weights."""
-    await auth.require(request, "floor")
+    me = await auth.require(request, "floor")
     s = _svc(request)
 
     async def snapshot() -> dict[str, Any]:
@@ -153,4 +153,4 @@ async def ws_floor(request: web.Request) -> web.StreamResponse:
             "escalate_after_s": s.calls.escalate_after_s,
         }
 
-    return await _serve(request, Subscriber(station="floor"), snapshot)
+    return await _serve(request, Subscriber(station="floor", token_id=me.token_id), snapshot)

@@ -214,3 +214,33 @@ async def test_a_screen_pairs_with_a_one_time_pin(pin_hub: RunningHub, browser: 
     await expect(other.get_by_test_id("pair-pin-error")).to_be_visible()
     assert other.url.startswith(f"{hub.url}/static/pair.html")
     assert errors == []
+
+
+async def test_a_screen_whose_pairing_was_revoked_says_so(
+    pin_hub: RunningHub, browser: Browser
+) -> None:
+    """A screen's token is revoked while it runs: the hub closes its socket at once and
+    refuses it again and again (a refused upgrade looks like a dead network to the page), so
+    every third failed dial the page asks the API, learns it is no longer paired, and says
+    so instead of "reconnecting" forever."""
+    hub = pin_hub
+    made = await staff_post(
+        hub, "admin", "/api/v1/admin/pairing-pins", {"role": "kitchen", "label": "wok screen"}
+    )
+    ctx = await browser.new_context(viewport=SCREEN, locale="en-US")
+    page = await ctx.new_page()
+    await page.goto(f"{hub.url}/static/pair.html?next=/kds/wok")
+    await page.get_by_test_id("pair-pin").fill(made["pin"])
+    await page.get_by_test_id("pair-pin-submit").click()
+    await page.wait_for_url(f"{hub.url}/kds/wok")
+    await expect(page.get_by_test_id("conn-status")).to_have_attribute("data-state", "online")
+    (token,) = [
+        t
+        for t in await staff.listing(hub.services.store)
+        if "wok screen" in t["label"] and t["revoked_at"] is None
+    ]
+    revoked = await staff_post(hub, "admin", f"/api/v1/admin/tokens/{token['id']}/revoke")
+    assert revoked["screens_closed"] == 1  # the hub closes the screen's socket at once
+    # its reconnects are refused; every third, the page asks the API and learns why
+    await expect(page.get_by_test_id("not-paired")).to_be_visible(timeout=20_000)
+    await expect(page.get_by_test_id("ticket")).to_have_count(0)
