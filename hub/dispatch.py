@@ -295,8 +295,8 @@ class OutboxRelay:
         self._monotonic = monotonic
         self._connection = connection  # which connection this is (changes on reconnect)
         self._replay_s = replay_s
-        # (when, first seq, last seq) of the batches acknowledged in the last `replay_s`
-        self._acked: deque[tuple[float, int, int]] = deque()
+        # (when, first seq) of the batches acknowledged in the `replay_s` before the last one
+        self._acked: deque[tuple[float, int]] = deque()
         self._seen_connection: int | None = None
         self.replayed = 0
         self._wake = asyncio.Event()
@@ -385,9 +385,7 @@ class OutboxRelay:
         seconds before the drop (it may have died with them); they go out again."""
         if not self._acked:
             return
-        newest = self._acked[-1][0]
-        first = next(f for t, f, _ in self._acked if t >= newest - self._replay_s)
-        back_to = min(self.cursor, first - 1)
+        back_to = min(self.cursor, self._acked[0][1] - 1)  # the deque holds just the window
         if back_to < self.cursor:
             log.info(
                 "mqtt relay: reconnected; publishing events %d-%d again (the broker may have "
@@ -443,12 +441,12 @@ class OutboxRelay:
             if messages:
                 await self._publish_many(messages)
                 self.sent += len(messages)
-                self._remember_ack(chunk[0].seq, chunk[-1].seq)
+                self._remember_ack(chunk[0].seq)
             self.cursor = max(self.cursor, chunk[-1].seq)
 
-    def _remember_ack(self, first: int, last: int) -> None:
+    def _remember_ack(self, first: int) -> None:
         now = self._monotonic()
-        self._acked.append((now, first, last))
+        self._acked.append((now, first))
         while self._acked and self._acked[0][0] < now - self._replay_s:
             self._acked.popleft()
 
