@@ -197,42 +197,15 @@ class _Decoder:
         return i + size
 
     def command(self, i: int) -> int:
+        """Apply the command at `i`; the index after it. Two-byte commands go through a table;
+        the longer ones carry their own lengths."""
+        simple = _TWO_BYTE.get(bytes(self.data[i : i + 2]))
+        if simple is not None:
+            return i + simple(self, i)
+        return self.long_command(i)
+
+    def long_command(self, i: int) -> int:
         d, a = self.data, self.arg
-        two = d[i : i + 2]
-        if two == b"\x1b@":
-            self.reset()
-            return i + 2
-        if two == b"\x1b!":
-            n = a(i + 2)
-            self.bold, self.dh, self.dw = bool(n & 0x08), bool(n & 0x10), bool(n & 0x20)
-            return i + 3
-        if two == b"\x1bE":
-            self.bold = bool(a(i + 2) & 1)
-            return i + 3
-        if two == b"\x1ba":
-            self.align = ("left", "center", "right")[a(i + 2) % 48 % 3]
-            return i + 3
-        if two == b"\x1bt":
-            self.page = self.pages.get(a(i + 2), ())
-            return i + 3
-        if two == b"\x1bd":
-            self.newline(force=False)
-            return i + 3
-        if two == b"\x1bp":
-            self.out.drawer_kicks += 1
-            return i + 5
-        if two == b"\x1d!":
-            n = a(i + 2)
-            self.dw, self.dh = bool(n & 0x70), bool(n & 0x07)
-            return i + 3
-        if two == b"\x1dB":
-            self.invert = bool(a(i + 2) & 1)
-            return i + 3
-        if two == b"\x1dV":
-            self.newline(force=False)
-            m = a(i + 2)
-            self.out.blocks.append(Cut("partial" if m in (1, 49, 66) else "full"))
-            return i + (4 if m in (65, 66) else 3)
         if d.startswith(b"\x1dv0", i):
             return self.raster(i)
         if d.startswith(b"\x1d(k", i):
@@ -242,17 +215,64 @@ class _Decoder:
             return i + 5 + length
         if d.startswith((b"\x1d(L", b"\x1c(A", b"\x1c(C"), i):
             return i + 5 + a(i + 3) + 256 * a(i + 4)
-        if two == b"\x1c&":
-            self.kanji = True
-            return i + 2
-        if two == b"\x1c.":
-            self.kanji = False
-            return i + 2
         for prefix, n in _SKIP.items():
             if d.startswith(prefix, i):
                 return i + len(prefix) + n
         self.out.unknown.append(bytes(d[i : i + 3]))
         return i + 1
+
+    # Two-byte commands: each applies itself and returns how many bytes it took.
+    def _reset(self, i: int) -> int:
+        self.reset()
+        return 2
+
+    def _mode(self, i: int) -> int:
+        n = self.arg(i + 2)
+        self.bold, self.dh, self.dw = bool(n & 0x08), bool(n & 0x10), bool(n & 0x20)
+        return 3
+
+    def _emphasis(self, i: int) -> int:
+        self.bold = bool(self.arg(i + 2) & 1)
+        return 3
+
+    def _align(self, i: int) -> int:
+        self.align = ("left", "center", "right")[self.arg(i + 2) % 48 % 3]
+        return 3
+
+    def _code_page(self, i: int) -> int:
+        self.page = self.pages.get(self.arg(i + 2), ())
+        return 3
+
+    def _feed(self, i: int) -> int:
+        self.newline(force=False)
+        return 3
+
+    def _drawer(self, i: int) -> int:
+        self.out.drawer_kicks += 1
+        return 5
+
+    def _size(self, i: int) -> int:
+        n = self.arg(i + 2)
+        self.dw, self.dh = bool(n & 0x70), bool(n & 0x07)
+        return 3
+
+    def _invert(self, i: int) -> int:
+        self.invert = bool(self.arg(i + 2) & 1)
+        return 3
+
+    def _cut(self, i: int) -> int:
+        self.newline(force=False)
+        m = self.arg(i + 2)
+        self.out.blocks.append(Cut("partial" if m in (1, 49, 66) else "full"))
+        return 4 if m in (65, 66) else 3
+
+    def _kanji_on(self, i: int) -> int:
+        self.kanji = True
+        return 2
+
+    def _kanji_off(self, i: int) -> int:
+        self.kanji = False
+        return 2
 
     def raster(self, i: int) -> int:
         self.newline(force=False)
@@ -263,6 +283,22 @@ class _Decoder:
             bits = Image.frombytes("1", (width_bytes * 8, height), body)  # bit 1 = dot = black
             self.out.blocks.append(Raster(ImageOps.invert(bits.convert("L")).convert("1")))
         return i + 8 + width_bytes * height
+
+
+_TWO_BYTE: dict[bytes, Callable[[_Decoder, int], int]] = {
+    b"\x1b@": _Decoder._reset,
+    b"\x1b!": _Decoder._mode,
+    b"\x1bE": _Decoder._emphasis,
+    b"\x1ba": _Decoder._align,
+    b"\x1bt": _Decoder._code_page,
+    b"\x1bd": _Decoder._feed,
+    b"\x1bp": _Decoder._drawer,
+    b"\x1d!": _Decoder._size,
+    b"\x1dB": _Decoder._invert,
+    b"\x1dV": _Decoder._cut,
+    b"\x1c&": _Decoder._kanji_on,
+    b"\x1c.": _Decoder._kanji_off,
+}
 
 
 def decode(data: bytes, *, profile: str = "TM-T88V", cjk_encoding: str = "gb18030") -> Receipt:

@@ -45,7 +45,7 @@ import functools
 import json
 import re
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -256,9 +256,21 @@ def _compiled(pattern: bytes) -> re.Pattern[bytes]:
 
 
 def _validate(p: ScaleProtocol) -> None:
+    """Refuse a protocol that could never parse a frame, naming the field and why."""
+
     def bad(what: str, why: str) -> ProtocolFileError:
         return ProtocolFileError(f"protocol '{p.name}': {what}: {why}")
 
+    _check_types(p, bad)
+    groups = _check_frame(p, bad)
+    _check_serial(p, bad)
+    _check_flags(p, groups, bad)
+
+
+_Bad = Callable[[str, str], ProtocolFileError]
+
+
+def _check_types(p: ScaleProtocol, bad: _Bad) -> None:
     if not isinstance(p.name, str) or not p.name:
         raise bad("name", "must be a non-empty string")
     for what, value, typ in (
@@ -273,6 +285,10 @@ def _validate(p: ScaleProtocol) -> None:
             raise bad(what, f"wrong type {type(value).__name__}")
     if p.request is not None and not isinstance(p.request, bytes):
         raise bad("request", "must be bytes or None")
+
+
+def _check_frame(p: ScaleProtocol, bad: _Bad) -> Mapping[str, int]:
+    """The frame regex, its weight group and the probe's reply; returns the named groups."""
     try:
         groups = _compiled(p.frame).groupindex
     except re.error as exc:
@@ -281,6 +297,15 @@ def _validate(p: ScaleProtocol) -> None:
         raise bad("frame", "needs a named group (?P<weight>...)")
     if not p.terminator:
         raise bad("terminator", "must not be empty")
+    if p.probe and p.probe.reply is not None:
+        try:
+            _compiled(p.probe.reply)
+        except re.error as exc:
+            raise bad("probe.reply", f"not a valid regex ({exc})") from exc
+    return groups
+
+
+def _check_serial(p: ScaleProtocol, bad: _Bad) -> None:
     if p.bytesize not in (5, 6, 7, 8):
         raise bad("bytesize", "must be 5-8")
     if p.parity not in ("N", "E", "O", "M", "S"):
@@ -291,6 +316,11 @@ def _validate(p: ScaleProtocol) -> None:
         raise bad("unit", f"unknown unit (known: {', '.join(UNITS)})")
     if p.decimals is not None and not 0 <= p.decimals <= 6:
         raise bad("decimals", "must be 0-6")
+    if not 0.01 <= p.poll_interval <= 60:
+        raise bad("poll_interval", "must be 0.01-60 s")
+
+
+def _check_flags(p: ScaleProtocol, groups: Mapping[str, int], bad: _Bad) -> None:
     for flag in (*p.status_bits, p.stable.flag):
         if flag not in FLAGS:
             raise bad("status_bits/stable", f"unknown flag '{flag}' (known: {sorted(FLAGS)})")
@@ -302,13 +332,6 @@ def _validate(p: ScaleProtocol) -> None:
                 raise bad(f"tokens.{group}.{token}", f"unknown flags {sorted(set(flags) - FLAGS)}")
     if p.stable.when not in ("absent", "present"):
         raise bad("stable.when", "must be 'absent' or 'present'")
-    if p.probe and p.probe.reply is not None:
-        try:
-            _compiled(p.probe.reply)
-        except re.error as exc:
-            raise bad("probe.reply", f"not a valid regex ({exc})") from exc
-    if not 0.01 <= p.poll_interval <= 60:
-        raise bad("poll_interval", "must be 0.01-60 s")
 
 
 # ---------------------------------------------------------------- built-in protocols
