@@ -1,10 +1,14 @@
-"""docs/reliability.md from a fault-suite run (bench/results/chaos*.json). The hand-written
-notes in bench/RELIABILITY-NOTES.md are included as they are."""
+"""docs/reliability.md from a fault-suite run (bench/results/chaos*.json): the verdict (from
+`bench.chaos_verdict.judge`, the same function that gives the suite its exit status), what
+each fault proves, the figures. The hand-written notes in bench/RELIABILITY-NOTES.md are
+included as they are."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+from bench.chaos_verdict import Verdict, judge
 
 NOTES = Path(__file__).with_name("RELIABILITY-NOTES.md")
 
@@ -15,6 +19,57 @@ WHAT = {
     "disk-full": "the data dir's file system filled to ENOSPC for 4 s, then freed",
     "clock-jump": "the hub's wall clock stepped −1 h, then +1 h (bench/clockshim.py)",
     "printer-offline": "two kitchen printers unplugged / switched off for 5 s and 8 s, then back",
+}
+
+# what each fault proves: the invariant, and the observation that shows it. Every fault is
+# also held to the common checks (the table's columns), all against the generator's record.
+PROVES = {
+    "hub-kill": (
+        "An acknowledged order survives the process dying (rule 1) and still reaches every "
+        "consumer (rule 2): every order answered `201` before or after the `kill -9` is in "
+        "the store once with the lines the phone sent and one ticket per station, open on the "
+        "expo screen, published on MQTT, and its grill chit printed once (a second copy only "
+        "marked REPRINT). Observed: the generator's 201s against the read-only store, the expo "
+        "snapshot, the MQTT subscriber and the fake grill printer; recovery is the first 201 "
+        "after the kill."
+    ),
+    "broker-kill": (
+        "The outbox relay hands every ticket to MQTT across a broker restart (rule 2): each "
+        "ticket the generator's orders route to a station is published on "
+        "`kds/<station>/events`, repeats only under their original seq (marked). Observed: "
+        "the generator's persistent-session MQTT subscriber against the tickets expected from "
+        "its orders and the menu; recovery is the first ticket on MQTT after the broker is back."
+    ),
+    "cloud-outage": (
+        "The bridge delivers every outbox event to the cloud exactly once across an outage "
+        "(rule 2): afterwards the cloud holds every event of the hub's outbox, once, with the "
+        "hub's body, and an `order.created` for every acknowledged order and a "
+        "`ticket.created` for every expected ticket. Observed: the fake cloud's own SQLite "
+        "file against the hub's outbox and the generator's record; recovery is the cloud "
+        "holding everything after it is back."
+    ),
+    "disk-full": (
+        "A full disk is a clear refusal, never a corruption or a lie (rules 1 and 3): while "
+        "the data dir's file system is full every order attempt is answered `503` with the "
+        "JSON error `unavailable` and nothing else, no order acknowledged before is lost, and "
+        "the hub takes orders again by itself once space is freed. Observed: the generator's "
+        "answers inside the window and its first 201 after it, plus the common checks. The "
+        "scenario needs root to mount its small disk; if it cannot, the run fails."
+    ),
+    "clock-jump": (
+        "Ordering and delivery do not depend on the wall clock: a step of an hour back, then "
+        "forward, loses, doubles or misroutes nothing and the hub keeps answering. Observed: "
+        "the common checks and the first 201 after the step; orders whose `created_at` went "
+        "backwards are shown, not judged (a step back makes them)."
+    ),
+    "printer-offline": (
+        "Rule 2 on paper: a printer that goes away (connections time out, or are refused) "
+        "keeps its chits queued and prints each once when it is back; with a backup they move "
+        "there with a BACKUP FOR bar; no chit comes out twice unmarked. Observed: what the fake "
+        "printers received, decoded, against the chits expected from the generator's orders, "
+        "the menu's stations and the printers' configuration; recovery is grill-1 back → "
+        "every grill chit queued while it was away printed."
+    ),
 }
 
 
@@ -47,43 +102,65 @@ def _chits(reps: list[dict[str, Any]]) -> str:
     )
 
 
-def table(results: dict[str, Any]) -> list[str]:
+def table(results: dict[str, Any], verdict: Verdict) -> list[str]:
     out = [
-        "| fault | reps | acked orders | lost | duplicated | KDS missing / dup | "
-        "MQTT missing | MQTT dup marked / unmarked | chits printed / missing / "
-        "dup marked / unmarked | recovery | verdict |",
+        "| fault | reps | acked orders | lost / duplicated / wrong | store tickets missing / "
+        "extra | KDS missing / dup | MQTT missing | MQTT dup marked / unmarked | chits printed "
+        "/ missing / dup marked / unmarked | recovery | verdict |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, sc in results["scenarios"].items():
-        if "not_run" in sc:
-            out.append(
-                f"| {WHAT.get(name, name)} | – | – | – | – | – | – | – | – | – | "
-                "not run: see below |"
-            )
+    for name, why in verdict.reasons.items():
+        sc = results["scenarios"].get(name, {})
+        mark = "**pass**" if not why else "**FAIL**"
+        reps = sc.get("reps") or []
+        if not reps:
+            dashes = " – |" * 9
+            out.append(f"| {WHAT.get(name, name)} | 0 |{dashes} {mark}: see below |")
             continue
-        reps = sc["reps"]
-        ok = all(r.get("ok") for r in reps) and sc.get("cloud", {}).get("ok", True)
-        if name == "disk-full":
-            ok = ok and all(r.get("ok_disk") for r in reps)
+        wrong = sum(_sum(reps, k) for k in ("wrong_id", "store_wrong_order"))
         out.append(
             f"| {WHAT.get(name, name)} | {len(reps)} | {_sum(reps, 'acked')} | "
-            f"{_sum(reps, 'lost')} | {_sum(reps, 'duplicated_orders')} | "
+            f"{_sum(reps, 'lost')} / {_sum(reps, 'duplicated_orders')} / {wrong} | "
+            f"{_sum(reps, 'store_tickets_missing')} / {_sum(reps, 'store_tickets_extra')} | "
             f"{_sum(reps, 'kds_missing')} / {_sum(reps, 'kds_duplicates')} | "
             f"{_sum(reps, 'mqtt_missing')} | {_sum(reps, 'mqtt_marked_duplicates')} / "
             f"{_sum(reps, 'mqtt_unmarked_duplicates')} | {_chits(reps)} | "
-            f"{_recovery(reps)} | "
-            f"{'**pass**' if ok else '**FAIL**'} |"
+            f"{_recovery(reps)} | {mark} |"
         )
     return out
 
 
-def details(name: str, sc: dict[str, Any]) -> list[str]:
+def verdict_lines(results: dict[str, Any], verdict: Verdict) -> list[str]:
+    """The run's verdict as the suite's exit status gives it, with every reason."""
+    cmd = results.get("command") or _command(results)
+    head = (
+        f"**Verdict: PASS** — `{cmd}` exited 0: every fault was injected, every check held."
+        if verdict.ok
+        else f"**Verdict: FAIL** — `{cmd}` exited {verdict.exit_code}: "
+        f"{', '.join(verdict.failed) or 'no fault ran'} failed."
+    )
+    out = [head, ""]
+    for name, why in verdict.reasons.items():
+        out += [f"- {name}: {r}" for r in why]
+    return [*out, ""] if len(out) > 2 else out
+
+
+def _command(results: dict[str, Any]) -> str:
+    return "python -m bench.chaos" + (" --short" if results.get("mode") == "short" else "")
+
+
+def details(name: str, sc: dict[str, Any], why: tuple[str, ...]) -> list[str]:
     out = [f"### {name}: {WHAT.get(name, name)}", ""]
+    if name in PROVES:
+        out += [f"*What it proves:* {PROVES[name]}", ""]
+    out += ["**Verdict: pass**" if not why else "**Verdict: FAIL**: " + "; ".join(why), ""]
     if "not_run" in sc:
-        return [*out, f"Not run here: {sc['not_run']}", ""]
+        return out
     if sc.get("disk"):
         out += [f"Data dir on {sc['disk']}.", ""]
-    for i, r in enumerate(sc["reps"]):
+    if sc.get("reps"):
+        out += ["Repetitions:", ""]
+    for i, r in enumerate(sc.get("reps") or []):
         bits = [f"acked {r['acked']}", f"committed but never acknowledged {r['committed_unacked']}"]
         for key, label in (
             ("restart_s", "hub restart (spawn → /healthz 200)"),
@@ -123,7 +200,10 @@ def details(name: str, sc: dict[str, Any]) -> list[str]:
             bits.append("non-201 attempts " + ", ".join(f"{k}: {n}" for k, n in fails.items()))
         if r.get("lost_keys"):
             bits.append(f"lost keys {r['lost_keys']}")
-        out.append(f"- #{i}: " + "; ".join(bits) + ("" if r.get("ok") else " — **NOT OK**"))
+        if r.get("problems"):
+            bits.append("checker: " + ", ".join(r["problems"]))
+        bad = any(x.startswith(f"#{i}: ") for x in why)
+        out.append(f"- #{i}: " + "; ".join(bits) + (" — **FAIL**" if bad else ""))
     log = sc.get("hub_log")
     if log:
         out += [
@@ -136,8 +216,11 @@ def details(name: str, sc: dict[str, Any]) -> list[str]:
         out += [
             "",
             f"Cloud after the run: hub outbox {c['hub_events']} events, cloud {c['cloud_events']}; "
-            f"missing {c['missing']}, different {c['differ']}; resent and dropped by seq "
-            f"(marked duplicates) {c['resent_and_dropped_by_seq']} — "
+            f"missing {c['missing']}, different {c['differ']}, not in the outbox "
+            f"{c.get('extra', '?')}; acknowledged orders without `order.created` "
+            f"{c.get('orders_missing_in_cloud', '?')}, expected tickets without "
+            f"`ticket.created` {c.get('tickets_missing_in_cloud', '?')}; resent and dropped by "
+            f"seq (marked duplicates) {c['resent_and_dropped_by_seq']} — "
             + ("**exactly once**" if c["ok"] else "**NOT exactly once**"),
         ]
     return [*out, ""]
@@ -145,7 +228,8 @@ def details(name: str, sc: dict[str, Any]) -> list[str]:
 
 def markdown(results: dict[str, Any]) -> str:
     m = results.get("machine", {})
-    cmd = "python -m bench.chaos" + (" --short" if results["mode"] == "short" else "")
+    verdict = judge(results)
+    cmd = results.get("command") or _command(results)
     lines = [
         "# Reliability: faults under load",
         "",
@@ -156,35 +240,52 @@ def markdown(results: dict[str, Any]) -> str:
         f"{m.get('kernel', '?')}, Python {m.get('python', '?')}. Do not edit by hand; the "
         "notes at the end come from `bench/RELIABILITY-NOTES.md`.",
         "",
+        *verdict_lines(results, verdict),
         "Each fault hits a hub taking orders from a small dining room (20 phones, 5 kitchen "
         "screens, calls and scales on MQTT); phones retry a failed order with the same "
-        "idempotency key, as the diner page does. After each repetition the checker compares "
-        "every `201` the generator got (order id and key) with the store (read-only SQLite), "
-        "an expo WebSocket snapshot and an MQTT `kds/+/events` subscriber.",
+        "idempotency key, as the diner page does. What must exist is derived from the "
+        "generator alone, never from the hub under test: every `201` it got (key, table, "
+        "order id and number) and the lines it sent, routed by the menu the hub was given "
+        "(item → station: one ticket per order and station) and the run's printers (station "
+        "→ printer). After each repetition the checker holds each witness to that: the store "
+        "(read-only SQLite), an expo WebSocket snapshot, an MQTT `kds/+/events` subscriber, "
+        "the fake printers and, for the cloud fault, the fake cloud's store.",
         "",
-        "- **lost**: acknowledged, not in the store (must be 0)",
-        "- **duplicated**: two orders for one (table, key), or a key answered with another "
-        "order id (must be 0)",
-        "- **KDS missing / dup**: a ticket of an acknowledged order not open on the expo "
-        "snapshot, or shown twice (must be 0 / 0)",
-        "- **MQTT missing**: a ticket of an acknowledged order never published on "
+        "The verdict is `bench.chaos_verdict.judge`: the suite's exit status and this page "
+        "both come from it. A fault fails when any count below that must be 0 is not, when "
+        "it was not run (disk-full needs root to mount its small disk; without one it fails, "
+        "it is never skipped), when it could not be injected (it raised) or was never "
+        "injected, when it never recovered, or when the cloud check after it failed.",
+        "",
+        "- **lost**: acknowledged, not in the store; **duplicated**: two orders for one "
+        "(table, key); **wrong**: the key holds another order id than the 201 gave, or the "
+        "order is at another table or has other lines than the phone sent (must be 0 / 0 / 0)",
+        "- **store tickets missing / extra**: a station the order's lines go to without its "
+        "ticket in the store, or a second ticket for it or one for a station none of its lines "
+        "go to (must be 0 / 0; tickets with other lines are counted too)",
+        "- **KDS missing / dup**: an expected ticket of an acknowledged order not open on the "
+        "expo snapshot, or shown twice (must be 0 / 0; tickets with other lines, or for "
+        "stations none of the lines go to, are counted too)",
+        "- **MQTT missing**: an expected ticket of an acknowledged order never published on "
         "`kds/<station>/events`; **marked** duplicates repeat a seq (receivers drop them), "
-        "**unmarked** ones would be a second `ticket.created` under a new seq (must be 0)",
+        "**unmarked** ones would be a second `ticket.created` under a new seq, or a second "
+        "ticket for one order and station (must be 0)",
         "- **chits** (the hub-kill and printer runs, which print every grill and wok ticket "
-        "on fake network printers): tickets of acknowledged orders that came out complete "
-        "(cut) on their station's printer or its backup / that never did (must be 0); "
-        "**marked** duplicates are second copies with a REPRINT or BACKUP FOR bar, "
+        "on fake network printers): expected tickets that came out complete (cut) under the "
+        "order's number on their station's printer or its backup / that never did (must be "
+        "0); **marked** duplicates are second copies with a REPRINT or BACKUP FOR bar, "
         "**unmarked** ones a second plain copy (must be 0)",
         "- **recovery** (median, max): for the hub kill, fault → the first `201` after it; "
         "for the broker, broker back → the first ticket on MQTT; for the cloud, cloud back "
         "→ it holds every event; for the disk, space freed → the first `201`; for the "
-        "printers, grill-1 back → every grill chit queued while it was away printed",
+        "printers, grill-1 back → every grill chit queued while it was away printed; none "
+        "within the run fails the fault",
         "",
-        *table(results),
+        *table(results, verdict),
         "",
     ]
-    for name, sc in results["scenarios"].items():
-        lines += details(name, sc)
+    for name, why in verdict.reasons.items():
+        lines += details(name, results["scenarios"].get(name, {}), why)
     if NOTES.exists():
         lines += [NOTES.read_text().strip(), ""]
     return "\n".join(lines) + "\n"

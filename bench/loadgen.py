@@ -82,6 +82,9 @@ class Spec:
     settle_seconds: float = 2.0
     max_seconds: float = 900.0
     record_mqtt: bool = False  # keep every kds event (the fault suite's checker)
+    # keep what each acknowledged order asked for and what its 201 said (the fault suite's
+    # checker derives every expected ticket, MQTT message and chit from these)
+    record_acked: bool = False
     # each table's orders from its own loopback address 127.0.<k // 250 + 1>.<k % 250 + 1>
     # (the hub limits per phone address too): many phones, as in a dining room
     per_table_addr: bool = False
@@ -116,6 +119,8 @@ class LoadGen:
         self.kds_ws: dict[int, float] = {}  # order id -> first arrival on a screen
         self.kds_mqtt: dict[int, float] = {}  # order id -> first kds event on MQTT
         self.mqtt_events: list[tuple[int, str, int, int, str, float]] = []
+        # [key, table, order id, number, [[item, qty], ...] as sent, time of the 201]
+        self.acked: list[list[Any]] = []
         self.bump_pool: deque[int] = deque(maxlen=100_000)
         self.bumped: set[int] = set()
         self.bg: dict[str, list[tuple[float, float, int]]] = {"menu": [], "bump": []}
@@ -167,11 +172,22 @@ class LoadGen:
             return
         self.in_flight += 1
         try:
-            await self._send(http, rec, body)
+            answer = await self._send(http, rec, body)
         finally:
             self.in_flight -= 1
+        if answer is not None and spec.record_acked:
+            # the number is the one the kitchen sees (`#N` on a chit); None if the 201 had none
+            number = answer.get("number")
+            lines = [[ln["item"], ln["qty"]] for ln in self._bodies[i % len(ITEMS)]]
+            self.acked.append(
+                [key, table_id, rec[stats.ORDER_ID], number, lines, rec[stats.T_DONE]]
+            )
 
-    async def _send(self, http: aiohttp.ClientSession, rec: list[Any], body: bytes) -> None:
+    async def _send(
+        self, http: aiohttp.ClientSession, rec: list[Any], body: bytes
+    ) -> dict[str, Any] | None:
+        """Send until answered 201 (retrying if the spec says so); the 201's body, or None
+        if the order was never acknowledged."""
         spec = self.spec
         give_up = rec[stats.T_SCHED] + (spec.retry_max_s if spec.retry else spec.timeout_s)
         delay = 0.1
@@ -194,9 +210,10 @@ class LoadGen:
             done = time.monotonic()
             if status == 201:
                 rec[stats.T_DONE], rec[stats.STATUS] = done, 201
-                rec[stats.ORDER_ID] = int(msgspec.json.decode(data)["order_id"])
+                answer: dict[str, Any] = msgspec.json.decode(data)
+                rec[stats.ORDER_ID] = int(answer["order_id"])
                 rec[stats.ERROR] = ""
-                return
+                return answer
             if status:
                 error = _error_code(data)
             rec[stats.STATUS], rec[stats.ERROR] = status, error
@@ -205,7 +222,7 @@ class LoadGen:
                 self.failures.append((done, status, error))
             if not spec.retry or done + delay > give_up or time.monotonic() > self.deadline:
                 rec[stats.T_DONE] = done
-                return
+                return None
             await asyncio.sleep(delay * random.uniform(0.5, 1.5))
             delay = min(delay * 2, 1.0)
 
@@ -622,6 +639,7 @@ class LoadGen:
             "kds_ws": self.kds_ws,
             "kds_mqtt": self.kds_mqtt,
             "mqtt_events": self.mqtt_events,
+            "acked": self.acked,
             "background": {
                 k: {
                     "n": len(v),

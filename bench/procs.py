@@ -389,7 +389,8 @@ class HubUnderTest:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data = self.workdir / "data"
         self.config = self.workdir / "hub.toml"
-        menu = self.workdir / "menu.json"
+        # the menu the hub is given: the fault suite's checker routes orders by it too
+        self.menu_file = menu = self.workdir / "menu.json"
         menu.write_text(json.dumps(bench_menu(self.tables)))
         self.config.write_text(
             f'[store]\ndata_dir = "{self.data}"\nmenu_file = "{menu}"\n'
