@@ -94,6 +94,7 @@ from hub.errors import InvalidInput
 from plumbing.settings import Settings, SettingsError, decode, fail, read_toml
 
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+ListenPort = Annotated[int, msgspec.Meta(ge=0, le=65535)]  # 0: any free port
 Count = Annotated[int, msgspec.Meta(ge=0)]
 AtLeastOne = Annotated[int, msgspec.Meta(ge=1)]
 Seconds = Annotated[float, msgspec.Meta(ge=0)]
@@ -221,7 +222,7 @@ class StoreSection(Settings, frozen=True, kw_only=True):
 
 class HttpSection(Settings, frozen=True, kw_only=True):
     host: str = "127.0.0.1"
-    port: Port = 8080
+    port: ListenPort = 8080
     tls_cert: str | None = None
     tls_key: str | None = None
 

@@ -301,6 +301,18 @@ def _where(path: Sequence[Key]) -> str:
     return f"[{section}] {key}" if section else key
 
 
+def dotted(path: Sequence[Key]) -> str:
+    """`printers[0].stations[1]`: a key path as one string, the form API errors use."""
+    return _dotted(path)
+
+
+def steps(text: str) -> tuple[Key, ...]:
+    """The key path a `dotted` string names (its inverse)."""
+    return tuple(
+        int(m[2]) if m[2] is not None else m[1] for m in re.finditer(r"([^.\[\]]+)|\[(\d+)\]", text)
+    )
+
+
 def _dotted(path: Sequence[Key]) -> str:
     out = ""
     for step in path:
