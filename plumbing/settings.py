@@ -53,6 +53,7 @@ class SettingsError(ValueError):
         self.file = file
         self.path = tuple(path)
         self.problem = problem
+        self.table = table
         where = f"[{_dotted(self.path)}]" if table and self.path else _where(self.path)
         super().__init__(f"{file}: {where}: {problem}" if where else f"{file}: {problem}")
 
@@ -131,6 +132,8 @@ def _explain(exc: msgspec.ValidationError, doc: Any, schema: type[Any], file: st
         problem = f"missing required {'section' if table else 'key'}"
         return SettingsError(file, [*path, key], problem, table=table)
     value = _value_at(doc, path)
+    if "[...]" in (m["path"] or "") and isinstance(parent, mi.DictType):  # msgspec hides the key
+        return SettingsError(file, path, f"each value must be {_describe(parent.value_type)}")
     if _is_table(parent) and isinstance(value, Mapping):  # a check of the block as a whole
         return SettingsError(file, path, what, table=True)
     return SettingsError(file, path, _mismatch(parent, value, what, _declared(schema, path)))

@@ -134,9 +134,12 @@ class AnswersInvalid(InvalidInput):
 
     code = "invalid_answers"
 
-    def __init__(self, field: str, problem: str, *, line: str | None = None) -> None:
+    def __init__(
+        self, field: str, problem: str, *, line: str | None = None, table: bool = False
+    ) -> None:
         super().__init__(line or f"{field}: {problem}", field=field)
         self.problem = problem
+        self.table = table  # `field` names a whole section
 
 
 def _fail(path: str, problem: str) -> NoReturn:
@@ -361,7 +364,8 @@ def load_answers(path: Path) -> Answers:
     try:
         return parse_answers(doc)
     except AnswersInvalid as exc:
-        line = str(SettingsError(str(path), steps(exc.field or ""), exc.problem))
+        where = steps(exc.field or "")
+        line = str(SettingsError(str(path), where, exc.problem, table=exc.table))
         raise AnswersInvalid(exc.field or "answers", exc.problem, line=line) from None
 
 
@@ -369,7 +373,7 @@ def parse_answers(doc: Mapping[str, Any]) -> Answers:
     try:
         decode(doc, AnswersShape, file="answers")
     except SettingsError as exc:
-        _fail(dotted(exc.path), exc.problem)
+        raise AnswersInvalid(dotted(exc.path), exc.problem, table=exc.table) from None
     _known(doc, "", TOP_LEVEL)
     store = _table(doc, "store", required=True)
     _known(store, "store", ("id", "name"))
