@@ -73,6 +73,9 @@ A store box's config file (TOML)::
     prune_chunk_rows = 5000               # at most this many rows per write
     health_every_seconds = 5              # refresh the bridge's status for /healthz
     stale_after_seconds = 300             # alert: an event waits this long, no upload since
+
+    [devices]                             # written by provisioning for `tablehub doctor`;
+    expected = ["printer-grill-1"]        # the hub itself ignores it
 """
 
 from __future__ import annotations
@@ -84,10 +87,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from devices.printers.config import PaperSettings
+from devices.printers.config import PaperSettings, paper_problem
 from hub.bus.client import BrokerConfig
 from hub.domain.ratelimit import Limit
 from hub.errors import InvalidInput
@@ -357,6 +361,11 @@ def load_config(path: Path) -> HubConfig:
 
 def _config(raw: HubFile, path: Path) -> HubConfig:
     store, http = raw.store, raw.http
+    if store.timezone is not None:
+        try:
+            ZoneInfo(store.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            fail(path, ("store", "timezone"), f"unknown timezone '{store.timezone}'")
     return HubConfig(
         data_dir=Path(store.data_dir),
         http_host=http.host,
@@ -368,7 +377,7 @@ def _config(raw: HubFile, path: Path) -> HubConfig:
         escalate_after_s=raw.floor.escalate_after_seconds,
         backup_every_s=raw.backups.every_hours * 3600.0,
         backup_keep=raw.backups.keep,
-        printers=tuple(_printer(p, i, path, store.timezone) for i, p in enumerate(raw.printers)),
+        printers=tuple(_printer(p, i, path) for i, p in enumerate(raw.printers)),
         bill=_bill(raw.bill),
         scales=tuple(
             ScaleConfig(id=s.id, port=s.port, protocol=s.protocol, stable_hold_ms=s.stable_hold_ms)
@@ -443,7 +452,7 @@ def _limits(raw: LimitsSection) -> Limits:
     )
 
 
-def _printer(raw: PrinterSection, i: int, path: Path, zone: str | None) -> PrinterConfig:
+def _printer(raw: PrinterSection, i: int, path: Path) -> PrinterConfig:
     paper = PaperSettings(
         width=raw.width,
         profile=raw.profile,
@@ -454,7 +463,7 @@ def _printer(raw: PrinterSection, i: int, path: Path, zone: str | None) -> Print
         timezone=raw.timezone,
     )
     if raw.address:  # its agent runs in this process: an unknown profile stops the start here
-        _check_paper(paper, zone, path, ("printers", i))
+        _check_paper(paper, path, ("printers", i))
     return PrinterConfig(
         id=raw.id,
         address=raw.address,
@@ -468,20 +477,10 @@ def _printer(raw: PrinterSection, i: int, path: Path, zone: str | None) -> Print
     )
 
 
-def _check_paper(
-    paper: PaperSettings, zone: str | None, path: Path, where: tuple[str, int]
-) -> None:
-    try:
-        from devices.errors import DeviceConfigError
-        from devices.printers.config import paper_profile
-    except ImportError:  # no printer extra on this machine: the agent will say so
-        return
-    try:
-        paper_profile(paper, timezone=zone)
-    except DeviceConfigError as exc:
-        fail(path, where, str(exc), table=True)
-    except ImportError:
-        return
+def _check_paper(paper: PaperSettings, path: Path, where: tuple[str, int]) -> None:
+    problem = paper_problem(paper)
+    if problem is not None:
+        fail(path, (*where, problem[0]), problem[1])
 
 
 def _bill(raw: BillSection) -> BillConfig:

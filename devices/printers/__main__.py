@@ -44,7 +44,7 @@ from devices.agent import MqttSettings
 from devices.config import MqttSection
 from devices.errors import DeviceConfigError
 from devices.printers.agent import PrinterAgent, PrinterSettings
-from devices.printers.config import PaperSettings, printer_settings
+from devices.printers.config import PaperSettings, paper_problem, printer_settings
 from devices.printers.driver import EscposDriver
 from devices.printers.fake import FakeNetworkPrinter
 from plumbing.settings import SettingsError, fail, load_toml
@@ -96,6 +96,9 @@ def load_config(path: Path) -> AgentConfig:
 
 
 def _settings(raw: AgentFile, path: Path) -> PrinterSettings:
+    problem = paper_problem(raw)
+    if problem is not None:
+        fail(path, (problem[0],), problem[1])
     try:
         return printer_settings(
             raw,

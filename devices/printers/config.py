@@ -15,11 +15,14 @@ checked when the agent builds its `PaperProfile` (`paper_profile`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+import importlib.resources
+import json
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from plumbing.settings import Settings
+from plumbing.settings import Settings, suggest
 
 if TYPE_CHECKING:
     from devices.printers.agent import PrinterSettings
@@ -62,6 +65,31 @@ class PaperSettings(Settings, frozen=True, kw_only=True):
         if self.encoding in ("gb18030", "big5"):
             return self.encoding
         return self.cjk_encoding or "gb18030"
+
+
+def paper_problem(paper: PaperSettings) -> tuple[str, str] | None:
+    """The first key of `paper` that cannot work and why (an escpos profile python-escpos
+    does not know, paper wider than it, an unknown timezone), found without importing
+    python-escpos: its import writes a cache and sets up logging, which a process reading
+    its config must not do."""
+    if paper.timezone is not None:
+        try:
+            ZoneInfo(paper.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            return "timezone", f"unknown timezone '{paper.timezone}'"
+    try:
+        data = (importlib.resources.files("escpos") / "capabilities.json").read_text("utf-8")
+    except (ModuleNotFoundError, OSError):  # no printer extra here: the agent will say so
+        return None
+    profiles: dict[str, Any] = json.loads(data).get("profiles", {})
+    if paper.profile not in profiles:
+        near = suggest(paper.profile, sorted(profiles))
+        return "profile", f"unknown python-escpos profile '{paper.profile}'{near}"
+    pixels = profiles[paper.profile].get("media", {}).get("width", {}).get("pixels")
+    dots = 384 if paper.width <= 32 else 512  # as PaperProfile.for_width
+    if isinstance(pixels, int) and dots > pixels:
+        return "width", f"{paper.width} columns need {dots} dots, {paper.profile} prints {pixels}"
+    return None
 
 
 def paper_profile(paper: PaperSettings, *, timezone: str | None = None) -> PaperProfile:

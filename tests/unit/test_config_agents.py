@@ -51,7 +51,14 @@ PRINTER_BAD = [
     (PRINTER.replace('printer = "grill-1"\n', ""), "printer: missing required key"),
     (PRINTER + "[mqtt]\nhots = 'x'\n", "[mqtt] hots: unknown key (did you mean host?)"),
     (PRINTER + "[mqqt]\nhost = 'x'\n", "[mqqt]: unknown section (did you mean mqtt?)"),
-    (PRINTER + "profile = 'TM-NOPE'\n", "unknown python-escpos profile 'TM-NOPE'"),
+    (
+        PRINTER + "profile = 'TM-T88VI'\n",
+        "profile: unknown python-escpos profile 'TM-T88VI' (did you mean TM-T88V?)",
+    ),
+    (
+        PRINTER + "width = 64\nprofile = 'TM-U220'\n",
+        "width: 64 columns need 512 dots, TM-U220 prints 400",
+    ),
     (PRINTER + "timeout = \n", "invalid TOML at line 5, column 11: Invalid value"),
 ]
 

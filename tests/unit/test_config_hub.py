@@ -121,8 +121,22 @@ def test_an_unreadable_file_and_password_file_are_one_line(tmp_path: Path) -> No
 def test_an_in_process_printer_with_an_unknown_escpos_profile_stops_the_start(
     tmp_path: Path,
 ) -> None:
-    text = STORE + "[[printers]]\nid = 'a'\naddress = 'tcp://127.0.0.1:9100'\nprofile = 'TM-NOPE'\n"
-    assert error_of(tmp_path, text) == "[printers[0]]: unknown python-escpos profile 'TM-NOPE'"
+    text = STORE + "[[printers]]\nid = 'a'\naddress = 'tcp://127.0.0.1:9100'\nprofile = 'XYZZY'\n"
+    assert error_of(tmp_path, text) == (
+        "[printers[0]] profile: unknown python-escpos profile 'XYZZY'"
+    )
+    text = STORE + "[[printers]]\nid = 'a'\naddress = 'tcp://127.0.0.1:9100'\nprofile = 'TM-T88'\n"
+    assert error_of(tmp_path, text).endswith("'TM-T88' (did you mean TM-T88V?)")
+    text = (
+        STORE + "[[printers]]\nid = 'a'\naddress = 'tcp://127.0.0.1:9100'\ntimezone = 'Mars/Base'\n"
+    )
+    assert error_of(tmp_path, text) == "[printers[0]] timezone: unknown timezone 'Mars/Base'"
+    text = STORE + "[[printers]]\nid = 'a'\naddress = 'tcp://127.0.0.1:9100'\nprofile = 'TM-U220'\n"
+    assert error_of(tmp_path, text) == (
+        "[printers[0]] width: 42 columns need 512 dots, TM-U220 prints 400"
+    )
+    text = STORE + "timezone = 'Asia/Taipe'\n"
+    assert error_of(tmp_path, text) == "[store] timezone: unknown timezone 'Asia/Taipe'"
 
 
 def test_encoding_and_the_older_pair_cannot_disagree(tmp_path: Path) -> None:
