@@ -57,10 +57,6 @@ class SettingsError(ValueError):
         where = f"[{_dotted(self.path)}]" if table and self.path else _where(self.path)
         super().__init__(f"{file}: {where}: {problem}" if where else f"{file}: {problem}")
 
-    @property
-    def line(self) -> str:
-        return str(self)
-
 
 def fail(file: str | Path, path: Sequence[Key], problem: str, *, table: bool = False) -> NoReturn:
     """Raise the one-line error for a check the schema itself cannot express; `table`: the

@@ -7,10 +7,12 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import hub.config
 from hub.config import ConfigInvalid, HubConfig, HubFile, load_config
-from plumbing.settings import decode, parse_toml
+from plumbing.settings import SettingsError, decode, parse_toml
 
 ROOT = Path(__file__).parents[2]
 STORE = '[store]\ndata_dir = "/var/lib/tablehub"\n'
@@ -333,3 +335,20 @@ def test_the_documented_hub_toml_decodes() -> None:
 )
 def test_the_hub_toml_pieces_in_docs_decode(text: str) -> None:
     decode(parse_toml(STORE + text, "doc"), HubFile, file="doc")
+
+
+KEYS = st.from_regex(r"[a-z][a-z_]{0,20}", fullmatch=True)
+
+
+@given(section=st.sampled_from(["http", "broker", "tables", "limits", "log", "floor"]), key=KEYS)
+def test_any_key_a_section_does_not_know_is_one_line_naming_it(section: str, key: str) -> None:
+    doc = parse_toml(STORE + f"[{section}]\n{key} = 1\n", "hub.toml")
+    try:
+        decode(doc, HubFile, file="hub.toml")
+    except SettingsError as exc:
+        text = str(exc)
+        assert "\n" not in text
+        assert text.startswith(f"hub.toml: [{section}] {key}: ")
+    else:  # a key the section has: it must have been read, not ignored
+        section_struct = getattr(decode(doc, HubFile, file="hub.toml"), section)
+        assert key in section_struct.__struct_fields__
