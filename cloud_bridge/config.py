@@ -1,5 +1,9 @@
 """The bridge's configuration, read once into a frozen dataclass and passed in.
 
+bridge.toml is decoded by `plumbing.settings` into `BridgeFile`: an unknown key, a wrong
+type or a value out of range stops the bridge with one line naming the file and the key
+(`bridge.toml: [bridge] batch_max_event: unknown key (did you mean batch_max_events?)`).
+
 A store box's bridge config (TOML), with the defaults::
 
     [bridge]
@@ -23,20 +27,23 @@ A store box's bridge config (TOML), with the defaults::
     backoff_base_ms = 1000            # decorrelated jitter from base ...
     backoff_cap_ms = 60000            # ... up to cap
     budget_check_seconds = 10
-    log_level = "info"
+    log_level = "info"                # debug | info | warning | error
 """
 
 from __future__ import annotations
 
 import ipaddress
 import stat
-import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
+import msgspec
+
 from cloud_bridge.errors import ConfigError
+from plumbing.settings import Settings, SettingsError, decode, fail, read_toml
 
 LOOPBACK_NAMES = ("localhost",)
 
@@ -101,85 +108,96 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _num(doc: dict[str, Any], key: str, default: float, *, lo: float, integer: bool) -> Any:
-    value = doc.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"bridge.{key} must be a number")
-    if integer and not isinstance(value, int):
-        raise ConfigError(f"bridge.{key} must be a whole number")
-    if value < lo:
-        raise ConfigError(f"bridge.{key} must be at least {lo}")
-    return value
+Whole = Annotated[int, msgspec.Meta(ge=0)]
 
 
-def _str(doc: dict[str, Any], key: str, default: str | None = None) -> str:
-    value = doc.get(key, default)
-    if value is None:
-        raise ConfigError(f"bridge.{key} is required")
-    if not isinstance(value, str):
-        raise ConfigError(f"bridge.{key} must be a text")
-    return value
+class BridgeSection(Settings, frozen=True, kw_only=True):
+    """The [bridge] table as written; paths are relative to the file's folder."""
+
+    hub_db: str
+    state_db: str
+    store_id: str
+    endpoint: str
+    token_file: str
+    batch_max_events: Annotated[int, msgspec.Meta(ge=1)] = 500
+    batch_max_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 256 * 1024
+    batch_max_age_ms: Whole = 1000
+    backlog_budget_bytes: Whole = 2 * 1024**3
+    retention_hours: Annotated[float, msgspec.Meta(ge=0)] = 168.0
+    hub_url: str = ""
+    hub_admin_token_file: str | None = None  # required with hub_url
+    menu_poll_seconds: Annotated[float, msgspec.Meta(ge=0)] = 60.0
+    poll_ms: Annotated[int, msgspec.Meta(ge=10)] = 200
+    request_timeout_ms: Annotated[int, msgspec.Meta(ge=100)] = 30_000
+    backoff_base_ms: Annotated[int, msgspec.Meta(ge=1)] = 1000
+    backoff_cap_ms: Annotated[int, msgspec.Meta(ge=1)] = 60_000
+    budget_check_seconds: Annotated[float, msgspec.Meta(ge=0.05)] = 10.0
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
 
 
-INTS = {
-    "batch_max_events": (500, 1),
-    "batch_max_bytes": (256 * 1024, 1024),
-    "batch_max_age_ms": (1000, 0),
-    "backlog_budget_bytes": (2 * 1024**3, 0),
-    "poll_ms": (200, 10),
-    "request_timeout_ms": (30_000, 100),
-    "backoff_base_ms": (1000, 1),
-    "backoff_cap_ms": (60_000, 1),
-}
-FLOATS = {"retention_hours": (168.0, 0.0), "menu_poll_seconds": (60.0, 0.0)}
+class BridgeFile(Settings, frozen=True, kw_only=True):
+    bridge: BridgeSection
 
 
-def parse_config(doc: dict[str, Any], *, base: Path | None = None) -> BridgeConfig:
-    """A `BridgeConfig` from a decoded TOML document; secrets are read here, once."""
-    section = doc.get("bridge")
-    if not isinstance(section, dict):
-        raise ConfigError("the config needs a [bridge] table")
-    base = base or Path.cwd()
-    store_id = _str(section, "store_id")
+def parse_config(
+    doc: dict[str, Any], *, base: Path | None = None, file: str = "bridge.toml"
+) -> BridgeConfig:
+    """A `BridgeConfig` from a decoded TOML document; secrets are read here, once. Anything
+    wrong is a `ConfigError` of one line naming `file` and the key."""
+    try:
+        return _config(decode(doc, BridgeFile, file=file).bridge, base or Path.cwd(), file)
+    except SettingsError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _config(raw: BridgeSection, base: Path, file: str) -> BridgeConfig:
+    def check(key: str, run: Callable[[], str]) -> str:
+        try:
+            return run()
+        except ConfigError as exc:  # a secret file or URL: say which key it came from
+            fail(file, ("bridge", key), exc.message.removeprefix(f"{key}: "))
+
+    store_id = raw.store_id
     if not store_id or len(store_id) > 64 or not all(c.isalnum() or c in "-_" for c in store_id):
-        raise ConfigError("bridge.store_id must be 1-64 letters, digits, '-' or '_'")
-    hub_url = _str(section, "hub_url", "")
-    admin_token = ""
-    if hub_url:
-        hub_url = check_endpoint(hub_url, "hub_url")
-        admin_token = read_secret_file(
-            base / _str(section, "hub_admin_token_file"), "hub_admin_token_file"
+        fail(file, ("bridge", "store_id"), "must be 1-64 letters, digits, '-' or '_'")
+    if raw.backoff_cap_ms < raw.backoff_base_ms:
+        fail(file, ("bridge", "backoff_cap_ms"), "must not be below backoff_base_ms")
+    hub_url, admin_token = "", ""
+    if raw.hub_url:
+        hub_url = check("hub_url", lambda: check_endpoint(raw.hub_url, "hub_url"))
+        if raw.hub_admin_token_file is None:
+            fail(file, ("bridge", "hub_admin_token_file"), "is required with hub_url")
+        token_file = base / raw.hub_admin_token_file
+        admin_token = check(
+            "hub_admin_token_file", lambda: read_secret_file(token_file, "hub_admin_token_file")
         )
-    numbers: dict[str, Any] = {
-        k: _num(section, k, d, lo=lo, integer=True) for k, (d, lo) in INTS.items()
-    }
-    numbers |= {
-        k: float(_num(section, k, d, lo=lo, integer=False)) for k, (d, lo) in FLOATS.items()
-    }
-    numbers["budget_check_seconds"] = float(
-        _num(section, "budget_check_seconds", 10.0, lo=0.05, integer=False)
-    )
-    if numbers["backoff_cap_ms"] < numbers["backoff_base_ms"]:
-        raise ConfigError("bridge.backoff_cap_ms must not be below backoff_base_ms")
     return BridgeConfig(
-        hub_db=base / _str(section, "hub_db"),
-        state_db=base / _str(section, "state_db"),
+        hub_db=base / raw.hub_db,
+        state_db=base / raw.state_db,
         store_id=store_id,
-        endpoint=check_endpoint(_str(section, "endpoint")),
-        token=read_secret_file(base / _str(section, "token_file"), "token_file"),
+        endpoint=check("endpoint", lambda: check_endpoint(raw.endpoint)),
+        token=check("token_file", lambda: read_secret_file(base / raw.token_file, "token_file")),
         hub_url=hub_url,
         hub_admin_token=admin_token,
-        log_level=_str(section, "log_level", "info"),
-        **numbers,
+        log_level=raw.log_level,
+        batch_max_events=raw.batch_max_events,
+        batch_max_bytes=raw.batch_max_bytes,
+        batch_max_age_ms=raw.batch_max_age_ms,
+        backlog_budget_bytes=raw.backlog_budget_bytes,
+        retention_hours=raw.retention_hours,
+        menu_poll_seconds=raw.menu_poll_seconds,
+        poll_ms=raw.poll_ms,
+        request_timeout_ms=raw.request_timeout_ms,
+        backoff_base_ms=raw.backoff_base_ms,
+        backoff_cap_ms=raw.backoff_cap_ms,
+        budget_check_seconds=raw.budget_check_seconds,
     )
 
 
 def load_config(path: Path) -> BridgeConfig:
     """Read a config file; relative paths in it are taken from the file's folder."""
     try:
-        doc = tomllib.loads(path.read_text("utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config {path} is not valid TOML: {exc}") from exc
-    return parse_config(doc, base=path.parent)
+        doc = read_toml(path)
+    except SettingsError as exc:
+        raise ConfigError(str(exc)) from None
+    return parse_config(doc, base=path.parent, file=str(path))

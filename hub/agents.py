@@ -68,22 +68,18 @@ class InProcessAgents:
             )
 
         if printers:
-            from devices.printers.agent import PrinterAgent, PrinterSettings
+            from devices.printers.agent import PrinterAgent
+            from devices.printers.config import printer_settings
             from devices.printers.driver import EscposDriver
-            from devices.printers.render import PaperProfile
 
             zone = self._config.timezone or _local_zone()
             for p in printers:
-                settings = PrinterSettings(
-                    profile=PaperProfile(
-                        width=p.width, dots=384 if p.width <= 32 else 512, timezone=zone
-                    ),
-                    encoding_mode=p.encoding,  # type: ignore[arg-type]
-                )
+                # the same reading of width, escpos profile and encoding as a remote agent's
+                settings = printer_settings(p.paper, timezone=zone)
                 agent = PrinterAgent(
                     p.id,
                     self._store_id,
-                    EscposDriver(p.address),
+                    EscposDriver(p.address, profile=p.paper.profile),
                     mqtt(f"printer-{p.id}"),
                     state,
                     settings=settings,

@@ -23,6 +23,7 @@ from hub.app import RunningHub, WorkerDied, serve_forever
 from hub.bus.client import BrokerConfig
 from hub.config import (
     CloudLinkConfig,
+    ConfigInvalid,
     HubConfig,
     PrinterConfig,
     ScaleConfig,
@@ -30,7 +31,7 @@ from hub.config import (
     load_or_create_secret,
 )
 from hub.domain.ports import SystemClock
-from hub.errors import HubError
+from hub.errors import HubError, MenuInvalid
 from hub.mosquitto import Mosquitto, MosquittoError
 from hub.provision import register as register_provision
 from hub.services.catalog import Catalog
@@ -63,7 +64,14 @@ def _stop_event() -> asyncio.Event:
 async def _run(args: argparse.Namespace) -> int:
     config = load_config(Path(args.config))
     logs.setup(config.log_level)
-    await serve_forever(config, stop=_stop_event(), on_ready=_remember_url)
+    try:
+        await serve_forever(config, stop=_stop_event(), on_ready=_remember_url)
+    except MenuInvalid as exc:
+        if config.menu_file is None or exc.field == "menu_file":
+            raise
+        # the file a person edits, then the field path the admin API would give
+        where = f"{config.menu_file}: {exc.field}" if exc.field else str(config.menu_file)
+        raise MenuInvalid(f"{where}: {exc.message}", field=exc.field) from None
     return 0
 
 
@@ -362,12 +370,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line(exc: HubError) -> str:
+    """The message with the field path the API would give (`items[3].station: unknown
+    station`), unless the message names it already."""
+    if isinstance(exc, MenuInvalid) and exc.field and exc.field not in exc.message:
+        return f"{exc.field}: {exc.message}"
+    return exc.message
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = asyncio.run(args.func(args))
+    except ConfigInvalid as exc:  # already one line: the file, the key, what is allowed
+        print(exc.message, file=sys.stderr)
+        return 2
     except HubError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except WorkerDied as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -1,5 +1,11 @@
 """Configuration, read once into frozen dataclasses and passed in. No global settings.
 
+hub.toml is decoded by `plumbing.settings` into the schema below (`HubFile`): a key or
+section it does not know, a wrong type or a bad value stops the hub with one line naming
+the file and the key (`hub.toml: [tables] requre_pin: unknown key (did you mean
+require_pin?)`). Printers take the paper keys of `devices.printers.config.PaperSettings`
+(width, profile, encoding = gb18030 | big5 | raster, ...).
+
 A store box's config file (TOML)::
 
     [store]
@@ -28,6 +34,8 @@ A store box's config file (TOML)::
     chits = "always"                      # always | fallback (screen silent) | never
     backup = "wok-1"
     backup_after_seconds = 30
+    encoding = "big5"                     # gb18030 | big5 | raster (codepage = gb18030)
+    profile = "TM-T88V"                   # python-escpos profile; width = 42 (32: 58 mm)
 
     [bill]
     header = ["12 Harbour St"]
@@ -65,6 +73,9 @@ A store box's config file (TOML)::
     prune_chunk_rows = 5000               # at most this many rows per write
     health_every_seconds = 5              # refresh the bridge's status for /healthz
     stale_after_seconds = 300             # alert: an event waits this long, no upload since
+
+    [devices]                             # written by provisioning for `tablehub doctor`;
+    expected = ["printer-grill-1"]        # the hub itself ignores it
 """
 
 from __future__ import annotations
@@ -72,21 +83,40 @@ from __future__ import annotations
 import os
 import secrets
 import stat
-import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import msgspec
+
+from devices.printers.config import PaperSettings, paper_problem
 from hub.bus.client import BrokerConfig
 from hub.domain.ratelimit import Limit
 from hub.errors import InvalidInput
+from plumbing.settings import Settings, SettingsError, decode, fail, read_toml
+
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+ListenPort = Annotated[int, msgspec.Meta(ge=0, le=65535)]  # 0: any free port
+Count = Annotated[int, msgspec.Meta(ge=0)]
+AtLeastOne = Annotated[int, msgspec.Meta(ge=1)]
+Seconds = Annotated[float, msgspec.Meta(ge=0)]
+PerMinute = Annotated[float, msgspec.Meta(gt=0)]
+
+
+class ConfigInvalid(InvalidInput):
+    """hub.toml cannot be used; `message` is the one line to show (file, key, what is
+    allowed)."""
+
+    code = "invalid_config"
 
 
 @dataclass(frozen=True, slots=True)
 class PrinterConfig:
     """One ESC/POS printer. `chits`: 'always' prints every ticket of its stations,
-    'fallback' only while the station's screen is silent, 'never' none."""
+    'fallback' only while the station's screen is silent, 'never' none. `paper`: width,
+    escpos profile and Chinese encoding, the keys a remote agent's file has too."""
 
     id: str
     address: str = ""  # tcp://host:9100, usb://04b8:0202, serial:///dev/ttyUSB0; "" = remote agent
@@ -96,8 +126,16 @@ class PrinterConfig:
     backup: str | None = None
     backup_after_s: int = 30
     lang: str = "en"
-    encoding: str = "codepage"  # or "raster" (CJK text as an image)
-    width: int = 42
+    paper: PaperSettings = field(default_factory=PaperSettings)
+
+    @property
+    def encoding(self) -> str:
+        """codepage (the printer's own Chinese font) or raster (CJK text as an image)."""
+        return self.paper.mode
+
+    @property
+    def width(self) -> int:
+        return self.paper.width
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,11 +214,131 @@ class HubConfig:
         return self.data_dir / "tablehub.db"
 
 
-def _section(doc: dict[str, Any], name: str) -> dict[str, Any]:
-    value = doc.get(name, {})
-    if not isinstance(value, dict):
-        raise InvalidInput(f"[{name}] must be a table", field=name)
-    return value
+# ---------------------------------------------------------------- the file's schema
+
+
+class StoreSection(Settings, frozen=True, kw_only=True):
+    data_dir: str
+    menu_file: str | None = None
+    public_url: str = ""
+    timezone: str | None = None
+
+
+class HttpSection(Settings, frozen=True, kw_only=True):
+    host: str = "127.0.0.1"
+    port: ListenPort = 8080
+    tls_cert: str | None = None
+    tls_key: str | None = None
+
+
+class BrokerSection(Settings, frozen=True, kw_only=True):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: Port = 1883
+    username: str | None = None
+    password: str | None = None
+    password_file: str | None = None  # wins over password
+    client_id: str = "tablehub-hub"
+    replay_after_reconnect_s: Seconds = 15.0
+
+
+class PrinterSection(PaperSettings, frozen=True, kw_only=True):
+    id: str
+    address: str = ""
+    stations: tuple[str, ...] = ()
+    chits: Literal["always", "fallback", "never"] = "always"
+    bills: bool = False
+    backup: str | None = None
+    backup_after_seconds: Count = 30
+    lang: str = "en"
+
+
+class ScaleSection(Settings, frozen=True, kw_only=True):
+    id: str
+    port: str
+    protocol: str = "auto"
+    stable_hold_ms: Count = 1500
+
+
+class Tax(Settings, frozen=True, kw_only=True):
+    name: str
+    percent: Annotated[float, msgspec.Meta(ge=0)]
+
+
+class BillSection(Settings, frozen=True, kw_only=True):
+    header: tuple[str, ...] = ()
+    footer: tuple[str, ...] = ("Thank you!",)
+    taxes: tuple[Tax, ...] = ()
+
+
+class KitchenSection(Settings, frozen=True, kw_only=True):
+    screen_silent_after_seconds: Count = 30
+
+
+class LimitsSection(Settings, frozen=True, kw_only=True):
+    enabled: bool = True
+    orders_per_minute: PerMinute = 6.0
+    orders_burst: AtLeastOne = 6
+    calls_per_minute: PerMinute = 4.0
+    calls_burst: AtLeastOne = 4
+    client_per_minute: PerMinute = 60.0
+    client_burst: AtLeastOne = 30
+    orders_in_flight: AtLeastOne = 256
+
+
+class TablesSection(Settings, frozen=True, kw_only=True):
+    require_open: bool = False
+    require_pin: bool = False
+
+
+class FloorSection(Settings, frozen=True, kw_only=True):
+    escalate_after_seconds: Count = 120
+
+
+class BackupsSection(Settings, frozen=True, kw_only=True):
+    every_hours: Seconds = 6.0
+    keep: Count = 14
+
+
+class LogSection(Settings, frozen=True, kw_only=True):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class BridgeSection(Settings, frozen=True, kw_only=True):
+    state_db: str | None = None  # default: the state_db of a bridge.toml beside hub.toml
+    retention_hours: Seconds | None = None
+    prune_every_seconds: Annotated[float, msgspec.Meta(ge=1)] = 3600.0
+    prune_chunk_rows: AtLeastOne = 5000
+    health_every_seconds: Annotated[float, msgspec.Meta(ge=0.1)] = 5.0
+    stale_after_seconds: Annotated[float, msgspec.Meta(ge=1)] = 300.0
+
+
+class DevicesSection(Settings, frozen=True, kw_only=True):
+    """What `tablehub doctor` expects online (written by provisioning); the hub ignores it."""
+
+    expected: tuple[str, ...] = ()
+
+
+class HubFile(Settings, frozen=True, kw_only=True):
+    """hub.toml as written: every section and key the hub reads."""
+
+    store: StoreSection
+    http: HttpSection = msgspec.field(default_factory=HttpSection)
+    broker: BrokerSection = msgspec.field(default_factory=BrokerSection)
+    printers: tuple[PrinterSection, ...] = ()
+    scales: tuple[ScaleSection, ...] = ()
+    bill: BillSection = msgspec.field(default_factory=BillSection)
+    kitchen: KitchenSection = msgspec.field(default_factory=KitchenSection)
+    limits: LimitsSection = msgspec.field(default_factory=LimitsSection)
+    tables: TablesSection = msgspec.field(default_factory=TablesSection)
+    floor: FloorSection = msgspec.field(default_factory=FloorSection)
+    backups: BackupsSection = msgspec.field(default_factory=BackupsSection)
+    log: LogSection = msgspec.field(default_factory=LogSection)
+    bridge: BridgeSection | None = None
+    devices: DevicesSection = msgspec.field(default_factory=DevicesSection)
+
+
+# ---------------------------------------------------------------- reading
 
 
 def read_secret_file(path: Path) -> str:
@@ -193,156 +351,141 @@ def read_secret_file(path: Path) -> str:
 
 
 def load_config(path: Path) -> HubConfig:
+    """hub.toml as a `HubConfig`; anything wrong is a `ConfigInvalid` of one line."""
     try:
-        doc = tomllib.loads(path.read_text("utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise InvalidInput(f"cannot read config {path}: {exc}", field="config") from exc
-    store, http, broker, logcfg, floor = (
-        _section(doc, n) for n in ("store", "http", "broker", "log", "floor")
-    )
-    if "data_dir" not in store:
-        raise InvalidInput("store.data_dir is required", field="store.data_dir")
-    password = broker.get("password")
-    if "password_file" in broker:
-        password = read_secret_file(Path(broker["password_file"]))
-    broker_cfg = (
-        None
-        if broker.get("enabled", True) is False
-        else BrokerConfig(
-            host=str(broker.get("host", "127.0.0.1")),
-            port=int(broker.get("port", 1883)),
-            username=broker.get("username"),
-            password=password,
-            client_id=str(broker.get("client_id", "tablehub-hub")),
-            replay_s=float(broker.get("replay_after_reconnect_s", 15.0)),
-        )
-    )
+        raw = decode(read_toml(path), HubFile, file=str(path))
+        return _config(raw, path)
+    except SettingsError as exc:  # one line for a person; no traceback
+        raise ConfigInvalid(str(exc), field=".".join(map(str, exc.path)) or "config") from None
+
+
+def _config(raw: HubFile, path: Path) -> HubConfig:
+    store, http = raw.store, raw.http
+    if store.timezone is not None:
+        try:
+            ZoneInfo(store.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            fail(path, ("store", "timezone"), f"unknown timezone '{store.timezone}'")
     return HubConfig(
-        data_dir=Path(store["data_dir"]),
-        http_host=str(http.get("host", "127.0.0.1")),
-        http_port=int(http.get("port", 8080)),
-        public_url=str(store.get("public_url", "")),
-        menu_file=Path(store["menu_file"]) if "menu_file" in store else None,
-        broker=broker_cfg,
-        log_level=str(logcfg.get("level", "info")),
-        escalate_after_s=int(floor.get("escalate_after_seconds", 120)),
-        backup_every_s=float(_section(doc, "backups").get("every_hours", 6)) * 3600.0,
-        backup_keep=int(_section(doc, "backups").get("keep", 14)),
-        printers=tuple(_printer(p, i) for i, p in enumerate(doc.get("printers", []))),
-        bill=_bill(_section(doc, "bill")),
+        data_dir=Path(store.data_dir),
+        http_host=http.host,
+        http_port=http.port,
+        public_url=store.public_url,
+        menu_file=Path(store.menu_file) if store.menu_file is not None else None,
+        broker=_broker(raw.broker, path),
+        log_level=raw.log.level,
+        escalate_after_s=raw.floor.escalate_after_seconds,
+        backup_every_s=raw.backups.every_hours * 3600.0,
+        backup_keep=raw.backups.keep,
+        printers=tuple(_printer(p, i, path) for i, p in enumerate(raw.printers)),
+        bill=_bill(raw.bill),
         scales=tuple(
-            ScaleConfig(
-                id=str(s["id"]),
-                port=str(s["port"]),
-                protocol=str(s.get("protocol", "auto")),
-                stable_hold_ms=int(s.get("stable_hold_ms", 1500)),
-            )
-            for s in doc.get("scales", [])
+            ScaleConfig(id=s.id, port=s.port, protocol=s.protocol, stable_hold_ms=s.stable_hold_ms)
+            for s in raw.scales
         ),
-        timezone=store.get("timezone"),
-        kds_silent_after_s=int(_section(doc, "kitchen").get("screen_silent_after_seconds", 30)),
-        limits=_limits(_section(doc, "limits")),
-        tls_cert=Path(http["tls_cert"]) if "tls_cert" in http else None,
-        tls_key=Path(http["tls_key"]) if "tls_key" in http else None,
-        tables_require_open=bool(_section(doc, "tables").get("require_open", False)),
-        tables_require_pin=bool(_section(doc, "tables").get("require_pin", False)),
-        bridge=_bridge(_section(doc, "bridge"), path.parent),
+        timezone=store.timezone,
+        kds_silent_after_s=raw.kitchen.screen_silent_after_seconds,
+        limits=_limits(raw.limits),
+        tls_cert=Path(http.tls_cert) if http.tls_cert is not None else None,
+        tls_key=Path(http.tls_key) if http.tls_key is not None else None,
+        tables_require_open=raw.tables.require_open,
+        tables_require_pin=raw.tables.require_pin,
+        bridge=_bridge(raw.bridge or BridgeSection(), path),
     )
 
 
-def _bridge(raw: dict[str, Any], folder: Path) -> CloudLinkConfig | None:
+def _broker(raw: BrokerSection, path: Path) -> BrokerConfig | None:
+    if not raw.enabled:
+        return None
+    password = raw.password
+    if raw.password_file is not None:
+        try:
+            password = read_secret_file(Path(raw.password_file))
+        except InvalidInput as exc:
+            fail(path, ("broker", "password_file"), exc.message)
+        except OSError as exc:
+            fail(path, ("broker", "password_file"), f"cannot read: {exc.strerror or exc}")
+    return BrokerConfig(
+        host=raw.host,
+        port=raw.port,
+        username=raw.username,
+        password=password,
+        client_id=raw.client_id,
+        replay_s=raw.replay_after_reconnect_s,
+    )
+
+
+def _bridge(raw: BridgeSection, path: Path) -> CloudLinkConfig | None:
     """The [bridge] section; without `state_db`, the one of a bridge.toml beside the hub's
     config (the file `tablehub bridge --config` reads), resolved the way the bridge does."""
-    state_db = raw.get("state_db")
+    state_db = Path(raw.state_db) if raw.state_db is not None else None
     if state_db is None:
-        state_db = _bridge_toml_state_db(folder / "bridge.toml")
+        state_db = _bridge_toml_state_db(path.parent / "bridge.toml")
     if state_db is None:
         return None
-
-    def num(key: str, default: float, lo: float) -> float:
-        value = raw.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < lo:
-            raise InvalidInput(f"must be a number of at least {lo:g}", field=f"bridge.{key}")
-        return float(value)
-
-    retention = raw.get("retention_hours")
     return CloudLinkConfig(
-        state_db=Path(str(state_db)),
-        retention_hours=None if retention is None else num("retention_hours", 168.0, 0.0),
-        prune_every_s=num("prune_every_seconds", 3600.0, 1.0),
-        prune_chunk_rows=int(num("prune_chunk_rows", 5000, 1)),
-        health_every_s=num("health_every_seconds", 5.0, 0.1),
-        stale_after_s=num("stale_after_seconds", 300.0, 1.0),
+        state_db=state_db,
+        retention_hours=raw.retention_hours,
+        prune_every_s=raw.prune_every_seconds,
+        prune_chunk_rows=raw.prune_chunk_rows,
+        health_every_s=raw.health_every_seconds,
+        stale_after_s=raw.stale_after_seconds,
     )
 
 
 def _bridge_toml_state_db(path: Path) -> Path | None:
-    try:
-        doc = tomllib.loads(path.read_text("utf-8"))
-    except FileNotFoundError:
+    # only the one key the hub needs: the rest of bridge.toml is the bridge's to judge
+    if not path.exists():
         return None
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise InvalidInput(f"cannot read {path}: {exc}", field="bridge.state_db") from exc
-    section = doc.get("bridge")
+    section = read_toml(path).get("bridge")
     value = section.get("state_db") if isinstance(section, dict) else None
     return path.parent / value if isinstance(value, str) else None
 
 
-def _limits(raw: dict[str, Any]) -> Limits:
-    base = Limits()
-
-    def one(name: str, default: Limit) -> Limit:
-        per = float(raw.get(f"{name}_per_minute", default.per_minute))
-        burst = int(raw.get(f"{name}_burst", default.burst))
-        if per <= 0 or burst < 1:
-            raise InvalidInput("limits must be positive", field=f"limits.{name}_per_minute")
-        return Limit(burst=burst, per_minute=per)
-
-    in_flight = int(raw.get("orders_in_flight", base.orders_in_flight))
-    if in_flight < 1:
-        raise InvalidInput("must be at least 1", field="limits.orders_in_flight")
+def _limits(raw: LimitsSection) -> Limits:
     return Limits(
-        orders_in_flight=in_flight,
-        enabled=bool(raw.get("enabled", True)),
-        orders=one("orders", base.orders),
-        calls=one("calls", base.calls),
-        client=one("client", base.client),
+        orders_in_flight=raw.orders_in_flight,
+        enabled=raw.enabled,
+        orders=Limit(burst=raw.orders_burst, per_minute=raw.orders_per_minute),
+        calls=Limit(burst=raw.calls_burst, per_minute=raw.calls_per_minute),
+        client=Limit(burst=raw.client_burst, per_minute=raw.client_per_minute),
     )
 
 
-def _printer(raw: Any, i: int) -> PrinterConfig:
-    path = f"printers[{i}]"
-    if not isinstance(raw, dict) or "id" not in raw:
-        raise InvalidInput("each [[printers]] needs an id", field=path)
-    chits = str(raw.get("chits", "always"))
-    if chits not in ("always", "fallback", "never"):
-        raise InvalidInput("chits must be always, fallback or never", field=f"{path}.chits")
-    encoding = str(raw.get("encoding", "codepage"))
-    if encoding not in ("codepage", "raster"):
-        raise InvalidInput("encoding must be codepage or raster", field=f"{path}.encoding")
+def _printer(raw: PrinterSection, i: int, path: Path) -> PrinterConfig:
+    paper = PaperSettings(
+        width=raw.width,
+        profile=raw.profile,
+        encoding=raw.encoding,
+        encoding_mode=raw.encoding_mode,
+        cjk_encoding=raw.cjk_encoding,
+        cjk_font=raw.cjk_font,
+        timezone=raw.timezone,
+    )
+    if raw.address:  # its agent runs in this process: an unknown profile stops the start here
+        _check_paper(paper, path, ("printers", i))
     return PrinterConfig(
-        id=str(raw["id"]),
-        address=str(raw.get("address", "")),
-        stations=tuple(str(s) for s in raw.get("stations", [])),
-        chits=chits,
-        bills=bool(raw.get("bills", False)),
-        backup=raw.get("backup"),
-        backup_after_s=int(raw.get("backup_after_seconds", 30)),
-        lang=str(raw.get("lang", "en")),
-        encoding=encoding,
-        width=int(raw.get("width", 42)),
+        id=raw.id,
+        address=raw.address,
+        stations=raw.stations,
+        chits=raw.chits,
+        bills=raw.bills,
+        backup=raw.backup,
+        backup_after_s=raw.backup_after_seconds,
+        lang=raw.lang,
+        paper=paper,
     )
 
 
-def _bill(raw: dict[str, Any]) -> BillConfig:
-    taxes = tuple(
-        (str(t["name"]), int(Decimal(str(t["percent"])) * 10_000)) for t in raw.get("taxes", [])
-    )
-    return BillConfig(
-        header=tuple(raw.get("header", ())),
-        footer=tuple(raw.get("footer", ("Thank you!",))),
-        taxes=taxes,
-    )
+def _check_paper(paper: PaperSettings, path: Path, where: tuple[str, int]) -> None:
+    problem = paper_problem(paper)
+    if problem is not None:
+        fail(path, (*where, problem[0]), problem[1])
+
+
+def _bill(raw: BillSection) -> BillConfig:
+    taxes = tuple((t.name, int(Decimal(str(t.percent)) * 10_000)) for t in raw.taxes)
+    return BillConfig(header=raw.header, footer=raw.footer, taxes=taxes)
 
 
 def load_or_create_secret(data_dir: Path) -> bytes:

@@ -1,8 +1,9 @@
 """Reading a menu file: JSON (`.json`) or TOML (`.toml`), the same document either way.
 
 TOML suits a menu kept by hand: tables of tables for names, ``[[items]]`` per dish; an
-absent key is what ``null`` is in JSON. The document is checked by
-`hub.domain.menu.parse_menu`, which names the field of any error.
+absent key is what ``null`` is in JSON. A file that does not parse is one line with the
+file, line and column; the document is then checked by `hub.domain.menu.parse_menu`, which
+names the field of any error (`items[3].station: unknown station`), as the API does.
 
     [store]
     id = "harbour"
@@ -30,11 +31,11 @@ absent key is what ``null`` is in JSON. The document is checked by
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from hub.errors import MenuInvalid
+from plumbing.settings import SettingsError, parse_toml
 
 
 def read_menu_file(path: Path) -> dict[str, Any]:
@@ -43,11 +44,20 @@ def read_menu_file(path: Path) -> dict[str, Any]:
         text = path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise MenuInvalid(f"cannot read the menu file {path}: {exc}", field="menu_file") from exc
-    try:
-        doc: Any = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
-    except (tomllib.TOMLDecodeError, ValueError) as exc:
-        kind = "TOML" if path.suffix.lower() == ".toml" else "JSON"
-        raise MenuInvalid(f"{path} is not valid {kind}: {exc}", field="menu_file") from exc
+    doc: Any
+    if path.suffix.lower() == ".toml":
+        try:
+            doc = parse_toml(text, str(path))
+        except SettingsError as exc:  # "<file>: invalid TOML at line L, column C: ..."
+            raise MenuInvalid(str(exc), field="menu_file") from None
+    else:
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            where = f"line {exc.lineno}, column {exc.colno}"
+            raise MenuInvalid(
+                f"{path}: invalid JSON at {where}: {exc.msg}", field="menu_file"
+            ) from None
     if not isinstance(doc, dict):
         raise MenuInvalid(f"{path} is not a menu document (an object)", field="menu_file")
     return doc

@@ -11,13 +11,13 @@ import argparse
 import asyncio
 import logging
 import signal
+import sys
 
 from devices.buttons.agent import ButtonAgent
-from devices.buttons.config import load_board
+from devices.buttons.config import BoardFile, ButtonConfigError, load_board
 
 
-async def _run(path: str) -> None:
-    board = load_board(path)
+async def _run(board: BoardFile) -> None:
     agent = ButtonAgent(board.store, board.board, board.mqtt)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -31,7 +31,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--log-level", default="INFO")
     args = ap.parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s")
-    asyncio.run(_run(args.config))
+    try:
+        board = load_board(args.config)
+    except ButtonConfigError as exc:  # one line: the file, the key, what is allowed
+        print(exc, file=sys.stderr)
+        sys.exit(2)
+    asyncio.run(_run(board))
 
 
 if __name__ == "__main__":

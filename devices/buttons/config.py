@@ -1,4 +1,5 @@
-"""A button board's configuration, read once into frozen dataclasses.
+"""A button board's configuration, decoded from its TOML into typed structs (a key it does
+not know, a wrong type or a bad kind is one line naming the key) and then frozen dataclasses.
 
 TOML (``python -m devices.buttons board.toml``)::
 
@@ -6,7 +7,7 @@ TOML (``python -m devices.buttons board.toml``)::
     name = "front"            # device name: devices/buttons-front/status
     bounce_ms = 50            # presses closer than this to the last edge are bounce
 
-    [mqtt]                    # host, port, username, password, keepalive, client_id
+    [mqtt]                    # see devices.config: host, port, username, password(_file), ...
     host = "127.0.0.1"
 
     [[call]]                  # a call button: button to GND, internal pull-up
@@ -26,15 +27,17 @@ TOML (``python -m devices.buttons board.toml``)::
 
 from __future__ import annotations
 
-import tomllib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Literal
+
+import msgspec
 
 from devices.agent import MqttSettings
+from devices.config import MqttSection
 from devices.errors import DeviceConfigError
 from hub.bus import contract
+from plumbing.settings import Settings, SettingsError, load_toml
 
 Pin = int | str
 CALL_KINDS = ("waiter", "bill", "water")
@@ -119,36 +122,53 @@ class BoardFile:
     mqtt: MqttSettings
 
 
-def config_from_dict(d: Mapping[str, Any]) -> ButtonConfig:
-    def entries(key: str) -> list[Mapping[str, Any]]:
-        value = d.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(e, Mapping) for e in value):
-            raise ButtonConfigError(f"{key}: expected a list of tables ([[{key}]])")
-        return value
+class CallSection(Settings, frozen=True, kw_only=True):
+    pin: int | str
+    table: str
+    kind: Literal["waiter", "bill", "water"]
 
-    try:
-        return ButtonConfig(
-            name=str(d["name"]),
-            calls=tuple(CallButton(e["pin"], str(e["table"]), e["kind"]) for e in entries("call")),
-            leds=tuple(CallLed(e["pin"], str(e["table"])) for e in entries("led")),
-            bumps=tuple(
-                BumpButton(e["pin"], str(e["station"]), e["action"]) for e in entries("bump")
-            ),
-            bounce_ms=int(d.get("bounce_ms", 50)),
-        )
-    except KeyError as exc:
-        raise ButtonConfigError(f"missing field {exc}") from exc
+
+class LedSection(Settings, frozen=True, kw_only=True):
+    pin: int | str
+    table: str
+
+
+class BumpSection(Settings, frozen=True, kw_only=True):
+    pin: int | str
+    station: str
+    action: Literal["bump", "recall", "next", "prev"]
+
+
+class BoardSchema(Settings, frozen=True, kw_only=True):
+    """The board's TOML, every key it reads."""
+
+    store: str
+    name: str
+    bounce_ms: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 50
+    mqtt: MqttSection = msgspec.field(default_factory=MqttSection)
+    call: tuple[CallSection, ...] = ()
+    led: tuple[LedSection, ...] = ()
+    bump: tuple[BumpSection, ...] = ()
 
 
 def load_board(path: str | Path) -> BoardFile:
+    """The board's file; a mistake is a one-line `ButtonConfigError` naming the file and
+    the key (`board.toml: [call[0]] knid: unknown key (did you mean kind?)`)."""
+    path = Path(path)
     try:
-        doc = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        board = config_from_dict(doc)
-        store = str(doc["store"])
-        mqtt = MqttSettings.from_dict(doc.get("mqtt", {}))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        if isinstance(exc, ButtonConfigError):
-            raise ButtonConfigError(f"{path}: {exc}") from exc
-        raise ButtonConfigError(f"{path}: {exc!r}") from exc
-    board.check(store)
-    return BoardFile(store, board, mqtt)
+        raw = load_toml(path, BoardSchema)
+        mqtt = raw.mqtt.settings(path)
+    except SettingsError as exc:
+        raise ButtonConfigError(str(exc)) from None
+    board = ButtonConfig(
+        name=raw.name,
+        calls=tuple(CallButton(c.pin, c.table, c.kind) for c in raw.call),
+        leds=tuple(CallLed(led.pin, led.table) for led in raw.led),
+        bumps=tuple(BumpButton(b.pin, b.station, b.action) for b in raw.bump),
+        bounce_ms=raw.bounce_ms,
+    )
+    try:
+        board.check(raw.store)
+    except ButtonConfigError as exc:
+        raise ButtonConfigError(f"{path}: {exc}") from None
+    return BoardFile(raw.store, board, mqtt)

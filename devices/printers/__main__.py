@@ -7,8 +7,8 @@ address = "tcp://192.0.2.10:9100"   # or usb://04b8:0202, serial:///dev/ttyUSB0?
                                     # or fake:// (a FakeNetworkPrinter in this process)
 state_dir = "/var/lib/tablehub/printers"
 width = 42                          # 42 (80 mm) or 32 (58 mm) characters
-encoding_mode = "codepage"          # or "raster" (printers without a Chinese font)
-cjk_encoding = "gb18030"            # codepage mode: gb18030 or big5
+encoding = "gb18030"                # gb18030 | big5 (the printer's Chinese font) | raster
+                                    # (older files: encoding_mode + cjk_encoding, still read)
 profile = "TM-T88V"                 # python-escpos capability profile
 timezone = "America/New_York"       # optional: times are printed in this zone
 timeout = 3.0                       # seconds for connect and each status reply
@@ -22,6 +22,8 @@ username = "printer-grill-1"
 password_file = "/etc/tablehub/printer-grill-1.secret"
 ```
 
+Any mistake in the file stops the agent (exit 2) with one line naming the key
+(`printer.toml: widht: unknown key (did you mean width?)`).
 ``--test-print`` prints a test page without MQTT and exits 0, or 1 with the cause.
 """
 
@@ -32,17 +34,20 @@ import asyncio
 import logging
 import signal
 import sys
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated
+
+import msgspec
 
 from devices.agent import MqttSettings
+from devices.config import MqttSection
 from devices.errors import DeviceConfigError
 from devices.printers.agent import PrinterAgent, PrinterSettings
+from devices.printers.config import PaperSettings, paper_problem, printer_settings
 from devices.printers.driver import EscposDriver
 from devices.printers.fake import FakeNetworkPrinter
-from devices.printers.render import PaperProfile
+from plumbing.settings import SettingsError, fail, load_toml
 
 log = logging.getLogger("tablehub.devices.printer")
 
@@ -58,57 +63,51 @@ class AgentConfig:
     settings: PrinterSettings
 
 
-def _get(table: dict[str, Any], key: str, typ: type | tuple[type, ...], default: Any = ...) -> Any:
-    if key not in table:
-        if default is ...:
-            raise DeviceConfigError(f"config: '{key}' is required")
-        return default
-    value = table[key]
-    if not isinstance(value, typ) or (isinstance(value, bool) and typ is not bool):
-        raise DeviceConfigError(f"config: '{key}' has the wrong type ({type(value).__name__})")
-    return value
+class AgentFile(PaperSettings, frozen=True, kw_only=True):
+    """The agent's TOML: who it is, where the printer is, and the paper keys every printer
+    config shares (`devices.printers.config.PaperSettings`)."""
+
+    store: str
+    printer: str
+    address: str
+    state_dir: str
+    timeout: Annotated[float, msgspec.Meta(gt=0)] = 3.0
+    poll_interval: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    retry_interval: Annotated[float, msgspec.Meta(gt=0)] = 3.0
+    max_queue: Annotated[int, msgspec.Meta(ge=1)] = 500
+    mqtt: MqttSection = msgspec.field(default_factory=MqttSection)
 
 
 def load_config(path: Path) -> AgentConfig:
+    """The agent's file; anything wrong is a one-line `DeviceConfigError` naming the key."""
     try:
-        raw = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise DeviceConfigError(f"config {path}: {exc}") from exc
-    m = _get(raw, "mqtt", dict, {})
-    password = _get(m, "password", str, None)
-    if "password_file" in m:
-        password = Path(_get(m, "password_file", str)).read_text().strip()
-    mqtt = MqttSettings(
-        host=_get(m, "host", str, "127.0.0.1"),
-        port=_get(m, "port", int, 1883),
-        username=_get(m, "username", str, None),
-        password=password,
-        client_id=_get(m, "client_id", str, None),
-    )
-    number = (int, float)
-    profile = PaperProfile.for_width(
-        _get(raw, "width", int, 42),
-        escpos_profile=_get(raw, "profile", str, "TM-T88V"),
-        cjk_encoding=_get(raw, "cjk_encoding", str, "gb18030"),
-        cjk_font=_get(raw, "cjk_font", str, None),
-        timezone=_get(raw, "timezone", str, None),
-    )
-    settings = PrinterSettings(
-        profile=profile,
-        encoding_mode=_get(raw, "encoding_mode", str, "codepage"),
-        poll_interval=float(_get(raw, "poll_interval", number, 5.0)),
-        retry_interval=float(_get(raw, "retry_interval", number, 3.0)),
-        max_queue=_get(raw, "max_queue", int, 500),
-    )
-    return AgentConfig(
-        store=_get(raw, "store", str),
-        printer=_get(raw, "printer", str),
-        address=_get(raw, "address", str),
-        state_dir=Path(_get(raw, "state_dir", str)),
-        timeout=float(_get(raw, "timeout", number, 3.0)),
-        mqtt=mqtt,
-        settings=settings,
-    )
+        raw = load_toml(path, AgentFile)
+        return AgentConfig(
+            store=raw.store,
+            printer=raw.printer,
+            address=raw.address,
+            state_dir=Path(raw.state_dir),
+            timeout=raw.timeout,
+            mqtt=raw.mqtt.settings(path),
+            settings=_settings(raw, path),
+        )
+    except SettingsError as exc:
+        raise DeviceConfigError(str(exc)) from None
+
+
+def _settings(raw: AgentFile, path: Path) -> PrinterSettings:
+    problem = paper_problem(raw)
+    if problem is not None:
+        fail(path, (problem[0],), problem[1])
+    try:
+        return printer_settings(
+            raw,
+            poll_interval=raw.poll_interval,
+            retry_interval=raw.retry_interval,
+            max_queue=raw.max_queue,
+        )
+    except DeviceConfigError as exc:  # an unknown escpos profile or timezone
+        fail(path, (), str(exc))
 
 
 async def _run(config: AgentConfig, *, test_print: bool) -> int:
@@ -162,8 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         config = load_config(args.config)
-    except (DeviceConfigError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except DeviceConfigError as exc:  # one line: the file, the key, what is allowed
+        print(exc, file=sys.stderr)
         return 2
     try:
         return asyncio.run(_run(config, test_print=args.test_print))

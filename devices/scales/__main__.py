@@ -31,63 +31,65 @@ import asyncio
 import contextlib
 import logging
 import signal
-import tomllib
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from devices.agent import MqttSettings
+import msgspec
+
+from devices.config import MqttSection
 from devices.scales.agent import ScaleAgent
 from devices.scales.fake import FakeScale
 from devices.scales.protocols import BUILTIN, ProtocolFileError, load_protocols
+from plumbing.settings import Settings, SettingsError, load_toml
 
-_FIELDS = {
-    "store",
-    "scale",
-    "port",
-    "protocol",
-    "protocols_file",
-    "stable_hold_ms",
-    "stable_band_g",
-    "poll_interval",
-    "heartbeat_s",
-    "line",
-    "mqtt",
-}
+
+class ScaleFile(Settings, frozen=True, kw_only=True):
+    """The scale agent's TOML, every key it reads."""
+
+    store: str
+    scale: str
+    port: str
+    protocol: str = "auto"
+    protocols_file: str | None = None
+    stable_hold_ms: Annotated[int, msgspec.Meta(ge=0)] = 1500
+    stable_band_g: Annotated[int, msgspec.Meta(ge=0)] = 2
+    poll_interval: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    heartbeat_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    line: dict[str, int | float | str | bool] | None = None
+    mqtt: MqttSection = msgspec.field(default_factory=MqttSection)
 
 
 def agent_from_file(
     path: str | Path, port_url: str | None = None, line: dict[str, Any] | None = None
 ) -> ScaleAgent:
-    """The agent a scale TOML describes; `port_url` and `line` override the file's."""
+    """The agent a scale TOML describes; `port_url` and `line` override the file's. Any
+    mistake in the file is a `ProtocolFileError` of one line naming the key."""
     path = Path(path)
     try:
-        doc: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ProtocolFileError(f"{path}: {exc}") from exc
-    unknown = sorted(set(doc) - _FIELDS)
-    if unknown:
-        raise ProtocolFileError(f"{path}: unknown field(s) {unknown}")
+        raw = load_toml(path, ScaleFile)
+        mqtt = raw.mqtt.settings(path)
+    except SettingsError as exc:
+        raise ProtocolFileError(str(exc)) from None
     protocols = list(BUILTIN)
-    if "protocols_file" in doc:
-        protocols += load_protocols(path.parent / doc["protocols_file"])
+    if raw.protocols_file is not None:
+        protocols += load_protocols(path.parent / raw.protocols_file)
     try:
         return ScaleAgent(
-            str(doc["scale"]),
-            str(doc["store"]),
-            port_url or str(doc["port"]),
-            "auto" if port_url else str(doc.get("protocol", "auto")),
-            mqtt=MqttSettings.from_dict(doc.get("mqtt", {})),
-            stable_hold_ms=int(doc.get("stable_hold_ms", 1500)),
-            stable_band_g=int(doc.get("stable_band_g", 2)),
-            poll_interval=doc.get("poll_interval"),
-            heartbeat_s=float(doc.get("heartbeat_s", 5.0)),
+            raw.scale,
+            raw.store,
+            port_url or raw.port,
+            "auto" if port_url else raw.protocol,
+            mqtt=mqtt,
+            stable_hold_ms=raw.stable_hold_ms,
+            stable_band_g=raw.stable_band_g,
+            poll_interval=raw.poll_interval,
+            heartbeat_s=raw.heartbeat_s,
             protocols=protocols,
-            line_overrides=line or doc.get("line"),
+            line_overrides=line or raw.line,
         )
-    except (KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, ProtocolFileError):
-            raise
-        raise ProtocolFileError(f"{path}: {exc!r}") from exc
+    except (TypeError, ValueError) as exc:  # the agent's own checks (a protocol name, ...)
+        raise ProtocolFileError(f"{path}: {exc}") from None
 
 
 async def _run(path: str, fake: str | None) -> None:
@@ -111,6 +113,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--log-level", default="INFO")
     args = ap.parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        agent_from_file(args.config)  # a bad file stops here: one line, exit 2
+    except ProtocolFileError as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(2)
     asyncio.run(_run(args.config, args.fake))
 
 

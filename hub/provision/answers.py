@@ -75,15 +75,33 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 from urllib.parse import urlsplit
 
+import msgspec
+
 from hub.bus import contract
+from hub.config import (
+    BillSection,
+    FloorSection,
+    KitchenSection,
+    LimitsSection,
+    LogSection,
+    TablesSection,
+)
 from hub.errors import InvalidInput
+from plumbing.settings import (
+    Settings,
+    SettingsError,
+    decode,
+    dotted,
+    read_toml,
+    steps,
+    suggest,
+)
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
 PIN_RE = re.compile(r"^(GPIO|BOARD)\d{1,2}$")
@@ -116,8 +134,12 @@ class AnswersInvalid(InvalidInput):
 
     code = "invalid_answers"
 
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field}: {problem}", field=field)
+    def __init__(
+        self, field: str, problem: str, *, line: str | None = None, table: bool = False
+    ) -> None:
+        super().__init__(line or f"{field}: {problem}", field=field)
+        self.problem = problem
+        self.table = table  # `field` names a whole section
 
 
 def _fail(path: str, problem: str) -> NoReturn:
@@ -222,20 +244,136 @@ class Answers:
         return (*ids, *(e.id for e in self.esp32))
 
 
+# ---------------------------------------------------------------- the file's shape
+# Keys and types only: decoded first, so a misspelt key or a wrong type is refused with a
+# suggestion; the rules between keys (ids, addresses, which table a button names) follow.
+
+
+class StoreShape(Settings, frozen=True, kw_only=True):
+    id: str
+    name: str
+
+
+class TableName(Settings, frozen=True, kw_only=True):
+    id: str
+    name: str | None = None
+
+
+class TablesShape(Settings, frozen=True, kw_only=True):
+    count: int | None = None
+    names: tuple[str | TableName, ...] | None = None
+
+
+class KitchenShape(Settings, frozen=True, kw_only=True):
+    stations: tuple[str, ...] = ()
+
+
+class HttpShape(Settings, frozen=True, kw_only=True):
+    port: int = 8080
+    public_url: str
+
+
+class BrokerShape(Settings, frozen=True, kw_only=True):
+    lan_host: str | None = None
+    lan_port: int = 1884
+
+
+class PrinterShape(Settings, frozen=True, kw_only=True):
+    id: str
+    address: str
+    stations: tuple[str, ...] = ()
+    chits: Literal["always", "fallback", "never"] = "always"
+    backup: str | None = None
+    bills: bool = False
+    remote: bool = False
+
+
+class ScaleShape(Settings, frozen=True, kw_only=True):
+    id: str
+    port: str
+    protocol: str = "auto"
+    remote: bool = False
+
+
+class GpioShape(Settings, frozen=True, kw_only=True):
+    pin: int | str
+    table: str | None = None  # a call button: table + kind
+    kind: Literal["waiter", "bill", "water"] | None = None
+    station: str | None = None  # a bump key: station + action
+    action: Literal["bump", "recall", "next", "prev"] | None = None
+
+
+class Esp32Shape(Settings, frozen=True, kw_only=True):
+    id: str
+    kind: Literal["table-button", "bump-bar"]
+    table: str | None = None
+    station: str | None = None
+    substitutions: dict[str, str | int] = msgspec.field(default_factory=dict)
+
+
+class ButtonsShape(Settings, frozen=True, kw_only=True):
+    gpio: tuple[GpioShape, ...] = ()
+    esp32: tuple[Esp32Shape, ...] = ()
+
+
+class WifiShape(Settings, frozen=True, kw_only=True):
+    ssid: str
+    password: str = ""
+
+
+class CloudShape(Settings, frozen=True, kw_only=True):
+    url: str
+    token: str
+
+
+class HubShape(Settings, frozen=True, kw_only=True):
+    """Sections copied into hub.toml, checked with hub.toml's own schema."""
+
+    bill: BillSection | None = None
+    kitchen: KitchenSection | None = None
+    floor: FloorSection | None = None
+    limits: LimitsSection | None = None
+    tables: TablesSection | None = None
+    log: LogSection | None = None
+
+
+class AnswersShape(Settings, frozen=True, kw_only=True):
+    store: StoreShape
+    tables: TablesShape
+    kitchen: KitchenShape | None = None
+    http: HttpShape
+    broker: BrokerShape | None = None
+    printers: tuple[PrinterShape, ...] = ()
+    scales: tuple[ScaleShape, ...] = ()
+    buttons: ButtonsShape | None = None
+    wifi: WifiShape | None = None
+    cloud: CloudShape | None = None
+    hub: HubShape | None = None
+
+
 # ---------------------------------------------------------------- reading
 
 
 def load_answers(path: Path) -> Answers:
+    """The answers in `path`; any problem is an `AnswersInvalid` whose message is one line
+    naming the file and the key (`answers.toml: [printers[0]] chits: must be one of ...`)."""
     try:
-        doc = tomllib.loads(path.read_text("utf-8"))
-    except OSError as exc:
-        raise AnswersInvalid("answers", f"cannot read {path}: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise AnswersInvalid("answers", f"{path} is not valid TOML: {exc}") from exc
-    return parse_answers(doc)
+        doc = read_toml(path)
+    except SettingsError as exc:
+        raise AnswersInvalid("answers", exc.problem, line=str(exc)) from None
+    try:
+        return parse_answers(doc)
+    except AnswersInvalid as exc:
+        where = steps(exc.field or "")
+        line = str(SettingsError(str(path), where, exc.problem, table=exc.table))
+        raise AnswersInvalid(exc.field or "answers", exc.problem, line=line) from None
 
 
 def parse_answers(doc: Mapping[str, Any]) -> Answers:
+    try:
+        decode(doc, AnswersShape, file="answers")
+    except SettingsError as exc:
+        raise AnswersInvalid(dotted(exc.path), exc.problem, table=exc.table) from None
     _known(doc, "", TOP_LEVEL)
     store = _table(doc, "store", required=True)
     _known(store, "store", ("id", "name"))
@@ -324,7 +462,7 @@ def _known(doc: Mapping[str, Any], path: str, keys: tuple[str, ...]) -> None:
     for key in doc:
         if key not in keys:
             where = f"{path}.{key}" if path else key
-            _fail(where, f"unknown field (known: {', '.join(keys)})")
+            _fail(where, f"unknown key here (known: {', '.join(keys)}){suggest(key, keys)}")
 
 
 def _table(doc: Mapping[str, Any], key: str, *, required: bool = False) -> Mapping[str, Any]:

@@ -119,4 +119,4 @@ def test_status_on_a_bridge_that_never_ran_is_a_clear_error(tmp_path: Path) -> N
     assert "the bridge has not run yet" in out.stderr
     bad = cli("status", "--config", str(tmp_path / "missing.toml"))
     assert bad.returncode == 2
-    assert "cannot read config" in bad.stderr
+    assert "missing.toml: cannot read: No such file" in bad.stderr

@@ -40,8 +40,8 @@ async def test_a_toml_menu_serves_and_prices(
 @pytest.mark.parametrize(
     ("name", "text", "says"),
     [
-        ("menu.toml", 'store = { id = "x"\n', "not valid TOML"),
-        ("menu.json", '{"store": ', "not valid JSON"),
+        ("menu.toml", 'store = { id = "x"\n', "menu.toml: invalid TOML at line 1, column"),
+        ("menu.json", '{"store": ', "menu.json: invalid JSON at line 1, column 11"),
         ("menu.json", "[1, 2]", "not a menu document"),
     ],
 )

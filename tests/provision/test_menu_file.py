@@ -38,5 +38,5 @@ def test_a_broken_menu_is_refused_naming_the_flag(
     with pytest.raises(AnswersInvalid) as err:
         run_provision(root, answers_doc, menu=bad)
     assert "--menu" in str(err.value)
-    assert "not valid TOML" in str(err.value)
+    assert "menu.toml: invalid TOML at line 1" in str(err.value)
     assert not (root / "etc/tablehub/menu.json").exists()
