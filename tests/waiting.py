@@ -12,9 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
+import logging
 import threading
 import time
+import uuid
 from collections.abc import Awaitable, Callable
+
+import aiomqtt
 
 DEADLINE = 30.0  # seconds: long enough for a busy machine, short enough to fail a broken test
 
@@ -77,3 +82,39 @@ def until_sync(
         if time.monotonic() >= deadline:
             raise _failure(what, timeout, state)
         time.sleep(every)
+
+
+class _Needle(logging.Handler):
+    """Notes whether a log record containing `needle` was emitted."""
+
+    def __init__(self, needle: str) -> None:
+        super().__init__(logging.DEBUG)
+        self.needle = needle
+        self.found = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.needle in record.getMessage():
+            self.found = True
+
+
+async def hub_has_handled(client: aiomqtt.Client, topic: str, *, before: str) -> None:
+    """Wait until the hub has handled every message `client` published on `topic` so far.
+
+    A positive marker for tests that check something did NOT happen: publish on the same
+    topic a message the hub refuses, carrying a unique value, and wait for the hub to log
+    that rejection. The broker delivers one client's messages on one topic in order, and the
+    hub handles its messages one at a time, so by then the earlier ones are done with. The
+    marker only fails decoding (the topic's device must be known to the hub)."""
+    marker = f"marker-{uuid.uuid4().hex[:12]}"
+    payload = json.dumps({"action": marker, "kind": marker, "state": marker, "id": marker})
+    logger = logging.getLogger("tablehub.router")
+    needle, level = _Needle(marker), logger.level
+    logger.addHandler(needle)
+    if not logger.isEnabledFor(logging.WARNING):
+        logger.setLevel(logging.WARNING)
+    try:
+        await client.publish(topic, payload, qos=1)
+        await until(lambda: needle.found, f"the hub to refuse a marker sent after {before}")
+    finally:
+        logger.removeHandler(needle)
+        logger.setLevel(level)
