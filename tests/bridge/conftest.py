@@ -9,7 +9,6 @@ import json
 import os
 import secrets
 import sqlite3
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from cloud_bridge.cursor import read_state
 from cloud_bridge.receiver import POOL, AfterCommit, Tokens, build_app
 from hub.app import RunningHub
 from hub.store.db import Tx
+from tests.waiting import until
 
 PG_ADMIN = os.environ.get("TABLEHUB_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 STORE = "demo"  # the demo menu's store id
@@ -205,13 +205,10 @@ async def emit_telemetry(hub: RunningHub, n: int, *, pad: int = 150, chunk: int 
 
 async def wait_for(
     check: Callable[[], Awaitable[bool]], *, timeout: float, what: str, every: float = 0.05
-) -> float:
-    t0 = time.monotonic()
-    while not await check():
-        if time.monotonic() - t0 > timeout:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(every)
-    return time.monotonic() - t0
+) -> None:
+    """Poll an async check until true; fail naming `what` after `timeout` (a deadline for a
+    failing test, never a statement about speed)."""
+    await until(check, what, timeout=timeout, every=every)
 
 
 async def caught_up(rec: Receiver, hub: RunningHub) -> bool:

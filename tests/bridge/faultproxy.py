@@ -11,7 +11,8 @@ Per request it asks `faults()` what to do:
 
 `down = True` refuses every connection (the cloud is gone). Several upstreams are served
 round robin (a load balancer; per connection, or per request with `per_request=True`); an
-upstream that refuses is skipped, and `on_forward(index)` is told where each request went.
+upstream that refuses is skipped, and `on_forward(index)` is told where each request went;
+`on_request(message)` sees every request as it arrives (head and body), e.g. to count polls.
 Messages are framed by Content-Length, which is all aiohttp's client and server use here.
 """
 
@@ -68,6 +69,7 @@ class FaultProxy:
         self.upstreams = list(upstreams)
         self.per_request = per_request  # a new upstream (round robin) for every request
         self.on_forward: Callable[[int], None] | None = None  # upstream index, request sent
+        self.on_request: Callable[[bytes], None] | None = None  # every request, as it came
         self.faults = faults
         self.stall_s = stall_s
         self.down = False
@@ -143,6 +145,8 @@ class FaultProxy:
             if request is None or self.down:
                 _abort(writer)
                 return up
+            if self.on_request is not None:
+                self.on_request(request)
             fault = self.faults() if self.faults is not None else "pass"
             self.seen[fault] += 1
             if fault == "drop":

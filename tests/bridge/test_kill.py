@@ -30,17 +30,20 @@ from tests.bridge.conftest import (
     wait_for,
 )
 from tests.bridge.test_outage import start_bridge
+from tests.waiting import event
 
 KILLS = 10
 
 
 class KillSwitch:
     """The receiver's after-commit hook: when armed, tells the test to kill the bridge
-    and holds the answer until it has."""
+    and holds the answer until the test says the bridge is dead, so the batch is committed
+    in the cloud and its answer never reaches the bridge."""
 
     def __init__(self) -> None:
         self.armed = False
         self.fire = asyncio.Event()
+        self.killed = asyncio.Event()
         self.commits = 0
 
     async def __call__(self, store: str, key: str) -> None:
@@ -48,7 +51,7 @@ class KillSwitch:
         if self.armed:
             self.armed = False
             self.fire.set()
-            await asyncio.sleep(0.3)  # the bridge is dead before this answer goes out
+            await event(self.killed, "the test to kill the bridge")
 
 
 async def produce(hub: RunningHub, stop: asyncio.Event) -> int:
@@ -57,7 +60,7 @@ async def produce(hub: RunningHub, stop: asyncio.Event) -> int:
         await place_orders(hub, 15, concurrency=5, prefix=f"k{rounds}")
         await emit_telemetry(hub, 20, chunk=20)
         rounds += 1
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)  # the pace of the load, not a wait
     return rounds
 
 
@@ -89,12 +92,15 @@ async def test_kill_9_of_the_bridge_loses_nothing_and_doubles_nothing(
             await wait_for(uploading, timeout=15, what="the bridge to upload")
             if kill % 2 == 0:
                 switch.fire.clear()
+                switch.killed.clear()
                 switch.armed = True
-                await asyncio.wait_for(switch.fire.wait(), 10)
+                await event(switch.fire, "a committed batch to hold")
             else:
+                # a kill at an arbitrary moment is the scenario here, not a wait for anything
                 await asyncio.sleep(rng.uniform(0.0, 0.15))
             bridge.send_signal(signal.SIGKILL)
             await asyncio.to_thread(bridge.wait, 5)
+            switch.killed.set()
             bridge = start_bridge(cfg, log)
         stop.set()
         await producer

@@ -14,6 +14,8 @@ from cloud_bridge.cli import run_bridge
 from cloud_bridge.cursor import read_state
 from hub.app import RunningHub
 from tests.bridge.conftest import ADMIN_TOKEN, STORE, Receiver, bridge_config, wait_for
+from tests.bridge.faultproxy import FaultProxy
+from tests.waiting import until
 
 
 async def publish(http: aiohttp.ClientSession, rec: Receiver, menu: dict[str, Any]) -> int:
@@ -30,10 +32,18 @@ async def publish(http: aiohttp.ClientSession, rec: Receiver, menu: dict[str, An
 async def test_cloud_menus_reach_the_hub_and_rejections_are_reported_with_the_reason(
     tmp_path: Path, hub: RunningHub, receiver: Receiver, admin_token: str
 ) -> None:
+    # the bridge reaches the cloud through a proxy that counts its menu polls
+    proxy = await FaultProxy([("127.0.0.1", int(receiver.url.rsplit(":", 1)[1]))]).start()
+    polls = [0]
+
+    def count(request: bytes) -> None:
+        polls[0] += request.startswith(f"GET /v1/stores/{STORE}/menu ".encode())
+
+    proxy.on_request = count
     cfg = bridge_config(
         tmp_path,
         hub_db=hub.services.store.path,
-        endpoint=receiver.url,
+        endpoint=proxy.url,
         hub_url=hub.url,
         admin_token=admin_token,
     )
@@ -65,10 +75,26 @@ async def test_cloud_menus_reach_the_hub_and_rejections_are_reported_with_the_re
             assert "whole number" in menu["message"]
             assert cat.menu_version == start_version + 1  # the hub kept its menu
 
-            await asyncio.sleep(0.5)  # several polls: a rejected version is not tried again
+            # three polls later, the rejected version has not been tried again: the hub kept
+            # its menu and the cloud got no second report of it
+            reported = await result_received_at(receiver, v2)
+            seen = polls[0]
+            await until(lambda: polls[0] >= seen + 3, "three more menu polls by the bridge")
             assert cat.menu_version == start_version + 1
+            assert await result_received_at(receiver, v2) == reported
             state = read_state(cfg.state_db)
             assert state["menu"]["status"] == "rejected"
     finally:
         stop.set()
         await bridge
+        await proxy.stop()
+
+
+async def result_received_at(rec: Receiver, version: int) -> object:
+    """When the cloud last got the hub's verdict on `version` (a report again moves it)."""
+    async with rec.pool.acquire() as con:
+        return await con.fetchval(
+            "SELECT received_at FROM menu_results WHERE store_id = $1 AND version = $2",
+            STORE,
+            version,
+        )

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 import io
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,8 +22,8 @@ from devices.printers.render import (
     text_width,
     wrap,
 )
+from tests.contract.update_goldens import GOLDEN_DIR, GOLDENS, SIMPLE_CHIT
 
-GOLDEN = Path(__file__).parents[1] / "fixtures" / "printer"
 P80 = PaperProfile.for_width(42)
 P58 = PaperProfile.for_width(32)
 
@@ -176,16 +174,23 @@ def test_bad_document_names_the_field() -> None:
         )
 
 
-def test_golden_bytes_for_a_simple_chit() -> None:
-    simple = doc(KITCHEN, items=[{"qty": 1, "name": "Spring Rolls", "modifiers": ["Extra sauce"]}])
-    data = render(simple, profile=P80, encoding_mode="codepage")
-    golden = GOLDEN / "kitchen_simple_80mm.bin"
-    if os.environ.get("TABLEHUB_UPDATE_GOLDEN") == "1":
-        golden.write_bytes(data)
-    assert golden.is_file(), "run once with TABLEHUB_UPDATE_GOLDEN=1 to record the golden file"
+@pytest.mark.parametrize("name", sorted(GOLDENS))
+def test_golden_bytes(name: str) -> None:
+    """The renderer's bytes equal the recorded golden file, which this test only reads. After
+    an intended rendering change, record the files with
+    `python -m tests.contract.update_goldens` and review the diff."""
+    golden = GOLDEN_DIR / name
+    assert golden.is_file(), f"{golden} is missing: python -m tests.contract.update_goldens"
+    data = GOLDENS[name]()
     assert data == golden.read_bytes()
     assert data.startswith(b"\x1b@")
     assert data.endswith(b"\x1bd\x06\x1dV\x00")
+
+
+def test_the_simple_chit_golden_is_the_kitchen_chit_with_one_item() -> None:
+    """The golden document stays the chit the other tests read, with one item."""
+    item = {"qty": 1, "name": "Spring Rolls", "modifiers": ["Extra sauce"]}
+    assert doc(KITCHEN, items=[item]) == SIMPLE_CHIT
 
 
 # ---------------------------------------------------------------- bill

@@ -21,6 +21,7 @@ from hub.config import HubConfig
 from hub.mosquitto import Mosquitto
 from tests.conftest import table_token
 from tests.e2e.conftest import screenshot_dir
+from tests.waiting import until
 
 pytestmark = pytest.mark.browser
 
@@ -101,11 +102,11 @@ async def test_a_demo_bump_button_bumps_the_oldest_ticket(
         if b["kind"] == "bump" and b["station"] == "grill" and b["action"] == "bump"
     )
     await page.get_by_test_id(f"press-{bump}").click()
-    for _ in range(50):
-        if await open_tickets() == 0:
-            break
-        await page.wait_for_timeout(100)
-    assert await open_tickets() == 0
+
+    async def bumped() -> bool:
+        return await open_tickets() == 0
+
+    await until(bumped, "the demo bump button to bump the grill ticket", every=0.1)
 
 
 async def test_a_press_while_one_is_under_way_is_refused(

@@ -8,6 +8,7 @@ import pytest
 
 from hub.app import RunningHub
 from tests.conftest import order_body, table_token
+from tests.waiting import until
 
 
 async def test_a_store_behind_refuses_orders_with_retry_after(
@@ -52,8 +53,7 @@ async def test_orders_past_the_in_flight_cap_are_refused_at_once(
             return r.status, r.headers.get("Retry-After")
 
     first = [asyncio.create_task(post(f"in-flight-{i}")) for i in range(2)]
-    while s.orders_in_flight < 2:
-        await asyncio.sleep(0.01)
+    await until(lambda: s.orders_in_flight >= 2, "two orders held in flight")
     assert await post("in-flight-2") == (503, "1")
     assert s.refused_in_flight == 1
     gate.set()

@@ -1,17 +1,20 @@
 """The button agent on gpiozero's MockFactory and the real test broker. Pins are driven from
 ANOTHER thread, as lgpio's edge thread would deliver them on a Pi: a press is one QoS 1
 message with a unique id, LEDs follow the retained call state, bounce and holding are one
-press, and the broker fires the agent's last will when its process dies."""
+press, and the broker fires the agent's last will when its process dies.
+
+Edges are stamped by the agent's clock, which these tests step (`EdgeClock`) instead of
+sleeping between edges: 3 ms of bounce stays 3 ms however busy the machine is."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -25,8 +28,9 @@ from devices.buttons.agent import ButtonAgent
 from devices.buttons.config import BumpButton, ButtonConfig, CallButton, CallLed
 from hub.bus import contract
 from hub.mosquitto import Mosquitto
+from tests.waiting import DEADLINE, until
 
-WAIT = 5.0
+WAIT = DEADLINE
 ROOT = Path(__file__).resolve().parents[2]
 
 BOARD = ButtonConfig(
@@ -53,11 +57,28 @@ class Inbox:
         return [p for t, p, _ in self.messages if t.endswith(suffix)]
 
     async def wait_count(self, suffix: str, n: int, timeout: float = WAIT) -> list[bytes]:
-        async with asyncio.timeout(timeout):
-            while len(self.on(suffix)) < n:
-                self.changed.clear()
-                await self.changed.wait()
+        try:
+            async with asyncio.timeout(timeout):
+                while len(self.on(suffix)) < n:
+                    self.changed.clear()
+                    await self.changed.wait()
+        except TimeoutError:
+            got = self.on(suffix)
+            raise AssertionError(f"{n} messages on *{suffix} awaited, {len(got)} came") from None
         return self.on(suffix)
+
+
+class EdgeClock:
+    """The agent's clock, stepped by the edge thread: `at` is the time stamped on an edge."""
+
+    def __init__(self) -> None:
+        self.at = 1000.0
+
+    def __call__(self) -> float:
+        return self.at
+
+    def advance(self, seconds: float) -> None:
+        self.at += seconds
 
 
 @pytest.fixture
@@ -93,27 +114,32 @@ async def inbox(client: aiomqtt.Client, store: str) -> AsyncIterator[Inbox]:
 
 
 @pytest.fixture
-async def agent(broker: Mosquitto, store: str, factory: MockFactory) -> AsyncIterator[ButtonAgent]:
-    a = ButtonAgent(
-        store, BOARD, MqttSettings(port=broker.port, client_id=f"buttons-{store}"), factory
-    )
+def clock() -> EdgeClock:
+    return EdgeClock()
+
+
+@pytest.fixture
+async def agent(
+    broker: Mosquitto, store: str, factory: MockFactory, clock: EdgeClock
+) -> AsyncIterator[ButtonAgent]:
+    settings = MqttSettings(port=broker.port, client_id=f"buttons-{store}")
+    a = ButtonAgent(store, BOARD, settings, factory, clock=clock)
     task = asyncio.create_task(a.run())
-    async with asyncio.timeout(WAIT):
-        while a.link is None or not a.link.connected.is_set():
-            await asyncio.sleep(0.01)
+    await until(lambda: a.link is not None and a.link.connected.is_set(), "the agent to connect")
     yield a
     a.stop()
     async with asyncio.timeout(WAIT):
         await task
 
 
-def in_thread(*steps: tuple[Callable[[], None], float]) -> threading.Thread:
-    """Run (action, then sleep) steps in another thread, the way GPIO edges arrive."""
+def in_thread(clock: EdgeClock, *steps: tuple[Callable[[], None], float]) -> threading.Thread:
+    """Run (edge, then pause) steps in another thread, the way GPIO edges arrive; a pause
+    steps the agent's clock rather than sleeping, so the edges' spacing is exact."""
 
     def run() -> None:
         for action, pause in steps:
             action()
-            time.sleep(pause)
+            clock.advance(pause)
 
     t = threading.Thread(target=run, name="gpio-edges")
     t.start()
@@ -122,24 +148,26 @@ def in_thread(*steps: tuple[Callable[[], None], float]) -> threading.Thread:
 
 async def join(t: threading.Thread) -> None:
     await asyncio.to_thread(t.join, WAIT)
-    assert not t.is_alive()
+    assert not t.is_alive(), "the edge thread did not finish"
 
 
 # ---------------------------------------------------------------- tests
 
 
 async def test_a_call_press_is_one_message_with_a_unique_id(
-    agent: ButtonAgent, factory: MockFactory, inbox: Inbox, store: str
+    agent: ButtonAgent, factory: MockFactory, inbox: Inbox, store: str, clock: EdgeClock
 ) -> None:
-    pin = factory.pin(17)
-    await join(in_thread((pin.drive_low, 0.08), (pin.drive_high, 0.1)))
+    pin, bill = factory.pin(17), factory.pin(18)
+    await join(in_thread(clock, (pin.drive_low, 0.08), (pin.drive_high, 0.1)))
     (first,) = await inbox.wait_count("/tables/T4/call", 1)
-    await join(in_thread((pin.drive_low, 0.08), (pin.drive_high, 0.1)))
+    await join(in_thread(clock, (pin.drive_low, 0.08), (pin.drive_high, 0.1)))
     calls = await inbox.wait_count("/tables/T4/call", 2)
-    await asyncio.sleep(0.3)
+    # nothing more from those two presses: a later press on the same topic comes after them
+    await join(in_thread(clock, (bill.drive_low, 0.08), (bill.drive_high, 0.1)))
+    await inbox.wait_count("/tables/T4/call", 3)
 
     msgs = [contract.decode_call(p) for p in inbox.on("/tables/T4/call")]
-    assert [m.kind for m in msgs] == ["waiter", "waiter"]
+    assert [m.kind for m in msgs] == ["waiter", "waiter", "bill"]
     assert msgs[0].id != msgs[1].id
     assert msgs[0].id.startswith("buttons-front-")
     assert calls[0] == first
@@ -148,16 +176,20 @@ async def test_a_call_press_is_one_message_with_a_unique_id(
 
 
 async def test_the_bill_button_says_bill(
-    agent: ButtonAgent, factory: MockFactory, inbox: Inbox
+    agent: ButtonAgent, factory: MockFactory, inbox: Inbox, clock: EdgeClock
 ) -> None:
     pin = factory.pin(18)
-    await join(in_thread((pin.drive_low, 0.06), (pin.drive_high, 0.0)))
+    await join(in_thread(clock, (pin.drive_low, 0.06), (pin.drive_high, 0.0)))
     (payload,) = await inbox.wait_count("/tables/T4/call", 1)
     assert contract.decode_call(payload).kind == "bill"
 
 
 async def test_the_led_follows_the_retained_call_state(
-    broker: Mosquitto, client: aiomqtt.Client, store: str, factory: MockFactory
+    broker: Mosquitto,
+    client: aiomqtt.Client,
+    store: str,
+    factory: MockFactory,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     topic = contract.table_call_state(store, "T4")
     state = contract.CallState(open=True, kind="waiter", call_id="c-1")
@@ -167,9 +199,10 @@ async def test_the_led_follows_the_retained_call_state(
     led = factory.pin(27)
 
     async def lit(expected: bool) -> None:
-        async with asyncio.timeout(WAIT):
-            while led.state != expected:
-                await asyncio.sleep(0.01)
+        await until(lambda: led.state == expected, f"the LED {'on' if expected else 'off'}")
+
+    def refusals() -> int:
+        return sum("rejected call state for table T4" in m for m in caplog.messages)
 
     try:
         await lit(True)
@@ -177,10 +210,17 @@ async def test_the_led_follows_the_retained_call_state(
         await lit(False)
         await client.publish(topic, b'{"open": true, "kind": "bill"}', qos=1, retain=True)
         await lit(True)
+        changes = len(led.states)
+        caplog.set_level(logging.WARNING, logger="tablehub.devices.buttons")
         await client.publish(topic, b'{"open": "maybe"}', qos=1, retain=True)  # breaks contract
+        await client.publish(topic, b"not json", qos=1, retain=True)  # (said once per table)
+        # a marker that orders after them: a valid state that changes nothing lets the next
+        # bad one be said again, so its warning shows every message before it was handled
+        await client.publish(topic, b'{"open": true, "kind": "bill"}', qos=1, retain=True)
         await client.publish(topic, b"not json", qos=1, retain=True)
-        await asyncio.sleep(0.3)
-        assert led.state is True  # unchanged
+        await until(lambda: refusals() == 2, "the agent to refuse the marked bad state")
+        assert led.state is True
+        assert led.states[changes:] == [], "a bad state switched the LED"
         await client.publish(topic, b"", qos=1, retain=True)  # retained state cleared
         await lit(False)
     finally:
@@ -190,11 +230,11 @@ async def test_the_led_follows_the_retained_call_state(
 
 
 async def test_a_bump_button_publishes_to_its_station(
-    agent: ButtonAgent, factory: MockFactory, inbox: Inbox, store: str
+    agent: ButtonAgent, factory: MockFactory, inbox: Inbox, store: str, clock: EdgeClock
 ) -> None:
     bump, recall = factory.pin(22), factory.pin(23)
-    await join(in_thread((bump.drive_low, 0.06), (bump.drive_high, 0.06)))
-    await join(in_thread((recall.drive_low, 0.06), (recall.drive_high, 0.0)))
+    await join(in_thread(clock, (bump.drive_low, 0.06), (bump.drive_high, 0.06)))
+    await join(in_thread(clock, (recall.drive_low, 0.06), (recall.drive_high, 0.0)))
     payloads = await inbox.wait_count("/kds/grill/bump", 2)
 
     msgs = [contract.decode_bump(p) for p in payloads]
@@ -205,9 +245,9 @@ async def test_a_bump_button_publishes_to_its_station(
 
 
 async def test_a_bouncy_held_press_is_one_message(
-    agent: ButtonAgent, factory: MockFactory, inbox: Inbox
+    agent: ButtonAgent, factory: MockFactory, inbox: Inbox, clock: EdgeClock
 ) -> None:
-    pin = factory.pin(17)
+    pin, bill = factory.pin(17), factory.pin(18)
     bounce = 0.003
     edges = [
         (pin.drive_low, bounce),
@@ -219,11 +259,12 @@ async def test_a_bouncy_held_press_is_one_message(
         (pin.drive_low, bounce),
         (pin.drive_high, 0.0),
     ]
-    await join(in_thread(*edges))
-    await inbox.wait_count("/tables/T4/call", 1)
-    await asyncio.sleep(0.4)
-    assert len(inbox.on("/tables/T4/call")) == 1
-    assert agent.presses == 1
+    await join(in_thread(clock, *edges))
+    # a later, clean press on the same topic: its message comes after any from the bounces
+    await join(in_thread(clock, (bill.drive_low, 0.06), (bill.drive_high, 0.0)))
+    calls = await inbox.wait_count("/tables/T4/call", 2)
+    assert [contract.decode_call(p).kind for p in calls] == ["waiter", "bill"]
+    assert agent.presses == 2
 
 
 async def test_the_last_will_fires_when_the_agent_dies(

@@ -17,16 +17,21 @@ from hub.app import RunningHub, running_hub
 from hub.config import HubConfig
 from hub.mosquitto import Mosquitto
 from tests.conftest import table_token
+from tests.waiting import DEADLINE, hub_has_handled, until
 
 PREFIX = "tablehub/v1/demo"
 
 
 async def recv(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[str, Any]:
-    async with asyncio.timeout(5):
-        while True:
-            msg: dict[str, Any] = await ws.receive_json()
-            if msg["type"] == kind:
-                return msg
+    """The next live message of type `kind` (others are skipped)."""
+    try:
+        async with asyncio.timeout(DEADLINE):
+            while True:
+                msg: dict[str, Any] = await ws.receive_json()
+                if msg["type"] == kind:
+                    return msg
+    except TimeoutError:
+        raise AssertionError(f"no {kind!r} message on the live socket in {DEADLINE} s") from None
 
 
 async def led_state(client: aiomqtt.Client, lit: bool) -> dict[str, Any]:
@@ -34,7 +39,7 @@ async def led_state(client: aiomqtt.Client, lit: bool) -> dict[str, Any]:
     retained state from an earlier test can arrive first; it is skipped, never taken."""
     seen: list[dict[str, Any]] = []
     try:
-        async with asyncio.timeout(5):
+        async with asyncio.timeout(DEADLINE):
             async for message in client.messages:
                 assert isinstance(message.payload, bytes)
                 state: dict[str, Any] = json.loads(message.payload)
@@ -85,7 +90,7 @@ async def test_esp32_button_call_shows_on_floor_and_ack_turns_led_off(
             json.dumps({"kind": "waiter", "id": "table-button-T4-2"}),
             qos=1,
         )
-        await asyncio.sleep(0.3)
+        await hub_has_handled(button, f"{PREFIX}/tables/T4/call", before="the second press")
         async with http.get(f"{hub.url}/api/v1/calls", headers=auth) as r:
             assert [c["id"] for c in (await r.json())["calls"]] == [call["id"]]
         async with http.post(f"{hub.url}/api/v1/calls/{call['id']}/ack", headers=auth) as r:
@@ -131,13 +136,12 @@ async def test_dead_button_is_visible(
                 devices = {d["id"]: d["state"] for d in (await r.json())["devices"]}
             return devices.get("table-button-T9")
 
-        async with asyncio.timeout(10):
-            while await state() != "online":
-                await asyncio.sleep(0.05)
+        async def is_(wanted: str) -> bool:
+            return await state() == wanted
+
+        await until(lambda: is_("online"), "the button to show online", every=0.05)
         proc.kill()
-        async with asyncio.timeout(10):
-            while await state() != "offline":
-                await asyncio.sleep(0.05)
+        await until(lambda: is_("offline"), "the button's last will (offline)", every=0.05)
     finally:
         if proc.returncode is None:
             proc.kill()

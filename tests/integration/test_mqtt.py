@@ -19,6 +19,7 @@ from hub.bus.client import BrokerConfig
 from hub.config import HubConfig
 from hub.mosquitto import Mosquitto
 from tests.conftest import order_body, table_token
+from tests.waiting import event, hub_has_handled, until
 
 PREFIX = "tablehub/v1/demo"
 
@@ -31,12 +32,6 @@ async def next_json(client: aiomqtt.Client, timeout: float = 5.0) -> tuple[str, 
             text = payload.decode()
             return str(message.topic), (json.loads(text) if text.startswith("{") else text)
     raise AssertionError("no message")
-
-
-async def wait_for(pred: Any, timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not await pred():
-            await asyncio.sleep(0.02)
 
 
 async def place(
@@ -95,8 +90,8 @@ async def test_bump_bar_bumps_the_oldest_ticket_once(
         v = await hub.services.kitchen.station_view("cold")
         return [t["id"] for t in v["tickets"]] == [second]
 
-    await wait_for(first_bumped)
-    await asyncio.sleep(0.3)  # the duplicate has been handled by now, and changed nothing
+    await until(first_bumped, "the first press to bump the oldest ticket")
+    await hub_has_handled(device, f"{PREFIX}/kds/cold/bump", before="the repeated press")
     view = await hub.services.kitchen.station_view("cold")
     assert [t["id"] for t in view["tickets"]] == [second]
     assert view["recent"][0]["id"] == first
@@ -108,7 +103,7 @@ async def test_bump_bar_bumps_the_oldest_ticket_once(
         v = await hub.services.kitchen.station_view("cold")
         return sorted(t["id"] for t in v["tickets"]) == sorted([first, second])
 
-    await wait_for(recalled)
+    await until(recalled, "the recall to bring the bumped ticket back")
 
 
 async def test_bad_messages_are_refused_and_logged_once(
@@ -131,12 +126,19 @@ async def test_bad_messages_are_refused_and_logged_once(
     await device.publish(f"{PREFIX}/kds/no-such-station/bump", b'{"action":"bump","id":"y"}', qos=1)
     assert hub.bus is not None
 
-    async def all_seen() -> bool:
-        return hub.bus is not None and hub.bus.received >= 6
+    def rejected_now() -> list[str]:
+        messages = [r.getMessage() for r in caplog.records if "rejected" in r.getMessage()]
+        return [m for m in messages if "marker-" not in m]
 
-    await wait_for(all_seen)
-    await asyncio.sleep(0.2)
-    rejected = [r.getMessage() for r in caplog.records if "rejected" in r.getMessage()]
+    # every message on the cold topic has been handled, and the one to the unknown station
+    # has been refused: nothing further can be logged for them
+    await hub_has_handled(device, f"{PREFIX}/kds/cold/bump", before="the garbage")
+    await until(
+        lambda: any("no-such-station" in m for m in rejected_now()),
+        "the message to an unknown station to be refused",
+        state=rejected_now,
+    )
+    rejected = rejected_now()
     assert len(rejected) == 5, rejected  # the repeated garbage is logged once
     assert all("bump bar at" in m for m in rejected)
     assert any("no-such-station" in m for m in rejected)
@@ -160,7 +162,8 @@ async def test_events_wait_for_the_broker(
             assert hub.bus is not None
             await asyncio.wait_for(hub.bus.connected.wait(), 5)
             mq.kill9()
-            await asyncio.sleep(0.2)
+            bus = hub.bus
+            await until(lambda: not bus.connected.is_set(), "the hub to see the broker gone")
             ids = [
                 (await place(http, hub, f"outage-{n:05d}", table=f"T{n + 1}"))["order_id"]
                 for n in range(5)
@@ -211,7 +214,7 @@ async def test_a_burst_reaches_mqtt_complete_in_order_and_once(
     assert len(seqs) == len(set(seqs))
     assert {order for _, order in got} == ids
     assert hub.relay is not None
-    await wait_for(lambda: _caught_up(hub))
+    await until(lambda: _caught_up(hub), "the relay to catch up")
     assert hub.relay.sent >= len(got)
     async with http.get(f"{hub.url}/healthz") as r:
         relay = (await r.json())["mqtt_relay"]
@@ -242,9 +245,13 @@ async def test_a_connection_dropped_mid_burst_loses_no_ticket(
     await device.subscribe(f"{PREFIX}/kds/+/events", qos=1)
     caplog.set_level(logging.INFO, logger="tablehub.bus")
 
+    dropped = asyncio.Event()
+
     async def stream() -> set[int]:
         ids: set[int] = set()
         for group in range(16):
+            if group == 8:  # half the orders come after the drop, however fast this machine is
+                await event(dropped, "the hub's connection to be taken over")
             placed = await asyncio.gather(
                 *(place(http, hub, f"drop-{group:02d}-{n}", table=f"T{n + 1}") for n in range(10))
             )
@@ -252,13 +259,13 @@ async def test_a_connection_dropped_mid_burst_loses_no_ticket(
         return ids
 
     orders = asyncio.create_task(stream())
-    async with asyncio.timeout(5):
-        while hub.relay.sent < 20:
-            await asyncio.sleep(0.001)
+    relay = hub.relay
+    await until(lambda: relay.sent >= 20, "the relay to publish 20 ticket events", every=0.001)
     async with aiomqtt.Client(
         "127.0.0.1", broker.port, identifier=hub_config.broker.client_id, clean_session=True
     ):
         pass  # the broker closes the hub's connection: same client id
+    dropped.set()
     ids = await orders
     got = await collect_tickets(device, ids, timeout=30)
     by_seq: dict[int, int] = {}
@@ -307,14 +314,17 @@ async def test_tickets_a_crashed_broker_lost_are_published_again(
                 (await place(http, hub, f"replay-{n:04d}", table=f"T{n % 12 + 1}"))["order_id"]
                 for n in range(12)
             }
-            await wait_for(lambda: _caught_up(hub))  # every ticket acknowledged by the broker
+            # every ticket acknowledged by the broker
+            await until(lambda: _caught_up(hub), "the broker to acknowledge every ticket")
             first = hub.bus.connections
             mq.kill9()  # the tickets queued for the device die with it
             mq.start()
-            async with asyncio.timeout(30):
-                while hub.bus.connections == first or not hub.bus.connected.is_set():
-                    await asyncio.sleep(0.05)
-            await wait_for(lambda: _caught_up(hub), timeout=10)
+            bus = hub.bus
+            await until(
+                lambda: bus.connections != first and bus.connected.is_set(),
+                "the hub to reconnect to the restarted broker",
+            )
+            await until(lambda: _caught_up(hub), "the relay to catch up after the restart")
             assert hub.relay.replayed > 0
             async with kitchen_device() as kds:
                 got = await collect_tickets(kds, ids, timeout=10)

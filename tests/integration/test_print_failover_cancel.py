@@ -21,7 +21,8 @@ from hub.bus.client import BrokerConfig
 from hub.config import HubConfig, Limits
 from hub.mosquitto import Mosquitto
 from tests.conftest import order_body, table_token
-from tests.integration.test_print_queue import PREFIX, PRINTERS, StandInAgent, jobs_in, until
+from tests.integration.test_print_queue import PREFIX, PRINTERS, StandInAgent, jobs_in
+from tests.waiting import until
 
 
 class CancellingAgent(StandInAgent):
@@ -86,13 +87,13 @@ async def test_cancel_ack_from_the_first_printer_keeps_the_job_on_the_backup(
             agents.docs("bar-1")
         )
 
-    await until(cancel_answered)
+    await until(cancel_answered, "the first printer's cancel and the backup's copy")
     agents.answer["bar-1"] = {"ok": True}  # the backup prints it (on the hub's resend)
 
     async def printed() -> bool:
         return len(await jobs_in(hub, "printed")) == 1
 
-    await until(printed)
+    await until(printed, "the job printed on the backup")
     assert await jobs_in(hub, "cancelled") == []
     (doc,) = {json.dumps(d, sort_keys=True) for d in agents.docs("bar-1")}
     assert json.loads(doc)["banner"] == "BACKUP FOR cold-1"

@@ -19,8 +19,11 @@ from hub import staff
 from hub.app import RunningHub, running_hub
 from hub.bus.client import BrokerConfig
 from hub.config import BillConfig, HubConfig, Limits, PrinterConfig
+from hub.domain.ports import Clock
 from hub.mosquitto import Mosquitto
 from tests.conftest import order_body, table_token
+from tests.integration.test_clock_steps import SteppingClock
+from tests.waiting import event, until
 
 PREFIX = "tablehub/v1/demo"
 PRINTERS = (
@@ -65,15 +68,9 @@ class StandInAgent:
         return [j["doc"] for j in self.jobs.get(printer, []) if "doc" in j]
 
 
-async def until(pred: Any, timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not await pred():
-            await asyncio.sleep(0.05)
-
-
-@pytest.fixture
-async def printing_hub(
-    tmp_path: Path, broker: Mosquitto, menu_doc: dict[str, Any]
+@contextlib.asynccontextmanager
+async def hub_with_printers(
+    tmp_path: Path, broker: Mosquitto, menu_doc: dict[str, Any], clock: Clock | None = None
 ) -> AsyncIterator[RunningHub]:
     config = HubConfig(
         data_dir=tmp_path / "data",
@@ -85,9 +82,17 @@ async def printing_hub(
         limits=Limits(enabled=False),
         bill=BillConfig(header=("12 Harbour St",), taxes=(("Sales tax 8.875%", 88_750),)),
     )
-    async with running_hub(config, seed_menu=menu_doc) as hub:
+    async with running_hub(config, seed_menu=menu_doc, clock=clock) as hub:
         assert hub.bus is not None
-        await asyncio.wait_for(hub.bus.connected.wait(), 5)
+        await event(hub.bus.connected, "the hub to connect to the broker")
+        yield hub
+
+
+@pytest.fixture
+async def printing_hub(
+    tmp_path: Path, broker: Mosquitto, menu_doc: dict[str, Any]
+) -> AsyncIterator[RunningHub]:
+    async with hub_with_printers(tmp_path, broker, menu_doc) as hub:
         yield hub
 
 
@@ -137,7 +142,7 @@ async def test_chits_print_in_order_and_are_resent_until_acked(
         ids = [j["job_id"] for j in agent.jobs.get("cold-1", [])]
         return len(ids) >= 6
 
-    await until(resent)
+    await until(resent, "the mute printer's jobs to be sent twice")
     ids = [j["job_id"] for j in agent.jobs["cold-1"]]
     assert ids[:3] == sorted(set(ids), key=ids.index)[:3]  # first round in order
     assert set(ids) == set(ids[:3])  # only resends of the same three jobs
@@ -148,7 +153,7 @@ async def test_chits_print_in_order_and_are_resent_until_acked(
     async def all_printed() -> bool:
         return len(await jobs_in(hub, "printed")) == 3
 
-    await until(all_printed)
+    await until(all_printed, "all three jobs printed")
     doc = agent.docs("cold-1")[0]
     assert doc["kind"] == "kitchen"
     assert doc["copy"] == "ORIGINAL"
@@ -169,7 +174,7 @@ async def test_failure_cause_then_failover_to_the_backup(
     async def on_backup() -> bool:
         return any(d.get("banner") == "BACKUP FOR cold-1" for d in agent.docs("bar-1"))
 
-    await until(on_backup)
+    await until(on_backup, "the job to go to the backup with a banner")
     (doc,) = [d for d in agent.docs("bar-1") if d.get("banner")]
     assert doc["number"] == order["order_id"]
     # the first printer is told to drop it, so it does not print it too when it is back
@@ -180,32 +185,74 @@ async def test_failure_cause_then_failover_to_the_backup(
     async def printed() -> bool:
         return len(await jobs_in(hub, "printed")) == 1
 
-    await until(printed)
+    await until(printed, "one job printed")
     assert hub.services.printing.health["cold-1"].reason == "paper_out"
 
 
+async def dispatcher_has_looked(hub: RunningHub, clock: SteppingClock) -> None:
+    """Wait until the print dispatcher has run a whole round (silent screens, failover,
+    sending) that began after this call: a positive marker for "nothing was printed".
+
+    Each round checks for silent screens and then reads the jobs to send once. A test page
+    queued now is sent by the first round that reads the jobs after it; that round may have
+    checked the screens just before. A second test page, queued once the first is answered,
+    can only be read by a round that started after that: one that checked the screens
+    after this call."""
+    for _ in range(2):
+        clock.advance(1)  # a test page's id carries the time
+        answer = await hub.services.printing.test_print("bar-1")
+        assert answer["ok"], answer
+
+
 async def test_silent_screen_gets_its_tickets_printed_once(
-    printing_hub: RunningHub, agent: StandInAgent, http: aiohttp.ClientSession
+    tmp_path: Path,
+    broker: Mosquitto,
+    menu_doc: dict[str, Any],
+    agent: StandInAgent,
+    http: aiohttp.ClientSession,
 ) -> None:
-    hub = printing_hub
+    """Silence is measured on the hub's clock, which this test moves: past the limit with
+    the screen up (nothing prints), then with it gone (its open tickets print, once)."""
+    clock = SteppingClock()
+    silence_ms = 3 * 1000  # well past kds_silent_after_s (1 s)
+    async with hub_with_printers(tmp_path, broker, menu_doc, clock) as hub:
+        await check_silent_screen(hub, clock, silence_ms, agent, http)
+
+
+async def check_silent_screen(
+    hub: RunningHub,
+    clock: SteppingClock,
+    silence_ms: int,
+    agent: StandInAgent,
+    http: aiohttp.ClientSession,
+) -> None:
     kitchen = await staff.issue(hub.services.store, "kitchen")
     auth = {"Authorization": f"Bearer {kitchen}"}
     ws_url = hub.url.replace("http", "ws") + "/ws/kds/grill"
     pork = [{"item": "crispy-pork-belly", "qty": 1, "modifiers": ["pork-belly-spice-mild"]}]
+    live = hub.services.live
+
+    async def screen_gone() -> None:
+        await until(lambda: live.screens_at("grill") == 0, "the hub to see the screen leave")
+
     async with http.ws_connect(ws_url, headers=auth) as ws:
         await ws.receive_json()
         async with http.post(
             f"{hub.url}/api/v1/orders", json=order_body(table_token(hub), "screen-up-01", pork)
         ) as r:
             assert r.status == 201
-        await asyncio.sleep(1.5)  # the screen is up: nothing prints
+        clock.advance(silence_ms)
+        await dispatcher_has_looked(hub, clock)  # the screen is up: nothing prints
         assert agent.docs("grill-fb") == []
 
     # the screen goes away; after the silence limit its open ticket prints, once
+    await screen_gone()
+    clock.advance(silence_ms)
+
     async def printed_once() -> bool:
         return len(agent.docs("grill-fb")) >= 1
 
-    await until(printed_once)
+    await until(printed_once, "the silent station's ticket to print")
     async with http.post(
         f"{hub.url}/api/v1/orders", json=order_body(table_token(hub, "T2"), "screen-down-01", pork)
     ) as r:
@@ -214,15 +261,18 @@ async def test_silent_screen_gets_its_tickets_printed_once(
     async def second() -> bool:
         return {d["table"] for d in agent.docs("grill-fb")} == {"Table 1", "Table 2"}
 
-    await until(second)
-    await asyncio.sleep(1.5)
+    await until(second, "the second ticket to print while the screen is silent")
+    clock.advance(silence_ms)
+    await dispatcher_has_looked(hub, clock)
     job_ids = {j["job_id"] for j in agent.jobs["grill-fb"]}
     assert len(job_ids) == 2
     # the screen comes back and shows both tickets, marked as printed: nothing fires twice
     async with http.ws_connect(ws_url, headers=auth) as ws:
         snap = await ws.receive_json()
     assert [t.get("printed_on") for t in snap["tickets"]] == ["grill-fb", "grill-fb"]
-    await asyncio.sleep(1.0)
+    await screen_gone()
+    clock.advance(silence_ms)
+    await dispatcher_has_looked(hub, clock)
     assert {j["job_id"] for j in agent.jobs["grill-fb"]} == job_ids
 
 
@@ -243,7 +293,7 @@ async def test_bill_and_test_print(
     async def billed() -> bool:
         return any(d["kind"] == "bill" for d in agent.docs("bar-1"))
 
-    await until(billed)
+    await until(billed, "the bill to print")
     (doc,) = [d for d in agent.docs("bar-1") if d["kind"] == "bill"]
     assert doc["subtotal_cents"] == 2 * 550
     assert doc["tax_lines"] == [{"name": "Sales tax 8.875%", "cents": 98}]

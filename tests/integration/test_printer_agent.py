@@ -23,6 +23,7 @@ from devices.printers.driver import EscposDriver
 from devices.printers.fake import FakeNetworkPrinter, Receipt
 from hub.bus import contract
 from hub.mosquitto import Mosquitto
+from tests.waiting import event, until
 
 STORE = "demo"
 PREFIX = f"tablehub/v1/{STORE}"
@@ -60,12 +61,6 @@ def complete(printer: FakeNetworkPrinter) -> list[Receipt]:
     return [r for r in printer.printed if r.complete]
 
 
-async def until(pred: Callable[[], bool], timeout: float = 8.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not pred():
-            await asyncio.sleep(0.02)
-
-
 class Hub:
     """Plays the hub: publishes jobs, records acks and status messages as they arrive."""
 
@@ -74,6 +69,7 @@ class Hub:
         self.printer = printer
         self.acks: list[dict[str, Any]] = []
         self.statuses: list[dict[str, Any]] = []
+        self.subscribed = asyncio.Event()  # the broker acknowledged the subscription
 
     @property
     def status_topic(self) -> str:
@@ -83,6 +79,7 @@ class Hub:
         await self.client.subscribe(
             [(f"{PREFIX}/printers/{self.printer}/acks", 1), (self.status_topic, 1)]
         )
+        self.subscribed.set()
         async for message in self.client.messages:
             assert isinstance(message.payload, bytes)
             body = json.loads(message.payload)
@@ -109,6 +106,13 @@ class Hub:
     def failures(self) -> list[tuple[str, str]]:
         return [(a["job_id"], a["error"]) for a in self.acks if not a["ok"]]
 
+    def seen(self) -> dict[str, object]:
+        """What arrived so far, for a failure message."""
+        return {"ok": self.ok(), "failures": self.failures(), "statuses": self.statuses[-3:]}
+
+    async def wait_acks(self, pred: Callable[[], bool], what: str) -> None:
+        await until(pred, what, state=self.seen)
+
 
 @pytest.fixture
 def printer() -> Iterator[FakeNetworkPrinter]:
@@ -131,7 +135,7 @@ async def hub(broker: Mosquitto, printer_id: str) -> AsyncIterator[Hub]:
     ) as client:
         side = Hub(client, printer_id)
         task = asyncio.create_task(side.listen())
-        await asyncio.sleep(0.1)  # SUBACK before the agent starts
+        await event(side.subscribed, "the hub side's subscription to be acknowledged")
         yield side
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -173,11 +177,14 @@ async def test_jobs_print_once_each_in_order(
     async with running(agent):
         for n in range(1, 6):
             await hub.send(f"j{n}", chit(n))
-        await until(lambda: len(hub.ok()) == 5)
-        await asyncio.sleep(0.3)  # nothing else comes
-    assert hub.ok() == ["j1", "j2", "j3", "j4", "j5"]
+        await hub.wait_acks(lambda: len(hub.ok()) == 5, "five jobs acked")
+        # nothing else comes: a sixth job is acked after anything the first five could still
+        # cause (acks of one agent arrive in order)
+        await hub.send("j6", chit(6))
+        await hub.wait_acks(lambda: "j6" in hub.ok(), "the later job j6 acked")
+    assert hub.ok() == ["j1", "j2", "j3", "j4", "j5", "j6"]
     assert hub.failures() == []
-    assert [number(r) for r in printer.printed] == [1, 2, 3, 4, 5]
+    assert [number(r) for r in printer.printed] == [1, 2, 3, 4, 5, 6]
     assert not any(reprint(r) for r in printer.printed)
     assert hub.acks[-1]["status"] == {
         "online": True,
@@ -198,14 +205,21 @@ async def test_paper_out_holds_the_queue_then_prints_everything_in_order(
     async with running(agent):
         for n in range(1, 4):
             await hub.send(f"j{n}", chit(n))
-        await until(lambda: hub.failures() == [("j1", "paper_out")])
-        await asyncio.sleep(1.0)  # five retries while the paper is out
+        await hub.wait_acks(lambda: hub.failures() == [("j1", "paper_out")], "j1's paper out")
+        # five more tries while the paper is out: each asks the printer three status questions
+        printer.queries.clear()
+        await until(
+            lambda: len(printer.queries) >= 15,
+            "five status reads while the paper is out",
+            state=lambda: len(printer.queries),
+        )
         assert printer.printed == []
-        assert hub.failures() == [("j1", "paper_out")]  # once per cause, not per retry
         assert hub.acks[0]["status"]["paper"] == "out"
         assert hub.acks[0]["status"]["error"] == "paper_out"
         printer.set_paper("ok")
-        await until(lambda: len(hub.ok()) == 3)
+        await hub.wait_acks(lambda: len(hub.ok()) == 3, "three jobs acked once the paper is in")
+    # a failure ack from any of those tries would have arrived before the ok acks
+    assert hub.failures() == [("j1", "paper_out")]  # once per cause, not per retry
     assert hub.ok() == ["j1", "j2", "j3"]
     assert [number(r) for r in printer.printed] == [1, 2, 3]
     assert not any(reprint(r) for r in printer.printed)  # none was started while out
@@ -220,9 +234,9 @@ async def test_connection_dropped_mid_job_prints_it_again_marked(
     printer.drop_connection_after(120)  # status queries + part of the chit, then RST
     async with running(agent):
         await hub.send("j1", chit(1))
-        await until(lambda: hub.ok() == ["j1"])
+        await hub.wait_acks(lambda: hub.ok() == ["j1"], "j1 printed again after the drop")
         await hub.send("j2", chit(2))
-        await until(lambda: hub.ok() == ["j1", "j2"])
+        await hub.wait_acks(lambda: hub.ok() == ["j1", "j2"], "j2 acked")
     partial, *rest = [r for r in printer.printed if number(r) == 1]
     assert not partial.complete, "the first try was cut off"
     assert [(r.complete, reprint(r)) for r in rest] == [(True, True)]
@@ -237,12 +251,13 @@ async def test_the_same_job_twice_prints_once_and_acks_twice(
     async with running(agent):
         await hub.send("j1", chit(1))
         await hub.send("j1", chit(1))  # a resend while it is still queued
-        await until(lambda: hub.ok() == ["j1"])
+        await hub.wait_acks(lambda: hub.ok() == ["j1"], "j1 acked")
         await hub.send("j1", chit(1))  # a resend after it printed: ack again, do not print
-        await until(lambda: hub.ok() == ["j1", "j1"])
-        await asyncio.sleep(0.3)
-    assert [number(r) for r in printer.printed] == [1]
-    assert hub.ok() == ["j1", "j1"]
+        await hub.wait_acks(lambda: hub.ok() == ["j1", "j1"], "j1 acked twice")
+        await hub.send("j2", chit(2))  # a later job: printed and acked after anything of j1
+        await hub.wait_acks(lambda: "j2" in hub.ok(), "the later job j2 acked")
+    assert [number(r) for r in printer.printed] == [1, 2]
+    assert hub.ok() == ["j1", "j1", "j2"]
 
 
 async def test_bad_messages_are_refused_and_do_not_block_the_queue(
@@ -253,7 +268,7 @@ async def test_bad_messages_are_refused_and_do_not_block_the_queue(
         await hub.send_raw(b'{"job_id": "", "doc": {}}')
         await hub.send("bad", {"kind": "kitchen", "items": []})  # no table, no number
         await hub.send("good", chit(7))
-        await until(lambda: hub.ok() == ["good"])
+        await hub.wait_acks(lambda: hub.ok() == ["good"], "the good job acked")
     assert hub.failures() == [("bad", "bad_document")]
     assert [number(r) for r in printer.printed] == [7]
 
@@ -265,15 +280,17 @@ async def test_cancelled_job_is_dropped_while_the_printer_is_down(
     async with running(agent):
         await hub.send("j1", chit(1))
         await hub.send("j2", chit(2))
-        await until(lambda: hub.failures() == [("j1", "cover_open")])
+        await hub.wait_acks(lambda: hub.failures() == [("j1", "cover_open")], "j1's cover open")
         await hub.send_raw(b'{"job_id": "j1", "cancel": true}')  # the hub moved it to a backup
         await hub.send_raw(b'{"job_id": "j9", "cancel": true}')  # cancelled before it arrived
-        await until(lambda: ("j9", "cancelled") in hub.failures())
+        await hub.wait_acks(lambda: ("j9", "cancelled") in hub.failures(), "j9 cancelled")
         await hub.send("j9", chit(9))
         printer.set_cover_open(False)
-        await until(lambda: hub.ok() == ["j2"])
-        await asyncio.sleep(0.3)
-    assert [number(r) for r in printer.printed] == [2]
+        await hub.wait_acks(lambda: hub.ok() == ["j2"], "j2 printed once the cover shut")
+        await hub.send("j3", chit(3))  # a later job: a late print of j1 or j9 would come first
+        await hub.wait_acks(lambda: "j3" in hub.ok(), "the later job j3 acked")
+    assert hub.ok() == ["j2", "j3"]
+    assert [number(r) for r in printer.printed] == [2, 3]
     # j2 waits behind the open cover; whether it was tried (and answered cover_open) before
     # the cover shut depends on the poll timing, so its tries are left out of the comparison
     assert [f for f in hub.failures() if f != ("j2", "cover_open")] == [
@@ -291,25 +308,25 @@ async def test_a_test_page_that_cannot_print_is_answered_not_kept(
     async with running(agent):
         await hub.send("test-1", {"kind": "test", "printer": agent.printer_id})
         await hub.send("j1", chit(1))
-        await until(lambda: hub.failures() == [("test-1", "cover_open"), ("j1", "cover_open")])
+        await hub.wait_acks(
+            lambda: hub.failures() == [("test-1", "cover_open"), ("j1", "cover_open")],
+            "the test page and j1 to fail with the cover open",
+        )
         printer.set_cover_open(False)
-        await until(lambda: hub.ok() == ["j1"])
+        await hub.wait_acks(lambda: hub.ok() == ["j1"], "j1 acked once the cover shut")
     assert [number(r) for r in printer.printed] == [1]  # no test page an hour later
 
 
-async def test_retained_status_shows_paper_out_within_the_poll_interval(
+async def test_retained_status_shows_paper_out_while_idle(
     agent: PrinterAgent, hub: Hub, printer: FakeNetworkPrinter, broker: Mosquitto
 ) -> None:
     def paper(state: str) -> bool:
         return any((s.get("detail") or {}).get("paper") == state for s in hub.statuses)
 
     async with running(agent):
-        await until(lambda: paper("ok"))
-        printer.set_paper("out")
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        await until(lambda: paper("out"), timeout=3)
-        assert loop.time() - started < 0.3 + 0.5  # poll interval + one status round trip
+        await until(lambda: paper("ok"), "a status with paper ok", state=hub.seen)
+        printer.set_paper("out")  # no job is queued: only the idle poll can notice
+        await until(lambda: paper("out"), "the idle poll to publish paper out", state=hub.seen)
         async with aiomqtt.Client(
             "127.0.0.1", broker.port, identifier=f"late-{agent.printer_id}"
         ) as late:
@@ -324,7 +341,11 @@ async def test_retained_status_shows_paper_out_within_the_poll_interval(
         assert retained["detail"]["error"] == "paper_out"
         assert retained["detail"]["online"] is False
         printer.set_paper("ok")
-        await until(lambda: (hub.statuses[-1]["detail"] or {}).get("error") is None)
+        await until(
+            lambda: (hub.statuses[-1]["detail"] or {}).get("error") is None,
+            "a status without an error once the paper is in",
+            state=hub.seen,
+        )
     assert hub.failures() == []  # no job, no ack: the status alone tells the hub
 
 
@@ -394,21 +415,23 @@ async def test_killed_agent_loses_nothing_and_its_last_will_fires(
         return hub.statuses[-1]["state"] if hub.statuses else None
 
     with agent_process(config) as proc:
-        await until(lambda: state() == "online", timeout=10)
+        await until(lambda: state() == "online", "the agent process online", state=hub.seen)
         await hub.send("j1", chit(1))
         await hub.send("j2", chit(2))
-        await until(lambda: hub.ok() == ["j1", "j2"])
+        await hub.wait_acks(lambda: hub.ok() == ["j1", "j2"], "j1 and j2 acked")
         printer.stall(after_cut=True)  # j3 goes out, then the printer stops answering
         for n in (3, 4, 5):
             await hub.send(f"j{n}", chit(n))
-        await until(lambda: ("j3", "timeout") in hub.failures())
+        await hub.wait_acks(lambda: ("j3", "timeout") in hub.failures(), "j3 to time out")
         proc.kill()  # SIGKILL: no clean disconnect, no goodbye
-        await until(lambda: state() == "offline", timeout=5)
+        await until(lambda: state() == "offline", "the last will (offline)", state=hub.seen)
         assert hub.statuses[-1] == {"state": "offline", "kind": "printer", "detail": None}
 
     printer.unstall()
     with agent_process(config):
-        await until(lambda: hub.ok() == ["j1", "j2", "j3", "j4", "j5"], timeout=10)
+        await hub.wait_acks(
+            lambda: hub.ok() == ["j1", "j2", "j3", "j4", "j5"], "every job acked after the restart"
+        )
         assert state() == "online"
 
     printed = [(number(r), reprint(r)) for r in complete(printer)]

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
+import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import aiomqtt
 import pytest
@@ -21,7 +22,8 @@ import pytest
 from devices.printers.agent import PrinterAgent
 from devices.printers.fake import FakeNetworkPrinter
 from hub.mosquitto import Mosquitto
-from tests.integration.test_printer_agent import Hub, chit, make_agent, number, running, until
+from tests.integration.test_printer_agent import Hub, chit, make_agent, number, running
+from tests.waiting import event, thread_event, until
 
 
 @pytest.fixture
@@ -41,11 +43,45 @@ async def side(broker: Mosquitto) -> AsyncIterator[Hub]:
     ) as client:
         hub = Hub(client, printer_id)
         task = asyncio.create_task(hub.listen())
-        await asyncio.sleep(0.1)
+        await event(hub.subscribed, "the hub side's subscription to be acknowledged")
         yield hub
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+class CancelHeldOpen:
+    """Holds the agent's journal write of a cancel open until the printer loop has picked a
+    job and asked the journal to mark it `started`.
+
+    The agent has one journal thread. The cancel's write runs on it and waits here; the
+    printer loop meanwhile reads the printer's status and submits its own `started` write,
+    which queues behind the held one. So the printer loop chooses its job *while the cancel
+    is between its two halves* — the interleaving the bug needed, every run, with no sleep.
+    Old agent: j1 was still queued, the loop took it, printed it, and popped j2 as if it had
+    printed j2. Fixed agent: j1 left the queue before the write, so the loop takes j2."""
+
+    def __init__(self, agent: PrinterAgent, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.cancel_writing = threading.Event()  # the cancel's journal write has begun
+        self.loop_started: list[str] = []  # job ids the printer loop marked started meanwhile
+        self._loop_committed = threading.Event()
+        self.held_until_loop_committed: bool | None = None
+        db, mark = agent._db, agent._journal_mark
+
+        async def db_seen(fn: Callable[..., Any], *args: Any) -> Any:
+            if fn == agent._journal_mark and args[1] == "started":
+                self.loop_started.append(args[0])
+                self._loop_committed.set()
+            return await db(fn, *args)
+
+        def held_mark(job_id: str, state: str, error: str | None) -> None:
+            if state == "cancelled" and self.held_until_loop_committed is None:
+                self.cancel_writing.set()
+                self.held_until_loop_committed = self._loop_committed.wait(30)
+            mark(job_id, state, error)
+
+        monkeypatch.setattr(agent, "_db", db_seen)
+        monkeypatch.setattr(agent, "_journal_mark", held_mark)
 
 
 async def test_cancel_while_the_printer_comes_back_loses_nothing(
@@ -60,20 +96,26 @@ async def test_cancel_while_the_printer_comes_back_loses_nothing(
     async with running(agent):
         for n in (1, 2, 3):
             await side.send(f"j{n}", chit(n))
-        await until(lambda: side.failures() == [("j1", "cover_open")])
-        mark = agent._journal_mark
-
-        def slow_cancel(job_id: str, state: str, error: str | None) -> None:
-            if state == "cancelled":
-                time.sleep(0.8)  # a slow fsync: the printer loop runs meanwhile
-            mark(job_id, state, error)
-
-        monkeypatch.setattr(agent, "_journal_mark", slow_cancel)
+        await until(
+            lambda: side.failures() == [("j1", "cover_open")],
+            "j1 to fail with the cover open",
+            state=side.failures,
+        )
+        held = CancelHeldOpen(agent, monkeypatch)
         await side.send_raw(b'{"job_id": "j1", "cancel": true}')
-        await asyncio.sleep(0.15)  # the cancel is being journalled
-        printer.set_cover_open(False)  # the printer is back; the next retry is due in 0.2 s
-        await until(lambda: sorted(side.ok()) == ["j2", "j3"], timeout=10)
-        await asyncio.sleep(0.5)  # nothing else comes
-    assert [number(r) for r in printer.printed if r.complete] == [2, 3]
-    assert side.ok() == ["j2", "j3"]
+        await thread_event(held.cancel_writing, "the agent to start journalling the cancel")
+        printer.set_cover_open(False)  # the printer is back: the loop's next retry can print
+        await until(
+            lambda: sorted(side.ok()) == ["j2", "j3"],
+            "j2 and j3 to print (the old agent printed j1 and lost j2)",
+            state=lambda: (side.ok(), side.failures(), held.loop_started),
+        )
+        # nothing else comes: a later job, queued behind anything left, prints and is acked
+        # last, so a late print of j1 would be on paper before it
+        await side.send("j4", chit(4))
+        await until(lambda: "j4" in side.ok(), "the later job j4 to print", state=side.ok)
+    assert held.held_until_loop_committed, "the printer loop never chose a job mid-cancel"
+    assert held.loop_started[0] == "j2"  # chosen while the cancel was being journalled
+    assert [number(r) for r in printer.printed if r.complete] == [2, 3, 4]
+    assert side.ok() == ["j2", "j3", "j4"]
     assert ("j1", "cancelled") in side.failures()

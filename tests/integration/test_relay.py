@@ -13,6 +13,7 @@ import pytest
 from hub.bus.client import Message
 from hub.dispatch import OutboxRelay
 from hub.store.db import Store, Tx
+from tests.waiting import until
 
 
 class ScriptedBroker:
@@ -28,7 +29,7 @@ class ScriptedBroker:
     async def publish_many(self, messages: Sequence[Message]) -> None:
         self.calls += 1
         self.batches.append(list(messages))
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # an await point, as a real publish has
         if self.calls in self.fail_calls:
             raise ConnectionError("connection dropped")
         self.acked.extend(messages)
@@ -54,11 +55,9 @@ def ticket_seqs(messages: Sequence[Message]) -> list[int]:
     return [json.loads(payload)["seq"] for _, payload, _, _ in messages]
 
 
-async def run_until(relay: OutboxRelay, store: Store, timeout: float = 10.0) -> asyncio.Task[None]:
+async def run_until(relay: OutboxRelay, store: Store) -> asyncio.Task[None]:
     task = asyncio.create_task(relay.run())
-    async with asyncio.timeout(timeout):
-        while relay.cursor < store.committed_seq:
-            await asyncio.sleep(0.01)
+    await run_until_caught_up(relay, store)
     return task
 
 
@@ -77,9 +76,7 @@ async def test_a_refused_batch_is_sent_again_whole_and_nothing_is_skipped(store:
     await add_tickets(store, 600)  # a backlog: more than two batches
     task = await run_until(relay, store)
     await add_tickets(store, 5, start=600)  # then live, from the commit listener
-    async with asyncio.timeout(10):
-        while relay.cursor < store.committed_seq:
-            await asyncio.sleep(0.01)
+    await run_until_caught_up(relay, store)
     await stop(task)
 
     assert all(len(b) <= OutboxRelay.BATCH for b in broker.batches)
@@ -109,15 +106,12 @@ async def test_the_cursor_never_passes_an_unacknowledged_event(store: Store) -> 
     store.on_commit(relay.on_commit)
     await add_tickets(store, 10)
     task = asyncio.create_task(relay.run())
-    async with asyncio.timeout(5):
-        while not seen_cursors:
-            await asyncio.sleep(0.01)
-    await asyncio.sleep(0.05)
-    assert relay.cursor == 0  # the batch is out, unacknowledged: the cursor has not moved
+    await until(lambda: bool(seen_cursors), "the relay to send its first batch")
+    # the relay's task, the only one that moves the cursor, is parked in the publish call
+    # until the gate opens: the batch is out, unacknowledged, and the cursor has not moved
+    assert relay.cursor == 0
     gate.set()
-    async with asyncio.timeout(5):
-        while relay.cursor < store.committed_seq:
-            await asyncio.sleep(0.01)
+    await run_until_caught_up(relay, store)
     await stop(task)
     assert relay.sent == 10
 
@@ -152,9 +146,10 @@ async def test_a_reconnect_publishes_again_what_was_acked_in_the_replay_window(
     now[0] = 1200.0  # the broker was down a while
     connection[0] = 2
     relay.on_connected()
-    async with asyncio.timeout(5):
-        while relay.replayed == 0 or relay.cursor < store.committed_seq:
-            await asyncio.sleep(0.01)
+    await until(
+        lambda: relay.replayed > 0 and relay.cursor >= store.committed_seq,
+        "the relay to replay its window after the reconnect",
+    )
     await stop(task)
     again = ticket_seqs(broker.acked)[len(before) :]
     assert again == before[3:]  # the two of the last window, same seqs; the first three not
@@ -162,6 +157,8 @@ async def test_a_reconnect_publishes_again_what_was_acked_in_the_replay_window(
 
 
 async def run_until_caught_up(relay: OutboxRelay, store: Store) -> None:
-    async with asyncio.timeout(5):
-        while relay.cursor < store.committed_seq:
-            await asyncio.sleep(0.01)
+    await until(
+        lambda: relay.cursor >= store.committed_seq,
+        "the relay's cursor to reach the last commit",
+        state=lambda: (relay.cursor, store.committed_seq),
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
+import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -22,11 +22,15 @@ import pytest
 from devices.agent import DeviceLink, MqttSettings
 from devices.scales.agent import ScaleAgent
 from devices.scales.fake import FakeScale
+from devices.scales.port import SerialPort, open_serial
+from devices.scales.protocols import ScaleProtocol
+from devices.scales.stability import Weight
 from hub.bus import contract
 from hub.mosquitto import Mosquitto
+from tests.waiting import DEADLINE, until
 
 PTY_8N1 = {"bytesize": 8, "parity": "N"}
-WAIT = 8.0
+WAIT = DEADLINE
 
 
 class Watcher:
@@ -47,13 +51,57 @@ class Watcher:
     async def wait_for(
         self, pred: Callable[[str, Any], bool], timeout: float = WAIT, after: int = 0
     ) -> tuple[str, Any]:
-        async with asyncio.timeout(timeout):
-            while True:
-                for topic, body, _ in self.seen[after:]:
-                    if pred(topic, body):
-                        return topic, body
-                self._changed.clear()
-                await self._changed.wait()
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    for topic, body, _ in self.seen[after:]:
+                        if pred(topic, body):
+                            return topic, body
+                    self._changed.clear()
+                    await self._changed.wait()
+        except TimeoutError:
+            recent = [(t.rsplit("/", 2)[-2:], b) for t, b, _ in self.seen[after:][-5:]]
+            raise AssertionError(f"no matching message in {timeout:g} s; last: {recent}") from None
+
+
+class StepClock:
+    """The agent's clock, moved by the test; counts how often the agent's thread reads it
+    (once per round of reading the scale), so a test can wait for whole rounds."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.now = 1000.0
+        self.reads = 0
+
+    def __call__(self) -> float:
+        with self._lock:
+            self.reads += 1
+            return self.now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self.now += seconds
+
+    async def rounds(self, n: int = 2) -> None:
+        """Wait until the agent has finished a round of readings taken at the current time:
+        its second clock read from now starts a round after one that read this time."""
+        with self._lock:
+            target = self.reads + n
+        await until(lambda: self.reads >= target, f"{n} rounds of scale readings")
+        # the thread hands its last weight to the loop (call_soon_threadsafe) before the
+        # read above; one pass of the loop delivers it to `agent.weight`
+        await asyncio.sleep(0)
+
+
+class CountingOpener:
+    """The agent's port opener, counting attempts (a failed reopen is one)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, url: str, protocol: ScaleProtocol) -> SerialPort:
+        self.calls += 1
+        return open_serial(url, protocol, overrides=PTY_8N1)
 
 
 @pytest.fixture
@@ -177,23 +225,31 @@ async def test_motion_makes_it_unstable_and_keeps_the_last_weight(
 async def test_a_weight_that_holds_still_becomes_stable_after_the_hold_time(
     broker: Mosquitto, store: str, watcher: Watcher, fake_factory: Callable[[str], FakeScale]
 ) -> None:
+    """Hold time is measured on the agent's clock, which the test moves: the weight is not
+    stable a moment before the hold time has passed, and is just after."""
     scale = fake_factory("cas-22")  # streams "US" (unstable) forever while in motion
     scale.set_weight(400)
     scale.set_motion(True, wobble_g=20)  # wider than the band: never settles
-    agent = make_agent(broker, store, scale, "cas-22", stable_hold_ms=300, stable_band_g=2)
+    clock = StepClock()
+    agent = make_agent(
+        broker, store, scale, "cas-22", stable_hold_ms=300, stable_band_g=2, clock=clock
+    )
     async with running(agent):
         await watcher.wait_for(lambda t, b: t.endswith("/weight") and b["stable"] is False)
-        await asyncio.sleep(0.9)  # three hold times
+        clock.advance(0.9)  # three hold times
+        await clock.rounds()
         assert agent.weight is not None
         assert not agent.weight.stable
         scale.set_motion(True, wobble_g=1)  # still "US", but within +-2 g now
         mark = len(watcher.seen)
-        t0 = time.monotonic()
         await watcher.wait_for(
             lambda t, b: t.endswith("/weight") and b["grams"] in (399, 401), after=mark
         )
+        clock.advance(0.29)  # every in-band reading so far came at one time: 0.29 s ago
+        await clock.rounds()
+        assert not agent.weight.stable, "stable before the hold time"
+        clock.advance(0.02)
         await watcher.wait_for(weight(400, True), after=mark)  # the mean of the window
-        assert time.monotonic() - t0 >= 0.25
 
 
 @pytest.mark.parametrize("protocol", ["mettler-8217", "mt-sics", "nci-scp01", "cas-22"])
@@ -224,7 +280,8 @@ async def test_unplug_shows_the_error_and_replug_recovers_by_itself(
     caplog.set_level(logging.INFO, logger="tablehub.devices.scales")
     scale = fake_factory("nci-scp01")
     scale.set_weight(640)
-    async with running(make_agent(broker, store, scale, "auto")):
+    opener = CountingOpener()
+    async with running(make_agent(broker, store, scale, "auto", open_port=opener)):
         await watcher.wait_for(weight(640, True))
         await watcher.wait_for(status("online", protocol="nci-scp01"))
 
@@ -233,7 +290,8 @@ async def test_unplug_shows_the_error_and_replug_recovers_by_itself(
             lambda t, b: status("offline")(t, b) and "error" in b["detail"]
         )
         assert body["detail"]["code"] in ("lost", "unavailable")
-        await asyncio.sleep(0.6)  # several failed reopen attempts while unplugged
+        tried = opener.calls
+        await until(lambda: opener.calls >= tried + 3, "three failed reopens while unplugged")
 
         scale.set_weight(700)
         scale.replug()
@@ -279,18 +337,21 @@ async def test_the_agent_comes_back_after_the_broker_restarts(
         scale.set_weight(300)
         agent = make_agent(mq, store, scale, "mt-sics")
         async with running(agent):
-            async with asyncio.timeout(WAIT):
-                while (
-                    agent.weight is None or agent.link is None or not agent.link.connected.is_set()
-                ):
-                    await asyncio.sleep(0.02)
+            await until(
+                lambda: (
+                    agent.weight is not None
+                    and agent.link is not None
+                    and agent.link.connected.is_set()
+                ),
+                "the agent connected with a weight",
+            )
             mq.kill9()
             scale.set_weight(450)  # weighed while the broker is down: kept as the latest
-            await asyncio.sleep(0.3)
+            await until(lambda: agent.weight == Weight(450, True), "450 g weighed while down")
             mq.start()
             async with aiomqtt.Client("127.0.0.1", mq.port, identifier=f"w-{store}") as c:
                 await c.subscribe(contract.scale_weight(store, "deli-1"), qos=0)
-                async with asyncio.timeout(15):
+                async with asyncio.timeout(DEADLINE):
                     async for m in c.messages:
                         if m.payload == b'{"grams":450,"stable":true}':
                             break

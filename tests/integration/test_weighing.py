@@ -13,6 +13,7 @@ import aiomqtt
 from hub.app import RunningHub
 from hub.mosquitto import Mosquitto
 from tests.conftest import order_body, table_token
+from tests.waiting import until
 
 LOBSTER = [
     {"item": "live-lobster", "qty": 1, "modifiers": ["lobster-noodles"]},
@@ -54,15 +55,12 @@ async def test_weighed_line_is_priced_from_a_stable_reading(
         await recv(diner, "snapshot")
         topic = "tablehub/v1/demo/scales/pass/weight"
         await scale.publish(topic, json.dumps({"grams": 1180, "stable": False}), retain=True)
-        async with asyncio.timeout(5):
-            while hub.services.live.weights.get("pass") != (1180, False):
-                await asyncio.sleep(0.02)
+        weights = hub.services.live.weights
+        await until(lambda: weights.get("pass") == (1180, False), "the moving reading")
         async with http.post(weigh, json={"scale": "pass"}, headers=auth) as r:
             assert r.status == 409  # still moving: nothing recorded
         await scale.publish(topic, json.dumps({"grams": 1234, "stable": True}), retain=True)
-        async with asyncio.timeout(5):
-            while hub.services.live.weights.get("pass") != (1234, True):
-                await asyncio.sleep(0.02)
+        await until(lambda: weights.get("pass") == (1234, True), "the stable reading")
         async with http.post(weigh, json={"scale": "pass"}, headers=auth) as r:
             assert r.status == 200
             weighed = await r.json()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiomqtt
@@ -19,6 +18,7 @@ from hub.app import running_hub
 from hub.config import load_config
 from hub.domain.orders import LineRequest
 from tests.provision.conftest import WrittenBroker, runnable_hub_toml, secret
+from tests.waiting import event, until
 
 BASE = "tablehub/v1/harbour"
 SUCCESS, NOT_AUTHORIZED = 0, 0x87
@@ -152,13 +152,6 @@ def _bump(action_id: str, ticket: int) -> bytes:
     return _msg(action="bump", id=action_id, ticket=ticket)
 
 
-async def _until(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    async with asyncio.timeout(10):
-        while not await check():
-            await asyncio.sleep(0.05)
-    assert await check(), what
-
-
 async def test_the_hub_acts_on_no_refused_message(
     written_broker: WrittenBroker, provisioned: Path, tmp_path: Path
 ) -> None:
@@ -169,8 +162,7 @@ async def test_the_hub_acts_on_no_refused_message(
     config = load_config(runnable_hub_toml(provisioned, port, tmp_path / "hub.toml"))
     async with running_hub(config) as hub:
         assert hub.bus is not None
-        async with asyncio.timeout(5):
-            await hub.bus.connected.wait()
+        await event(hub.bus.connected, "the hub to connect to the provisioned broker")
         store = hub.services.store
         token = hub.services.catalog.token_for("T3")
         lines = [LineRequest("chicken-satay", 1), LineRequest("veggie-spring-rolls", 1)]
@@ -210,7 +202,7 @@ async def test_the_hub_acts_on_no_refused_message(
             wok = await store.read_all("SELECT status FROM tickets WHERE station = 'wok'")
             return [tuple(r) for r in calls] == [("T1",)] and wok[0][0] == "bumped"
 
-        await _until(acted, "the hub did not act on the allowed messages")
+        await until(acted, "the hub to act on the allowed messages", every=0.05)
         # and on nothing else: no call for T2, the grill ticket still open, no job acknowledged
         assert [tuple(r) for r in await store.read_all("SELECT table_id FROM calls")] == [("T1",)]
         grill = await store.read_all("SELECT status FROM tickets WHERE station = 'grill'")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 from collections.abc import Iterator
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from hub import sdnotify
+from tests.waiting import until
 
 
 @pytest.fixture
@@ -78,9 +78,16 @@ async def test_supervised_feeds_the_watchdog_from_the_loop(
     monkeypatch.setenv("NOTIFY_SOCKET", env["NOTIFY_SOCKET"])
     monkeypatch.setenv("WATCHDOG_USEC", "100000")  # 0.1 s: pings every 0.05 s
     monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
+    got: list[str] = []
+
+    def pinged_three_times() -> bool:
+        # read as they come: the socket queues only 10 datagrams (net.unix.max_dgram_qlen)
+        got.extend(received(sock))
+        return got.count("WATCHDOG=1") >= 3
+
     async with sdnotify.supervised("serving"):
-        await asyncio.sleep(0.2)  # few datagrams: the queue holds 10 (net.unix.max_dgram_qlen)
-    got = received(sock)
+        await until(pinged_three_times, "three watchdog pings", state=lambda: got)
+    got.extend(received(sock))
     assert got[0] == "READY=1\nSTATUS=serving" or got[1] == "READY=1\nSTATUS=serving"
     assert got.count("WATCHDOG=1") >= 3
     assert got[-1] == "STOPPING=1"
