@@ -27,8 +27,8 @@ test-fast: setup
 	$(PY) -m pytest -m "not browser and not slow" $(PYTEST_ARGS)
 
 lint: setup
-	$(VENV)/bin/ruff check hub devices cloud_bridge tests
-	$(VENV)/bin/ruff format --check hub devices cloud_bridge tests
+	$(VENV)/bin/ruff check hub devices cloud_bridge plumbing tests
+	$(VENV)/bin/ruff format --check hub devices cloud_bridge plumbing tests
 
 typecheck: setup
 	$(VENV)/bin/mypy

@@ -1,0 +1,1 @@
+"""Small pieces every tablehub process shares; imports nothing of hub, devices or cloud_bridge."""
