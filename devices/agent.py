@@ -42,7 +42,7 @@ from typing import Any, Literal
 
 from hub.bus import contract
 from plumbing.backoff import Backoff
-from plumbing.mqtt import LastWill, MqttSession, Send
+from plumbing.mqtt import Endpoint, LastWill, MqttSession, Send
 
 log = logging.getLogger("tablehub.devices")
 
@@ -54,17 +54,12 @@ RECONNECT_CAP_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
-class MqttSettings:
-    """How a device agent reaches the broker (from its config file)."""
+class MqttSettings(Endpoint):
+    """How a device agent reaches the broker (from its config file): the `Endpoint` (host,
+    port, login, keepalive, timeout) and the agent's session."""
 
-    host: str = "127.0.0.1"
-    port: int = 1883
-    username: str | None = None
-    password: str | None = None
-    keepalive: int = 15
     client_id: str | None = None  # default: the link's `default_client_id`
     session_expiry: int = 3600  # seconds; persistent sessions only
-    timeout: float = 10.0
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> MqttSettings:
@@ -119,13 +114,8 @@ class DeviceLink:
         self.dropped = 0
         self._drop_logged = False
         self._session = MqttSession(
-            host=settings.host,
-            port=settings.port,
-            username=settings.username,
-            password=settings.password,
+            endpoint=settings,
             client_id=self.client_id,
-            keepalive=settings.keepalive,
-            timeout=settings.timeout,
             persistent=persistent,
             session_expiry=settings.session_expiry,
             will=LastWill(self.status_topic, self._offline("connection lost")),

@@ -1,8 +1,8 @@
 """One MQTT v5 session (aiomqtt over paho-mqtt), kept up for as long as a process runs: the
 hub's `Bus` and every device agent's `DeviceLink` are this session with their own hooks.
 
-`MqttSession(host=..., client_id=..., ...)` (keyword-only) and `await session.run()` until
-`session.stop()`:
+`MqttSession(endpoint=Endpoint(...), client_id=..., ...)` (keyword-only) and
+`await session.run()` until `session.stop()`:
 
 - a persistent session (``clean_start=False`` + ``SessionExpiryInterval``), so QoS 1 messages
   sent while the process was away are delivered when it comes back; or a clean one;
@@ -51,6 +51,18 @@ _log = logging.getLogger("tablehub.mqtt")
 
 
 @dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where the broker is and how to log in."""
+
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str | None = None
+    password: str | None = None
+    keepalive: int = 15
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
 class LastWill:
     topic: str
     payload: bytes
@@ -64,13 +76,8 @@ class MqttSession:
     def __init__(
         self,
         *,
-        host: str,
+        endpoint: Endpoint,
         client_id: str,
-        port: int = 1883,
-        username: str | None = None,
-        password: str | None = None,
-        keepalive: int = 15,
-        timeout: float = 10.0,
         persistent: bool = True,
         session_expiry: int = 3600,
         will: LastWill | None = None,
@@ -82,9 +89,7 @@ class MqttSession:
         backoff: Backoff | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
-        self.host, self.port, self.client_id = host, port, client_id
-        self._username, self._password = username, password
-        self._keepalive, self._timeout = keepalive, timeout
+        self.endpoint, self.client_id = endpoint, client_id
         self.persistent, self._session_expiry = persistent, session_expiry
         self._will = will
         self._subscriptions = list(subscriptions)
@@ -92,7 +97,9 @@ class MqttSession:
         self._birth, self._serve_hook, self._goodbye = birth, serve, goodbye
         self._backoff = backoff or Backoff(0.25, 2.0)
         self._log = logger or _log
-        self._broker = Transitions(self._log, f"broker {host}:{port} for {client_id}")
+        self._broker = Transitions(
+            self._log, f"broker {endpoint.host}:{endpoint.port} for {client_id}"
+        )
         self._client: aiomqtt.Client | None = None
         self._stop = asyncio.Event()
         self.connected = asyncio.Event()
@@ -104,7 +111,8 @@ class MqttSession:
 
     def __repr__(self) -> str:
         state = "connected" if self.connected.is_set() else "disconnected"
-        return f"<MqttSession {self.client_id} {self.host}:{self.port} {state}>"
+        e = self.endpoint
+        return f"<MqttSession {self.client_id} {e.host}:{e.port} {state}>"
 
     def stop(self) -> None:
         """Ask `run()` to say goodbye, disconnect cleanly and return."""
@@ -191,21 +199,21 @@ class MqttSession:
         if self.persistent:
             props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             props.SessionExpiryInterval = self._session_expiry
-        will = self._will
+        will, e = self._will, self.endpoint
         return aiomqtt.Client(
-            hostname=self.host,
-            port=self.port,
-            username=self._username,
-            password=self._password,
+            hostname=e.host,
+            port=e.port,
+            username=e.username,
+            password=e.password,
             identifier=self.client_id,
-            keepalive=self._keepalive,
+            keepalive=e.keepalive,
             protocol=aiomqtt.ProtocolVersion.V5,
             clean_start=not self.persistent,
             properties=props,
             will=None
             if will is None
             else aiomqtt.Will(will.topic, will.payload, will.qos, will.retain),
-            timeout=self._timeout,
+            timeout=e.timeout,
         )
 
     async def run(self) -> None:
@@ -238,7 +246,8 @@ class MqttSession:
         self.connected.set()
         self._backoff.reset()
         self._broker.ok()
-        self._log.info("connected to broker %s:%d as %s", self.host, self.port, self.client_id)
+        e = self.endpoint
+        self._log.info("connected to broker %s:%d as %s", e.host, e.port, self.client_id)
         for hook in self.on_connected:
             hook()
         await self._serve(client, send)

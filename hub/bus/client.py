@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from hub.bus import contract
 from plumbing.backoff import Backoff
-from plumbing.mqtt import LastWill, Message, MqttSession, Send
+from plumbing.mqtt import Endpoint, LastWill, Message, MqttSession, Send
 
 log = logging.getLogger("tablehub.bus")
 
@@ -24,13 +24,11 @@ __all__ = ["BrokerConfig", "Bus", "Handler", "Message"]
 
 
 @dataclass(frozen=True, slots=True)
-class BrokerConfig:
-    host: str = "127.0.0.1"
-    port: int = 1883
-    username: str | None = None
-    password: str | None = None
+class BrokerConfig(Endpoint):
+    """Where the hub's broker is (`Endpoint`: host, port, login, keepalive), and how the hub
+    uses it."""
+
     client_id: str = "tablehub-hub"
-    keepalive: int = 15
     # after a reconnect, publish again what the broker acknowledged in this many seconds
     # before the drop: a broker killed or powered off loses what it acknowledged since its
     # last persistence save (autosave_interval: 10 s on a store box)
@@ -47,12 +45,8 @@ class Bus:
         self._status_topic = contract.hub_status(store_id)
         self.received = 0
         self._session = MqttSession(
-            host=config.host,
-            port=config.port,
-            username=config.username,
-            password=config.password,
+            endpoint=config,
             client_id=config.client_id,
-            keepalive=config.keepalive,
             will=LastWill(self._status_topic, b"offline"),
             subscriptions=contract.hub_subscriptions(store_id),
             on_message=self._dispatch,

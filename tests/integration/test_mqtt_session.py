@@ -5,6 +5,7 @@ one."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 
 from hub.mosquitto import Mosquitto
 from plumbing.backoff import Backoff
-from plumbing.mqtt import LastWill, MqttSession, Send
+from plumbing.mqtt import Endpoint, LastWill, MqttSession, Send
 
 
 async def until(cond: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
@@ -29,8 +30,7 @@ class Rig:
         self.received: list[tuple[str, bytes]] = []
         self.births = 0
         self.session = MqttSession(
-            host="127.0.0.1",
-            port=port,
+            endpoint=Endpoint(port=port),
             client_id="session-under-test",
             persistent=persistent,
             will=LastWill("t/status", b"lost"),
@@ -62,10 +62,16 @@ async def own_broker(tmp_path: Path) -> AsyncIterator[Mosquitto]:
         mq.stop()
 
 
-async def _running(rig: Rig) -> asyncio.Task[None]:
+@contextlib.asynccontextmanager
+async def running(rig: Rig) -> AsyncIterator[asyncio.Task[None]]:
+    """The session runs (connected once) inside; stopped cleanly, and waited for, after."""
     task = asyncio.create_task(rig.session.run())
-    await asyncio.wait_for(rig.session.connected.wait(), 10)
-    return task
+    try:
+        await asyncio.wait_for(rig.session.connected.wait(), 10)
+        yield task
+    finally:
+        rig.session.stop()
+        await asyncio.wait_for(task, 10)
 
 
 async def _status(port: int) -> bytes:
@@ -80,14 +86,11 @@ async def _status(port: int) -> bytes:
 
 async def test_birth_goodbye_and_messages(own_broker: Mosquitto) -> None:
     rig = Rig(own_broker.port)
-    task = await _running(rig)
-    assert await _status(own_broker.port) == b"online"
-    async with aiomqtt.Client("127.0.0.1", own_broker.port, identifier="peer") as peer:
-        await peer.publish("t/in", b"hello", qos=1)
-        await until(lambda: rig.received == [("t/in", b"hello")], "the message is handed over")
-
-    rig.session.stop()
-    await asyncio.wait_for(task, 10)
+    async with running(rig):
+        assert await _status(own_broker.port) == b"online"
+        async with aiomqtt.Client("127.0.0.1", own_broker.port, identifier="peer") as peer:
+            await peer.publish("t/in", b"hello", qos=1)
+            await until(lambda: rig.received == [("t/in", b"hello")], "handed over")
 
     assert await _status(own_broker.port) == b"stopped"
     with pytest.raises(ConnectionError, match="not connected"):
@@ -98,8 +101,7 @@ async def test_subscriptions_are_renewed_after_the_broker_comes_back(
     own_broker: Mosquitto,
 ) -> None:
     rig = Rig(own_broker.port, persistent=False)  # a clean session: the broker forgets
-    task = await _running(rig)
-    try:
+    async with running(rig):
         own_broker.stop()
         await until(lambda: not rig.session.connected.is_set(), "the drop is noticed")
         with pytest.raises(ConnectionError):
@@ -114,47 +116,39 @@ async def test_subscriptions_are_renewed_after_the_broker_comes_back(
             await until(lambda: ("t/in", b"again") in rig.received, "subscribed again")
         assert rig.births == 2
         assert await _status(own_broker.port) == b"online"
-    finally:
-        rig.session.stop()
-        await asyncio.wait_for(task, 10)
 
 
 async def test_the_broker_publishes_the_last_will_when_the_connection_dies(
     own_broker: Mosquitto,
 ) -> None:
     rig = Rig(own_broker.port)
-    task = await _running(rig)
-    try:
-        async with aiomqtt.Client("127.0.0.1", own_broker.port, identifier="watcher") as w:
-            await w.subscribe("t/status", qos=1)
-            seen: list[bytes] = []
+    async with (
+        running(rig),
+        aiomqtt.Client("127.0.0.1", own_broker.port, identifier="watcher") as w,
+    ):
+        await w.subscribe("t/status", qos=1)
+        seen: list[bytes] = []
 
-            async def watch() -> None:
-                async for message in w.messages:
-                    assert isinstance(message.payload, bytes)
-                    seen.append(message.payload)
+        async def watch() -> None:
+            async for message in w.messages:
+                assert isinstance(message.payload, bytes)
+                seen.append(message.payload)
 
-            watcher = asyncio.create_task(watch())
-            await until(lambda: seen == [b"online"], "the retained birth")
-            # the same client id again: the broker drops the session's connection uncleanly
-            async with aiomqtt.Client(
-                "127.0.0.1", own_broker.port, identifier="session-under-test"
-            ):
-                pass
-            await until(lambda: b"lost" in seen, "the will")
-            await until(lambda: seen[-1] == b"online", "born again after it reconnects")
-            watcher.cancel()
-    finally:
-        rig.session.stop()
-        await asyncio.wait_for(task, 10)
+        watcher = asyncio.create_task(watch())
+        await until(lambda: seen == [b"online"], "the retained birth")
+        # the same client id again: the broker drops the session's connection uncleanly
+        async with aiomqtt.Client("127.0.0.1", own_broker.port, identifier="session-under-test"):
+            pass
+        await until(lambda: b"lost" in seen, "the will")
+        await until(lambda: seen[-1] == b"online", "born again after it reconnects")
+        watcher.cancel()
 
 
 async def test_a_batch_is_published_in_order_and_acknowledged_as_one(
     own_broker: Mosquitto,
 ) -> None:
     rig = Rig(own_broker.port)
-    task = await _running(rig)
-    try:
+    async with running(rig):
         async with aiomqtt.Client("127.0.0.1", own_broker.port, identifier="reader") as r:
             await r.subscribe("t/batch", qos=1)
             await rig.session.publish_many(
@@ -168,6 +162,3 @@ async def test_a_batch_is_published_in_order_and_acknowledged_as_one(
                     if len(got) == 300:
                         break
         assert got == list(range(300))
-    finally:
-        rig.session.stop()
-        await asyncio.wait_for(task, 10)
