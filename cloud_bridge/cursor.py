@@ -38,7 +38,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -56,6 +56,7 @@ from plumbing.outbox import (
 )
 
 log = logging.getLogger("tablehub.bridge.cursor")
+T = TypeVar("T")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS lanes (
@@ -480,28 +481,26 @@ class BridgeState:
 # ---------------------------------------------------------------- read-only views (sync)
 
 
-def prune_plan(bridge_db: Path) -> PrunePlan:
-    """What the hub may delete from its outbox (`plumbing.outbox.prune_plan`)."""
+def _state(read: Callable[[Path], T], bridge_db: Path) -> T:
     try:
-        return outbox.prune_plan(bridge_db)
+        return read(bridge_db)
     except outbox.StateUnreadable as exc:
         raise StateError(exc.message) from exc
+
+
+def prune_plan(bridge_db: Path) -> PrunePlan:
+    """What the hub may delete from its outbox (`plumbing.outbox.prune_plan`)."""
+    return _state(outbox.prune_plan, bridge_db)
 
 
 def acked_upto(bridge_db: Path) -> int:
     """Safe to prune up to, alone (`plumbing.outbox.acked_upto`)."""
-    try:
-        return outbox.acked_upto(bridge_db)
-    except outbox.StateUnreadable as exc:
-        raise StateError(exc.message) from exc
+    return _state(outbox.acked_upto, bridge_db)
 
 
 def read_state(bridge_db: Path) -> dict[str, Any]:
     """Everything the bridge keeps, for `tablehub bridge status` (`plumbing.outbox.read_state`)."""
-    try:
-        return outbox.read_state(bridge_db)
-    except outbox.StateUnreadable as exc:
-        raise StateError(exc.message) from exc
+    return _state(outbox.read_state, bridge_db)
 
 
 __all__ = [

@@ -14,9 +14,10 @@ hub's `Bus` and every device agent's `DeviceLink` are this session with their ow
   `Send` bound to this connection;
 - each message handed to ``on_message(topic, payload)``, one at a time, in order; a handler
   that raises is logged and the session goes on;
-- reconnects after `plumbing.backoff.Backoff` (reset on each connect; a loopback broker wants
-  a cap of a few seconds, so a hub is back within about that of the broker's return),
-  logging the outage once and its end once;
+- reconnects after `plumbing.backoff.Backoff` (reset on each connect; a broker on the same
+  box wants a cap of a second or so: a refused connection costs nothing, and the process is
+  back within about the cap of the broker's return), logging the outage once and its end
+  once;
 - `publish` (one message, waits for its PUBACK) and `publish_many` (a batch handed to paho at
   once, one wait for all their PUBACKs).
 

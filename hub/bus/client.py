@@ -35,7 +35,7 @@ class BrokerConfig(Endpoint):
     replay_s: float = 15.0
     # the broker is on this box: back off no longer than this, so the hub is back within
     # about that of the broker's return
-    reconnect_cap_s: float = 2.0
+    reconnect_cap_s: float = 1.0
 
 
 class Bus:
@@ -52,7 +52,7 @@ class Bus:
             on_message=self._dispatch,
             birth=self._online,
             goodbye=self._offline,
-            backoff=Backoff(0.25, config.reconnect_cap_s),
+            backoff=Backoff(0.1, config.reconnect_cap_s),
             logger=log,
         )
         self.connected = self._session.connected
