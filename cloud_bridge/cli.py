@@ -18,7 +18,6 @@ import json
 import logging
 import signal
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -30,32 +29,16 @@ from cloud_bridge.cursor import BridgeState, ms_from_iso, prune_plan, read_state
 from cloud_bridge.errors import BridgeError, HubDbUnavailable
 from cloud_bridge.menu_sync import MenuSync
 from cloud_bridge.tail import OutboxTail
-from cloud_bridge.uploader import CloudSink, HttpClient, SystemClock, Uploader
+from cloud_bridge.uploader import CloudSink, HttpClient, Uploader
+from plumbing import logs
+from plumbing.clock import SystemClock
 
 log = logging.getLogger("tablehub.bridge")
 
 
-class _JsonLines(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        doc = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        if record.exc_info:
-            doc["exc"] = self.formatException(record.exc_info)
-        return json.dumps(doc, ensure_ascii=False)
-
-
 def setup_logging(level: str) -> None:
-    """One JSON object per line on stdout (journald keeps it)."""
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(_JsonLines())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    """One JSON object per line on stdout (journald keeps it), written off the loop."""
+    logs.setup(level)
 
 
 def _stop_event() -> asyncio.Event:
@@ -91,7 +74,7 @@ async def run_bridge(config: BridgeConfig, stop: asyncio.Event, **seams: Any) ->
         BridgeState(
             config.state_db,
             store_id=config.store_id,
-            now_ms=clock.wall_ms,
+            now_ms=clock.now_ms,
             retention_hours=config.retention_hours,
         ) as state,
         HttpClient(timeout_s=config.request_timeout_ms / 1000) as client,
@@ -164,7 +147,7 @@ async def bridge_status(config: BridgeConfig) -> dict[str, Any]:
     else:
         firsts = sorted(v for v in oldest.values() if v is not None)
         at = firsts[0][1] if firsts else None
-        now = SystemClock().wall_ms()
+        now = SystemClock().now_ms()
         backlog["oldest_at"] = at
         backlog["oldest_age_s"] = None if at is None else max(0.0, (now - ms_from_iso(at)) / 1000)
     state["backlog"] = backlog
@@ -228,7 +211,7 @@ async def _bridge(args: argparse.Namespace) -> int:
             return 0
         if args.action == "unpark":
             async with BridgeState(
-                config.state_db, store_id=config.store_id, now_ms=SystemClock().wall_ms
+                config.state_db, store_id=config.store_id, now_ms=SystemClock().now_ms
             ) as state:
                 n = await state.release(args.id)
             print(f"{n} parked batch(es) released; the running bridge sends them again")

@@ -23,7 +23,8 @@ What the hub may delete
 `acked_upto(path)` is the highest seq at or below which every outbox row is acknowledged by
 the cloud or shed; it stops just below the first parked seq, so a hub that prunes by it
 alone never deletes a row that may still have to be sent. `prune_plan(path)` gives the finer
-picture (parked rows to keep, shed ranges to drop at once) for `PRUNE_SQL`.
+picture (parked rows to keep, shed ranges to drop at once) for `PRUNE_SQL`. Those views and
+the SQL live in `plumbing.outbox`, which the hub reads too; here they raise `StateError`.
 """
 
 from __future__ import annotations
@@ -35,17 +36,27 @@ import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
 from cloud_bridge.errors import StateError
-from cloud_bridge.tail import LANES, PRIORITY, TELEMETRY
+from plumbing import outbox
+from plumbing.clock import iso_from_ms, ms_from_iso
+from plumbing.outbox import (
+    LANES,
+    PRIORITY,
+    PRUNE_ACKED_SQL,
+    PRUNE_SHED_SQL,
+    PRUNE_SQL,
+    TELEMETRY,
+    PrunePlan,
+)
 
 log = logging.getLogger("tablehub.bridge.cursor")
+T = TypeVar("T")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS lanes (
@@ -84,34 +95,6 @@ CREATE TABLE IF NOT EXISTS state (
     value TEXT NOT NULL             -- JSON
 );
 """
-
-# What the hub runs to prune its outbox (the bridge never writes there). Both statements
-# take named parameters from `prune_plan()`; run them in one of the hub's write units.
-PRUNE_ACKED_SQL = """\
-DELETE FROM outbox
- WHERE seq <= :upto
-   AND seq <= (SELECT COALESCE(MIN(seq), :upto) FROM cursors)
-   AND created_at < :cutoff
-   AND seq NOT IN (SELECT value FROM json_each(:keep))"""
-"""Rows the cloud acknowledged, once older than the retention period (`:cutoff`, an ISO
-time like the hub's `created_at`). Parked rows (`:keep`, a JSON list) stay, and so do rows
-an in-hub consumer (table `cursors`) has not delivered yet."""
-
-PRUNE_SHED_SQL = """\
-DELETE FROM outbox WHERE stream = 'telemetry' AND seq BETWEEN :lo AND :hi"""
-"""Telemetry the bridge shed (never to be uploaded), at once: run once per (lo, hi)."""
-
-PRUNE_SQL = f"{PRUNE_ACKED_SQL};\n{PRUNE_SHED_SQL};\n"
-
-
-def iso_from_ms(ms: int) -> str:
-    dt = datetime.fromtimestamp(ms / 1000, UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
-
-
-def ms_from_iso(text: str) -> int:
-    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
-
 
 # ---------------------------------------------------------------- pure cursor logic
 
@@ -498,126 +481,26 @@ class BridgeState:
 # ---------------------------------------------------------------- read-only views (sync)
 
 
-def _ro(path: Path) -> sqlite3.Connection:
-    if not Path(path).exists():
-        raise StateError(f"no bridge state at {path}: the bridge has not run yet")
+def _state(read: Callable[[Path], T], bridge_db: Path) -> T:
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        conn.execute("PRAGMA busy_timeout=2000")
-    except sqlite3.Error as exc:
-        raise StateError(f"cannot read the bridge's state {path}: {exc}") from exc
-    return conn
-
-
-@dataclass(frozen=True, slots=True)
-class PrunePlan:
-    upto: int  # lane cursors' minimum: every row <= upto is acked, shed or parked
-    keep: tuple[int, ...]  # parked seqs: never delete these
-    shed: tuple[tuple[int, int], ...]  # (lo, hi): delete telemetry rows in these ranges
-    retention_hours: float
-
-    @property
-    def keep_json(self) -> str:
-        return json.dumps(list(self.keep))
+        return read(bridge_db)
+    except outbox.StateUnreadable as exc:
+        raise StateError(exc.message) from exc
 
 
 def prune_plan(bridge_db: Path) -> PrunePlan:
-    """What the hub may delete from its outbox; see `PRUNE_SQL`."""
-    conn = _ro(bridge_db)
-    try:
-        lanes = dict(conn.execute("SELECT lane, seq FROM lanes").fetchall())
-        keep = tuple(int(r[0]) for r in conn.execute("SELECT seq FROM parked_seqs ORDER BY seq"))
-        shed = tuple(
-            (int(r[0]), int(r[1])) for r in conn.execute("SELECT lo, hi FROM shed ORDER BY lo")
-        )
-        ret = conn.execute("SELECT value FROM state WHERE key = 'retention_hours'").fetchone()
-    except sqlite3.Error as exc:
-        raise StateError(f"cannot read the bridge's state {bridge_db}: {exc}") from exc
-    finally:
-        conn.close()
-    upto = min(int(lanes.get(lane, 0)) for lane in LANES)
-    return PrunePlan(upto, keep, shed, float(json.loads(ret[0])) if ret else 168.0)
+    """What the hub may delete from its outbox (`plumbing.outbox.prune_plan`)."""
+    return _state(outbox.prune_plan, bridge_db)
 
 
 def acked_upto(bridge_db: Path) -> int:
-    """The highest seq such that every outbox row at or below it is acknowledged by the
-    cloud (or shed), with no parked row at or below it: safe to prune up to, alone."""
-    plan = prune_plan(bridge_db)
-    return min([plan.upto, *(s - 1 for s in plan.keep[:1])])
+    """Safe to prune up to, alone (`plumbing.outbox.acked_upto`)."""
+    return _state(outbox.acked_upto, bridge_db)
 
 
 def read_state(bridge_db: Path) -> dict[str, Any]:
-    """Everything the bridge keeps, for `tablehub bridge status` and the hub's /healthz."""
-    conn = _ro(bridge_db)
-    try:
-        values = {str(k): json.loads(v) for k, v in conn.execute("SELECT key, value FROM state")}
-        lanes = {str(k): int(v) for k, v in conn.execute("SELECT lane, seq FROM lanes")}
-        parked = [
-            dict(
-                zip(
-                    (
-                        "id",
-                        "first_seq",
-                        "last_seq",
-                        "count",
-                        "status",
-                        "http_status",
-                        "error",
-                        "message",
-                        "tries",
-                        "parked_at",
-                    ),
-                    r,
-                    strict=True,
-                )
-            )
-            for r in conn.execute(
-                "SELECT id, first_seq, last_seq, count, status, http_status, error, message, "
-                "tries, parked_at FROM parked ORDER BY id"
-            )
-        ]
-        unreported = conn.execute("SELECT COUNT(*) FROM shed WHERE reported_at IS NULL").fetchone()
-    except sqlite3.Error as exc:
-        raise StateError(f"cannot read the bridge's state {bridge_db}: {exc}") from exc
-    finally:
-        conn.close()
-    cursors = dict.fromkeys(LANES, 0) | lanes
-    first_parked = min((p["first_seq"] for p in parked), default=None)
-    upto = min(cursors.values())
-    return {
-        "store_id": values.get("store_id"),
-        "cursors": cursors,
-        "acked_upto": upto if first_parked is None else min(upto, first_parked - 1),
-        "last_success_at": values.get("last_success_at"),
-        "last_error": values.get("last_error"),
-        "last_error_at": values.get("last_error_at"),
-        "cloud_online": values.get("cloud_online"),
-        "cloud_contiguous_seq": values.get("cloud_contiguous_seq"),
-        "sent_events": values.get("sent_events", 0),
-        "sent_batches": values.get("sent_batches", 0),
-        "backlog": values.get("backlog"),
-        "parked": parked,
-        "shed": {
-            "events": values.get("shed_events_total", 0),
-            "bytes": values.get("shed_bytes_total", 0),
-            "unreported_notices": int(unreported[0]) if unreported else 0,
-        },
-        "menu": values.get("menu_result"),
-        "alerts": _alerts(values, parked),
-    }
-
-
-def _alerts(values: Mapping[str, Any], parked: list[dict[str, Any]]) -> list[str]:
-    out = [
-        f"parked batch {p['id']}: seqs {p['first_seq']}..{p['last_seq']} ({p['count']}): "
-        f"{p['error']}: {p['message']}"
-        for p in parked
-    ]
-    if values.get("over_budget_unsheddable"):
-        out.append("backlog over its disk budget with no telemetry left to shed")
-    if values.get("hub_db_error"):
-        out.append(str(values["hub_db_error"]))
-    return out
+    """Everything the bridge keeps, for `tablehub bridge status` (`plumbing.outbox.read_state`)."""
+    return _state(outbox.read_state, bridge_db)
 
 
 __all__ = [
@@ -633,6 +516,8 @@ __all__ = [
     "ShedNotice",
     "acked_upto",
     "advance",
+    "iso_from_ms",
+    "ms_from_iso",
     "pick_shed",
     "prune_plan",
     "read_state",

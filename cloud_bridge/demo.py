@@ -1,7 +1,9 @@
 """The demo's cloud on this machine: a PostgreSQL database (made when missing), the reference
 receiver on a loopback port, and a bridge uploading the demo hub's outbox to it.
 
-`tablehub demo --cloud-dsn postgresql://user@127.0.0.1:5432/db` uses it (hub/cli.py). What
+`tablehub demo --cloud-dsn postgresql://user@127.0.0.1:5432/db` uses it through the
+`tablehub.demo_cloud` entry point (`MAKER`; see `plumbing.plugins`): the hub never imports
+the bridge. What
 it writes goes in the demo's data directory, beside the hub's store, and is kept for the
 next run (the same tokens, the bridge's cursor)::
 
@@ -38,6 +40,7 @@ from cloud_bridge.cli import run_bridge
 from cloud_bridge.config import BridgeConfig, check_endpoint, load_config
 from cloud_bridge.errors import BridgeError, CloudUnavailable, ConfigError
 from cloud_bridge.receiver import Tokens, build_app
+from plumbing.plugins import PluginFailed
 
 log = logging.getLogger("tablehub.demo.cloud")
 
@@ -177,12 +180,12 @@ class LocalCloud:
             await runner.setup()  # opens the pool and makes the schema
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             await runner.cleanup()
-            raise _unreachable(self.dsn, exc) from exc
+            raise PluginFailed(_unreachable(self.dsn, exc).message) from exc
         try:
             await web.TCPSite(runner, "127.0.0.1", 0).start()
-        except OSError:
+        except OSError as exc:
             await runner.cleanup()
-            raise
+            raise PluginFailed(f"the cloud receiver cannot listen: {exc}") from exc
         self._runner = runner
         self.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
         log.info("cloud receiver on %s over %s", self.url, masked(self.dsn))
@@ -267,3 +270,23 @@ class LocalCloud:
             f"    its events   psql '{masked(self.dsn)}' -c '{query}'",
             f"    the bridge   tablehub bridge status --config {self.bridge_toml}",
         ]
+
+
+class DemoCloudMaker:
+    """The demo cloud as the hub's demo finds it (entry point ``tablehub.demo_cloud``): the
+    bridge's errors become `PluginFailed`, the one error the hub knows of its plugins."""
+
+    def __repr__(self) -> str:
+        return "<DemoCloudMaker LocalCloud>"
+
+    async def prepare(self, dsn: str) -> None:
+        try:
+            await ensure_database(dsn)
+        except BridgeError as exc:
+            raise PluginFailed(exc.message) from exc
+
+    def open(self, dsn: str, data: Path, store_id: str) -> LocalCloud:
+        return LocalCloud(dsn, data, store_id)
+
+
+MAKER = DemoCloudMaker()

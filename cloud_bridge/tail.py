@@ -27,19 +27,13 @@ from types import TracebackType
 import aiosqlite
 
 from cloud_bridge.errors import HubDbReplaced, HubDbUnavailable
+from plumbing.outbox import LANES, PRIORITY, TELEMETRY, lane_of
 
-PRIORITY = "priority"
-TELEMETRY = "telemetry"
-LANES = (PRIORITY, TELEMETRY)
 # per-row bytes the budget adds to the JSON body: kind, key, timestamps, row header
 ROW_OVERHEAD = 64
 
 _LANE_SQL = {PRIORITY: "stream != 'telemetry'", TELEMETRY: "stream = 'telemetry'"}
 _COLS = "seq, stream, kind, key, CAST(body AS BLOB), created_at"
-
-
-def lane_of(stream: str) -> str:
-    return TELEMETRY if stream == TELEMETRY else PRIORITY
 
 
 @dataclass(frozen=True, slots=True)

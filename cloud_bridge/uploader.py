@@ -3,8 +3,8 @@
 - `plan_batch` (pure) turns a tail snapshot into a `Batch`: priority lane first, telemetry in
   whatever room is left once the priority lane is drained, at most `batch_max_events` events
   and `batch_max_bytes` of JSON; events go out in seq order inside the batch.
-- `Backoff` (pure, RNG injected) is decorrelated jitter: each delay is uniform between the
-  base and three times the last delay, capped (1 s .. 60 s by default).
+- retries wait by `plumbing.backoff.Backoff` (decorrelated jitter, RNG injected; 1 s .. 60 s
+  by default); time comes in through `plumbing.clock.Clock`.
 - `HttpClient` is the one place aiohttp's client is used; `aiohttp.ClientError` and timeouts
   become `CloudUnavailable` here and never leave this module.
 - `CloudSink` speaks the cloud protocol (docs/cloud-protocol.md): gzip'd JSON, bearer token,
@@ -24,7 +24,6 @@ import contextlib
 import gzip
 import logging
 import random
-import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -53,7 +52,10 @@ from cloud_bridge.errors import (
     HubDbReplaced,
     HubDbUnavailable,
 )
-from cloud_bridge.tail import LANES, TELEMETRY, OutboxTail, Row, Snapshot, lane_of
+from cloud_bridge.tail import OutboxTail, Row, Snapshot
+from plumbing.backoff import Backoff
+from plumbing.clock import Clock, SystemClock
+from plumbing.outbox import LANES, TELEMETRY, lane_of
 
 log = logging.getLogger("tablehub.bridge")
 
@@ -62,51 +64,7 @@ SHED_READ = 20_000  # telemetry rows looked at per shedding step
 BAD_REQUEST_TRIES = 3  # a 400 without bad_seqs may be corruption on the way: retry first
 
 
-# ---------------------------------------------------------------- time and randomness
-
-
-class Clock(Protocol):
-    def wall_ms(self) -> int:
-        """Wall-clock milliseconds since the epoch (timestamps shown to people)."""
-        ...
-
-    def monotonic(self) -> float:
-        """Seconds from an arbitrary start that never jumps (ages, timeouts)."""
-        ...
-
-
-class SystemClock:
-    def wall_ms(self) -> int:
-        return time.time_ns() // 1_000_000
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-
 Sleep = Callable[[float], Awaitable[None]]
-
-
-class Backoff:
-    """Decorrelated jitter (base, cap in seconds): delay = min(cap, uniform(base, 3 * last))."""
-
-    def __init__(self, base: float, cap: float, rng: random.Random) -> None:
-        self.base = base
-        self.cap = cap
-        self._rng = rng
-        self._last = base
-        self.failures = 0
-
-    def __repr__(self) -> str:
-        return f"<Backoff {self.base}..{self.cap}s failures={self.failures}>"
-
-    def next(self) -> float:
-        self.failures += 1
-        self._last = min(self.cap, self._rng.uniform(self.base, self._last * 3))
-        return self._last
-
-    def reset(self) -> None:
-        self._last = self.base
-        self.failures = 0
 
 
 # ---------------------------------------------------------------- batches (pure)
@@ -449,7 +407,7 @@ class Uploader:
         self.backoff = Backoff(
             config.backoff_base_ms / 1000,
             config.backoff_cap_ms / 1000,
-            rng or random.Random(),  # noqa: S311 (jitter, not secrets)
+            rng,
         )
         self._sleep_fn = sleep
         self._stop = asyncio.Event()
@@ -523,13 +481,13 @@ class Uploader:
                 await self.state.move_cursors(advance(self.state.cursors, batch.lanes, ()))
                 waited_from = None
             else:
-                now = self.clock.monotonic()
+                now = self.clock.monotonic_ms() / 1000
                 waited_from = now if waited_from is None else waited_from
                 waited_ms = (now - waited_from) * 1000
                 if flush_due(batch, waited_ms, self.limits):
                     return batch
                 poll = min(poll, max(0.001, (self.limits.max_age_ms - waited_ms) / 1000))
-            if self.clock.monotonic() >= self._next_budget_check:
+            if self.clock.monotonic_ms() / 1000 >= self._next_budget_check:
                 return None
             await self._sleep(poll)
             poll = self.config.poll_ms / 1000
@@ -599,7 +557,7 @@ class Uploader:
             if self._online is False:
                 log.info(
                     "cloud reachable again after %.1f s offline",
-                    self.clock.monotonic() - self._offline_since,
+                    self.clock.monotonic_ms() / 1000 - self._offline_since,
                 )
             self._online = True
             await self.state.put_many({"cloud_online": True})
@@ -613,7 +571,7 @@ class Uploader:
             )
             log.log(level, "cloud unavailable, retrying with backoff: %s", exc.message)
             self._online = False
-            self._offline_since = self.clock.monotonic()
+            self._offline_since = self.clock.monotonic_ms() / 1000
             await self.state.put_many({"cloud_online": False})
         await self.state.record_error(exc.message)
 
@@ -659,14 +617,14 @@ class Uploader:
     async def check_budget(self) -> bool:
         """Every `budget_check_seconds`: count new rows, shed the oldest unsent telemetry
         while the backlog is over the budget, record the backlog. True if anything was shed."""
-        now = self.clock.monotonic()
+        now = self.clock.monotonic_ms() / 1000
         if now < self._next_budget_check:
             return False
         self._next_budget_check = now + self.config.budget_check_seconds
         meter = await self._count_new_rows()
         shed = await self._shed(meter)
         oldest = await self.tail.first_unsent(self.state.cursors, exclude=self.state.parked_seqs)
-        await self.state.put_many({"backlog": backlog_doc(meter, oldest, self.clock.wall_ms())})
+        await self.state.put_many({"backlog": backlog_doc(meter, oldest, self.clock.now_ms())})
         await self.state.forget_old()
         return shed
 

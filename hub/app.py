@@ -18,7 +18,6 @@ from aiohttp import web
 from hub import backup, sdnotify
 from hub.activity import ActivityLog
 from hub.agents import InProcessAgents
-from hub.aio import cancel_all
 from hub.bridge_health import BridgeHealth
 from hub.bus.client import Bus
 from hub.bus.router import Router
@@ -38,6 +37,7 @@ from hub.services.printing import Printing
 from hub.store.db import Store
 from hub.web.api import BRIDGE_HEALTH
 from hub.web.app import build_app
+from plumbing.tasks import cancel_all
 
 log = logging.getLogger("tablehub")
 

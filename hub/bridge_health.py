@@ -16,11 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cloud_bridge.cursor import ms_from_iso, prune_plan, read_state
-from cloud_bridge.errors import StateError
-from cloud_bridge.tail import LANES, TELEMETRY
-from hub.domain.ports import iso_from_ms
 from hub.store.db import Store
+from plumbing.clock import iso_from_ms, ms_from_iso
+from plumbing.outbox import LANES, TELEMETRY, StateUnreadable, prune_plan, read_state
 
 log = logging.getLogger("tablehub.bridge_health")
 
@@ -92,7 +90,7 @@ class BridgeHealth:
         now = self._now_ms()
         try:
             got = await asyncio.to_thread(_read, self.state_db)
-        except StateError as exc:
+        except StateUnreadable as exc:
             status = self._base("unreadable", now) | {"error": exc.message}
             # keep what was raised before: a state file busy for a moment changes nothing
             self._raise_alerts(self._alerts | {"unreadable": f"cloud bridge: {exc.message}"})

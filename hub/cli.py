@@ -12,13 +12,10 @@ import logging
 import os
 import signal
 import sys
-from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from cloud_bridge.cli import register as register_bridge
-from cloud_bridge.errors import BridgeError
-from hub import logs, staff
+from hub import staff
 from hub.app import RunningHub, WorkerDied, serve_forever
 from hub.bus.client import BrokerConfig
 from hub.config import (
@@ -32,22 +29,18 @@ from hub.config import (
 )
 from hub.domain.ports import SystemClock
 from hub.errors import HubError, MenuInvalid
+from hub.menu_file import demo_menu
 from hub.mosquitto import Mosquitto, MosquittoError
 from hub.provision import register as register_provision
 from hub.services.catalog import Catalog
 from hub.store import repos
 from hub.store.db import Store, Tx
+from plumbing import logs, plugins
 
 if TYPE_CHECKING:
-    from cloud_bridge.demo import LocalCloud
+    from plumbing.plugins import DemoCloud, DemoCloudMaker
 
 log = logging.getLogger("tablehub.cli")
-
-
-def demo_menu() -> dict[str, Any]:
-    text = resources.files("hub.demo").joinpath("menu.json").read_text("utf-8")
-    doc: dict[str, Any] = json.loads(text)
-    return doc
 
 
 def _stop_event() -> asyncio.Event:
@@ -120,25 +113,30 @@ DEMO_PRINTERS = (
 )
 
 
-async def _demo_cloud_ready(dsn: str) -> bool:
-    """Before anything starts: the cloud's database is there (made when missing); False
-    (the reason printed) when PostgreSQL or the cloud extra is not."""
+async def _demo_cloud_ready(dsn: str) -> DemoCloudMaker | None:
+    """Before anything starts: the demo cloud (an installed plugin, see `plumbing.plugins`)
+    and its database are there (made when missing); None (the reason printed) when
+    PostgreSQL, the cloud extra or the bridge is not."""
     try:  # asyncpg is an extra: a store box never needs it
-        from cloud_bridge.demo import ensure_database
+        maker = plugins.demo_cloud()
     except ImportError as exc:
         print(f"error: {exc}; install tablehub[cloud]", file=sys.stderr)
-        return False
+        return None
+    if maker is None:
+        print("error: --cloud-dsn: no demo cloud is installed (tablehub's bridge)", file=sys.stderr)
+        return None
     try:
-        await ensure_database(dsn)
-    except BridgeError as exc:
+        await maker.prepare(dsn)
+    except plugins.PluginFailed as exc:
         print(f"error: --cloud-dsn: {exc.message}", file=sys.stderr)
-        return False
-    return True
+        return None
+    return maker
 
 
 async def _demo(args: argparse.Namespace) -> int:
     logs.setup(args.log_level, json_lines=False, stream=sys.stderr)
-    if args.cloud_dsn and not await _demo_cloud_ready(args.cloud_dsn):
+    maker = await _demo_cloud_ready(args.cloud_dsn) if args.cloud_dsn else None
+    if args.cloud_dsn and maker is None:
         return 2
     data = Path(args.data)
     await asyncio.to_thread(data.mkdir, parents=True, exist_ok=True)
@@ -188,7 +186,7 @@ async def _demo(args: argparse.Namespace) -> int:
         try:
             stop = _stop_event()
             tokens_holder: dict[str, dict[str, str]] = {}
-            cloud: LocalCloud | None = None  # with --cloud-dsn
+            cloud: DemoCloud | None = None  # with --cloud-dsn
 
             def ready(hub: RunningHub) -> None:
                 _remember_url(hub)
@@ -219,11 +217,9 @@ async def _demo(args: argparse.Namespace) -> int:
             )
             previews = {pid: fake.last_png for pid, fake in fakes.items()}
             async with contextlib.AsyncExitStack() as cloud_stack:
-                if args.cloud_dsn:
-                    from cloud_bridge.demo import LocalCloud
-
+                if maker is not None:
                     cloud = await cloud_stack.enter_async_context(
-                        LocalCloud(args.cloud_dsn, data, store_id)
+                        maker.open(args.cloud_dsn, data, store_id)
                     )
                     link = CloudLinkConfig(state_db=cloud.state_db, health_every_s=2.0)
                     config = dataclasses.replace(config, bridge=link)
@@ -236,7 +232,7 @@ async def _demo(args: argparse.Namespace) -> int:
                     scale_line_overrides={"bytesize": 8, "parity": "N"},
                     demo_buttons=buttons,
                 )
-        except BridgeError as exc:
+        except plugins.PluginFailed as exc:
             print(f"error: --cloud-dsn: {exc.message}", file=sys.stderr)
             return 2
         finally:
@@ -364,9 +360,11 @@ def build_parser() -> argparse.ArgumentParser:
     tokens.add_argument("--revoke", metavar="ID", help="revoke the token with this id")
     tokens.add_argument("--json", action="store_true")
     tokens.set_defaults(func=_tokens)
-    # the technician's commands (provision, doctor, backup, restore) and the cloud bridge's
+    # the technician's commands (provision, doctor, backup, restore), then those installed
+    # packages add (the cloud bridge's), found through their entry points
     register_provision(sub)
-    register_bridge(sub)
+    for register in plugins.commands():
+        register(sub)
     return p
 
 

@@ -1,4 +1,5 @@
-"""Reading a menu file: JSON (`.json`) or TOML (`.toml`), the same document either way.
+"""Reading a menu file: JSON (`.json`) or TOML (`.toml`), the same document either way; and
+the demo's menu, shipped in the package (`demo_menu`).
 
 TOML suits a menu kept by hand: tables of tables for names, ``[[items]]`` per dish; an
 absent key is what ``null`` is in JSON. A file that does not parse is one line with the
@@ -31,6 +32,7 @@ names the field of any error (`items[3].station: unknown station`), as the API d
 from __future__ import annotations
 
 import json
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -60,4 +62,11 @@ def read_menu_file(path: Path) -> dict[str, Any]:
             ) from None
     if not isinstance(doc, dict):
         raise MenuInvalid(f"{path} is not a menu document (an object)", field="menu_file")
+    return doc
+
+
+def demo_menu() -> dict[str, Any]:
+    """The demo store's menu (hub/demo/menu.json), a fresh copy on each call."""
+    text = resources.files("hub.demo").joinpath("menu.json").read_text("utf-8")
+    doc: dict[str, Any] = json.loads(text)
     return doc

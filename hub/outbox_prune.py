@@ -1,7 +1,7 @@
 """Pruning the outbox once the cloud has it: the hub is the only writer of its store, so it,
 not the bridge, deletes what the bridge's own state says is safe to delete.
 
-What may go (see `cloud_bridge.cursor.prune_plan` and docs/cloud-protocol.md):
+What may go (see `plumbing.outbox.prune_plan` and docs/cloud-protocol.md):
 
 - rows the cloud acknowledged (at or below the bridge's lane cursors), once older than the
   retention period, unless an in-hub consumer (table `cursors`) has not delivered them or
@@ -21,10 +21,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cloud_bridge.cursor import PRUNE_ACKED_SQL, PRUNE_SHED_SQL, PrunePlan, prune_plan
-from cloud_bridge.errors import StateError
-from hub.domain.ports import iso_from_ms
 from hub.store.db import Store, Tx, Unit
+from plumbing.clock import iso_from_ms
+from plumbing.outbox import (
+    PRUNE_ACKED_SQL,
+    PRUNE_SHED_SQL,
+    PrunePlan,
+    StateUnreadable,
+    prune_plan,
+)
 
 log = logging.getLogger("tablehub.prune")
 
@@ -81,7 +86,7 @@ class OutboxPruner:
         bridge has no state yet (it has not run) or it cannot be read."""
         try:
             plan = await asyncio.to_thread(prune_plan, self.state_db)
-        except StateError as exc:
+        except StateUnreadable as exc:
             if self._unreadable != exc.message:
                 log.info("outbox not pruned: %s", exc.message)
                 self._unreadable = exc.message

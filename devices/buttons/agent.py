@@ -41,7 +41,7 @@ class ButtonAgent:
         *,
         clock: Callable[[], float] = time.monotonic,
         ids: Callable[[], str] | None = None,
-        rng: Callable[[], float] = random.random,
+        rng: random.Random | None = None,
     ) -> None:
         config.check(store_id)
         self.store_id = store_id

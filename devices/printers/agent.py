@@ -47,11 +47,13 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from devices.agent import SYSTEM_CLOCK, Clock, DeviceLink, MqttSettings, Transitions
+from devices.agent import DeviceLink, MqttSettings
 from devices.errors import BadDocument, DeviceConfigError, PrinterError
 from devices.printers.driver import UNREACHABLE, PrinterDriver, PrinterStatus
 from devices.printers.render import EncodingMode, PaperProfile, render
 from hub.bus import contract
+from plumbing.clock import SYSTEM_CLOCK, Clock
+from plumbing.logs import Transitions
 
 log = logging.getLogger("tablehub.devices.printer")
 T = TypeVar("T")
@@ -198,7 +200,7 @@ class PrinterAgent:
         clock: Clock = SYSTEM_CLOCK,
         *,
         settings: PrinterSettings | None = None,
-        rng: Callable[[], float] = random.random,
+        rng: random.Random | None = None,
     ) -> None:
         self.printer_id = printer_id
         self.device_id = f"printer-{printer_id}"
@@ -259,7 +261,7 @@ class PrinterAgent:
                 self._journal = await self._db(Journal, self._journal_path)
             except (OSError, sqlite3.Error) as exc:
                 raise DeviceConfigError(f"journal {self._journal_path}: {exc}") from exc
-            keep = self._clock.time() - self.settings.keep_done
+            keep = self._clock.now_ms() / 1000 - self.settings.keep_done
             await self._db(self._journal.prune, keep)
             self._queue.extend(await self._db(self._journal.pending))
             self._publish_status()
@@ -328,7 +330,7 @@ class PrinterAgent:
         if full and await self._db(journal.state, job.job_id) is None:
             self._reject(f"queue full ({self.settings.max_queue} jobs)")
             return
-        known = await self._db(journal.add, job.job_id, job.doc, self._clock.time())
+        known = await self._db(journal.add, job.job_id, job.doc, self._clock.now_ms() / 1000)
         if known is None:
             self._check_doc_settings(job.doc)
             self._queue.append(QueuedJob(job.job_id, job.doc))
@@ -351,7 +353,7 @@ class PrinterAgent:
         assert journal is not None
         known = await self._db(journal.state, job_id)
         if known is None:
-            await self._db(journal.tombstone, job_id, self._clock.time())
+            await self._db(journal.tombstone, job_id, self._clock.now_ms() / 1000)
             self._ack(job_id, ok=False, error="cancelled")
             return
         if known[0] not in ("queued", "started"):
@@ -411,21 +413,21 @@ class PrinterAgent:
         """Print the head of the queue when it is due, poll when idle, else sleep until
         the next of those (or a new job)."""
         s = self.settings
-        next_poll = self._clock.monotonic()
+        next_poll = self._clock.monotonic_ms() / 1000
         while not self._stopping.is_set():
-            now = self._clock.monotonic()
+            now = self._clock.monotonic_ms() / 1000
             try:
                 if self._queue and now >= self._retry_at:
                     await self._attempt(self._queue[0])
-                    next_poll = self._clock.monotonic() + s.poll_interval
+                    next_poll = self._clock.monotonic_ms() / 1000 + s.poll_interval
                     continue
                 if now >= next_poll:
                     await self._poll()
-                    next_poll = self._clock.monotonic() + s.poll_interval
+                    next_poll = self._clock.monotonic_ms() / 1000 + s.poll_interval
                     continue
             except Exception:  # e.g. the journal's disk failed: log, keep the job, try later
                 log.exception("printer %s: unexpected error, retrying", self.printer_id)
-                self._retry_at = next_poll = self._clock.monotonic() + s.retry_interval
+                self._retry_at = next_poll = self._clock.monotonic_ms() / 1000 + s.retry_interval
                 continue
             due = min(next_poll, self._retry_at) if self._queue else next_poll
             with contextlib.suppress(TimeoutError):
@@ -510,7 +512,7 @@ class PrinterAgent:
         self._ack(job.job_id, ok=True)
 
     async def _prune_now_and_then(self) -> None:
-        now = self._clock.time()
+        now = self._clock.now_ms() / 1000
         if self._journal is not None and now - self._pruned_at > 3600:
             self._pruned_at = now
             await self._db(self._journal.prune, now - self.settings.keep_done)
@@ -526,10 +528,10 @@ class PrinterAgent:
 
     def _journal_mark(self, job_id: str, state: str, error: str | None) -> None:
         if self._journal is not None:
-            self._journal.mark(job_id, state, self._clock.time(), error)
+            self._journal.mark(job_id, state, self._clock.now_ms() / 1000, error)
 
     async def _failed(self, job: QueuedJob, exc: PrinterError) -> None:
-        self._retry_at = self._clock.monotonic() + self.settings.retry_interval
+        self._retry_at = self._clock.monotonic_ms() / 1000 + self.settings.retry_interval
         self._set_trouble(exc)
         if job.doc.get("kind") == "test":  # a probe: answer now, never print it an hour later
             await self._give_up(job, exc)
@@ -577,7 +579,7 @@ class PrinterAgent:
 
     async def test_print(self) -> PrintOutcome:
         """Print a test page now (not queued, not journalled); the real cause on failure."""
-        when = datetime.fromtimestamp(self._clock.time(), UTC).isoformat()
+        when = datetime.fromtimestamp(self._clock.now_ms() / 1000, UTC).isoformat()
         doc = {"kind": "test", "printer": self.printer_id, "time": when}
         async with self._printer_lock:
             try:

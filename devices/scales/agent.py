@@ -41,6 +41,7 @@ from devices.scales.protocols import (
 )
 from devices.scales.stability import StabilityFilter, Weight
 from hub.bus import contract
+from plumbing.backoff import Backoff
 
 log = logging.getLogger("tablehub.devices.scales")
 
@@ -102,7 +103,7 @@ class ScaleAgent:
         line_overrides: Mapping[str, Any] | None = None,
         open_port: PortOpener | None = None,
         backoff: tuple[float, float] = (0.5, 10.0),
-        rng: Callable[[], float] = random.random,
+        rng: random.Random | None = None,
     ) -> None:
         self.scale_id = scale_id
         self.device = f"scale-{scale_id}"
@@ -216,13 +217,13 @@ class ScaleAgent:
     # ---------------------------------------------------------------- the port thread
 
     def _work(self, emit: Callable[[Weight], None], report: Callable[[PortState], None]) -> None:
-        attempt = 0
+        backoff = Backoff(*self._backoff, self._rng)
         while not self._halt.is_set():
             port: SerialPort | None = None
             try:
                 port, proto = self._connect()
                 self._went_online(proto, report)
-                attempt = 0
+                backoff.reset()
                 self._pump(port, proto, emit)
             except ScaleError as exc:
                 self._went_offline(exc, report)
@@ -234,9 +235,7 @@ class ScaleAgent:
                     port.close()
             if self._halt.is_set():
                 break
-            low, high = self._backoff
-            self._halt.wait(min(low * 2**attempt, high) * (0.5 + self._rng()))
-            attempt = min(attempt + 1, 16)
+            self._halt.wait(backoff.next())
 
     def _went_online(self, proto: ScaleProtocol, report: Callable[[PortState], None]) -> None:
         if self._online is False:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 import sys
 from collections.abc import Collection
 from pathlib import Path
@@ -37,7 +36,7 @@ from hub.config import load_or_create_secret
 from hub.domain import tokens
 from hub.domain.menu import parse_menu
 from hub.errors import HubError, MenuInvalid
-from hub.menu_file import read_menu_file
+from hub.menu_file import demo_menu, read_menu_file
 from hub.provision import broker, esphome, render, sheet, tables
 from hub.provision.answers import Answers, AnswersInvalid
 from hub.provision.files import BROKER_USER, SERVICE_USER, Change, Owners, Report, Tree
@@ -142,12 +141,7 @@ def _menu(tree: Tree, answers: Answers, menu: Path | None) -> tuple[dict[str, An
         if menu is not None:
             tree.report.note(f"{ETC}/menu.json exists, so --menu was not used (edit in /admin)")
     else:
-        if menu is not None:
-            doc = _read_menu(menu, "--menu")
-        else:
-            from hub.cli import demo_menu  # the CLI imports this package: import it late
-
-            doc = demo_menu()
+        doc = _read_menu(menu, "--menu") if menu is not None else demo_menu()
         doc["store"] = {**doc.get("store", {}), "id": answers.store_id, "name": answers.store_name}
         doc["tables"] = [{"id": t.id, "name": t.name} for t in answers.tables]
         parse_menu(doc)  # MenuInvalid names the field
@@ -188,14 +182,8 @@ def _db_store(tree: Tree) -> list[tuple[str, str | None]]:
     db = tree.real(f"{DATA}/tablehub.db")
     if not db.exists():
         return []
-    try:
-        with tables.connect(db) as conn:
-            row = conn.execute("SELECT body FROM menu WHERE id = 1").fetchone()
-    except sqlite3.Error:
-        return []
-    if row is None:
-        return []
-    return [("store database", json.loads(row[0]).get("store", {}).get("id"))]
+    found = tables.store_id(db)
+    return [] if found is None else [("store database", found)]
 
 
 def _check_stations(answers: Answers, menu_doc: dict[str, Any]) -> None:

@@ -28,6 +28,7 @@ from cloud_bridge.errors import BatchRejected, BatchTooLarge, CloudUnavailable, 
 from cloud_bridge.tail import PRIORITY, TELEMETRY, OutboxTail
 from cloud_bridge.uploader import Ack, Batch, Uploader
 from hub.store.db import Store, Tx
+from plumbing.clock import iso_from_ms
 from tests.bridge.conftest import bridge_config, wait_for
 
 
@@ -35,11 +36,14 @@ class FakeClock:
     def __init__(self) -> None:
         self.t = 1000.0
 
-    def wall_ms(self) -> int:
+    def now_ms(self) -> int:
         return 1_795_370_591_000 + int(self.t * 1000)
 
-    def monotonic(self) -> float:
-        return self.t
+    def now_iso(self) -> str:
+        return iso_from_ms(self.now_ms())
+
+    def monotonic_ms(self) -> int:
+        return int(self.t * 1000)
 
 
 Answer = Ack | Exception | Callable[[Batch], Ack | Exception] | None

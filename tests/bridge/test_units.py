@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import random
 from pathlib import Path
 
 import msgspec
@@ -26,7 +25,6 @@ from cloud_bridge.receiver import Rejected, decode_batch
 from cloud_bridge.tail import PRIORITY, TELEMETRY, LaneRead, Row, Snapshot
 from cloud_bridge.uploader import (
     BacklogMeter,
-    Backoff,
     Batch,
     HttpAnswer,
     Limits,
@@ -194,41 +192,6 @@ def test_ranges_and_shed_picks() -> None:
     assert pick_shed([(1, 100), (2, 100), (4, 100)], 150) == ([1, 2], 200)
     assert pick_shed([(1, 100)], 0) == ([], 0)
     assert pick_shed([], 10) == ([], 0)
-
-
-# ---------------------------------------------------------------- backoff
-
-
-class MaxRng(random.Random):
-    def uniform(self, a: float, b: float) -> float:
-        return b
-
-
-def test_backoff_grows_by_three_caps_at_sixty_and_resets() -> None:
-    b = Backoff(1.0, 60.0, MaxRng())
-
-    assert [b.next() for _ in range(6)] == [3.0, 9.0, 27.0, 60.0, 60.0, 60.0]
-    b.reset()
-    assert b.next() == 3.0
-    assert b.failures == 1
-
-
-@given(st.integers(0, 2**32), st.integers(1, 200))
-def test_backoff_stays_between_base_and_cap(seed: int, n: int) -> None:
-    b = Backoff(1.0, 60.0, random.Random(seed))
-
-    delays = [b.next() for _ in range(n)]
-
-    assert all(1.0 <= d <= 60.0 for d in delays)
-
-
-def test_backoff_with_jitter_reaches_the_cap_in_a_bounded_number_of_failures() -> None:
-    b = Backoff(1.0, 60.0, random.Random(7))
-
-    delays = [b.next() for _ in range(40)]
-
-    assert max(delays) > 30  # long outages do back off to about a minute
-    assert len(set(delays)) > 30  # and two bridges do not retry in lockstep
 
 
 # ---------------------------------------------------------------- answers

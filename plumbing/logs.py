@@ -1,4 +1,5 @@
-"""Logging set-up: one JSON object per line on stdout (journald keeps it), or plain text.
+"""Logging for every tablehub process: one JSON object per line on stdout (journald keeps
+it), or plain text, and `Transitions`, which logs a trouble once and its end once.
 
 The event loop only hands a record to a bounded queue; a listener thread formats and writes
 it, so a slow journald or terminal never stalls orders. When the queue is full a record is
@@ -19,6 +20,8 @@ QUEUE_SIZE = 10_000
 
 
 class JsonFormatter(logging.Formatter):
+    """`{"ts", "level", "logger", "msg"[, "exc"]}`, one line per record."""
+
     def format(self, record: logging.LogRecord) -> str:
         doc = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
@@ -101,3 +104,32 @@ def setup(level: str = "info", *, json_lines: bool = True, stream: object = None
 
 
 atexit.register(stop)
+
+
+class Transitions:
+    """Log a thing's trouble once when it starts (or its cause changes) and once when it ends:
+    a dead broker or printer is one warning and one "recovered", never a line per retry."""
+
+    def __init__(self, logger: logging.Logger, name: str) -> None:
+        self._log = logger
+        self._name = name
+        self.cause: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<Transitions {self._name} {self.cause or 'ok'}>"
+
+    def trouble(self, cause: str) -> bool:
+        """Note a failure; True (and one warning) when it is new or its cause changed."""
+        if cause == self.cause:
+            return False
+        self.cause = cause
+        self._log.warning("%s offline: %s", self._name, cause)
+        return True
+
+    def ok(self) -> bool:
+        """Note a success; True (and one "recovered") when it ends a trouble."""
+        if self.cause is None:
+            return False
+        self.cause = None
+        self._log.info("%s recovered", self._name)
+        return True
