@@ -59,3 +59,14 @@ chaos: setup $(BENCH_STAMP)
 
 chaos-short: setup $(BENCH_STAMP)
 	$(PY) -m bench.chaos --short $(CHAOS_ARGS)
+
+# Named mutants (bench/mutants.toml): each breaks one invariant in a copy of the tree and its
+# killer tests must fail. `make mutants` runs them all and writes docs/mutants.md;
+# `make mutants-short` is the CI cut (the mutants marked short).
+.PHONY: mutants mutants-short
+
+mutants: setup
+	$(PY) -m bench.mutants --report docs/mutants.md
+
+mutants-short: setup
+	$(PY) -m bench.mutants --short

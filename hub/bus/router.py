@@ -99,7 +99,7 @@ class Router:
                     if not view["tickets"]:
                         return
                     ticket = int(view["tickets"][0]["id"])
-                await self._kitchen.bump(ticket, msg.item, action_id)
+                await self._kitchen.bump(ticket, msg.item, action_id, station=station)
             elif msg.action == "recall":
                 await self._kitchen.recall(msg.ticket, station=station, action_id=action_id)
             else:
@@ -138,7 +138,10 @@ class Router:
         except contract.ContractError as exc:
             self.rejects.reject(f"printer agent {printer}", str(exc))
             return
-        await self._printing.on_ack(printer, msg)
+        try:
+            await self._printing.on_ack(printer, msg)
+        except HubError as exc:  # another printer's job, named on this printer's topic
+            self.rejects.reject(f"printer agent {printer}", exc.message)
 
     async def _weight(self, scale: str, payload: bytes) -> None:
         try:

@@ -6,12 +6,13 @@ result and changes nothing (bump bars and flaky Wi-Fi repeat themselves)."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from hub.domain import tickets as tk
 from hub.domain.orders import order_status
-from hub.errors import Conflict, InvalidInput, NotFound
+from hub.errors import Conflict, Forbidden, InvalidInput, NotFound
 from hub.services.catalog import Catalog
 from hub.store import repos
 from hub.store.db import Store, Tx
@@ -27,6 +28,15 @@ def _check_action_id(action_id: str | None) -> str | None:
     if not isinstance(action_id, str) or not 1 <= len(action_id) <= ACTION_ID_MAX:
         raise InvalidInput("must be a text of 1-64 characters", field="id")
     return action_id
+
+
+def _check_station(row: sqlite3.Row, station: str | None) -> None:
+    """A bump bar acts only on its own station's tickets: ticket ids are easy to guess, and
+    the broker's ACL only keeps each bar on its own topic. `station` None or "expo": any."""
+    if station is not None and station != "expo" and row["station"] != station:
+        raise Forbidden(
+            f"a ticket of station '{row['station']}', not of '{station}'", field="ticket"
+        )
 
 
 async def _once(
@@ -64,8 +74,14 @@ class Kitchen:
         self._catalog = catalog
 
     async def bump(
-        self, ticket_id: int, item_idx: int | None = None, action_id: str | None = None
+        self,
+        ticket_id: int,
+        item_idx: int | None = None,
+        action_id: str | None = None,
+        *,
+        station: str | None = None,
     ) -> dict[str, Any]:
+        """Bump a ticket (or one item); with `station`, only a ticket of that station."""
         action_id = _check_action_id(action_id)
 
         async def unit(tx: Tx) -> dict[str, Any]:
@@ -73,6 +89,7 @@ class Kitchen:
                 row = await repos.tx_ticket_row(tx, ticket_id)
                 if row is None:
                     raise NotFound(f"no ticket {ticket_id}", field="ticket")
+                _check_station(row, station)
                 state = tk.bump(repos.ticket_state(row), item_idx, tx.now)
                 return await self._save(tx, ticket_id, state)
 
@@ -87,7 +104,8 @@ class Kitchen:
         station: str | None = None,
         action_id: str | None = None,
     ) -> dict[str, Any]:
-        """Recall a ticket, or (no id) the station's most recently bumped one."""
+        """Recall a ticket, or (no id) the station's most recently bumped one; with both, only
+        a ticket of that station."""
         action_id = _check_action_id(action_id)
         if ticket_id is None and station is not None and station != "expo":
             self._catalog.station(station)  # raises NotFound for an unknown station
@@ -102,6 +120,7 @@ class Kitchen:
                 row = await repos.tx_ticket_row(tx, tid)
                 if row is None:
                     raise NotFound(f"no ticket {tid}", field="ticket")
+                _check_station(row, station)
                 return await self._save(tx, tid, tk.recall(repos.ticket_state(row)))
 
             return await _once(tx, action_id, body)

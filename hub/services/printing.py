@@ -23,7 +23,7 @@ from hub.bus import contract
 from hub.config import BillConfig, PrinterConfig
 from hub.dispatch import LiveHub
 from hub.domain.ports import Clock
-from hub.errors import Conflict, NotFound
+from hub.errors import Conflict, Forbidden, NotFound
 from hub.services.catalog import Catalog
 from hub.store import repos
 from hub.store.db import Event, Store, Tx
@@ -332,8 +332,10 @@ class Printing:
     # ------------------------------------------------------------ answers and health
 
     async def on_ack(self, printer_id: str, ack: contract.PrintAck) -> None:
+        """An agent's answer about a job; `Forbidden` for a job that is not its printer's."""
         if printer_id not in self.printers:
             return
+        await self._check_owner(printer_id, ack.job_id)
         if ack.ok:
             self._mark_up(printer_id)
             await self._finish(ack.job_id, "printed", None)
@@ -358,6 +360,18 @@ class Printing:
         fut = self._waiters.get(ack.job_id)
         if fut is not None and not fut.done():
             fut.set_result(result)
+
+    async def _check_owner(self, printer_id: str, job_id: str) -> None:
+        """An agent answers only for jobs of its own printer, or of the printer a job was
+        moved away from (what it printed before the move is on paper). Job ids are easy to
+        guess; the broker's ACL only keeps each agent on its own topics."""
+
+        async def unit(tx: Tx) -> None:
+            row = await repos.tx_job(tx, job_id)
+            if row is not None and printer_id not in (row["printer"], row["origin"]):
+                raise Forbidden(f"an ack for a job of printer '{row['printer']}'", field="job_id")
+
+        await self._store.write(unit)
 
     def on_device_status(self, device_id: str, state: str, detail: dict[str, Any]) -> None:
         printer_id = device_id.removeprefix("printer-")
