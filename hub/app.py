@@ -108,8 +108,8 @@ async def running_hub(
             clock,
             require_open=config.tables_require_open,
             require_pin=config.tables_require_pin,
+            on_tickets=printing.chits_in_tx,
         )
-        ordering.on_tickets = printing.chits_in_tx
         services = Services(
             store=store,
             catalog=catalog,

@@ -22,6 +22,16 @@ from typing import Any
 from hub.bus import contract
 from hub.config import BillConfig, PrinterConfig
 from hub.dispatch import LiveHub
+from hub.domain.events import (
+    PRINT_FINISHED,
+    Detail,
+    JobInfo,
+    Order,
+    PrintMoved,
+    PrintQueued,
+    Ticket,
+    TicketUpdated,
+)
 from hub.domain.ports import Clock
 from hub.errors import Conflict, NotFound
 from hub.services.catalog import Catalog
@@ -100,7 +110,7 @@ class Printing:
 
     def chit_doc(
         self,
-        ticket: dict[str, Any],
+        ticket: Ticket,
         printer: PrinterConfig,
         copy: str = "ORIGINAL",
         banner: str | None = None,
@@ -108,18 +118,18 @@ class Printing:
         lang = printer.lang
         menu = self._catalog.menu
         labels = menu.labels.get("allergens", {}) if menu else {}
-        station = self._catalog.station(ticket["station"])
+        station = self._catalog.station(ticket.station)
         items = []
-        for it in ticket["items"]:
-            line = {
-                "qty": it["qty"],
-                "name": _name(it["name"], lang),
-                "modifiers": [_name(m["name"], lang) for m in it["modifiers"]],
-                "note": it["note"],
-                "allergens": [_name(dict(labels.get(a, {"en": a})), lang) for a in it["allergens"]],
+        for it in ticket.items:
+            line: dict[str, Any] = {
+                "qty": it.qty,
+                "name": _name(it.name, lang),
+                "modifiers": [_name(m.name, lang) for m in it.modifiers],
+                "note": it.note,
+                "allergens": [_name(dict(labels.get(a, {"en": a})), lang) for a in it.allergens],
             }
-            if it.get("grams"):
-                line["grams"] = it["grams"]
+            if isinstance(it.grams, int) and it.grams:
+                line["grams"] = it.grams
             items.append(line)
         return {
             "kind": "kitchen",
@@ -127,10 +137,10 @@ class Printing:
             "banner": banner,
             "store": menu.store.name if menu else "",
             "station": _name(station["name"], lang),
-            "table": ticket["table"]["name"],
-            "number": ticket["number"],
-            "round": ticket["round"],
-            "time": ticket["created_at"],
+            "table": ticket.table.name,
+            "number": ticket.number,
+            "round": ticket.round,
+            "time": ticket.created_at,
             "items": items,
             "lang": lang,
             "encoding": printer.encoding,
@@ -138,22 +148,22 @@ class Printing:
         }
 
     def bill_doc(
-        self, table: dict[str, str], orders: list[dict[str, Any]], printer: PrinterConfig
+        self, table: dict[str, str], orders: list[Order], printer: PrinterConfig
     ) -> dict[str, Any]:
         lang = printer.lang
         lines = [
             {
-                "qty": ln["qty"],
-                "name": _name(ln["name"], lang),
-                "modifiers": [_name(m["name"], lang) for m in ln["modifiers"]],
-                "line_cents": ln["line_cents"],
-                "grams": ln.get("grams"),
+                "qty": ln.qty,
+                "name": _name(ln.name, lang),
+                "modifiers": [_name(m.name, lang) for m in ln.modifiers],
+                "line_cents": ln.line_cents,
+                "grams": ln.grams if isinstance(ln.grams, int) else None,
             }
             for o in orders
-            for ln in o["lines"]
+            for ln in o.lines
         ]
-        subtotal = sum(o["total_cents"] for o in orders)
-        taxes = [
+        subtotal = sum(o.total_cents for o in orders)
+        taxes: list[dict[str, Any]] = [
             {"name": name, "cents": (subtotal * ppm + 500_000) // 1_000_000}
             for name, ppm in self._bill.taxes
         ]
@@ -166,7 +176,7 @@ class Printing:
             "header": list(self._bill.header),
             "footer": list(self._bill.footer),
             "table": table["name"],
-            "number": orders[-1]["order_id"] if orders else 0,
+            "number": orders[-1].order_id if orders else 0,
             "time": self._clock.now_iso(),
             "currency": menu.store.currency if menu else "USD",
             "lines": lines,
@@ -183,18 +193,18 @@ class Printing:
 
     # ------------------------------------------------------------ making jobs
 
-    async def chits_in_tx(self, tx: Tx, tickets: list[dict[str, Any]]) -> None:
+    async def chits_in_tx(self, tx: Tx, tickets: list[Ticket]) -> None:
         """Inside an order's write: queue its chits on every 'always' printer of a station."""
         for ticket in tickets:
-            for printer in self._station_printers(ticket["station"], "always"):
+            for printer in self._station_printers(ticket.station, "always"):
                 await self._queue(
                     tx,
-                    f"chit-{ticket['id']}-{printer.id}",
+                    f"chit-{ticket.id}-{printer.id}",
                     printer.id,
                     "kitchen",
                     "ORIGINAL",
                     self.chit_doc(ticket, printer),
-                    ticket["id"],
+                    ticket.id,
                 )
 
     async def _queue(
@@ -209,38 +219,24 @@ class Printing:
     ) -> bool:
         made = await repos.insert_job(tx, job_id, printer, kind, copy, doc, ticket_id)
         if made:
-            tx.emit(
-                "print",
-                "print.queued",
-                job_id,
-                {
-                    "job": {
-                        "id": job_id,
-                        "printer": printer,
-                        "kind": kind,
-                        "copy": copy,
-                        "state": "queued",
-                        "ticket_id": ticket_id,
-                    }
-                },
-            )
+            info = JobInfo(job_id, "queued", printer, kind, copy=copy, ticket_id=ticket_id)
+            tx.emit(PrintQueued(job=info))
         return made
 
     async def reprint(self, ticket_id: int, printer_id: str | None = None) -> dict[str, Any]:
         """A reprint asked for by a person: a new job, marked REPRINT."""
 
         async def unit(tx: Tx) -> dict[str, Any]:
-            row = await repos.tx_ticket_row(tx, ticket_id)
-            if row is None:
+            ticket = await repos.tx_ticket(tx, ticket_id)
+            if ticket is None:
                 raise NotFound(f"no ticket {ticket_id}", field="ticket")
-            ticket = repos.ticket_from_row(row)
             printers = (
                 [self._printer(printer_id)]
                 if printer_id
-                else [p for p in self.printers.values() if ticket["station"] in p.stations]
+                else [p for p in self.printers.values() if ticket.station in p.stations]
             )
             if not printers:
-                raise Conflict(f"no printer serves station {ticket['station']}", field="printer")
+                raise Conflict(f"no printer serves station {ticket.station}", field="printer")
             n = await repos.count_jobs_for_ticket(tx, ticket_id)
             job_id = f"reprint-{ticket_id}-{n + 1}"
             await self._queue(
@@ -359,7 +355,7 @@ class Printing:
         if fut is not None and not fut.done():
             fut.set_result(result)
 
-    def on_device_status(self, device_id: str, state: str, detail: dict[str, Any]) -> None:
+    def on_device_status(self, device_id: str, state: str, detail: Detail) -> None:
         printer_id = device_id.removeprefix("printer-")
         if printer_id not in self.printers:
             return
@@ -402,22 +398,16 @@ class Printing:
             if printer is not None and row["printer"] != printer:
                 return
             await repos.update_job(tx, job_id, state=state, reason=reason)
-            tx.emit(
-                "print",
-                f"print.{state}",
+            info = JobInfo(
                 job_id,
-                {
-                    "job": {
-                        "id": job_id,
-                        "printer": row["printer"],
-                        "kind": row["kind"],
-                        "copy": row["copy"],
-                        "state": state,
-                        "reason": reason,
-                        "ticket_id": row["ticket_id"],
-                    }
-                },
+                state,
+                row["printer"],
+                row["kind"],
+                copy=row["copy"],
+                reason=reason,
+                ticket_id=row["ticket_id"],
             )
+            tx.emit(PRINT_FINISHED[state](job=info))
 
         await self._store.write(unit)
 
@@ -470,27 +460,22 @@ class Printing:
             )
 
             async def unit(
-                tx: Tx, tickets: list[dict[str, Any]] = tickets, printer: PrinterConfig = printer
+                tx: Tx, tickets: list[Ticket] = tickets, printer: PrinterConfig = printer
             ) -> None:
                 for t in tickets:
                     await self._queue(
                         tx,
-                        f"chit-{t['id']}-{printer.id}",
+                        f"chit-{t.id}-{printer.id}",
                         printer.id,
                         "kitchen",
                         "ORIGINAL",
                         self.chit_doc(t, printer),
-                        t["id"],
+                        t.id,
                     )
-                    await repos.mark_ticket_printed(tx, t["id"], printer.id)
-                    row = await repos.tx_ticket_row(tx, t["id"])
-                    assert row is not None
-                    tx.emit(
-                        "tickets",
-                        "ticket.updated",
-                        str(t["id"]),
-                        {"ticket": repos.ticket_from_row(row)},
-                    )
+                    await repos.mark_ticket_printed(tx, t.id, printer.id)
+                    fresh = await repos.tx_ticket(tx, t.id)
+                    assert fresh is not None
+                    tx.emit(TicketUpdated(ticket=fresh))
 
             await self._store.write(unit)
 
@@ -530,20 +515,8 @@ class Printing:
                     await repos.update_job(
                         tx, job["id"], state="queued", reason=None, printer=backup, doc=doc
                     )
-                    tx.emit(
-                        "print",
-                        "print.moved",
-                        job["id"],
-                        {
-                            "job": {
-                                "id": job["id"],
-                                "printer": backup,
-                                "origin": pid,
-                                "kind": job["kind"],
-                                "state": "queued",
-                            }
-                        },
-                    )
+                    info = JobInfo(job["id"], "queued", backup, job["kind"], origin=pid)
+                    tx.emit(PrintMoved(job=info))
 
             await self._store.write(unit)
             for job in moving:  # the first printer must not print it too when it is back
