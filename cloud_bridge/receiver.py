@@ -45,12 +45,12 @@ from hub.domain import events
 log = logging.getLogger("tablehub.receiver")
 
 
-
 def accepted_streams() -> frozenset[str]:
     """Every stream of the hub's event catalogue (hub/domain/events.py, the one hub module
     the cloud shares); anything else is refused as unknown. Read at each check, so an event
     class registered with the catalogue is accepted with no edit here."""
     return events.streams()
+
 
 MAX_BODY = 16 * 1024 * 1024  # decompressed; aiohttp inflates gzip request bodies
 MAX_EVENTS = 5000

@@ -127,8 +127,17 @@ class LiveHub:
         self.dropped_screens = 0
         self.weights: dict[str, tuple[int, bool]] = {}  # scale -> latest (grams, stable)
 
+    name = "live-screens"
+
     def __repr__(self) -> str:
         return f"<LiveHub screens={len(self._subs)} dropped={self.dropped_screens}>"
+
+    async def run(self) -> None:
+        """Nothing of its own to run: screens are fed from `on_commit`."""
+        await asyncio.Event().wait()
+
+    async def stop(self) -> bool:
+        return False
 
     @property
     def count(self) -> int:
@@ -178,7 +187,7 @@ class LiveHub:
             out.update(self._by_table.get(route.table, ()))
         return out
 
-    def on_commit(self, events: list[Event]) -> None:
+    def on_commit(self, events: Sequence[Event]) -> None:
         for event in events:
             subs = self.audience(event)
             if not subs:
@@ -239,7 +248,8 @@ class OutboxRelay:
     events acknowledged in the `replay_s` seconds before the connection dropped (same seq:
     subscribers that got them drop the repeats)."""
 
-    NAME = "mqtt"
+    NAME = "mqtt"  # its cursor's name in the store
+    name = "mqtt-relay"
     BATCH = 256
     MAX_PENDING = 4096
     SAVE_EVERY_S = 1.0
@@ -288,7 +298,10 @@ class OutboxRelay:
             "replayed": self.replayed,
         }
 
-    def on_commit(self, events: list[Event]) -> None:
+    async def stop(self) -> bool:
+        return False  # cancelled: it saves its cursor on the way out
+
+    def on_commit(self, events: Sequence[Event]) -> None:
         mine = [e for e in events if e.event is not None and type(e.event).mqtt is not None]
         if self._tailing:
             if len(self._pending) + len(mine) > self.MAX_PENDING:

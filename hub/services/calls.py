@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from hub.domain import calls as dc
 from hub.domain.events import Call, CallEscalated, CallEvent, CallOpened, CallUpdated
 from hub.domain.ports import Clock
-from hub.errors import NotFound
+from hub.errors import NotFound, StoreUnavailable
 from hub.services.catalog import Catalog
 from hub.store import repos
-from hub.store.db import Store, Tx
+from hub.store.db import Event, Store, Tx
 
 log = logging.getLogger("tablehub.calls")
 
@@ -126,10 +127,22 @@ class Calls:
             log.warning("%d table call(s) unanswered for %ds: escalated", n, self.escalate_after_s)
         return n
 
-    async def run_escalation(self, every_s: float = 5.0) -> None:
+    # ------------------------------------------------------------ as a consumer of the hub
+
+    name = "call-escalation"
+
+    def on_commit(self, events: Sequence[Event]) -> None:
+        pass  # the age of a call is what counts: checked on a timer
+
+    async def run(self, every_s: float = 5.0) -> None:
+        """Escalate unanswered calls every `every_s`; a store that cannot save now (disk
+        full) is tried again on the next round."""
         while True:
             await asyncio.sleep(every_s)
             try:
                 await self.escalate_due()
-            except Exception:
-                log.exception("call escalation failed")
+            except StoreUnavailable as exc:
+                log.debug("call escalation waits for the store: %s", exc)
+
+    async def stop(self) -> bool:
+        return False

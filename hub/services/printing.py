@@ -13,12 +13,12 @@ ticket once (job ids are derived from the ticket, so a ticket can never be queue
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hub.aio import cancel_all
 from hub.bus import contract
 from hub.config import BillConfig, PrinterConfig
 from hub.dispatch import LiveHub
@@ -27,13 +27,15 @@ from hub.domain.events import (
     Detail,
     JobInfo,
     Order,
+    PrintEvent,
     PrintMoved,
     PrintQueued,
     Ticket,
+    TicketCreated,
     TicketUpdated,
 )
 from hub.domain.ports import Clock
-from hub.errors import Conflict, NotFound
+from hub.errors import Conflict, NotFound, StoreUnavailable
 from hub.services.catalog import Catalog
 from hub.store import repos
 from hub.store.db import Event, Store, Tx
@@ -41,6 +43,8 @@ from hub.store.db import Event, Store, Tx
 log = logging.getLogger("tablehub.printing")
 
 Publisher = Callable[[str, bytes, int, bool], Awaitable[None]]
+RETRY_MS = 500  # after a publish or a store write failed
+SCREEN_CHECK_MS = 1000  # how often a station with a fallback printer is checked for a screen
 UNAVAILABLE = ("offline", "refused", "timeout", "paper_out", "cover_open", "agent_offline")
 FINAL = ("bad_document", "font_missing", "cancelled")  # the agent dropped the job for good
 
@@ -72,6 +76,8 @@ class Printing:
         store_id: str,
         silent_after_s: int = 30,
         ack_timeout_s: float = 10.0,
+        publish: Publisher | None = None,
+        connected: asyncio.Event | None = None,
     ) -> None:
         self._store = store
         self._catalog = catalog
@@ -84,9 +90,15 @@ class Printing:
         self.ack_timeout_s = ack_timeout_s
         self.health = {p.id: Health() for p in printers}
         self.stopping = False  # the hub is stopping: its own agents going offline is expected
-        self._publish: Publisher | None = None
-        self._connected: asyncio.Event | None = None
+        self._publish = publish
+        self._connected = connected
         self._wake = asyncio.Event()
+        # the pending jobs: id -> (printer, kind, when due in wall ms; 0: now). Kept from the
+        # committed print events, so the dispatcher reads only the jobs it sends
+        self._due: dict[str, tuple[str, str, int]] = {}
+        self._retry_at_ms = 0  # after a publish failed
+        self._new_tickets: set[str] = set()  # stations with tickets since the last look
+        self._silent: set[str] = set()  # stations whose silence was looked at
         self._waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._screen_seen_ms: dict[str, int] = {}
         self.started_ms = clock.monotonic_ms()  # durations here are monotonic
@@ -96,12 +108,26 @@ class Printing:
         down = [p for p, h in self.health.items() if not h.up]
         return f"<Printing printers={len(self.printers)} down={down}>"
 
-    def attach(self, publish: Publisher, connected: asyncio.Event) -> None:
-        self._publish, self._connected = publish, connected
+    name = "print-dispatch"
 
-    def on_commit(self, events: list[Event]) -> None:
-        if any(e.stream == "print" for e in events):
+    def on_commit(self, events: Sequence[Event]) -> None:
+        """Keep the pending jobs from the committed print events; wake for new work."""
+        wake = False
+        for e in events:
+            ev = e.event
+            if isinstance(ev, (PrintQueued, PrintMoved)):
+                self._due[ev.job.id] = (ev.job.printer, ev.job.kind, 0)
+                wake = True
+            elif isinstance(ev, PrintEvent):
+                self._due.pop(ev.job.id, None)
+            elif isinstance(ev, TicketCreated) and ev.ticket.station in self._fallback_stations:
+                self._new_tickets.add(ev.ticket.station)
+                wake = True
+        if wake:
             self._wake.set()
+
+    async def stop(self) -> bool:
+        return False  # cancelled: a job half sent is sent again (same id) after a restart
 
     # ------------------------------------------------------------ documents
 
@@ -423,17 +449,62 @@ class Printing:
 
     # ------------------------------------------------------------ the dispatcher
 
-    async def run(self, tick_s: float = 0.5) -> None:
+    async def run(self) -> None:
+        """Send jobs when they are committed or due again, move a down printer's jobs to its
+        backup, and print a silent screen's tickets; sleep until the next of these."""
+        for job in await repos.read_pending_jobs(self._store):
+            due = 0 if job["state"] == "queued" else self._resend_ms(job["sent_ms"])
+            self._due.setdefault(job["id"], (job["printer"], job["kind"], due))
         while True:
             self._wake.clear()
             try:
                 await self._fallback_for_silent_screens()
                 await self._failover()
-                await self._send_pending()
-            except Exception:
-                log.exception("print dispatcher: tick failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), tick_s)
+                await self._send_due()
+            except StoreUnavailable as exc:  # the store says so once; try again shortly
+                log.debug("print dispatcher: %s", exc)
+                self._retry_at_ms = self._clock.now_ms() + RETRY_MS
+            await self._sleep(self._next_in_s())
+
+    def _resend_ms(self, sent_ms: int | None) -> int:
+        return (sent_ms or 0) + int(self.ack_timeout_s * 1000)
+
+    @property
+    def _fallback_stations(self) -> set[str]:
+        return {s for p in self.printers.values() if p.chits == "fallback" for s in p.stations}
+
+    def _next_in_s(self) -> float | None:
+        """Seconds until the next job is due, a down printer's jobs move, or a screen may
+        have fallen silent (None: only a commit or a recovery wakes the dispatcher)."""
+        now, mono = self._clock.now_ms(), self._clock.monotonic_ms()
+        waits: list[int] = []
+        if self._due and self._is_connected():
+            first = min(d for _, _, d in self._due.values())
+            waits.append(max(first, self._retry_at_ms) - now)
+        for pid, printer in self.printers.items():
+            h = self.health[pid]
+            if (
+                not h.up
+                and printer.backup is not None
+                and h.down_since_ms is not None
+                and any(p == pid and k != "test" for p, k, _ in self._due.values())
+            ):
+                waits.append(h.down_since_ms + printer.backup_after_s * 1000 - mono)
+        if self._fallback_stations:
+            waits.append(SCREEN_CHECK_MS)  # a look at who is connected, in memory
+        return max(0, min(waits)) / 1000 if waits else None
+
+    def _is_connected(self) -> bool:
+        return self._connected is not None and self._connected.is_set()
+
+    async def _sleep(self, timeout_s: float | None) -> None:
+        waits = [asyncio.ensure_future(self._wake.wait())]
+        if self._connected is not None and not self._connected.is_set():
+            waits.append(asyncio.ensure_future(self._connected.wait()))
+        try:
+            await asyncio.wait(waits, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            await cancel_all(waits)
 
     def station_silent(self, station: str) -> bool:
         now = self._clock.monotonic_ms()
@@ -444,10 +515,14 @@ class Printing:
         return now - seen >= self.silent_after_s * 1000
 
     async def _fallback_for_silent_screens(self) -> None:
-        stations = {s for p in self.printers.values() if p.chits == "fallback" for s in p.stations}
-        for station in sorted(stations):
+        for station in sorted(self._fallback_stations):
             if not self.station_silent(station):
+                self._silent.discard(station)
                 continue
+            if station in self._silent and station not in self._new_tickets:
+                continue  # looked already, and no ticket came since
+            self._silent.add(station)
+            self._new_tickets.discard(station)
             tickets = await repos.read_open_tickets_unprinted(self._store, station)
             if not tickets:
                 continue
@@ -481,7 +556,6 @@ class Printing:
 
     async def _failover(self) -> None:
         now = self._clock.monotonic_ms()
-        pending = None
         for pid, printer in self.printers.items():
             h = self.health[pid]
             if (
@@ -492,9 +566,12 @@ class Printing:
                 or now - (h.down_since_ms or now) < printer.backup_after_s * 1000
             ):
                 continue
-            if pending is None:
-                pending = await repos.read_pending_jobs(self._store)
-            moving = [j for j in pending if j["printer"] == pid and j["kind"] != "test"]
+            ids = [j for j, (p, k, _) in self._due.items() if p == pid and k != "test"]
+            if not ids:
+                continue
+            moving = [
+                j for j in await repos.read_jobs_by_id(self._store, ids) if j["printer"] == pid
+            ]
             if not moving:
                 continue
             backup = printer.backup
@@ -524,22 +601,26 @@ class Printing:
                     pid, contract.encode(contract.PrintCancel(job_id=job["id"], cancel=True))
                 )
 
-    async def _send_pending(self) -> None:
-        if self._publish is None or self._connected is None or not self._connected.is_set():
-            return
+    async def _send_due(self) -> None:
+        """Publish the jobs that are new or whose ack is overdue, in the order they were made;
+        mark them sent. A publish that fails stops the round (tried again after `RETRY_MS`)."""
         now = self._clock.now_ms()
-        jobs = await repos.read_pending_jobs(self._store)
-        due = [
-            j
-            for j in jobs
-            if j["state"] == "queued" or (j["sent_ms"] or 0) + self.ack_timeout_s * 1000 <= now
-        ]
+        if not self._is_connected() or now < self._retry_at_ms:
+            return
+        ids = [j for j, (_, _, due) in self._due.items() if due <= now]
+        if not ids:
+            return
         sent: list[str] = []
-        for job in due:
+        for job in await repos.read_jobs_by_id(self._store, ids):
+            if job["state"] not in ("queued", "sent"):
+                self._due.pop(job["id"], None)  # settled meanwhile
+                continue
             payload = contract.encode(contract.PrintJob(job_id=job["id"], doc=job["doc"]))
             if not await self._send(job["printer"], payload):
+                self._retry_at_ms = now + RETRY_MS
                 break
             sent.append(job["id"])
+            self._due[job["id"]] = (job["printer"], job["kind"], self._resend_ms(now))
         if not sent:
             return
 

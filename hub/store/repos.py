@@ -698,6 +698,16 @@ async def read_pending_jobs(store: Store) -> list[dict[str, Any]]:
     return [job_from_row(r) for r in rows]
 
 
+async def read_jobs_by_id(store: Store, job_ids: list[str]) -> list[dict[str, Any]]:
+    """These jobs, in the order they were made."""
+    rows = await store.read_all(
+        f"SELECT {JOB_COLS} FROM print_jobs WHERE id IN (SELECT value FROM json_each(?)) "
+        "ORDER BY rowid",
+        (dumps(job_ids),),
+    )
+    return [job_from_row(r) for r in rows]
+
+
 async def read_jobs(store: Store, limit: int = 50) -> list[dict[str, Any]]:
     rows = await store.read_all(
         f"SELECT {JOB_COLS} FROM print_jobs ORDER BY rowid DESC LIMIT ?", (limit,)
