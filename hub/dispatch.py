@@ -465,12 +465,13 @@ class OutboxRelay:
         route = None if ev is None else type(ev).mqtt
         if ev is None or route is None:
             return None
-        out = ev.mqtt_message(event.seq)
+        out = ev.mqtt_message(event.seq, event.body)
         if out is None:
             return None
         names, payload = out
         topic = contract.topic(self._store_id, route.topic, names)
-        return topic, contract.encode(payload), route.qos, route.retain
+        data = payload if isinstance(payload, bytes) else contract.encode(payload)
+        return topic, data, route.qos, route.retain
 
     async def _save_cursor(self) -> None:
         """Save the cursor; a store that cannot save (disk full) only means more repeats

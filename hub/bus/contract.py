@@ -38,13 +38,21 @@ from hub.domain.events import (
     Ticket,
     TicketLine,
 )
+from hub.domain.printdoc import BillDoc, BillLine, Item, KitchenDoc, PrintDoc, TaxLine, TestDoc
 
 __all__ = [
+    "BillDoc",
+    "BillLine",
     "Call",
     "CallState",
     "Device",
+    "Item",
     "KdsEvent",
+    "KitchenDoc",
     "Order",
+    "PrintDoc",
+    "TaxLine",
+    "TestDoc",
     "Ticket",
     "TicketLine",
 ]
@@ -207,7 +215,7 @@ class PrintJob(msgspec.Struct, frozen=True):
     """printers/{printer}/jobs: a document for the printer agent to render and print."""
 
     job_id: str
-    doc: dict[str, Any]
+    doc: PrintDoc
 
 
 class PrintCancel(msgspec.Struct, frozen=True):

@@ -18,8 +18,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from msgspec import UNSET
+from msgspec.structs import replace
+
 from hub.aio import cancel_all
 from hub.bus import contract
+from hub.bus.contract import BillDoc, BillLine, Item, KitchenDoc, PrintDoc, TaxLine, TestDoc
 from hub.config import BillConfig, PrinterConfig
 from hub.dispatch import LiveHub
 from hub.domain.events import (
@@ -35,6 +39,7 @@ from hub.domain.events import (
     TicketUpdated,
 )
 from hub.domain.ports import Clock
+from hub.domain.printdoc import Copy
 from hub.errors import Conflict, NotFound, StoreUnavailable
 from hub.services.catalog import Catalog
 from hub.store import repos
@@ -138,84 +143,77 @@ class Printing:
         self,
         ticket: Ticket,
         printer: PrinterConfig,
-        copy: str = "ORIGINAL",
+        copy: Copy = "ORIGINAL",
         banner: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> KitchenDoc:
         lang = printer.lang
         menu = self._catalog.menu
         labels = menu.labels.get("allergens", {}) if menu else {}
         station = self._catalog.station(ticket.station)
-        items = []
-        for it in ticket.items:
-            line: dict[str, Any] = {
-                "qty": it.qty,
-                "name": _name(it.name, lang),
-                "modifiers": [_name(m.name, lang) for m in it.modifiers],
-                "note": it.note,
-                "allergens": [_name(dict(labels.get(a, {"en": a})), lang) for a in it.allergens],
-            }
-            if isinstance(it.grams, int) and it.grams:
-                line["grams"] = it.grams
-            items.append(line)
-        return {
-            "kind": "kitchen",
-            "copy": copy,
-            "banner": banner,
-            "store": menu.store.name if menu else "",
-            "station": _name(station["name"], lang),
-            "table": ticket.table.name,
-            "number": ticket.number,
-            "round": ticket.round,
-            "time": ticket.created_at,
-            "items": items,
-            "lang": lang,
-            "encoding": printer.encoding,
-            "width": printer.width,
-        }
+        items = [
+            Item(
+                qty=it.qty,
+                name=_name(it.name, lang),
+                modifiers=[_name(m.name, lang) for m in it.modifiers],
+                note=it.note,
+                allergens=[_name(dict(labels.get(a, {"en": a})), lang) for a in it.allergens],
+                grams=it.grams if isinstance(it.grams, int) and it.grams else UNSET,
+            )
+            for it in ticket.items
+        ]
+        return KitchenDoc(
+            copy=copy,
+            banner=banner,
+            store=menu.store.name if menu else "",
+            station=_name(station["name"], lang),
+            table=ticket.table.name,
+            number=ticket.number,
+            round=ticket.round,
+            time=ticket.created_at,
+            items=items,
+            lang=lang,
+            encoding=printer.encoding,
+            width=printer.width,
+        )
 
     def bill_doc(
         self, table: dict[str, str], orders: list[Order], printer: PrinterConfig
-    ) -> dict[str, Any]:
+    ) -> BillDoc:
         lang = printer.lang
         lines = [
-            {
-                "qty": ln.qty,
-                "name": _name(ln.name, lang),
-                "modifiers": [_name(m.name, lang) for m in ln.modifiers],
-                "line_cents": ln.line_cents,
-                "grams": ln.grams if isinstance(ln.grams, int) else None,
-            }
+            BillLine(
+                qty=ln.qty,
+                name=_name(ln.name, lang),
+                modifiers=[_name(m.name, lang) for m in ln.modifiers],
+                line_cents=ln.line_cents,
+                grams=ln.grams if isinstance(ln.grams, int) else None,
+            )
             for o in orders
             for ln in o.lines
         ]
         subtotal = sum(o.total_cents for o in orders)
-        taxes: list[dict[str, Any]] = [
-            {"name": name, "cents": (subtotal * ppm + 500_000) // 1_000_000}
+        taxes = [
+            TaxLine(name=name, cents=(subtotal * ppm + 500_000) // 1_000_000)
             for name, ppm in self._bill.taxes
         ]
         menu = self._catalog.menu
-        return {
-            "kind": "bill",
-            "copy": "ORIGINAL",
-            "banner": None,
-            "store": menu.store.name if menu else "",
-            "header": list(self._bill.header),
-            "footer": list(self._bill.footer),
-            "table": table["name"],
-            "number": orders[-1].order_id if orders else 0,
-            "time": self._clock.now_iso(),
-            "currency": menu.store.currency if menu else "USD",
-            "lines": lines,
-            "subtotal_cents": subtotal,
-            "tax_lines": taxes,
-            "total_cents": subtotal + sum(t["cents"] for t in taxes),
-            "qr": self._catalog.url_for(table["id"])
-            if table["id"] in self._catalog.tables
-            else None,
-            "lang": lang,
-            "encoding": printer.encoding,
-            "width": printer.width,
-        }
+        return BillDoc(
+            store=menu.store.name if menu else "",
+            header=list(self._bill.header),
+            footer=list(self._bill.footer),
+            table=table["name"],
+            number=orders[-1].order_id if orders else 0,
+            time=self._clock.now_iso(),
+            currency=menu.store.currency if menu else "USD",
+            lines=lines,
+            subtotal_cents=subtotal,
+            tax_lines=taxes,
+            total_cents=subtotal + sum(t.cents for t in taxes),
+            qr=self._catalog.url_for(table["id"]) if table["id"] in self._catalog.tables else None,
+            lang=lang,
+            encoding=printer.encoding,
+            width=printer.width,
+        )
 
     # ------------------------------------------------------------ making jobs
 
@@ -240,7 +238,7 @@ class Printing:
         printer: str,
         kind: str,
         copy: str,
-        doc: dict[str, Any],
+        doc: PrintDoc,
         ticket_id: int | None,
     ) -> bool:
         made = await repos.insert_job(tx, job_id, printer, kind, copy, doc, ticket_id)
@@ -299,14 +297,14 @@ class Printing:
                 printers[0].id,
                 "bill",
                 "ORIGINAL" if n == 1 else "REPRINT",
-                dict(doc, copy="ORIGINAL" if n == 1 else "REPRINT"),
+                replace(doc, copy="ORIGINAL" if n == 1 else "REPRINT"),
                 None,
             ):
                 n += 1
             return {
                 "job_id": f"bill-{check_id}-{n}",
                 "printer": printers[0].id,
-                "total_cents": doc["total_cents"],
+                "total_cents": doc.total_cents,
             }
 
         return await self._store.write(unit)
@@ -315,16 +313,13 @@ class Printing:
         """Print a test page and wait for the agent's answer: the real cause when it fails."""
         printer = self._printer(printer_id)
         job_id = f"test-{printer.id}-{self._clock.now_ms()}"
-        doc = {
-            "kind": "test",
-            "copy": "ORIGINAL",
-            "banner": None,
-            "printer": printer.id,
-            "time": self._clock.now_iso(),
-            "lang": printer.lang,
-            "encoding": printer.encoding,
-            "width": printer.width,
-        }
+        doc = TestDoc(
+            printer=printer.id,
+            time=self._clock.now_iso(),
+            lang=printer.lang,
+            encoding=printer.encoding,
+            width=printer.width,
+        )
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiters[job_id] = fut
 
@@ -588,7 +583,7 @@ class Printing:
                 tx: Tx, moving: list[dict[str, Any]] = moving, pid: str = pid, backup: str = backup
             ) -> None:
                 for job in moving:
-                    doc = dict(job["doc"], banner=f"BACKUP FOR {pid}")
+                    doc = replace(job["doc"], banner=f"BACKUP FOR {pid}")
                     await repos.update_job(
                         tx, job["id"], state="queued", reason=None, printer=backup, doc=doc
                     )

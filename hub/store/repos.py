@@ -21,6 +21,7 @@ from hub.domain.events import (
     Ticket,
     TicketLine,
 )
+from hub.domain.printdoc import PrintDoc
 from hub.domain.tickets import TicketItem, TicketState
 from hub.store.db import Store, Tx
 
@@ -54,6 +55,7 @@ _order_body = msgspec.json.Decoder(OrderBody)
 _ticket_body = msgspec.json.Decoder(TicketBody)
 _flags = msgspec.json.Decoder(list[_Flag])
 _detail = msgspec.json.Decoder(Detail)
+_print_doc = msgspec.json.Decoder(PrintDoc)
 
 
 def dumps(value: Any) -> str:
@@ -629,7 +631,7 @@ def job_from_row(row: sqlite3.Row) -> dict[str, Any]:
         "origin": row["origin"],
         "kind": row["kind"],
         "copy": row["copy"],
-        "doc": loads(row["doc"]),
+        "doc": _print_doc.decode(row["doc"]),
         "state": row["state"],
         "reason": row["reason"],
         "attempts": row["attempts"],
@@ -646,7 +648,7 @@ async def insert_job(
     printer: str,
     kind: str,
     copy: str,
-    doc: dict[str, Any],
+    doc: PrintDoc,
     ticket_id: int | None,
 ) -> bool:
     """Queue a job; False when a job with this id exists already (it is never made twice)."""
@@ -671,7 +673,7 @@ async def update_job(
     sent_ms: int | None = None,
     attempt: bool = False,
     printer: str | None = None,
-    doc: dict[str, Any] | None = None,
+    doc: PrintDoc | None = None,
 ) -> None:
     await tx.execute(
         "UPDATE print_jobs SET state=?, reason=?, sent_ms=COALESCE(?, sent_ms), "

@@ -21,6 +21,7 @@ import pytest
 from cloud_bridge.receiver import EventIn, event_problem
 from hub import staff
 from hub.app import RunningHub, running_hub
+from hub.bus import contract
 from hub.config import HubConfig, PrinterConfig
 from hub.domain import events
 from hub.domain.orders import LineRequest
@@ -52,6 +53,9 @@ async def acking_printers(port: int) -> AsyncIterator[None]:
                 job = json.loads(message.payload)
                 if job.get("cancel"):
                     continue
+                # the document is one of the contract's typed print documents
+                typed = msgspec.json.decode(message.payload, type=contract.PrintJob)
+                assert isinstance(typed.doc, (contract.KitchenDoc, contract.BillDoc))
                 answer = json.dumps({"job_id": job["job_id"], "ok": True})
                 await client.publish(f"{PREFIX}/printers/{printer}/acks", answer, qos=1)
 
@@ -258,7 +262,7 @@ class TipAdded(events.HubEvent, frozen=True, kw_only=True):
     def audience(self) -> events.Audience:
         return events.Audience(stations=("floor",))
 
-    def mqtt_message(self, seq: int) -> tuple[Mapping[str, str], msgspec.Struct]:
+    def mqtt_message(self, seq: int, body: bytes) -> tuple[Mapping[str, str], msgspec.Struct]:
         return {"table": self.table}, TipMessage(seq, self.cents)
 
 

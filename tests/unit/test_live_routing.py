@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import msgspec
+
 from hub.dispatch import QUEUE_SIZE, Control, LiveHub, Subscriber, message_for
 from hub.domain import events as ev
 from tests.samples import call, committed, order, ticket
@@ -82,3 +84,20 @@ def test_a_screen_that_falls_behind_is_told_once_and_counted() -> None:
     assert items.count(Control.OVERFLOW) == 1
     assert len(items) == QUEUE_SIZE + 1
     assert live.dropped_screens == 1
+
+
+def test_mqtt_messages_are_what_the_catalogue_declares() -> None:
+    created = EVENTS[0]
+    assert isinstance(created.event, ev.TicketCreated)
+    names, payload = created.event.mqtt_message(created.seq, created.body)
+    assert names == {"station": "grill"}
+    # spliced from the stored body, byte for byte the contract's KdsEvent
+    expected = ev.KdsEvent(created.seq, "ticket.created", created.event.ticket)
+    assert payload == msgspec.json.encode(expected)
+    opened = EVENTS[2]
+    assert isinstance(opened.event, ev.CallOpened)
+    names, state = opened.event.mqtt_message(opened.seq, opened.body)
+    assert names == {"table": "T2"}
+    assert state == ev.CallState(open=True, kind="waiter", call_id="1")
+    assert type(opened.event).mqtt == ev.MqttRoute("tables/{table}/call/state", 1, True)
+    assert all(type(e.event).mqtt is None for e in EVENTS[3:])
