@@ -94,6 +94,10 @@ class Printing:
         self.silent_after_s = silent_after_s
         self.ack_timeout_s = ack_timeout_s
         self.health = {p.id: Health() for p in printers}
+        # stations whose tickets a printer prints while their screen is silent
+        self._fallback_stations = frozenset(
+            s for p in printers if p.chits == "fallback" for s in p.stations
+        )
         self.stopping = False  # the hub is stopping: its own agents going offline is expected
         self._publish = publish
         self._connected = connected
@@ -463,10 +467,6 @@ class Printing:
 
     def _resend_ms(self, sent_ms: int | None) -> int:
         return (sent_ms or 0) + int(self.ack_timeout_s * 1000)
-
-    @property
-    def _fallback_stations(self) -> set[str]:
-        return {s for p in self.printers.values() if p.chits == "fallback" for s in p.stations}
 
     def _next_in_s(self) -> float | None:
         """Seconds until the next job is due, a down printer's jobs move, or a screen may
