@@ -18,9 +18,11 @@ from hub.app import RunningHub, WorkerDied, serve_forever
 from hub.bus.client import BrokerConfig
 from hub.config import HubConfig, PrinterConfig
 from hub.dispatch import LiveHub, OutboxRelay
+from hub.domain.events import ItemAvailability
 from hub.mosquitto import Mosquitto
 from hub.services.printing import Printing
-from hub.store.db import Event
+from hub.store.db import Event, Store, Tx
+from hub.supervisor import Loop, Supervisor
 
 
 async def test_a_dead_worker_stops_the_hub_with_a_failure(
@@ -153,3 +155,75 @@ def test_the_hub_command_exits_non_zero_naming_what_died(
     assert "print-dispatch died: RuntimeError('printing bug')" in capsys.readouterr().err
     lines = died_lines(caplog, "print-dispatch")
     assert len(lines) == 1, lines
+
+
+class Recorder:
+    """A consumer that records what happens to it; `graceful` ones end when asked."""
+
+    def __init__(self, name: str, log: list[str], *, graceful: bool) -> None:
+        self.name = name
+        self._log = log
+        self._graceful = graceful
+        self._done = asyncio.Event()
+        self.seen: list[int] = []
+
+    def on_commit(self, events: Sequence[Event]) -> None:
+        self.seen += [e.seq for e in events]
+
+    async def run(self) -> None:
+        try:
+            await self._done.wait()
+        except asyncio.CancelledError:
+            self._log.append(f"{self.name} cancelled")
+            raise
+        self._log.append(f"{self.name} ended")
+
+    async def stop(self) -> bool:
+        self._log.append(f"{self.name} asked")
+        if self._graceful:
+            self._done.set()
+        return self._graceful
+
+
+async def test_consumers_get_every_commit_and_stop_last_started_first(tmp_path: Path) -> None:
+    said: list[str] = []
+    bus = Recorder("bus", said, graceful=True)
+    relay = Recorder("relay", said, graceful=False)
+    agent = Recorder("agent", said, graceful=True)
+    async with Store(tmp_path / "hub.db", clock=lambda: "2026-12-05T12:00:00Z") as store:
+        supervisor = Supervisor(store, [bus, relay, agent])
+        running = asyncio.create_task(supervisor.run())
+
+        async def unit(tx: Tx) -> None:
+            tx.emit(ItemAvailability(item="edamame", available=False))
+
+        await store.write(unit)
+        await store.write(unit)
+        assert bus.seen == relay.seen == agent.seen == [1, 2]
+        await supervisor.stop()
+        await asyncio.wait_for(running, 5)
+    assert said == [
+        "agent asked",
+        "agent ended",
+        "relay asked",
+        "relay cancelled",
+        "bus asked",
+        "bus ended",
+    ]
+    assert not supervisor.died.is_set()
+
+
+async def test_a_consumer_whose_loop_ends_by_itself_has_died(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def quits() -> None:
+        return
+
+    async with Store(tmp_path / "hub.db", clock=lambda: "2026-12-05T12:00:00Z") as store:
+        supervisor = Supervisor(store, [Loop("quitter", quits)])
+        running = asyncio.create_task(supervisor.run())
+        await asyncio.wait_for(supervisor.died.wait(), 5)
+        assert supervisor.why == "quitter died: its loop ended"
+        await supervisor.stop()
+        await asyncio.wait_for(running, 5)
+    assert len(died_lines(caplog, "quitter")) == 1
