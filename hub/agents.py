@@ -10,12 +10,15 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from hub.config import HubConfig
+from hub.config import HubConfig, PrinterConfig
 from hub.store.db import Event
+
+if TYPE_CHECKING:
+    from devices.agent import MqttSettings
 
 log = logging.getLogger("tablehub.agents")
 
@@ -96,30 +99,56 @@ def build_agents(
             client_id=f"{broker.client_id}-{device}",
         )
 
-    agents: list[AgentConsumer] = []
-    if printers:
-        from devices.printers.agent import PrinterAgent, PrinterSettings
-        from devices.printers.driver import EscposDriver
-        from devices.printers.render import PaperProfile
+    agents = [
+        *_printer_agents(config, printers, store_id, mqtt, state),
+        *_scale_agents(config, store_id, mqtt, scale_line_overrides),
+    ]
+    log.info("%d device agent(s) running in the hub", len(agents))
+    return agents
 
-        zone = config.timezone or _local_zone()
-        for p in printers:
-            settings = PrinterSettings(
-                profile=PaperProfile(
-                    width=p.width, dots=384 if p.width <= 32 else 512, timezone=zone
-                ),
-                encoding_mode=p.encoding,  # type: ignore[arg-type]
-            )
-            device = f"printer-{p.id}"
-            agent = PrinterAgent(
-                p.id, store_id, EscposDriver(p.address), mqtt(device), state, settings=settings
-            )
-            agents.append(AgentConsumer(f"agent-{device}", agent))
-    if config.scales:
-        from devices.scales.agent import ScaleAgent
 
-        for s in config.scales:
-            scale = ScaleAgent(
+def _printer_agents(
+    config: HubConfig,
+    printers: list[PrinterConfig],
+    store_id: str,
+    mqtt: Callable[[str], MqttSettings],
+    state: Path,
+) -> list[AgentConsumer]:
+    if not printers:
+        return []
+    from devices.printers.agent import PrinterAgent, PrinterSettings
+    from devices.printers.driver import EscposDriver
+    from devices.printers.render import PaperProfile
+
+    zone = config.timezone or _local_zone()
+    out = []
+    for p in printers:
+        settings = PrinterSettings(
+            profile=PaperProfile(width=p.width, dots=384 if p.width <= 32 else 512, timezone=zone),
+            encoding_mode=p.encoding,  # type: ignore[arg-type]
+        )
+        device = f"printer-{p.id}"
+        agent = PrinterAgent(
+            p.id, store_id, EscposDriver(p.address), mqtt(device), state, settings=settings
+        )
+        out.append(AgentConsumer(f"agent-{device}", agent))
+    return out
+
+
+def _scale_agents(
+    config: HubConfig,
+    store_id: str,
+    mqtt: Callable[[str], MqttSettings],
+    line_overrides: Mapping[str, Any] | None,
+) -> list[AgentConsumer]:
+    if not config.scales:
+        return []
+    from devices.scales.agent import ScaleAgent
+
+    return [
+        AgentConsumer(
+            f"agent-scale-{s.id}",
+            ScaleAgent(
                 s.id,
                 store_id,
                 s.port,
@@ -127,8 +156,8 @@ def build_agents(
                 mqtt=mqtt(f"scale-{s.id}"),
                 clock=time.monotonic,
                 stable_hold_ms=s.stable_hold_ms,
-                line_overrides=scale_line_overrides,
-            )
-            agents.append(AgentConsumer(f"agent-scale-{s.id}", scale))
-    log.info("%d device agent(s) running in the hub", len(agents))
-    return agents
+                line_overrides=line_overrides,
+            ),
+        )
+        for s in config.scales
+    ]

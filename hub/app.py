@@ -92,7 +92,9 @@ async def running_hub(
         await catalog.load(seed_menu)
         await catalog.apply_provisioned(config.data_dir / PROVISIONED_TABLES)
         assert catalog.menu is not None
-        parts = _build(config, store, catalog, clock, seed=_Seed(printer_previews, demo_buttons))
+        parts = _build(
+            config, store, catalog, clock, extras=_Extras(printer_previews, demo_buttons)
+        )
         consumers = _consumers(config, parts, scale_line_overrides)
         supervisor = Supervisor(store, consumers)
         app = build_app(parts.services)
@@ -108,12 +110,12 @@ async def running_hub(
         if not catalog.base_url:
             catalog.base_url = url  # known once the port is bound (port 0 in tests)
         running = asyncio.create_task(supervisor.run(), name="supervisor")
-        if demo_buttons is not None:
-            await demo_buttons.start()
-        log.info(
-            "hub serving on %s (store %s): %s", url, parts.store_id, ", ".join(supervisor.names)
-        )
         try:
+            if demo_buttons is not None:
+                await demo_buttons.start()
+            log.info(
+                "hub serving on %s (store %s): %s", url, parts.store_id, ", ".join(supervisor.names)
+            )
             yield RunningHub(
                 parts.services, url, parts.bus, parts.relay, supervisor.died, supervisor
             )
@@ -130,7 +132,9 @@ async def running_hub(
 
 
 @dataclass(frozen=True)
-class _Seed:
+class _Extras:
+    """What the demo adds: its printers' pictures and its button board."""
+
     printer_previews: Mapping[str, Callable[[], bytes | None]] | None
     demo_buttons: DemoDevices | None
 
@@ -147,7 +151,7 @@ class _Parts:
 
 
 def _build(
-    config: HubConfig, store: Store, catalog: Catalog, clock: Clock, *, seed: _Seed
+    config: HubConfig, store: Store, catalog: Catalog, clock: Clock, *, extras: _Extras
 ) -> _Parts:
     """Every part of the hub, each given what it needs when it is made."""
     assert catalog.menu is not None
@@ -165,19 +169,7 @@ def _build(
             await router.handle(topic, payload)
 
         bus = Bus(config.broker, store_id, handle)
-    printing = Printing(
-        store,
-        catalog,
-        clock,
-        live,
-        printers=config.printers,
-        bill=config.bill,
-        store_id=store_id,
-        silent_after_s=config.kds_silent_after_s,
-        ack_timeout_s=config.ack_timeout_s,
-        publish=None if bus is None else bus.publish,
-        connected=None if bus is None else bus.connected,
-    )
+    printing = _printing(config, store, catalog, clock, live, store_id, bus)
     ordering = Ordering(
         store,
         catalog,
@@ -189,15 +181,7 @@ def _build(
     relay = None
     if bus is not None:
         router = Router(kitchen, calls, devices, live, catalog, printing)
-        relay = OutboxRelay(
-            store,
-            store_id,
-            bus.publish_many,
-            bus.connected,
-            connection=lambda: bus.connections,
-            replay_s=config.broker.replay_s if config.broker else OutboxRelay.REPLAY_S,
-        )
-        bus.on_connected.append(relay.on_connected)
+        relay = _relay(config, store, store_id, bus)
     extra_health: dict[str, Any] = {}
     if store.quarantined is not None:
         extra_health["alerts"] = [
@@ -220,13 +204,50 @@ def _build(
         extra_health=extra_health,
         relay_status=None if relay is None else relay.status,
         limits=_limits(config, clock),
-        printer_previews=dict(seed.printer_previews or {}),
+        printer_previews=dict(extras.printer_previews or {}),
         backup_keep=config.backup_keep,
         orders_in_flight_max=config.limits.orders_in_flight,
-        demo_buttons=seed.demo_buttons,
+        demo_buttons=extras.demo_buttons,
     )
     link = _cloud_link(config, store, extra_health, clock)
     return _Parts(store_id, services, bus, relay, link)
+
+
+def _printing(
+    config: HubConfig,
+    store: Store,
+    catalog: Catalog,
+    clock: Clock,
+    live: LiveHub,
+    store_id: str,
+    bus: Bus | None,
+) -> Printing:
+    return Printing(
+        store,
+        catalog,
+        clock,
+        live,
+        printers=config.printers,
+        bill=config.bill,
+        store_id=store_id,
+        silent_after_s=config.kds_silent_after_s,
+        ack_timeout_s=config.ack_timeout_s,
+        publish=None if bus is None else bus.publish,
+        connected=None if bus is None else bus.connected,
+    )
+
+
+def _relay(config: HubConfig, store: Store, store_id: str, bus: Bus) -> OutboxRelay:
+    relay = OutboxRelay(
+        store,
+        store_id,
+        bus.publish_many,
+        bus.connected,
+        connection=lambda: bus.connections,
+        replay_s=config.broker.replay_s if config.broker else OutboxRelay.REPLAY_S,
+    )
+    bus.on_connected.append(relay.on_connected)  # an idle relay wakes on each reconnect
+    return relay
 
 
 def _limits(config: HubConfig, clock: Clock) -> dict[str, Any]:
