@@ -175,6 +175,11 @@ def event_problem(store: str, e: EventIn) -> str | None:
         return "key or at is too long"
     if not bytes(e.body).lstrip().startswith(b"{"):
         return "body must be a JSON object"
+    if events.event_class(e.kind) is not None:  # a kind the catalogue knows: its shape too
+        try:
+            events.decode(e.kind, bytes(e.body))
+        except events.CatalogueError as exc:
+            return f"body does not fit its kind: {str(exc)[:200]}"
     return None
 
 

@@ -306,6 +306,10 @@ async def test_a_new_event_reaches_screens_mqtt_and_the_cloud_by_its_class_alone
             assert (message.qos, message.retain) == (1, False)
         (row,) = await hub.services.store.events_after(seq - 1, 1)
         assert row.event == tip  # read back through the catalogue
+        bad = msgspec.structs.replace(wire(tip, 2), body=msgspec.Raw(b'{"table": "T6"}'))
+        assert event_problem("demo", bad) == (
+            "body does not fit its kind: tip.added: Object missing required field `cents`"
+        )
     finally:
         events.unregister(TipAdded)
     assert event_problem("demo", wire(tip, 1)) == "unknown stream 'tips'"
