@@ -40,14 +40,18 @@ from aiohttp import web
 
 from cloud_bridge.config import read_secret_file
 from cloud_bridge.errors import ConfigError
+from hub.domain import events
 
 log = logging.getLogger("tablehub.receiver")
 
-# every stream the hub writes (hub/services: orders, tickets, menu, tables, calls, print,
-# devices, telemetry) and payments; anything else is refused as unknown
-STREAMS = frozenset(
-    {"orders", "tickets", "menu", "tables", "calls", "print", "devices", "telemetry", "payments"}
-)
+
+def accepted_streams() -> frozenset[str]:
+    """Every stream of the hub's event catalogue (hub/domain/events.py, the one hub module
+    the cloud shares); anything else is refused as unknown. Read at each check, so an event
+    class registered with the catalogue is accepted with no edit here."""
+    return events.streams()
+
+
 MAX_BODY = 16 * 1024 * 1024  # decompressed; aiohttp inflates gzip request bodies
 MAX_EVENTS = 5000
 WINDOW = 10_000  # rows looked at per step when advancing contiguous_seq
@@ -163,7 +167,7 @@ def event_problem(store: str, e: EventIn) -> str | None:
         return f"store '{e.store[:64]}' does not match the URL's '{store}'"
     if e.seq < 1:
         return "seq must be a positive whole number"
-    if e.stream not in STREAMS:
+    if e.stream not in accepted_streams():
         return f"unknown stream '{e.stream[:40]}'"
     if not KIND_RE.fullmatch(e.kind):
         return "kind must be 1-100 of a-z, 0-9, '.', '_' or '-'"
@@ -171,6 +175,11 @@ def event_problem(store: str, e: EventIn) -> str | None:
         return "key or at is too long"
     if not bytes(e.body).lstrip().startswith(b"{"):
         return "body must be a JSON object"
+    if events.event_class(e.kind) is not None:  # a kind the catalogue knows: its shape too
+        try:
+            events.decode(e.kind, bytes(e.body))
+        except events.CatalogueError as exc:
+            return f"body does not fit its kind: {str(exc)[:200]}"
     return None
 
 

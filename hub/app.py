@@ -1,12 +1,12 @@
-"""The composition root: builds the store, services, web app and MQTT bus of one hub and runs
-them under one TaskGroup until asked to stop."""
+"""The composition root: builds the store, services, web app and MQTT bus of one hub, each
+part given what it needs when it is made, and runs every consumer (hub/supervisor.py) under
+one TaskGroup until asked to stop or one of them dies."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import dataclasses
-import functools
 import logging
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -17,9 +17,10 @@ from aiohttp import web
 
 from hub import backup, sdnotify
 from hub.activity import ActivityLog
-from hub.agents import InProcessAgents
+from hub.agents import build_agents
 from hub.bridge_health import BridgeHealth
 from hub.bus.client import Bus
+from hub.bus.contract import Topic
 from hub.bus.router import Router
 from hub.config import HubConfig, load_or_create_secret
 from hub.dispatch import LiveHub, OutboxRelay
@@ -35,6 +36,7 @@ from hub.services.kitchen import Kitchen
 from hub.services.ordering import Ordering, Weighing
 from hub.services.printing import Printing
 from hub.store.db import Store
+from hub.supervisor import Consumer, Loop, Supervisor
 from hub.web.api import BRIDGE_HEALTH
 from hub.web.app import build_app
 from plumbing.tasks import cancel_all
@@ -58,9 +60,15 @@ class RunningHub:
     url: str
     bus: Bus | None
     relay: OutboxRelay | None
-    # set when a worker (MQTT bus, relay, backups, ...) died of an error: the hub is no longer
+    # set when a consumer (MQTT bus, relay, printing, an agent, ...) died: the hub is no longer
     # whole, and `serve_forever` stops it so that the service manager starts it again
     crashed: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    supervisor: Supervisor | None = None
+
+    @property
+    def why(self) -> str | None:
+        """What died, when `crashed` is set."""
+        return None if self.supervisor is None else self.supervisor.why
 
 
 @contextlib.asynccontextmanager
@@ -83,82 +91,15 @@ async def running_hub(
         catalog = Catalog(store, secret, base_url=config.public_url)
         await catalog.load(seed_menu)
         await catalog.apply_provisioned(config.data_dir / PROVISIONED_TABLES)
-        live = LiveHub()
-        store.on_commit(live.on_commit)
-        kitchen = Kitchen(store, catalog)
-        calls = Calls(store, catalog, clock, escalate_after_s=config.escalate_after_s)
-        devices = Devices(store)
         assert catalog.menu is not None
-        store_id = catalog.menu.store.id
-        printing = Printing(
-            store,
-            catalog,
-            clock,
-            live,
-            printers=config.printers,
-            bill=config.bill,
-            store_id=store_id,
-            silent_after_s=config.kds_silent_after_s,
-            ack_timeout_s=config.ack_timeout_s,
+        parts = _build(
+            config, store, catalog, clock, extras=_Extras(printer_previews, demo_buttons)
         )
-        store.on_commit(printing.on_commit)
-        ordering = Ordering(
-            store,
-            catalog,
-            clock,
-            require_open=config.tables_require_open,
-            require_pin=config.tables_require_pin,
-        )
-        ordering.on_tickets = printing.chits_in_tx
-        services = Services(
-            store=store,
-            catalog=catalog,
-            ordering=ordering,
-            kitchen=kitchen,
-            live=live,
-            calls=calls,
-            weighing=Weighing(store, catalog),
-            devices=devices,
-            printing=printing,
-            clock=clock,
-            ids=SystemIds(),
-            started_ms=clock.monotonic_ms(),
-            backup_keep=config.backup_keep,
-        )
-        services.demo_buttons = demo_buttons
-        services.orders_in_flight_max = config.limits.orders_in_flight
-        if store.quarantined is not None:
-            services.extra_health["alerts"] = [
-                f"the store was damaged and moved to {store.quarantined.name}; "
-                "restore the last backup"
-            ]
-        if config.limits.enabled:
-            services.limits = {
-                "orders": RateLimiter(config.limits.orders, clock.monotonic_ms),
-                "calls": RateLimiter(config.limits.calls, clock.monotonic_ms),
-                "client": RateLimiter(config.limits.client, clock.monotonic_ms),
-            }
-        bus = relay = None
-        if config.broker is not None:
-            router = Router(kitchen, calls, devices, live, catalog, printing)
-            bus = Bus(config.broker, store_id, router.handle)
-            relay = OutboxRelay(
-                store,
-                store_id,
-                bus.publish_many,
-                bus.connected,
-                connection=lambda: bus.connections,
-                replay_s=config.broker.replay_s,
-            )
-            bus.on_connected.append(relay.on_connected)
-            store.on_commit(relay.on_commit)
-            services.relay_status = relay.status
-            printing.attach(bus.publish, bus.connected)
-            services.broker_connected = bus.connected
-        link = _cloud_link(config, store, services, clock)
-        app = build_app(services)
-        if link is not None:
-            app[BRIDGE_HEALTH] = link[1]
+        consumers = _consumers(config, parts, scale_line_overrides)
+        supervisor = Supervisor(store, consumers)
+        app = build_app(parts.services)
+        if parts.link is not None:
+            app[BRIDGE_HEALTH] = parts.link[1]
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await runner.setup()
         tls = _tls_context(config)
@@ -167,56 +108,181 @@ async def running_hub(
         port = runner.addresses[0][1] if runner.addresses else config.http_port
         url = f"{'https' if tls else 'http'}://{_reachable(config.http_host)}:{port}"
         if not catalog.base_url:
-            catalog.base_url = url
-        # long-lived loops; one failing is logged and does not stop the others
-        workers = [
-            asyncio.create_task(calls.run_escalation(), name="call-escalation"),
-            asyncio.create_task(printing.run(), name="print-dispatch"),
-            asyncio.create_task(ActivityLog(services).run(), name="activity-log"),
-        ]
-        if config.backup_every_s > 0:
-            schedule = backup.run_schedule(
-                config.db_path, every_s=config.backup_every_s, keep=config.backup_keep
-            )
-            workers.append(asyncio.create_task(schedule, name="backups"))
-        if link is not None:
-            workers.append(asyncio.create_task(link[0].run(), name="outbox-prune"))
-            workers.append(asyncio.create_task(link[1].run(), name="bridge-health"))
-        bus_task = None
-        if bus is not None and relay is not None:
-            bus_task = asyncio.create_task(bus.run(), name="mqtt-bus")
-            workers.append(asyncio.create_task(relay.run(), name="mqtt-relay"))
-        crashed = asyncio.Event()
-        for t in [*workers, *([bus_task] if bus_task else [])]:
-            t.add_done_callback(functools.partial(_on_worker_done, crashed))
-        services.printer_previews = dict(printer_previews or {})
-        agents = InProcessAgents(config, store_id, scale_line_overrides=scale_line_overrides)
-        await agents.start()
-        if demo_buttons is not None:
-            await demo_buttons.start()
-        log.info("hub serving on %s (store %s)", url, store_id)
+            catalog.base_url = url  # known once the port is bound (port 0 in tests)
+        running = asyncio.create_task(supervisor.run(), name="supervisor")
         try:
-            yield RunningHub(services, url, bus, relay, crashed)
+            if demo_buttons is not None:
+                await demo_buttons.start()
+            log.info(
+                "hub serving on %s (store %s): %s", url, parts.store_id, ", ".join(supervisor.names)
+            )
+            yield RunningHub(
+                parts.services, url, parts.bus, parts.relay, supervisor.died, supervisor
+            )
         finally:
+            services = parts.services
             services.accepting = False
             services.devices.stopping = services.printing.stopping = True
             await runner.cleanup()
-            await agents.stop()
             if demo_buttons is not None:
                 await demo_buttons.stop()
-            await cancel_all(workers)
-            if bus is not None and bus_task is not None:
-                # the bus says goodbye (retained offline) and disconnects by itself
-                bus.stop()
-                _, still = await asyncio.wait([bus_task], timeout=3.0)
-                for t in still:
-                    t.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await bus_task
+            # agents first, the bus (saying `offline`) last: the reverse of `_consumers`
+            await supervisor.stop()
+            await cancel_all([running])
+
+
+@dataclass(frozen=True)
+class _Extras:
+    """What the demo adds: its printers' pictures and its button board."""
+
+    printer_previews: Mapping[str, Callable[[], bytes | None]] | None
+    demo_buttons: DemoDevices | None
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """What `_build` made: the services and the parts the consumers are made of."""
+
+    store_id: str
+    services: Services
+    bus: Bus | None
+    relay: OutboxRelay | None
+    link: tuple[OutboxPruner, BridgeHealth] | None
+
+
+def _build(
+    config: HubConfig, store: Store, catalog: Catalog, clock: Clock, *, extras: _Extras
+) -> _Parts:
+    """Every part of the hub, each given what it needs when it is made."""
+    assert catalog.menu is not None
+    store_id = catalog.menu.store.id
+    live = LiveHub()
+    kitchen = Kitchen(store, catalog)
+    calls = Calls(store, catalog, clock, escalate_after_s=config.escalate_after_s)
+    devices = Devices(store)
+    bus: Bus | None = None
+    router: Router | None = None
+    if config.broker is not None:
+
+        async def handle(topic: Topic, payload: bytes) -> None:
+            assert router is not None  # made below, before the bus runs
+            await router.handle(topic, payload)
+
+        bus = Bus(config.broker, store_id, handle)
+    printing = _printing(config, store, catalog, clock, live, store_id, bus)
+    ordering = Ordering(
+        store,
+        catalog,
+        clock,
+        require_open=config.tables_require_open,
+        require_pin=config.tables_require_pin,
+        on_tickets=printing.chits_in_tx,
+    )
+    relay = None
+    if bus is not None:
+        router = Router(kitchen, calls, devices, live, catalog, printing)
+        relay = _relay(config, store, store_id, bus)
+    extra_health: dict[str, Any] = {}
+    if store.quarantined is not None:
+        extra_health["alerts"] = [
+            f"the store was damaged and moved to {store.quarantined.name}; restore the last backup"
+        ]
+    services = Services(
+        store=store,
+        catalog=catalog,
+        ordering=ordering,
+        kitchen=kitchen,
+        live=live,
+        calls=calls,
+        weighing=Weighing(store, catalog),
+        devices=devices,
+        printing=printing,
+        clock=clock,
+        ids=SystemIds(),
+        started_ms=clock.monotonic_ms(),
+        broker_connected=None if bus is None else bus.connected,
+        extra_health=extra_health,
+        relay_status=None if relay is None else relay.status,
+        limits=_limits(config, clock),
+        printer_previews=dict(extras.printer_previews or {}),
+        backup_keep=config.backup_keep,
+        orders_in_flight_max=config.limits.orders_in_flight,
+        demo_buttons=extras.demo_buttons,
+    )
+    link = _cloud_link(config, store, extra_health, clock)
+    return _Parts(store_id, services, bus, relay, link)
+
+
+def _printing(
+    config: HubConfig,
+    store: Store,
+    catalog: Catalog,
+    clock: Clock,
+    live: LiveHub,
+    store_id: str,
+    bus: Bus | None,
+) -> Printing:
+    return Printing(
+        store,
+        catalog,
+        clock,
+        live,
+        printers=config.printers,
+        bill=config.bill,
+        store_id=store_id,
+        silent_after_s=config.kds_silent_after_s,
+        ack_timeout_s=config.ack_timeout_s,
+        publish=None if bus is None else bus.publish,
+        connected=None if bus is None else bus.connected,
+    )
+
+
+def _relay(config: HubConfig, store: Store, store_id: str, bus: Bus) -> OutboxRelay:
+    relay = OutboxRelay(
+        store,
+        store_id,
+        bus.publish_many,
+        bus.connected,
+        connection=lambda: bus.connections,
+        replay_s=config.broker.replay_s if config.broker else OutboxRelay.REPLAY_S,
+    )
+    bus.on_connected.append(relay.on_connected)  # an idle relay wakes on each reconnect
+    return relay
+
+
+def _limits(config: HubConfig, clock: Clock) -> dict[str, Any]:
+    if not config.limits.enabled:
+        return {}
+    return {
+        "orders": RateLimiter(config.limits.orders, clock.monotonic_ms),
+        "calls": RateLimiter(config.limits.calls, clock.monotonic_ms),
+        "client": RateLimiter(config.limits.client, clock.monotonic_ms),
+    }
+
+
+def _consumers(
+    config: HubConfig, parts: _Parts, scale_line_overrides: Mapping[str, Any] | None
+) -> list[Consumer]:
+    """Everything that acts on commits or runs for the hub's life, in the order it starts
+    (and the reverse of the order it stops)."""
+    s = parts.services
+    out: list[Consumer] = []
+    if parts.bus is not None:
+        out.append(Loop("mqtt-bus", parts.bus.run, stop=parts.bus.stop))
+    out += [s.live, s.printing, s.calls, Loop("activity-log", ActivityLog(s).run)]
+    if parts.relay is not None:
+        out.append(parts.relay)
+    if config.backup_every_s > 0:
+        db, every, keep = config.db_path, config.backup_every_s, config.backup_keep
+        out.append(Loop("backups", lambda: backup.run_schedule(db, every_s=every, keep=keep)))
+    if parts.link is not None:
+        out += [Loop("outbox-prune", parts.link[0].run), Loop("bridge-health", parts.link[1].run)]
+    out += build_agents(config, parts.store_id, scale_line_overrides=scale_line_overrides)
+    return out
 
 
 def _cloud_link(
-    config: HubConfig, store: Store, services: Services, clock: Clock
+    config: HubConfig, store: Store, extra_health: dict[str, Any], clock: Clock
 ) -> tuple[OutboxPruner, BridgeHealth] | None:
     """With a cloud bridge on this box: the outbox pruner and the bridge's health watch."""
     if config.bridge is None:
@@ -233,7 +299,7 @@ def _cloud_link(
     health = BridgeHealth(
         store,
         cfg.state_db,
-        services.extra_health,
+        extra_health,
         now_ms=clock.now_ms,
         every_s=cfg.health_every_s,
         stale_after_s=cfg.stale_after_s,
@@ -255,14 +321,8 @@ def _reachable(host: str) -> str:
     return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host  # noqa: S104
 
 
-def _on_worker_done(crashed: asyncio.Event, task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("task %s died: %r", task.get_name(), task.exception(), exc_info=task.exception())
-        crashed.set()
-
-
 class WorkerDied(RuntimeError):
-    """A worker of the hub died of an error; the hub stopped so that it can be restarted."""
+    """A consumer of the hub died; the hub stopped so that it can be restarted."""
 
 
 async def serve_forever(
@@ -281,8 +341,8 @@ async def serve_forever(
         async with sdnotify.supervised(f"serving on {hub.url}"):
             await _first(stop.wait(), hub.crashed.wait())
         if hub.crashed.is_set() and not stop.is_set():
-            log.critical("stopping: a worker died (see above); systemd starts the hub again")
-            raise WorkerDied("a worker of the hub died")
+            # the consumer's own line said why; systemd starts the hub again
+            raise WorkerDied(hub.why or "a consumer of the hub died")
         log.info("stopping")
 
 

@@ -23,6 +23,7 @@ import msgspec
 
 from hub.bus import contract
 from hub.bus.client import Message
+from hub.domain.events import NOBODY, Audience, Call
 from hub.errors import StoreUnavailable
 from hub.store import repos
 from hub.store.db import Event, Store, Tx
@@ -78,7 +79,7 @@ class Subscriber:
 
     def wants(self, event: Event) -> bool:
         """Who sees what; `LiveHub` routes by the same rules through its indexes."""
-        return _route_of(event).includes(self)
+        return _includes(_route_of(event), self)
 
 
 def encode(msg: dict[str, Any]) -> bytes:
@@ -88,63 +89,31 @@ def encode(msg: dict[str, Any]) -> bytes:
 _encoder = msgspec.json.Encoder()
 
 
-def message_for(event: Event) -> dict[str, Any] | None:
-    """The WebSocket message a committed event becomes."""
-    if event.stream == "tickets":
-        return {"type": "ticket", "seq": event.seq, "ticket": event.body["ticket"]}
-    if event.stream == "orders":
-        return {"type": "order", "seq": event.seq, "order": event.body["order"]}
-    if event.stream == "calls":
-        return {"type": "call", "seq": event.seq, "call": event.body["call"]}
-    if event.stream == "devices":
-        return {"type": "device", "seq": event.seq, "device": event.body["device"]}
-    if event.stream == "tables":
-        return {"type": "table", "seq": event.seq, "table": event.body["table"]}
-    if event.stream == "print":
-        return {"type": "print", "seq": event.seq, "job": event.body["job"]}
-    if event.kind == "item.availability":
-        return {"type": "availability", "seq": event.seq, **event.body}
-    if event.kind == "menu.updated":
-        return {"type": "menu", "seq": event.seq, **event.body}
-    return None
+def message_for(event: Event) -> bytes | None:
+    """The WebSocket message a committed event becomes: `{"type", "seq", ...its body}`, the
+    type declared by its catalogue class; spliced from the body as stored, not re-encoded."""
+    if event.event is None:
+        return None
+    screen = type(event.event).screen
+    if screen is None:
+        return None
+    head = b'{"type":"%s","seq":%d' % (screen.encode(), event.seq)
+    rest = event.body[1:]
+    return head + (rest if rest.startswith(b"}") else b"," + rest)
 
 
-@dataclass(frozen=True, slots=True)
-class _Route:
-    """An event's audience: every screen, every staff screen, or these stations and table."""
-
-    everyone: bool = False
-    staff: bool = False
-    stations: tuple[str, ...] = ()
-    table: str | None = None
-
-    def includes(self, sub: Subscriber) -> bool:
-        """The rule for one screen (`LiveHub.audience` applies it through its indexes)."""
-        return (
-            self.everyone
-            or (self.staff and sub.station is not None)
-            or (sub.station is not None and sub.station in self.stations)
-            or (self.table is not None and sub.table == self.table)
-        )
+def _route_of(event: Event) -> Audience:
+    return NOBODY if event.event is None else event.event.audience()
 
 
-def _route_of(event: Event) -> _Route:
-    body, stream = event.body, event.stream
-    if stream == "menu":
-        return _Route(everyone=True)
-    if stream == "tickets":
-        return _Route(stations=("expo", body["ticket"]["station"]))
-    if stream == "orders":
-        return _Route(stations=("expo",), table=body["order"]["table"]["id"])
-    if stream == "calls":
-        return _Route(stations=("expo", "floor"), table=body["call"]["table"])
-    if stream == "devices":
-        return _Route(staff=True)
-    if stream == "tables":
-        return _Route(stations=("floor",), table=body["table"]["id"])
-    if stream == "print":
-        return _Route(stations=("admin", "expo"))
-    return _Route()
+def _includes(route: Audience, sub: Subscriber) -> bool:
+    """The rule for one screen (`LiveHub.audience` applies it through its indexes)."""
+    return (
+        route.everyone
+        or (route.staff and sub.station is not None)
+        or (sub.station is not None and sub.station in route.stations)
+        or (route.table is not None and sub.table == route.table)
+    )
 
 
 class LiveHub:
@@ -158,8 +127,17 @@ class LiveHub:
         self.dropped_screens = 0
         self.weights: dict[str, tuple[int, bool]] = {}  # scale -> latest (grams, stable)
 
+    name = "live-screens"
+
     def __repr__(self) -> str:
         return f"<LiveHub screens={len(self._subs)} dropped={self.dropped_screens}>"
+
+    async def run(self) -> None:
+        """Nothing of its own to run: screens are fed from `on_commit`."""
+        await asyncio.Event().wait()
+
+    async def stop(self) -> bool:
+        return False
 
     @property
     def count(self) -> int:
@@ -209,15 +187,15 @@ class LiveHub:
             out.update(self._by_table.get(route.table, ()))
         return out
 
-    def on_commit(self, events: list[Event]) -> None:
+    def on_commit(self, events: Sequence[Event]) -> None:
         for event in events:
-            msg = message_for(event)
-            if msg is None:
-                continue
             subs = self.audience(event)
             if not subs:
                 continue
-            frame = (event.seq, encode(msg))
+            msg = message_for(event)
+            if msg is None:
+                continue
+            frame = (event.seq, msg)
             for sub in subs:
                 if not sub.overflowed and not sub.offer(frame):
                     self.dropped_screens += 1
@@ -270,8 +248,8 @@ class OutboxRelay:
     events acknowledged in the `replay_s` seconds before the connection dropped (same seq:
     subscribers that got them drop the repeats)."""
 
-    NAME = "mqtt"
-    STREAMS = ("tickets", "calls")
+    NAME = "mqtt"  # its cursor's name in the store
+    name = "mqtt-relay"
     BATCH = 256
     MAX_PENDING = 4096
     SAVE_EVERY_S = 1.0
@@ -320,8 +298,11 @@ class OutboxRelay:
             "replayed": self.replayed,
         }
 
-    def on_commit(self, events: list[Event]) -> None:
-        mine = [e for e in events if e.stream in self.STREAMS]
+    async def stop(self) -> bool:
+        return False  # cancelled: it saves its cursor on the way out
+
+    def on_commit(self, events: Sequence[Event]) -> None:
+        mine = [e for e in events if e.event is not None and type(e.event).mqtt is not None]
         if self._tailing:
             if len(self._pending) + len(mine) > self.MAX_PENDING:
                 self._stop_tailing()  # too far behind: catch up from the database
@@ -454,17 +435,17 @@ class OutboxRelay:
         """Set every table's retained LED state from the store. A broker that kept a state
         from before a restore or a reinstall, or lost its retained messages, would otherwise
         leave a button lit (or dark) that the store disagrees with."""
-        lit: dict[str, dict[str, Any]] = {}
+        lit: dict[str, Call] = {}
         for call in await repos.read_active_calls(self._store):
-            if call["state"] == "open":
-                lit.setdefault(call["table"], call)
+            if call.state == "open":
+                lit.setdefault(call.table, call)
         messages: list[Message] = []
         for row in await repos.list_tables(self._store):
             on = lit.get(row["id"])
             state = contract.CallState(
                 open=on is not None,
-                kind=on["kind"] if on else None,
-                call_id=str(on["id"]) if on else None,
+                kind=on.kind if on else None,
+                call_id=str(on.id) if on else None,
             )
             topic = contract.table_call_state(self._store_id, row["id"])
             messages.append((topic, contract.encode(state), 1, True))
@@ -478,21 +459,19 @@ class OutboxRelay:
         return True
 
     def _message(self, event: Event) -> Message | None:
-        """(topic, payload, qos, retain) that an event is published as, if any."""
-        if event.stream == "tickets":
-            ticket = event.body["ticket"]
-            payload = contract.encode(
-                contract.KdsEvent(seq=event.seq, kind=event.kind, ticket=ticket)
-            )
-            return contract.kds_events(self._store_id, ticket["station"]), payload, 1, False
-        if event.stream == "calls":
-            call, lit = event.body["call"], bool(event.body["table_open"])
-            state = contract.CallState(
-                open=lit, kind=call["kind"] if lit else None, call_id=str(call["id"])
-            )
-            topic = contract.table_call_state(self._store_id, call["table"])
-            return topic, contract.encode(state), 1, True
-        return None
+        """(topic, payload, qos, retain) that an event is published as, as its catalogue
+        class declares, if any."""
+        ev = event.event
+        route = None if ev is None else type(ev).mqtt
+        if ev is None or route is None:
+            return None
+        out = ev.mqtt_message(event.seq, event.body)
+        if out is None:
+            return None
+        names, payload = out
+        topic = contract.topic(self._store_id, route.topic, names)
+        data = payload if isinstance(payload, bytes) else contract.encode(payload)
+        return topic, data, route.qos, route.retain
 
     async def _save_cursor(self) -> None:
         """Save the cursor; a store that cannot save (disk full) only means more repeats

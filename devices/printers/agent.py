@@ -50,7 +50,7 @@ import msgspec
 from devices.agent import DeviceLink, MqttSettings
 from devices.errors import BadDocument, DeviceConfigError, PrinterError
 from devices.printers.driver import UNREACHABLE, PrinterDriver, PrinterStatus
-from devices.printers.render import EncodingMode, PaperProfile, render
+from devices.printers.render import EncodingMode, PaperProfile, parse_doc, render
 from hub.bus import contract
 from plumbing.clock import SYSTEM_CLOCK, Clock
 from plumbing.logs import Transitions
@@ -105,17 +105,25 @@ class QueuedJob:
     cancelled: bool = False  # cancelled while being written: drop it unless it printed
 
 
-def decode_job_message(payload: bytes) -> contract.PrintJob | contract.PrintCancel:
-    """A jobs-topic payload -> `PrintJob` or `PrintCancel`; `ContractError` says what is wrong."""
+class JobMessage(msgspec.Struct, frozen=True):
+    """A `contract.PrintJob` as received: its document is checked against the contract's
+    types when it is rendered, so a bad one is answered `bad_document` by its job id."""
+
+    job_id: str
+    doc: dict[str, Any]
+
+
+def decode_job_message(payload: bytes) -> JobMessage | contract.PrintCancel:
+    """A jobs-topic payload -> a job or `PrintCancel`; `ContractError` says what is wrong."""
     if len(payload) > contract.MAX_PAYLOAD:
         raise contract.ContractError(f"payload of {len(payload)} bytes is over the limit")
     try:
         fields = msgspec.json.decode(payload, type=dict[str, Any])
-        msg: contract.PrintJob | contract.PrintCancel
+        msg: JobMessage | contract.PrintCancel
         if "cancel" in fields:
             msg = msgspec.convert(fields, type=contract.PrintCancel)
         else:
-            msg = msgspec.convert(fields, type=contract.PrintJob)
+            msg = msgspec.convert(fields, type=JobMessage)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise contract.ContractError(str(exc)) from exc
     if not 0 < len(msg.job_id) <= 64:
@@ -323,7 +331,7 @@ class PrinterAgent:
         else:
             await self._on_job(msg)
 
-    async def _on_job(self, job: contract.PrintJob) -> None:
+    async def _on_job(self, job: JobMessage) -> None:
         journal = self._journal
         assert journal is not None
         full = len(self._queue) >= self.settings.max_queue
@@ -462,7 +470,7 @@ class PrinterAgent:
     def _render(self, doc: dict[str, Any]) -> bytes:
         s = self.settings
         try:
-            return render(doc, profile=s.profile, encoding_mode=s.encoding_mode)
+            return render(parse_doc(doc), profile=s.profile, encoding_mode=s.encoding_mode)
         except PrinterError:
             raise
         except Exception as exc:  # a renderer bug must not block the queue forever

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import functools
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -52,6 +52,7 @@ from escpos.printer import Dummy
 from PIL import Image, ImageDraw, ImageFont
 
 from devices.errors import BadDocument, DeviceConfigError, FontMissing
+from hub.bus.contract import BillDoc, KitchenDoc, PrintDoc, TestDoc
 
 EncodingMode = Literal["codepage", "raster"]
 CjkEncoding = Literal["gb18030", "big5"]
@@ -111,73 +112,19 @@ class PaperProfile:
 # ---------------------------------------------------------------- documents
 
 
-class Item(msgspec.Struct, frozen=True):
-    qty: int
-    name: str
-    modifiers: list[str] = []
-    note: str | None = None
-    allergens: list[str] = []
-    grams: int | None = None  # sold by weight
+Doc = PrintDoc  # the documents are typed in the contract (hub/domain/printdoc.py)
+_doc_decoder = msgspec.json.Decoder(Doc)
 
 
-class KitchenDoc(msgspec.Struct, frozen=True, tag="kitchen", tag_field="kind"):
-    table: str
-    number: int
-    items: list[Item]
-    copy: Literal["ORIGINAL", "REPRINT"] = "ORIGINAL"
-    banner: str | None = None
-    store: str = ""
-    station: str = ""
-    round: int | None = None
-    time: str | None = None
-    lang: str = "en"
-
-
-class BillLine(msgspec.Struct, frozen=True):
-    qty: int
-    name: str
-    line_cents: int
-    modifiers: list[str] = []
-    grams: int | None = None
-
-
-class TaxLine(msgspec.Struct, frozen=True):
-    name: str
-    cents: int
-
-
-class BillDoc(msgspec.Struct, frozen=True, tag="bill", tag_field="kind"):
-    table: str
-    number: int
-    lines: list[BillLine]
-    subtotal_cents: int
-    total_cents: int
-    copy: Literal["ORIGINAL", "REPRINT"] = "ORIGINAL"
-    banner: str | None = None
-    store: str = ""
-    header: list[str] = []
-    footer: list[str] = []
-    time: str | None = None
-    currency: str = "USD"
-    tax_lines: list[TaxLine] = []
-    qr: str | None = None
-    lang: str = "en"
-
-
-class TestDoc(msgspec.Struct, frozen=True, tag="test", tag_field="kind"):
-    printer: str
-    time: str | None = None
-    lang: str = "en"
-
-
-Doc = KitchenDoc | BillDoc | TestDoc
-
-
-def parse_doc(doc: dict[str, Any]) -> Doc:
-    """Validate a job's ``doc``; `BadDocument` says which field is wrong."""
+def parse_doc(doc: Mapping[str, Any] | bytes) -> Doc:
+    """A job's ``doc`` (decoded JSON, or its JSON text) as a typed document; `BadDocument`
+    says which field is wrong."""
     try:
-        parsed: Doc = msgspec.convert(doc, type=Doc)
-    except msgspec.ValidationError as exc:
+        if isinstance(doc, bytes):
+            parsed: Doc = _doc_decoder.decode(doc)
+        else:
+            parsed = msgspec.convert(doc, type=Doc)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise BadDocument(f"bad print document: {exc}") from exc
     return parsed
 
@@ -591,13 +538,13 @@ def _test(doc: TestDoc, w: _Writer) -> None:
     w.qr(f"tablehub-test:{clean(doc.printer)}")
 
 
-def render(doc: dict[str, Any], *, profile: PaperProfile, encoding_mode: EncodingMode) -> bytes:
-    """A print document -> the ESC/POS bytes of one job, ending with a full cut.
+def render(parsed: Doc, *, profile: PaperProfile, encoding_mode: EncodingMode) -> bytes:
+    """A print document (`parse_doc` makes one from a job's JSON) -> the ESC/POS bytes of
+    one job, ending with a full cut.
 
-    Raises `BadDocument` (naming the field), `FontMissing` (raster mode without a CJK font)
-    or `DeviceConfigError` (an impossible `encoding_mode`); python-escpos errors are
-    translated here and never leave this module."""
-    parsed = parse_doc(doc)
+    Raises `BadDocument`, `FontMissing` (raster mode without a CJK font) or
+    `DeviceConfigError` (an impossible `encoding_mode`); python-escpos errors are translated
+    here and never leave this module."""
     writer = _Writer(profile, encoding_mode)
     try:
         if isinstance(parsed, KitchenDoc):

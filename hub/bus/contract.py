@@ -20,10 +20,42 @@ but `ContractError`, whose message says what was wrong (logged once with the dev
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import msgspec
+
+# the payloads of hub events and the shapes they carry are typed once, in the event catalogue
+# (pure like this module); devices reach them through here
+from hub.domain.events import (
+    Call,
+    CallState,
+    Detail,
+    Device,
+    KdsEvent,
+    Order,
+    Ticket,
+    TicketLine,
+)
+from hub.domain.printdoc import BillDoc, BillLine, Item, KitchenDoc, PrintDoc, TaxLine, TestDoc
+
+__all__ = [
+    "BillDoc",
+    "BillLine",
+    "Call",
+    "CallState",
+    "Device",
+    "Item",
+    "KdsEvent",
+    "KitchenDoc",
+    "Order",
+    "PrintDoc",
+    "TaxLine",
+    "TestDoc",
+    "Ticket",
+    "TicketLine",
+]
 
 PREFIX = "tablehub/v1"
 SEGMENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
@@ -82,6 +114,15 @@ def printer_acks(store: str, printer: str) -> str:
 
 def scale_weight(store: str, scale: str) -> str:
     return f"{base(store)}/scales/{_segment(scale, 'scale')}/weight"
+
+
+_NAME_RE = re.compile(r"\{(\w+)\}")
+
+
+def topic(store: str, template: str, names: Mapping[str, str]) -> str:
+    """A topic from a template under the store's prefix (`kds/{station}/events`), each
+    `{name}` filled from `names` and checked as a topic segment."""
+    return f"{base(store)}/" + _NAME_RE.sub(lambda m: _segment(names[m[1]], m[1]), template)
 
 
 # Subscriptions the hub makes.
@@ -155,20 +196,12 @@ class CallMessage(msgspec.Struct, frozen=True):
     id: str
 
 
-class CallState(msgspec.Struct, frozen=True):
-    """tables/{table}/call/state (retained): drives the button's LED."""
-
-    open: bool
-    kind: str | None = None
-    call_id: str | None = None
-
-
 class DeviceStatus(msgspec.Struct, frozen=True):
     """devices/{device}/status (retained, with a last will of state=offline)."""
 
     state: Literal["online", "offline"]
     kind: str | None = None
-    detail: dict[str, Any] | None = None
+    detail: Detail | None = None
 
 
 class WeightMessage(msgspec.Struct, frozen=True):
@@ -182,7 +215,7 @@ class PrintJob(msgspec.Struct, frozen=True):
     """printers/{printer}/jobs: a document for the printer agent to render and print."""
 
     job_id: str
-    doc: dict[str, Any]
+    doc: PrintDoc
 
 
 class PrintCancel(msgspec.Struct, frozen=True):
@@ -200,15 +233,7 @@ class PrintAck(msgspec.Struct, frozen=True):
     job_id: str
     ok: bool
     error: str | None = None
-    status: dict[str, Any] | None = None
-
-
-class KdsEvent(msgspec.Struct, frozen=True):
-    """kds/{station}/events: a ticket created or changed, with the outbox sequence number."""
-
-    seq: int
-    kind: str
-    ticket: dict[str, Any]
+    status: Detail | None = None  # the printer's state as its status message reports it
 
 
 _ID_MAX = 64

@@ -98,7 +98,7 @@ class Router:
                     view = await self._kitchen.station_view(station)
                     if not view["tickets"]:
                         return
-                    ticket = int(view["tickets"][0]["id"])
+                    ticket = view["tickets"][0].id
                 await self._kitchen.bump(ticket, msg.item, action_id, station=station)
             elif msg.action == "recall":
                 await self._kitchen.recall(msg.ticket, station=station, action_id=action_id)

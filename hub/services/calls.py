@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from hub.domain import calls as dc
+from hub.domain.events import Call, CallEscalated, CallEvent, CallOpened, CallUpdated
 from hub.domain.ports import Clock
-from hub.errors import NotFound
+from hub.errors import NotFound, StoreUnavailable
 from hub.services.catalog import Catalog
 from hub.store import repos
-from hub.store.db import Store, Tx
+from hub.store.db import Event, Store, Tx
 
 log = logging.getLogger("tablehub.calls")
 
@@ -21,13 +23,13 @@ def _state(row: Any) -> dc.CallState:
     return dc.CallState(row["state"], int(row["opened_ms"]), bool(row["escalated"]))
 
 
-async def _emit(tx: Tx, call_id: int, kind: str) -> dict[str, Any]:
+async def _emit(tx: Tx, call_id: int, event: type[CallEvent]) -> Call:
     row = await repos.tx_call(tx, call_id)
     assert row is not None
     call = repos.call_from_row(row)
     # the LED of the table's button: lit while any call of the table is open
-    led = await repos.tx_table_has_open_call(tx, call["table"])
-    tx.emit("calls", kind, str(call_id), {"call": call, "table_open": led})
+    led = await repos.tx_table_has_open_call(tx, call.table)
+    tx.emit(event(call=call, table_open=led))
     return call
 
 
@@ -43,7 +45,7 @@ class Calls:
         # not jump with the wall clock. Calls from before a restart fall back to wall time.
         self._opened_mono: dict[int, int] = {}
 
-    async def open(self, table_id: str, kind: str, source: str) -> tuple[dict[str, Any], bool]:
+    async def open(self, table_id: str, kind: str, source: str) -> tuple[Call, bool]:
         """Open a call; (call, created). A second press while one is open returns it."""
         dc.check_kind(kind)
         if table_id not in self._catalog.tables:
@@ -51,34 +53,34 @@ class Calls:
         now_ms = self._clock.now_ms()
         mono = self._clock.monotonic_ms()
 
-        async def unit(tx: Tx) -> tuple[dict[str, Any], bool]:
+        async def unit(tx: Tx) -> tuple[Call, bool]:
             existing = await repos.tx_open_call(tx, table_id, kind)
             if existing is not None:
                 return repos.call_from_row(existing), False
             call_id = await repos.insert_call(tx, table_id, kind, source, now_ms)
-            return await _emit(tx, call_id, "call.opened"), True
+            return await _emit(tx, call_id, CallOpened), True
 
         call, created = await self._store.write(unit)
         if created:
-            self._opened_mono[int(call["id"])] = mono
-            log.info("call %s: table %s wants %s (%s)", call["id"], table_id, kind, source)
+            self._opened_mono[call.id] = mono
+            log.info("call %s: table %s wants %s (%s)", call.id, table_id, kind, source)
         return call, created
 
-    async def _change(self, call_id: int, how: str) -> dict[str, Any]:
-        async def unit(tx: Tx) -> dict[str, Any]:
+    async def _change(self, call_id: int, how: str) -> Call:
+        async def unit(tx: Tx) -> Call:
             row = await repos.tx_call(tx, call_id)
             if row is None:
                 raise NotFound(f"no call {call_id}", field="call")
             state = dc.acknowledge(_state(row)) if how == "ack" else dc.close(_state(row))
             await repos.update_call(tx, call_id, state.state, state.escalated)
-            return await _emit(tx, call_id, "call.updated")
+            return await _emit(tx, call_id, CallUpdated)
 
         return await self._store.write(unit)
 
-    async def acknowledge(self, call_id: int) -> dict[str, Any]:
+    async def acknowledge(self, call_id: int) -> Call:
         return await self._change(call_id, "ack")
 
-    async def close(self, call_id: int) -> dict[str, Any]:
+    async def close(self, call_id: int) -> Call:
         return await self._change(call_id, "close")
 
     def _age_ms(self, call_id: int, opened_ms: int, now_ms: int, mono: int) -> int:
@@ -91,14 +93,14 @@ class Calls:
         now_ms, mono = self._clock.now_ms(), self._clock.monotonic_ms()
         after_ms = self.escalate_after_s * 1000
         live = await repos.read_active_calls(self._store)
-        for gone in set(self._opened_mono) - {int(c["id"]) for c in live}:
+        for gone in set(self._opened_mono) - {c.id for c in live}:
             del self._opened_mono[gone]  # closed
         due = [
-            int(c["id"])
+            c.id
             for c in live
-            if c["state"] == "open"
-            and not c["escalated"]
-            and self._age_ms(int(c["id"]), int(c["opened_ms"]), now_ms, mono) >= after_ms
+            if c.state == "open"
+            and not c.escalated
+            and self._age_ms(c.id, c.opened_ms, now_ms, mono) >= after_ms
         ]
         if not due:
             return 0
@@ -116,7 +118,7 @@ class Calls:
                 ):
                     continue
                 await repos.update_call(tx, call_id, row["state"], True)
-                await _emit(tx, call_id, "call.escalated")
+                await _emit(tx, call_id, CallEscalated)
                 n += 1
             return n
 
@@ -125,10 +127,22 @@ class Calls:
             log.warning("%d table call(s) unanswered for %ds: escalated", n, self.escalate_after_s)
         return n
 
-    async def run_escalation(self, every_s: float = 5.0) -> None:
+    # ------------------------------------------------------------ as a consumer of the hub
+
+    name = "call-escalation"
+
+    def on_commit(self, events: Sequence[Event]) -> None:
+        pass  # the age of a call is what counts: checked on a timer
+
+    async def run(self, every_s: float = 5.0) -> None:
+        """Escalate unanswered calls every `every_s`; a store that cannot save now (disk
+        full) is tried again on the next round."""
         while True:
             await asyncio.sleep(every_s)
             try:
                 await self.escalate_due()
-            except Exception:
-                log.exception("call escalation failed")
+            except StoreUnavailable as exc:
+                log.debug("call escalation waits for the store: %s", exc)
+
+    async def stop(self) -> bool:
+        return False

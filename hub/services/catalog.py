@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.domain import tokens
+from hub.domain.events import ItemAvailability, MenuUpdated, TableClosed, TableOpened, TableState
 from hub.domain.menu import Menu, TableSpec, item_doc, menu_to_doc, parse_menu, station_doc
 from hub.errors import BadTableToken, NotFound
 from hub.store import repos
@@ -104,7 +105,7 @@ class Catalog:
         async def unit(tx: Tx) -> int:
             version = await repos.save_menu(tx, clean)
             await _save_tables(tx, tables)
-            tx.emit("menu", "menu.updated", str(version), {"version": version})
+            tx.emit(MenuUpdated(version=version))
             return version
 
         version = await self._store.write(unit)
@@ -159,12 +160,8 @@ class Catalog:
             await repos.set_table_open(tx, table_id, pin, is_open)
             if not is_open:
                 await repos.close_check(tx, table_id)
-            tx.emit(
-                "tables",
-                "table.opened" if is_open else "table.closed",
-                table_id,
-                {"table": {"id": table_id, "open": is_open}},
-            )
+            event = TableOpened if is_open else TableClosed
+            tx.emit(event(table=TableState(table_id, is_open)))
 
         await self._store.write(unit)
         self.tables[table_id] = replace(
@@ -182,7 +179,7 @@ class Catalog:
 
         async def unit(tx: Tx) -> None:
             await repos.set_availability(tx, item_id, available)
-            tx.emit("menu", "item.availability", item_id, {"item": item_id, "available": available})
+            tx.emit(ItemAvailability(item=item_id, available=available))
 
         await self._store.write(unit)
         self.menu = self._menu().with_availability(item_id, available)

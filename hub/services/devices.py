@@ -14,8 +14,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
+from hub.domain.events import Detail, DeviceStatusChanged, ScaleReading
 from hub.store import repos
 from hub.store.db import Store, Tx
 
@@ -69,15 +69,14 @@ class Devices:
         self._weights[scale] = (grams, now)
 
         async def unit(tx: Tx) -> None:
-            body = {"scale": scale, "grams": grams, "stable": True}
-            tx.emit("telemetry", "scale.reading", scale, body)
+            tx.emit(ScaleReading(scale=scale, grams=grams, stable=True))
 
         await self._store.write(unit)
         self.readings_recorded += 1
         return True
 
     async def report(
-        self, device_id: str, state: str, kind: str | None, detail: dict[str, Any] | None
+        self, device_id: str, state: str, kind: str | None, detail: Detail | None
     ) -> None:
         detail = detail or {}
         # what a person needs to see: a printer's queue length changes with every job, and
@@ -94,7 +93,7 @@ class Devices:
             await repos.upsert_device(tx, device_id, kind, state, detail, changed)
             row = await repos.tx_device(tx, device_id)
             assert row is not None
-            tx.emit("devices", "device.status", device_id, {"device": repos.device_from_row(row)})
+            tx.emit(DeviceStatusChanged(device=repos.device_from_row(row)))
             return changed
 
         changed = await self._store.write(unit)

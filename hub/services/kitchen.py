@@ -10,7 +10,10 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from msgspec.structs import replace
+
 from hub.domain import tickets as tk
+from hub.domain.events import Order, OrderStatusChanged, Ticket, TicketUpdated
 from hub.domain.orders import order_status
 from hub.errors import Conflict, Forbidden, InvalidInput, NotFound
 from hub.services.catalog import Catalog
@@ -39,9 +42,11 @@ def _check_station(row: sqlite3.Row, station: str | None) -> None:
         )
 
 
-async def _once(
-    tx: Tx, action_id: str | None, body: Callable[[], Awaitable[dict[str, Any]]]
-) -> dict[str, Any]:
+# what an action answers: the ticket or order it changed, or, repeated, the stored answer
+Result = Ticket | Order | dict[str, Any]
+
+
+async def _once(tx: Tx, action_id: str | None, body: Callable[[], Awaitable[Result]]) -> Result:
     if action_id is not None:
         done = await repos.get_action(tx, action_id)
         if done is not None:
@@ -60,12 +65,11 @@ async def _refresh_order(tx: Tx, order_id: int) -> None:
     rows = await repos.tx_tickets_of_order(tx, order_id)
     states = [repos.ticket_state(r) for r in rows]
     status = order_status(
-        [s.status for s in states], any(s.progressed for s in states), order["status"] == "served"
+        [s.status for s in states], any(s.progressed for s in states), order.status == "served"
     )
-    if status != order["status"]:
+    if status != order.status:
         await repos.set_order_status(tx, order_id, status)
-        order["status"] = status
-        tx.emit("orders", "order.status", str(order_id), {"order": order})
+        tx.emit(OrderStatusChanged(order=replace(order, status=status)))
 
 
 class Kitchen:
@@ -80,12 +84,12 @@ class Kitchen:
         action_id: str | None = None,
         *,
         station: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Result:
         """Bump a ticket (or one item); with `station`, only a ticket of that station."""
         action_id = _check_action_id(action_id)
 
-        async def unit(tx: Tx) -> dict[str, Any]:
-            async def body() -> dict[str, Any]:
+        async def unit(tx: Tx) -> Result:
+            async def body() -> Result:
                 row = await repos.tx_ticket_row(tx, ticket_id)
                 if row is None:
                     raise NotFound(f"no ticket {ticket_id}", field="ticket")
@@ -103,15 +107,15 @@ class Kitchen:
         *,
         station: str | None = None,
         action_id: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Result:
         """Recall a ticket, or (no id) the station's most recently bumped one; with both, only
         a ticket of that station."""
         action_id = _check_action_id(action_id)
         if ticket_id is None and station is not None and station != "expo":
             self._catalog.station(station)  # raises NotFound for an unknown station
 
-        async def unit(tx: Tx) -> dict[str, Any]:
-            async def body() -> dict[str, Any]:
+        async def unit(tx: Tx) -> Result:
+            async def body() -> Result:
                 tid = ticket_id
                 if tid is None:
                     tid = await repos.last_bumped(tx, None if station == "expo" else station)
@@ -127,15 +131,15 @@ class Kitchen:
 
         return await self._store.write(unit)
 
-    async def serve(self, order_id: int, action_id: str | None = None) -> dict[str, Any]:
+    async def serve(self, order_id: int, action_id: str | None = None) -> Result:
         action_id = _check_action_id(action_id)
 
-        async def unit(tx: Tx) -> dict[str, Any]:
-            async def body() -> dict[str, Any]:
+        async def unit(tx: Tx) -> Result:
+            async def body() -> Result:
                 order = await repos.tx_order(tx, order_id)
                 if order is None:
                     raise NotFound(f"no order {order_id}", field="order")
-                if order["status"] == "served":
+                if order.status == "served":
                     return order
                 for row in await repos.tx_tickets_of_order(tx, order_id):
                     state = repos.ticket_state(row)
@@ -144,9 +148,9 @@ class Kitchen:
                             tx, int(row["id"]), tk.bump(state, None, tx.now), refresh=False
                         )
                 await repos.set_order_status(tx, order_id, "served")
-                order["status"] = "served"
-                tx.emit("orders", "order.status", str(order_id), {"order": order})
-                return order
+                served = replace(order, status="served")
+                tx.emit(OrderStatusChanged(order=served))
+                return served
 
             return await _once(tx, action_id, body)
 
@@ -154,14 +158,13 @@ class Kitchen:
 
     async def _save(
         self, tx: Tx, ticket_id: int, state: tk.TicketState, *, refresh: bool = True
-    ) -> dict[str, Any]:
+    ) -> Ticket:
         await repos.save_ticket_state(tx, ticket_id, state)
-        row = await repos.tx_ticket_row(tx, ticket_id)
-        assert row is not None
-        ticket = repos.ticket_from_row(row)
-        tx.emit("tickets", "ticket.updated", str(ticket_id), {"ticket": ticket})
+        ticket = await repos.tx_ticket(tx, ticket_id)
+        assert ticket is not None
+        tx.emit(TicketUpdated(ticket=ticket))
         if refresh:
-            await _refresh_order(tx, int(row["order_id"]))
+            await _refresh_order(tx, ticket.order_id)
         return ticket
 
     # ------------------------------------------------------------ views
@@ -180,13 +183,13 @@ class Kitchen:
         }
 
 
-def all_day(open_tickets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def all_day(open_tickets: list[Ticket]) -> list[dict[str, Any]]:
     """How many of each item are still to make across open tickets, most first."""
     counts: dict[str, dict[str, Any]] = {}
     for t in open_tickets:
-        for it in t["items"]:
-            if it.get("bumped"):
+        for it in t.items:
+            if it.bumped:
                 continue
-            c = counts.setdefault(it["item"], {"item": it["item"], "name": it["name"], "qty": 0})
-            c["qty"] += it["qty"]
+            c = counts.setdefault(it.item, {"item": it.item, "name": it.name, "qty": 0})
+            c["qty"] += it.qty
     return sorted(counts.values(), key=lambda c: (-c["qty"], c["item"]))

@@ -10,6 +10,22 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from msgspec import UnsetType
+from msgspec.structs import replace
+
+from hub.domain.events import (
+    LineModifier,
+    Order,
+    OrderLine,
+    OrderPlaced,
+    OrderWeighed,
+    TableRef,
+    Ticket,
+    TicketCreated,
+    TicketLine,
+    TicketModifier,
+    TicketUpdated,
+)
 from hub.domain.orders import (
     LineRequest,
     PricedLine,
@@ -49,41 +65,40 @@ def request_hash(lines: Sequence[LineRequest]) -> str:
     return hashlib.sha256(canon.encode()).hexdigest()[:32]
 
 
-def _line_doc(p: PricedLine) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "item": p.item.id,
-        "name": dict(p.item.name),
-        "qty": p.qty,
-        "unit_cents": p.unit_cents,
-        "line_cents": p.line_cents,
-        "modifiers": [
-            {"id": o.id, "name": dict(o.name), "price_delta_cents": o.price_delta_cents}
-            for o in p.options
-        ],
-        "note": p.note,
-    }
-    if p.weighed:
+def _order_line(p: PricedLine) -> OrderLine:
+    mods = [LineModifier(o.id, dict(o.name), o.price_delta_cents) for o in p.options]
+    per = p.item.price_per_grams
+    if per is not None:
         # sold by weight: priced when staff put it on the scale
-        doc.update(per_grams=p.item.price_per_grams, grams=None, weight_pending=True)
-    return doc
+        return OrderLine(
+            p.item.id,
+            dict(p.item.name),
+            p.qty,
+            p.unit_cents,
+            p.line_cents,
+            mods,
+            p.note,
+            per_grams=per,
+            grams=None,
+            weight_pending=True,
+        )
+    return OrderLine(p.item.id, dict(p.item.name), p.qty, p.unit_cents, p.line_cents, mods, p.note)
 
 
-def _ticket_item(idx: int, p: PricedLine) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "idx": idx,
-        "item": p.item.id,
-        "name": dict(p.item.name),
-        "qty": p.qty,
-        "modifiers": [{"id": o.id, "name": dict(o.name)} for o in p.options],
-        "note": p.note,
-        "allergens": list(p.item.allergens),
-    }
-    if p.weighed:
-        doc.update(per_grams=p.item.price_per_grams, grams=None)
-    return doc
+def _ticket_line(idx: int, p: PricedLine) -> TicketLine:
+    mods = [TicketModifier(o.id, dict(o.name)) for o in p.options]
+    allergens = list(p.item.allergens)
+    per = p.item.price_per_grams
+    if per is not None:
+        return TicketLine(
+            idx, p.item.id, dict(p.item.name), p.qty, mods, p.note, allergens,
+            per_grams=per, grams=None,
+        )  # fmt: skip
+    return TicketLine(idx, p.item.id, dict(p.item.name), p.qty, mods, p.note, allergens)
 
 
-TicketsHook = Callable[[Tx, list[dict[str, Any]]], Awaitable[None]]
+# runs inside the order's own write, e.g. to queue its kitchen chits
+TicketsHook = Callable[[Tx, list[Ticket]], Awaitable[None]]
 
 
 class Ordering:
@@ -95,6 +110,7 @@ class Ordering:
         *,
         require_open: bool = False,
         require_pin: bool = False,
+        on_tickets: TicketsHook | None = None,
     ) -> None:
         self._store = store
         self._catalog = catalog
@@ -105,8 +121,7 @@ class Ordering:
         self._pin_tries = RateLimiter(Limit(burst=5, per_minute=0.5), clock.monotonic_ms)
         self.placed = 0
         self.refused_busy = 0
-        # runs inside the order's own write, e.g. to queue its kitchen chits
-        self.on_tickets: TicketsHook | None = None
+        self._on_tickets = on_tickets
 
     def check_table(self, table: Table, pin: str | None) -> None:
         """A store may require staff to open a table, and the party to give its PIN."""
@@ -125,7 +140,7 @@ class Ordering:
 
     async def place(
         self, table_token: str, key: str, lines: Sequence[LineRequest], pin: str | None = None
-    ) -> tuple[dict[str, Any], bool]:
+    ) -> tuple[Order, bool]:
         """Save an order; returns (order, replayed). Raises an `InvalidInput` naming the field."""
         table = self._catalog.table_from_token(table_token)
         self.check_table(table, pin)
@@ -141,7 +156,7 @@ class Ordering:
         digest = request_hash(lines)
         created_ms = self._clock.now_ms()
 
-        async def unit(tx: Tx) -> tuple[dict[str, Any], bool]:
+        async def unit(tx: Tx) -> tuple[Order, bool]:
             existing = await repos.find_order_by_key(tx, table.id, key)
             if existing is not None:
                 if existing["request_hash"] != digest:
@@ -153,8 +168,8 @@ class Ordering:
                 assert order is not None
                 return order, True
             order, tickets = await _save(tx, table, key, digest, priced, total, created_ms)
-            if self.on_tickets is not None:
-                await self.on_tickets(tx, tickets)
+            if self._on_tickets is not None:
+                await self._on_tickets(tx, tickets)
             return order, False
 
         order, replayed = await self._store.write(unit)
@@ -162,7 +177,7 @@ class Ordering:
             self.placed += 1  # a line a minute sums these up (hub/activity.py)
             log.debug(
                 "order %s from %s: %d lines, %d cents",
-                order["order_id"],
+                order.order_id,
                 table.id,
                 len(priced),
                 total,
@@ -178,9 +193,10 @@ async def _save(
     priced: list[PricedLine],
     total: int,
     created_ms: int,
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+) -> tuple[Order, list[Ticket]]:
     check_id, round_no = await repos.open_check(tx, table.id)
-    body = {"table": table.as_dict(), "lines": [_line_doc(p) for p in priced]}
+    ref = TableRef(table.id, table.name)
+    body = repos.OrderBody(ref, [_order_line(p) for p in priced])
     order_id = await repos.insert_order(
         tx,
         check_id=check_id,
@@ -191,31 +207,20 @@ async def _save(
         total_cents=total,
         body=body,
     )
-    order = dict(
-        body,
-        order_id=order_id,
-        number=order_id,
-        status="received",
-        total_cents=total,
-        round=round_no,
-        created_at=tx.now,
-    )
-    tx.emit("orders", "order.created", str(order_id), {"order": order})
+    order = repos.make_order(body, order_id, "received", total, round_no, tx.now)
+    tx.emit(OrderPlaced(order=order))
     tickets = []
     for station, idxs in route(priced).items():
-        tbody: dict[str, Any] = {
-            "table": table.as_dict(),
-            "number": order_id,
-            "round": round_no,
-            "items": [_ticket_item(i, priced[i]) for i in idxs],
-        }
+        tbody = repos.TicketBody(
+            ref, order_id, [_ticket_line(i, priced[i]) for i in idxs], round_no
+        )
         items = [TicketItem(i) for i in idxs]
         ticket_id = await repos.insert_ticket(
             tx, order_id=order_id, station=station, items=items, body=tbody, created_ms=created_ms
         )
-        ticket = dict(
+        ticket = repos.make_ticket(
             tbody,
-            id=ticket_id,
+            ticket_id=ticket_id,
             order_id=order_id,
             station=station,
             status="open",
@@ -223,9 +228,7 @@ async def _save(
             created_ms=created_ms,
             bumped_at=None,
         )
-        for it in ticket["items"]:
-            it["bumped"] = False
-        tx.emit("tickets", "ticket.created", str(ticket_id), {"ticket": ticket})
+        tx.emit(TicketCreated(ticket=ticket))
         tickets.append(ticket)
     return order, tickets
 
@@ -238,47 +241,47 @@ class Weighing:
         self._store = store
         self._catalog = catalog
 
-    async def record(self, order_id: int, line_idx: int, grams: int, source: str) -> dict[str, Any]:
-        async def unit(tx: Tx) -> dict[str, Any]:
+    async def record(self, order_id: int, line_idx: int, grams: int, source: str) -> Order:
+        async def unit(tx: Tx) -> Order:
             row = await repos.tx_order_row(tx, order_id)
             if row is None:
                 raise NotFound(f"no order {order_id}", field="order_id")
             if row["status"] == "served":
                 raise Conflict("the order is already served", field="order_id")
-            body = json.loads(row["body"])
-            if not 0 <= line_idx < len(body["lines"]):
+            body = repos.order_body(row)
+            if not 0 <= line_idx < len(body.lines):
                 raise NotFound(f"no line {line_idx} in order {order_id}", field="line")
-            line = body["lines"][line_idx]
-            if "per_grams" not in line:
+            line = body.lines[line_idx]
+            if isinstance(line.per_grams, UnsetType):
                 raise InvalidInput("this line is not sold by weight", field="line")
-            deltas = sum(m["price_delta_cents"] for m in line["modifiers"])
-            menu_price = line["unit_cents"] - deltas
-            old = line["line_cents"]
-            line["line_cents"] = weighed_line_cents(
-                menu_price, line["per_grams"], grams, line["qty"], deltas
+            deltas = sum(m.price_delta_cents for m in line.modifiers)
+            menu_price = line.unit_cents - deltas
+            cents = weighed_line_cents(menu_price, line.per_grams, grams, line.qty, deltas)
+            weighed = replace(
+                line, line_cents=cents, grams=grams, weight_pending=False, weighed_by=source
             )
-            line.update(grams=grams, weight_pending=False, weighed_by=source)
-            total = int(row["total_cents"]) - old + line["line_cents"]
-            await repos.update_order_body(tx, order_id, body, total)
+            lines = [weighed if i == line_idx else ln for i, ln in enumerate(body.lines)]
+            total = int(row["total_cents"]) - line.line_cents + cents
+            await repos.update_order_body(tx, order_id, replace(body, lines=lines), total)
             order = await repos.tx_order(tx, order_id)
             assert order is not None
-            tx.emit("orders", "order.weighed", str(order_id), {"order": order})
+            tx.emit(OrderWeighed(order=order))
             for trow in await repos.tx_tickets_of_order(tx, order_id):
-                tbody = json.loads(trow["body"])
-                hit = [it for it in tbody["items"] if it["idx"] == line_idx]
-                if hit:
-                    hit[0]["grams"] = grams
-                    await repos.update_ticket_body(tx, int(trow["id"]), tbody)
-                    fresh = await repos.tx_ticket_row(tx, int(trow["id"]))
-                    assert fresh is not None
-                    tx.emit(
-                        "tickets",
-                        "ticket.updated",
-                        str(trow["id"]),
-                        {"ticket": repos.ticket_from_row(fresh)},
-                    )
+                await _weigh_ticket(tx, trow, line_idx, grams)
             return order
 
-        order: dict[str, Any] = await self._store.write(unit)
+        order: Order = await self._store.write(unit)
         log.info("order %d line %d weighed: %d g (%s)", order_id, line_idx, grams, source)
         return order
+
+
+async def _weigh_ticket(tx: Tx, trow: Any, line_idx: int, grams: int) -> None:
+    """Write the weight onto the ticket holding the line, if this one does."""
+    tbody = repos.ticket_body(trow)
+    if not any(it.idx == line_idx for it in tbody.items):
+        return
+    items = [replace(it, grams=grams) if it.idx == line_idx else it for it in tbody.items]
+    await repos.update_ticket_body(tx, int(trow["id"]), replace(tbody, items=items))
+    fresh = await repos.tx_ticket(tx, int(trow["id"]))
+    assert fresh is not None
+    tx.emit(TicketUpdated(ticket=fresh))

@@ -13,24 +13,43 @@ ticket once (job ids are derived from the ticket, so a ticket can never be queue
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from msgspec import UNSET
+from msgspec.structs import replace
+
 from hub.bus import contract
+from hub.bus.contract import BillDoc, BillLine, Item, KitchenDoc, PrintDoc, TaxLine, TestDoc
 from hub.config import BillConfig, PrinterConfig
 from hub.dispatch import LiveHub
+from hub.domain.events import (
+    PRINT_FINISHED,
+    Detail,
+    JobInfo,
+    Order,
+    PrintEvent,
+    PrintMoved,
+    PrintQueued,
+    Ticket,
+    TicketCreated,
+    TicketUpdated,
+)
 from hub.domain.ports import Clock
-from hub.errors import Conflict, Forbidden, NotFound
+from hub.domain.printdoc import Copy
+from hub.errors import Conflict, Forbidden, NotFound, StoreUnavailable
 from hub.services.catalog import Catalog
 from hub.store import repos
 from hub.store.db import Event, Store, Tx
+from plumbing.tasks import cancel_all
 
 log = logging.getLogger("tablehub.printing")
 
 Publisher = Callable[[str, bytes, int, bool], Awaitable[None]]
+RETRY_MS = 500  # after a publish or a store write failed
+SCREEN_CHECK_MS = 1000  # how often a station with a fallback printer is checked for a screen
 UNAVAILABLE = ("offline", "refused", "timeout", "paper_out", "cover_open", "agent_offline")
 FINAL = ("bad_document", "font_missing", "cancelled")  # the agent dropped the job for good
 
@@ -62,6 +81,8 @@ class Printing:
         store_id: str,
         silent_after_s: int = 30,
         ack_timeout_s: float = 10.0,
+        publish: Publisher | None = None,
+        connected: asyncio.Event | None = None,
     ) -> None:
         self._store = store
         self._catalog = catalog
@@ -73,10 +94,20 @@ class Printing:
         self.silent_after_s = silent_after_s
         self.ack_timeout_s = ack_timeout_s
         self.health = {p.id: Health() for p in printers}
+        # stations whose tickets a printer prints while their screen is silent
+        self._fallback_stations = frozenset(
+            s for p in printers if p.chits == "fallback" for s in p.stations
+        )
         self.stopping = False  # the hub is stopping: its own agents going offline is expected
-        self._publish: Publisher | None = None
-        self._connected: asyncio.Event | None = None
+        self._publish = publish
+        self._connected = connected
         self._wake = asyncio.Event()
+        # the pending jobs: id -> (printer, kind, when due in wall ms; 0: now). Kept from the
+        # committed print events, so the dispatcher reads only the jobs it sends
+        self._due: dict[str, tuple[str, str, int]] = {}
+        self._retry_at_ms = 0  # after a publish failed
+        self._new_tickets: set[str] = set()  # stations with tickets since the last look
+        self._silent: set[str] = set()  # stations whose silence was looked at
         self._waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._screen_seen_ms: dict[str, int] = {}
         self.started_ms = clock.monotonic_ms()  # durations here are monotonic
@@ -86,12 +117,26 @@ class Printing:
         down = [p for p, h in self.health.items() if not h.up]
         return f"<Printing printers={len(self.printers)} down={down}>"
 
-    def attach(self, publish: Publisher, connected: asyncio.Event) -> None:
-        self._publish, self._connected = publish, connected
+    name = "print-dispatch"
 
-    def on_commit(self, events: list[Event]) -> None:
-        if any(e.stream == "print" for e in events):
+    def on_commit(self, events: Sequence[Event]) -> None:
+        """Keep the pending jobs from the committed print events; wake for new work."""
+        wake = False
+        for e in events:
+            ev = e.event
+            if isinstance(ev, (PrintQueued, PrintMoved)):
+                self._due[ev.job.id] = (ev.job.printer, ev.job.kind, 0)
+                wake = True
+            elif isinstance(ev, PrintEvent):
+                self._due.pop(ev.job.id, None)
+            elif isinstance(ev, TicketCreated) and ev.ticket.station in self._fallback_stations:
+                self._new_tickets.add(ev.ticket.station)
+                wake = True
+        if wake:
             self._wake.set()
+
+    async def stop(self) -> bool:
+        return False  # cancelled: a job half sent is sent again (same id) after a restart
 
     # ------------------------------------------------------------ documents
 
@@ -100,101 +145,94 @@ class Printing:
 
     def chit_doc(
         self,
-        ticket: dict[str, Any],
+        ticket: Ticket,
         printer: PrinterConfig,
-        copy: str = "ORIGINAL",
+        copy: Copy = "ORIGINAL",
         banner: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> KitchenDoc:
         lang = printer.lang
         menu = self._catalog.menu
         labels = menu.labels.get("allergens", {}) if menu else {}
-        station = self._catalog.station(ticket["station"])
-        items = []
-        for it in ticket["items"]:
-            line = {
-                "qty": it["qty"],
-                "name": _name(it["name"], lang),
-                "modifiers": [_name(m["name"], lang) for m in it["modifiers"]],
-                "note": it["note"],
-                "allergens": [_name(dict(labels.get(a, {"en": a})), lang) for a in it["allergens"]],
-            }
-            if it.get("grams"):
-                line["grams"] = it["grams"]
-            items.append(line)
-        return {
-            "kind": "kitchen",
-            "copy": copy,
-            "banner": banner,
-            "store": menu.store.name if menu else "",
-            "station": _name(station["name"], lang),
-            "table": ticket["table"]["name"],
-            "number": ticket["number"],
-            "round": ticket["round"],
-            "time": ticket["created_at"],
-            "items": items,
-            "lang": lang,
-            "encoding": printer.encoding,
-            "width": printer.width,
-        }
+        station = self._catalog.station(ticket.station)
+        items = [
+            Item(
+                qty=it.qty,
+                name=_name(it.name, lang),
+                modifiers=[_name(m.name, lang) for m in it.modifiers],
+                note=it.note,
+                allergens=[_name(dict(labels.get(a, {"en": a})), lang) for a in it.allergens],
+                grams=it.grams if isinstance(it.grams, int) and it.grams else UNSET,
+            )
+            for it in ticket.items
+        ]
+        return KitchenDoc(
+            copy=copy,
+            banner=banner,
+            store=menu.store.name if menu else "",
+            station=_name(station["name"], lang),
+            table=ticket.table.name,
+            number=ticket.number,
+            round=ticket.round,
+            time=ticket.created_at,
+            items=items,
+            lang=lang,
+            encoding=printer.encoding,
+            width=printer.width,
+        )
 
     def bill_doc(
-        self, table: dict[str, str], orders: list[dict[str, Any]], printer: PrinterConfig
-    ) -> dict[str, Any]:
+        self, table: dict[str, str], orders: list[Order], printer: PrinterConfig
+    ) -> BillDoc:
         lang = printer.lang
         lines = [
-            {
-                "qty": ln["qty"],
-                "name": _name(ln["name"], lang),
-                "modifiers": [_name(m["name"], lang) for m in ln["modifiers"]],
-                "line_cents": ln["line_cents"],
-                "grams": ln.get("grams"),
-            }
+            BillLine(
+                qty=ln.qty,
+                name=_name(ln.name, lang),
+                modifiers=[_name(m.name, lang) for m in ln.modifiers],
+                line_cents=ln.line_cents,
+                grams=ln.grams if isinstance(ln.grams, int) else None,
+            )
             for o in orders
-            for ln in o["lines"]
+            for ln in o.lines
         ]
-        subtotal = sum(o["total_cents"] for o in orders)
+        subtotal = sum(o.total_cents for o in orders)
         taxes = [
-            {"name": name, "cents": (subtotal * ppm + 500_000) // 1_000_000}
+            TaxLine(name=name, cents=(subtotal * ppm + 500_000) // 1_000_000)
             for name, ppm in self._bill.taxes
         ]
         menu = self._catalog.menu
-        return {
-            "kind": "bill",
-            "copy": "ORIGINAL",
-            "banner": None,
-            "store": menu.store.name if menu else "",
-            "header": list(self._bill.header),
-            "footer": list(self._bill.footer),
-            "table": table["name"],
-            "number": orders[-1]["order_id"] if orders else 0,
-            "time": self._clock.now_iso(),
-            "currency": menu.store.currency if menu else "USD",
-            "lines": lines,
-            "subtotal_cents": subtotal,
-            "tax_lines": taxes,
-            "total_cents": subtotal + sum(t["cents"] for t in taxes),
-            "qr": self._catalog.url_for(table["id"])
-            if table["id"] in self._catalog.tables
-            else None,
-            "lang": lang,
-            "encoding": printer.encoding,
-            "width": printer.width,
-        }
+        return BillDoc(
+            store=menu.store.name if menu else "",
+            header=list(self._bill.header),
+            footer=list(self._bill.footer),
+            table=table["name"],
+            number=orders[-1].order_id if orders else 0,
+            time=self._clock.now_iso(),
+            currency=menu.store.currency if menu else "USD",
+            lines=lines,
+            subtotal_cents=subtotal,
+            tax_lines=taxes,
+            total_cents=subtotal + sum(t.cents for t in taxes),
+            qr=self._catalog.url_for(table["id"]) if table["id"] in self._catalog.tables else None,
+            lang=lang,
+            encoding=printer.encoding,
+            width=printer.width,
+        )
 
     # ------------------------------------------------------------ making jobs
 
-    async def chits_in_tx(self, tx: Tx, tickets: list[dict[str, Any]]) -> None:
+    async def chits_in_tx(self, tx: Tx, tickets: list[Ticket]) -> None:
         """Inside an order's write: queue its chits on every 'always' printer of a station."""
         for ticket in tickets:
-            for printer in self._station_printers(ticket["station"], "always"):
+            for printer in self._station_printers(ticket.station, "always"):
                 await self._queue(
                     tx,
-                    f"chit-{ticket['id']}-{printer.id}",
+                    f"chit-{ticket.id}-{printer.id}",
                     printer.id,
                     "kitchen",
                     "ORIGINAL",
                     self.chit_doc(ticket, printer),
-                    ticket["id"],
+                    ticket.id,
                 )
 
     async def _queue(
@@ -204,43 +242,29 @@ class Printing:
         printer: str,
         kind: str,
         copy: str,
-        doc: dict[str, Any],
+        doc: PrintDoc,
         ticket_id: int | None,
     ) -> bool:
         made = await repos.insert_job(tx, job_id, printer, kind, copy, doc, ticket_id)
         if made:
-            tx.emit(
-                "print",
-                "print.queued",
-                job_id,
-                {
-                    "job": {
-                        "id": job_id,
-                        "printer": printer,
-                        "kind": kind,
-                        "copy": copy,
-                        "state": "queued",
-                        "ticket_id": ticket_id,
-                    }
-                },
-            )
+            info = JobInfo(job_id, "queued", printer, kind, copy=copy, ticket_id=ticket_id)
+            tx.emit(PrintQueued(job=info))
         return made
 
     async def reprint(self, ticket_id: int, printer_id: str | None = None) -> dict[str, Any]:
         """A reprint asked for by a person: a new job, marked REPRINT."""
 
         async def unit(tx: Tx) -> dict[str, Any]:
-            row = await repos.tx_ticket_row(tx, ticket_id)
-            if row is None:
+            ticket = await repos.tx_ticket(tx, ticket_id)
+            if ticket is None:
                 raise NotFound(f"no ticket {ticket_id}", field="ticket")
-            ticket = repos.ticket_from_row(row)
             printers = (
                 [self._printer(printer_id)]
                 if printer_id
-                else [p for p in self.printers.values() if ticket["station"] in p.stations]
+                else [p for p in self.printers.values() if ticket.station in p.stations]
             )
             if not printers:
-                raise Conflict(f"no printer serves station {ticket['station']}", field="printer")
+                raise Conflict(f"no printer serves station {ticket.station}", field="printer")
             n = await repos.count_jobs_for_ticket(tx, ticket_id)
             job_id = f"reprint-{ticket_id}-{n + 1}"
             await self._queue(
@@ -277,14 +301,14 @@ class Printing:
                 printers[0].id,
                 "bill",
                 "ORIGINAL" if n == 1 else "REPRINT",
-                dict(doc, copy="ORIGINAL" if n == 1 else "REPRINT"),
+                replace(doc, copy="ORIGINAL" if n == 1 else "REPRINT"),
                 None,
             ):
                 n += 1
             return {
                 "job_id": f"bill-{check_id}-{n}",
                 "printer": printers[0].id,
-                "total_cents": doc["total_cents"],
+                "total_cents": doc.total_cents,
             }
 
         return await self._store.write(unit)
@@ -293,16 +317,13 @@ class Printing:
         """Print a test page and wait for the agent's answer: the real cause when it fails."""
         printer = self._printer(printer_id)
         job_id = f"test-{printer.id}-{self._clock.now_ms()}"
-        doc = {
-            "kind": "test",
-            "copy": "ORIGINAL",
-            "banner": None,
-            "printer": printer.id,
-            "time": self._clock.now_iso(),
-            "lang": printer.lang,
-            "encoding": printer.encoding,
-            "width": printer.width,
-        }
+        doc = TestDoc(
+            printer=printer.id,
+            time=self._clock.now_iso(),
+            lang=printer.lang,
+            encoding=printer.encoding,
+            width=printer.width,
+        )
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiters[job_id] = fut
 
@@ -366,14 +387,12 @@ class Printing:
         moved away from (what it printed before the move is on paper). Job ids are easy to
         guess; the broker's ACL only keeps each agent on its own topics."""
 
-        async def unit(tx: Tx) -> None:
-            row = await repos.tx_job(tx, job_id)
-            if row is not None and printer_id not in (row["printer"], row["origin"]):
-                raise Forbidden(f"an ack for a job of printer '{row['printer']}'", field="job_id")
+        # a read, not a write unit: an ack must not add a trip through the writer's queue
+        for job in await repos.read_jobs_by_id(self._store, [job_id]):
+            if printer_id not in (job["printer"], job["origin"]):
+                raise Forbidden(f"an ack for a job of printer '{job['printer']}'", field="job_id")
 
-        await self._store.write(unit)
-
-    def on_device_status(self, device_id: str, state: str, detail: dict[str, Any]) -> None:
+    def on_device_status(self, device_id: str, state: str, detail: Detail) -> None:
         printer_id = device_id.removeprefix("printer-")
         if printer_id not in self.printers:
             return
@@ -416,22 +435,16 @@ class Printing:
             if printer is not None and row["printer"] != printer:
                 return
             await repos.update_job(tx, job_id, state=state, reason=reason)
-            tx.emit(
-                "print",
-                f"print.{state}",
+            info = JobInfo(
                 job_id,
-                {
-                    "job": {
-                        "id": job_id,
-                        "printer": row["printer"],
-                        "kind": row["kind"],
-                        "copy": row["copy"],
-                        "state": state,
-                        "reason": reason,
-                        "ticket_id": row["ticket_id"],
-                    }
-                },
+                state,
+                row["printer"],
+                row["kind"],
+                copy=row["copy"],
+                reason=reason,
+                ticket_id=row["ticket_id"],
             )
+            tx.emit(PRINT_FINISHED[state](job=info))
 
         await self._store.write(unit)
 
@@ -447,17 +460,58 @@ class Printing:
 
     # ------------------------------------------------------------ the dispatcher
 
-    async def run(self, tick_s: float = 0.5) -> None:
+    async def run(self) -> None:
+        """Send jobs when they are committed or due again, move a down printer's jobs to its
+        backup, and print a silent screen's tickets; sleep until the next of these."""
+        for job in await repos.read_pending_jobs(self._store):
+            due = 0 if job["state"] == "queued" else self._resend_ms(job["sent_ms"])
+            self._due.setdefault(job["id"], (job["printer"], job["kind"], due))
         while True:
             self._wake.clear()
             try:
                 await self._fallback_for_silent_screens()
                 await self._failover()
-                await self._send_pending()
-            except Exception:
-                log.exception("print dispatcher: tick failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), tick_s)
+                await self._send_due()
+            except StoreUnavailable as exc:  # the store says so once; try again shortly
+                log.debug("print dispatcher: %s", exc)
+                self._retry_at_ms = self._clock.now_ms() + RETRY_MS
+            await self._sleep(self._next_in_s())
+
+    def _resend_ms(self, sent_ms: int | None) -> int:
+        return (sent_ms or 0) + int(self.ack_timeout_s * 1000)
+
+    def _next_in_s(self) -> float | None:
+        """Seconds until the next job is due, a down printer's jobs move, or a screen may
+        have fallen silent (None: only a commit or a recovery wakes the dispatcher)."""
+        now, mono = self._clock.now_ms(), self._clock.monotonic_ms()
+        waits: list[int] = []
+        if self._due and self._is_connected():
+            first = min(d for _, _, d in self._due.values())
+            waits.append(max(first, self._retry_at_ms) - now)
+        for pid, printer in self.printers.items():
+            h = self.health[pid]
+            if (
+                not h.up
+                and printer.backup is not None
+                and h.down_since_ms is not None
+                and any(p == pid and k != "test" for p, k, _ in self._due.values())
+            ):
+                waits.append(h.down_since_ms + printer.backup_after_s * 1000 - mono)
+        if self._fallback_stations:
+            waits.append(SCREEN_CHECK_MS)  # a look at who is connected, in memory
+        return max(0, min(waits)) / 1000 if waits else None
+
+    def _is_connected(self) -> bool:
+        return self._connected is not None and self._connected.is_set()
+
+    async def _sleep(self, timeout_s: float | None) -> None:
+        waits = [asyncio.ensure_future(self._wake.wait())]
+        if self._connected is not None and not self._connected.is_set():
+            waits.append(asyncio.ensure_future(self._connected.wait()))
+        try:
+            await asyncio.wait(waits, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            await cancel_all(waits)
 
     def station_silent(self, station: str) -> bool:
         now = self._clock.monotonic_ms()
@@ -468,10 +522,14 @@ class Printing:
         return now - seen >= self.silent_after_s * 1000
 
     async def _fallback_for_silent_screens(self) -> None:
-        stations = {s for p in self.printers.values() if p.chits == "fallback" for s in p.stations}
-        for station in sorted(stations):
+        for station in sorted(self._fallback_stations):
             if not self.station_silent(station):
+                self._silent.discard(station)
                 continue
+            if station in self._silent and station not in self._new_tickets:
+                continue  # looked already, and no ticket came since
+            self._silent.add(station)
+            self._new_tickets.discard(station)
             tickets = await repos.read_open_tickets_unprinted(self._store, station)
             if not tickets:
                 continue
@@ -484,33 +542,27 @@ class Printing:
             )
 
             async def unit(
-                tx: Tx, tickets: list[dict[str, Any]] = tickets, printer: PrinterConfig = printer
+                tx: Tx, tickets: list[Ticket] = tickets, printer: PrinterConfig = printer
             ) -> None:
                 for t in tickets:
                     await self._queue(
                         tx,
-                        f"chit-{t['id']}-{printer.id}",
+                        f"chit-{t.id}-{printer.id}",
                         printer.id,
                         "kitchen",
                         "ORIGINAL",
                         self.chit_doc(t, printer),
-                        t["id"],
+                        t.id,
                     )
-                    await repos.mark_ticket_printed(tx, t["id"], printer.id)
-                    row = await repos.tx_ticket_row(tx, t["id"])
-                    assert row is not None
-                    tx.emit(
-                        "tickets",
-                        "ticket.updated",
-                        str(t["id"]),
-                        {"ticket": repos.ticket_from_row(row)},
-                    )
+                    await repos.mark_ticket_printed(tx, t.id, printer.id)
+                    fresh = await repos.tx_ticket(tx, t.id)
+                    assert fresh is not None
+                    tx.emit(TicketUpdated(ticket=fresh))
 
             await self._store.write(unit)
 
     async def _failover(self) -> None:
         now = self._clock.monotonic_ms()
-        pending = None
         for pid, printer in self.printers.items():
             h = self.health[pid]
             if (
@@ -521,9 +573,12 @@ class Printing:
                 or now - (h.down_since_ms or now) < printer.backup_after_s * 1000
             ):
                 continue
-            if pending is None:
-                pending = await repos.read_pending_jobs(self._store)
-            moving = [j for j in pending if j["printer"] == pid and j["kind"] != "test"]
+            ids = [j for j, (p, k, _) in self._due.items() if p == pid and k != "test"]
+            if not ids:
+                continue
+            moving = [
+                j for j in await repos.read_jobs_by_id(self._store, ids) if j["printer"] == pid
+            ]
             if not moving:
                 continue
             backup = printer.backup
@@ -540,24 +595,12 @@ class Printing:
                 tx: Tx, moving: list[dict[str, Any]] = moving, pid: str = pid, backup: str = backup
             ) -> None:
                 for job in moving:
-                    doc = dict(job["doc"], banner=f"BACKUP FOR {pid}")
+                    doc = replace(job["doc"], banner=f"BACKUP FOR {pid}")
                     await repos.update_job(
                         tx, job["id"], state="queued", reason=None, printer=backup, doc=doc
                     )
-                    tx.emit(
-                        "print",
-                        "print.moved",
-                        job["id"],
-                        {
-                            "job": {
-                                "id": job["id"],
-                                "printer": backup,
-                                "origin": pid,
-                                "kind": job["kind"],
-                                "state": "queued",
-                            }
-                        },
-                    )
+                    info = JobInfo(job["id"], "queued", backup, job["kind"], origin=pid)
+                    tx.emit(PrintMoved(job=info))
 
             await self._store.write(unit)
             for job in moving:  # the first printer must not print it too when it is back
@@ -565,22 +608,26 @@ class Printing:
                     pid, contract.encode(contract.PrintCancel(job_id=job["id"], cancel=True))
                 )
 
-    async def _send_pending(self) -> None:
-        if self._publish is None or self._connected is None or not self._connected.is_set():
-            return
+    async def _send_due(self) -> None:
+        """Publish the jobs that are new or whose ack is overdue, in the order they were made;
+        mark them sent. A publish that fails stops the round (tried again after `RETRY_MS`)."""
         now = self._clock.now_ms()
-        jobs = await repos.read_pending_jobs(self._store)
-        due = [
-            j
-            for j in jobs
-            if j["state"] == "queued" or (j["sent_ms"] or 0) + self.ack_timeout_s * 1000 <= now
-        ]
+        if not self._is_connected() or now < self._retry_at_ms:
+            return
+        ids = [j for j, (_, _, due) in self._due.items() if due <= now]
+        if not ids:
+            return
         sent: list[str] = []
-        for job in due:
+        for job in await repos.read_jobs_by_id(self._store, ids):
+            if job["state"] not in ("queued", "sent"):
+                self._due.pop(job["id"], None)  # settled meanwhile
+                continue
             payload = contract.encode(contract.PrintJob(job_id=job["id"], doc=job["doc"]))
             if not await self._send(job["printer"], payload):
+                self._retry_at_ms = now + RETRY_MS
                 break
             sent.append(job["id"])
+            self._due[job["id"]] = (job["printer"], job["kind"], self._resend_ms(now))
         if not sent:
             return
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import json
 import logging
 import queue
 import sqlite3
@@ -34,9 +33,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
-import msgspec
 
 from hub import backup
+from hub.domain import events
+from hub.domain.events import HubEvent
 from hub.errors import HubError, StoreUnavailable
 
 log = logging.getLogger("tablehub.store")
@@ -48,13 +48,16 @@ PAGE_SIZE = 2048  # for new stores
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One committed outbox row."""
+    """One committed outbox row: its catalogue event (None for a row no class of the
+    catalogue reads; it is kept and uploaded, but nothing in the hub acts on it) and its
+    body as stored, encoded once."""
 
     seq: int
     stream: str
     kind: str
     key: str
-    body: dict[str, Any]
+    event: HubEvent | None
+    body: bytes
     created_at: str
 
 
@@ -101,7 +104,7 @@ class Tx:
         self._db = conn
         self.conn = self  # units written against a connection: `await tx.conn.execute(...)`
         self.now = now
-        self.events: list[tuple[str, str, str, dict[str, Any]]] = []
+        self.events: list[HubEvent] = []
 
     async def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Cursor:
         return Cursor(self._db.execute(sql, params))
@@ -116,19 +119,24 @@ class Tx:
     async def all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         return list(self._db.execute(sql, params).fetchall())
 
-    def emit(self, stream: str, kind: str, key: str, body: dict[str, Any]) -> None:
-        self.events.append((stream, kind, key, body))
+    def emit(self, event: HubEvent) -> None:
+        """Record an event of the catalogue; it is written with the unit's changes."""
+        self.events.append(event)
 
 
-_encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder()
+_unreadable_logged: set[str] = set()
 
 
-def _dumps(body: dict[str, Any]) -> str:
+def _read_back(seq: int, stream: str, kind: str, key: str, body: bytes, at: str) -> Event:
+    """A stored row as a committed event, decoded through the catalogue by its kind."""
     try:
-        return _encoder.encode(body).decode()
-    except (TypeError, OverflowError):  # integers past 64 bits: the standard library's way
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        event: HubEvent | None = events.decode(kind, body)
+    except events.CatalogueError as exc:
+        if kind not in _unreadable_logged:  # once per kind, not once per row
+            _unreadable_logged.add(kind)
+            log.warning("outbox seq %d: no event of the catalogue reads it (%s)", seq, exc)
+        event = None
+    return Event(seq, stream, kind, key, event, body, at)
 
 
 Unit = Callable[[Tx], Awaitable[T]]
@@ -418,7 +426,12 @@ class Store:
             "ORDER BY seq LIMIT ?",
             (seq, limit),
         )
-        return [Event(r[0], r[1], r[2], r[3], _decoder.decode(r[4]), r[5]) for r in rows]
+        return [
+            _read_back(
+                r[0], r[1], r[2], r[3], r[4] if isinstance(r[4], bytes) else r[4].encode(), r[5]
+            )
+            for r in rows
+        ]
 
     # ------------------------------------------------------------ the writer
 
@@ -446,7 +459,7 @@ class Store:
         assert conn is not None
         tx = Tx(conn, self._clock())
         results: list[tuple[asyncio.Future[Any], bool, Any]] = []
-        pending: list[tuple[str, str, str, dict[str, Any]]] = []
+        pending: list[HubEvent] = []
         await self._begin(conn)
         try:
             for unit, fut in batch:
@@ -468,8 +481,8 @@ class Store:
                 conn.execute("RELEASE unit")
                 pending.extend(tx.events)
                 results.append((fut, True, value))
-            events = self._number(pending, tx.now)
-            if events:
+            committed = self._number(pending, tx.now)
+            if committed:
                 conn.executemany(
                     "INSERT INTO outbox(seq, stream, kind, key, body, created_at) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
@@ -479,10 +492,10 @@ class Store:
                             e.stream,
                             e.kind,
                             e.key,
-                            _dumps(e.body),
+                            e.body.decode(),
                             e.created_at,
                         )
-                        for e in events
+                        for e in committed
                     ],
                 )
             await self._on_disk(conn.execute, "COMMIT")
@@ -512,8 +525,8 @@ class Store:
                 self.failing,
             )
             self.failing = None
-        if events:
-            self.committed_seq = events[-1].seq
+        if committed:
+            self.committed_seq = committed[-1].seq
         for fut, ok, value in results:
             if fut.done():
                 continue
@@ -521,16 +534,17 @@ class Store:
                 fut.set_result(value)
             else:
                 fut.set_exception(value)
-        if events:
+        if committed:
             for listener in self._listeners:
                 try:
-                    listener(events)
+                    listener(committed)
                 except Exception:
                     log.exception("store: commit listener failed")
 
-    def _number(self, pending: list[tuple[str, str, str, dict[str, Any]]], now: str) -> list[Event]:
-        events = []
-        for stream, kind, key, body in pending:
-            events.append(Event(self._next_seq, stream, kind, key, body, now))
+    def _number(self, pending: list[HubEvent], now: str) -> list[Event]:
+        numbered = []
+        encode = events.encode
+        for ev in pending:
+            numbered.append(Event(self._next_seq, ev.stream, ev.kind, ev.key, ev, encode(ev), now))
             self._next_seq += 1
-        return events
+        return numbered

@@ -1,5 +1,7 @@
 """SQL for each kind of record. Functions take a `Tx` (inside a write unit) or the `Store`
-(for reads) and speak plain dicts and domain values; nothing else in the hub writes SQL."""
+(for reads) and speak the catalogue's shapes (`Order`, `Ticket`, `Call`, `Device`: built from
+a row here and nowhere else), plain dicts and domain values; nothing else in the hub writes
+SQL."""
 
 from __future__ import annotations
 
@@ -9,11 +11,51 @@ from typing import Any
 
 import msgspec
 
+from hub.domain.events import (
+    Call,
+    Detail,
+    Device,
+    Order,
+    OrderLine,
+    TableRef,
+    Ticket,
+    TicketLine,
+)
+from hub.domain.printdoc import PrintDoc
 from hub.domain.tickets import TicketItem, TicketState
 from hub.store.db import Store, Tx
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder()
+
+
+class OrderBody(msgspec.Struct, frozen=True):
+    """What the `orders.body` column holds."""
+
+    table: TableRef
+    lines: list[OrderLine]
+
+
+class TicketBody(msgspec.Struct, frozen=True):
+    """What the `tickets.body` column holds (the bumped flags live in `tickets.items`)."""
+
+    table: TableRef
+    number: int
+    items: list[TicketLine]
+    round: int = 1
+    printed_on: str | msgspec.UnsetType = msgspec.UNSET
+
+
+class _Flag(msgspec.Struct, frozen=True):
+    idx: int
+    bumped: bool = False
+
+
+_order_body = msgspec.json.Decoder(OrderBody)
+_ticket_body = msgspec.json.Decoder(TicketBody)
+_flags = msgspec.json.Decoder(list[_Flag])
+_detail = msgspec.json.Decoder(Detail)
+_print_doc = msgspec.json.Decoder(PrintDoc)
 
 
 def dumps(value: Any) -> str:
@@ -158,7 +200,7 @@ async def insert_order(
     key: str,
     request_hash: str,
     total_cents: int,
-    body: dict[str, Any],
+    body: OrderBody,
 ) -> int:
     cur = await tx.execute(
         "INSERT INTO orders(check_id, table_id, round, idempotency_key, request_hash, status, "
@@ -174,7 +216,7 @@ async def insert_ticket(
     order_id: int,
     station: str,
     items: list[TicketItem],
-    body: dict[str, Any],
+    body: TicketBody,
     created_ms: int,
 ) -> int:
     cur = await tx.execute(
@@ -196,26 +238,69 @@ ORDER_COLS = "id, check_id, table_id, round, status, total_cents, body, created_
 TICKET_COLS = "id, order_id, station, status, items, body, created_at, created_ms, bumped_at"
 
 
-def order_from_row(row: sqlite3.Row) -> dict[str, Any]:
-    body: dict[str, Any] = loads(row["body"])
-    body.update(
-        order_id=row["id"],
-        number=row["id"],
-        status=row["status"],
-        total_cents=row["total_cents"],
-        round=row["round"],
-        created_at=row["created_at"],
+def order_from_row(row: sqlite3.Row) -> Order:
+    body = _order_body.decode(row["body"])
+    return make_order(
+        body, row["id"], row["status"], row["total_cents"], row["round"], row["created_at"]
     )
-    return body
 
 
-def ticket_from_row(row: sqlite3.Row) -> dict[str, Any]:
-    body: dict[str, Any] = loads(row["body"])
-    flags = {i["idx"]: i["bumped"] for i in loads(row["items"])}
-    for item in body["items"]:
-        item["bumped"] = flags.get(item["idx"], False)
-    body.update(
-        id=row["id"],
+def make_order(
+    body: OrderBody, order_id: int, status: str, total_cents: int, round_no: int, created_at: str
+) -> Order:
+    """The one shape of an order (what the diner, the expo and the cloud see)."""
+    return Order(
+        table=body.table,
+        lines=body.lines,
+        order_id=order_id,
+        number=order_id,
+        status=status,
+        total_cents=total_cents,
+        round=round_no,
+        created_at=created_at,
+    )
+
+
+def make_ticket(
+    body: TicketBody,
+    *,
+    ticket_id: int,
+    order_id: int,
+    station: str,
+    status: str,
+    created_at: str,
+    created_ms: int,
+    bumped_at: str | None,
+) -> Ticket:
+    """The one shape of a ticket (what screens, KDS devices, printers and the cloud see)."""
+    return Ticket(
+        table=body.table,
+        number=body.number,
+        items=body.items,
+        id=ticket_id,
+        order_id=order_id,
+        station=station,
+        status=status,
+        round=body.round,
+        created_at=created_at,
+        created_ms=created_ms,
+        bumped_at=bumped_at,
+        printed_on=body.printed_on,
+    )
+
+
+def ticket_from_row(row: sqlite3.Row) -> Ticket:
+    body = _ticket_body.decode(row["body"])
+    flags = {f.idx: f.bumped for f in _flags.decode(row["items"])}
+    items = [
+        it
+        if it.bumped == flags.get(it.idx, False)
+        else msgspec.structs.replace(it, bumped=not it.bumped)
+        for it in body.items
+    ]
+    return make_ticket(
+        msgspec.structs.replace(body, items=items),
+        ticket_id=row["id"],
         order_id=row["order_id"],
         station=row["station"],
         status=row["status"],
@@ -223,17 +308,29 @@ def ticket_from_row(row: sqlite3.Row) -> dict[str, Any]:
         created_ms=row["created_ms"],
         bumped_at=row["bumped_at"],
     )
-    return body
 
 
 def ticket_state(row: sqlite3.Row) -> TicketState:
-    items = tuple(TicketItem(i["idx"], i["bumped"]) for i in loads(row["items"]))
+    items = tuple(TicketItem(f.idx, f.bumped) for f in _flags.decode(row["items"]))
     return TicketState(row["status"], items, row["bumped_at"])
 
 
-async def tx_order(tx: Tx, order_id: int) -> dict[str, Any] | None:
+async def tx_order(tx: Tx, order_id: int) -> Order | None:
     row = await tx.one(f"SELECT {ORDER_COLS} FROM orders WHERE id=?", (order_id,))
     return None if row is None else order_from_row(row)
+
+
+async def tx_ticket(tx: Tx, ticket_id: int) -> Ticket | None:
+    row = await tx_ticket_row(tx, ticket_id)
+    return None if row is None else ticket_from_row(row)
+
+
+def ticket_body(row: sqlite3.Row) -> TicketBody:
+    return _ticket_body.decode(row["body"])
+
+
+def order_body(row: sqlite3.Row) -> OrderBody:
+    return _order_body.decode(row["body"])
 
 
 async def tx_ticket_row(tx: Tx, ticket_id: int) -> sqlite3.Row | None:
@@ -300,12 +397,12 @@ async def put_action(tx: Tx, action_id: str, result: Any) -> None:
 # ---------------------------------------------------------------- reads
 
 
-async def read_order(store: Store, order_id: int) -> dict[str, Any] | None:
+async def read_order(store: Store, order_id: int) -> Order | None:
     row = await store.read_one(f"SELECT {ORDER_COLS} FROM orders WHERE id=?", (order_id,))
     return None if row is None else order_from_row(row)
 
 
-async def read_open_check_orders(store: Store, table_id: str) -> list[dict[str, Any]]:
+async def read_open_check_orders(store: Store, table_id: str) -> list[Order]:
     rows = await store.read_all(
         f"SELECT {ORDER_COLS} FROM orders WHERE check_id = (SELECT id FROM checks WHERE "
         "table_id=? AND closed_at IS NULL) ORDER BY id",
@@ -314,7 +411,7 @@ async def read_open_check_orders(store: Store, table_id: str) -> list[dict[str, 
     return [order_from_row(r) for r in rows]
 
 
-async def read_open_orders(store: Store) -> list[dict[str, Any]]:
+async def read_open_orders(store: Store) -> list[Order]:
     rows = await store.read_all(
         # +id: through orders_open (the open ones), not the whole table in id order
         f"SELECT {ORDER_COLS} FROM orders WHERE status != 'served' ORDER BY +id"
@@ -322,7 +419,7 @@ async def read_open_orders(store: Store) -> list[dict[str, Any]]:
     return [order_from_row(r) for r in rows]
 
 
-async def read_open_tickets(store: Store, station: str | None) -> list[dict[str, Any]]:
+async def read_open_tickets(store: Store, station: str | None) -> list[Ticket]:
     if station is None:
         rows = await store.read_all(
             # +id: through tickets_open, not every ticket in id order
@@ -336,9 +433,7 @@ async def read_open_tickets(store: Store, station: str | None) -> list[dict[str,
     return [ticket_from_row(r) for r in rows]
 
 
-async def read_recent_bumped(
-    store: Store, station: str | None, limit: int = 10
-) -> list[dict[str, Any]]:
+async def read_recent_bumped(store: Store, station: str | None, limit: int = 10) -> list[Ticket]:
     # all stations: through tickets_bumped_seq (tickets_bumped holds every bumped ticket)
     where = "status='bumped'" + (
         " AND bumped_seq IS NOT NULL" if station is None else " AND station=?"
@@ -350,7 +445,7 @@ async def read_recent_bumped(
     return [ticket_from_row(r) for r in rows]
 
 
-async def read_tickets_of_orders(store: Store, order_ids: list[int]) -> list[dict[str, Any]]:
+async def read_tickets_of_orders(store: Store, order_ids: list[int]) -> list[Ticket]:
     if not order_ids:
         return []
     # one JSON parameter, not one per order: SQLite allows at most 32,766 parameters
@@ -411,19 +506,19 @@ CALL_COLS = (
 )
 
 
-def call_from_row(row: sqlite3.Row) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "table": row["table_id"],
-        "kind": row["kind"],
-        "source": row["source"],
-        "state": row["state"],
-        "escalated": bool(row["escalated"]),
-        "opened_at": row["opened_at"],
-        "opened_ms": row["opened_ms"],
-        "acked_at": row["acked_at"],
-        "closed_at": row["closed_at"],
-    }
+def call_from_row(row: sqlite3.Row) -> Call:
+    return Call(
+        id=row["id"],
+        table=row["table_id"],
+        kind=row["kind"],
+        source=row["source"],
+        state=row["state"],
+        escalated=bool(row["escalated"]),
+        opened_at=row["opened_at"],
+        opened_ms=row["opened_ms"],
+        acked_at=row["acked_at"],
+        closed_at=row["closed_at"],
+    )
 
 
 async def tx_open_call(tx: Tx, table_id: str, kind: str) -> sqlite3.Row | None:
@@ -462,22 +557,22 @@ async def tx_table_has_open_call(tx: Tx, table_id: str) -> bool:
     return row is not None
 
 
-async def read_active_calls(store: Store) -> list[dict[str, Any]]:
+async def read_active_calls(store: Store) -> list[Call]:
     rows = await store.read_all(
         f"SELECT {CALL_COLS} FROM calls WHERE state != 'closed' ORDER BY opened_ms"
     )
     return [call_from_row(r) for r in rows]
 
 
-def device_from_row(row: sqlite3.Row) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "kind": row["kind"],
-        "state": row["state"],
-        "detail": loads(row["detail"]),
-        "changed_at": row["changed_at"],
-        "seen_at": row["seen_at"],
-    }
+def device_from_row(row: sqlite3.Row) -> Device:
+    return Device(
+        id=row["id"],
+        kind=row["kind"],
+        state=row["state"],
+        detail=_detail.decode(row["detail"]),
+        changed_at=row["changed_at"],
+        seen_at=row["seen_at"],
+    )
 
 
 async def tx_device(tx: Tx, device_id: str) -> sqlite3.Row | None:
@@ -487,7 +582,7 @@ async def tx_device(tx: Tx, device_id: str) -> sqlite3.Row | None:
 
 
 async def upsert_device(
-    tx: Tx, device_id: str, kind: str | None, state: str, detail: dict[str, Any], changed: bool
+    tx: Tx, device_id: str, kind: str | None, state: str, detail: Detail, changed: bool
 ) -> None:
     await tx.execute(
         "INSERT INTO devices(id, kind, state, detail, changed_at, seen_at) "
@@ -499,7 +594,7 @@ async def upsert_device(
     )
 
 
-async def read_devices(store: Store) -> list[dict[str, Any]]:
+async def read_devices(store: Store) -> list[Device]:
     rows = await store.read_all(
         "SELECT id, kind, state, detail, changed_at, seen_at FROM devices ORDER BY id"
     )
@@ -510,14 +605,14 @@ async def tx_order_row(tx: Tx, order_id: int) -> sqlite3.Row | None:
     return await tx.one(f"SELECT {ORDER_COLS} FROM orders WHERE id=?", (order_id,))
 
 
-async def update_order_body(tx: Tx, order_id: int, body: dict[str, Any], total: int) -> None:
+async def update_order_body(tx: Tx, order_id: int, body: OrderBody, total: int) -> None:
     await tx.execute(
         "UPDATE orders SET body=?, total_cents=?, updated_at=? WHERE id=?",
         (dumps(body), total, tx.now, order_id),
     )
 
 
-async def update_ticket_body(tx: Tx, ticket_id: int, body: dict[str, Any]) -> None:
+async def update_ticket_body(tx: Tx, ticket_id: int, body: TicketBody) -> None:
     await tx.execute("UPDATE tickets SET body=? WHERE id=?", (dumps(body), ticket_id))
 
 
@@ -536,7 +631,7 @@ def job_from_row(row: sqlite3.Row) -> dict[str, Any]:
         "origin": row["origin"],
         "kind": row["kind"],
         "copy": row["copy"],
-        "doc": loads(row["doc"]),
+        "doc": _print_doc.decode(row["doc"]),
         "state": row["state"],
         "reason": row["reason"],
         "attempts": row["attempts"],
@@ -553,7 +648,7 @@ async def insert_job(
     printer: str,
     kind: str,
     copy: str,
-    doc: dict[str, Any],
+    doc: PrintDoc,
     ticket_id: int | None,
 ) -> bool:
     """Queue a job; False when a job with this id exists already (it is never made twice)."""
@@ -578,7 +673,7 @@ async def update_job(
     sent_ms: int | None = None,
     attempt: bool = False,
     printer: str | None = None,
-    doc: dict[str, Any] | None = None,
+    doc: PrintDoc | None = None,
 ) -> None:
     await tx.execute(
         "UPDATE print_jobs SET state=?, reason=?, sent_ms=COALESCE(?, sent_ms), "
@@ -605,6 +700,16 @@ async def read_pending_jobs(store: Store) -> list[dict[str, Any]]:
     return [job_from_row(r) for r in rows]
 
 
+async def read_jobs_by_id(store: Store, job_ids: list[str]) -> list[dict[str, Any]]:
+    """These jobs, in the order they were made."""
+    rows = await store.read_all(
+        f"SELECT {JOB_COLS} FROM print_jobs WHERE id IN (SELECT value FROM json_each(?)) "
+        "ORDER BY rowid",
+        (dumps(job_ids),),
+    )
+    return [job_from_row(r) for r in rows]
+
+
 async def read_jobs(store: Store, limit: int = 50) -> list[dict[str, Any]]:
     rows = await store.read_all(
         f"SELECT {JOB_COLS} FROM print_jobs ORDER BY rowid DESC LIMIT ?", (limit,)
@@ -617,7 +722,7 @@ async def count_jobs_for_ticket(tx: Tx, ticket_id: int) -> int:
     return int(row[0]) if row else 0
 
 
-async def read_open_tickets_unprinted(store: Store, station: str) -> list[dict[str, Any]]:
+async def read_open_tickets_unprinted(store: Store, station: str) -> list[Ticket]:
     rows = await store.read_all(
         f"SELECT {TICKET_COLS} FROM tickets t WHERE station=? AND status='open' AND NOT EXISTS "
         "(SELECT 1 FROM print_jobs j WHERE j.ticket_id=t.id AND j.kind='kitchen') ORDER BY id",
@@ -626,7 +731,7 @@ async def read_open_tickets_unprinted(store: Store, station: str) -> list[dict[s
     return [ticket_from_row(r) for r in rows]
 
 
-async def read_check(store: Store, table_id: str) -> tuple[int, list[dict[str, Any]]] | None:
+async def read_check(store: Store, table_id: str) -> tuple[int, list[Order]] | None:
     row = await store.read_one(
         "SELECT id FROM checks WHERE table_id=? AND closed_at IS NULL", (table_id,)
     )
@@ -642,8 +747,7 @@ async def mark_ticket_printed(tx: Tx, ticket_id: int, printer: str) -> None:
     row = await tx.one("SELECT body FROM tickets WHERE id=?", (ticket_id,))
     if row is None:
         return
-    body = loads(row[0])
-    body["printed_on"] = printer
+    body = msgspec.structs.replace(_ticket_body.decode(row[0]), printed_on=printer)
     await tx.execute("UPDATE tickets SET body=? WHERE id=?", (dumps(body), ticket_id))
 
 

@@ -109,7 +109,7 @@ async def get_order(request: web.Request) -> web.Response:
     else:
         table_id = s.catalog.table_from_token(token).id
     order = await repos.read_order(s.store, order_id)
-    if order is None or (table_id is not None and order["table"]["id"] != table_id):
+    if order is None or (table_id is not None and order.table.id != table_id):
         raise NotFound(f"no order {order_id}", field="order_id")
     return _json(order)
 
@@ -123,7 +123,7 @@ async def get_check(request: web.Request) -> web.Response:
         {
             "table": table.as_dict(),
             "orders": orders,
-            "total_cents": sum(o["total_cents"] for o in orders),
+            "total_cents": sum(o.total_cents for o in orders),
         }
     )
 

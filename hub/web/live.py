@@ -100,7 +100,7 @@ async def ws_table(request: web.Request) -> web.StreamResponse:
             "type": "snapshot",
             "orders": await repos.read_open_check_orders(s.store, table.id),
             "sold_out": s.catalog.menu.sold_out() if s.catalog.menu else [],
-            "calls": [c for c in await repos.read_active_calls(s.store) if c["table"] == table.id],
+            "calls": [c for c in await repos.read_active_calls(s.store) if c.table == table.id],
         }
 
     return await _serve(request, Subscriber(table=table.id), snapshot)
@@ -131,7 +131,7 @@ async def ws_kds(request: web.Request) -> web.StreamResponse:
             snap["orders"] = orders
             # the expo groups by order: it needs the bumped tickets of open orders too
             snap["order_tickets"] = await repos.read_tickets_of_orders(
-                s.store, [o["order_id"] for o in orders]
+                s.store, [o.order_id for o in orders]
             )
         return snap
 

@@ -24,6 +24,7 @@ from cloud_bridge.cursor import read_state
 from cloud_bridge.receiver import POOL, AfterCommit, Tokens, build_app
 from hub.app import RunningHub
 from hub.store.db import Tx
+from tests.samples import thing
 from tests.waiting import until
 
 PG_ADMIN = os.environ.get("TABLEHUB_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -192,12 +193,7 @@ async def emit_telemetry(hub: RunningHub, n: int, *, pad: int = 150, chunk: int 
 
         async def unit(tx: Tx, start: int = start, k: int = k) -> None:
             for i in range(start, start + k):
-                tx.emit(
-                    "telemetry",
-                    "scale.reading",
-                    f"scale-{i % 4}",
-                    {"grams": i, "stable": True, "pad": "x" * pad},
-                )
+                tx.emit(thing("telemetry", i, "x" * pad))
 
         await hub.services.store.write(unit)
         done += k

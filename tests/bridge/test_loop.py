@@ -30,6 +30,7 @@ from cloud_bridge.uploader import Ack, Batch, Uploader
 from hub.store.db import Store, Tx
 from plumbing.clock import iso_from_ms
 from tests.bridge.conftest import bridge_config, wait_for
+from tests.samples import thing
 
 
 class FakeClock:
@@ -91,7 +92,7 @@ async def emit(store: Store, *events: tuple[str, int]) -> None:
     async def unit(tx: Tx) -> None:
         for stream, n in events:
             for i in range(n):
-                tx.emit(stream, f"{stream}.thing", str(i), {"i": i, "pad": "p" * 100})
+                tx.emit(thing(stream, i, "p" * 100))
 
     await store.write(unit)
 

@@ -20,6 +20,7 @@ from cloud_bridge.cursor import read_state
 from hub.app import RunningHub
 from hub.store.db import Tx
 from tests.bridge.conftest import Receiver, bridge_toml, caught_up, place_orders, wait_for
+from tests.samples import thing
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -40,7 +41,7 @@ async def test_a_bad_event_is_parked_alerted_and_the_rest_flows(
     await place_orders(hub, 5)
 
     async def bogus(tx: Tx) -> None:
-        tx.emit("loyalty", "points.added", "7", {"points": 3})  # a stream the cloud refuses
+        tx.emit(thing("loyalty", 7))  # a stream the cloud refuses
 
     await hub.services.store.write(bogus)
     bad_seq = hub.services.store.committed_seq

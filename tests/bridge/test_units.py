@@ -33,6 +33,8 @@ from cloud_bridge.uploader import (
     plan_batch,
     read_answer,
 )
+from hub.domain.events import OrderPlaced
+from tests.samples import order
 
 LIMITS = Limits(max_events=500, max_bytes=256 * 1024, max_age_ms=1000)
 
@@ -286,7 +288,7 @@ def event(seq: int, **over: object) -> dict[str, object]:
         "kind": "order.created",
         "key": "1",
         "at": "2026-11-22T18:03:11.123Z",
-        "body": {"x": 1},
+        "body": msgspec.to_builtins(OrderPlaced(order=order(1))),
     } | over
 
 
@@ -298,6 +300,8 @@ def test_the_receiver_names_the_bad_events_of_a_batch() -> None:
                 event(2, stream="bogus"),
                 event(3, store="other"),
                 event(4, body=[1]),
+                event(5, body={"x": 1}),  # not what the catalogue's order.created holds
+                event(6, kind="order.noted", body={"x": 1}),  # a kind it does not know
             ]
         }
     )
@@ -306,7 +310,7 @@ def test_the_receiver_names_the_bad_events_of_a_batch() -> None:
         decode_batch("demo", raw)
 
     assert exc.value.status == 422
-    assert exc.value.bad_seqs == (2, 3, 4)
+    assert exc.value.bad_seqs == (2, 3, 4, 5)
     assert decode_batch("demo", msgspec.json.encode({"events": [event(1)]})).events[0].seq == 1
     with pytest.raises(Rejected) as broken:
         decode_batch("demo", b'{"events": [')

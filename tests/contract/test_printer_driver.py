@@ -25,7 +25,7 @@ from devices.printers.driver import (
     decode_status,
 )
 from devices.printers.fake import FakeNetworkPrinter, decode
-from devices.printers.render import PaperProfile, render
+from devices.printers.render import PaperProfile, parse_doc, render
 from tests.waiting import DEADLINE, until_sync
 
 TIMEOUT = 0.5
@@ -83,7 +83,7 @@ def test_offline(printer: FakeNetworkPrinter, driver: EscposDriver) -> None:
 
 def test_bytes_written_arrive(printer: FakeNetworkPrinter, driver: EscposDriver) -> None:
     doc = {"kind": "test", "printer": "grill-1"}
-    data = render(doc, profile=PaperProfile(), encoding_mode="codepage")
+    data = render(parse_doc(doc), profile=PaperProfile(), encoding_mode="codepage")
     assert driver.status().problem() is None
     driver.write(data)
     driver.close()

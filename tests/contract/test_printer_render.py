@@ -18,6 +18,7 @@ from devices.printers.render import (
     columns,
     find_cjk_font,
     format_money,
+    parse_doc,
     render,
     text_width,
     wrap,
@@ -79,7 +80,7 @@ def doc(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
 
 
 def read(d: dict[str, Any], profile: PaperProfile = P80, mode: str = "codepage") -> Receipt:
-    data = render(d, profile=profile, encoding_mode=mode)  # type: ignore[arg-type]
+    data = render(parse_doc(d), profile=profile, encoding_mode=mode)  # type: ignore[arg-type]
     receipt = decode(data, cjk_encoding=profile.cjk_encoding)
     assert receipt.unknown == [], "the decoder met bytes render() should not emit"
     return receipt
@@ -165,13 +166,13 @@ def test_control_characters_in_a_document_cannot_inject_commands() -> None:
 
 def test_bad_document_names_the_field() -> None:
     with pytest.raises(BadDocument, match="table"):
-        render({"kind": "kitchen", "number": 1, "items": []}, profile=P80, encoding_mode="codepage")
+        parse_doc({"kind": "kitchen", "number": 1, "items": []})
     with pytest.raises(BadDocument, match="kind"):
-        render({"kind": "menu"}, profile=P80, encoding_mode="codepage")
+        parse_doc({"kind": "menu"})
     with pytest.raises(BadDocument, match=r"items\[0\].qty"):
-        render(
-            doc(KITCHEN, items=[{"qty": "two", "name": "x"}]), profile=P80, encoding_mode="raster"
-        )
+        parse_doc(doc(KITCHEN, items=[{"qty": "two", "name": "x"}]))
+    with pytest.raises(BadDocument, match="table"):  # the JSON text as a job carries it
+        parse_doc(b'{"kind": "kitchen", "number": 1, "items": []}')
 
 
 @pytest.mark.parametrize("name", sorted(GOLDENS))
@@ -275,7 +276,7 @@ ZH_BILL = doc(
 
 
 def test_chinese_in_codepage_mode_round_trips_as_gb18030() -> None:
-    data = render(ZH_KITCHEN, profile=P80, encoding_mode="codepage")
+    data = render(parse_doc(ZH_KITCHEN), profile=P80, encoding_mode="codepage")
     # FS ! 0x0C (double width+height for Kanji), FS &, GB18030 "桌", FS .
     assert b"\x1c\x21\x0c\x1c\x26" + "桌".encode("gb18030") + b"\x1c\x2e" in data
     r = decode(data)
@@ -298,7 +299,7 @@ def test_chinese_bill_columns_count_wide_characters_twice() -> None:
 def test_traditional_chinese_for_a_big5_printer() -> None:
     big5 = PaperProfile.for_width(42, cjk_encoding="big5")
     zh = doc(ZH_BILL, lang="zh-Hant", lines=[{"qty": 1, "name": "牛肉麵", "line_cents": 1250}])
-    data = render(zh, profile=big5, encoding_mode="codepage")
+    data = render(parse_doc(zh), profile=big5, encoding_mode="codepage")
     assert "牛肉麵".encode("big5") in data
     r = decode(data, cjk_encoding="big5")
     assert r.find("牛肉麵")[0].endswith("12.50")
@@ -306,7 +307,7 @@ def test_traditional_chinese_for_a_big5_printer() -> None:
 
 
 def test_raster_mode_draws_chinese_and_keeps_latin_as_text() -> None:
-    data = render(ZH_KITCHEN, profile=P58, encoding_mode="raster")
+    data = render(parse_doc(ZH_KITCHEN), profile=P58, encoding_mode="raster")
     assert b"\x1c\x26" not in data  # no Chinese mode: the printer has no Chinese font
     r = decode(data)
     assert r.images, "lines with Chinese are raster images"
@@ -325,7 +326,7 @@ def test_raster_mode_without_a_cjk_font_names_the_package() -> None:
         find_cjk_font(candidates=[("/nonexistent/font.ttc", 0)])
     profile = PaperProfile.for_width(42, cjk_font="/nonexistent/font.ttc")
     with pytest.raises(FontMissing, match=r"/nonexistent/font\.ttc"):
-        render(ZH_KITCHEN, profile=profile, encoding_mode="raster")
+        render(parse_doc(ZH_KITCHEN), profile=profile, encoding_mode="raster")
     # Latin-only documents never need the font
     assert read(KITCHEN, profile=profile, mode="raster").images == []
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from devices.printers.render import PaperProfile, render
+from devices.printers.render import PaperProfile, parse_doc, render
 
 GOLDEN_DIR = Path(__file__).parents[1] / "fixtures" / "printer"
 
@@ -37,7 +37,7 @@ SIMPLE_CHIT: dict[str, Any] = {
 # file name -> how its bytes are made
 GOLDENS: dict[str, Callable[[], bytes]] = {
     "kitchen_simple_80mm.bin": lambda: render(
-        SIMPLE_CHIT, profile=PaperProfile.for_width(42), encoding_mode="codepage"
+        parse_doc(SIMPLE_CHIT), profile=PaperProfile.for_width(42), encoding_mode="codepage"
     ),
 }
 

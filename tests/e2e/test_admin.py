@@ -31,7 +31,7 @@ async def order(hub: RunningHub, table: str, key: str, item: str) -> list[int]:
         table_token(hub, table), key, [LineRequest(item, 1)]
     )
     rows = await hub.services.store.read_all(
-        "SELECT id FROM tickets WHERE order_id=? ORDER BY id", (placed["order_id"],)
+        "SELECT id FROM tickets WHERE order_id=? ORDER BY id", (placed.order_id,)
     )
     return [int(r[0]) for r in rows]
 

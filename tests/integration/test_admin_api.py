@@ -28,7 +28,7 @@ async def place(hub: RunningHub, table: str, key: str, item: str = "sea-salt-eda
     order, _ = await hub.services.ordering.place(
         table_token(hub, table), key, [LineRequest(item, 1)]
     )
-    return int(order["order_id"])
+    return order.order_id
 
 
 async def tickets_of(hub: RunningHub, order_id: int) -> list[int]:

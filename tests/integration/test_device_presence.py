@@ -8,6 +8,7 @@ import logging
 import pytest
 
 from hub.app import RunningHub
+from hub.domain.events import Device, DeviceStatusChanged
 from hub.store import repos
 
 
@@ -15,11 +16,11 @@ async def test_only_changes_staff_see_write_presence_rows(hub: RunningHub) -> No
     store, devices = hub.services.store, hub.services.devices
     start = store.committed_seq
 
-    async def presence_rows() -> list[dict[str, object]]:
+    async def presence_rows() -> list[Device]:
         events = await store.events_after(start, 100)
         # only this printer's: other devices' retained states arrive from the shared broker
-        rows = [e.body["device"] for e in events if e.stream == "devices"]
-        return [r for r in rows if r["id"] == "printer-grill-1"]
+        rows = [e.event.device for e in events if isinstance(e.event, DeviceStatusChanged)]
+        return [r for r in rows if r.id == "printer-grill-1"]
 
     ok = {"online": True, "paper": "ok", "cover_open": False, "error": None}
     await devices.report("printer-grill-1", "online", "printer", {**ok, "queue": 0})
@@ -29,9 +30,9 @@ async def test_only_changes_staff_see_write_presence_rows(hub: RunningHub) -> No
     await devices.report("printer-grill-1", "online", "printer", {**ok, "paper": "out", "queue": 3})
     await devices.report("printer-grill-1", "online", "printer", {**ok, "paper": "out", "queue": 4})
     rows = await presence_rows()
-    assert [r["detail"]["paper"] for r in rows] == ["ok", "out"]
+    assert [r.detail["paper"] for r in rows] == ["ok", "out"]
     await devices.report("printer-grill-1", "offline", "printer", {**ok, "paper": "out"})
-    assert [r["state"] for r in await presence_rows()] == ["online", "online", "offline"]
+    assert [r.state for r in await presence_rows()] == ["online", "online", "offline"]
 
 
 async def test_readings_from_more_scales_than_a_store_has_are_not_kept(hub: RunningHub) -> None:
@@ -71,4 +72,4 @@ async def test_a_button_press_while_the_store_cannot_write_is_logged_once(
     monkeypatch.undo()
     await handle(topic, b'{"kind": "water", "id": "table-button-T3-2"}')
     calls = await repos.read_active_calls(hub.services.store)
-    assert [(c["table"], c["kind"]) for c in calls] == [("T3", "water")]
+    assert [(c.table, c.kind) for c in calls] == [("T3", "water")]

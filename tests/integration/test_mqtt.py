@@ -81,27 +81,27 @@ async def test_bump_bar_bumps_the_oldest_ticket_once(
     await place(http, hub, "mqtt-bump-0001", table="T1")
     await place(http, hub, "mqtt-bump-0002", table="T2")
     view = await hub.services.kitchen.station_view("cold")
-    first, second = (t["id"] for t in view["tickets"])
+    first, second = (t.id for t in view["tickets"])
     bump = json.dumps({"action": "bump", "id": "press-1"})
     await device.publish(f"{PREFIX}/kds/cold/bump", bump, qos=1)
     await device.publish(f"{PREFIX}/kds/cold/bump", bump, qos=1)  # a repeated delivery
 
     async def first_bumped() -> bool:
         v = await hub.services.kitchen.station_view("cold")
-        return [t["id"] for t in v["tickets"]] == [second]
+        return [t.id for t in v["tickets"]] == [second]
 
     await until(first_bumped, "the first press to bump the oldest ticket")
     await hub_has_handled(device, f"{PREFIX}/kds/cold/bump", before="the repeated press")
     view = await hub.services.kitchen.station_view("cold")
-    assert [t["id"] for t in view["tickets"]] == [second]
-    assert view["recent"][0]["id"] == first
+    assert [t.id for t in view["tickets"]] == [second]
+    assert view["recent"][0].id == first
     await device.publish(
         f"{PREFIX}/kds/cold/bump", json.dumps({"action": "recall", "id": "press-2"}), qos=1
     )
 
     async def recalled() -> bool:
         v = await hub.services.kitchen.station_view("cold")
-        return sorted(t["id"] for t in v["tickets"]) == sorted([first, second])
+        return sorted(t.id for t in v["tickets"]) == sorted([first, second])
 
     await until(recalled, "the recall to bring the bumped ticket back")
 

@@ -12,7 +12,9 @@ import pytest
 
 from hub.bus.client import Message
 from hub.dispatch import OutboxRelay
+from hub.domain.events import OrderPlaced, TicketCreated
 from hub.store.db import Store, Tx
+from tests.samples import order, ticket
 from tests.waiting import until
 
 
@@ -44,9 +46,8 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 async def add_tickets(store: Store, n: int, start: int = 0) -> None:
     async def unit(tx: Tx) -> None:
         for i in range(start, start + n):
-            ticket = {"id": i, "station": "grill" if i % 2 else "wok", "order_id": i}
-            tx.emit("tickets", "ticket.created", str(i), {"ticket": ticket})
-            tx.emit("orders", "order.created", str(i), {"order": {"order_id": i}})
+            tx.emit(TicketCreated(ticket=ticket(i, "grill" if i % 2 else "wok")))
+            tx.emit(OrderPlaced(order=order(i)))
 
     await store.write(unit)
 

@@ -18,6 +18,7 @@ from hub.config import HubConfig
 from hub.domain.ports import SystemClock
 from hub.outbox_prune import OutboxPruner
 from hub.store.db import Tx
+from tests.samples import thing
 
 CLOCK = SystemClock()
 
@@ -31,7 +32,7 @@ async def lone_hub(hub_config: HubConfig, menu_doc: dict[str, Any]) -> AsyncIter
 async def emit(hub: RunningHub, streams: list[str]) -> list[int]:
     async def unit(tx: Tx) -> None:
         for i, stream in enumerate(streams):
-            tx.emit(stream, f"{stream}.thing", str(i), {"i": i})
+            tx.emit(thing(stream, i))
 
     await hub.services.store.write(unit)
     last = hub.services.store.committed_seq

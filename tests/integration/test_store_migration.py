@@ -7,7 +7,9 @@ import sqlite3
 from pathlib import Path
 
 from hub import backup
+from hub.domain.events import OrderPlaced
 from hub.store.db import SCHEMA_VERSION, Store, Tx
+from tests.samples import order
 
 
 def clock() -> str:
@@ -19,7 +21,7 @@ async def test_a_version_1_store_gets_the_bumped_seq_index_and_a_backup(tmp_path
     async with Store(db, clock=clock) as store:
 
         async def unit(tx: Tx) -> None:
-            tx.emit("orders", "order.created", "1", {"order": {"order_id": 1}})
+            tx.emit(OrderPlaced(order=order(1)))
 
         await store.write(unit)
     # as schema version 1 left it: no index for the next bumped_seq

@@ -3,25 +3,23 @@ with the rule for one screen, and each message is encoded once for all its scree
 
 from __future__ import annotations
 
-from typing import Any
+import json
 
-from hub.dispatch import QUEUE_SIZE, Control, LiveHub, Subscriber
-from hub.store.db import Event
+import msgspec
 
-
-def ev(seq: int, stream: str, kind: str, body: dict[str, Any]) -> Event:
-    return Event(seq, stream, kind, str(seq), body, "2026-01-01T00:00:00.000Z")
-
+from hub.dispatch import QUEUE_SIZE, Control, LiveHub, Subscriber, message_for
+from hub.domain import events as ev
+from tests.samples import call, committed, order, ticket
 
 EVENTS = [
-    ev(1, "tickets", "ticket.created", {"ticket": {"station": "grill", "id": 1}}),
-    ev(2, "orders", "order.created", {"order": {"table": {"id": "T1"}}}),
-    ev(3, "calls", "call.opened", {"call": {"table": "T2"}, "table_open": True}),
-    ev(4, "devices", "device.changed", {"device": {"id": "p1"}}),
-    ev(5, "tables", "table.opened", {"table": {"id": "T1"}}),
-    ev(6, "print", "print.queued", {"job": {"id": "j"}}),
-    ev(7, "menu", "item.availability", {"item": "x", "available": False}),
-    ev(8, "telemetry", "t", {}),
+    committed(1, ev.TicketCreated(ticket=ticket(1, "grill"))),
+    committed(2, ev.OrderPlaced(order=order(1, "T1"))),
+    committed(3, ev.CallOpened(call=call(1, "T2"), table_open=True)),
+    committed(4, ev.DeviceStatusChanged(device=ev.Device(id="p1", state="online"))),
+    committed(5, ev.TableOpened(table=ev.TableState("T1", True))),
+    committed(6, ev.PrintQueued(job=ev.JobInfo("j", "queued", "kitchen-1", "kitchen"))),
+    committed(7, ev.ItemAvailability(item="x", available=False)),
+    committed(8, ev.ScaleReading(scale="s1", grams=120)),
 ]
 
 
@@ -44,6 +42,19 @@ def test_the_indexes_pick_exactly_the_screens_the_rule_picks() -> None:
         live.subscribe(sub)
     for event in EVENTS:
         assert live.audience(event) == {s for s in subs if s.wants(event)}, event.stream
+    assert live.audience(EVENTS[0]) == {subs[0], subs[2]}  # its station and the expo
+    assert live.audience(EVENTS[-1]) == set()  # telemetry reaches no screen
+
+
+def test_a_message_is_the_declared_type_and_seq_with_the_body_as_stored() -> None:
+    for event in EVENTS[:-1]:
+        msg = message_for(event)
+        assert msg is not None, event.kind
+        doc = json.loads(msg)
+        assert doc.pop("type") == type(event.event).screen
+        assert doc.pop("seq") == event.seq
+        assert doc == json.loads(event.body)
+    assert message_for(EVENTS[-1]) is None
 
 
 def test_one_encoding_reaches_every_screen_and_unsubscribed_ones_get_nothing() -> None:
@@ -67,9 +78,26 @@ def test_a_screen_that_falls_behind_is_told_once_and_counted() -> None:
     live = LiveHub()
     slow = live.subscribe(Subscriber(station="grill"))
     for i in range(QUEUE_SIZE + 5):
-        live.on_commit([ev(i + 1, "tickets", "ticket.updated", {"ticket": {"station": "grill"}})])
+        live.on_commit([committed(i + 1, ev.TicketUpdated(ticket=ticket(1, "grill")))])
     items = [slow.queue.get_nowait() for _ in range(slow.queue.qsize())]
     assert items[-1] is Control.OVERFLOW
     assert items.count(Control.OVERFLOW) == 1
     assert len(items) == QUEUE_SIZE + 1
     assert live.dropped_screens == 1
+
+
+def test_mqtt_messages_are_what_the_catalogue_declares() -> None:
+    created = EVENTS[0]
+    assert isinstance(created.event, ev.TicketCreated)
+    names, payload = created.event.mqtt_message(created.seq, created.body)
+    assert names == {"station": "grill"}
+    # spliced from the stored body, byte for byte the contract's KdsEvent
+    expected = ev.KdsEvent(created.seq, "ticket.created", created.event.ticket)
+    assert payload == msgspec.json.encode(expected)
+    opened = EVENTS[2]
+    assert isinstance(opened.event, ev.CallOpened)
+    names, state = opened.event.mqtt_message(opened.seq, opened.body)
+    assert names == {"table": "T2"}
+    assert state == ev.CallState(open=True, kind="waiter", call_id="1")
+    assert type(opened.event).mqtt == ev.MqttRoute("tables/{table}/call/state", 1, True)
+    assert all(type(e.event).mqtt is None for e in EVENTS[3:])

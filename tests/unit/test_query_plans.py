@@ -271,7 +271,13 @@ CASES: dict[str, Case] = {
     "read_open_orders": Case(
         f"SELECT {ORDER_COLS} FROM orders WHERE status != 'served' ORDER BY +id"
     ),
-    # read_pending_jobs, every print tick (0.5 s)
+    # read_jobs_by_id, the print dispatcher's jobs due now
+    "read_jobs_by_id": Case(
+        f"SELECT {JOB_COLS} FROM print_jobs WHERE id IN (SELECT value FROM json_each(?)) "
+        "ORDER BY rowid",
+        ('["chit-42-p1", "chit-43-p1"]',),
+    ),
+    # read_pending_jobs, when the print dispatcher starts
     "read_pending_jobs": Case(
         f"SELECT {JOB_COLS} FROM print_jobs WHERE state IN ('queued', 'sent') ORDER BY +rowid"
     ),

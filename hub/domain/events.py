@@ -1,0 +1,566 @@
+"""The event catalogue: every fact the hub writes to its outbox, one frozen struct each.
+
+Each event class declares its `stream` and `kind`, its `key`, and how it travels: the
+WebSocket message type (`screen`) and audience of the live screens, and the MQTT topic, QoS
+and retain flag it is published with (`mqtt`). Readers (screens, the MQTT relay, printing,
+the cloud receiver) follow these declarations, so a new event is one class here, registered
+with `@register`. The shapes the events carry (an order, a ticket, a call, a device, a print
+job) are typed once here and shared through `hub.bus.contract`.
+
+An event's body is its struct as JSON (the outbox's `body` column, unchanged from the
+untyped days): `encode(event)` writes it once; `decode(kind, body)` reads a stored row back.
+Decoding is lenient about what older rows held (unknown fields are ignored, fields added
+since have defaults); `strictly_decodes` says whether a row is exactly what its class writes.
+
+Pure: msgspec and the standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple, TypeVar
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+Names = dict[str, str]  # language -> text
+# what a device reports about itself (a printer's paper, a scale's port): free-form JSON
+# values that the hub shows and a few of which it reads (printing's health)
+Detail = Mapping[str, object]
+
+
+class CatalogueError(ValueError):
+    """A stored event whose kind is unknown or whose body does not fit its class."""
+
+
+# ---------------------------------------------------------------- shared shapes
+
+
+class TableRef(msgspec.Struct, frozen=True):
+    id: str
+    name: str = ""
+
+
+class LineModifier(msgspec.Struct, frozen=True):
+    id: str
+    name: Names
+    price_delta_cents: int = 0
+
+
+class OrderLine(msgspec.Struct, frozen=True):
+    """A priced line of an order; lines sold by weight carry `per_grams` and, once weighed,
+    `grams` (until then `weight_pending`)."""
+
+    item: str
+    name: Names
+    qty: int
+    unit_cents: int
+    line_cents: int
+    modifiers: list[LineModifier] = []
+    note: str | None = None
+    per_grams: int | UnsetType = UNSET
+    grams: int | UnsetType | None = UNSET
+    weight_pending: bool | UnsetType = UNSET
+    weighed_by: str | UnsetType = UNSET
+
+
+class Order(msgspec.Struct, frozen=True):
+    """An order as the diner's page, the expo and the cloud see it."""
+
+    table: TableRef
+    lines: list[OrderLine]
+    order_id: int
+    number: int
+    status: str
+    total_cents: int
+    round: int = 1
+    created_at: str = ""
+
+
+class TicketModifier(msgspec.Struct, frozen=True):
+    id: str
+    name: Names
+
+
+class TicketLine(msgspec.Struct, frozen=True):
+    """One line of a kitchen ticket; `idx` is its line in the order."""
+
+    idx: int
+    item: str
+    name: Names
+    qty: int
+    modifiers: list[TicketModifier] = []
+    note: str | None = None
+    allergens: list[str] = []
+    per_grams: int | UnsetType = UNSET
+    grams: int | UnsetType | None = UNSET
+    bumped: bool = False
+
+
+class Ticket(msgspec.Struct, frozen=True):
+    """A station's part of an order, as the kitchen screens and KDS devices see it."""
+
+    table: TableRef
+    number: int
+    items: list[TicketLine]
+    id: int
+    order_id: int
+    station: str
+    status: str = "open"
+    round: int = 1
+    created_at: str = ""
+    created_ms: int = 0
+    bumped_at: str | None = None
+    printed_on: str | UnsetType = UNSET  # the fallback printer it went to, if any
+
+
+class Call(msgspec.Struct, frozen=True):
+    id: int
+    table: str
+    kind: str
+    state: str
+    source: str = ""
+    escalated: bool = False
+    opened_at: str = ""
+    opened_ms: int = 0
+    acked_at: str | None = None
+    closed_at: str | None = None
+
+
+class Device(msgspec.Struct, frozen=True):
+    id: str
+    state: str
+    kind: str | None = None
+    detail: Detail = {}
+    changed_at: str | None = None
+    seen_at: str | None = None
+
+
+class JobInfo(msgspec.Struct, frozen=True):
+    """A print job's new state, as the admin page and expo see it (not its document)."""
+
+    id: str
+    state: str
+    printer: str = ""
+    kind: str = ""
+    copy: str | UnsetType = UNSET
+    reason: str | UnsetType | None = UNSET
+    ticket_id: int | UnsetType | None = UNSET
+    origin: str | UnsetType = UNSET
+
+
+class TableState(msgspec.Struct, frozen=True):
+    id: str
+    open: bool
+
+
+# ---------------------------------------------------------------- MQTT payloads of events
+
+
+class KdsEvent(msgspec.Struct, frozen=True):
+    """kds/{station}/events: a ticket created or changed, with the outbox sequence number."""
+
+    seq: int
+    kind: str
+    ticket: Ticket
+
+
+class CallState(msgspec.Struct, frozen=True):
+    """tables/{table}/call/state (retained): drives the button's LED."""
+
+    open: bool
+    kind: str | None = None
+    call_id: str | None = None
+
+
+# ---------------------------------------------------------------- routing declarations
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """Which live screens see an event: all, every staff screen, or these stations and the
+    phones of this table."""
+
+    everyone: bool = False
+    staff: bool = False
+    stations: tuple[str, ...] = ()
+    table: str | None = None
+
+
+NOBODY = Audience()
+EVERYONE = Audience(everyone=True)
+STAFF = Audience(staff=True)
+
+
+class MqttRoute(NamedTuple):
+    """How an event is published: a topic under the store's prefix whose `{names}` the event
+    fills in (`mqtt_message`), its QoS and whether the broker keeps it."""
+
+    topic: str
+    qos: int = 1
+    retain: bool = False
+
+
+# ---------------------------------------------------------------- the base and registry
+
+
+class HubEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """What every event declares. Subclasses set the class variables and `key`, and, when
+    they reach screens or MQTT, `audience` and `mqtt_message`."""
+
+    stream: ClassVar[str]
+    kind: ClassVar[str]
+    screen: ClassVar[str | None] = None  # the WebSocket message type, None: no screen
+    mqtt: ClassVar[MqttRoute | None] = None
+
+    @property
+    def key(self) -> str:
+        raise NotImplementedError
+
+    def audience(self) -> Audience:
+        return NOBODY
+
+    def mqtt_message(
+        self, seq: int, body: bytes
+    ) -> tuple[Mapping[str, str], msgspec.Struct | bytes] | None:
+        """The topic's `{names}` and the payload of this event (with `mqtt` set): a struct, or
+        its JSON made from `body` (the event as stored) when that saves encoding it again."""
+        return None
+
+
+E = TypeVar("E", bound=type[HubEvent])
+_BY_KIND: dict[str, type[HubEvent]] = {}
+_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {}
+_encoder = msgspec.json.Encoder()
+
+
+def register(cls: E) -> E:
+    """Add an event class to the catalogue (a class decorator). A kind is registered once."""
+    for attr in ("stream", "kind"):
+        if not isinstance(getattr(cls, attr, None), str):
+            raise TypeError(f"{cls.__name__} must declare its {attr}")
+    known = _BY_KIND.get(cls.kind)
+    if known is not None and known is not cls:
+        raise ValueError(f"kind '{cls.kind}' is already {known.__name__}")
+    _BY_KIND[cls.kind] = cls
+    _DECODERS[cls.kind] = msgspec.json.Decoder(cls)
+    return cls
+
+
+def unregister(cls: type[HubEvent]) -> None:
+    """Take a class out again (tests that add an event of their own)."""
+    if _BY_KIND.get(cls.kind) is cls:
+        del _BY_KIND[cls.kind]
+        del _DECODERS[cls.kind]
+
+
+def classes() -> list[type[HubEvent]]:
+    return list(_BY_KIND.values())
+
+
+def event_class(kind: str) -> type[HubEvent] | None:
+    return _BY_KIND.get(kind)
+
+
+def streams() -> frozenset[str]:
+    """Every stream the hub writes: what the cloud accepts."""
+    return frozenset(c.stream for c in _BY_KIND.values())
+
+
+def encode(event: HubEvent) -> bytes:
+    """The event's body as stored in the outbox (the struct's fields as a JSON object)."""
+    return _encoder.encode(event)
+
+
+def decode(kind: str, body: bytes | str) -> HubEvent:
+    """A stored body back into its class; `CatalogueError` for an unknown kind or a body
+    that does not fit."""
+    decoder = _DECODERS.get(kind)
+    if decoder is None:
+        raise CatalogueError(f"unknown event kind '{kind[:60]}'")
+    try:
+        event: HubEvent = decoder.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise CatalogueError(f"{kind}: {exc}") from exc
+    return event
+
+
+def strictly_decodes(kind: str, body: bytes | str) -> str | None:
+    """None when the body decodes and its class writes it back the same (no field unknown
+    to the class, none missing); else what is wrong."""
+    try:
+        event = decode(kind, body)
+    except CatalogueError as exc:
+        return str(exc)
+    if json.loads(encode(event)) != json.loads(body):
+        return f"{kind}: the body holds fields its class does not know or lacks some"
+    return None
+
+
+# ---------------------------------------------------------------- orders
+
+
+class OrderEvent(HubEvent, frozen=True, kw_only=True):
+    stream: ClassVar[str] = "orders"
+    screen: ClassVar[str | None] = "order"
+    order: Order
+
+    @property
+    def key(self) -> str:
+        return str(self.order.order_id)
+
+    def audience(self) -> Audience:
+        return Audience(stations=("expo",), table=self.order.table.id)
+
+
+@register
+class OrderPlaced(OrderEvent, frozen=True, kw_only=True):
+    kind: ClassVar[str] = "order.created"
+
+
+@register
+class OrderStatusChanged(OrderEvent, frozen=True, kw_only=True):
+    kind: ClassVar[str] = "order.status"
+
+
+@register
+class OrderWeighed(OrderEvent, frozen=True, kw_only=True):
+    kind: ClassVar[str] = "order.weighed"
+
+
+# ---------------------------------------------------------------- tickets
+
+
+class TicketEvent(HubEvent, frozen=True, kw_only=True):
+    stream: ClassVar[str] = "tickets"
+    screen: ClassVar[str | None] = "ticket"
+    mqtt: ClassVar[MqttRoute | None] = MqttRoute("kds/{station}/events", qos=1, retain=False)
+    ticket: Ticket
+
+    @property
+    def key(self) -> str:
+        return str(self.ticket.id)
+
+    def audience(self) -> Audience:
+        return Audience(stations=("expo", self.ticket.station))
+
+    def mqtt_message(self, seq: int, body: bytes) -> tuple[Mapping[str, str], bytes]:
+        # a KdsEvent(seq, kind, ticket), spliced from the stored `{"ticket": ...}`: a ticket
+        # is encoded once per event, not once more for MQTT
+        head = b'{"seq":%d,"kind":"%s",' % (seq, self.kind.encode())
+        return {"station": self.ticket.station}, head + body[1:]
+
+
+@register
+class TicketCreated(TicketEvent, frozen=True, kw_only=True):
+    kind: ClassVar[str] = "ticket.created"
+
+
+@register
+class TicketUpdated(TicketEvent, frozen=True, kw_only=True):
+    """A ticket bumped, recalled, weighed or printed on a fallback printer."""
+
+    kind: ClassVar[str] = "ticket.updated"
+
+
+# ---------------------------------------------------------------- calls
+
+
+class CallEvent(HubEvent, frozen=True, kw_only=True):
+    stream: ClassVar[str] = "calls"
+    screen: ClassVar[str | None] = "call"
+    # the table's button LED, lit while any call of the table is open
+    mqtt: ClassVar[MqttRoute | None] = MqttRoute("tables/{table}/call/state", qos=1, retain=True)
+    call: Call
+    table_open: bool
+
+    @property
+    def key(self) -> str:
+        return str(self.call.id)
+
+    def audience(self) -> Audience:
+        return Audience(stations=("expo", "floor"), table=self.call.table)
+
+    def mqtt_message(self, seq: int, body: bytes) -> tuple[Mapping[str, str], msgspec.Struct]:
+        lit = self.table_open
+        state = CallState(open=lit, kind=self.call.kind if lit else None, call_id=str(self.call.id))
+        return {"table": self.call.table}, state
+
+
+@register
+class CallOpened(CallEvent, frozen=True, kw_only=True):
+    kind: ClassVar[str] = "call.opened"
+
+
+@register
+class CallUpdated(CallEvent, frozen=True, kw_only=True):
+    kind: ClassVar[str] = "call.updated"
+
+
+@register
+class CallEscalated(CallEvent, frozen=True, kw_only=True):
+    kind: ClassVar[str] = "call.escalated"
+
+
+# ---------------------------------------------------------------- devices and telemetry
+
+
+@register
+class DeviceStatusChanged(HubEvent, frozen=True, kw_only=True):
+    stream: ClassVar[str] = "devices"
+    kind: ClassVar[str] = "device.status"
+    screen: ClassVar[str | None] = "device"
+    device: Device
+
+    @property
+    def key(self) -> str:
+        return self.device.id
+
+    def audience(self) -> Audience:
+        return STAFF
+
+
+@register
+class ScaleReading(HubEvent, frozen=True, kw_only=True):
+    """A stable scale weight worth recording (telemetry for the cloud only)."""
+
+    stream: ClassVar[str] = "telemetry"
+    kind: ClassVar[str] = "scale.reading"
+    scale: str
+    grams: int
+    stable: bool = True
+
+    @property
+    def key(self) -> str:
+        return self.scale
+
+
+# ---------------------------------------------------------------- menu and tables
+
+
+@register
+class MenuUpdated(HubEvent, frozen=True, kw_only=True):
+    stream: ClassVar[str] = "menu"
+    kind: ClassVar[str] = "menu.updated"
+    screen: ClassVar[str | None] = "menu"
+    version: int
+
+    @property
+    def key(self) -> str:
+        return str(self.version)
+
+    def audience(self) -> Audience:
+        return EVERYONE
+
+
+@register
+class ItemAvailability(HubEvent, frozen=True, kw_only=True):
+    """An item sold out (86) or back."""
+
+    stream: ClassVar[str] = "menu"
+    kind: ClassVar[str] = "item.availability"
+    screen: ClassVar[str | None] = "availability"
+    item: str
+    available: bool
+
+    @property
+    def key(self) -> str:
+        return self.item
+
+    def audience(self) -> Audience:
+        return EVERYONE
+
+
+class TableEvent(HubEvent, frozen=True, kw_only=True):
+    stream: ClassVar[str] = "tables"
+    screen: ClassVar[str | None] = "table"
+    table: TableState
+
+    @property
+    def key(self) -> str:
+        return self.table.id
+
+    def audience(self) -> Audience:
+        return Audience(stations=("floor",), table=self.table.id)
+
+
+@register
+class TableOpened(TableEvent, frozen=True, kw_only=True):
+    kind: ClassVar[str] = "table.opened"
+
+
+@register
+class TableClosed(TableEvent, frozen=True, kw_only=True):
+    kind: ClassVar[str] = "table.closed"
+
+
+# ---------------------------------------------------------------- payments
+
+
+@register
+class PaymentRecorded(HubEvent, frozen=True, kw_only=True):
+    """A payment taken against a table's check. The cloud accepts the `payments` stream for
+    the point-of-sale link; no use case of the hub writes it yet."""
+
+    stream: ClassVar[str] = "payments"
+    kind: ClassVar[str] = "payment.recorded"
+    id: str
+    table: str
+    amount_cents: int
+    method: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.id
+
+
+# ---------------------------------------------------------------- printing
+
+
+class PrintEvent(HubEvent, frozen=True, kw_only=True):
+    stream: ClassVar[str] = "print"
+    screen: ClassVar[str | None] = "print"
+    job: JobInfo
+
+    @property
+    def key(self) -> str:
+        return self.job.id
+
+    def audience(self) -> Audience:
+        return Audience(stations=("admin", "expo"))
+
+
+@register
+class PrintQueued(PrintEvent, frozen=True, kw_only=True):
+    kind: ClassVar[str] = "print.queued"
+
+
+@register
+class PrintPrinted(PrintEvent, frozen=True, kw_only=True):
+    kind: ClassVar[str] = "print.printed"
+
+
+@register
+class PrintFailed(PrintEvent, frozen=True, kw_only=True):
+    kind: ClassVar[str] = "print.failed"
+
+
+@register
+class PrintCancelled(PrintEvent, frozen=True, kw_only=True):
+    kind: ClassVar[str] = "print.cancelled"
+
+
+@register
+class PrintMoved(PrintEvent, frozen=True, kw_only=True):
+    """A job handed to the backup of a printer that stayed unavailable."""
+
+    kind: ClassVar[str] = "print.moved"
+
+
+PRINT_FINISHED: dict[str, type[PrintEvent]] = {
+    "printed": PrintPrinted,
+    "failed": PrintFailed,
+    "cancelled": PrintCancelled,
+}

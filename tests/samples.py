@@ -1,0 +1,67 @@
+"""Catalogue events for tests: small, valid instances of the shapes the hub writes."""
+
+from __future__ import annotations
+
+from hub.domain import events as ev
+from hub.store.db import Event
+
+AT = "2026-01-01T00:00:00.000Z"
+
+
+def ticket(ticket_id: int = 1, station: str = "grill", table: str = "T1") -> ev.Ticket:
+    line = ev.TicketLine(idx=0, item="burger", name={"en": "Burger"}, qty=1)
+    return ev.Ticket(
+        table=ev.TableRef(table, table),
+        number=ticket_id,
+        items=[line],
+        id=ticket_id,
+        order_id=ticket_id,
+        station=station,
+        created_at=AT,
+    )
+
+
+def order(order_id: int = 1, table: str = "T1") -> ev.Order:
+    line = ev.OrderLine(item="burger", name={"en": "Burger"}, qty=1, unit_cents=900, line_cents=900)
+    return ev.Order(
+        table=ev.TableRef(table, table),
+        lines=[line],
+        order_id=order_id,
+        number=order_id,
+        status="received",
+        total_cents=900,
+        created_at=AT,
+    )
+
+
+def call(call_id: int = 1, table: str = "T2") -> ev.Call:
+    return ev.Call(id=call_id, table=table, kind="waiter", state="open", source="diner")
+
+
+def committed(seq: int, event: ev.HubEvent) -> Event:
+    """An event as the store hands it to readers after its commit."""
+    return Event(seq, event.stream, event.kind, event.key, event, ev.encode(event), AT)
+
+
+class Thing(ev.HubEvent, frozen=True, kw_only=True):
+    """A row of any stream for tests of the outbox's plumbing (pruning, the cloud bridge):
+    written like any event, but no class of the catalogue reads it back."""
+
+    i: int
+    pad: str = ""
+
+    @property
+    def key(self) -> str:
+        return str(self.i)
+
+
+_things: dict[str, type[Thing]] = {}
+
+
+def thing(stream: str, i: int, pad: str = "") -> Thing:
+    """A `Thing` of `stream`, kind `{stream}.thing`."""
+    cls = _things.get(stream)
+    if cls is None:
+        attrs = {"stream": stream, "kind": f"{stream}.thing"}
+        cls = _things[stream] = type(f"{stream.title()}Thing", (Thing,), attrs)
+    return cls(i=i, pad=pad)
