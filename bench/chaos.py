@@ -66,7 +66,7 @@ from bench.procs import (
     wait_http,
 )
 from bench.run import machine, run_loadgen
-from hub.mosquitto import Mosquitto, free_port
+from hub.ops.mosquitto import Mosquitto, free_port
 
 RESULTS = REPO / "bench" / "results"
 SCENARIOS = (
@@ -292,7 +292,7 @@ class Suite:
             ctx.tables, ctx.token = ctx.hub.table_tokens(), ctx.hub.kitchen_token()
             # where every order's lines go, from the menu and printers the hub was given
             ctx.routing = checker.Routing.from_menu(
-                json.loads(ctx.hub.menu_file.read_text()),
+                json.loads(ctx.hub.ops.menu_file.read_text()),
                 ctx.printers.station_printers() if ctx.printers else {},
             )
             if cloud:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hub.mosquitto import Mosquitto, free_port
+from hub.ops.mosquitto import Mosquitto, free_port
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 REPO = Path(__file__).resolve().parent.parent
@@ -396,7 +396,7 @@ class HubUnderTest:
             f'[store]\ndata_dir = "{self.data}"\nmenu_file = "{menu}"\n'
             f'[http]\nhost = "127.0.0.1"\nport = {self.port}\n'
             f'[broker]\nport = {self.broker_port}\nclient_id = "bench-hub-{self.port}"\n'
-            # its broker (hub.mosquitto) saves every second: replay a little more than that
+            # its broker (hub.ops.mosquitto) saves every second: replay a little more than that
             "replay_after_reconnect_s = 3\n"
             f'[log]\nlevel = "{self.log_level}"\n'
             f"[limits]\nenabled = {'true' if self.limits else 'false'}\n"

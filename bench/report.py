@@ -647,7 +647,7 @@ def method_section() -> list[str]:
         "",
         "- **Processes.** The hub (`taskset -c 1 python -m hub run --config …`, limits "
         "off because all load comes from 127.0.0.1) with its own Mosquitto "
-        "(`hub.mosquitto.Mosquitto`, pinned to core 0 with the generator); data dirs in "
+        "(`hub.ops.mosquitto.Mosquitto`, pinned to core 0 with the generator); data dirs in "
         "a temp dir under /var/tmp. The floor runs on the hub's core. Everything is "
         "stopped by PID in a `finally`.",
         "- **Open loop.** `bench/loadgen.py` (own process, one asyncio loop, aiohttp "

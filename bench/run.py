@@ -40,7 +40,7 @@ from bench.procs import (
     start_broker,
     wait_http,
 )
-from hub.mosquitto import free_port
+from hub.ops.mosquitto import free_port
 
 RESULTS = REPO / "bench" / "results"
 

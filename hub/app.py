@@ -1,6 +1,6 @@
 """The composition root: builds the store, services, web app and MQTT bus of one hub, each
-part given what it needs when it is made, and runs every consumer (hub/supervisor.py) under
-one TaskGroup until asked to stop or one of them dies."""
+part given what it needs when it is made, and runs every consumer
+(hub/consumers/supervisor.py) under one TaskGroup until asked to stop or one of them dies."""
 
 from __future__ import annotations
 
@@ -15,19 +15,21 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from hub import backup, sdnotify
-from hub.activity import ActivityLog
-from hub.agents import build_agents
-from hub.bridge_health import BridgeHealth
 from hub.bus.client import Bus
 from hub.bus.contract import Topic
 from hub.bus.router import Router
 from hub.config import HubConfig, load_or_create_secret
-from hub.dispatch import LiveHub, OutboxRelay
+from hub.consumers.activity import ActivityLog
+from hub.consumers.agents import build_agents
+from hub.consumers.bridge_health import BridgeHealth
+from hub.consumers.live import LiveHub
+from hub.consumers.outbox_prune import OutboxPruner
+from hub.consumers.relay import OutboxRelay
+from hub.consumers.supervisor import Consumer, Loop, Supervisor
 from hub.domain.ports import Clock, SystemClock, SystemIds
 from hub.domain.ratelimit import RateLimiter
-from hub.menu_file import read_menu_file
-from hub.outbox_prune import OutboxPruner
+from hub.ops import sdnotify
+from hub.ops.menu_file import read_menu_file
 from hub.services.calls import Calls
 from hub.services.catalog import Catalog
 from hub.services.container import Services
@@ -35,8 +37,8 @@ from hub.services.devices import Devices
 from hub.services.kitchen import Kitchen
 from hub.services.ordering import Ordering, Weighing
 from hub.services.printing import Printing
+from hub.store import backup
 from hub.store.db import Store
-from hub.supervisor import Consumer, Loop, Supervisor
 from hub.web.api import BRIDGE_HEALTH
 from hub.web.app import build_app
 from plumbing.tasks import cancel_all

@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hub import staff
 from hub.app import RunningHub, WorkerDied, serve_forever
 from hub.bus.client import BrokerConfig
 from hub.config import (
@@ -29,9 +28,10 @@ from hub.config import (
 )
 from hub.domain.ports import SystemClock
 from hub.errors import HubError, MenuInvalid
-from hub.menu_file import demo_menu
-from hub.mosquitto import Mosquitto, MosquittoError
+from hub.ops.menu_file import demo_menu
+from hub.ops.mosquitto import Mosquitto, MosquittoError
 from hub.provision import register as register_provision
+from hub.services import staff
 from hub.services.catalog import Catalog
 from hub.store import repos
 from hub.store.db import Store, Tx

@@ -13,12 +13,12 @@ from typing import Any
 import aiohttp
 import pytest
 
-from hub import staff
 from hub.app import RunningHub, running_hub
 from hub.bus.client import BrokerConfig
 from hub.cli import demo_menu
 from hub.config import HubConfig, Limits
-from hub.mosquitto import Mosquitto
+from hub.ops.mosquitto import Mosquitto
+from hub.services import staff
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

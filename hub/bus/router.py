@@ -7,7 +7,7 @@ import logging
 from collections import OrderedDict
 
 from hub.bus import contract
-from hub.dispatch import LiveHub
+from hub.consumers.live import LiveHub
 from hub.errors import HubError, StoreUnavailable
 from hub.services.calls import Calls
 from hub.services.catalog import Catalog

@@ -9,7 +9,7 @@ commands (`register(subparsers)` adds them to the `tablehub` CLI).
     tablehub restore --config /etc/tablehub/hub.toml /var/lib/tablehub/backups/tablehub-....db
 
 Each command is `async (args) -> exit code`; a `HubError` is printed by the CLI's `main`.
-The work is in `hub.provision.writer`, `hub.doctor` and `hub.backup`.
+The work is in `hub.provision.writer`, `hub.ops.doctor` and `hub.store.backup`.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ async def _provision(args: argparse.Namespace) -> int:
 
 
 async def _doctor(args: argparse.Namespace) -> int:
-    from hub import doctor
+    from hub.ops import doctor
 
     checks = await doctor.examine(Path(args.config))
     if args.json:
@@ -127,8 +127,8 @@ async def _doctor(args: argparse.Namespace) -> int:
 
 
 async def _backup(args: argparse.Namespace) -> int:
-    from hub import backup
     from hub.config import load_config
+    from hub.store import backup
 
     config = await asyncio.to_thread(load_config, Path(args.config))
     path = await asyncio.to_thread(
@@ -139,8 +139,8 @@ async def _backup(args: argparse.Namespace) -> int:
 
 
 async def _restore(args: argparse.Namespace) -> int:
-    from hub import backup
     from hub.config import load_config
+    from hub.store import backup
 
     config = await asyncio.to_thread(load_config, Path(args.config))
     moved = await asyncio.to_thread(

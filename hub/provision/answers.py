@@ -66,7 +66,7 @@ taxes = [{name = "Tax", percent = 8.875}]   # [<section>]: bill, kitchen, floor,
                                     # tables, log
 ```
 
-Printer and scale agents run inside the hub (`hub/agents.py`), logged in as the hub. A
+Printer and scale agents run inside the hub (`hub/consumers/agents.py`), logged in as the hub. A
 `remote` one runs on another board with its own login (agents/<device>.toml, LAN listener);
 the Pi's GPIO buttons run as `tablehub-agent@buttons-gpio`.
 """

@@ -36,7 +36,7 @@ from hub.config import load_or_create_secret
 from hub.domain import tokens
 from hub.domain.menu import parse_menu
 from hub.errors import HubError, MenuInvalid
-from hub.menu_file import demo_menu, read_menu_file
+from hub.ops.menu_file import demo_menu, read_menu_file
 from hub.provision import broker, esphome, render, sheet, tables
 from hub.provision.answers import Answers, AnswersInvalid
 from hub.provision.files import BROKER_USER, SERVICE_USER, Change, Owners, Report, Tree

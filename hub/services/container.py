@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.dispatch import LiveHub
+from hub.consumers.live import LiveHub
 from hub.domain.ports import Clock, IdGen
 from hub.services.calls import Calls
 from hub.services.catalog import Catalog

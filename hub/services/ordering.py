@@ -174,7 +174,7 @@ class Ordering:
 
         order, replayed = await self._store.write(unit)
         if not replayed:
-            self.placed += 1  # a line a minute sums these up (hub/activity.py)
+            self.placed += 1  # a line a minute sums these up (hub/consumers/activity.py)
             log.debug(
                 "order %s from %s: %d lines, %d cents",
                 order.order_id,

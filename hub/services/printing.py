@@ -24,7 +24,7 @@ from msgspec.structs import replace
 from hub.bus import contract
 from hub.bus.contract import BillDoc, BillLine, Item, KitchenDoc, PrintDoc, TaxLine, TestDoc
 from hub.config import BillConfig, PrinterConfig
-from hub.dispatch import LiveHub
+from hub.consumers.live import LiveHub
 from hub.domain.events import (
     PRINT_FINISHED,
     Detail,

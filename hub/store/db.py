@@ -34,10 +34,10 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from hub import backup
 from hub.domain import events
 from hub.domain.events import HubEvent
 from hub.errors import HubError, StoreUnavailable
+from hub.store import backup
 
 log = logging.getLogger("tablehub.store")
 

@@ -14,13 +14,12 @@ from urllib.parse import quote
 import segno
 from aiohttp import web
 
-from hub import backup
 from hub.domain import stats
 from hub.domain.ports import iso_from_ms
 from hub.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 from hub.provision import sheet
 from hub.services.container import Services
-from hub.store import repos
+from hub.store import backup, repos
 from hub.web import auth
 from hub.web.keys import SERVICES
 from hub.web.schemas import PairingIn, decode

@@ -8,10 +8,10 @@ from typing import Any
 import segno
 from aiohttp import web
 
-from hub import staff as staff_tokens
-from hub.bridge_health import BridgeHealth
+from hub.consumers.bridge_health import BridgeHealth
 from hub.domain.orders import LineRequest
 from hub.errors import Conflict, InvalidInput, NotFound, StoreBusy, StoreUnavailable
+from hub.services import staff as staff_tokens
 from hub.services.container import Services
 from hub.store import repos
 from hub.web import auth
@@ -29,7 +29,7 @@ from hub.web.schemas import (
 )
 
 routes = web.RouteTableDef()
-# the cloud bridge's health watch, on hubs that have a bridge (see hub.bridge_health)
+# the cloud bridge's health watch, on hubs that have a bridge (see hub.consumers.bridge_health)
 BRIDGE_HEALTH = web.AppKey("bridge_health", BridgeHealth)
 
 

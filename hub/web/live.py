@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from hub.dispatch import Control, Subscriber, encode
+from hub.consumers.live import Control, Subscriber, encode
 from hub.services.container import Services
 from hub.services.kitchen import all_day
 from hub.store import repos

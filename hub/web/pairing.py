@@ -1,7 +1,7 @@
 """Pairing a device with a one-time PIN: an admin makes the PIN, the device types it on /pair
 and gets the same HttpOnly, SameSite=Strict session cookie as pairing with a token.
 
-PINs live in this process only (`hub.staff.PairingPins`); attempts are limited per client
+PINs live in this process only (`hub.services.staff.PairingPins`); attempts are limited per client
 address, and the login POST needs the same `X-Requested-With: tablehub` header as every
 cookie-authenticated write, so another site cannot post a PIN from a staff browser."""
 
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from hub import staff
 from hub.domain.ports import iso_from_ms
 from hub.domain.ratelimit import Limit, RateLimiter
 from hub.errors import Forbidden, InvalidInput
+from hub.services import staff
 from hub.services.container import Services
 from hub.web import auth
 from hub.web.keys import SERVICES

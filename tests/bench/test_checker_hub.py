@@ -21,7 +21,7 @@ from bench import checker
 from bench.procs import REPO
 from hub.app import RunningHub
 from hub.config import HubConfig
-from hub.mosquitto import Mosquitto
+from hub.ops.mosquitto import Mosquitto
 
 
 async def run_loadgen(

@@ -22,7 +22,7 @@ import aiohttp
 import asyncpg
 import pytest
 
-from hub.mosquitto import free_port
+from hub.ops.mosquitto import free_port
 from tests.bridge.conftest import PG_ADMIN, STORE
 
 BANNER_TIMEOUT_S = 40.0

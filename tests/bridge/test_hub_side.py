@@ -23,15 +23,15 @@ from cloud_bridge.cli import run_bridge
 from cloud_bridge.cursor import BridgeState, ms_from_iso
 from cloud_bridge.receiver import accepted_streams
 from cloud_bridge.tail import TELEMETRY, lane_of
-from hub import staff
 from hub.app import RunningHub, running_hub
-from hub.bridge_health import BridgeHealth
 from hub.config import CloudLinkConfig, HubConfig, load_config
+from hub.consumers.bridge_health import BridgeHealth
+from hub.consumers.outbox_prune import OutboxPruner
 from hub.domain import events
 from hub.domain.events import JobInfo, PrintQueued
 from hub.domain.ports import SystemClock, iso_from_ms
-from hub.mosquitto import Mosquitto
-from hub.outbox_prune import OutboxPruner
+from hub.ops.mosquitto import Mosquitto
+from hub.services import staff
 from hub.services.devices import Devices
 from hub.store.db import Tx
 from tests.bridge.conftest import (

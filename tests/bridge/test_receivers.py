@@ -19,7 +19,7 @@ import pytest
 
 from cloud_bridge.cli import run_bridge
 from hub.app import RunningHub
-from hub.mosquitto import free_port
+from hub.ops.mosquitto import free_port
 from tests.bridge.conftest import (
     Receiver,
     assert_exactly_once,

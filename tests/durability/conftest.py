@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from hub.cli import demo_menu
-from hub.mosquitto import Mosquitto, free_port
+from hub.ops.mosquitto import Mosquitto, free_port
 
 HERE = Path(__file__).parent
 START_S = 60.0

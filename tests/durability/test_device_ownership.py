@@ -19,7 +19,7 @@ import pytest
 from hub.app import RunningHub, running_hub
 from hub.bus.client import BrokerConfig
 from hub.config import HubConfig, Limits, PrinterConfig
-from hub.mosquitto import Mosquitto
+from hub.ops.mosquitto import Mosquitto
 from hub.store import repos
 from tests.conftest import table_token
 

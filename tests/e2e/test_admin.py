@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from hub import backup, staff
 from hub.app import RunningHub
 from hub.domain.orders import LineRequest
+from hub.services import staff
+from hub.store import backup
 from hub.store.db import Tx
 from tests.conftest import table_token
 from tests.e2e.conftest import screenshot_dir

@@ -15,10 +15,10 @@ from playwright.async_api import Browser, expect
 
 from devices.agent import MqttSettings
 from devices.buttons.demo import DemoButtons, demo_board
-from hub import staff
 from hub.app import RunningHub, running_hub
 from hub.config import HubConfig
-from hub.mosquitto import Mosquitto
+from hub.ops.mosquitto import Mosquitto
+from hub.services import staff
 from tests.conftest import table_token
 from tests.e2e.conftest import screenshot_dir
 from tests.waiting import until

@@ -11,10 +11,10 @@ import aiomqtt
 import pytest
 from playwright.async_api import Browser, expect
 
-from hub import staff
 from hub.app import RunningHub
 from hub.domain.orders import LineRequest
-from hub.mosquitto import Mosquitto
+from hub.ops.mosquitto import Mosquitto
+from hub.services import staff
 from tests.conftest import table_token
 from tests.e2e.conftest import screenshot_dir
 

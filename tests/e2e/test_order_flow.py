@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from hub import staff
 from hub.app import RunningHub
+from hub.services import staff
 from tests.conftest import table_token
 from tests.e2e.conftest import screenshot_dir
 

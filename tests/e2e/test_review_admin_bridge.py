@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, expect
 
-from hub import staff
 from hub.app import RunningHub, running_hub
 from hub.config import CloudLinkConfig, HubConfig
+from hub.services import staff
 
 pytestmark = pytest.mark.browser
 

@@ -12,9 +12,9 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, Page, ViewportSize, expect
 
-from hub import staff
 from hub.app import RunningHub, running_hub
 from hub.config import HubConfig, Limits
+from hub.services import staff
 from tests.conftest import table_token
 from tests.e2e.conftest import screenshot_dir
 

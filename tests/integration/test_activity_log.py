@@ -8,8 +8,8 @@ import logging
 import aiohttp
 import pytest
 
-from hub.activity import ActivityLog
 from hub.app import RunningHub
+from hub.consumers.activity import ActivityLog
 from tests.conftest import order_body, table_token
 
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import aiohttp
 
-from hub import staff
 from hub.app import RunningHub
 from hub.domain.orders import LineRequest
+from hub.services import staff
 from hub.store.db import Tx
 from tests.conftest import table_token
 

@@ -27,7 +27,7 @@ from devices.agent import MqttSettings
 from devices.buttons.agent import ButtonAgent
 from devices.buttons.config import BumpButton, ButtonConfig, CallButton, CallLed
 from hub.bus import contract
-from hub.mosquitto import Mosquitto
+from hub.ops.mosquitto import Mosquitto
 from tests.waiting import DEADLINE, until
 
 WAIT = DEADLINE

@@ -12,10 +12,10 @@ from typing import Any
 import aiohttp
 import aiomqtt
 
-from hub import staff
 from hub.app import RunningHub, running_hub
 from hub.config import HubConfig
-from hub.mosquitto import Mosquitto
+from hub.ops.mosquitto import Mosquitto
+from hub.services import staff
 from tests.conftest import table_token
 from tests.waiting import DEADLINE, hub_has_handled, until
 

@@ -1,5 +1,5 @@
 """An in-process printer configured in hub.toml with an escpos profile, 58 mm paper and Big5
-prints that way: the hub's own agents (hub/agents.py) on a real Mosquitto, a loopback fake
+prints that way: the hub's own agents (hub/consumers/agents.py) on a real Mosquitto, a loopback fake
 printer decoding the bytes it receives."""
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import aiomqtt
 import pytest
 
 from devices.printers.fake import FakeNetworkPrinter, Receipt, decode
-from hub.agents import InProcessAgents
 from hub.bus import contract
 from hub.config import load_config
-from hub.mosquitto import Mosquitto
+from hub.consumers.agents import InProcessAgents
+from hub.ops.mosquitto import Mosquitto
 
 STORE = "demo"
 

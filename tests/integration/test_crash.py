@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from hub.mosquitto import Mosquitto, free_port
+from hub.ops.mosquitto import Mosquitto, free_port
 from tests.waiting import until
 
 ROUNDS = 3

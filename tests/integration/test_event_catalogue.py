@@ -19,13 +19,13 @@ import msgspec
 import pytest
 
 from cloud_bridge.receiver import EventIn, event_problem
-from hub import staff
 from hub.app import RunningHub, running_hub
 from hub.bus import contract
 from hub.config import HubConfig, PrinterConfig
 from hub.domain import events
 from hub.domain.orders import LineRequest
-from hub.mosquitto import Mosquitto
+from hub.ops.mosquitto import Mosquitto
+from hub.services import staff
 from hub.store.db import Store, Tx
 from tests.conftest import table_token
 

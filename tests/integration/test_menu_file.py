@@ -12,7 +12,7 @@ import pytest
 from hub.app import running_hub
 from hub.config import HubConfig
 from hub.errors import MenuInvalid
-from hub.menu_file import read_menu_file
+from hub.ops.menu_file import read_menu_file
 from tests.conftest import FIXTURES, order_body, table_token
 
 SMALL = FIXTURES / "menus" / "small.toml"

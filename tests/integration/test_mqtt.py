@@ -17,7 +17,7 @@ import pytest
 from hub.app import RunningHub, running_hub
 from hub.bus.client import BrokerConfig
 from hub.config import HubConfig
-from hub.mosquitto import Mosquitto
+from hub.ops.mosquitto import Mosquitto
 from tests.conftest import order_body, table_token
 from tests.waiting import event, hub_has_handled, until
 

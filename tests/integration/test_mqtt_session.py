@@ -12,7 +12,7 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
-from hub.mosquitto import Mosquitto
+from hub.ops.mosquitto import Mosquitto
 from plumbing.backoff import Backoff
 from plumbing.mqtt import Endpoint, LastWill, MqttSession, Send
 

@@ -19,7 +19,7 @@ import pytest
 from hub.app import RunningHub, running_hub
 from hub.bus.client import BrokerConfig
 from hub.config import HubConfig, Limits
-from hub.mosquitto import Mosquitto
+from hub.ops.mosquitto import Mosquitto
 from tests.conftest import order_body, table_token
 from tests.integration.test_print_queue import PREFIX, PRINTERS, StandInAgent, jobs_in
 from tests.waiting import until

@@ -15,12 +15,12 @@ import aiohttp
 import aiomqtt
 import pytest
 
-from hub import staff
 from hub.app import RunningHub, running_hub
 from hub.bus.client import BrokerConfig
 from hub.config import BillConfig, HubConfig, Limits, PrinterConfig
 from hub.domain.ports import Clock
-from hub.mosquitto import Mosquitto
+from hub.ops.mosquitto import Mosquitto
+from hub.services import staff
 from tests.conftest import order_body, table_token
 from tests.integration.test_clock_steps import SteppingClock
 from tests.waiting import event, until

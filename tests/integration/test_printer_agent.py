@@ -22,7 +22,7 @@ from devices.printers.agent import PrinterAgent, PrinterSettings
 from devices.printers.driver import EscposDriver
 from devices.printers.fake import FakeNetworkPrinter, Receipt
 from hub.bus import contract
-from hub.mosquitto import Mosquitto
+from hub.ops.mosquitto import Mosquitto
 from tests.waiting import event, until
 
 STORE = "demo"

@@ -21,7 +21,7 @@ import pytest
 
 from devices.printers.agent import PrinterAgent
 from devices.printers.fake import FakeNetworkPrinter
-from hub.mosquitto import Mosquitto
+from hub.ops.mosquitto import Mosquitto
 from tests.integration.test_printer_agent import Hub, chit, make_agent, number, running
 from tests.waiting import event, thread_event, until
 

@@ -14,8 +14,8 @@ from hub.config import HubConfig
 async def test_a_simulated_printers_last_print_is_a_picture(
     hub_config: HubConfig, http: aiohttp.ClientSession, menu_doc: dict[str, object]
 ) -> None:
-    from hub import staff
     from hub.config import PrinterConfig
+    from hub.services import staff
 
     png = b"\x89PNG\r\n\x1a\n-test"
     config = dataclasses.replace(

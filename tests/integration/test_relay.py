@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from hub.bus.client import Message
-from hub.dispatch import OutboxRelay
+from hub.consumers.relay import OutboxRelay
 from hub.domain.events import OrderPlaced, TicketCreated
 from hub.store.db import Store, Tx
 from tests.samples import order, ticket

@@ -15,8 +15,8 @@ import pytest
 from cloud_bridge.cursor import BridgeState
 from hub.app import RunningHub, running_hub
 from hub.config import HubConfig
+from hub.consumers.outbox_prune import OutboxPruner
 from hub.domain.ports import SystemClock
-from hub.outbox_prune import OutboxPruner
 from hub.store.db import Tx
 from tests.samples import thing
 

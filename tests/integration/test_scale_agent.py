@@ -26,7 +26,7 @@ from devices.scales.port import SerialPort, open_serial
 from devices.scales.protocols import ScaleProtocol
 from devices.scales.stability import Weight
 from hub.bus import contract
-from hub.mosquitto import Mosquitto
+from hub.ops.mosquitto import Mosquitto
 from tests.waiting import DEADLINE, until
 
 PTY_8N1 = {"bytesize": 8, "parity": "N"}

@@ -10,10 +10,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from hub import staff
 from hub.app import RunningHub, running_hub
 from hub.config import HubConfig, Limits
 from hub.domain.ports import iso_from_ms
+from hub.services import staff
 from tests.conftest import order_body, table_token
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from hub import backup
 from hub.domain.events import OrderPlaced
+from hub.store import backup
 from hub.store.db import SCHEMA_VERSION, Store, Tx
 from tests.samples import order
 

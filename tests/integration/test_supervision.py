@@ -17,12 +17,13 @@ from hub import cli
 from hub.app import RunningHub, WorkerDied, serve_forever
 from hub.bus.client import BrokerConfig
 from hub.config import HubConfig, PrinterConfig
-from hub.dispatch import LiveHub, OutboxRelay
+from hub.consumers.live import LiveHub
+from hub.consumers.relay import OutboxRelay
+from hub.consumers.supervisor import Loop, Supervisor
 from hub.domain.events import ItemAvailability
-from hub.mosquitto import Mosquitto
+from hub.ops.mosquitto import Mosquitto
 from hub.services.printing import Printing
 from hub.store.db import Event, Store, Tx
-from hub.supervisor import Loop, Supervisor
 
 
 async def test_a_dead_worker_stops_the_hub_with_a_failure(

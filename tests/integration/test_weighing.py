@@ -11,7 +11,7 @@ import aiohttp
 import aiomqtt
 
 from hub.app import RunningHub
-from hub.mosquitto import Mosquitto
+from hub.ops.mosquitto import Mosquitto
 from tests.conftest import order_body, table_token
 from tests.waiting import until
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from hub.mosquitto import Mosquitto, free_port
+from hub.ops.mosquitto import Mosquitto, free_port
 from hub.provision.answers import parse_answers
 from hub.provision.files import Owners, Report
 from hub.provision.writer import provision

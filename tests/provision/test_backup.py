@@ -11,10 +11,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from hub import backup, doctor
 from hub.app import running_hub
 from hub.config import load_config
+from hub.ops import doctor
 from hub.provision import register
+from hub.store import backup
 from tests.conftest import order_body
 from tests.provision.conftest import WrittenBroker, runnable_hub_toml
 

@@ -13,8 +13,8 @@ import aiohttp
 import aiomqtt
 import pytest
 
-from hub import doctor
-from hub.doctor import DiskUsage, Probes
+from hub.ops import doctor
+from hub.ops.doctor import DiskUsage, Probes
 from hub.provision import register
 from tests.provision.conftest import WrittenBroker, runnable_hub_toml, secret
 

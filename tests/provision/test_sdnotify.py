@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hub import sdnotify
+from hub.ops import sdnotify
 from tests.waiting import until
 
 

@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from hub.errors import MenuInvalid
-from hub.menu_file import read_menu_file
+from hub.ops.menu_file import read_menu_file
 from plumbing.settings import Settings, SettingsError, decode, dotted, load_toml, steps, suggest
 
 

@@ -7,7 +7,7 @@ import json
 
 import msgspec
 
-from hub.dispatch import QUEUE_SIZE, Control, LiveHub, Subscriber, message_for
+from hub.consumers.live import QUEUE_SIZE, Control, LiveHub, Subscriber, message_for
 from hub.domain import events as ev
 from tests.samples import call, committed, order, ticket
 

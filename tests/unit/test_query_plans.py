@@ -31,8 +31,8 @@ from cloud_bridge.cursor import PRUNE_ACKED_SQL, PRUNE_SHED_SQL
 from cloud_bridge.tail import _COLS as TAIL_COLS
 from cloud_bridge.tail import _LANE_SQL as TAIL_LANE_SQL
 from cloud_bridge.tail import LANES
-from hub.bridge_health import _LANE_SQL as HEALTH_LANE_SQL
-from hub.bridge_health import _PRIORITY_SQL as HEALTH_PRIORITY_SQL
+from hub.consumers.bridge_health import _LANE_SQL as HEALTH_LANE_SQL
+from hub.consumers.bridge_health import _PRIORITY_SQL as HEALTH_PRIORITY_SQL
 from hub.store.repos import CALL_COLS, JOB_COLS, ORDER_COLS, TICKET_COLS
 
 GROWING = frozenset({"orders", "tickets", "outbox", "print_jobs", "calls", "actions", "checks"})
@@ -204,7 +204,7 @@ CASES: dict[str, Case] = {
     # mark_ticket_printed
     "mark_ticket_printed": Case("SELECT body FROM tickets WHERE id=?", (42,)),
     # ------------------------------------------------ the outbox: hub/store/db.py
-    # Store.events_after (MQTT relay catch-up, hub/dispatch.py)
+    # Store.events_after (MQTT relay catch-up, hub/consumers/relay.py)
     "store.events_after": Case(
         "SELECT seq, stream, kind, key, body, created_at FROM outbox WHERE seq > ? "
         "ORDER BY seq LIMIT ?",
@@ -212,7 +212,7 @@ CASES: dict[str, Case] = {
     ),
     # Store.open and Store._run_batch after a failed commit
     "store.max_seq": Case("SELECT COALESCE(MAX(seq), 0) FROM outbox", rowid_minmax=OUTBOX_MINMAX),
-    # ------------------------------------------------ pruning: hub/outbox_prune.py
+    # ------------------------------------------------ pruning: hub/consumers/outbox_prune.py
     # OutboxPruner._prune_acked
     "prune.bounds": Case(
         "SELECT (SELECT MIN(seq) FROM outbox), (SELECT MIN(seq) FROM cursors)",
@@ -321,7 +321,7 @@ for _lane in LANES:
         "AND seq NOT IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT 1",
         (1000, KEEP),
     )
-    # hub/bridge_health.py BridgeHealth._oldest_unsent, every 5 s
+    # hub/consumers/bridge_health.py BridgeHealth._oldest_unsent, every 5 s
     CASES[f"bridge_health.oldest_unsent.{_lane}"] = Case(
         "SELECT seq, created_at FROM outbox WHERE seq > ? AND "
         f"{HEALTH_LANE_SQL.get(_lane, HEALTH_PRIORITY_SQL)} "

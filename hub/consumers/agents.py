@@ -2,7 +2,7 @@
 printer with an address and one per scale in the config. They are the same agents that run
 on another board (`python -m devices.printers`, `python -m devices.scales`) and talk to the
 hub only over MQTT, so moving one out of the process changes no behaviour. Each runs as a
-consumer of the hub's supervisor (hub/supervisor.py): one that dies stops the hub."""
+consumer of the hub's supervisor (hub/consumers/supervisor.py): one that dies stops the hub."""
 
 from __future__ import annotations
 

@@ -37,11 +37,11 @@ from typing import Any, Literal, NamedTuple
 import aiohttp
 import aiomqtt
 
-from hub import backup
 from hub.bus import contract
 from hub.bus.client import BrokerConfig
 from hub.config import HubConfig, load_config
 from hub.errors import HubError
+from hub.store import backup
 
 Status = Literal["ok", "warn", "fail", "skip"]
 MiB = 1024 * 1024
