@@ -15,9 +15,9 @@ import aiomqtt
 import pytest
 
 from devices.printers.fake import FakeNetworkPrinter, Receipt, decode
+from hub.consumers.agents import AgentConsumer, build_agents
 from hub.bus import contract
 from hub.config import load_config
-from hub.consumers.agents import InProcessAgents
 from hub.ops.mosquitto import Mosquitto
 
 STORE = "demo"
@@ -62,17 +62,21 @@ async def until_printed(printer: FakeNetworkPrinter, last_lines: list[str]) -> l
 @pytest.fixture
 async def agents(
     broker: Mosquitto, tmp_path: Path
-) -> AsyncIterator[tuple[str, FakeNetworkPrinter, InProcessAgents]]:
+) -> AsyncIterator[tuple[str, FakeNetworkPrinter, list[AgentConsumer]]]:
     pid = f"p{uuid.uuid4().hex[:8]}"
     # the fake decodes with the profile and Chinese code the hub.toml names
     with FakeNetworkPrinter(profile="TM-U220", cjk_encoding="big5", dots=384, cols=32) as fake:
         config = load_config(hub_toml(tmp_path, broker, fake, pid))
-        running = InProcessAgents(config, STORE)
-        await running.start()
+        running = build_agents(config, STORE)
+        tasks = [asyncio.create_task(agent.run(), name=agent.name) for agent in running]
         try:
             yield pid, fake, running
         finally:
-            await running.stop()
+            for agent in running:
+                await agent.stop()
+            _, still = await asyncio.wait(tasks, timeout=5)
+            for task in still:
+                task.cancel()
 
 
 async def send(broker: Mosquitto, pid: str, docs: list[dict[str, Any]]) -> None:
@@ -92,7 +96,7 @@ async def send(broker: Mosquitto, pid: str, docs: list[dict[str, Any]]) -> None:
 
 
 async def test_profile_width_and_big5_from_hub_toml_reach_the_printer(
-    broker: Mosquitto, agents: tuple[str, FakeNetworkPrinter, InProcessAgents]
+    broker: Mosquitto, agents: tuple[str, FakeNetworkPrinter, list[AgentConsumer]]
 ) -> None:
     pid, fake, _ = agents
     chit = {
