@@ -15,9 +15,9 @@ import aiomqtt
 import pytest
 
 from devices.printers.fake import FakeNetworkPrinter, Receipt, decode
-from hub.consumers.agents import AgentConsumer, build_agents
 from hub.bus import contract
 from hub.config import load_config
+from hub.consumers.agents import AgentConsumer, build_agents
 from hub.ops.mosquitto import Mosquitto
 
 STORE = "demo"
