@@ -455,67 +455,86 @@ class Store:
                     self._queue.task_done()
 
     async def _run_batch(self, batch: list[tuple[Unit[Any], asyncio.Future[Any]]]) -> None:
+        """One transaction for the whole batch, one COMMIT (one fsync); callers are answered
+        only after it, and a failed COMMIT fails every one of them."""
         conn = self._w
         assert conn is not None
         tx = Tx(conn, self._clock())
-        results: list[tuple[asyncio.Future[Any], bool, Any]] = []
-        pending: list[HubEvent] = []
         await self._begin(conn)
         try:
-            for unit, fut in batch:
-                if fut.cancelled():
-                    continue
-                tx.events = []
-                conn.execute("SAVEPOINT unit")
-                try:
-                    value = await unit(tx)
-                except Exception as exc:
-                    conn.execute("ROLLBACK TO unit")
-                    conn.execute("RELEASE unit")
-                    if _is_fatal(exc):
-                        raise
-                    if not isinstance(exc, HubError):
-                        log.exception("store: write unit failed")
-                    results.append((fut, False, exc))
-                    continue
-                conn.execute("RELEASE unit")
-                pending.extend(tx.events)
-                results.append((fut, True, value))
+            results, pending = await self._run_units(conn, tx, batch)
             committed = self._number(pending, tx.now)
-            if committed:
-                conn.executemany(
-                    "INSERT INTO outbox(seq, stream, kind, key, body, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            e.seq,
-                            e.stream,
-                            e.kind,
-                            e.key,
-                            e.body.decode(),
-                            e.created_at,
-                        )
-                        for e in committed
-                    ],
-                )
+            self._insert_outbox(conn, committed)
             await self._on_disk(conn.execute, "COMMIT")
         except Exception as exc:
-            with contextlib.suppress(sqlite3.Error):
-                await self._on_disk(conn.execute, "ROLLBACK")
-            row = self._one_w("SELECT COALESCE(MAX(seq), 0) FROM outbox")
-            self._next_seq = (row[0] if row else 0) + 1
-            self.failed_commits += 1
-            if self.failing is None:  # once per outage, not once per batch
-                log.error("store unavailable: commit failed, nothing was saved: %s", exc)
-            self.failing = str(exc)
-            for _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(
-                        StoreUnavailable(
-                            "the store cannot save right now; please try again shortly"
-                        )
-                    )
+            await self._commit_failed(conn, batch, exc)
             return
+        self._committed(results, committed)
+
+    async def _run_units(
+        self, conn: sqlite3.Connection, tx: Tx, batch: list[tuple[Unit[Any], asyncio.Future[Any]]]
+    ) -> tuple[list[tuple[asyncio.Future[Any], bool, Any]], list[HubEvent]]:
+        """Each unit in its own SAVEPOINT: one that raises is rolled back alone. Returns each
+        caller's outcome and the events of the units that succeeded."""
+        results: list[tuple[asyncio.Future[Any], bool, Any]] = []
+        pending: list[HubEvent] = []
+        for unit, fut in batch:
+            if fut.cancelled():
+                continue
+            tx.events = []
+            conn.execute("SAVEPOINT unit")
+            try:
+                value = await unit(tx)
+            except Exception as exc:
+                conn.execute("ROLLBACK TO unit")
+                conn.execute("RELEASE unit")
+                if _is_fatal(exc):
+                    raise
+                if not isinstance(exc, HubError):
+                    log.exception("store: write unit failed")
+                results.append((fut, False, exc))
+                continue
+            conn.execute("RELEASE unit")
+            pending.extend(tx.events)
+            results.append((fut, True, value))
+        return results, pending
+
+    @staticmethod
+    def _insert_outbox(conn: sqlite3.Connection, committed: list[Event]) -> None:
+        if not committed:
+            return
+        conn.executemany(
+            "INSERT INTO outbox(seq, stream, kind, key, body, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(e.seq, e.stream, e.kind, e.key, e.body.decode(), e.created_at) for e in committed],
+        )
+
+    async def _commit_failed(
+        self,
+        conn: sqlite3.Connection,
+        batch: list[tuple[Unit[Any], asyncio.Future[Any]]],
+        exc: Exception,
+    ) -> None:
+        """Nothing of the batch was saved: roll back, renumber from what is on disk, and fail
+        every caller with `StoreUnavailable` (logged once per outage, not once per batch)."""
+        with contextlib.suppress(sqlite3.Error):
+            await self._on_disk(conn.execute, "ROLLBACK")
+        row = self._one_w("SELECT COALESCE(MAX(seq), 0) FROM outbox")
+        self._next_seq = (row[0] if row else 0) + 1
+        self.failed_commits += 1
+        if self.failing is None:
+            log.error("store unavailable: commit failed, nothing was saved: %s", exc)
+        self.failing = str(exc)
+        for _, fut in batch:
+            if not fut.done():
+                fut.set_exception(
+                    StoreUnavailable("the store cannot save right now; please try again shortly")
+                )
+
+    def _committed(
+        self, results: list[tuple[asyncio.Future[Any], bool, Any]], committed: list[Event]
+    ) -> None:
+        """The batch is on disk: answer its callers, then hand its events to the listeners."""
         self.commits += 1
         self.units += len(results)
         if self.failing is not None:

@@ -61,9 +61,9 @@ async def device(broker: Mosquitto) -> AsyncIterator[aiomqtt.Client]:
 
 async def ticket_status(hub: RunningHub, station: str, ticket_id: int) -> str:
     view = await hub.services.kitchen.station_view(station)
-    if any(t["id"] == ticket_id for t in view["tickets"]):
+    if any(t.id == ticket_id for t in view["tickets"]):
         return "open"
-    return "bumped" if any(t["id"] == ticket_id for t in view["recent"]) else "unknown"
+    return "bumped" if any(t.id == ticket_id for t in view["recent"]) else "unknown"
 
 
 async def test_a_bump_bar_cannot_bump_or_recall_another_stations_ticket(
@@ -72,11 +72,11 @@ async def test_a_bump_bar_cannot_bump_or_recall_another_stations_ticket(
     caplog.set_level(logging.WARNING, "tablehub.router")
     order = await place(hub, "ownership-bump-1")
     tickets = {
-        s: next(t["id"] for t in (await hub.services.kitchen.station_view(s))["tickets"])
+        s: next(t.id for t in (await hub.services.kitchen.station_view(s))["tickets"])
         for s in ("grill", "wok")
     }
     assert {
-        t["order_id"] for t in (await hub.services.kitchen.station_view("expo"))["tickets"]
+        t.order_id for t in (await hub.services.kitchen.station_view("expo"))["tickets"]
     } == {order["order_id"]}
 
     async def press(station: str, action: str, press_id: str, ticket: int) -> None:
@@ -150,7 +150,7 @@ async def test_a_printer_agent_cannot_ack_another_printers_job(
     caplog.set_level(logging.WARNING, "tablehub.router")
     await place(hub, "ownership-ack-1")
     tickets = {
-        s: next(t["id"] for t in (await hub.services.kitchen.station_view(s))["tickets"])
+        s: next(t.id for t in (await hub.services.kitchen.station_view(s))["tickets"])
         for s in ("grill", "wok")
     }
     grill_job, wok_job = f"chit-{tickets['grill']}-grill-1", f"chit-{tickets['wok']}-wok-1"
