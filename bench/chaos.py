@@ -292,7 +292,7 @@ class Suite:
             ctx.tables, ctx.token = ctx.hub.table_tokens(), ctx.hub.kitchen_token()
             # where every order's lines go, from the menu and printers the hub was given
             ctx.routing = checker.Routing.from_menu(
-                json.loads(ctx.hub.ops.menu_file.read_text()),
+                json.loads(ctx.hub.menu_file.read_text()),
                 ctx.printers.station_printers() if ctx.printers else {},
             )
             if cloud:
