@@ -75,9 +75,9 @@ async def test_a_bump_bar_cannot_bump_or_recall_another_stations_ticket(
         s: next(t.id for t in (await hub.services.kitchen.station_view(s))["tickets"])
         for s in ("grill", "wok")
     }
-    assert {
-        t.order_id for t in (await hub.services.kitchen.station_view("expo"))["tickets"]
-    } == {order["order_id"]}
+    assert {t.order_id for t in (await hub.services.kitchen.station_view("expo"))["tickets"]} == {
+        order["order_id"]
+    }
 
     async def press(station: str, action: str, press_id: str, ticket: int) -> None:
         msg = {"action": action, "id": press_id, "ticket": ticket}
