@@ -302,35 +302,40 @@ def markdown(results: dict[str, Any]) -> str:
 # why the faults miss a mutant: the faults it was run under and survived, or why none was
 # tried. Written from what the runs showed (their figures in bench/results/mutants-faults.json).
 _PAGE_CACHE = (
-    "a `kill -9` ends the process, not the machine: every write the hub made is still in "
+    "A `kill -9` ends the process, not the machine: every write the hub made is still in "
     "the kernel's page cache and is read back after the restart, synced or not; only a power "
     "cut or a kernel crash loses unsynced writes, and the suite has neither. The disk-full "
-    "fault fails the write itself (ENOSPC, answered 503) and its disk is a tmpfs, where an "
+    "fault fails the write itself (ENOSPC, answered 503), and its disk is a tmpfs, where an "
     "fsync does nothing. Only the fsync-shim test "
     "(`tests/durability/test_commit_on_disk.py`, which sees every fsync of the store and "
     "when each order was answered) proves this invariant."
 )
 _IN_FLIGHT = (
-    "at 50 orders/s a hub spends most of its time idle, and in every hub-kill run (the 1 "
-    "recorded and 3 more of 3 repetitions each) no order was in flight at the kill: 0 "
-    "committed but never acknowledged, and the phones' retries all followed a refused "
-    "connection, so they were first arrivals, not repeats."
+    "At 50 orders/s the hub is idle most of the time: in every hub-kill run made here (the "
+    "recorded ones, and two more of 3 repetitions each with answer-before-commit and "
+    "idempotency-ignored in place) the checker counted 0 orders committed but never "
+    "acknowledged, and the phones' failed attempts were all refused connections (the hub "
+    "was down), so no order was in flight at the kill."
 )
 ESCAPES: dict[str, str] = {
     "fsync-off": _PAGE_CACHE,
-    "answer-before-fsync": "the commit is visible before its fsync, so " + _PAGE_CACHE,
+    "answer-before-fsync": (
+        "the commit is visible to the hub before its fsync, so the hub works on and only the "
+        "disk lags. " + _PAGE_CACHE
+    ),
     "answer-before-commit": (
-        "the hub kill would have to land between an order's 201 and the end of its "
-        "commit's write, a window of milliseconds; " + _IN_FLIGHT + " The full disk makes "
-        "the commit fail after the answer, every time."
+        "a hub kill loses an order only when it lands between the order's 201 and the end "
+        "of its commit's write, a window of milliseconds. " + _IN_FLIGHT + " The full disk "
+        "makes the commit fail after the answer, every time."
     ),
     "failed-commit-answered": "a `kill -9` makes no commit fail: it ends the process.",
     "idempotency-ignored": (
-        "a key is looked up again only when a phone retries an order the hub already "
-        "received; " + _IN_FLIGHT + " Were one caught, the repeat would hit the store's "
+        "a key matters only when a phone retries an order the hub already received. "
+        + _IN_FLIGHT
+        + " Were one caught, the repeat would hit the store's "
         "UNIQUE (table, key) and be answered 500, not saved twice: no 201 would be wrong, "
         "and the checker judges the 201s. Under disk-full the refused orders were never "
-        "saved, so their retries are new orders too. The integration test that sends one "
+        "saved, so their retries are first arrivals too. The integration test that sends one "
         "key twice is its killer."
     ),
     "printed-without-ack": (
@@ -348,15 +353,15 @@ ESCAPES: dict[str, str] = {
         "the cursor is read back only after a bridge restart, and no fault kills the bridge."
     ),
     "token-check-skipped": (
-        "not tried: the load sends only genuine table tokens and no fault forges one; a "
+        "the load sends only genuine table tokens and no fault forges one; a "
         "forged token is a matter of who asks, not of a failure."
     ),
     "foreign-bump-accepted": (
-        "not tried: no fault makes a bump bar name another station's ticket (the load does "
+        "no fault makes a bump bar name another station's ticket (the load does "
         "not bump at all, so every acknowledged ticket stays open for the checker)."
     ),
     "foreign-ack-accepted": (
-        "not tried: no fault makes a printer agent ack another printer's job; each agent "
+        "no fault makes a printer agent ack another printer's job; each agent "
         "acks only the jobs it was sent."
     ),
 }

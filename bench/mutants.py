@@ -462,7 +462,8 @@ def faults_section(mutants: list[Mutant], doc: dict[str, Any]) -> str:
         seconds = " + ".join(f"{e['seconds']:.0f}" for e in mine.values()) or "—"
         lines.append(
             f"| `{m.name}` | `{m.killers[0].split('::')[-1]}` | "
-            f"{'<br>'.join(killed) or 'no fault'} | {', '.join(other) or '—'} | {seconds} |"
+            f"{'<br>'.join(killed) or ('none' if mine else 'not tried')} | "
+            f"{', '.join(other) or '—'} | {seconds} |"
         )
     base = doc.get("baseline", {})
     if base:

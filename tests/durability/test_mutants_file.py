@@ -115,6 +115,8 @@ def test_the_reliability_report_keeps_the_mutant_section(tmp_path: Path) -> None
     assert text.endswith(notes + "\n")
     full = chaos_report.markdown({"reps": 1, "rate": 50, "scenarios": {}, "wanted": []})
     assert chaos_report.MUTANTS_HEADING in full
+    # every mutant a fault misses (or no fault was tried on) says why
+    assert "not explained yet" not in full
     for name, runs in record["runs"].items():
         for fault, entry in runs.items():
             if entry["verdict"] == "KILLED":
