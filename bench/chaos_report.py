@@ -1,16 +1,20 @@
 """docs/reliability.md from a fault-suite run (bench/results/chaos*.json): the verdict (from
 `bench.chaos_verdict.judge`, the same function that gives the suite its exit status), what
-each fault proves, the figures. The hand-written notes in bench/RELIABILITY-NOTES.md are
-included as they are."""
+each fault proves, the figures, which named mutants each fault kills (from the record
+`python -m bench.mutants --faults` keeps, bench/results/mutants-faults.json). The hand-written
+notes in bench/RELIABILITY-NOTES.md are included as they are."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from bench.chaos_verdict import Verdict, judge
 
 NOTES = Path(__file__).with_name("RELIABILITY-NOTES.md")
+MUTANTS_RECORD = Path(__file__).parent / "results" / "mutants-faults.json"
+MUTANTS_HEADING = "## Which mutants each fault kills"
 
 WHAT = {
     "hub-kill": "`kill -9` of the hub mid-load, restarted at once",
@@ -286,9 +290,156 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     for name, why in verdict.reasons.items():
         lines += details(name, results["scenarios"].get(name, {}), why)
+    if MUTANTS_RECORD.exists():
+        lines += [mutants_section(json.loads(MUTANTS_RECORD.read_text())), ""]
     if NOTES.exists():
         lines += [NOTES.read_text().strip(), ""]
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- mutants the faults kill
+
+# why the faults miss a mutant: the faults it was run under and survived, or why none was
+# tried. Written from what the runs showed (their figures in bench/results/mutants-faults.json).
+_PAGE_CACHE = (
+    "A `kill -9` ends the process, not the machine: every write the hub made is still in "
+    "the kernel's page cache and is read back after the restart, synced or not; only a power "
+    "cut or a kernel crash loses unsynced writes, and the suite has neither. The disk-full "
+    "fault fails the write itself (ENOSPC, answered 503), and its disk is a tmpfs, where an "
+    "fsync does nothing. Only the fsync-shim test "
+    "(`tests/durability/test_commit_on_disk.py`, which sees every fsync of the store and "
+    "when each order was answered) proves this invariant."
+)
+_IN_FLIGHT = (
+    "At 50 orders/s the hub is idle most of the time: in every hub-kill run made here (the "
+    "recorded ones, and two more of 3 repetitions each with answer-before-commit and "
+    "idempotency-ignored in place) the checker counted 0 orders committed but never "
+    "acknowledged, and the phones' failed attempts were all refused connections (the hub "
+    "was down), so no order was in flight at the kill."
+)
+ESCAPES: dict[str, str] = {
+    "fsync-off": _PAGE_CACHE,
+    "answer-before-fsync": (
+        "the commit is visible to the hub before its fsync, so the hub works on and only the "
+        "disk lags. " + _PAGE_CACHE
+    ),
+    "answer-before-commit": (
+        "a hub kill loses an order only when it lands between the order's 201 and the end "
+        "of its commit's write, a window of milliseconds. " + _IN_FLIGHT + " The full disk "
+        "makes the commit fail after the answer, every time."
+    ),
+    "failed-commit-answered": "a `kill -9` makes no commit fail: it ends the process.",
+    "idempotency-ignored": (
+        "a key matters only when a phone retries an order the hub already received. "
+        + _IN_FLIGHT
+        + " Were one caught, the repeat would hit the store's "
+        "UNIQUE (table, key) and be answered 500, not saved twice: no 201 would be wrong, "
+        "and the checker judges the 201s. Under disk-full the refused orders were never "
+        "saved, so their retries are first arrivals too. The integration test that sends one "
+        "key twice is its killer."
+    ),
+    "printed-without-ack": (
+        "the printer agent journals every job it receives (fsync'd) and retries the printer "
+        "itself until it prints, and the broker keeps QoS 1 jobs for the agent's persistent "
+        "session across a hub kill; with printers away (printer-offline) or the hub killed "
+        "(hub-kill, whose agents run in the hub) every job still reached a journal and came "
+        "out once. The hub's resend-until-acked matters only for a job that never reaches "
+        "an agent's journal (the broker loses it, the agent's queue is full), and no fault "
+        "does that: broker-kill runs without printers."
+    ),
+    "bridge-cursor-before-ack": (
+        "during the cloud outage the bridge keeps retrying the same batch in memory until "
+        "the cloud acknowledges it, so an early cursor loses nothing while the bridge lives; "
+        "the cursor is read back only after a bridge restart, and no fault kills the bridge."
+    ),
+    "token-check-skipped": (
+        "the load sends only genuine table tokens and no fault forges one; a "
+        "forged token is a matter of who asks, not of a failure."
+    ),
+    "foreign-bump-accepted": (
+        "no fault makes a bump bar name another station's ticket (the load does "
+        "not bump at all, so every acknowledged ticket stays open for the checker)."
+    ),
+    "foreign-ack-accepted": (
+        "no fault makes a printer agent ack another printer's job; each agent "
+        "acks only the jobs it was sent."
+    ),
+}
+
+
+def mutants_section(record: dict[str, Any]) -> str:
+    """Fault -> the named mutants it killed (the suite's reason) and those it did not, and
+    the mutants no fault kills with why, from bench/results/mutants-faults.json."""
+    from bench.mutants import load
+
+    names = [m.name for m in load()]
+    runs: dict[str, dict[str, Any]] = record.get("runs", {})
+    lines = [
+        MUTANTS_HEADING,
+        "",
+        "Each named mutant (`bench/mutants.toml`, docs/mutants.md) breaks one invariant in a "
+        "copy of the tree; `make mutants-faults` (`python -m bench.mutants --faults`) runs "
+        f"faults on it, one short run each (`{record.get('fault_command', '')}`), after each "
+        "fault passed on the unmutated copy. A fault kills a mutant when the suite's verdict "
+        "fails (exit status 1); the reason is the suite's own. Written from "
+        "`bench/results/mutants-faults.json` (the latest result per mutant and fault).",
+        "",
+        "| fault | mutants it kills (the suite's reason) | mutants it ran on and did not kill |",
+        "|---|---|---|",
+    ]
+    for fault in WHAT:
+        killed, survived = [], []
+        for name in names:
+            entry = runs.get(name, {}).get(fault)
+            if entry and entry["verdict"] == "KILLED":
+                killed.append(f"`{name}`: {entry['reason']}".replace("|", "\\|"))
+            elif entry:
+                state = "" if entry["verdict"] == "SURVIVED" else f" ({entry['verdict']})"
+                survived.append(f"`{name}`{state}")
+        lines.append(
+            f"| {fault} | {'<br>'.join(killed) or 'none'} | {', '.join(survived) or '—'} |"
+        )
+    return "\n".join(lines + escapes(names, runs)) + "\n"
+
+
+def escapes(names: list[str], runs: dict[str, dict[str, Any]]) -> list[str]:
+    """Per mutant that some fault (or every fault) misses: what killed it, what did not, why."""
+    lines = [
+        "",
+        "Why a fault misses a mutant (every mutant is killed by its pytest tests, "
+        "docs/mutants.md; a mutant no fault kills is proven by those tests alone):",
+        "",
+    ]
+    for name in names:
+        mine = runs.get(name, {})
+        killed = [f for f, e in mine.items() if e["verdict"] == "KILLED"]
+        missed = [f for f, e in mine.items() if e["verdict"] != "KILLED"]
+        if killed and not missed:
+            continue
+        head = f"killed by {', '.join(killed)}; " if killed else "**no fault kills it**; "
+        head += f"survived {', '.join(missed)}" if missed else "no fault tried"
+        lines.append(f"- `{name}` ({head}): {ESCAPES.get(name, 'not explained yet')}")
+    return lines
+
+
+def splice_mutants_section(path: Path, record: dict[str, Any]) -> None:
+    """Put the section into an existing report (replacing the one there, else before the
+    notes), so it is current without a new full run of the suite."""
+    section = mutants_section(record)
+    text = path.read_text("utf-8")
+    start = text.find(MUTANTS_HEADING + "\n")
+    if start >= 0:
+        end = text.find("\n## ", start + len(MUTANTS_HEADING))
+        text = text[:start] + section + ("" if end < 0 else text[end:])
+    else:
+        notes = NOTES.read_text().strip().split("\n", 1)[0] if NOTES.exists() else ""
+        at = text.find(notes + "\n") if notes else -1
+        text = (
+            text.rstrip("\n") + "\n\n" + section
+            if at < 0
+            else text[:at] + section + "\n" + text[at:]
+        )
+    path.write_text(text, "utf-8")
 
 
 def write(results: dict[str, Any], path: Path) -> Path:
