@@ -9,7 +9,6 @@ import asyncio
 import json
 import logging
 import random
-import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -43,7 +42,7 @@ from tests.bridge.conftest import (
     place_orders,
     wait_for,
 )
-from tests.samples import thing
+from tests.samples import emit, seqs_in
 
 DAY_MS = 24 * 3600 * 1000
 CLOCK = SystemClock()
@@ -58,26 +57,6 @@ async def lone_hub(hub_config: HubConfig, menu_doc: dict[str, Any]) -> AsyncIter
 
 def state_of(path: Path) -> BridgeState:
     return BridgeState(path, store_id=STORE, now_ms=CLOCK.now_ms)
-
-
-async def emit(hub: RunningHub, streams: list[str]) -> list[int]:
-    """One outbox row per entry of `streams`, in one write; their seqs."""
-
-    async def unit(tx: Tx) -> None:
-        for i, stream in enumerate(streams):
-            tx.emit(thing(stream, i))
-
-    await hub.services.store.write(unit)
-    last = hub.services.store.committed_seq
-    return list(range(last - len(streams) + 1, last + 1))
-
-
-def seqs_in(db: Path) -> list[int]:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        return [int(r[0]) for r in conn.execute("SELECT seq FROM outbox ORDER BY seq")]
-    finally:
-        conn.close()
 
 
 async def set_consumer_cursor(hub: RunningHub, name: str, seq: int) -> None:
