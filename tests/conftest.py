@@ -3,10 +3,12 @@ serving HTTP on a free port, and staff tokens."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import shutil
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +18,11 @@ import pytest
 from hub.app import RunningHub, running_hub
 from hub.bus.client import BrokerConfig
 from hub.cli import demo_menu
-from hub.config import HubConfig, Limits
+from hub.config import HubConfig, Limits, PrinterConfig
+from hub.domain.ports import Clock
 from hub.ops.mosquitto import Mosquitto
 from hub.services import staff
+from tests.waiting import event
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -54,6 +58,23 @@ def hub_config(tmp_path: Path, broker: Mosquitto) -> HubConfig:
 @pytest.fixture
 async def hub(hub_config: HubConfig, menu_doc: dict[str, Any]) -> AsyncIterator[RunningHub]:
     async with running_hub(hub_config, seed_menu=menu_doc) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def printing_hub_from(
+    config: HubConfig,
+    menu_doc: dict[str, Any],
+    printers: tuple[PrinterConfig, ...],
+    clock: Clock | None = None,
+    **fields: Any,
+) -> AsyncIterator[RunningHub]:
+    """The hub of `config` with `printers` (a job unacked for a second is sent again) and
+    any other `fields`, handed out once it is connected to the broker."""
+    config = replace(config, printers=printers, ack_timeout_s=1.0, **fields)
+    async with running_hub(config, seed_menu=menu_doc, clock=clock) as running:
+        assert running.bus is not None
+        await event(running.bus.connected, "the hub to connect to the broker")
         yield running
 
 

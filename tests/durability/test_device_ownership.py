@@ -9,19 +9,17 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import aiomqtt
 import pytest
 
-from hub.app import RunningHub, running_hub
-from hub.bus.client import BrokerConfig
-from hub.config import HubConfig, Limits, PrinterConfig
+from hub.app import RunningHub
+from hub.config import HubConfig, PrinterConfig
 from hub.ops.mosquitto import Mosquitto
 from hub.store import repos
-from tests.conftest import table_token
+from tests.conftest import printing_hub_from, table_token
 
 PREFIX = "tablehub/v1/demo"
 LINES = [{"item": "chicken-satay", "qty": 1}, {"item": "beef-chow-fun", "qty": 1}]  # grill, wok
@@ -75,9 +73,9 @@ async def test_a_bump_bar_cannot_bump_or_recall_another_stations_ticket(
         s: next(t.id for t in (await hub.services.kitchen.station_view(s))["tickets"])
         for s in ("grill", "wok")
     }
-    assert {
-        t.order_id for t in (await hub.services.kitchen.station_view("expo"))["tickets"]
-    } == {order["order_id"]}
+    assert {t.order_id for t in (await hub.services.kitchen.station_view("expo"))["tickets"]} == {
+        order["order_id"]
+    }
 
     async def press(station: str, action: str, press_id: str, ticket: int) -> None:
         msg = {"action": action, "id": press_id, "ticket": ticket}
@@ -123,19 +121,9 @@ PRINTERS = (
 
 @pytest.fixture
 async def printing_hub(
-    tmp_path: Path, broker: Mosquitto, menu_doc: dict[str, Any]
+    hub_config: HubConfig, menu_doc: dict[str, Any]
 ) -> AsyncIterator[RunningHub]:
-    config = HubConfig(
-        data_dir=tmp_path / "data",
-        http_port=0,
-        broker=BrokerConfig(port=broker.port, client_id=f"hub-{tmp_path.name}"),
-        printers=PRINTERS,
-        ack_timeout_s=1.0,
-        limits=Limits(enabled=False),
-    )
-    async with running_hub(config, seed_menu=menu_doc) as hub:
-        assert hub.bus is not None
-        await asyncio.wait_for(hub.bus.connected.wait(), 5)
+    async with printing_hub_from(hub_config, menu_doc, PRINTERS) as hub:
         yield hub
 
 
