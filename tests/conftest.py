@@ -7,6 +7,8 @@ import contextlib
 import copy
 import json
 import shutil
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -76,6 +78,12 @@ async def printing_hub_from(
         assert running.bus is not None
         await event(running.bus.connected, "the hub to connect to the broker")
         yield running
+
+
+def run_module(log: Path, *args: str) -> subprocess.Popen[bytes]:
+    """`python -m ARGS` in a process of its own, its output added to the end of `log`."""
+    with log.open("ab") as fh:
+        return subprocess.Popen([sys.executable, "-m", *args], stdout=fh, stderr=subprocess.STDOUT)
 
 
 @pytest.fixture
