@@ -20,7 +20,7 @@ import pytest
 from hub.app import RunningHub, running_hub
 from hub.bus.client import BrokerConfig
 from hub.cli import demo_menu
-from hub.config import HubConfig, Limits, PrinterConfig
+from hub.config import CloudLinkConfig, HubConfig, Limits, PrinterConfig
 from hub.domain.ports import Clock
 from hub.ops.mosquitto import Mosquitto
 from hub.services import staff
@@ -84,6 +84,39 @@ def run_module(log: Path, *args: str) -> subprocess.Popen[bytes]:
     """`python -m ARGS` in a process of its own, its output added to the end of `log`."""
     with log.open("ab") as fh:
         return subprocess.Popen([sys.executable, "-m", *args], stdout=fh, stderr=subprocess.STDOUT)
+
+
+@pytest.fixture
+async def lone_hub(hub_config: HubConfig, menu_doc: dict[str, Any]) -> AsyncIterator[RunningHub]:
+    """A hub with no MQTT (so no in-hub consumer keeps a cursor unless a test writes one)."""
+    async with running_hub(replace(hub_config, broker=None), seed_menu=menu_doc) as running:
+        yield running
+
+
+@pytest.fixture
+async def linked_hub(
+    hub_config: HubConfig, menu_doc: dict[str, Any], tmp_path: Path
+) -> AsyncIterator[RunningHub]:
+    """A hub linked to a cloud bridge whose state file is under `tmp_path`; its health is
+    read every 50 ms."""
+    link = CloudLinkConfig(state_db=tmp_path / "bridge" / "bridge.db", health_every_s=0.05)
+    async with running_hub(replace(hub_config, bridge=link), seed_menu=menu_doc) as running:
+        yield running
+
+
+@pytest.fixture
+async def pin_hub(tmp_path: Path, menu_doc: dict[str, Any]) -> AsyncIterator[RunningHub]:
+    """A hub without MQTT whose tables staff must open, and whose diners give the table's PIN."""
+    config = HubConfig(
+        data_dir=tmp_path / "data",
+        http_port=0,
+        broker=None,
+        limits=Limits(enabled=False),
+        tables_require_open=True,
+        tables_require_pin=True,
+    )
+    async with running_hub(config, seed_menu=menu_doc) as running:
+        yield running
 
 
 @pytest.fixture

@@ -17,20 +17,6 @@ from hub.services import staff
 from tests.conftest import order_body, table_token
 
 
-@pytest.fixture
-async def pin_hub(tmp_path: Path, menu_doc: dict[str, Any]) -> AsyncIterator[RunningHub]:
-    config = HubConfig(
-        data_dir=tmp_path / "data",
-        http_port=0,
-        broker=None,
-        limits=Limits(enabled=False),
-        tables_require_open=True,
-        tables_require_pin=True,
-    )
-    async with running_hub(config, seed_menu=menu_doc) as hub:
-        yield hub
-
-
 async def test_table_must_be_opened_and_pin_given(
     pin_hub: RunningHub, http: aiohttp.ClientSession
 ) -> None:
