@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import aiomqtt
 import pytest
 
 from hub.app import RunningHub, running_hub
@@ -117,6 +118,15 @@ async def pin_hub(tmp_path: Path, menu_doc: dict[str, Any]) -> AsyncIterator[Run
     )
     async with running_hub(config, seed_menu=menu_doc) as running:
         yield running
+
+
+@pytest.fixture
+async def device(broker: Mosquitto) -> AsyncIterator[aiomqtt.Client]:
+    """A stand-in for a KDS or bump bar: a real MQTT client on the test broker."""
+    async with aiomqtt.Client(
+        "127.0.0.1", broker.port, identifier="test-device", protocol=aiomqtt.ProtocolVersion.V5
+    ) as client:
+        yield client
 
 
 @pytest.fixture

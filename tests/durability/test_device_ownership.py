@@ -17,7 +17,6 @@ import pytest
 
 from hub.app import RunningHub
 from hub.config import HubConfig, PrinterConfig
-from hub.ops.mosquitto import Mosquitto
 from hub.store import repos
 from tests.conftest import printing_hub_from, table_token
 
@@ -47,14 +46,6 @@ async def place(hub: RunningHub, key: str) -> dict[str, Any]:
 
 def rejections(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if "rejected message" in r.getMessage()]
-
-
-@pytest.fixture
-async def device(broker: Mosquitto) -> AsyncIterator[aiomqtt.Client]:
-    async with aiomqtt.Client(
-        "127.0.0.1", broker.port, identifier="ownership-device", protocol=aiomqtt.ProtocolVersion.V5
-    ) as client:
-        yield client
 
 
 async def ticket_status(hub: RunningHub, station: str, ticket_id: int) -> str:
