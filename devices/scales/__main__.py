@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -42,6 +41,7 @@ from devices.scales.agent import ScaleAgent
 from devices.scales.fake import FakeScale
 from devices.scales.protocols import BUILTIN, ProtocolFileError, load_protocols
 from plumbing.settings import Settings, SettingsError, load_toml
+from plumbing.tasks import on_stop_signals
 
 
 class ScaleFile(Settings, frozen=True, kw_only=True):
@@ -100,9 +100,7 @@ async def _run(path: str, fake: str | None) -> None:
             agent = agent_from_file(path, scale.port, {"bytesize": 8, "parity": "N"})
         else:
             agent = agent_from_file(path)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, agent.stop)
+        on_stop_signals(agent.stop)
         await agent.run()
 
 
