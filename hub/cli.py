@@ -256,10 +256,15 @@ def _print_demo(
 # ---------------------------------------------------------------- tables, token
 
 
-async def _open_catalog(data: Path) -> tuple[Store, Catalog]:
+def _store_in(data: Path) -> Store:
+    """The store a hub or the demo made in `data` (not opened yet); a HubError if none."""
     if not (data / "tablehub.db").exists():
         raise HubError(f"no store in {data}: run the hub (or the demo) there first")
-    store = Store(data / "tablehub.db", clock=SystemClock().now_iso)
+    return Store(data / "tablehub.db", clock=SystemClock().now_iso)
+
+
+async def _open_catalog(data: Path) -> tuple[Store, Catalog]:
+    store = _store_in(data)
     await store.open()
     cat = Catalog(store, load_or_create_secret(data))
     await cat.load()
@@ -284,19 +289,13 @@ async def _tables(args: argparse.Namespace) -> int:
 
 
 async def _token(args: argparse.Namespace) -> int:
-    data = Path(args.data)
-    if not (data / "tablehub.db").exists():
-        raise HubError(f"no store in {data}: run the hub (or the demo) there first")
-    async with Store(data / "tablehub.db", clock=SystemClock().now_iso) as store:
+    async with _store_in(Path(args.data)) as store:
         print(await staff.issue(store, args.role, args.label or ""))
     return 0
 
 
 async def _tokens(args: argparse.Namespace) -> int:
-    data = Path(args.data)
-    if not (data / "tablehub.db").exists():
-        raise HubError(f"no store in {data}: run the hub (or the demo) there first")
-    async with Store(data / "tablehub.db", clock=SystemClock().now_iso) as store:
+    async with _store_in(Path(args.data)) as store:
         if args.revoke:
             await staff.revoke(store, args.revoke)
             print(f"revoked {args.revoke}")
