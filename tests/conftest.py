@@ -88,6 +88,15 @@ def run_module(log: Path, *args: str) -> subprocess.Popen[bytes]:
 
 
 @pytest.fixture
+async def printing_hub(
+    hub_config: HubConfig, menu_doc: dict[str, Any], printers: tuple[PrinterConfig, ...]
+) -> AsyncIterator[RunningHub]:
+    """`printing_hub_from` with the `printers` fixture, which a module of print tests defines."""
+    async with printing_hub_from(hub_config, menu_doc, printers) as running:
+        yield running
+
+
+@pytest.fixture
 async def lone_hub(hub_config: HubConfig, menu_doc: dict[str, Any]) -> AsyncIterator[RunningHub]:
     """A hub with no MQTT (so no in-hub consumer keeps a cursor unless a test writes one)."""
     async with running_hub(replace(hub_config, broker=None), seed_menu=menu_doc) as running:

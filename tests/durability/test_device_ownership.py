@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -16,9 +16,9 @@ import aiomqtt
 import pytest
 
 from hub.app import RunningHub
-from hub.config import HubConfig, PrinterConfig
+from hub.config import PrinterConfig
 from hub.store import repos
-from tests.conftest import printing_hub_from, table_token
+from tests.conftest import table_token
 
 PREFIX = "tablehub/v1/demo"
 LINES = [{"item": "chicken-satay", "qty": 1}, {"item": "beef-chow-fun", "qty": 1}]  # grill, wok
@@ -111,11 +111,8 @@ PRINTERS = (
 
 
 @pytest.fixture
-async def printing_hub(
-    hub_config: HubConfig, menu_doc: dict[str, Any]
-) -> AsyncIterator[RunningHub]:
-    async with printing_hub_from(hub_config, menu_doc, PRINTERS) as hub:
-        yield hub
+def printers() -> tuple[PrinterConfig, ...]:
+    return PRINTERS
 
 
 async def job_states(hub: RunningHub) -> dict[str, str]:

@@ -15,39 +15,25 @@ import aiohttp
 import pytest
 
 from hub.app import RunningHub
-from hub.config import HubConfig
+from hub.config import PrinterConfig
 from hub.ops.mosquitto import Mosquitto
-from tests.conftest import order_body, printing_hub_from, table_token
-from tests.integration.test_print_queue import PREFIX, PRINTERS, StandInAgent, jobs_in, started
+from tests.conftest import order_body, table_token
+from tests.integration.test_print_queue import PRINTERS, StandInAgent, jobs_in, started
 from tests.waiting import until
 
 
 class CancellingAgent(StandInAgent):
     """The stand-in agents, answering a cancel as the real agent does."""
 
-    async def _run(self) -> None:
-        async for message in self.client.messages:
-            printer = str(message.topic).split("/")[4]
-            assert isinstance(message.payload, bytes)
-            job = json.loads(message.payload)
-            self.jobs.setdefault(printer, []).append(job)
-            answer: dict[str, Any] | None
-            if job.get("cancel"):
-                answer = {"ok": False, "error": "cancelled"}
-            else:
-                answer = self.answer.get(printer, {"ok": True})
-            if answer is None:
-                continue
-            ack = {"job_id": job["job_id"], **answer}
-            await self.client.publish(f"{PREFIX}/printers/{printer}/acks", json.dumps(ack), qos=1)
+    def answer_to(self, printer: str, job: dict[str, Any]) -> dict[str, Any] | None:
+        if job.get("cancel"):
+            return {"ok": False, "error": "cancelled"}
+        return self.answer.get(printer, {"ok": True})
 
 
 @pytest.fixture
-async def printing_hub(
-    hub_config: HubConfig, menu_doc: dict[str, Any]
-) -> AsyncIterator[RunningHub]:
-    async with printing_hub_from(hub_config, menu_doc, PRINTERS) as hub:
-        yield hub
+def printers() -> tuple[PrinterConfig, ...]:
+    return PRINTERS
 
 
 @pytest.fixture

@@ -56,11 +56,17 @@ class StandInAgent:
             assert isinstance(message.payload, bytes)
             job = json.loads(message.payload)
             self.jobs.setdefault(printer, []).append(job)
-            answer = self.answer.get(printer, {"ok": True})
-            if answer is None or job.get("cancel"):
+            answer = self.answer_to(printer, job)
+            if answer is None:
                 continue
             ack = {"job_id": job["job_id"], **answer}
             await self.client.publish(f"{PREFIX}/printers/{printer}/acks", json.dumps(ack), qos=1)
+
+    def answer_to(self, printer: str, job: dict[str, Any]) -> dict[str, Any] | None:
+        """The ack fields for `job`; None: no answer (a mute printer, or a cancel)."""
+        if job.get("cancel"):
+            return None
+        return self.answer.get(printer, {"ok": True})
 
     def docs(self, printer: str) -> list[dict[str, Any]]:
         return [j["doc"] for j in self.jobs.get(printer, []) if "doc" in j]
