@@ -115,16 +115,9 @@ async def linked_hub(
 
 
 @pytest.fixture
-async def pin_hub(tmp_path: Path, menu_doc: dict[str, Any]) -> AsyncIterator[RunningHub]:
+async def pin_hub(hub_config: HubConfig, menu_doc: dict[str, Any]) -> AsyncIterator[RunningHub]:
     """A hub without MQTT whose tables staff must open, and whose diners give the table's PIN."""
-    config = HubConfig(
-        data_dir=tmp_path / "data",
-        http_port=0,
-        broker=None,
-        limits=Limits(enabled=False),
-        tables_require_open=True,
-        tables_require_pin=True,
-    )
+    config = replace(hub_config, broker=None, tables_require_open=True, tables_require_pin=True)
     async with running_hub(config, seed_menu=menu_doc) as running:
         yield running
 
