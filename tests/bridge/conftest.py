@@ -27,6 +27,7 @@ from cloud_bridge.cursor import read_state
 from cloud_bridge.receiver import POOL, AfterCommit, Tokens, build_app
 from hub.app import RunningHub
 from hub.store.db import Tx
+from tests.bridge.faultproxy import FaultProxy
 from tests.conftest import run_module
 from tests.samples import thing
 from tests.waiting import until
@@ -85,6 +86,11 @@ class Receiver:
     @property
     def pool(self) -> asyncpg.Pool:
         return self.app[POOL]
+
+    async def behind_proxy(self) -> FaultProxy:
+        """A fault proxy, started, that forwards to this receiver: the tests' way to take
+        the cloud down and up again."""
+        return await FaultProxy([("127.0.0.1", int(self.url.rsplit(":", 1)[1]))]).start()
 
     async def status(self) -> dict[str, Any]:
         async with (

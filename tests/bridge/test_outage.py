@@ -26,7 +26,6 @@ from tests.bridge.conftest import (
     stop_bridge,
     wait_for,
 )
-from tests.bridge.faultproxy import FaultProxy
 from tests.waiting import until
 
 ORDERS = 2000
@@ -98,7 +97,7 @@ async def outage_and_catch_up(
     hold: TelemetryWaitsForALiveOrder,
     live_ids: list[int],
 ) -> None:
-    proxy = await FaultProxy([("127.0.0.1", int(receiver.url.rsplit(":", 1)[1]))]).start()
+    proxy = await receiver.behind_proxy()
     proxy.down = True
     cfg = bridge_toml(
         tmp_path,
