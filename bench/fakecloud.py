@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gzip
-import signal
 import sqlite3
 import sys
 import time
@@ -24,19 +23,12 @@ from typing import Any
 import aiohttp.web as web
 import msgspec
 
-
-class Event(msgspec.Struct):
-    store: str
-    seq: int
-    stream: str
-    kind: str
-    key: str
-    at: str
-    body: msgspec.Raw
+from cloud_bridge.receiver import EventIn
+from plumbing.tasks import stop_event
 
 
 class Batch(msgspec.Struct):
-    events: list[Event] = []
+    events: list[EventIn] = []  # an event as the reference receiver reads it
     shed: list[dict[str, Any]] = []
 
 
@@ -144,12 +136,8 @@ async def serve(port: int, cloud: Cloud) -> None:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        await stop_event().wait()
     finally:
         await runner.cleanup()
 

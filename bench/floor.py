@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import signal
 import sqlite3
 import sys
 import time
@@ -26,6 +25,8 @@ from typing import Any
 import aiohttp.web as web
 import aiomqtt
 import aiosqlite
+
+from plumbing.tasks import stop_event
 
 STATIONS = {
     "sea-salt-edamame": "cold",
@@ -171,12 +172,8 @@ async def serve(port: int, db: Path, mqtt_port: int, store: str) -> None:
         asyncio.create_task(floor.publisher(mqtt_port), name="floor-publisher"),
     ]
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        await stop_event().wait()
     finally:
         await runner.cleanup()
         for t in tasks:

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -32,6 +31,7 @@ from cloud_bridge.tail import OutboxTail
 from cloud_bridge.uploader import CloudSink, HttpClient, Uploader
 from plumbing import logs
 from plumbing.clock import SystemClock
+from plumbing.tasks import stop_event
 
 log = logging.getLogger("tablehub.bridge")
 
@@ -39,14 +39,6 @@ log = logging.getLogger("tablehub.bridge")
 def setup_logging(level: str) -> None:
     """One JSON object per line on stdout (journald keeps it), written off the loop."""
     logs.setup(level)
-
-
-def _stop_event() -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
 
 
 # ---------------------------------------------------------------- the bridge process
@@ -217,7 +209,7 @@ async def _bridge(args: argparse.Namespace) -> int:
             print(f"{n} parked batch(es) released; the running bridge sends them again")
             return 0
         setup_logging(config.log_level)
-        await run_bridge(config, _stop_event())
+        await run_bridge(config, stop_event())
     except BridgeError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
@@ -237,7 +229,7 @@ async def _receiver(args: argparse.Namespace) -> int:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
     setup_logging(args.log_level)
-    stop = _stop_event()
+    stop = stop_event()
     runner = web.AppRunner(build_app(args.dsn, tokens), access_log=None, shutdown_timeout=2.0)
     await runner.setup()
     try:

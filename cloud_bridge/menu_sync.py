@@ -16,7 +16,6 @@ then holds one more version with the same content, which is harmless.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -26,6 +25,7 @@ from cloud_bridge.config import BridgeConfig
 from cloud_bridge.cursor import BridgeState
 from cloud_bridge.errors import BridgeError, CloudUnavailable, HubRejected
 from cloud_bridge.uploader import HttpClient
+from plumbing.tasks import pause
 
 log = logging.getLogger("tablehub.bridge.menu")
 
@@ -77,10 +77,8 @@ class MenuSync:
     async def _sleep(self, seconds: float) -> None:
         if self._sleep_fn is not None:
             await self._sleep_fn(seconds)
-            return
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                await self._stop.wait()
+        else:
+            await pause(self._stop, seconds)
 
     async def poll_once(self) -> str:
         """One round: 'unchanged', 'none', 'applied', 'rejected' or 'conflict'."""

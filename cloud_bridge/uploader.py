@@ -56,6 +56,7 @@ from cloud_bridge.tail import OutboxTail, Row, Snapshot
 from plumbing.backoff import Backoff
 from plumbing.clock import Clock, SystemClock
 from plumbing.outbox import LANES, TELEMETRY, lane_of
+from plumbing.tasks import pause
 
 log = logging.getLogger("tablehub.bridge")
 
@@ -427,10 +428,8 @@ class Uploader:
     async def _sleep(self, seconds: float) -> None:
         if self._sleep_fn is not None:
             await self._sleep_fn(seconds)
-            return
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                await self._stop.wait()
+        else:
+            await pause(self._stop, seconds)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop`: rounds of `step()`. The hub's store missing, locked or replaced is

@@ -1,4 +1,5 @@
-"""The part every agent's TOML file shares: its ``[mqtt]`` login, as a typed section.
+"""The part every agent's TOML file shares: its ``[mqtt]`` login, as a typed section, and
+the reading of such a file.
 
 [mqtt]
 host = "127.0.0.1"
@@ -10,13 +11,14 @@ password_file = "/etc/tablehub/secrets/printer-grill-1"   # or password = "..."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Protocol, TypeVar
 
 import msgspec
 
 from devices.agent import MqttSettings
-from plumbing.settings import Settings, fail
+from plumbing.settings import Settings, SettingsError, fail, load_toml
 
 
 class MqttSection(Settings, frozen=True, kw_only=True):
@@ -49,3 +51,23 @@ class MqttSection(Settings, frozen=True, kw_only=True):
             session_expiry=self.session_expiry,
             timeout=self.timeout,
         )
+
+
+class _WithMqtt(Protocol):
+    @property
+    def mqtt(self) -> MqttSection: ...
+
+
+F = TypeVar("F", bound=_WithMqtt)
+
+
+def read_agent_file(
+    path: Path, schema: type[F], error: Callable[[str], Exception]
+) -> tuple[F, MqttSettings]:
+    """The agent's file decoded as `schema`, and its MQTT login; any mistake is one line of
+    `error` naming the file and the key."""
+    try:
+        raw = load_toml(path, schema)
+        return raw, raw.mqtt.settings(path)
+    except SettingsError as exc:
+        raise error(str(exc)) from None

@@ -10,7 +10,6 @@ import dataclasses
 import json
 import logging
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,19 +35,12 @@ from hub.services.catalog import Catalog
 from hub.store import repos
 from hub.store.db import Store, Tx
 from plumbing import logs, plugins
+from plumbing.tasks import stop_event
 
 if TYPE_CHECKING:
     from plumbing.plugins import DemoCloud, DemoCloudMaker
 
 log = logging.getLogger("tablehub.cli")
-
-
-def _stop_event() -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
 
 
 # ---------------------------------------------------------------- run
@@ -58,7 +50,7 @@ async def _run(args: argparse.Namespace) -> int:
     config = load_config(Path(args.config))
     logs.setup(config.log_level)
     try:
-        await serve_forever(config, stop=_stop_event(), on_ready=_remember_url)
+        await serve_forever(config, stop=stop_event(), on_ready=_remember_url)
     except MenuInvalid as exc:
         if config.menu_file is None or exc.field == "menu_file":
             raise
@@ -184,7 +176,7 @@ async def _demo(args: argparse.Namespace) -> int:
             scales=(ScaleConfig(id="pass", port=scale.port, protocol="mt-sics"),),
         )
         try:
-            stop = _stop_event()
+            stop = stop_event()
             tokens_holder: dict[str, dict[str, str]] = {}
             cloud: DemoCloud | None = None  # with --cloud-dsn
 
@@ -264,10 +256,15 @@ def _print_demo(
 # ---------------------------------------------------------------- tables, token
 
 
-async def _open_catalog(data: Path) -> tuple[Store, Catalog]:
+def _store_in(data: Path) -> Store:
+    """The store a hub or the demo made in `data` (not opened yet); a HubError if none."""
     if not (data / "tablehub.db").exists():
         raise HubError(f"no store in {data}: run the hub (or the demo) there first")
-    store = Store(data / "tablehub.db", clock=SystemClock().now_iso)
+    return Store(data / "tablehub.db", clock=SystemClock().now_iso)
+
+
+async def _open_catalog(data: Path) -> tuple[Store, Catalog]:
+    store = _store_in(data)
     await store.open()
     cat = Catalog(store, load_or_create_secret(data))
     await cat.load()
@@ -292,19 +289,13 @@ async def _tables(args: argparse.Namespace) -> int:
 
 
 async def _token(args: argparse.Namespace) -> int:
-    data = Path(args.data)
-    if not (data / "tablehub.db").exists():
-        raise HubError(f"no store in {data}: run the hub (or the demo) there first")
-    async with Store(data / "tablehub.db", clock=SystemClock().now_iso) as store:
+    async with _store_in(Path(args.data)) as store:
         print(await staff.issue(store, args.role, args.label or ""))
     return 0
 
 
 async def _tokens(args: argparse.Namespace) -> int:
-    data = Path(args.data)
-    if not (data / "tablehub.db").exists():
-        raise HubError(f"no store in {data}: run the hub (or the demo) there first")
-    async with Store(data / "tablehub.db", clock=SystemClock().now_iso) as store:
+    async with _store_in(Path(args.data)) as store:
         if args.revoke:
             await staff.revoke(store, args.revoke)
             print(f"revoked {args.revoke}")

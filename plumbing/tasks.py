@@ -1,4 +1,5 @@
-"""Stopping tasks for sure.
+"""Stopping tasks for sure, and the stop every command's loops share: SIGINT and SIGTERM
+set it, and a loop's pause ends as soon as it is set.
 
 On Python 3.11 `asyncio.wait_for` (aiomqtt's publish and subscribe go through it) can swallow
 a cancel that lands just as the awaited future completes; the task then carries on, and a
@@ -9,7 +10,9 @@ every task is done.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import contextlib
+import signal
+from collections.abc import Callable, Iterable
 from typing import Any
 
 
@@ -33,3 +36,25 @@ async def cancel_all(
         else:
             out.append(t.result())
     return out
+
+
+def on_stop_signals(callback: Callable[[], object]) -> None:
+    """Call `callback` on SIGINT (Ctrl+C) and SIGTERM (the service manager's stop)."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, callback)
+
+
+def stop_event() -> asyncio.Event:
+    """An event that SIGINT or SIGTERM sets: what a command's long-lived loops stop on."""
+    stop = asyncio.Event()
+    on_stop_signals(stop.set)
+    return stop
+
+
+async def pause(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep `seconds`, or less when `stop` is set meanwhile: a loop's wait between rounds
+    that never holds up its shutdown."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await stop.wait()

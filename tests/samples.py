@@ -1,9 +1,14 @@
-"""Catalogue events for tests: small, valid instances of the shapes the hub writes."""
+"""Catalogue events for tests: small, valid instances of the shapes the hub writes, and the
+few helpers that write them to a hub's outbox and read its seqs back."""
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
+from hub.app import RunningHub
 from hub.domain import events as ev
-from hub.store.db import Event
+from hub.store.db import Event, Tx
 
 AT = "2026-01-01T00:00:00.000Z"
 
@@ -65,3 +70,24 @@ def thing(stream: str, i: int, pad: str = "") -> Thing:
         attrs = {"stream": stream, "kind": f"{stream}.thing"}
         cls = _things[stream] = type(f"{stream.title()}Thing", (Thing,), attrs)
     return cls(i=i, pad=pad)
+
+
+async def emit(hub: RunningHub, streams: list[str]) -> list[int]:
+    """One outbox row per entry of `streams`, in one write; their seqs."""
+
+    async def unit(tx: Tx) -> None:
+        for i, stream in enumerate(streams):
+            tx.emit(thing(stream, i))
+
+    await hub.services.store.write(unit)
+    last = hub.services.store.committed_seq
+    return list(range(last - len(streams) + 1, last + 1))
+
+
+def seqs_in(db: Path) -> list[int]:
+    """The seqs of the outbox rows in the store file `db`, read without the hub."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return [int(r[0]) for r in conn.execute("SELECT seq FROM outbox ORDER BY seq")]
+    finally:
+        conn.close()

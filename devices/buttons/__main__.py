@@ -10,18 +10,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 
 from devices.buttons.agent import ButtonAgent
 from devices.buttons.config import BoardFile, ButtonConfigError, load_board
+from plumbing.tasks import on_stop_signals
 
 
 async def _run(board: BoardFile) -> None:
     agent = ButtonAgent(board.store, board.board, board.mqtt)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, agent.stop)
+    on_stop_signals(agent.stop)
     await agent.run()
 
 

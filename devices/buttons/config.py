@@ -34,10 +34,10 @@ from typing import Annotated, Literal
 import msgspec
 
 from devices.agent import MqttSettings
-from devices.config import MqttSection
+from devices.config import MqttSection, read_agent_file
 from devices.errors import DeviceConfigError
 from hub.bus import contract
-from plumbing.settings import Settings, SettingsError, load_toml
+from plumbing.settings import Settings
 
 Pin = int | str
 CALL_KINDS = ("waiter", "bill", "water")
@@ -155,11 +155,7 @@ def load_board(path: str | Path) -> BoardFile:
     """The board's file; a mistake is a one-line `ButtonConfigError` naming the file and
     the key (`board.toml: [call[0]] knid: unknown key (did you mean kind?)`)."""
     path = Path(path)
-    try:
-        raw = load_toml(path, BoardSchema)
-        mqtt = raw.mqtt.settings(path)
-    except SettingsError as exc:
-        raise ButtonConfigError(str(exc)) from None
+    raw, mqtt = read_agent_file(path, BoardSchema, ButtonConfigError)
     board = ButtonConfig(
         name=raw.name,
         calls=tuple(CallButton(c.pin, c.table, c.kind) for c in raw.call),

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +47,7 @@ from devices.printers.config import PaperSettings, paper_problem, printer_settin
 from devices.printers.driver import EscposDriver
 from devices.printers.fake import FakeNetworkPrinter
 from plumbing.settings import SettingsError, fail, load_toml
+from plumbing.tasks import on_stop_signals
 
 log = logging.getLogger("tablehub.devices.printer")
 
@@ -136,9 +136,7 @@ async def _run(config: AgentConfig, *, test_print: bool) -> int:
             await agent.close()
             print("ok" if outcome.ok else f"failed: {outcome.error}: {outcome.message}")
             return 0 if outcome.ok else 1
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, agent.stop)
+        on_stop_signals(agent.stop)
         await agent.run()
         return 0
     finally:

@@ -30,18 +30,18 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
 
-from devices.config import MqttSection
+from devices.config import MqttSection, read_agent_file
 from devices.scales.agent import ScaleAgent
 from devices.scales.fake import FakeScale
 from devices.scales.protocols import BUILTIN, ProtocolFileError, load_protocols
-from plumbing.settings import Settings, SettingsError, load_toml
+from plumbing.settings import Settings
+from plumbing.tasks import on_stop_signals
 
 
 class ScaleFile(Settings, frozen=True, kw_only=True):
@@ -66,11 +66,7 @@ def agent_from_file(
     """The agent a scale TOML describes; `port_url` and `line` override the file's. Any
     mistake in the file is a `ProtocolFileError` of one line naming the key."""
     path = Path(path)
-    try:
-        raw = load_toml(path, ScaleFile)
-        mqtt = raw.mqtt.settings(path)
-    except SettingsError as exc:
-        raise ProtocolFileError(str(exc)) from None
+    raw, mqtt = read_agent_file(path, ScaleFile, ProtocolFileError)
     protocols = list(BUILTIN)
     if raw.protocols_file is not None:
         protocols += load_protocols(path.parent / raw.protocols_file)
@@ -100,9 +96,7 @@ async def _run(path: str, fake: str | None) -> None:
             agent = agent_from_file(path, scale.port, {"bytesize": 8, "parity": "N"})
         else:
             agent = agent_from_file(path)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, agent.stop)
+        on_stop_signals(agent.stop)
         await agent.run()
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from hub.bus import contract
 from hub.consumers.live import LiveHub
@@ -16,6 +18,8 @@ from hub.services.kitchen import Kitchen
 from hub.services.printing import Printing
 
 log = logging.getLogger("tablehub.router")
+
+M = TypeVar("M")
 
 
 class RejectLog:
@@ -58,6 +62,14 @@ class Router:
         self._live = live
         self._catalog = catalog
         self.rejects = RejectLog()
+        # topic kind -> handler of (subject, payload); other kinds are not the hub's to act on
+        self._handlers: dict[str, Callable[[str, bytes], Awaitable[None]]] = {
+            "kds.bump": self._bump,
+            "table.call": self._call,
+            "device.status": self._device,
+            "scale.weight": self._weight,
+            "printer.acks": self._ack,
+        }
 
     async def handle(self, topic: contract.Topic, payload: bytes) -> None:
         try:
@@ -68,16 +80,17 @@ class Router:
             self.rejects.reject(f"{topic.kind} {topic.subject}", exc.message)
 
     async def _route(self, topic: contract.Topic, payload: bytes) -> None:
-        if topic.kind == "kds.bump":
-            await self._bump(topic.subject, payload)
-        elif topic.kind == "table.call":
-            await self._call(topic.subject, payload)
-        elif topic.kind == "device.status":
-            await self._device(topic.subject, payload)
-        elif topic.kind == "scale.weight":
-            await self._weight(topic.subject, payload)
-        elif topic.kind == "printer.acks":
-            await self._ack(topic.subject, payload)
+        handler = self._handlers.get(topic.kind)
+        if handler is not None:
+            await handler(topic.subject, payload)
+
+    def _decode(self, device: str, decode: Callable[[bytes], M], payload: bytes) -> M | None:
+        """The message in `payload`, or None when it breaks the contract (rejected)."""
+        try:
+            return decode(payload)
+        except contract.ContractError as exc:
+            self.rejects.reject(device, str(exc))
+            return None
 
     async def _bump(self, station: str, payload: bytes) -> None:
         device = f"bump bar at {station}"
@@ -85,10 +98,8 @@ class Router:
         if menu is None or menu.station(station) is None:
             self.rejects.reject(device, f"unknown station '{station}'")
             return
-        try:
-            msg = contract.decode_bump(payload)
-        except contract.ContractError as exc:
-            self.rejects.reject(device, str(exc))
+        msg = self._decode(device, contract.decode_bump, payload)
+        if msg is None:
             return
         action_id = f"mqtt:{station}:{msg.id}"
         try:
@@ -112,18 +123,14 @@ class Router:
         if table not in self._catalog.tables:
             self.rejects.reject(device, f"unknown table '{table}'")
             return
-        try:
-            msg = contract.decode_call(payload)
-        except contract.ContractError as exc:
-            self.rejects.reject(device, str(exc))
+        msg = self._decode(device, contract.decode_call, payload)
+        if msg is None:
             return
         await self._calls.open(table, msg.kind, f"button:{msg.id[:40]}")
 
     async def _device(self, device_id: str, payload: bytes) -> None:
-        try:
-            msg = contract.decode_device_status(payload)
-        except contract.ContractError as exc:
-            self.rejects.reject(f"device {device_id}", str(exc))
+        msg = self._decode(f"device {device_id}", contract.decode_device_status, payload)
+        if msg is None:
             return
         await self._devices.report(device_id, msg.state, msg.kind, msg.detail)
         if self._printing is not None:
@@ -133,10 +140,8 @@ class Router:
         if self._printing is None or printer not in self._printing.printers:
             self.rejects.reject(f"printer agent {printer}", "no such printer in this store")
             return
-        try:
-            msg = contract.decode_print_ack(payload)
-        except contract.ContractError as exc:
-            self.rejects.reject(f"printer agent {printer}", str(exc))
+        msg = self._decode(f"printer agent {printer}", contract.decode_print_ack, payload)
+        if msg is None:
             return
         try:
             await self._printing.on_ack(printer, msg)
@@ -144,10 +149,8 @@ class Router:
             self.rejects.reject(f"printer agent {printer}", exc.message)
 
     async def _weight(self, scale: str, payload: bytes) -> None:
-        try:
-            msg = contract.decode_weight(payload)
-        except contract.ContractError as exc:
-            self.rejects.reject(f"scale {scale}", str(exc))
+        msg = self._decode(f"scale {scale}", contract.decode_weight, payload)
+        if msg is None:
             return
         self._live.weights[scale] = (msg.grams, msg.stable)
         self._live.broadcast(

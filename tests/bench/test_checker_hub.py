@@ -11,6 +11,7 @@ import asyncio
 import json
 import sqlite3
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,17 +25,40 @@ from hub.config import HubConfig
 from hub.ops.mosquitto import Mosquitto
 
 
-async def run_loadgen(
-    hub: RunningHub, broker: Mosquitto, token: str, run_id: str, tmp: Path
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Checked:
+    """A hub under the checker, and what running the generator against it takes."""
+
+    hub: RunningHub
+    broker: Mosquitto
+    config: HubConfig
+    token: str  # a kitchen token, for the expo screen
+    menu: dict[str, Any]  # the menu the hub was given
+    tmp: Path
+
+
+@pytest.fixture
+def checked(
+    hub: RunningHub,
+    broker: Mosquitto,
+    hub_config: HubConfig,
+    kitchen_token: str,
+    menu_doc: dict[str, Any],
+    tmp_path: Path,
+) -> Checked:
+    return Checked(hub, broker, hub_config, kitchen_token, menu_doc, tmp_path)
+
+
+async def run_loadgen(c: Checked, run_id: str) -> dict[str, Any]:
     """12 orders in one second (no retries, no screens or phones), then 3 s to let MQTT
     settle; the generator's output."""
+    hub, tmp = c.hub, c.tmp
     catalog = hub.services.catalog
     spec = {
         "url": hub.url,
-        "mqtt_port": broker.port,
+        "mqtt_port": c.broker.port,
         "tables": [[t, catalog.token_for(t)] for t in list(catalog.tables)[:6]],
-        "kitchen_token": token,
+        "kitchen_token": c.token,
         "run_id": run_id,
         "phases": [{"name": "steady", "rate": 12, "seconds": 1}],
         "diners": 0,
@@ -69,48 +93,34 @@ async def run_loadgen(
     return doc
 
 
-async def observe(
-    doc: dict[str, Any],
-    hub: RunningHub,
-    config: HubConfig,
-    token: str,
-    menu: dict[str, Any],
-    run_id: str,
-) -> dict[str, Any]:
+async def observe(c: Checked, doc: dict[str, Any], run_id: str) -> dict[str, Any]:
     mine = checker.acked(doc)
-    routing = checker.Routing.from_menu(menu)  # the menu this hub was given
-    store = checker.read_store(config.db_path, run_id + "-")
-    snap = await checker.expo_snapshot(hub.url, token)
+    routing = checker.Routing.from_menu(c.menu)
+    store = checker.read_store(c.config.db_path, run_id + "-")
+    snap = await checker.expo_snapshot(c.hub.url, c.token)
     return checker.judge(mine, mine, routing, store, snap["tickets"], doc["mqtt_events"])
 
 
-async def test_a_matching_run_passes_and_deleted_tickets_are_missing(
-    hub: RunningHub,
-    broker: Mosquitto,
-    hub_config: HubConfig,
-    kitchen_token: str,
-    menu_doc: dict[str, Any],
-    tmp_path: Path,
-) -> None:
-    doc = await run_loadgen(hub, broker, kitchen_token, "chk-ok", tmp_path)
+async def test_a_matching_run_passes_and_deleted_tickets_are_missing(checked: Checked) -> None:
+    doc = await run_loadgen(checked, "chk-ok")
     assert len(doc["acked"]) == 12
-    result = await observe(doc, hub, hub_config, kitchen_token, menu_doc, "chk-ok")
+    result = await observe(checked, doc, "chk-ok")
     assert result["problems"] == []
     assert result["ok"]
     assert result["tickets"] >= 12  # every order has a ticket per station its lines go to
 
     # now take the tickets of every third acknowledged order out of the store
-    routing = checker.Routing.from_menu(menu_doc)
+    routing = checker.Routing.from_menu(checked.menu)
     victims = [checker.acked(doc)[r[0]] for r in doc["acked"][::3]]
     gone = sum(len(routing.tickets(o)) for o in victims)
-    conn = sqlite3.connect(hub_config.db_path)
+    conn = sqlite3.connect(checked.config.db_path)
     with conn:
         marks = ",".join("?" * len(victims))
         conn.execute(
             f"DELETE FROM tickets WHERE order_id IN ({marks})", [o.order_id for o in victims]
         )
     conn.close()
-    result = await observe(doc, hub, hub_config, kitchen_token, menu_doc, "chk-ok")
+    result = await observe(checked, doc, "chk-ok")
     assert result["lost"] == 0  # the orders are all there
     assert result["store_tickets_missing"] == gone
     assert result["kds_missing"] == gone
@@ -119,13 +129,7 @@ async def test_a_matching_run_passes_and_deleted_tickets_are_missing(
 
 
 async def test_a_hub_that_saves_some_orders_without_tickets_fails(
-    hub: RunningHub,
-    broker: Mosquitto,
-    hub_config: HubConfig,
-    kitchen_token: str,
-    menu_doc: dict[str, Any],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    checked: Checked, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # the defect under test: every fourth order is saved and acknowledged with no tickets
     # (nothing for the screens, MQTT or the printers), the store consistent with itself
@@ -138,10 +142,10 @@ async def test_a_hub_that_saves_some_orders_without_tickets_fails(
         return {} if len(calls) % 4 == 0 else routed
 
     monkeypatch.setattr(ordering, "route", every_fourth_without_tickets)
-    doc = await run_loadgen(hub, broker, kitchen_token, "chk-bad", tmp_path)
+    doc = await run_loadgen(checked, "chk-bad")
     assert len(doc["acked"]) == len(calls) == 12
     dropped = sum(n for i, n in enumerate(calls, 1) if i % 4 == 0)
-    result = await observe(doc, hub, hub_config, kitchen_token, menu_doc, "chk-bad")
+    result = await observe(checked, doc, "chk-bad")
     assert result["lost"] == 0
     assert result["store_tickets_missing"] == dropped
     assert result["kds_missing"] == dropped

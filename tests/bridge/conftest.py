@@ -5,10 +5,13 @@ orders through a real hub and compare the hub's outbox with what the cloud holds
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
+import signal
 import sqlite3
+import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +27,8 @@ from cloud_bridge.cursor import read_state
 from cloud_bridge.receiver import POOL, AfterCommit, Tokens, build_app
 from hub.app import RunningHub
 from hub.store.db import Tx
+from tests.bridge.faultproxy import FaultProxy
+from tests.conftest import run_module
 from tests.samples import thing
 from tests.waiting import until
 
@@ -39,20 +44,29 @@ def write_secret(path: Path, text: str) -> Path:
     return path
 
 
-@pytest.fixture
-async def pg_dsn() -> AsyncIterator[str]:
-    """A fresh database `tablehub_test_<random>`, dropped afterwards."""
+@contextlib.asynccontextmanager
+async def scratch_database(*, create: bool = True) -> AsyncIterator[str]:
+    """The DSN of a database `tablehub_test_<random>`, made here unless `create` is False
+    (the code under test makes it then); dropped afterwards either way."""
     name = f"tablehub_test_{secrets.token_hex(6)}"
     try:
         admin = await asyncpg.connect(PG_ADMIN, timeout=5)
     except (OSError, asyncpg.PostgresError) as exc:
         pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN}: {exc}")
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        if create:
+            await admin.execute(f'CREATE DATABASE "{name}"')
         yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture
+async def pg_dsn() -> AsyncIterator[str]:
+    """A fresh database, dropped afterwards."""
+    async with scratch_database() as dsn:
+        yield dsn
 
 
 @pytest.fixture
@@ -72,6 +86,11 @@ class Receiver:
     @property
     def pool(self) -> asyncpg.Pool:
         return self.app[POOL]
+
+    async def behind_proxy(self) -> FaultProxy:
+        """A fault proxy, started, that forwards to this receiver: the tests' way to take
+        the cloud down and up again."""
+        return await FaultProxy([("127.0.0.1", int(self.url.rsplit(":", 1)[1]))]).start()
 
     async def status(self) -> dict[str, Any]:
         async with (
@@ -144,6 +163,20 @@ def bridge_toml(
     path = tmp_path / "bridge.toml"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def start_bridge(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    """The bridge command on the file `config`, logging to `log`."""
+    return run_module(log, "cloud_bridge", "bridge", "--config", str(config))
+
+
+async def stop_bridge(bridge: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, ten seconds to exit, then SIGKILL: a test never leaves a bridge behind."""
+    bridge.send_signal(signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        await asyncio.to_thread(bridge.wait, 10)
+    if bridge.poll() is None:
+        bridge.kill()
 
 
 def bridge_config(tmp_path: Path, **kw: Any) -> BridgeConfig:

@@ -21,7 +21,6 @@ from tests.bridge.conftest import (
     place_orders,
     wait_for,
 )
-from tests.bridge.faultproxy import FaultProxy
 
 BUDGET = 400_000
 
@@ -29,7 +28,7 @@ BUDGET = 400_000
 async def test_over_budget_telemetry_is_shed_and_counted_and_no_order_is_dropped(
     tmp_path: Path, hub: RunningHub, receiver: Receiver
 ) -> None:
-    proxy = await FaultProxy([("127.0.0.1", int(receiver.url.rsplit(":", 1)[1]))]).start()
+    proxy = await receiver.behind_proxy()
     proxy.down = True
     cfg = bridge_config(
         tmp_path,

@@ -16,14 +16,14 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import aiohttp
 import asyncpg
 import pytest
 
 from hub.ops.mosquitto import free_port
-from tests.bridge.conftest import PG_ADMIN, STORE
+from tests.bridge.conftest import STORE, scratch_database
 
 BANNER_TIMEOUT_S = 40.0
 ARRIVAL_TIMEOUT_S = 20.0
@@ -34,16 +34,8 @@ BANNER_END = "Press Ctrl+C to stop."
 @pytest.fixture
 async def new_db_dsn() -> AsyncIterator[str]:
     """The DSN of a database that does not exist yet (the demo makes it); dropped afterwards."""
-    name = f"tablehub_test_{secrets.token_hex(6)}"
-    try:
-        admin = await asyncpg.connect(PG_ADMIN, timeout=5)
-    except (OSError, asyncpg.PostgresError) as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN}: {exc}")
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with scratch_database(create=False) as dsn:
+        yield dsn
 
 
 @dataclass
@@ -92,6 +84,17 @@ async def read_banner(proc: asyncio.subprocess.Process, err: Path) -> list[str]:
     return lines
 
 
+async def start_demo(
+    data: Path, port: int, dsn: str, stderr: int | IO[bytes]
+) -> asyncio.subprocess.Process:
+    """`tablehub demo` keeping its files in `data`, serving on `port`, with the cloud at
+    `dsn`; its output (the banner) is piped to the test."""
+    args = ("--data", str(data), "--port", str(port), "--cloud-dsn", dsn)
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hub", "demo", *args, stdout=asyncio.subprocess.PIPE, stderr=stderr
+    )
+
+
 async def stop(proc: asyncio.subprocess.Process) -> int | None:
     """SIGTERM, then the exit code; None when it did not exit in time (it is killed then)."""
     if proc.returncode is not None:
@@ -137,20 +140,7 @@ async def test_the_demo_runs_the_whole_chain_and_an_order_reaches_postgresql_onc
     data, err = tmp_path / "data", tmp_path / "demo.err"
     port = free_port()
     with err.open("wb") as err_fh:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "hub",
-            "demo",
-            "--data",
-            str(data),
-            "--port",
-            str(port),
-            "--cloud-dsn",
-            new_db_dsn,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=err_fh,
-        )
+        proc = await start_demo(data, port, new_db_dsn, err_fh)
     try:
         banner = parse_banner(await read_banner(proc, err))
         assert banner.hub_url == f"http://127.0.0.1:{port}"
@@ -232,20 +222,8 @@ async def test_the_demo_runs_the_whole_chain_and_an_order_reaches_postgresql_onc
 async def test_without_postgresql_the_demo_says_so_and_starts_nothing(tmp_path: Path) -> None:
     data = tmp_path / "data"
     dead = free_port()  # nothing listens there
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "hub",
-        "demo",
-        "--data",
-        str(data),
-        "--port",
-        str(free_port()),
-        "--cloud-dsn",
-        f"postgresql://postgres@127.0.0.1:{dead}/tablehub_demo",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    dsn = f"postgresql://postgres@127.0.0.1:{dead}/tablehub_demo"
+    proc = await start_demo(data, free_port(), dsn, asyncio.subprocess.PIPE)
     try:
         async with asyncio.timeout(STOP_TIMEOUT_S):
             out, errb = await proc.communicate()

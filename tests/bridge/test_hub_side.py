@@ -9,9 +9,6 @@ import asyncio
 import json
 import logging
 import random
-import sqlite3
-from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +20,8 @@ from cloud_bridge.cli import run_bridge
 from cloud_bridge.cursor import BridgeState, ms_from_iso
 from cloud_bridge.receiver import accepted_streams
 from cloud_bridge.tail import TELEMETRY, lane_of
-from hub.app import RunningHub, running_hub
-from hub.config import CloudLinkConfig, HubConfig, load_config
+from hub.app import RunningHub
+from hub.config import CloudLinkConfig, load_config
 from hub.consumers.bridge_health import BridgeHealth
 from hub.consumers.outbox_prune import OutboxPruner
 from hub.domain import events
@@ -43,41 +40,14 @@ from tests.bridge.conftest import (
     place_orders,
     wait_for,
 )
-from tests.samples import thing
+from tests.samples import emit, seqs_in
 
 DAY_MS = 24 * 3600 * 1000
 CLOCK = SystemClock()
 
 
-@pytest.fixture
-async def lone_hub(hub_config: HubConfig, menu_doc: dict[str, Any]) -> AsyncIterator[RunningHub]:
-    """A hub with no MQTT (so no in-hub consumer keeps a cursor unless a test writes one)."""
-    async with running_hub(replace(hub_config, broker=None), seed_menu=menu_doc) as running:
-        yield running
-
-
 def state_of(path: Path) -> BridgeState:
     return BridgeState(path, store_id=STORE, now_ms=CLOCK.now_ms)
-
-
-async def emit(hub: RunningHub, streams: list[str]) -> list[int]:
-    """One outbox row per entry of `streams`, in one write; their seqs."""
-
-    async def unit(tx: Tx) -> None:
-        for i, stream in enumerate(streams):
-            tx.emit(thing(stream, i))
-
-    await hub.services.store.write(unit)
-    last = hub.services.store.committed_seq
-    return list(range(last - len(streams) + 1, last + 1))
-
-
-def seqs_in(db: Path) -> list[int]:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        return [int(r[0]) for r in conn.execute("SELECT seq FROM outbox ORDER BY seq")]
-    finally:
-        conn.close()
 
 
 async def set_consumer_cursor(hub: RunningHub, name: str, seq: int) -> None:
@@ -217,15 +187,6 @@ def test_the_bridge_section_and_a_bridge_toml_beside_the_config(tmp_path: Path) 
 
 
 # ---------------------------------------------------------------- health and the admin API
-
-
-@pytest.fixture
-async def linked_hub(
-    hub_config: HubConfig, menu_doc: dict[str, Any], tmp_path: Path
-) -> AsyncIterator[RunningHub]:
-    link = CloudLinkConfig(state_db=tmp_path / "bridge" / "bridge.db", health_every_s=0.05)
-    async with running_hub(replace(hub_config, bridge=link), seed_menu=menu_doc) as running:
-        yield running
 
 
 async def get(http: aiohttp.ClientSession, url: str, token: str | None = None) -> Any:

@@ -8,10 +8,8 @@ moment while uploads are going on."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import signal
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -26,10 +24,11 @@ from tests.bridge.conftest import (
     caught_up,
     emit_telemetry,
     place_orders,
+    start_bridge,
     start_receiver,
+    stop_bridge,
     wait_for,
 )
-from tests.bridge.test_outage import start_bridge
 from tests.waiting import event
 
 KILLS = 10
@@ -109,11 +108,7 @@ async def test_kill_9_of_the_bridge_loses_nothing_and_doubles_nothing(
         await wait_for(bridge_acked(state_db, hub), timeout=30, what="the acks to be recorded")
     finally:
         stop.set()
-        bridge.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            await asyncio.to_thread(bridge.wait, 10)
-        if bridge.poll() is None:
-            bridge.kill()
+        await stop_bridge(bridge)
         await producer
         await receiver.runner.cleanup()
         receiver = await start_receiver(pg_dsn)

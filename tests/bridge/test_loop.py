@@ -5,6 +5,7 @@ backoff, acks, partial acks, parking, splitting, priority, shedding and restarts
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import json
 import random
@@ -142,22 +143,29 @@ class Rig:
         return sum(len(lane.rows) for lane in snap.lanes.values())
 
 
-@pytest.fixture
-async def rig(tmp_path: Path, store: Store) -> AsyncIterator[Rig]:
+@contextlib.asynccontextmanager
+async def rig_of(tmp_path: Path, store: Store, **settings: Any) -> AsyncIterator[Rig]:
+    """A rig on `store` whose bridge has `settings` (its endpoint is never dialled: the
+    rig's cloud is the fake)."""
     cfg = bridge_config(
         tmp_path,
         hub_db=store.path,
         endpoint="http://127.0.0.1:9",
-        batch_max_events=10,
-        backoff_base_ms=1000,
-        backoff_cap_ms=60000,
         budget_check_seconds=5,
+        **settings,
     )
     async with (
         OutboxTail(store.path) as tail,
         BridgeState(cfg.state_db, store_id="demo", now_ms=lambda: 1_795_370_591_000) as state,
     ):
         yield Rig(cfg, tail, state)
+
+
+@pytest.fixture
+async def rig(tmp_path: Path, store: Store) -> AsyncIterator[Rig]:
+    settings = {"batch_max_events": 10, "backoff_base_ms": 1000, "backoff_cap_ms": 60000}
+    async with rig_of(tmp_path, store, **settings) as r:
+        yield r
 
 
 async def test_everything_goes_once_in_seq_order_and_the_cursors_follow_acks(
@@ -302,19 +310,7 @@ async def test_over_budget_the_oldest_telemetry_is_shed_counted_and_reported(
     await emit(store, ("telemetry", 40))
     await emit(store, ("orders", 10))
     await emit(store, ("telemetry", 10))
-    cfg = bridge_config(
-        tmp_path,
-        hub_db=store.path,
-        endpoint="http://127.0.0.1:9",
-        batch_max_events=100,
-        backlog_budget_bytes=4000,
-        budget_check_seconds=5,
-    )
-    async with (
-        OutboxTail(store.path) as tail,
-        BridgeState(cfg.state_db, store_id="demo", now_ms=lambda: 1_795_370_591_000) as state,
-    ):
-        r = Rig(cfg, tail, state)
+    async with rig_of(tmp_path, store, batch_max_events=100, backlog_budget_bytes=4000) as r:
         r.cloud.fail_next(CloudUnavailable("down"), times=2)
 
         await r.drain()
@@ -327,10 +323,10 @@ async def test_over_budget_the_oldest_telemetry_is_shed_counted_and_reported(
         assert max(shed) < min(kept)
         assert sorted(shed + kept) == [*range(1, 41), *range(51, 61)]
         assert sum(n["count"] for n in r.cloud.shed) == len(shed)
-        st = read_state(state.path)
+        st = read_state(r.state.path)
         assert st["shed"]["events"] == len(shed)
         assert st["shed"]["unreported_notices"] == 0
-        plan = prune_plan(state.path)
+        plan = prune_plan(r.state.path)
         assert plan.shed == ((1, max(shed)),)
         await r.meter_is_true()
 

@@ -14,7 +14,6 @@ from cloud_bridge.cli import run_bridge
 from cloud_bridge.cursor import read_state
 from hub.app import RunningHub
 from tests.bridge.conftest import ADMIN_TOKEN, STORE, Receiver, bridge_config, wait_for
-from tests.bridge.faultproxy import FaultProxy
 from tests.waiting import until
 
 
@@ -33,7 +32,7 @@ async def test_cloud_menus_reach_the_hub_and_rejections_are_reported_with_the_re
     tmp_path: Path, hub: RunningHub, receiver: Receiver, admin_token: str
 ) -> None:
     # the bridge reaches the cloud through a proxy that counts its menu polls
-    proxy = await FaultProxy([("127.0.0.1", int(receiver.url.rsplit(":", 1)[1]))]).start()
+    proxy = await receiver.behind_proxy()
     polls = [0]
 
     def count(request: bytes) -> None:

@@ -7,10 +7,6 @@ bench, not here."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import aiohttp
@@ -25,24 +21,16 @@ from tests.bridge.conftest import (
     caught_up,
     emit_telemetry,
     place_orders,
+    start_bridge,
     start_receiver,
+    stop_bridge,
     wait_for,
 )
-from tests.bridge.faultproxy import FaultProxy
 from tests.waiting import until
 
 ORDERS = 2000
 TELEMETRY = 10_000
 LIVE_RATE = 20  # orders per second during the catch-up
-
-
-def start_bridge(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as fh:
-        return subprocess.Popen(
-            [sys.executable, "-m", "cloud_bridge", "bridge", "--config", str(config)],
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-        )
 
 
 async def live_orders(hub: RunningHub, stop: asyncio.Event, ids: list[int]) -> None:
@@ -109,7 +97,7 @@ async def outage_and_catch_up(
     hold: TelemetryWaitsForALiveOrder,
     live_ids: list[int],
 ) -> None:
-    proxy = await FaultProxy([("127.0.0.1", int(receiver.url.rsplit(":", 1)[1]))]).start()
+    proxy = await receiver.behind_proxy()
     proxy.down = True
     cfg = bridge_toml(
         tmp_path,
@@ -147,11 +135,7 @@ async def outage_and_catch_up(
         await wait_for(lambda: caught_up(receiver, hub), timeout=60, what="live orders to arrive")
     finally:
         stop_live.set()
-        bridge.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            await asyncio.to_thread(bridge.wait, 10)
-        if bridge.poll() is None:
-            bridge.kill()
+        await stop_bridge(bridge)
         await proxy.stop()
     assert bridge.returncode == 0, log.read_text()[-2000:]
     assert "Traceback" not in log.read_text()

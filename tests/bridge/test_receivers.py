@@ -10,7 +10,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -31,28 +30,12 @@ from tests.bridge.conftest import (
     wait_for,
 )
 from tests.bridge.faultproxy import FaultProxy
+from tests.conftest import run_module
 
 
 def start_receiver_process(dsn: str, tokens: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as fh:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "cloud_bridge",
-                "cloud-receiver",
-                "--dsn",
-                dsn,
-                "--token-file",
-                str(tokens),
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-        )
+    args = ("--dsn", dsn, "--token-file", str(tokens), "--port", str(port))
+    return run_module(log, "cloud_bridge", "cloud-receiver", *args, "--log-level", "warning")
 
 
 async def serving(port: int) -> bool:

@@ -29,15 +29,7 @@ P80 = PaperProfile.for_width(42)
 P58 = PaperProfile.for_width(32)
 
 KITCHEN: dict[str, Any] = {
-    "kind": "kitchen",
-    "copy": "ORIGINAL",
-    "banner": None,
-    "store": "Golden Lantern",
-    "station": "grill",
-    "table": "Table 4",
-    "number": 42,
-    "round": 2,
-    "time": "2026-11-22T18:03:11Z",
+    **SIMPLE_CHIT,
     "items": [
         {
             "qty": 2,
@@ -48,7 +40,6 @@ KITCHEN: dict[str, Any] = {
         },
         {"qty": 1, "name": "Steamed Rice"},
     ],
-    "lang": "en",
 }
 
 BILL: dict[str, Any] = {

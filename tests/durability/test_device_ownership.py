@@ -8,18 +8,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 import aiomqtt
 import pytest
 
-from hub.app import RunningHub, running_hub
-from hub.bus.client import BrokerConfig
-from hub.config import HubConfig, Limits, PrinterConfig
-from hub.ops.mosquitto import Mosquitto
+from hub.app import RunningHub
+from hub.config import PrinterConfig
 from hub.store import repos
 from tests.conftest import table_token
 
@@ -49,14 +46,6 @@ async def place(hub: RunningHub, key: str) -> dict[str, Any]:
 
 def rejections(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if "rejected message" in r.getMessage()]
-
-
-@pytest.fixture
-async def device(broker: Mosquitto) -> AsyncIterator[aiomqtt.Client]:
-    async with aiomqtt.Client(
-        "127.0.0.1", broker.port, identifier="ownership-device", protocol=aiomqtt.ProtocolVersion.V5
-    ) as client:
-        yield client
 
 
 async def ticket_status(hub: RunningHub, station: str, ticket_id: int) -> str:
@@ -122,21 +111,8 @@ PRINTERS = (
 
 
 @pytest.fixture
-async def printing_hub(
-    tmp_path: Path, broker: Mosquitto, menu_doc: dict[str, Any]
-) -> AsyncIterator[RunningHub]:
-    config = HubConfig(
-        data_dir=tmp_path / "data",
-        http_port=0,
-        broker=BrokerConfig(port=broker.port, client_id=f"hub-{tmp_path.name}"),
-        printers=PRINTERS,
-        ack_timeout_s=1.0,
-        limits=Limits(enabled=False),
-    )
-    async with running_hub(config, seed_menu=menu_doc) as hub:
-        assert hub.bus is not None
-        await asyncio.wait_for(hub.bus.connected.wait(), 5)
-        yield hub
+def printers() -> tuple[PrinterConfig, ...]:
+    return PRINTERS
 
 
 async def job_states(hub: RunningHub) -> dict[str, str]:

@@ -3,30 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from dataclasses import replace
-from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.async_api import Browser, expect
 
-from hub.app import RunningHub, running_hub
-from hub.config import CloudLinkConfig, HubConfig
+from hub.app import RunningHub
 from hub.services import staff
 
 pytestmark = pytest.mark.browser
 
 LATIN_WORD = re.compile(r"[A-Za-z]{3,}")
-
-
-@pytest.fixture
-async def linked_hub(
-    hub_config: HubConfig, menu_doc: dict[str, Any], tmp_path: Path
-) -> AsyncIterator[RunningHub]:
-    link = CloudLinkConfig(state_db=tmp_path / "bridge" / "bridge.db", health_every_s=0.05)
-    async with running_hub(replace(hub_config, bridge=link), seed_menu=menu_doc) as running:
-        yield running
 
 
 async def test_the_bridge_card_follows_the_language(

@@ -4,7 +4,6 @@ remembered, locked out), and a kitchen screen paired with a one-time PIN."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +11,7 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, Page, ViewportSize, expect
 
-from hub.app import RunningHub, running_hub
-from hub.config import HubConfig, Limits
+from hub.app import RunningHub
 from hub.services import staff
 from tests.conftest import table_token
 from tests.e2e.conftest import screenshot_dir
@@ -23,21 +21,6 @@ pytestmark = pytest.mark.browser
 PHONE: ViewportSize = {"width": 390, "height": 844}
 SCREEN: ViewportSize = {"width": 1280, "height": 800}
 EDAMAME = "sea-salt-edamame"
-
-
-@pytest.fixture
-async def pin_hub(tmp_path: Path, menu_doc: dict[str, Any]) -> AsyncIterator[RunningHub]:
-    config = HubConfig(
-        data_dir=tmp_path / "data",
-        http_host="127.0.0.1",
-        http_port=0,
-        broker=None,
-        limits=Limits(enabled=False),
-        tables_require_open=True,
-        tables_require_pin=True,
-    )
-    async with running_hub(config, seed_menu=menu_doc) as hub:
-        yield hub
 
 
 async def shot(page: Page, name: str) -> None:

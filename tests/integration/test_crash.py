@@ -17,6 +17,7 @@ import aiohttp
 import pytest
 
 from hub.ops.mosquitto import Mosquitto, free_port
+from tests.conftest import run_module
 from tests.waiting import until
 
 ROUNDS = 3
@@ -46,12 +47,7 @@ enabled = false
 
 
 def start_hub(cfg: Path, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as fh:
-        return subprocess.Popen(
-            [sys.executable, "-m", "hub", "run", "--config", str(cfg)],
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-        )
+    return run_module(log, "hub", "run", "--config", str(cfg))
 
 
 async def wait_serving(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -47,10 +47,9 @@ def test_bucket_memory_is_bounded() -> None:
 
 
 @pytest.fixture
-async def limited_hub(tmp_path: Path, menu_doc: dict[str, Any]) -> AsyncIterator[RunningHub]:
-    config = HubConfig(
-        data_dir=tmp_path / "data",
-        http_port=0,
+async def limited_hub(hub_config: HubConfig, menu_doc: dict[str, Any]) -> AsyncIterator[RunningHub]:
+    config = replace(
+        hub_config,
         broker=None,
         limits=Limits(
             orders=Limit(burst=3, per_minute=1),

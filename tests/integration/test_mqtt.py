@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -43,15 +42,6 @@ async def place(
         assert r.status == 201
         order: dict[str, Any] = await r.json()
         return order
-
-
-@pytest.fixture
-async def device(broker: Mosquitto) -> AsyncIterator[aiomqtt.Client]:
-    """A stand-in for a KDS or bump bar: a real MQTT client on the test broker."""
-    async with aiomqtt.Client(
-        "127.0.0.1", broker.port, identifier="test-device", protocol=aiomqtt.ProtocolVersion.V5
-    ) as client:
-        yield client
 
 
 async def test_hub_announces_itself_retained(hub: RunningHub, broker: Mosquitto) -> None:

@@ -9,66 +9,37 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
-import aiomqtt
 import pytest
 
-from hub.app import RunningHub, running_hub
-from hub.bus.client import BrokerConfig
-from hub.config import HubConfig, Limits
+from hub.app import RunningHub
+from hub.config import PrinterConfig
 from hub.ops.mosquitto import Mosquitto
 from tests.conftest import order_body, table_token
-from tests.integration.test_print_queue import PREFIX, PRINTERS, StandInAgent, jobs_in
+from tests.integration.test_print_queue import PRINTERS, StandInAgent, jobs_in, started
 from tests.waiting import until
 
 
 class CancellingAgent(StandInAgent):
     """The stand-in agents, answering a cancel as the real agent does."""
 
-    async def _run(self) -> None:
-        async for message in self.client.messages:
-            printer = str(message.topic).split("/")[4]
-            assert isinstance(message.payload, bytes)
-            job = json.loads(message.payload)
-            self.jobs.setdefault(printer, []).append(job)
-            answer: dict[str, Any] | None
-            if job.get("cancel"):
-                answer = {"ok": False, "error": "cancelled"}
-            else:
-                answer = self.answer.get(printer, {"ok": True})
-            if answer is None:
-                continue
-            ack = {"job_id": job["job_id"], **answer}
-            await self.client.publish(f"{PREFIX}/printers/{printer}/acks", json.dumps(ack), qos=1)
+    def answer_to(self, printer: str, job: dict[str, Any]) -> dict[str, Any] | None:
+        if job.get("cancel"):
+            return {"ok": False, "error": "cancelled"}
+        return self.answer.get(printer, {"ok": True})
 
 
 @pytest.fixture
-async def printing_hub(
-    tmp_path: Path, broker: Mosquitto, menu_doc: dict[str, Any]
-) -> AsyncIterator[RunningHub]:
-    config = HubConfig(
-        data_dir=tmp_path / "data",
-        http_port=0,
-        broker=BrokerConfig(port=broker.port, client_id=f"hub-{tmp_path.name}"),
-        printers=PRINTERS,
-        ack_timeout_s=1.0,
-        limits=Limits(enabled=False),
-    )
-    async with running_hub(config, seed_menu=menu_doc) as hub:
-        assert hub.bus is not None
-        yield hub
+def printers() -> tuple[PrinterConfig, ...]:
+    return PRINTERS
 
 
 @pytest.fixture
 async def agents(broker: Mosquitto) -> AsyncIterator[CancellingAgent]:
-    async with aiomqtt.Client("127.0.0.1", broker.port, identifier="cancelling-agents") as c:
-        a = CancellingAgent(c)
-        await a.start()
+    async with started(broker, CancellingAgent) as a:
         yield a
-        await a.stop()
 
 
 async def test_cancel_ack_from_the_first_printer_keeps_the_job_on_the_backup(

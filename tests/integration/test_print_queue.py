@@ -8,22 +8,20 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import aiomqtt
 import pytest
 
-from hub.app import RunningHub, running_hub
-from hub.bus.client import BrokerConfig
-from hub.config import BillConfig, HubConfig, Limits, PrinterConfig
+from hub.app import RunningHub
+from hub.config import BillConfig, HubConfig, PrinterConfig
 from hub.domain.ports import Clock
 from hub.ops.mosquitto import Mosquitto
 from hub.services import staff
-from tests.conftest import order_body, table_token
+from tests.conftest import order_body, printing_hub_from, table_token
 from tests.integration.test_clock_steps import SteppingClock
-from tests.waiting import event, until
+from tests.waiting import until
 
 PREFIX = "tablehub/v1/demo"
 PRINTERS = (
@@ -58,51 +56,60 @@ class StandInAgent:
             assert isinstance(message.payload, bytes)
             job = json.loads(message.payload)
             self.jobs.setdefault(printer, []).append(job)
-            answer = self.answer.get(printer, {"ok": True})
-            if answer is None or job.get("cancel"):
+            answer = self.answer_to(printer, job)
+            if answer is None:
                 continue
             ack = {"job_id": job["job_id"], **answer}
             await self.client.publish(f"{PREFIX}/printers/{printer}/acks", json.dumps(ack), qos=1)
+
+    def answer_to(self, printer: str, job: dict[str, Any]) -> dict[str, Any] | None:
+        """The ack fields for `job`; None: no answer (a mute printer, or a cancel)."""
+        if job.get("cancel"):
+            return None
+        return self.answer.get(printer, {"ok": True})
 
     def docs(self, printer: str) -> list[dict[str, Any]]:
         return [j["doc"] for j in self.jobs.get(printer, []) if "doc" in j]
 
 
-@contextlib.asynccontextmanager
-async def hub_with_printers(
-    tmp_path: Path, broker: Mosquitto, menu_doc: dict[str, Any], clock: Clock | None = None
-) -> AsyncIterator[RunningHub]:
-    config = HubConfig(
-        data_dir=tmp_path / "data",
-        http_port=0,
-        broker=BrokerConfig(port=broker.port, client_id=f"hub-{tmp_path.name}"),
-        printers=PRINTERS,
+def hub_with_printers(
+    hub_config: HubConfig, menu_doc: dict[str, Any], clock: Clock | None = None
+) -> contextlib.AbstractAsyncContextManager[RunningHub]:
+    return printing_hub_from(
+        hub_config,
+        menu_doc,
+        PRINTERS,
+        clock,
         kds_silent_after_s=1,
-        ack_timeout_s=1.0,
-        limits=Limits(enabled=False),
         bill=BillConfig(header=("12 Harbour St",), taxes=(("Sales tax 8.875%", 88_750),)),
     )
-    async with running_hub(config, seed_menu=menu_doc, clock=clock) as hub:
-        assert hub.bus is not None
-        await event(hub.bus.connected, "the hub to connect to the broker")
-        yield hub
 
 
 @pytest.fixture
 async def printing_hub(
-    tmp_path: Path, broker: Mosquitto, menu_doc: dict[str, Any]
+    hub_config: HubConfig, menu_doc: dict[str, Any]
 ) -> AsyncIterator[RunningHub]:
-    async with hub_with_printers(tmp_path, broker, menu_doc) as hub:
+    async with hub_with_printers(hub_config, menu_doc) as hub:
         yield hub
+
+
+A = TypeVar("A", bound=StandInAgent)
+
+
+@contextlib.asynccontextmanager
+async def started(broker: Mosquitto, cls: type[A]) -> AsyncIterator[A]:
+    """Agents of class `cls` on the test broker, subscribed to every printer's jobs."""
+    async with aiomqtt.Client("127.0.0.1", broker.port, identifier=cls.__name__) as c:
+        a = cls(c)
+        await a.start()
+        yield a
+        await a.stop()
 
 
 @pytest.fixture
 async def agent(broker: Mosquitto) -> AsyncIterator[StandInAgent]:
-    async with aiomqtt.Client("127.0.0.1", broker.port, identifier="stand-in-agents") as c:
-        a = StandInAgent(c)
-        await a.start()
+    async with started(broker, StandInAgent) as a:
         yield a
-        await a.stop()
 
 
 async def jobs_in(hub: RunningHub, state: str) -> list[str]:
@@ -205,8 +212,7 @@ async def dispatcher_has_looked(hub: RunningHub, clock: SteppingClock) -> None:
 
 
 async def test_silent_screen_gets_its_tickets_printed_once(
-    tmp_path: Path,
-    broker: Mosquitto,
+    hub_config: HubConfig,
     menu_doc: dict[str, Any],
     agent: StandInAgent,
     http: aiohttp.ClientSession,
@@ -215,7 +221,7 @@ async def test_silent_screen_gets_its_tickets_printed_once(
     the screen up (nothing prints), then with it gone (its open tickets print, once)."""
     clock = SteppingClock()
     silence_ms = 3 * 1000  # well past kds_silent_after_s (1 s)
-    async with hub_with_printers(tmp_path, broker, menu_doc, clock) as hub:
+    async with hub_with_printers(hub_config, menu_doc, clock) as hub:
         await check_silent_screen(hub, clock, silence_ms, agent, http)
 
 

@@ -23,6 +23,7 @@ from devices.printers.driver import EscposDriver
 from devices.printers.fake import FakeNetworkPrinter, Receipt
 from hub.bus import contract
 from hub.ops.mosquitto import Mosquitto
+from tests.contract.update_goldens import SIMPLE_CHIT
 from tests.waiting import event, until
 
 STORE = "demo"
@@ -31,21 +32,9 @@ ROOT = Path(__file__).parents[2]
 
 
 def chit(number: int, **changes: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "kind": "kitchen",
-        "copy": "ORIGINAL",
-        "banner": None,
-        "store": "Golden Lantern",
-        "station": "grill",
-        "table": "Table 4",
-        "number": number,
-        "round": 1,
-        "time": "2026-11-22T18:03:11Z",
-        "items": [{"qty": 1, "name": f"Dish {number}", "modifiers": ["Hot"]}],
-        "lang": "en",
-    }
-    doc.update(changes)
-    return doc
+    """Kitchen chit number `number`, its one dish named after it."""
+    dish = {"qty": 1, "name": f"Dish {number}", "modifiers": ["Hot"]}
+    return {**SIMPLE_CHIT, "number": number, "round": 1, "items": [dish], **changes}
 
 
 def number(receipt: Receipt) -> int:
@@ -125,8 +114,9 @@ def printer_id() -> str:
     return f"p{uuid.uuid4().hex[:10]}"
 
 
-@pytest.fixture
-async def hub(broker: Mosquitto, printer_id: str) -> AsyncIterator[Hub]:
+@contextlib.asynccontextmanager
+async def listening(broker: Mosquitto, printer_id: str) -> AsyncIterator[Hub]:
+    """The hub side of printer `printer_id`, once the broker acknowledged its subscription."""
     async with aiomqtt.Client(
         "127.0.0.1",
         broker.port,
@@ -140,6 +130,12 @@ async def hub(broker: Mosquitto, printer_id: str) -> AsyncIterator[Hub]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+@pytest.fixture
+async def hub(broker: Mosquitto, printer_id: str) -> AsyncIterator[Hub]:
+    async with listening(broker, printer_id) as side:
+        yield side
 
 
 def make_agent(

@@ -8,22 +8,26 @@ journal, so the hub's resends were answered "already queued" and it never printe
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import aiomqtt
 import pytest
 
 from devices.printers.agent import PrinterAgent
 from devices.printers.fake import FakeNetworkPrinter
 from hub.ops.mosquitto import Mosquitto
-from tests.integration.test_printer_agent import Hub, chit, make_agent, number, running
-from tests.waiting import event, thread_event, until
+from tests.integration.test_printer_agent import (
+    Hub,
+    chit,
+    listening,
+    make_agent,
+    number,
+    running,
+)
+from tests.waiting import thread_event, until
 
 
 @pytest.fixture
@@ -34,20 +38,8 @@ def printer() -> Iterator[FakeNetworkPrinter]:
 
 @pytest.fixture
 async def side(broker: Mosquitto) -> AsyncIterator[Hub]:
-    printer_id = f"p{uuid.uuid4().hex[:10]}"
-    async with aiomqtt.Client(
-        "127.0.0.1",
-        broker.port,
-        identifier=f"hub-{printer_id}",
-        protocol=aiomqtt.ProtocolVersion.V5,
-    ) as client:
-        hub = Hub(client, printer_id)
-        task = asyncio.create_task(hub.listen())
-        await event(hub.subscribed, "the hub side's subscription to be acknowledged")
+    async with listening(broker, f"p{uuid.uuid4().hex[:10]}") as hub:
         yield hub
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 class CancelHeldOpen:

@@ -4,47 +4,15 @@ hand its seq out again to an event the bridge and the in-hub consumers have alre
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 from cloud_bridge.cursor import BridgeState
-from hub.app import RunningHub, running_hub
-from hub.config import HubConfig
+from hub.app import RunningHub
 from hub.consumers.outbox_prune import OutboxPruner
 from hub.domain.ports import SystemClock
-from hub.store.db import Tx
-from tests.samples import thing
+from tests.samples import emit, seqs_in
 
 CLOCK = SystemClock()
-
-
-@pytest.fixture
-async def lone_hub(hub_config: HubConfig, menu_doc: dict[str, Any]) -> AsyncIterator[RunningHub]:
-    async with running_hub(replace(hub_config, broker=None), seed_menu=menu_doc) as running:
-        yield running
-
-
-async def emit(hub: RunningHub, streams: list[str]) -> list[int]:
-    async def unit(tx: Tx) -> None:
-        for i, stream in enumerate(streams):
-            tx.emit(thing(stream, i))
-
-    await hub.services.store.write(unit)
-    last = hub.services.store.committed_seq
-    return list(range(last - len(streams) + 1, last + 1))
-
-
-def seqs_in(db: Path) -> list[int]:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        return [int(r[0]) for r in conn.execute("SELECT seq FROM outbox ORDER BY seq")]
-    finally:
-        conn.close()
 
 
 async def test_shed_pruning_keeps_the_newest_row_until_it_is_not_the_newest(

@@ -18,24 +18,15 @@ from tests.conftest import order_body, table_token
 
 
 @pytest.fixture
-async def pin_hub(tmp_path: Path, menu_doc: dict[str, Any]) -> AsyncIterator[RunningHub]:
-    config = HubConfig(
-        data_dir=tmp_path / "data",
-        http_port=0,
-        broker=None,
-        limits=Limits(enabled=False),
-        tables_require_open=True,
-        tables_require_pin=True,
-    )
-    async with running_hub(config, seed_menu=menu_doc) as hub:
-        yield hub
+async def floor(pin_hub: RunningHub) -> dict[str, str]:
+    """The headers of the floor staff, who open and close the PIN hub's tables."""
+    return {"Authorization": f"Bearer {await staff.issue(pin_hub.services.store, 'floor')}"}
 
 
 async def test_table_must_be_opened_and_pin_given(
-    pin_hub: RunningHub, http: aiohttp.ClientSession
+    pin_hub: RunningHub, floor: dict[str, str], http: aiohttp.ClientSession
 ) -> None:
     hub = pin_hub
-    floor = {"Authorization": f"Bearer {await staff.issue(hub.services.store, 'floor')}"}
     token = table_token(hub, "T2")
     url = f"{hub.url}/api/v1/orders"
     async with http.get(f"{hub.url}/api/v1/menu", params={"table": token}) as r:
@@ -65,11 +56,10 @@ async def test_table_must_be_opened_and_pin_given(
 
 
 async def test_a_locked_out_table_refuses_even_the_right_pin(
-    pin_hub: RunningHub, http: aiohttp.ClientSession
+    pin_hub: RunningHub, floor: dict[str, str], http: aiohttp.ClientSession
 ) -> None:
     """Else a guesser tries all 10,000 PINs and watches for the one answer that is not 429."""
     hub = pin_hub
-    floor = {"Authorization": f"Bearer {await staff.issue(hub.services.store, 'floor')}"}
     token = table_token(hub, "T4")
     url = f"{hub.url}/api/v1/orders"
     async with http.post(f"{hub.url}/api/v1/tables/T4/open", headers=floor) as r:

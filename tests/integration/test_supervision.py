@@ -15,53 +15,56 @@ import pytest
 
 from hub import cli
 from hub.app import RunningHub, WorkerDied, serve_forever
-from hub.bus.client import BrokerConfig
 from hub.config import HubConfig, PrinterConfig
 from hub.consumers.live import LiveHub
-from hub.consumers.relay import OutboxRelay
 from hub.consumers.supervisor import Loop, Supervisor
 from hub.domain.events import ItemAvailability
-from hub.ops.mosquitto import Mosquitto
 from hub.services.printing import Printing
 from hub.store.db import Event, Store, Tx
 
+AGENT = PrinterConfig(id="grill-1", stations=("grill",), address="tcp://127.0.0.1:9")
 
+
+@pytest.mark.parametrize(
+    ("run", "worker", "changes"),
+    [
+        ("hub.consumers.relay.OutboxRelay.run", "mqtt-relay", {}),
+        # an agent the hub runs in its own process is one of its workers too
+        (
+            "devices.printers.agent.PrinterAgent.run",
+            "agent-printer-grill-1",
+            {"printers": (AGENT,)},
+        ),
+    ],
+)
 async def test_a_dead_worker_stops_the_hub_with_a_failure(
-    tmp_path: Path,
+    run: str,
+    worker: str,
+    changes: dict[str, Any],
+    hub_config: HubConfig,
     menu_doc: dict[str, Any],
-    broker: Mosquitto,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    async def broken(self: OutboxRelay) -> None:
+    async def broken(self: object) -> None:
         await asyncio.sleep(0.05)
-        raise RuntimeError("relay bug")
+        raise RuntimeError(f"{worker} bug")
 
-    monkeypatch.setattr(OutboxRelay, "run", broken)
-    config = HubConfig(
-        data_dir=tmp_path / "data",
-        http_port=0,
-        broker=BrokerConfig(port=broker.port, client_id="hub-supervised"),
-    )
-    stop = asyncio.Event()
-    with pytest.raises(WorkerDied):
-        await asyncio.wait_for(serve_forever(config, stop=stop, seed_menu=menu_doc), 20)
-    messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
-    assert any("mqtt-relay died" in m and "relay bug" in m for m in messages), messages
-    assert len(died_lines(caplog, "mqtt-relay")) == 1  # one line says it all
+    monkeypatch.setattr(run, broken)
+    config = replace(hub_config, **changes)
+    with pytest.raises(WorkerDied, match=f"{worker} died"):
+        await asyncio.wait_for(serve_forever(config, stop=asyncio.Event(), seed_menu=menu_doc), 20)
+    lines = died_lines(caplog, worker)
+    assert len(lines) == 1, lines  # one line says it all
+    assert f"{worker} bug" in lines[0]
 
 
 async def test_a_requested_stop_is_not_a_failure(
-    tmp_path: Path, menu_doc: dict[str, Any], broker: Mosquitto
+    hub_config: HubConfig, menu_doc: dict[str, Any]
 ) -> None:
-    config = HubConfig(
-        data_dir=tmp_path / "data",
-        http_port=0,
-        broker=BrokerConfig(port=broker.port, client_id="hub-stopped"),
-    )
     stop = asyncio.Event()
     asyncio.get_running_loop().call_later(0.3, stop.set)
-    await asyncio.wait_for(serve_forever(config, stop=stop, seed_menu=menu_doc), 20)
+    await asyncio.wait_for(serve_forever(hub_config, stop=stop, seed_menu=menu_doc), 20)
 
 
 def died_lines(caplog: pytest.LogCaptureFixture, name: str) -> list[str]:
@@ -72,21 +75,9 @@ def died_lines(caplog: pytest.LogCaptureFixture, name: str) -> list[str]:
     ]
 
 
-def supervised_config(tmp_path: Path, broker: Mosquitto, **changes: Any) -> HubConfig:
-    return replace(
-        HubConfig(
-            data_dir=tmp_path / "data",
-            http_port=0,
-            broker=BrokerConfig(port=broker.port, client_id=f"hub-{tmp_path.name}"),
-        ),
-        **changes,
-    )
-
-
 async def test_a_consumer_whose_commit_handler_fails_stops_the_hub(
-    tmp_path: Path,
+    hub_config: HubConfig,
     menu_doc: dict[str, Any],
-    broker: Mosquitto,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -102,41 +93,17 @@ async def test_a_consumer_whose_commit_handler_fails_stops_the_hub(
     def on_ready(hub: RunningHub) -> None:
         asyncio.get_running_loop().create_task(one_commit(hub))
 
-    config = supervised_config(tmp_path, broker)
     with pytest.raises(WorkerDied, match="live-screens died: RuntimeError"):
         await asyncio.wait_for(
-            serve_forever(config, stop=stop, on_ready=on_ready, seed_menu=menu_doc), 20
+            serve_forever(hub_config, stop=stop, on_ready=on_ready, seed_menu=menu_doc), 20
         )
     assert len(died_lines(caplog, "live-screens")) == 1, died_lines(caplog, "live-screens")
 
 
-async def test_an_in_process_agent_that_dies_stops_the_hub(
-    tmp_path: Path,
-    menu_doc: dict[str, Any],
-    broker: Mosquitto,
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    from devices.printers.agent import PrinterAgent
-
-    async def broken(self: PrinterAgent) -> None:
-        await asyncio.sleep(0.05)
-        raise RuntimeError("agent bug")
-
-    monkeypatch.setattr(PrinterAgent, "run", broken)
-    printer = PrinterConfig(id="grill-1", stations=("grill",), address="tcp://127.0.0.1:9")
-    config = supervised_config(tmp_path, broker, printers=(printer,))
-    with pytest.raises(WorkerDied, match="agent-printer-grill-1 died"):
-        await asyncio.wait_for(serve_forever(config, stop=asyncio.Event(), seed_menu=menu_doc), 20)
-    lines = died_lines(caplog, "agent-printer-grill-1")
-    assert len(lines) == 1, lines
-    assert "agent bug" in lines[0]
-
-
 def test_the_hub_command_exits_non_zero_naming_what_died(
     tmp_path: Path,
+    hub_config: HubConfig,
     menu_doc: dict[str, Any],
-    broker: Mosquitto,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
@@ -148,7 +115,7 @@ def test_the_hub_command_exits_non_zero_naming_what_died(
     monkeypatch.setattr(Printing, "run", broken)
     menu = tmp_path / "menu.json"
     menu.write_text(json.dumps(menu_doc), "utf-8")
-    config = supervised_config(tmp_path, broker, menu_file=menu)
+    config = replace(hub_config, menu_file=menu)
     monkeypatch.setattr(cli, "load_config", lambda path: config)
     monkeypatch.setattr(cli.logs, "setup", lambda level: None)  # keep pytest's log capture
 

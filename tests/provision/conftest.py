@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiomqtt
 import pytest
 
 from hub.ops.mosquitto import Mosquitto, free_port
@@ -148,3 +149,17 @@ def runnable_hub_toml(root: Path, broker_port: int, out: Path) -> Path:
 
 def secret(root: Path, login: str) -> str:
     return (root / f"etc/tablehub/secrets/mqtt-{login}").read_text().strip()
+
+
+def logged_in(broker: Mosquitto, root: Path, login: str, identifier: str) -> aiomqtt.Client:
+    """An MQTT v5 client of the written broker, logged in as `login` with the password
+    provisioning wrote for it."""
+    return aiomqtt.Client(
+        "127.0.0.1",
+        broker.port,
+        username=login,
+        password=secret(root, login),
+        identifier=identifier,
+        protocol=aiomqtt.ProtocolVersion.V5,
+        timeout=5,
+    )

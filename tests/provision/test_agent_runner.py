@@ -11,12 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import aiomqtt
 import pytest
 
 from devices.agent_runner import agent_for, main
 from devices.printers.fake import FakeNetworkPrinter
-from tests.provision.conftest import WrittenBroker, rooted, secret
+from tests.provision.conftest import WrittenBroker, logged_in, rooted
 
 AGENTS = "etc/tablehub/agents"
 
@@ -55,13 +54,7 @@ async def test_a_remote_printer_agent_runs_from_its_written_file(
         )
         try:
             topic = "tablehub/v1/harbour/devices/printer-bar-1/status"
-            async with aiomqtt.Client(
-                "127.0.0.1",
-                written_broker.port,
-                username="hub",
-                password=secret(provisioned, "hub"),
-                identifier="test-hub-reader",
-            ) as hub:
+            async with logged_in(written_broker, provisioned, "hub", "test-hub-reader") as hub:
                 await hub.subscribe(topic, qos=1)
                 seen: list[dict[str, object]] = []
                 async with asyncio.timeout(15):

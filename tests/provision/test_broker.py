@@ -10,14 +10,13 @@ import json
 import threading
 from pathlib import Path
 
-import aiomqtt
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from hub.app import running_hub
 from hub.config import load_config
 from hub.domain.orders import LineRequest
-from tests.provision.conftest import WrittenBroker, runnable_hub_toml, secret
+from tests.provision.conftest import WrittenBroker, logged_in, runnable_hub_toml, secret
 from tests.waiting import event, until
 
 BASE = "tablehub/v1/harbour"
@@ -80,15 +79,7 @@ def publish_as(
 async def test_the_hub_logs_in_with_its_secret(
     written_broker: WrittenBroker, provisioned: Path
 ) -> None:
-    async with aiomqtt.Client(
-        "127.0.0.1",
-        written_broker.port,
-        username="hub",
-        password=secret(provisioned, "hub"),
-        identifier="test-hub",
-        protocol=aiomqtt.ProtocolVersion.V5,
-        timeout=5,
-    ) as client:
+    async with logged_in(written_broker, provisioned, "hub", "test-hub") as client:
         await client.publish(f"{BASE}/hub/status", b"online", qos=1, retain=True)
 
 

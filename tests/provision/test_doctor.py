@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import aiomqtt
 import pytest
 
 from hub.ops import doctor
 from hub.ops.doctor import DiskUsage, Probes
 from hub.provision import register
-from tests.provision.conftest import WrittenBroker, runnable_hub_toml, secret
+from tests.provision.conftest import WrittenBroker, logged_in, runnable_hub_toml
 
 BASE = "tablehub/v1/harbour"
 GiB = 1024**3
@@ -39,15 +38,7 @@ def by_name(checks: list[doctor.Check]) -> dict[str, doctor.Check]:
 
 async def report(root: Path, broker: WrittenBroker, device: str, body: dict[str, Any]) -> None:
     """`device` publishes its retained status with its own login, as its agent would."""
-    async with aiomqtt.Client(
-        "127.0.0.1",
-        broker.port,
-        username=device,
-        password=secret(root, device),
-        identifier=f"test-{device}",
-        protocol=aiomqtt.ProtocolVersion.V5,
-        timeout=5,
-    ) as client:
+    async with logged_in(broker, root, device, f"test-{device}") as client:
         topic = f"{BASE}/devices/{device}/status"
         await client.publish(topic, json.dumps(body).encode(), qos=1, retain=True)
         if device.startswith("scale-"):

@@ -18,6 +18,7 @@ from devices.printers.__main__ import AgentFile, load_config
 from devices.scales.__main__ import ScaleFile, agent_from_file
 from devices.scales.protocols import ProtocolFileError
 from plumbing.settings import decode, parse_toml
+from tests.unit.conftest import error_line
 
 PRINTER = (
     'store = "demo"\nprinter = "grill-1"\naddress = "tcp://127.0.0.1:9100"\nstate_dir = "/tmp/s"\n'
@@ -29,12 +30,7 @@ BOARD = 'store = "demo"\nname = "front"\n'
 def one_line(tmp_path: Path, text: str, load: Callable[[Path], Any], error: type[Exception]) -> str:
     path = tmp_path / "agent.toml"
     path.write_text(text, "utf-8")
-    with pytest.raises(error) as err:
-        load(path)
-    line = str(err.value)
-    assert "\n" not in line
-    assert line.startswith(f"{path}: ")
-    return line.removeprefix(f"{path}: ")
+    return error_line(load, error, path)
 
 
 PRINTER_BAD = [

@@ -10,6 +10,7 @@ import pytest
 
 import hub.provision.answers
 from hub.provision.answers import AnswersInvalid, load_answers
+from tests.unit.conftest import error_line
 
 GOOD = """
 [store]
@@ -25,12 +26,7 @@ public_url = "http://192.168.1.10:8080"
 def error_of(tmp_path: Path, text: str) -> str:
     path = tmp_path / "answers.toml"
     path.write_text(text, "utf-8")
-    with pytest.raises(AnswersInvalid) as err:
-        load_answers(path)
-    line = err.value.message
-    assert "\n" not in line
-    assert line.startswith(f"{path}: ")
-    return line.removeprefix(f"{path}: ")
+    return error_line(load_answers, AnswersInvalid, path)
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ import cloud_bridge.config
 from cloud_bridge.config import BridgeFile, load_config
 from cloud_bridge.errors import ConfigError
 from plumbing.settings import decode, parse_toml
+from tests.unit.conftest import error_line
 
 ROOT = Path(__file__).parents[2]
 
@@ -30,12 +31,7 @@ def write(tmp_path: Path, extra: str = "", *, head: str = "[bridge]\n") -> Path:
 
 
 def error_of(path: Path) -> str:
-    with pytest.raises(ConfigError) as err:
-        load_config(path)
-    line = err.value.message
-    assert "\n" not in line
-    assert line.startswith(f"{path}: ")
-    return line.removeprefix(f"{path}: ")
+    return error_line(load_config, ConfigError, path)
 
 
 @pytest.mark.parametrize(

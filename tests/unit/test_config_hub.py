@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 import hub.config
 from hub.config import ConfigInvalid, HubConfig, HubFile, load_config
 from plumbing.settings import SettingsError, decode, parse_toml
+from tests.unit.conftest import error_line
 
 ROOT = Path(__file__).parents[2]
 STORE = '[store]\ndata_dir = "/var/lib/tablehub"\n'
@@ -21,12 +22,7 @@ STORE = '[store]\ndata_dir = "/var/lib/tablehub"\n'
 def error_of(tmp_path: Path, text: str) -> str:
     path = tmp_path / "hub.toml"
     path.write_text(text, "utf-8")
-    with pytest.raises(ConfigInvalid) as err:
-        load_config(path)
-    line = err.value.message
-    assert "\n" not in line
-    assert line.startswith(f"{path}: ")
-    return line.removeprefix(f"{path}: ")
+    return error_line(load_config, ConfigInvalid, path)
 
 
 BAD = [
