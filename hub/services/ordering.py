@@ -139,12 +139,29 @@ class Ordering:
             raise Forbidden("the table PIN is not right; the staff can tell you", field="pin")
 
     async def place(
-        self, table_token: str, key: str, lines: Sequence[LineRequest], pin: str | None = None
+        self,
+        table_token: str,
+        key: str,
+        lines: Sequence[LineRequest],
+        pin: str | None = None,
+        *,
+        admit: Callable[[Table], None] | None = None,
     ) -> tuple[Order, bool]:
-        """Save an order; returns (order, replayed). Raises an `InvalidInput` naming the field."""
+        """Save an order; returns (order, replayed). Raises an `InvalidInput` naming the field.
+
+        The key is looked up first: a retry of an order already taken gets that order back
+        whatever changed since (item sold out, table closed, menu changed, limits reached),
+        since the kitchen is already cooking it. Only a new order goes through the table's
+        checks, then `admit` (the caller's rate limits), then the menu."""
         table = self._catalog.table_from_token(table_token)
-        self.check_table(table, pin)
         check_key(key)
+        digest = request_hash(lines)
+        earlier = await self._replay(table.id, key, digest)
+        if earlier is not None:
+            return earlier, True
+        self.check_table(table, pin)
+        if admit is not None:
+            admit(table)
         menu = self._catalog.menu
         if menu is None:
             raise NotFound("no menu loaded")
@@ -153,17 +170,13 @@ class Ordering:
             self.refused_busy += 1
             raise StoreBusy("the kitchen is very busy; your order is being sent again shortly")
         priced, total = price_order(menu, lines)
-        digest = request_hash(lines)
         created_ms = self._clock.now_ms()
 
         async def unit(tx: Tx) -> tuple[Order, bool]:
+            # checked again inside the write: two copies of one new order may race here
             existing = await repos.find_order_by_key(tx, table.id, key)
             if existing is not None:
-                if existing["request_hash"] != digest:
-                    raise IdempotencyMismatch(
-                        "this idempotency key was used for a different order",
-                        field="idempotency_key",
-                    )
+                _same_request(existing["request_hash"], digest)
                 order = await repos.tx_order(tx, int(existing["id"]))
                 assert order is not None
                 return order, True
@@ -183,6 +196,21 @@ class Ordering:
                 total,
             )
         return order, replayed
+
+    async def _replay(self, table_id: str, key: str, digest: str) -> Order | None:
+        """The order already taken under this key, or None; a different body is refused."""
+        row = await repos.read_order_by_key(self._store, table_id, key)
+        if row is None:
+            return None
+        _same_request(row["request_hash"], digest)
+        return await repos.read_order(self._store, int(row["id"]))
+
+
+def _same_request(stored: str, digest: str) -> None:
+    if stored != digest:
+        raise IdempotencyMismatch(
+            "this idempotency key was used for a different order", field="idempotency_key"
+        )
 
 
 async def _save(

@@ -402,6 +402,14 @@ async def read_order(store: Store, order_id: int) -> Order | None:
     return None if row is None else order_from_row(row)
 
 
+async def read_order_by_key(store: Store, table_id: str, key: str) -> sqlite3.Row | None:
+    """The id and request hash of the table's order under an idempotency key, if any."""
+    return await store.read_one(
+        "SELECT id, request_hash FROM orders WHERE table_id=? AND idempotency_key=?",
+        (table_id, key),
+    )
+
+
 async def read_open_check_orders(store: Store, table_id: str) -> list[Order]:
     rows = await store.read_all(
         f"SELECT {ORDER_COLS} FROM orders WHERE check_id = (SELECT id FROM checks WHERE "

@@ -88,10 +88,15 @@ async def post_order(request: web.Request) -> web.Response:
     s.orders_in_flight += 1
     try:
         body = decode(await request.read(), OrderIn)
-        table = s.catalog.table_from_token(body.table)
-        _limit(request, "orders", table.id, "orders from this table")
         lines = [LineRequest(ln.item, ln.qty, tuple(ln.modifiers), ln.note) for ln in body.lines]
-        order, replayed = await s.ordering.place(body.table, body.idempotency_key, lines, body.pin)
+        order, replayed = await s.ordering.place(
+            body.table,
+            body.idempotency_key,
+            lines,
+            body.pin,
+            # a new order only: a retry of one already taken is answered even when limited
+            admit=lambda table: _limit(request, "orders", table.id, "orders from this table"),
+        )
     finally:
         s.orders_in_flight -= 1
     headers = {"Idempotent-Replayed": "true"} if replayed else None

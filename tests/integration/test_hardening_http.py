@@ -1,0 +1,122 @@
+"""HTTP hardening over real HTTP: a retried order gets the order already taken whatever changed
+since, error answers carry the headers HTTP asks for, roles see only their own data, and a
+client hanging up mid-body is not an error."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+
+import aiohttp
+import pytest
+
+from hub.app import RunningHub, running_hub
+from hub.config import HubConfig, Limits
+from hub.domain.ratelimit import Limit
+from hub.services import staff
+from tests.conftest import order_body, table_token
+
+EDAMAME = "sea-salt-edamame"
+
+
+async def post_order(
+    http: aiohttp.ClientSession, hub: RunningHub, body: dict[str, Any]
+) -> tuple[int, dict[str, Any], str | None]:
+    async with http.post(f"{hub.url}/api/v1/orders", json=body) as r:
+        return r.status, await r.json(), r.headers.get("Idempotent-Replayed")
+
+
+async def bearer(hub: RunningHub, role: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {await staff.issue(hub.services.store, role, role)}"}
+
+
+def assert_replay(got: tuple[int, dict[str, Any], str | None], first: dict[str, Any]) -> None:
+    status, order, replayed = got
+    assert (status, replayed) == (201, "true"), order
+    assert order == first
+
+
+# ---------------------------------------------------------------- a retried order
+
+
+async def test_retry_of_a_taken_order_survives_a_sold_out_item(
+    hub: RunningHub, http: aiohttp.ClientSession, kitchen_token: str
+) -> None:
+    body = order_body(table_token(hub), "retry-sold-out-1")
+    status, first, replayed = await post_order(http, hub, body)
+    assert (status, replayed) == (201, None), first
+    # the kitchen 86s the item after the order was taken, before the phone's retry arrives
+    async with http.post(
+        f"{hub.url}/api/v1/items/{EDAMAME}/availability",
+        json={"available": False},
+        headers={"Authorization": f"Bearer {kitchen_token}"},
+    ) as r:
+        assert r.status == 200
+    assert_replay(await post_order(http, hub, body), first)
+    # a new order for the item is still refused, and a key reused for another order too
+    status, err, _ = await post_order(http, hub, order_body(table_token(hub), "retry-sold-out-2"))
+    assert (status, err["error"]) == (409, "sold_out")
+    other = order_body(table_token(hub), "retry-sold-out-1", [{"item": EDAMAME, "qty": 2}])
+    status, err, _ = await post_order(http, hub, other)
+    assert (status, err["error"], err["field"]) == (409, "idempotency_mismatch", "idempotency_key")
+
+
+async def test_retry_of_a_taken_order_survives_a_menu_change(
+    hub: RunningHub, http: aiohttp.ClientSession, admin_token: str
+) -> None:
+    body = order_body(table_token(hub), "retry-menu-0001")
+    status, first, _ = await post_order(http, hub, body)
+    assert status == 201, first
+    auth = {"Authorization": f"Bearer {admin_token}"}
+    async with http.get(f"{hub.url}/api/v1/admin/menu", headers=auth) as r:
+        doc = (await r.json())["menu"]
+    doc["items"] = [i for i in doc["items"] if i["id"] != EDAMAME]
+    async with http.put(f"{hub.url}/api/v1/admin/menu", json=doc, headers=auth) as r:
+        assert r.status == 200, await r.text()
+    assert_replay(await post_order(http, hub, body), first)
+    status, err, _ = await post_order(http, hub, order_body(table_token(hub), "retry-menu-0002"))
+    assert (status, err["field"]) == (422, "lines[0].item")
+
+
+@pytest.fixture
+async def limited_hub(hub_config: HubConfig, menu_doc: dict[str, Any]) -> AsyncIterator[RunningHub]:
+    """One order per table, then one a minute; the per-phone limit out of the way."""
+    limits = Limits(orders=Limit(burst=1, per_minute=1), client=Limit(burst=50, per_minute=50))
+    config = replace(hub_config, broker=None, limits=limits)
+    async with running_hub(config, seed_menu=menu_doc) as running:
+        yield running
+
+
+async def test_retry_of_a_taken_order_survives_the_rate_limit(
+    limited_hub: RunningHub, http: aiohttp.ClientSession
+) -> None:
+    hub = limited_hub
+    body = order_body(table_token(hub), "retry-limit-001")
+    status, first, _ = await post_order(http, hub, body)
+    assert status == 201, first
+    status, err, _ = await post_order(http, hub, order_body(table_token(hub), "retry-limit-002"))
+    assert (status, err["error"]) == (429, "rate_limited")
+    for _ in range(3):  # a phone on bad Wi-Fi may send it several times
+        assert_replay(await post_order(http, hub, body), first)
+    other = order_body(table_token(hub), "retry-limit-001", [{"item": EDAMAME, "qty": 3}])
+    status, err, _ = await post_order(http, hub, other)
+    assert (status, err["error"]) == (409, "idempotency_mismatch")
+
+
+async def test_retry_of_a_taken_order_survives_the_table_closing(
+    pin_hub: RunningHub, http: aiohttp.ClientSession
+) -> None:
+    hub = pin_hub
+    floor = await bearer(hub, "floor")
+    async with http.post(f"{hub.url}/api/v1/tables/T3/open", headers=floor) as r:
+        pin = (await r.json())["pin"]
+    body = order_body(table_token(hub, "T3"), "retry-closed-01") | {"pin": pin}
+    status, first, _ = await post_order(http, hub, body)
+    assert status == 201, first
+    async with http.post(f"{hub.url}/api/v1/tables/T3/close", headers=floor) as r:
+        assert r.status == 200
+    assert_replay(await post_order(http, hub, body), first)
+    fresh = order_body(table_token(hub, "T3"), "retry-closed-02") | {"pin": pin}
+    status, err, _ = await post_order(http, hub, fresh)
+    assert (status, err["error"]) == (403, "table_closed")
