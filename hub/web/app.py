@@ -46,6 +46,8 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 
+AUTH_CHALLENGE = "Bearer"
+
 STATUS: list[tuple[type[HubError], int]] = [
     (BadTableToken, 403),
     (Forbidden, 403),
@@ -77,9 +79,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
             exc.as_dict(), status=429, headers={"Retry-After": str(exc.retry_after_s)}
         )
     except HubError as exc:
-        retry = getattr(exc, "retry_after_s", None)  # StoreBusy: come back in a moment
-        headers = {"Retry-After": str(retry)} if retry else None
-        return web.json_response(exc.as_dict(), status=status_of(exc), headers=headers)
+        return _hub_error(exc)
     except web.HTTPRequestEntityTooLarge:
         return web.json_response(
             {"error": "too_large", "field": None, "message": f"the body is over {MAX_BODY} bytes"},
@@ -87,6 +87,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         )
     except web.HTTPException as exc:
         if exc.status >= 400 and request.path.startswith("/api/"):
+            # a 405 keeps the methods the path does allow (RFC 9110: Allow is required)
+            allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
             return web.json_response(
                 {
                     "error": exc.reason.lower().replace(" ", "_"),
@@ -94,6 +96,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
                     "message": exc.reason,
                 },
                 status=exc.status,
+                headers=allow,
             )
         raise
     except Exception:
@@ -102,6 +105,17 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
             {"error": "internal", "field": None, "message": "something went wrong on the hub"},
             status=500,
         )
+
+
+def _hub_error(exc: HubError) -> web.Response:
+    status = status_of(exc)
+    headers: dict[str, str] = {}
+    retry = getattr(exc, "retry_after_s", None)  # StoreBusy: come back in a moment
+    if retry:
+        headers["Retry-After"] = str(retry)
+    if status == 401:  # says how to sign in (RFC 9110 requires it on every 401)
+        headers["WWW-Authenticate"] = AUTH_CHALLENGE
+    return web.json_response(exc.as_dict(), status=status, headers=headers)
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:

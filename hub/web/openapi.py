@@ -56,6 +56,9 @@ def _staff_only(op: dict[str, Any]) -> dict[str, Any]:
     403 when its role may not."""
     op["security"] = [{"bearer": []}]
     op["responses"].update(_errors(401, 403))
+    op["responses"]["401"]["headers"] = {
+        "WWW-Authenticate": {"required": True, "schema": {"type": "string", "const": "Bearer"}}
+    }
     return op
 
 

@@ -120,3 +120,53 @@ async def test_retry_of_a_taken_order_survives_the_table_closing(
     fresh = order_body(table_token(hub, "T3"), "retry-closed-02") | {"pin": pin}
     status, err, _ = await post_order(http, hub, fresh)
     assert (status, err["error"]) == (403, "table_closed")
+
+
+# ---------------------------------------------------------------- headers of error answers
+
+
+async def test_method_not_allowed_names_the_allowed_methods(
+    hub: RunningHub, http: aiohttp.ClientSession
+) -> None:
+    cases = {
+        ("DELETE", "/api/v1/orders"): {"POST"},
+        ("PUT", "/api/v1/menu"): {"GET", "HEAD"},
+        ("PATCH", "/api/v1/admin/menu"): {"GET", "HEAD", "PUT"},
+        ("POST", "/api/v1/calls/1/ack/"): None,  # no such path: a 404, not a 405
+    }
+    for (method, path), allowed in cases.items():
+        async with http.request(method, f"{hub.url}{path}") as r:
+            if allowed is None:
+                assert r.status == 404
+                assert "Allow" not in r.headers
+                continue
+            assert r.status == 405, (method, path)
+            assert (await r.json())["error"] == "method_not_allowed"
+            assert set(r.headers["Allow"].split(",")) == allowed, (method, path)
+
+
+async def test_every_401_says_how_to_sign_in(hub: RunningHub, http: aiohttp.ClientSession) -> None:
+    """Every staff operation of the OpenAPI document, asked without a token (and with a
+    revoked one): 401 with `WWW-Authenticate: Bearer`."""
+    async with http.get(f"{hub.url}/api/v1/openapi.json") as r:
+        doc = await r.json()
+    token = await staff.issue(hub.services.store, "admin", "gone")
+    (gone,) = [t for t in await staff.listing(hub.services.store) if t["label"] == "gone"]
+    await staff.revoke(hub.services.store, gone["id"])
+    asked = 0
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            if "security" not in op:
+                continue
+            url = hub.url + path.replace("{", "").replace("}", "")
+            for headers in ({}, {"Authorization": f"Bearer {token}"}):
+                async with http.request(method.upper(), url, headers=headers, json={}) as r:
+                    assert r.status == 401, (method, path, r.status, await r.text())
+                    assert r.headers.get("WWW-Authenticate") == "Bearer", (method, path)
+                    asked += 1
+    assert asked >= 40
+    # a 403 is not a 401: no challenge when the token is known but its role may not
+    kitchen = await bearer(hub, "kitchen")
+    async with http.get(f"{hub.url}/api/v1/admin/tokens", headers=kitchen) as r:
+        assert r.status == 403
+        assert "WWW-Authenticate" not in r.headers
