@@ -56,7 +56,10 @@ async def require(request: web.Request, action: str) -> Staff:
     if staff is None:
         raise AuthError("staff sign-in needed: a bearer token or a paired screen", field="token")
     if not tokens.allowed(staff.role, action):
-        raise Forbidden(f"the {staff.role} role may not do this", field="token")
+        needed = " or ".join(r for r in tokens.ROLES if tokens.allowed(r, action))
+        raise Forbidden(
+            f"the {staff.role} role may not do this; it needs the {needed} role", field="token"
+        )
     if (
         staff.via_cookie
         and request.method not in ("GET", "HEAD")

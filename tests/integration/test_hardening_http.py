@@ -170,3 +170,25 @@ async def test_every_401_says_how_to_sign_in(hub: RunningHub, http: aiohttp.Clie
     async with http.get(f"{hub.url}/api/v1/admin/tokens", headers=kitchen) as r:
         assert r.status == 403
         assert "WWW-Authenticate" not in r.headers
+
+
+# ---------------------------------------------------------------- calls belong to the floor
+
+
+async def test_the_kitchen_cannot_read_the_calls(
+    hub: RunningHub, http: aiohttp.ClientSession
+) -> None:
+    call = {"table": table_token(hub, "T2"), "kind": "water"}
+    async with http.post(f"{hub.url}/api/v1/calls", json=call) as r:
+        assert r.status == 201
+        opened = await r.json()
+    url = f"{hub.url}/api/v1/calls"
+    async with http.get(url, headers=await bearer(hub, "kitchen")) as r:
+        assert r.status == 403
+        err = await r.json()
+    assert (err["error"], err["field"]) == ("forbidden", "token")
+    assert "needs the floor or admin role" in err["message"], err
+    for role in ("floor", "admin"):
+        async with http.get(url, headers=await bearer(hub, role)) as r:
+            assert r.status == 200, role
+            assert [c["id"] for c in (await r.json())["calls"]] == [opened["id"]]
