@@ -99,12 +99,32 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
                 headers=allow,
             )
         raise
+    except ConnectionResetError:
+        if _client_gone(request):
+            # a phone losing Wi-Fi mid-request is routine, not a fault of the hub: one quiet
+            # line; the answer below goes nowhere, but aiohttp needs one to finish the request
+            log.debug("client hung up during %s %s", request.method, request.path)
+            return web.json_response(
+                {"error": "hung_up", "field": None, "message": "the client closed the connection"},
+                status=400,
+            )
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _internal_error()
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return web.json_response(
-            {"error": "internal", "field": None, "message": "something went wrong on the hub"},
-            status=500,
-        )
+        return _internal_error()
+
+
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+def _internal_error() -> web.Response:
+    return web.json_response(
+        {"error": "internal", "field": None, "message": "something went wrong on the hub"},
+        status=500,
+    )
 
 
 def _hub_error(exc: HubError) -> web.Response:

@@ -4,6 +4,8 @@ client hanging up mid-body is not an error."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
@@ -192,3 +194,50 @@ async def test_the_kitchen_cannot_read_the_calls(
         async with http.get(url, headers=await bearer(hub, role)) as r:
             assert r.status == 200, role
             assert [c["id"] for c in (await r.json())["calls"]] == [opened["id"]]
+
+
+# ---------------------------------------------------------------- a client hanging up
+
+
+async def hang_up_mid_body(hub: RunningHub, path: str) -> None:
+    """Headers and half a body over a raw socket, then the client closes the connection."""
+    host, port = hub.url.removeprefix("http://").split(":")
+    _, writer = await asyncio.open_connection(host, int(port))
+    half = b'{"table": "' + b"x" * 200
+    writer.write(
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {2 * len(half)}\r\n\r\n".encode()
+        + half
+    )
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+
+
+async def test_a_client_hanging_up_mid_body_is_not_an_error(
+    hub: RunningHub, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    for name in ("tablehub", "aiohttp"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    paths = ("/api/v1/orders", "/api/v1/calls")
+    for path in paths:
+        caplog.clear()
+        await hang_up_mid_body(hub, path)
+        # the hub notes the hang-up once; wait for that note, not for a time
+        deadline = asyncio.get_running_loop().time() + 10
+        while not any(path in r.getMessage() for r in caplog.records):
+            assert asyncio.get_running_loop().time() < deadline, (
+                f"nothing logged about the hang-up on {path}: {caplog.text}"
+            )
+            await asyncio.sleep(0.01)
+        hub_records = [r for r in caplog.records if r.name.startswith(("tablehub", "aiohttp"))]
+        assert [r for r in hub_records if r.levelno >= logging.WARNING] == [], caplog.text
+        assert not any(r.exc_info for r in hub_records), caplog.text
+        assert "Traceback" not in caplog.text
+        about = [r for r in hub_records if path in r.getMessage()]
+        assert len(about) == 1, caplog.text
+        assert about[0].levelno in (logging.DEBUG, logging.INFO)
+    assert hub.services.orders_in_flight == 0  # the refused order let go of its place
+    # and the hub goes on serving
+    status, order, _ = await post_order(http, hub, order_body(table_token(hub), "after-hangup-1"))
+    assert status == 201, order
