@@ -113,6 +113,20 @@ def _also(op: dict[str, Any], code: int, description: str) -> dict[str, Any]:
     return op
 
 
+def _replayable(op: dict[str, Any]) -> dict[str, Any]:
+    """`op` is answered from its idempotency key first: a retry gets the order taken."""
+    op["description"] = (
+        "The key is looked up before anything else: sending it again with the same body "
+        "returns the order already taken (201, `Idempotent-Replayed: true`) even if an item "
+        "was sold out, the table closed or rate limited, or the menu changed since; with "
+        "another body it is 409 `idempotency_mismatch`."
+    )
+    op["responses"][str(CREATED)]["headers"] = {
+        "Idempotent-Replayed": {"required": False, "schema": {"type": "string", "const": "true"}}
+    }
+    return op
+
+
 TABLE_Q = _param("table", "query")
 HOURS_Q = _param(
     "hours",
@@ -128,12 +142,14 @@ def _operations() -> dict[str, dict[str, Any]]:
     return {
         # ------------------------------------------------------------ diner
         "GET /api/v1/menu": _op("diner", "The menu a table sees", (403,), params=(TABLE_Q,)),
-        "POST /api/v1/orders": _op(
-            "diner",
-            "Place an order (idempotent on idempotency_key)",
-            (400, 403, 409, 413, 422, 429, 503),
-            body="OrderIn",
-            ok=CREATED,
+        "POST /api/v1/orders": _replayable(
+            _op(
+                "diner",
+                "Place an order (idempotent on idempotency_key)",
+                (400, 403, 409, 413, 422, 429, 503),
+                body="OrderIn",
+                ok=CREATED,
+            )
         ),
         "GET /api/v1/orders/{order_id}": _op(
             "diner",
