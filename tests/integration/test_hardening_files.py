@@ -4,22 +4,32 @@ file as it found it; what the hub writes itself it writes whole."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from hub.config import SECRET_BYTES, load_or_create_secret
+from hub.app import running_hub
+from hub.config import SECRET_BYTES, HubConfig, load_or_create_secret
+from hub.store import backup
 
 
-def hub_toml(tmp_path: Path) -> Path:
-    """A store box without a broker on any free port, its data in tmp_path/data."""
+def hub_toml(tmp_path: Path, menu_doc: dict[str, Any] | None = None) -> Path:
+    """A store box without a broker on any free port, its data in tmp_path/data; with a menu
+    file, so that a hub given an empty store would start on it."""
     path = tmp_path / "hub.toml"
+    menu = ""
+    if menu_doc is not None:
+        (tmp_path / "menu.json").write_text(json.dumps(menu_doc))
+        menu = f'menu_file = "{tmp_path / "menu.json"}"\n'
     path.write_text(
-        f'[store]\ndata_dir = "{tmp_path / "data"}"\n'
+        f'[store]\ndata_dir = "{tmp_path / "data"}"\n{menu}'
         '[http]\nhost = "127.0.0.1"\nport = 0\n'
         "[broker]\nenabled = false\n"
     )
@@ -92,3 +102,69 @@ def test_a_new_secret_key_is_whole_and_private(tmp_path: Path) -> None:
     assert key.read_text() == made.hex()
     assert load_or_create_secret(tmp_path / "data") == made  # read back, not made again
     assert sorted(p.name for p in key.parent.iterdir()) == ["secret.key"]  # no temp file left
+
+
+# ---------------------------------------------------------------- tablehub.db
+
+
+async def store_with_a_backup(tmp_path: Path, menu_doc: dict[str, Any]) -> tuple[Path, Path]:
+    """A store the hub made and used once, and a backup of it: (the store, the backup)."""
+    config = HubConfig(data_dir=tmp_path / "data", http_port=0, broker=None)
+    async with running_hub(config, seed_menu=menu_doc):
+        pass
+    return config.db_path, backup.backup(config.db_path, backup.backups_dir(config.data_dir))
+
+
+def empty(db: Path) -> None:
+    db.write_bytes(b"")  # a power cut between creating and writing the file
+
+
+def garbled_pages(db: Path) -> None:
+    with db.open("r+b") as fh:  # a bad SD card: garbage over the pages, the header intact
+        fh.seek(100)
+        fh.write(os.urandom(8192))
+
+
+def garbled_header(db: Path) -> None:
+    with db.open("r+b") as fh:
+        fh.write(os.urandom(16))
+
+
+DAMAGE = [
+    (empty, "is empty (0 bytes)"),
+    (garbled_pages, "fails its check ("),
+    (garbled_header, "is not an SQLite database"),
+]
+
+
+@pytest.mark.parametrize(("damage", "problem"), DAMAGE, ids=[d.__name__ for d, _ in DAMAGE])
+async def test_a_damaged_store_stops_the_hub_and_is_left_as_it_was(
+    tmp_path: Path, menu_doc: dict[str, Any], damage: Callable[[Path], None], problem: str
+) -> None:
+    db, newest = await store_with_a_backup(tmp_path, menu_doc)
+    damage(db)
+    before = db.read_bytes()
+    config = hub_toml(tmp_path, menu_doc)
+    line = refused(tmp_path, "run", "--config", str(config))
+    assert line.startswith(f"error: store {db} {problem}"), line
+    assert f"newest backup {newest}" in line, line
+    assert line.endswith(f"`tablehub restore --config {config} {newest}`"), line
+    assert db.read_bytes() == before  # never replaced, never written to
+    assert not list(db.parent.glob("tablehub.db.*"))  # nothing moved aside or made beside it
+    # the other commands opening the store refuse it the same way
+    token = refused(tmp_path, "token", "--data", str(db.parent), "--role", "admin")
+    assert token.startswith(f"error: store {db} "), token
+    assert db.read_bytes() == before
+
+
+def test_an_empty_store_without_backups_says_so(tmp_path: Path, menu_doc: dict[str, Any]) -> None:
+    config = hub_toml(tmp_path, menu_doc)
+    db = tmp_path / "data" / "tablehub.db"
+    db.write_bytes(b"")
+    line = refused(tmp_path, "run", "--config", str(config))
+    assert line == (
+        f"error: store {db} is empty (0 bytes); left untouched; no backup in "
+        f"{db.parent / 'backups'}; only if nothing can be recovered, move the file away and "
+        "the hub starts an empty store"
+    )
+    assert db.read_bytes() == b""
