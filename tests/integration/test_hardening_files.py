@@ -4,6 +4,7 @@ file as it found it; what the hub writes itself it writes whole."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import stat
@@ -13,11 +14,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
-from hub.app import running_hub
+from hub.app import RunningHub, running_hub
 from hub.config import SECRET_BYTES, HubConfig, load_or_create_secret
+from hub.ops.menu_file import demo_menu
 from hub.store import backup
+from hub.web.app import MAX_BODY, MENU_MAX_BODY
+from tests.conftest import table_token
 
 
 def hub_toml(tmp_path: Path, menu_doc: dict[str, Any] | None = None) -> Path:
@@ -168,3 +173,71 @@ def test_an_empty_store_without_backups_says_so(tmp_path: Path, menu_doc: dict[s
         "the hub starts an empty store"
     )
     assert db.read_bytes() == b""
+
+
+# ---------------------------------------------------------------- a real menu over HTTP
+
+MENU_ITEMS = 300
+
+
+def big_menu(demo: dict[str, Any], count: int) -> dict[str, Any]:
+    """The demo menu grown to `count` items in its three languages: its items repeated under
+    new ids (their modifier groups and options too), each name and description numbered."""
+    doc = copy.deepcopy(demo)
+    items = []
+    for n in range(count):
+        item = copy.deepcopy(demo["items"][n % len(demo["items"])])
+        item["id"] = f"{item['id']}-{n}"
+        for lang in item["name"]:
+            item["name"][lang] = f"{item['name'][lang]} {n}"
+            item["description"][lang] = f"{item['description'][lang]} ({n})"
+        for group in item["modifier_groups"]:
+            group["id"] = f"{group['id']}-{n}"
+            for option in group["options"]:
+                option["id"] = f"{option['id']}-{n}"
+        items.append(item)
+    doc["items"] = items
+    return doc
+
+
+async def test_a_300_item_menu_in_three_languages_saves_and_loads(
+    hub: RunningHub, http: aiohttp.ClientSession, admin_token: str
+) -> None:
+    auth = {"Authorization": f"Bearer {admin_token}"}
+    async with http.get(f"{hub.url}/api/v1/admin/menu", headers=auth) as r:
+        current = await r.json()
+    doc = big_menu(demo_menu(), MENU_ITEMS)
+    body = json.dumps(doc, ensure_ascii=False).encode()
+    assert MAX_BODY * 4 < len(body) < MENU_MAX_BODY  # well past the diners' limit
+    headers = {**auth, "Content-Type": "application/json", "If-Match": str(current["version"])}
+    async with http.put(f"{hub.url}/api/v1/admin/menu", data=body, headers=headers) as r:
+        assert r.status == 200, await r.text()
+        assert (await r.json())["version"] == current["version"] + 1
+    async with http.get(f"{hub.url}/api/v1/admin/menu", headers=auth) as r:
+        saved = (await r.json())["menu"]
+    assert [i["id"] for i in saved["items"]] == [i["id"] for i in doc["items"]]
+    assert saved["items"][-1]["name"] == doc["items"][-1]["name"]  # all three languages
+    assert set(saved["items"][-1]["name"]) == {"en", "zh-Hans", "zh-Hant"}
+    params = {"table": table_token(hub)}
+    async with http.get(f"{hub.url}/api/v1/menu", params=params) as r:
+        assert r.status == 200
+        assert len((await r.json())["items"]) == MENU_ITEMS  # what the diners' phones load
+
+
+async def test_only_the_menu_route_takes_big_bodies(
+    hub: RunningHub, http: aiohttp.ClientSession, admin_token: str
+) -> None:
+    auth = {"Authorization": f"Bearer {admin_token}", "Content-Type": "application/json"}
+    over = b'{"pad": "' + b"x" * MENU_MAX_BODY + b'"}'
+    async with http.put(f"{hub.url}/api/v1/admin/menu", data=over, headers=auth) as r:
+        assert r.status == 413
+        assert await r.json() == {
+            "error": "too_large",
+            "field": None,
+            "message": f"the body is over {MENU_MAX_BODY} bytes",
+        }
+    mid = b'{"role": "admin", "label": "' + b"x" * (MAX_BODY * 2) + b'"}'
+    for path in ("/api/v1/admin/tokens", "/api/v1/orders"):  # staff and diners: small bodies
+        async with http.post(f"{hub.url}{path}", data=mid, headers=auth) as r:
+            assert r.status == 413, path
+            assert (await r.json())["message"] == f"the body is over {MAX_BODY} bytes"
