@@ -23,6 +23,7 @@ from hub.ops.menu_file import demo_menu
 from hub.store import backup
 from hub.web.app import MAX_BODY, MENU_MAX_BODY
 from tests.conftest import table_token
+from tests.durability.conftest import fsync_shim  # noqa: F401 (the shim's fixture)
 
 
 def hub_toml(tmp_path: Path, menu_doc: dict[str, Any] | None = None) -> Path:
@@ -107,6 +108,30 @@ def test_a_new_secret_key_is_whole_and_private(tmp_path: Path) -> None:
     assert key.read_text() == made.hex()
     assert load_or_create_secret(tmp_path / "data") == made  # read back, not made again
     assert sorted(p.name for p in key.parent.iterdir()) == ["secret.key"]  # no temp file left
+
+
+def test_a_new_secret_key_reaches_the_disk_before_it_is_used(
+    tmp_path: Path,
+    fsync_shim: Path,  # noqa: F811 (the fixture imported above)
+) -> None:
+    """Under the fsync shim (LD_PRELOAD, every fsync logged with its file): the key's temp
+    file is fsync'd, then the directory holding the renamed key, so a power cut right after
+    leaves the whole key or none, never an empty secret.key."""
+    data, log = tmp_path / "data", tmp_path / "fsyncs.log"
+    env = {**os.environ, "LD_PRELOAD": str(fsync_shim), "FSYNCSHIM_LOG": str(log)}
+    code = (
+        "import pathlib, sys; from hub.config import load_or_create_secret; "
+        "load_or_create_secret(pathlib.Path(sys.argv[1]))"
+    )
+    subprocess.run([sys.executable, "-c", code, str(data)], env=env, check=True, timeout=60)
+    lines = log.read_text().splitlines() if log.exists() else []  # no file: no fsync at all
+    synced = [line.split(" ", 5)[5] for line in lines]
+    temp = [i for i, path in enumerate(synced) if path.startswith(f"{data}/.secret.key.")]
+    folder = [i for i, path in enumerate(synced) if path == str(data)]
+    assert temp, f"the key was never fsync'd: {synced}"
+    assert folder, f"the rename was never made durable (no fsync of {data}): {synced}"
+    assert temp[0] < folder[-1]
+    assert len(bytes.fromhex((data / "secret.key").read_text())) == SECRET_BYTES
 
 
 # ---------------------------------------------------------------- tablehub.db
