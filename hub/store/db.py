@@ -14,6 +14,10 @@ serialised the writer); only what waits on the disk goes to the writer's own thr
 opening, migrations, COMMIT (the fsync) and the checkpoint at close. Reads use their own
 read-only connection (aiosqlite, one trip to its thread per query), so they never see a
 batch that is not committed.
+
+Opening never replaces a store: only a missing file makes a new one (built beside it and
+renamed into place); an existing file that is empty, not SQLite or (as the hub starts) fails
+its check is refused with `StoreDamaged`, one line naming the newest backup, and not written.
 """
 
 from __future__ import annotations
