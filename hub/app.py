@@ -185,10 +185,6 @@ def _build(
         router = Router(kitchen, calls, devices, live, catalog, printing)
         relay = _relay(config, store, store_id, bus)
     extra_health: dict[str, Any] = {}
-    if store.quarantined is not None:
-        extra_health["alerts"] = [
-            f"the store was damaged and moved to {store.quarantined.name}; restore the last backup"
-        ]
     services = Services(
         store=store,
         catalog=catalog,

@@ -33,7 +33,7 @@ from hub.provision import register as register_provision
 from hub.services import staff
 from hub.services.catalog import Catalog
 from hub.store import repos
-from hub.store.db import Store, Tx
+from hub.store.db import Store, StoreDamaged, Tx
 from plumbing import logs, plugins
 from plumbing.tasks import stop_event
 
@@ -51,6 +51,8 @@ async def _run(args: argparse.Namespace) -> int:
     logs.setup(config.log_level)
     try:
         await serve_forever(config, stop=stop_event(), on_ready=_remember_url)
+    except StoreDamaged as exc:  # its restore command names the config file given here
+        raise exc.with_config(args.config) from None
     except MenuInvalid as exc:
         if config.menu_file is None or exc.field == "menu_file":
             raise

@@ -94,7 +94,7 @@ import msgspec
 from devices.printers.config import PaperSettings, paper_problem
 from hub.bus.client import BrokerConfig
 from hub.domain.ratelimit import Limit
-from hub.errors import InvalidInput
+from hub.errors import HubError, InvalidInput
 from plumbing.settings import Settings, SettingsError, decode, fail, read_toml
 
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
@@ -488,12 +488,61 @@ def _bill(raw: BillSection) -> BillConfig:
     return BillConfig(header=raw.header, footer=raw.footer, taxes=taxes)
 
 
+SECRET_BYTES = 32  # HMAC-SHA256 keys shorter than its output make every table token weaker
+SECRET_FILE = "secret.key"  # noqa: S105 (a file name, not a secret)
+
+
+class SecretKeyInvalid(HubError):
+    """secret.key cannot sign table tokens (too short, not hex, unreadable); `message` is the
+    one line to show: the file, what is wrong, and how to make a new key."""
+
+    code = "invalid_secret_key"
+
+
 def load_or_create_secret(data_dir: Path) -> bytes:
-    """The store's signing secret (table QR tokens), made on first run, mode 0600."""
-    path = data_dir / "secret.key"
+    """The store's signing secret (table QR tokens): made on first run (written atomically,
+    mode 0600), refused when shorter than `SECRET_BYTES` or unreadable (`SecretKeyInvalid`)."""
+    path = data_dir / SECRET_FILE
     data_dir.mkdir(parents=True, exist_ok=True)
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32))
-    return bytes.fromhex(path.read_text().strip())
+        _write_secret(path, secrets.token_hex(SECRET_BYTES))
+    try:
+        key = bytes.fromhex(path.read_bytes().decode("ascii").strip())
+    except OSError as exc:
+        raise _bad_secret(path, f"cannot be read ({exc.strerror or exc})") from None
+    except ValueError:  # not ASCII, or not hex digits
+        raise _bad_secret(path, "is not a hex key") from None
+    if len(key) < SECRET_BYTES:
+        raise _bad_secret(path, f"holds a {len(key)}-byte key (at least {SECRET_BYTES} needed)")
+    return key
+
+
+def _bad_secret(path: Path, problem: str) -> SecretKeyInvalid:
+    return SecretKeyInvalid(
+        f"{path} {problem}; to make a new key, move the file away and start the hub again, "
+        "then reprint every table's QR code (`tablehub tables`): codes printed with the old "
+        "key stop working",
+        field=SECRET_FILE,
+    )
+
+
+def _write_secret(path: Path, text: str) -> None:
+    """Write `text` as `path` so that a power cut leaves either no key or the whole key: a
+    temp file beside it, fsync'd, renamed over, and the directory fsync'd (the rename)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        os.fchmod(fd, 0o600)  # a leftover temp file keeps its own mode through O_CREAT
+        fh.write(text.encode("ascii"))
+        fh.flush()
+        os.fsync(fd)
+    try:
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

@@ -14,6 +14,10 @@ serialised the writer); only what waits on the disk goes to the writer's own thr
 opening, migrations, COMMIT (the fsync) and the checkpoint at close. Reads use their own
 read-only connection (aiosqlite, one trip to its thread per query), so they never see a
 batch that is not committed.
+
+Opening never replaces a store: only a missing file makes a new one (built beside it and
+renamed into place); an existing file that is empty, not SQLite or (as the hub starts) fails
+its check is refused with `StoreDamaged`, one line naming the newest backup, and not written.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -207,6 +212,64 @@ def _is_fatal(exc: BaseException) -> bool:
     return any(w in text for w in ("full", "disk i/o", "readonly", "malformed", "locked"))
 
 
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _create_empty(path: Path) -> None:
+    """A new, empty store in WAL mode, made whole or not at all: built as a temp file beside
+    it, fsync'd and renamed into place, so a crash never leaves an empty `tablehub.db` (which
+    the next start would refuse as damaged)."""
+    tmp = path.with_name(f"{path.name}.new")
+    tmp.unlink(missing_ok=True)  # a leftover of a crash while making one
+    conn = sqlite3.connect(tmp, isolation_level=None)
+    try:
+        # fewer bytes per page written (an order touches the same number of pages); a store
+        # made with another size keeps it. Switching to WAL writes the header page.
+        conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
+        conn.execute("PRAGMA journal_mode=WAL")
+    finally:
+        conn.close()
+    _fsync(tmp)
+    os.replace(tmp, path)
+    _fsync(path.parent)  # the rename
+
+
+SQLITE_MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
+
+
+class StoreDamaged(HubError):
+    """An existing store file that cannot be used as it is: empty, not an SQLite database, or
+    failing its check. The hub never starts over it (a new store would lose the orders and
+    staff tokens and bring rotated tables' old QR codes back) and never writes to it; the
+    message is one line naming the file, the newest backup and the command restoring it."""
+
+    code = "store_damaged"
+
+    def __init__(self, path: Path, problem: str, *, config: str = "<hub.toml>") -> None:
+        self.path, self.problem = path, problem
+        newest = next(iter(backup.list_backups(backup.backups_dir(path.parent))), None)
+        if newest is not None:
+            fix = (
+                f"newest backup {newest}; stop the hub and restore it with "
+                f"`tablehub restore --config {config} {newest}`"
+            )
+        else:
+            fix = (
+                f"no backup in {backup.backups_dir(path.parent)}; only if nothing can be "
+                "recovered, move the file away and the hub starts an empty store"
+            )
+        super().__init__(f"store {path} {problem}; left untouched; {fix}")
+
+    def with_config(self, config: str) -> StoreDamaged:
+        """The same refusal, its restore command naming the config file actually used."""
+        return StoreDamaged(self.path, self.problem, config=config)
+
+
 class Store:
     """The hub's SQLite store. `async with Store(path, clock=...) as store: ...`."""
 
@@ -239,7 +302,6 @@ class Store:
         self.failed_commits = 0
         self.failing: str | None = None  # why commits fail now (disk full, I/O error)
         self.check_on_open = check_on_open
-        self.quarantined: Path | None = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -252,18 +314,18 @@ class Store:
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self.check_on_open:
-            await asyncio.to_thread(self._quarantine_if_corrupt)
+        await asyncio.to_thread(self._refuse_if_damaged)
         self._disk = _DiskThread(f"store-writer {self.path.name}")
         try:
             self._w = await self._on_disk(self._connect_writer)
             await self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self._abandon_open()
+            if type(exc) is sqlite3.DatabaseError:  # not a database / malformed, not a lock
+                raise StoreDamaged(self.path, f"cannot be read ({exc})") from None
+            raise
         except BaseException:
-            if self._w is not None:
-                self._w.close()
-                self._w = None
-            self._disk.stop()
-            self._disk = None
+            self._abandon_open()
             raise
         # from here on the writer never waits inside SQLite on the loop's thread: a BEGIN
         # that finds another process writing retries on the writer's thread (`_begin`)
@@ -279,22 +341,26 @@ class Store:
         self.committed_seq = self._next_seq - 1
         self._task = asyncio.create_task(self._writer(), name="store-writer")
 
+    def _abandon_open(self) -> None:
+        if self._w is not None:
+            self._w.close()
+            self._w = None
+        if self._disk is not None:
+            self._disk.stop()
+            self._disk = None
+
     def _connect_writer(self) -> sqlite3.Connection:
-        new = not self.path.exists() or self.path.stat().st_size == 0
+        if not self.path.exists():  # only a missing file makes a new store
+            _create_empty(self.path)
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
-        pragmas = [
+        for pragma in (
             "journal_mode=WAL",
             "synchronous=FULL",
             "foreign_keys=ON",
             "busy_timeout=5000",
             "wal_autocheckpoint=1000",
-        ]
-        if new:
-            # fewer bytes per page written (an order touches the same number of pages);
-            # a store made with another size keeps it
-            pragmas.insert(0, f"page_size={PAGE_SIZE}")
-        for pragma in pragmas:
+        ):
             conn.execute(f"PRAGMA {pragma}")
         return conn
 
@@ -337,39 +403,25 @@ class Store:
             self._disk.stop()
             self._disk = None
 
-    def _quarantine_if_corrupt(self) -> None:
-        """Never refuse to start: a store that fails `PRAGMA quick_check` (power cut on a bad
-        SD card) is moved aside as `*.corrupt-<time>` with its WAL, kept for recovery, and the
-        hub starts on an empty store; `self.quarantined` says so (health, logs, admin)."""
-        if not self.path.exists():
-            return
-        reason = None
+    def _refuse_if_damaged(self) -> None:
+        """Raise `StoreDamaged` for an existing store that is empty or not an SQLite file, or
+        (with `check_on_open`, as the hub opens it) fails `PRAGMA quick_check`. Reads only: a
+        damaged store stays byte for byte as it was, for a restore or a recovery."""
         try:
-            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
-            try:
-                rows = conn.execute("PRAGMA quick_check").fetchall()
-                if rows != [("ok",)]:
-                    reason = "; ".join(str(r[0]) for r in rows[:3])
-            finally:
-                conn.close()
-        except sqlite3.DatabaseError as exc:
-            reason = str(exc)
-        if reason is None:
+            with self.path.open("rb") as fh:
+                head = fh.read(len(SQLITE_MAGIC))
+        except FileNotFoundError:
             return
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-        for suffix in ("", "-wal", "-shm"):
-            part = Path(f"{self.path}{suffix}")
-            if part.exists():
-                part.rename(Path(f"{target}{suffix}"))
-        self.quarantined = target
-        log.critical(
-            "store %s is damaged (%s): moved to %s; starting on an empty store. "
-            "Restore the last backup (tablehub restore).",
-            self.path,
-            reason,
-            target,
-        )
+        except OSError as exc:
+            raise StoreDamaged(self.path, f"cannot be read ({exc.strerror or exc})") from None
+        if not head:
+            raise StoreDamaged(self.path, "is empty (0 bytes)")
+        if head != SQLITE_MAGIC:
+            raise StoreDamaged(self.path, "is not an SQLite database (its header is garbled)")
+        if self.check_on_open:
+            problem = backup.quick_check(self.path)
+            if problem != "ok":
+                raise StoreDamaged(self.path, f"fails its check ({problem})")
 
     def _one_w(self, sql: str) -> sqlite3.Row | None:
         assert self._w is not None

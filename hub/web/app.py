@@ -29,7 +29,10 @@ from hub.web.keys import SERVICES
 
 log = logging.getLogger("tablehub.web")
 
-MAX_BODY = 64 * 1024
+MAX_BODY = 64 * 1024  # every body but those below: what a diner or a screen sends is small
+# a whole menu (hundreds of items in three languages, the cloud's menu down-link included)
+MENU_MAX_BODY = 4 * 1024 * 1024
+BODY_LIMITS = {("PUT", "/api/v1/admin/menu"): MENU_MAX_BODY}
 STATIC = Path(str(resources.files("hub.web").joinpath("static")))
 
 CSP = (
@@ -70,8 +73,20 @@ def status_of(exc: HubError) -> int:
     return next((code for typ, code in STATUS if isinstance(exc, typ)), 400)
 
 
+def body_limit(request: web.Request) -> int:
+    """The most bytes this request's body may have: `MAX_BODY` unless its route is one of
+    `BODY_LIMITS` (matched by the route's pattern, so no other path shares the allowance)."""
+    resource = request.match_info.route.resource
+    if resource is None:
+        return MAX_BODY
+    return BODY_LIMITS.get((request.method, resource.canonical), MAX_BODY)
+
+
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    limit = body_limit(request)
+    if limit != request.client_max_size:
+        request = request.clone(client_max_size=limit)
     try:
         return await handler(request)
     except RateLimited as exc:
@@ -82,7 +97,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return _hub_error(exc)
     except web.HTTPRequestEntityTooLarge:
         return web.json_response(
-            {"error": "too_large", "field": None, "message": f"the body is over {MAX_BODY} bytes"},
+            {"error": "too_large", "field": None, "message": f"the body is over {limit} bytes"},
             status=413,
         )
     except web.HTTPException as exc:

@@ -162,11 +162,16 @@ async def test_kill_9_loses_no_acknowledged_order(
     assert os.path.exists(tmp_path / "data" / "tablehub.db")
 
 
-async def test_a_damaged_store_is_quarantined_and_the_hub_starts(
+async def test_a_damaged_store_is_refused_and_left_as_it_was(
     tmp_path: Path, menu_doc: dict[str, Any]
 ) -> None:
+    """A damaged store is no longer moved aside for a fresh one: a fresh store loses the
+    orders and staff tokens and brings rotated tables' old QR codes back, so the hub refuses
+    to start and the file stays as it was, for `tablehub restore` or a recovery
+    (tests/integration/test_hardening_files.py runs the same through `tablehub run`)."""
     from hub.app import running_hub
     from hub.config import HubConfig
+    from hub.store.db import StoreDamaged
 
     config = HubConfig(data_dir=tmp_path / "data", http_port=0, broker=None)
     async with running_hub(config, seed_menu=menu_doc):
@@ -175,13 +180,9 @@ async def test_a_damaged_store_is_quarantined_and_the_hub_starts(
     with db.open("r+b") as fh:  # a power cut on a bad card: garbage over the first pages
         fh.seek(100)
         fh.write(os.urandom(8192))
-    async with running_hub(config, seed_menu=menu_doc) as hub, aiohttp.ClientSession() as http:
-        async with http.get(hub.url + "/healthz") as r:
-            health = await r.json()
-        assert "damaged" in health["alerts"][0]
-        async with http.get(
-            f"{hub.url}/api/v1/menu", params={"table": hub.services.catalog.token_for("T1")}
-        ) as r:
-            assert r.status == 200  # serving again from the menu file
-    kept = list((tmp_path / "data").glob("tablehub.db.corrupt-*"))
-    assert kept, "the damaged store must be kept for recovery"
+    damaged = db.read_bytes()
+    with pytest.raises(StoreDamaged, match="fails its check"):
+        async with running_hub(config, seed_menu=menu_doc):
+            pass
+    assert db.read_bytes() == damaged
+    assert not list((tmp_path / "data").glob("tablehub.db.*")), "nothing is moved aside"
