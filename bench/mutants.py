@@ -83,6 +83,12 @@ class Mutant:
     killers: tuple[str, ...]
     short: bool
     faults: tuple[str, ...] = ()
+    # further (find, replace) edits of the same file, for an invariant checked in two places
+    also: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def edits(self) -> tuple[tuple[str, str], ...]:
+        return ((self.find, self.replace), *self.also)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +117,7 @@ def load(path: Path = TOML) -> list[Mutant]:
                 tuple(m["killers"]),
                 bool(m.get("short", False)),
                 tuple(m.get("faults", ())),
+                tuple((e["find"], e["replace"]) for e in m.get("also", ())),
             )
         )
     names = [m.name for m in out]
@@ -125,12 +132,15 @@ def check_applies(mutants: list[Mutant], root: Path) -> list[str]:
     for m in mutants:
         path = root / m.file
         text = path.read_text("utf-8") if path.exists() else None
-        count = 0 if text is None else text.count(m.find)
-        if count != 1:
-            where = "file is gone" if text is None else f"snippet found {count} times"
-            problems.append(
-                f"mutant {m.name} no longer applies ({m.file}: {where}): update bench/mutants.toml"
-            )
+        for find, _ in m.edits:
+            count = 0 if text is None else text.count(find)
+            if count != 1:
+                where = "file is gone" if text is None else f"snippet found {count} times"
+                problems.append(
+                    f"mutant {m.name} no longer applies ({m.file}: {where}): "
+                    "update bench/mutants.toml"
+                )
+                break
     return problems
 
 
@@ -154,7 +164,9 @@ def copy_tree(root: Path, files: list[str], dest: Path) -> None:
 
 def mutate(copy: Path, m: Mutant) -> None:
     path = copy / m.file
-    text = path.read_text("utf-8").replace(m.find, m.replace, 1)
+    text = path.read_text("utf-8")
+    for find, replace in m.edits:
+        text = text.replace(find, replace, 1)
     try:
         compile(text, m.file, "exec")  # a typo in the mutants file is not a kill
     except SyntaxError as exc:
