@@ -84,6 +84,7 @@ class OutboxRelay:
         self._tailing = False
         self._pending: deque[Event] = deque()
         self._high = 0  # the highest committed seq seen while tailing
+        self._inflight = 0  # messages handed to the broker, their PUBACKs not all back
         self.sent = 0
         self.cursor = 0
         self.saved = 0
@@ -95,10 +96,19 @@ class OutboxRelay:
         """For /healthz: what was published, and how far behind the store the relay is."""
         return {
             "published_upto": self.cursor,
-            "behind": max(0, self._store.committed_seq - self.cursor),
+            "behind": self.behind(),
             "published": self.sent,
             "replayed": self.replayed,
         }
+
+    def behind(self) -> int:
+        """Events owed to MQTT. Caught up (tailing), exactly those: the pending ones and the
+        batch awaiting its PUBACKs; orders, print jobs and the like never go to MQTT and are
+        not owed. Catching up (at start, after an outage), an upper bound: every event
+        committed past the cursor, since the relay has not read them yet."""
+        if self._tailing:
+            return len(self._pending) + self._inflight
+        return max(0, self._store.committed_seq - self.cursor)
 
     async def stop(self) -> bool:
         return False  # cancelled: it saves its cursor on the way out
@@ -222,7 +232,11 @@ class OutboxRelay:
             chunk = events[i : i + self.BATCH]
             messages = [m for m in map(self._message, chunk) if m is not None]
             if messages:
-                await self._publish_many(messages)
+                self._inflight = len(messages)
+                try:
+                    await self._publish_many(messages)
+                finally:
+                    self._inflight = 0
                 self.sent += len(messages)
                 self._remember_ack(chunk[0].seq)
             self.cursor = max(self.cursor, chunk[-1].seq)

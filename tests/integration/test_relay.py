@@ -163,3 +163,28 @@ async def run_until_caught_up(relay: OutboxRelay, store: Store) -> None:
         "the relay's cursor to reach the last commit",
         state=lambda: (relay.cursor, store.committed_seq),
     )
+
+
+async def test_behind_counts_only_what_mqtt_is_owed(store: Store) -> None:
+    """Orders (and print jobs, menu changes, ...) never go to MQTT: a relay that has published
+    every ticket is 0 behind however many of them are committed after its cursor."""
+    connected = asyncio.Event()
+    connected.set()
+    broker = ScriptedBroker(fail_calls=set())
+    relay = OutboxRelay(store, "demo", broker.publish_many, connected)
+    store.on_commit(relay.on_commit)
+    await add_tickets(store, 3)
+    task = await run_until(relay, store)
+
+    async def orders_only(tx: Tx) -> None:
+        for i in range(100, 150):
+            tx.emit(OrderPlaced(order=order(i)))
+
+    await store.write(orders_only)
+    assert store.committed_seq > relay.cursor  # the cursor waits for the next ticket
+    assert relay.status()["behind"] == 0
+    await add_tickets(store, 1, start=200)  # a ticket is owed until the broker acks it
+    await run_until_caught_up(relay, store)
+    assert relay.status()["behind"] == 0
+    assert ticket_seqs(broker.acked)[-1] == store.committed_seq - 1  # the ticket, not the order
+    await stop(task)
