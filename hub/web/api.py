@@ -441,12 +441,16 @@ async def get_openapi(request: web.Request) -> web.Response:
 async def healthz(request: web.Request) -> web.Response:
     s = svc(request)
     broker = None if s.broker_connected is None else s.broker_connected.is_set()
+    # the last commit failed (disk full, I/O error): orders are refused until one succeeds
+    saving = s.store.failing is None
     body = {
-        "status": "ok" if s.accepting and broker is not False else "degraded",
+        "status": "ok" if s.accepting and broker is not False and saving else "degraded",
         "store": {
             "commits": s.store.commits,
             "writes": s.store.units,
             "last_seq": s.store.committed_seq,
+            "saving": saving,
+            **({} if saving else {"problem": s.store.failing}),
         },
         "broker_connected": broker,
         "mqtt_relay": s.relay_status() if s.relay_status is not None else None,

@@ -94,6 +94,13 @@ def _kds_orders(hub: ShimmedHub, staff: str) -> set[int]:
     return {int(t["order_id"]) for t in doc["tickets"]}
 
 
+def _health(hub: ShimmedHub) -> dict[str, Any]:
+    status, _, doc = _request(f"{hub.url}/healthz")
+    assert status == 200, doc
+    health: dict[str, Any] = doc
+    return health
+
+
 @pytest.mark.parametrize("fault", ["EIO", "ENOSPC"])
 def test_a_commit_that_fails_on_disk_is_answered_503_and_saves_nothing(
     shimmed_hub: ShimmedHub, fault: str
@@ -106,6 +113,7 @@ def test_a_commit_that_fails_on_disk_is_answered_503_and_saves_nothing(
         f"{hub.url}/api/v1/orders", _order(token, "order-before", "chicken-satay")
     )
     assert status == 201, first
+    assert _health(hub)["status"] == "ok"
 
     hub.control("fail", fault)
     status, _, doc = _request(
@@ -116,6 +124,10 @@ def test_a_commit_that_fails_on_disk_is_answered_503_and_saves_nothing(
     assert "try again" in doc["message"], doc
     assert _orders_with_key(hub, "order-during-fault") == [], "the refused order is in the store"
     assert _kds_orders(hub, staff) == {first["order_id"]}, "the refused order is on the KDS"
+    health = _health(hub)  # a monitor or `tablehub doctor` must not read "ok" now
+    assert health["status"] == "degraded", health
+    assert health["store"]["saving"] is False, health
+    assert health["store"]["problem"], health
 
     hub.control("fail", None)
     status, headers, placed = _request(
@@ -131,3 +143,4 @@ def test_a_commit_that_fails_on_disk_is_answered_503_and_saves_nothing(
     assert again["order_id"] == placed["order_id"]
     assert _orders_with_key(hub, "order-during-fault") == [placed["order_id"]]
     assert _kds_orders(hub, staff) == {first["order_id"], placed["order_id"]}
+    assert _health(hub)["store"]["saving"] is True
