@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -26,6 +27,19 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 class MosquittoError(RuntimeError):
     pass
+
+
+def _dies_with_parent() -> list[str]:
+    """A prefix that makes the broker die with the process that started it, even one killed
+    with -9 (which cannot stop it): util-linux's `setpriv --pdeathsig` asks the kernel to send
+    it SIGTERM then, so a killed demo or test run leaves no broker behind holding its port and
+    persistence file. The kernel ties the signal to the starting *thread*, so only a broker
+    started from the main thread gets it (one started from a worker thread would be stopped
+    when that thread ends). Without setpriv (not Linux) the broker is started as it is."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None or threading.current_thread() is not threading.main_thread():
+        return []
+    return [setpriv, "--pdeathsig", "TERM", "--"]
 
 
 class Mosquitto:
@@ -105,7 +119,7 @@ class Mosquitto:
             # its own session: a Ctrl+C in the terminal goes to the hub, which stops cleanly
             # and then stops the broker, not to both at once
             self.proc = subprocess.Popen(
-                [exe, "-c", str(conf)],
+                [*_dies_with_parent(), exe, "-c", str(conf)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
