@@ -80,7 +80,6 @@ A store box's config file (TOML)::
 
 from __future__ import annotations
 
-import os
 import secrets
 import stat
 from dataclasses import dataclass, field
@@ -95,6 +94,7 @@ from devices.printers.config import PaperSettings, paper_problem
 from hub.bus.client import BrokerConfig
 from hub.domain.ratelimit import Limit
 from hub.errors import HubError, InvalidInput
+from plumbing.files import write_atomic
 from plumbing.settings import Settings, SettingsError, decode, fail, read_toml
 
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
@@ -505,7 +505,8 @@ def load_or_create_secret(data_dir: Path) -> bytes:
     path = data_dir / SECRET_FILE
     data_dir.mkdir(parents=True, exist_ok=True)
     if not path.exists():
-        _write_secret(path, secrets.token_hex(SECRET_BYTES))
+        # a power cut leaves no key or the whole key, never an empty one
+        write_atomic(path, secrets.token_hex(SECRET_BYTES).encode("ascii"), mode=0o600)
     try:
         key = bytes.fromhex(path.read_bytes().decode("ascii").strip())
     except OSError as exc:
@@ -524,25 +525,3 @@ def _bad_secret(path: Path, problem: str) -> SecretKeyInvalid:
         "key stop working",
         field=SECRET_FILE,
     )
-
-
-def _write_secret(path: Path, text: str) -> None:
-    """Write `text` as `path` so that a power cut leaves either no key or the whole key: a
-    temp file beside it, fsync'd, renamed over, and the directory fsync'd (the rename)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        os.fchmod(fd, 0o600)  # a leftover temp file keeps its own mode through O_CREAT
-        fh.write(text.encode("ascii"))
-        fh.flush()
-        os.fsync(fd)
-    try:
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)

@@ -13,10 +13,11 @@ import contextlib
 import json
 import os
 import pwd
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from plumbing.files import write_atomic
 
 SERVICE_USER = "tablehub"  # the hub, the bridge and the agents run as this user
 BROKER_USER = "mosquitto"
@@ -123,7 +124,7 @@ class Tree:
         elif path.read_bytes() != data:
             action = "updated"
         if action != "unchanged":
-            _atomic_write(path, data, mode, ids)
+            write_atomic(path, data, mode=mode, owner=ids)
         else:
             st = path.stat()
             if st.st_mode & 0o7777 != mode:
@@ -158,27 +159,4 @@ class Tree:
         data = json.dumps(doc, indent=2) + "\n"
         path = self.real(target)
         if not path.exists() or path.read_text("utf-8") != data:
-            _atomic_write(path, data.encode(), 0o644, None)
-
-
-def _atomic_write(path: Path, data: bytes, mode: int, ids: tuple[int, int] | None) -> None:
-    """Write beside, fsync, set mode and owner, rename over, fsync the folder."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        if ids is not None:
-            os.chown(tmp, *ids)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+            write_atomic(path, data.encode(), mode=0o644, owner=None)
