@@ -241,6 +241,8 @@ def register(cls: E) -> E:
     for attr in ("stream", "kind"):
         if not isinstance(getattr(cls, attr, None), str):
             raise TypeError(f"{cls.__name__} must declare its {attr}")
+    if cls.key is HubEvent.key:  # refused here, not when the first one is emitted
+        raise TypeError(f"{cls.__name__} must declare its key")
     known = _BY_KIND.get(cls.kind)
     if known is not None and known is not cls:
         raise ValueError(f"kind '{cls.kind}' is already {known.__name__}")

@@ -4,8 +4,10 @@ with the rule for one screen, and each message is encoded once for all its scree
 from __future__ import annotations
 
 import json
+from typing import ClassVar
 
 import msgspec
+import pytest
 
 from hub.consumers.live import QUEUE_SIZE, Control, LiveHub, Subscriber, message_for
 from hub.domain import events as ev
@@ -101,3 +103,22 @@ def test_mqtt_messages_are_what_the_catalogue_declares() -> None:
     assert state == ev.CallState(open=True, kind="waiter", call_id="1")
     assert type(opened.event).mqtt == ev.MqttRoute("tables/{table}/call/state", 1, True)
     assert all(type(e.event).mqtt is None for e in EVENTS[3:])
+
+
+def test_an_event_class_without_its_stream_kind_or_key_is_refused_when_registered() -> None:
+    class NoKey(ev.HubEvent, frozen=True, kw_only=True):
+        stream: ClassVar[str] = "tips"
+        kind: ClassVar[str] = "tip.added"
+
+    class NoKind(ev.HubEvent, frozen=True, kw_only=True):
+        stream: ClassVar[str] = "tips"
+
+        @property
+        def key(self) -> str:
+            return "1"
+
+    with pytest.raises(TypeError, match="NoKey must declare its key"):
+        ev.register(NoKey)
+    with pytest.raises(TypeError, match="NoKind must declare its kind"):
+        ev.register(NoKind)
+    assert ev.event_class("tip.added") is None
