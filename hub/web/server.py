@@ -25,6 +25,9 @@ log = logging.getLogger("tablehub.web")
 # file descriptors kept for the hub itself (store, backups, broker, printers, logs) and for
 # what accept() takes in one go before the guard sees it (the listen backlog)
 RESERVED_FILES = 256
+# the most connections by default even when the open-file limit allows more: a store's phones,
+# screens and agents hold a few hundred; each costs memory on a small box
+DEFAULT_MAX_CONNECTIONS = 4096
 BACKLOG = 128
 
 
@@ -36,11 +39,11 @@ class Serving:
 
 
 def max_connections(limits: HttpLimits, open_files: int) -> int:
-    """The configured cap, or (0) the open-file limit less what the hub keeps for itself;
-    a configured cap above that is kept, with a warning."""
+    """The configured cap, or (0) `DEFAULT_MAX_CONNECTIONS` within the open-file limit less
+    what the hub keeps for itself; a configured cap above that is kept, with a warning."""
     safe = max(64, open_files - RESERVED_FILES)
     if limits.max_connections == 0:
-        return safe
+        return min(DEFAULT_MAX_CONNECTIONS, safe)
     if limits.max_connections > safe:
         log.warning(
             "[http] max_connections %d is more than the open-file limit %d allows (%d): "

@@ -26,8 +26,8 @@ from tests.waiting import until
 IDLE = 1_100
 FILES = 1_024  # systemd's default LimitNOFILE, soft and hard
 LOG_MAX = 100_000
-QUICK_S = 2.0
-CHECK_FOR_S = 4.0  # under the default header timeout (5 s): the idle ones are still held  # "answers quickly", loosely: a shared machine
+QUICK_S = 2.0  # "answers quickly", loosely: a shared machine
+CHECK_FOR_S = 4.0  # under the default header timeout (5 s): the idle ones are still held
 
 
 def write_config(tmp: Path, port: int, menu: dict[str, Any], http: str = "") -> Path:
