@@ -9,9 +9,12 @@ orders from 127.0.0.1 to one table at `--rate` per second (open loop):
 
 - `quiet`: nothing else;
 - `stalled-one-address`: 256 connections from 127.0.0.2 each send an order's head and no body,
-  and are opened again as the hub closes them;
+  and are opened again a second after the hub closes one (as its Retry-After asks);
 - `stalled-256-addresses`: the same from 256 addresses (127.0.1.1 ...), one connection each:
-  the per-address cap does not apply, the body timeout and the in-flight rule do.
+  the per-address cap does not apply, the body timeout and the in-flight rule do;
+- `reconnect-storm-one-address`: as `stalled-one-address` but opened again at once, as fast as
+  the hub refuses them (thousands a second): a connection-rate flood, which the connection
+  caps answer cheaply but do not throttle.
 
 Prints and writes bench/results/floods.json: per phase p50/p99/max of the orders' latency,
 their statuses, and what the stalled connections got; with the CPU model."""
@@ -56,10 +59,11 @@ def pct(xs: list[float], q: float) -> float:
 
 
 async def stalled_connection(
-    url_port: int, address: str, until: float, got: dict[str, int]
+    url_port: int, address: str, until: float, got: dict[str, int], reopen_s: float
 ) -> None:
-    """One attacker slot: send a head, wait to be closed, do it again until `until`."""
-    for _ in range(10_000):
+    """One attacker slot: send a head, wait to be closed, `reopen_s` later do it again, until
+    `until`."""
+    for _ in range(100_000):
         if time.monotonic() >= until:
             return
         try:
@@ -81,6 +85,7 @@ async def stalled_connection(
             status = "reset"
         got[status] = got.get(status, 0) + 1
         writer.close()
+        await asyncio.sleep(min(reopen_s, max(0.0, until - time.monotonic())))
 
 
 async def orders(url: str, token: str, rate: float, seconds: float, tag: str) -> dict[str, Any]:
@@ -119,12 +124,19 @@ async def orders(url: str, token: str, rate: float, seconds: float, tag: str) ->
 
 
 async def phase(
-    hub: HubUnderTest, token: str, name: str, addresses: list[str], args: argparse.Namespace
+    hub: HubUnderTest,
+    token: str,
+    name: str,
+    addresses: list[str],
+    args: argparse.Namespace,
+    reopen_s: float = 1.0,
 ) -> dict[str, Any]:
     until = time.monotonic() + args.seconds + 1.0
     got: dict[str, int] = {}
     attack = [
-        asyncio.create_task(stalled_connection(hub.port, addresses[i % len(addresses)], until, got))
+        asyncio.create_task(
+            stalled_connection(hub.port, addresses[i % len(addresses)], until, got, reopen_s)
+        )
         for i in range(STALLED if addresses else 0)
     ]
     if attack:
@@ -143,6 +155,9 @@ async def run(hub: HubUnderTest, token: str, args: argparse.Namespace) -> dict[s
         "quiet": await phase(hub, token, "quiet", [], args),
         "stalled-one-address": await phase(hub, token, "stalled-one-address", one, args),
         "stalled-256-addresses": await phase(hub, token, "stalled-256-addresses", many, args),
+        "reconnect-storm-one-address": await phase(
+            hub, token, "reconnect-storm-one-address", one, args, reopen_s=0.0
+        ),
     }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -25,6 +26,10 @@ log = logging.getLogger("tablehub.web")
 # file descriptors kept for the hub itself (store, backups, broker, printers, logs) and for
 # what accept() takes in one go before the guard sees it (the listen backlog)
 RESERVED_FILES = 256
+# asyncio accepts up to BACKLOG connections in one go (each a file before the guard sees it);
+# the kernel's queue of connections not yet accepted is longer, so that a burst of refused
+# connections does not fill it and drop a phone's connection attempt (a 1 s SYN retry)
+LISTEN_QUEUE = 1024
 # the most connections by default even when the open-file limit allows more: a store's phones,
 # screens and agents hold a few hundred; each costs memory on a small box
 DEFAULT_MAX_CONNECTIONS = 4096
@@ -96,6 +101,9 @@ async def serving(
         server = await loop.create_server(
             guard, host, port, ssl=tls, backlog=BACKLOG, reuse_address=True
         )
+        for sock in server.sockets:  # a longer kernel queue (listen() again on a copy)
+            with socket.fromfd(sock.fileno(), sock.family, sock.type) as listening:
+                listening.listen(LISTEN_QUEUE)
         try:
             yield Serving(server.sockets[0].getsockname()[1], guard, accepts)
         finally:
