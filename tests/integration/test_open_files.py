@@ -169,7 +169,8 @@ async def test_idle_connections_do_not_stop_the_hub_at_1024_files(
     assert size < LOG_MAX, f"{size} bytes of log: {log.read_text()[-2000:]}"
     assert lines_with(log, "Traceback") == []
     assert len(lines_with(log, "refusing connections from 127.0.0.3")) == 1
-    assert len(lines_with(log, "open-file limit 1024 (hard 1024)")) == 1
+    # the total cap kept 256 files below the limit, for the hub's own files and one accept batch
+    assert len(lines_with(log, "open-file limit 1024 (hard 1024); at most 768 connections")) == 1
 
 
 async def test_failed_accepts_are_one_line_per_episode(
