@@ -15,6 +15,7 @@ from hub.services import staff as staff_tokens
 from hub.services.container import Services
 from hub.store import repos
 from hub.web import auth
+from hub.web.bodies import read_in_time
 from hub.web.keys import SERVICES
 from hub.web.openapi import openapi_document
 from hub.web.schemas import (
@@ -420,7 +421,7 @@ async def put_admin_menu(request: web.Request) -> web.Response:
     expected = request.headers.get("If-Match")
     if expected is not None and expected.strip('"') != str(cat.menu_version):
         raise Conflict(f"the menu is at version {cat.menu_version}", field="If-Match")
-    doc = decode(await request.read(), dict)
+    doc = decode(await read_in_time(request), dict)  # its big body: read once an admin asks
     version = await cat.import_menu(doc)
     return _json({"version": version, "menu": cat.menu_document()})
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from importlib import resources
@@ -26,6 +25,7 @@ from hub.errors import (
 )
 from hub.services.container import Services
 from hub.web import admin_api, api, auth, demo_panel, live, pairing
+from hub.web.bodies import BodyTooSlow, read_in_time
 from hub.web.keys import SERVICES
 
 log = logging.getLogger("tablehub.web")
@@ -34,11 +34,6 @@ MAX_BODY = 64 * 1024  # every body but those below: what a diner or a screen sen
 # a whole menu (hundreds of items in three languages, the cloud's menu down-link included)
 MENU_MAX_BODY = 4 * 1024 * 1024
 BODY_LIMITS = {("PUT", "/api/v1/admin/menu"): MENU_MAX_BODY}
-# the most seconds a request's whole body may take to arrive (hub.toml [http]); past it the
-# request gets a 408 and its connection is closed, so a client that sends the head of a request
-# and then nothing holds no order slot and no connection for long
-BODY_TIMEOUT = web.AppKey("body_timeout_s", float)
-DEFAULT_BODY_TIMEOUT_S = 10.0
 STATIC = Path(str(resources.files("hub.web").joinpath("static")))
 
 CSP = (
@@ -94,9 +89,11 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     if limit != request.client_max_size:
         request = request.clone(client_max_size=limit)
     try:
-        if request.body_exists and not await _body_in_time(request):
-            return _body_too_slow(request)
+        if request.body_exists and limit == MAX_BODY:
+            await read_in_time(request)  # small bodies, in time, before any handler runs
         return await handler(request)
+    except BodyTooSlow:
+        return _body_too_slow(request)
     except RateLimited as exc:
         return web.json_response(
             exc.as_dict(), status=429, headers={"Retry-After": str(exc.retry_after_s)}
@@ -136,18 +133,6 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return _internal_error()
-
-
-async def _body_in_time(request: web.Request) -> bool:
-    """Read the body (kept by aiohttp for the handler's own `read()`) within the body timeout;
-    False when it did not all arrive in time."""
-    timeout_s = request.app.get(BODY_TIMEOUT, DEFAULT_BODY_TIMEOUT_S)
-    try:
-        async with asyncio.timeout(timeout_s):
-            await request.read()
-    except TimeoutError:
-        return False
-    return True
 
 
 def _body_too_slow(request: web.Request) -> web.StreamResponse:

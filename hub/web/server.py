@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from hub.config import HttpLimits
-from hub.web.app import BODY_TIMEOUT
+from hub.web.bodies import BODY_TIMEOUT
 from hub.web.guard import ConnectionGuard, GuardLimits
 from plumbing.accepts import AcceptErrors, raise_open_files
 

@@ -19,6 +19,7 @@ import pytest
 
 from hub.app import RunningHub, running_hub
 from hub.config import HttpLimits, HubConfig
+from hub.services import staff
 from tests.conftest import order_body, table_token
 from tests.waiting import until
 
@@ -137,6 +138,34 @@ async def test_an_order_counts_only_once_its_body_and_token_are_in(
         writer.close()
 
 
+async def test_a_menu_upload_is_refused_before_its_body_without_an_admin(
+    guarded_hub: RunningHub,
+) -> None:
+    """The one route that takes 4 MiB reads its body only once an admin asks: a head with a
+    4 MB Content-Length and no token is a 401 at once, with one a 408 at the body timeout."""
+    port = port_of(guarded_hub)
+    admin_token = await staff.issue(guarded_hub.services.store, "admin", "menu editor")
+    head = (
+        "PUT /api/v1/admin/menu HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: 4000000\r\n{auth}\r\n"
+    )
+    started = time.monotonic()
+    anonymous = await connect_from("127.0.0.7", port)
+    anonymous[1].write(head.format(auth="").encode())
+    admin = await connect_from("127.0.0.7", port)
+    admin[1].write(head.format(auth=f"Authorization: Bearer {admin_token}\r\n").encode())
+    first = await anonymous[0].readuntil(b"\r\n")
+    assert first.startswith(b"HTTP/1.1 401 "), first
+    assert time.monotonic() - started < BODY_TIMEOUT_S
+    answer = await until_closed(admin[0], started + BODY_TIMEOUT_S + LINGER_S + MARGIN_S)
+    assert status_of(answer) == "408", answer
+    assert answer is not None
+    assert b'"error": "timeout"' in answer
+    assert time.monotonic() - started >= BODY_TIMEOUT_S * 0.9
+    for _, writer in (anonymous, admin):
+        writer.close()
+
+
 async def test_a_connection_that_sends_no_request_is_closed(guarded_hub: RunningHub) -> None:
     """Nothing at all, or a request head a byte at a time: closed at the header timeout."""
     port = port_of(guarded_hub)
@@ -157,7 +186,7 @@ async def test_a_connection_that_sends_no_request_is_closed(guarded_hub: Running
         until_closed(silent[0], deadline), until_closed(dripping[0], deadline)
     )
     dripper.cancel()
-    assert closed == [b"", b""], closed  # closed, without an answer
+    assert list(closed) == [b"", b""], closed  # closed, without an answer
     assert time.monotonic() - started >= HEADER_TIMEOUT_S * 0.9
     for _, writer in (silent, dripping):
         writer.close()
