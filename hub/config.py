@@ -20,6 +20,7 @@ A store box's config file (TOML)::
     # tls_key = "/etc/tablehub/tls/hub.key"
     # what one client may hold, and how long the hub waits on it (see SECURITY.md)
     connections_per_address = 64          # a phone, screen or agent holds a few; past it: 503
+                                          # (diners behind one NAT address: raise it)
     max_connections = 0                   # all clients together; 0: 4096, or the open-file
                                           # limit (raised to its hard one at start) less 256
     header_timeout_seconds = 5            # a new connection's request head must arrive by then
