@@ -98,8 +98,16 @@ async def serving(
             GuardLimits(limits.connections_per_address, cap, limits.header_timeout_s),
             on_accept=accepts.accepted,
         )
+        # a TLS handshake comes before the guard sees the connection: it gets the header timeout
+        handshake_s = limits.header_timeout_s if tls is not None else None
         server = await loop.create_server(
-            guard, host, port, ssl=tls, backlog=BACKLOG, reuse_address=True
+            guard,
+            host,
+            port,
+            ssl=tls,
+            backlog=BACKLOG,
+            reuse_address=True,
+            ssl_handshake_timeout=handshake_s,
         )
         for sock in server.sockets:  # a longer kernel queue (listen() again on a copy)
             with socket.fromfd(sock.fileno(), sock.family, sock.type) as listening:
