@@ -242,39 +242,39 @@ class Printing:
         self,
         tx: Tx,
         ticket: Ticket,
-        idx: int,
         action_id: str,
         *,
-        void: tuple[int, str] | None = None,
-        change: LineChange | None = None,
+        voids: Sequence[tuple[int, int, str]] = (),
+        change: tuple[int, LineChange] | None = None,
     ) -> list[str]:
-        """Inside a correction's write: a VOID chit (`void`: units, reason) or a CHANGE chit
-        (only what changed) for line `idx`, on each printer the ticket's own chit printed on
-        or is still queued on (then it prints behind it, in order); none when the ticket's
-        chit never printed. The job id is derived from the action id: never queued twice."""
-        line = next((it for it in ticket.items if it.idx == idx), None)
-        if line is None:
-            return []
+        """Inside a correction's write: a VOID chit (`voids`: line, units, reason) or a
+        CHANGE chit (line, and only what changed) on each printer the ticket's own chit
+        printed on or is still to print on (the dispatcher holds it until that chit is on
+        paper); none when the ticket's chit never printed. The job id is derived from the
+        action id: never queued twice."""
+        lines = {it.idx: it for it in ticket.items}
         made = []
         for printer_id in await store_checks.tx_chit_printers(tx, ticket.id):
             printer = self.printers.get(printer_id)
             if printer is None:
                 continue
             lang = printer.lang
-            if void is not None:
-                item = Item(qty=void[0], name=_name(line.name, lang), reason=void[1])
-                kind: Literal["VOID", "CHANGE"] = "VOID"
+            kind: Literal["VOID", "CHANGE"] = "VOID" if voids else "CHANGE"
+            if voids:
+                items = [
+                    Item(qty=qty, name=_name(lines[idx].name, lang), reason=reason)
+                    for idx, qty, reason in voids
+                    if idx in lines
+                ]
+            elif change is not None and change[0] in lines:
+                line = lines[change[0]]
+                changes = self._change_lines(line.item, change[1], lang)
+                items = [Item(qty=line.qty, name=_name(line.name, lang), changes=changes)]
             else:
-                assert change is not None
-                item = Item(qty=line.qty, name=_name(line.name, lang))
-                item = replace(item, changes=self._change_lines(line.item, change, lang))
-                kind = "CHANGE"
-            doc = replace(
-                self.chit_doc(ticket, printer),
-                correction=kind,
-                items=[item],
-                time=tx.now,
-            )
+                items = []
+            if not items:
+                continue
+            doc = replace(self.chit_doc(ticket, printer), correction=kind, items=items, time=tx.now)
             job_id = f"{kind.lower()}-{action_id}-{printer_id}"
             if await self._queue(tx, job_id, printer_id, "correction", "ORIGINAL", doc, ticket.id):
                 made.append(job_id)

@@ -463,3 +463,48 @@ async def test_a_void_chit_is_dropped_when_its_chit_will_never_print(
         await until(settled, "the VOID chit dropped with its chit")
         # held back while its chit was unprinted, it never reached the printer
         assert [d for d in agent.docs("cold-1") if d.get("correction")] == []
+
+
+async def test_a_whole_order_is_voided_in_one_write_with_one_chit_per_ticket(
+    floor: Floor, agent: StandInAgent
+) -> None:
+    order = await floor.order(
+        "whole-0001", [EDAMAME, {"item": "smashed-cucumber-salad", "qty": 1}, GYOZA]
+    )
+    oid = order["order_id"]
+    tickets = await floor.tickets(oid)
+    for t in tickets:
+        await floor.chit_printed(t["id"])
+    grill = next(t for t in tickets if t["station"] == "grill")
+    await floor.call("POST", f"/api/v1/tickets/{grill['id']}/bump", "kitchen", {})
+    path = f"/api/v1/orders/{oid}/void"
+    body = {"reason": "Guest left", "id": "whole-act-01"}
+    status, err = await floor.call("POST", path, body=body)
+    assert (status, err["field"]) == (403, "pin")  # the gyoza is made: a comp
+    _, same = await floor.call("GET", f"/api/v1/orders/{oid}", "admin")
+    assert same["total_cents"] == order["total_cents"]  # nothing voided
+    status, voided = await floor.call("POST", path, body=body | {"pin": MANAGER_PIN})
+    assert status == 200, voided
+    assert voided["total_cents"] == 0
+    assert [ln["void_qty"] for ln in voided["lines"]] == [3, 1, 1]
+    assert [ln["voids"][0]["comp"] for ln in voided["lines"]] == [False, False, True]
+
+    def void_docs(printer: str) -> list[dict[str, Any]]:
+        return [d for d in agent.docs(printer) if d.get("correction") == "VOID"]
+
+    await until(lambda: void_docs("cold-1") and void_docs("grill-1"), "the VOID chits")
+    (cold_doc,) = void_docs("cold-1")  # both cold lines on one chit
+    assert [(i["qty"], i["name"]) for i in cold_doc["items"]] == [
+        (3, EDAMAME_EN),
+        (1, "Smashed Cucumber Salad"),
+    ]
+    status, again = await floor.call("POST", path, body=body | {"pin": MANAGER_PIN})
+    assert (status, again) == (200, voided)
+    status, err = await floor.call("POST", path, body={"reason": "x", "id": "whole-act-02"})
+    assert (status, err["field"]) == (409, "order_id")
+    _, report = await floor.call("GET", "/api/v1/admin/corrections", "admin")
+    assert sorted(c["id"] for c in report["corrections"]) == [
+        "whole-act-01.0",
+        "whole-act-01.1",
+        "whole-act-01.2",
+    ]
