@@ -41,7 +41,6 @@ from hub.store.db import Store, Tx
 log = logging.getLogger("tablehub.checks")
 
 
-
 METHODS = ("cash", "card", "other")
 
 
