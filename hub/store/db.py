@@ -47,7 +47,7 @@ from hub.store import backup
 log = logging.getLogger("tablehub.store")
 
 T = TypeVar("T")
-SCHEMA_VERSION = 2  # every version's changes are additive: schema.sql brings any store up
+SCHEMA_VERSION = 3  # every version's changes are additive: schema.sql brings any store up
 PAGE_SIZE = 2048  # for new stores
 
 

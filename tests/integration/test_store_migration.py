@@ -35,7 +35,7 @@ async def test_a_version_1_store_gets_the_bumped_seq_index_and_a_backup(tmp_path
 
     conn = sqlite3.connect(db)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
         assert "tickets_bumped_seq" in names
         plan = conn.execute(
@@ -50,6 +50,43 @@ async def test_a_version_1_store_gets_the_bumped_seq_index_and_a_backup(tmp_path
     old = sqlite3.connect(kept[0])
     try:
         assert old.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert old.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 1
+    finally:
+        old.close()
+
+
+async def test_a_version_2_store_gets_the_shift_tables_and_keeps_its_orders(tmp_path: Path) -> None:
+    """Version 3 added the corrections record, check splits and payments: a store made
+    before them gets them on open, with its rows kept and a backup of it as it was."""
+    db = tmp_path / "hub.db"
+    async with Store(db, clock=clock) as store:
+
+        async def unit(tx: Tx) -> None:
+            tx.emit(OrderPlaced(order=order(1)))
+
+        await store.write(unit)
+    conn = sqlite3.connect(db)
+    for name in ("corrections", "check_splits", "payments"):
+        conn.execute(f"DROP TABLE {name}")
+    conn.execute("PRAGMA user_version=2")
+    conn.commit()
+    conn.close()
+
+    async with Store(db, clock=clock) as store:
+        assert len(await store.events_after(0)) == 1
+
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert {"corrections", "check_splits", "payments"} <= tables
+    finally:
+        conn.close()
+    kept = list(backup.backups_dir(tmp_path).iterdir())
+    assert len(kept) == 1
+    old = sqlite3.connect(kept[0])
+    try:
+        assert old.execute("PRAGMA user_version").fetchone()[0] == 2
         assert old.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 1
     finally:
         old.close()
