@@ -652,7 +652,9 @@ export class AlertSound {
     const btn = $(this.button);
     if (!btn) return;
     btn.hidden = this.running;
-    replaceChildren(btn, icon('sound'), el('span', { text: this.i18n.t('tap_enable_sound') }));
+    const label = this.i18n.t('tap_enable_sound');
+    btn.title = label;
+    replaceChildren(btn, icon('sound'), el('span', { class: 'kbtn-label', text: label }));
   }
 
   /**
