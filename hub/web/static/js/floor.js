@@ -46,8 +46,9 @@ const urgency = (call) => {
   if (call.state === 'open') return isEscalated(call) ? 0 : 1;
   return 2;
 };
+/** Most urgent first, then the longest waiting: a call open 1:50 comes before one 7 s old. */
 const sortedCalls = () => [...S.calls.values()].sort((a, b) => urgency(a) - urgency(b)
-  || (Number(b.opened_ms) || 0) - (Number(a.opened_ms) || 0) || b.id - a.id);
+  || (Number(a.opened_ms) || 0) - (Number(b.opened_ms) || 0) || a.id - b.id);
 
 function notPaired(forbidden = false) {
   if (!S.paired) return;
