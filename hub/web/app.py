@@ -168,6 +168,11 @@ async def diner_page(request: web.Request) -> web.StreamResponse:
     return _page("diner.html")
 
 
+async def start_page(request: web.Request) -> web.StreamResponse:
+    """`/`: what this box is, and links to the staff pages (which still need pairing)."""
+    return _page("start.html")
+
+
 def _staff_page(name: str, action: str) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         staff = await auth.current_staff(request)
@@ -225,6 +230,7 @@ def build_app(services: Services) -> web.Application:
     app.router.add_get("/kds/{station}", _staff_page("kds.html", "kds"))
     app.router.add_get("/admin", _staff_page("admin.html", "admin"))
     demo_panel.setup(app, services, _staff_page("demo.html", "floor"))
+    app.router.add_get("/", start_page)
     app.router.add_get("/pair", pair)
     app.router.add_get("/favicon.ico", favicon)
     app.router.add_static("/static", STATIC, follow_symlinks=False)
