@@ -24,7 +24,7 @@ from hub.errors import (
     StoreUnavailable,
 )
 from hub.services.container import Services
-from hub.web import admin_api, api, auth, demo_panel, live, pairing
+from hub.web import admin_api, api, auth, demo_panel, live, metrics, pairing
 from hub.web.keys import SERVICES
 
 log = logging.getLogger("tablehub.web")
@@ -220,6 +220,7 @@ def build_app(services: Services) -> web.Application:
     app[SERVICES] = services
     app.on_response_prepare.append(_security_headers)
     app.add_routes(api.routes)
+    app.add_routes(metrics.routes)
     admin_api.setup(app)
     pairing.setup(app, services)
     app.router.add_get("/ws/table", live.ws_table)
