@@ -125,6 +125,7 @@ async def running_hub(
             services = parts.services
             services.accepting = False
             services.devices.stopping = services.printing.stopping = True
+            services.live.close_all()  # open screens would hold the server's shutdown
             await runner.cleanup()
             if demo_buttons is not None:
                 await demo_buttons.stop()

@@ -160,6 +160,13 @@ class LiveHub:
             sub.control(Control.CLOSE)
         return len(mine)
 
+    def close_all(self) -> int:
+        """Close every screen (the hub is stopping: they reconnect to the next one at once,
+        and the web server does not wait for them). Returns how many."""
+        for sub in self._subs:
+            sub.control(Control.CLOSE)
+        return len(self._subs)
+
     def unsubscribe(self, sub: Subscriber) -> None:
         self._subs.discard(sub)
         for index, key in ((self._by_station, sub.station), (self._by_table, sub.table)):
