@@ -5,14 +5,19 @@ chromium."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
+import aiomqtt
 import pytest
 from playwright.async_api import Browser, Page, expect
 
 from hub.app import RunningHub
+from hub.bus import contract
+from hub.ops.mosquitto import Mosquitto
 from hub.services import staff
 from hub.store.db import Tx
 from tests.e2e.conftest import screenshot_dir
+from tests.waiting import event
 
 pytestmark = pytest.mark.browser
 
@@ -93,3 +98,38 @@ async def test_floor_lists_the_longest_waiting_call_first(
     await expect(cards).to_have_count(3)
     await expect(cards.nth(2)).to_have_attribute("data-testid", f"call-{newest.id}")
     await expect(cards.nth(0)).to_have_attribute("data-testid", f"call-{old.id}")
+
+
+async def test_a_weighing_scale_is_one_card_on_the_floor_view(
+    hub: RunningHub, broker: Mosquitto, browser: Browser
+) -> None:
+    """The scale agent reports itself (device `scale-prep`) and its weights (scale `prep`):
+    the floor shows one card for it, not a weight card and a device card."""
+    page = await paired_page(browser, hub, "floor", "/floor", 390, 844)
+    assert hub.bus is not None
+    await event(hub.bus.connected, "the hub to connect to the broker")
+    store = "demo"
+    async with aiomqtt.Client("127.0.0.1", broker.port, identifier="scale-prep") as scale:
+
+        async def status(state: Literal["online", "offline"]) -> None:
+            body = contract.encode(contract.DeviceStatus(state=state, kind="scale"))
+            await scale.publish(contract.device_status(store, "scale-prep"), body, qos=1)
+
+        async def weigh(grams: int) -> None:
+            body = contract.encode(contract.WeightMessage(grams=grams, stable=True))
+            await scale.publish(contract.scale_weight(store, "prep"), body, qos=1)
+
+        await status("online")
+        await weigh(1180)
+        weight = page.get_by_test_id("weight-prep")
+        await expect(weight).to_contain_text("Scale prep")
+        await expect(page.get_by_test_id("device-scale-prep")).to_have_count(0)  # not twice
+        await weigh(1250)
+        await expect(weight).to_have_attribute("data-grams", "1250")
+        await expect(page.get_by_test_id("device-scale-prep")).to_have_count(0)
+
+        # a scale that went offline shows as such (its last weight is stale), still once
+        await status("offline")
+        device = page.get_by_test_id("device-scale-prep")
+        await expect(device).to_have_attribute("data-state", "offline")
+        await expect(weight).to_have_count(0)

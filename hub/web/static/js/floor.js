@@ -311,6 +311,8 @@ function deviceChip(d) {
 
 function weightChip(scale) {
   const w = S.weights.get(scale);
+  const device = S.devices.get(`scale-${scale}`);
+  if (device && device.state !== 'online') return deviceChip(device); // its last weight is stale
   return el('li', {
     class: ['chip-dev chip-weight', w.stable ? 'is-stable' : 'is-settling'],
     testid: `weight-${scale}`,
@@ -336,7 +338,10 @@ function renderDevices() {
   if (!strip) return;
   // what needs someone first: offline and failing devices, then the live weights, then the rest
   const rank = (d) => (d.state !== 'online' ? 0 : deviceProblems(d).down ? 1 : deviceProblems(d).warn ? 3 : 4);
-  const devices = [...S.devices.values()].sort((a, b) => rank(a) - rank(b) || String(a.id).localeCompare(String(b.id)));
+  // a scale with a live weight is one card (its weight), not also a `scale-<id>` device card
+  const weighed = new Set([...S.weights.keys()].map((id) => `scale-${id}`));
+  const devices = [...S.devices.values()].filter((d) => !weighed.has(d.id))
+    .sort((a, b) => rank(a) - rank(b) || String(a.id).localeCompare(String(b.id)));
   const chips = [
     ...devices.filter((d) => rank(d) < 2).map(deviceChip),
     ...[...S.weights.keys()].sort().map(weightChip),
