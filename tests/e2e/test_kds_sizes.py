@@ -24,11 +24,13 @@ CONTROLS = ["recall-last", "recent-button", "availability-button", "settings-but
 TICKETS = 14  # more than any of the sizes shows at once
 
 
-async def kds_page(browser: Browser, hub: RunningHub, width: int, height: int) -> Page:
+async def kds_page(
+    browser: Browser, hub: RunningHub, width: int, height: int, station: str = "cold"
+) -> Page:
     token = await staff.issue(hub.services.store, "kitchen", f"kds {width}x{height}")
     context = await browser.new_context(viewport={"width": width, "height": height})
     page = await context.new_page()
-    await page.goto(f"{hub.url}/pair?token={token}&next=/kds/cold")
+    await page.goto(f"{hub.url}/pair?token={token}&next=/kds/{station}")
     await expect(page.get_by_test_id("conn-status")).to_have_attribute("data-state", "online")
     return page
 
@@ -127,6 +129,15 @@ async def test_kds_fits_the_screen(
     await expect(more).to_contain_text(f"{beyond} more")
     await shot(page, f"kds-{width}x{height}")
     assert errors == []
+
+
+async def test_expo_fits_the_pi_panel(hub: RunningHub, browser: Browser) -> None:
+    page = await kds_page(browser, hub, 800, 480, "expo")
+    await expect(page.get_by_test_id("station-name")).to_have_text("Expo")
+    found = await layout(page)
+    assert found["scrollWidth"] <= found["clientWidth"] == 800
+    assert not found["nameCut"]
+    assert set(CONTROLS) <= await reachable_controls(page, 800, 480)
 
 
 async def test_controls_that_do_not_fit_move_into_the_more_menu(

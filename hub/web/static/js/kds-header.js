@@ -9,8 +9,8 @@ import { $, el, icon, replaceChildren } from './common.js';
 
 const OVERFLOW = 'is-overflow';
 
-/** The text of a header button: its label span, or its title for an icon-only one. */
-const labelOf = (btn) => (btn.querySelector('.kbtn-label')?.textContent || btn.title || btn.getAttribute('aria-label') || '').trim();
+/** The text of a header button in the menu: its tooltip ("Sold out (86)"), else its label. */
+const labelOf = (btn) => (btn.title || btn.querySelector('.kbtn-label')?.textContent || btn.getAttribute('aria-label') || '').trim();
 
 export class HeaderFit {
   /** `t` translates keys: `more_controls` ("{n} more controls"). */
