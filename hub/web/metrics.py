@@ -22,7 +22,7 @@ from prometheus_client.core import (
     HistogramMetricFamily,
     Metric,
 )
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from hub.services.container import Services
@@ -32,6 +32,8 @@ from hub.web.keys import SERVICES
 
 routes = web.RouteTableDef()
 PENDING = ("queued", "sent")  # print jobs not yet printed
+# the classic text format, which every Prometheus (2.x and 3.x) reads; the names are ASCII
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 @dataclass
@@ -235,5 +237,5 @@ async def get_metrics(request: web.Request) -> web.Response:
     registry.register(HubCollector(await read(request.app[SERVICES])))
     return web.Response(
         body=generate_latest(registry),
-        headers={"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"},
+        headers={"Content-Type": CONTENT_TYPE, "Cache-Control": "no-store"},
     )

@@ -32,7 +32,7 @@ PRINTERS = (PrinterConfig(id="cold-1", stations=("cold",)),)
 async def scrape(http: aiohttp.ClientSession, hub: RunningHub, **kw: Any) -> Samples:
     async with http.get(f"{hub.url}/metrics", **kw) as r:
         assert r.status == 200, await r.text()
-        assert r.headers["Content-Type"].startswith("text/plain")
+        assert r.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
         text = await r.text()
     out: Samples = {}
     for family in text_string_to_metric_families(text):
