@@ -45,7 +45,7 @@ BENCH_ARGS ?=
 CHAOS_ARGS ?=
 BENCH_STAMP := $(VENV)/.tablehub-bench-installed
 
-.PHONY: bench chaos chaos-short
+.PHONY: bench bench-floods chaos chaos-short
 
 $(BENCH_STAMP): pyproject.toml | setup
 	$(VENV)/bin/pip install -q -e ".[bench]"
@@ -53,6 +53,10 @@ $(BENCH_STAMP): pyproject.toml | setup
 
 bench: setup $(BENCH_STAMP)
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+# another table's order latency while the hub is flooded with stalled order bodies
+bench-floods: setup $(BENCH_STAMP)
+	$(PY) -m bench.floods $(FLOODS_ARGS)
 
 chaos: setup $(BENCH_STAMP)
 	$(PY) -m bench.chaos $(CHAOS_ARGS)

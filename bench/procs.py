@@ -368,6 +368,9 @@ def bench_menu(tables: int = 50) -> dict[str, Any]:
     return doc
 
 
+BENCH_HTTP = "connections_per_address = 8192\nmax_connections = 8192\n"
+
+
 @dataclass
 class HubUnderTest:
     """One hub process (`python -m hub run --config`), its data dir and config."""
@@ -381,6 +384,10 @@ class HubUnderTest:
     tables: int = 50
     log_level: str = "info"
     limits: bool = False  # the production rate limits (per table, per phone address)
+    # the load generator is a whole dining room on 127.0.0.1 (200 diners' sockets, 10 screens,
+    # orders in flight): the per-address connection cap a real store needs (each phone its own
+    # address) is raised for it; True keeps the production connection limits (bench/floods.py)
+    production_http: bool = False
     shim: list[str] = field(default_factory=list)  # e.g. ["-m", "bench.clockshim", FILE]
     child: Child | None = None
     starts: list[float] = field(default_factory=list)
@@ -395,7 +402,8 @@ class HubUnderTest:
         self.config.write_text(
             f'[store]\ndata_dir = "{self.data}"\nmenu_file = "{menu}"\n'
             f'[http]\nhost = "127.0.0.1"\nport = {self.port}\n'
-            f'[broker]\nport = {self.broker_port}\nclient_id = "bench-hub-{self.port}"\n'
+            + ("" if self.production_http else BENCH_HTTP)
+            + f'[broker]\nport = {self.broker_port}\nclient_id = "bench-hub-{self.port}"\n'
             # its broker (hub.ops.mosquitto) saves every second: replay a little more than that
             "replay_after_reconnect_s = 3\n"
             f'[log]\nlevel = "{self.log_level}"\n'

@@ -13,8 +13,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from aiohttp import web
-
 from hub.bus.client import Bus
 from hub.bus.contract import Topic
 from hub.bus.router import Router
@@ -41,6 +39,7 @@ from hub.store import backup
 from hub.store.db import Store
 from hub.web.api import BRIDGE_HEALTH
 from hub.web.app import build_app
+from hub.web.server import Serving, serving
 from plumbing.tasks import cancel_all
 
 log = logging.getLogger("tablehub")
@@ -66,6 +65,7 @@ class RunningHub:
     # whole, and `serve_forever` stops it so that the service manager starts it again
     crashed: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
     supervisor: Supervisor | None = None
+    http: Serving | None = None  # the listening port and its connection guard
 
     @property
     def why(self) -> str | None:
@@ -102,36 +102,47 @@ async def running_hub(
         app = build_app(parts.services)
         if parts.link is not None:
             app[BRIDGE_HEALTH] = parts.link[1]
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
-        await runner.setup()
         tls = _tls_context(config)
-        site = web.TCPSite(runner, config.http_host, config.http_port, ssl_context=tls)
-        await site.start()
-        port = runner.addresses[0][1] if runner.addresses else config.http_port
-        url = f"{'https' if tls else 'http'}://{_reachable(config.http_host)}:{port}"
-        if not catalog.base_url:
-            catalog.base_url = url  # known once the port is bound (port 0 in tests)
-        running = asyncio.create_task(supervisor.run(), name="supervisor")
+        running: asyncio.Task[None] | None = None
         try:
-            if demo_buttons is not None:
-                await demo_buttons.start()
-            log.info(
-                "hub serving on %s (store %s): %s", url, parts.store_id, ", ".join(supervisor.names)
-            )
-            yield RunningHub(
-                parts.services, url, parts.bus, parts.relay, supervisor.died, supervisor
-            )
+            async with serving(
+                app, config.http_host, config.http_port, config.http_limits, tls
+            ) as http:
+                url = f"{'https' if tls else 'http'}://{_reachable(config.http_host)}:{http.port}"
+                if not catalog.base_url:
+                    catalog.base_url = url  # known once the port is bound (port 0 in tests)
+                running = asyncio.create_task(supervisor.run(), name="supervisor")
+                try:
+                    if demo_buttons is not None:
+                        await demo_buttons.start()
+                    log.info(
+                        "hub serving on %s (store %s): %s",
+                        url,
+                        parts.store_id,
+                        ", ".join(supervisor.names),
+                    )
+                    yield RunningHub(
+                        parts.services,
+                        url,
+                        parts.bus,
+                        parts.relay,
+                        supervisor.died,
+                        supervisor,
+                        http,
+                    )
+                finally:
+                    services = parts.services
+                    services.accepting = False
+                    services.devices.stopping = services.printing.stopping = True
+                    services.live.close_all()  # open screens would hold the server's shutdown
+            # the HTTP connections are closed (above, on leaving `serving`)
         finally:
-            services = parts.services
-            services.accepting = False
-            services.devices.stopping = services.printing.stopping = True
-            services.live.close_all()  # open screens would hold the server's shutdown
-            await runner.cleanup()
-            if demo_buttons is not None:
-                await demo_buttons.stop()
-            # agents first, the bus (saying `offline`) last: the reverse of `_consumers`
-            await supervisor.stop()
-            await cancel_all([running])
+            if running is not None:
+                if demo_buttons is not None:
+                    await demo_buttons.stop()
+                # agents first, the bus (saying `offline`) last: the reverse of `_consumers`
+                await supervisor.stop()
+                await cancel_all([running])
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,14 @@ A store box's config file (TOML)::
     port = 8080
     # tls_cert = "/etc/tablehub/tls/hub.crt"   # optional HTTPS (key file mode 0600)
     # tls_key = "/etc/tablehub/tls/hub.key"
+    # what one client may hold, and how long the hub waits on it (see SECURITY.md)
+    connections_per_address = 64          # a phone, screen or agent holds a few; past it: 503
+                                          # (diners behind one NAT address: raise it)
+    max_connections = 0                   # all clients together; 0: 4096, or the open-file
+                                          # limit (raised to its hard one at start) less 256
+    header_timeout_seconds = 5            # a new connection's request head must arrive by then
+    body_timeout_seconds = 10             # a request's whole body (408 and closed past it)
+    idle_timeout_seconds = 30             # a kept-alive connection with no request is closed
 
     [broker]
     host = "127.0.0.1"
@@ -103,6 +111,7 @@ Count = Annotated[int, msgspec.Meta(ge=0)]
 AtLeastOne = Annotated[int, msgspec.Meta(ge=1)]
 Seconds = Annotated[float, msgspec.Meta(ge=0)]
 PerMinute = Annotated[float, msgspec.Meta(gt=0)]
+Timeout = Annotated[float, msgspec.Meta(gt=0, le=3600)]
 
 
 class ConfigInvalid(InvalidInput):
@@ -171,6 +180,19 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True)
+class HttpLimits:
+    """What one HTTP client may hold and how long the hub waits on it: connections per peer
+    address and in all (0: derived from the open-file limit at start), the request head of a
+    new connection, a request's body, and a kept-alive connection between requests."""
+
+    connections_per_address: int = 64
+    max_connections: int = 0
+    header_timeout_s: float = 5.0
+    body_timeout_s: float = 10.0
+    idle_timeout_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
 class CloudLinkConfig:
     """What the hub knows of the cloud bridge (its own process): where the bridge keeps its
     state (read only here), how long acknowledged outbox rows stay, how often the hub prunes
@@ -205,6 +227,7 @@ class HubConfig:
     tables_require_pin: bool = False  # orders carry the PIN shown to the seated party
     tls_cert: Path | None = None  # serve HTTPS with this certificate chain and key
     tls_key: Path | None = None
+    http_limits: HttpLimits = field(default_factory=HttpLimits)
     bridge: CloudLinkConfig | None = None  # None: no cloud bridge on this box
     backup_every_s: float = 6 * 3600.0  # online backups of the store; 0 turns them off
     backup_keep: int = 14
@@ -229,6 +252,11 @@ class HttpSection(Settings, frozen=True, kw_only=True):
     port: ListenPort = 8080
     tls_cert: str | None = None
     tls_key: str | None = None
+    connections_per_address: AtLeastOne = 64
+    max_connections: Count = 0
+    header_timeout_seconds: Timeout = 5.0
+    body_timeout_seconds: Timeout = 10.0
+    idle_timeout_seconds: Timeout = 30.0
 
 
 class BrokerSection(Settings, frozen=True, kw_only=True):
@@ -388,6 +416,13 @@ def _config(raw: HubFile, path: Path) -> HubConfig:
         limits=_limits(raw.limits),
         tls_cert=Path(http.tls_cert) if http.tls_cert is not None else None,
         tls_key=Path(http.tls_key) if http.tls_key is not None else None,
+        http_limits=HttpLimits(
+            connections_per_address=http.connections_per_address,
+            max_connections=http.max_connections,
+            header_timeout_s=http.header_timeout_seconds,
+            body_timeout_s=http.body_timeout_seconds,
+            idle_timeout_s=http.idle_timeout_seconds,
+        ),
         tables_require_open=raw.tables.require_open,
         tables_require_pin=raw.tables.require_pin,
         bridge=_bridge(raw.bridge or BridgeSection(), path),

@@ -1,6 +1,12 @@
 """Logging for every tablehub process: one JSON object per line on stdout (journald keeps
 it), or plain text, and `Transitions`, which logs a trouble once and its end once.
 
+The same line over and over (a fault repeating on every request, every retry) is limited by
+`RepeatLimit`: at most `REPEAT_BURST` records of one kind (logger, level, message template)
+per `REPEAT_WINDOW_S`; the rest are dropped and counted, and the count is written with the
+next one let through. A flood of any kind leaves a bounded log (journald's own rate limit, in
+the service unit, is the second fence).
+
 The event loop only hands a record to a bounded queue; a listener thread formats and writes
 it, so a slow journald or terminal never stalls orders. When the queue is full a record is
 dropped and counted (`dropped()`), and the count is written with the next record that fits."""
@@ -15,10 +21,14 @@ import logging.handlers
 import queue
 import sys
 import time
+from collections.abc import Callable
 
 from plumbing import journald
 
 QUEUE_SIZE = 10_000
+REPEAT_BURST = 10
+REPEAT_WINDOW_S = 30.0
+REPEAT_KINDS = 1_000  # kinds tracked at once; past it the oldest windows are forgotten
 
 
 class JsonFormatter(logging.Formatter):
@@ -37,6 +47,48 @@ class JsonFormatter(logging.Formatter):
         elif record.exc_text:
             doc["exc"] = record.exc_text
         return json.dumps(doc, ensure_ascii=False)
+
+
+class RepeatLimit(logging.Filter):
+    """At most `burst` records of one kind per `window_s` (see the module docstring)."""
+
+    def __init__(
+        self,
+        burst: int = REPEAT_BURST,
+        window_s: float = REPEAT_WINDOW_S,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.burst = burst
+        self.window_s = window_s
+        self._clock = clock
+        # kind -> [window start, records let through, records dropped]
+        self._windows: dict[tuple[str, int, str], list[float]] = {}
+        self.dropped = 0  # since start
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, record.levelno, str(record.msg))
+        now = self._clock()
+        window = self._windows.get(key)
+        if window is None or now - window[0] >= self.window_s:
+            dropped = int(window[2]) if window is not None else 0
+            if window is None and len(self._windows) >= REPEAT_KINDS:
+                self._forget_oldest()
+            self._windows[key] = [now, 1, 0]
+            if dropped and isinstance(record.msg, str):
+                record.msg = f"{record.msg} ({dropped} more like this dropped)"
+            return True
+        if window[1] < self.burst:
+            window[1] += 1
+            return True
+        window[2] += 1
+        self.dropped += 1
+        return False
+
+    def _forget_oldest(self) -> None:
+        for key in list(self._windows)[: REPEAT_KINDS // 2]:
+            del self._windows[key]
 
 
 class _Handoff(logging.handlers.QueueHandler):
@@ -99,6 +151,7 @@ def setup(level: str = "info", *, json_lines: bool = True, stream: object = None
     writer.setFormatter(journald.for_stream(formatter, out))  # `<3>` prefixes for journald
     q: queue.Queue[logging.LogRecord] = queue.Queue(QUEUE_SIZE)
     _handoff = _Handoff(q)
+    _handoff.addFilter(RepeatLimit())
     _listener = logging.handlers.QueueListener(q, writer, respect_handler_level=False)
     _listener.start()
     root = logging.getLogger()

@@ -21,7 +21,7 @@ import pytest
 from hub.app import RunningHub, running_hub
 from hub.bus.client import BrokerConfig
 from hub.cli import demo_menu
-from hub.config import CloudLinkConfig, HubConfig, Limits, PrinterConfig
+from hub.config import CloudLinkConfig, HttpLimits, HubConfig, Limits, PrinterConfig
 from hub.domain.ports import Clock
 from hub.ops.mosquitto import Mosquitto
 from hub.services import staff
@@ -47,14 +47,16 @@ def menu_doc() -> dict[str, Any]:
 
 @pytest.fixture
 def hub_config(tmp_path: Path, broker: Mosquitto) -> HubConfig:
-    # every request of the tests comes from 127.0.0.1: no per-phone limits here
-    # (tests/integration/test_limits.py checks them)
+    # every request of the tests comes from 127.0.0.1: no per-phone limits here, neither on
+    # requests (tests/integration/test_limits.py checks them) nor on connections (a test's
+    # burst of 120 orders at once; tests/integration/test_connection_floods.py checks those)
     return HubConfig(
         data_dir=tmp_path / "data",
         http_host="127.0.0.1",
         http_port=0,
         broker=BrokerConfig(port=broker.port, client_id=f"hub-{tmp_path.name}"),
         limits=Limits(enabled=False),
+        http_limits=HttpLimits(connections_per_address=1024),
     )
 
 

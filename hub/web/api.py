@@ -15,6 +15,7 @@ from hub.services import staff as staff_tokens
 from hub.services.container import Services
 from hub.store import repos
 from hub.web import auth
+from hub.web.bodies import read_in_time
 from hub.web.keys import SERVICES
 from hub.web.openapi import openapi_document
 from hub.web.schemas import (
@@ -81,13 +82,17 @@ async def post_order(request: web.Request) -> web.Response:
     s = svc(request)
     if not s.accepting:
         raise StoreUnavailable("the hub is restarting; please try again in a moment")
+    # an order counts against the cap only once its whole body is here (read within the body
+    # timeout by the middleware) and its table token is good: a client that sends a head and
+    # then nothing, or a forged token, holds no slot another table needs
+    body = decode(await request.read(), OrderIn)
+    s.catalog.table_from_token(body.table)
     if s.orders_in_flight >= s.orders_in_flight_max:
-        # refused before the body is even read: cheap, and the phone sends it again
+        # cheap, and the phone sends it again with the same key
         s.refused_in_flight += 1
         raise StoreBusy("the kitchen is very busy; your order is being sent again shortly")
     s.orders_in_flight += 1
     try:
-        body = decode(await request.read(), OrderIn)
         lines = [LineRequest(ln.item, ln.qty, tuple(ln.modifiers), ln.note) for ln in body.lines]
         order, replayed = await s.ordering.place(
             body.table,
@@ -416,7 +421,7 @@ async def put_admin_menu(request: web.Request) -> web.Response:
     expected = request.headers.get("If-Match")
     if expected is not None and expected.strip('"') != str(cat.menu_version):
         raise Conflict(f"the menu is at version {cat.menu_version}", field="If-Match")
-    doc = decode(await request.read(), dict)
+    doc = decode(await read_in_time(request), dict)  # its big body: read once an admin asks
     version = await cat.import_menu(doc)
     return _json({"version": version, "menu": cat.menu_document()})
 

@@ -25,6 +25,7 @@ from hub.errors import (
 )
 from hub.services.container import Services
 from hub.web import admin_api, api, auth, demo_panel, live, metrics, pairing
+from hub.web.bodies import BodyTooSlow, read_in_time
 from hub.web.keys import SERVICES
 
 log = logging.getLogger("tablehub.web")
@@ -88,7 +89,11 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     if limit != request.client_max_size:
         request = request.clone(client_max_size=limit)
     try:
+        if request.body_exists and limit == MAX_BODY:
+            await read_in_time(request)  # small bodies, in time, before any handler runs
         return await handler(request)
+    except BodyTooSlow:
+        return _body_too_slow(request)
     except RateLimited as exc:
         return web.json_response(
             exc.as_dict(), status=429, headers={"Retry-After": str(exc.retry_after_s)}
@@ -128,6 +133,16 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return _internal_error()
+
+
+def _body_too_slow(request: web.Request) -> web.StreamResponse:
+    log.debug("body of %s %s too slow from %s", request.method, request.path, request.remote)
+    response = web.json_response(
+        {"error": "timeout", "field": None, "message": "the request's body did not arrive in time"},
+        status=408,
+    )
+    response.force_close()  # what is left of the body is not waited for
+    return response
 
 
 def _client_gone(request: web.Request) -> bool:

@@ -100,3 +100,20 @@ def test_the_hub_unit_has_the_hardening(tmp_path: Path) -> None:
         "ExecStart=/opt/tablehub/.venv/bin/tablehub run --config /etc/tablehub/hub.toml",
     ):
         assert f"\n{line}\n" in unit, line
+
+
+def test_the_hub_unit_raises_open_files_and_bounds_its_log(provisioned: Path) -> None:
+    """systemd's default 1,024 open files is what a connection flood exhausts; journald's rate
+    limit bounds the log whatever the hub writes. Checked as written and as provisioned."""
+    for unit in (
+        (SYSTEMD / "tablehub.service").read_text(),
+        (provisioned / "etc/systemd/system/tablehub.service").read_text(),
+    ):
+        keys = dict(
+            line.split("=", 1) for line in unit.splitlines() if re.match(r"^[A-Za-z]+=", line)
+        )
+        assert int(keys["LimitNOFILE"]) >= 65536
+        interval = re.fullmatch(r"(\d+)s", keys["LogRateLimitIntervalSec"])
+        assert interval is not None
+        assert 0 < int(interval.group(1)) <= 60
+        assert 0 < int(keys["LogRateLimitBurst"]) <= 10_000

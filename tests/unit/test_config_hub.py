@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import hub.config
-from hub.config import ConfigInvalid, HubConfig, HubFile, load_config
+from hub.config import ConfigInvalid, HttpLimits, HubConfig, HubFile, load_config
 from plumbing.settings import SettingsError, decode, parse_toml
 from tests.unit.conftest import error_line
 
@@ -51,6 +51,18 @@ BAD = [
     (
         STORE + "[limits]\norders_burst = 0\n",
         "[limits] orders_burst: expected an integer of at least 1, got 0",
+    ),
+    (
+        STORE + "[http]\nconnections_per_address = 0\n",
+        "[http] connections_per_address: expected an integer of at least 1, got 0",
+    ),
+    (
+        STORE + "[http]\nbody_timeout_seconds = 0\n",
+        "[http] body_timeout_seconds: expected a number more than 0, got 0",
+    ),
+    (
+        STORE + "[http]\nheader_timeout = 5\n",
+        "[http] header_timeout: unknown key (did you mean header_timeout_seconds?)",
     ),
     (
         STORE + "[limits]\norders_per_minute = 0\n",
@@ -320,6 +332,8 @@ def test_the_documented_hub_toml_decodes() -> None:
     assert doc.printers[0].encoding == "big5"
     assert doc.bridge is not None
     assert doc.bridge.prune_chunk_rows == 5000
+    assert doc.http.connections_per_address == 64
+    assert doc.http.body_timeout_seconds == 10
 
 
 @pytest.mark.parametrize(
@@ -348,3 +362,18 @@ def test_any_key_a_section_does_not_know_is_one_line_naming_it(section: str, key
     else:  # a key the section has: it must have been read, not ignored
         section_struct = getattr(decode(doc, HubFile, file="hub.toml"), section)
         assert key in section_struct.__struct_fields__
+
+
+def test_the_http_connection_keys_reach_the_hub(tmp_path: Path) -> None:
+    path = tmp_path / "hub.toml"
+    path.write_text(
+        STORE + "[http]\nconnections_per_address = 8\nmax_connections = 500\n"
+        "header_timeout_seconds = 2.5\nbody_timeout_seconds = 4\nidle_timeout_seconds = 12\n"
+    )
+    assert load_config(path).http_limits == HttpLimits(
+        connections_per_address=8,
+        max_connections=500,
+        header_timeout_s=2.5,
+        body_timeout_s=4.0,
+        idle_timeout_s=12.0,
+    )
