@@ -170,23 +170,33 @@ class HubCollector(Collector):
         bridge: Any = self.r.services.extra_health.get("cloud_bridge")
         if not isinstance(bridge, dict):
             return  # no cloud bridge configured
-        backlog = bridge.get("backlog")
-        if isinstance(backlog, int | float):
-            yield GaugeMetricFamily(
-                "tablehub_bridge_backlog", "Events not yet acknowledged by the cloud", backlog
-            )
-        age = bridge.get("last_success_age_s")
-        if isinstance(age, int | float):
-            yield GaugeMetricFamily(
+        found = bridge.get("backlog")
+        backlog: dict[str, Any] = found if isinstance(found, dict) else {}
+        numbers = (
+            (
+                "tablehub_bridge_backlog_events",
+                "Events the cloud has not acknowledged yet",
+                backlog.get("unacked_seqs"),
+            ),
+            (
+                "tablehub_bridge_oldest_unsent_age_seconds",
+                "How long the oldest event not yet sent to the cloud has waited",
+                backlog.get("oldest_unsent_age_s"),
+            ),
+            (
                 "tablehub_bridge_last_success_age_seconds",
                 "Seconds since the cloud last acknowledged a batch",
-                age,
-            )
-        yield GaugeMetricFamily(
-            "tablehub_bridge_parked",
-            "Batches the cloud refused, set aside",
-            bridge.get("parked", 0),
+                bridge.get("last_success_age_s"),
+            ),
+            (
+                "tablehub_bridge_parked",
+                "Batches the cloud refused, set aside",
+                bridge.get("parked"),
+            ),
         )
+        for name, text, value in numbers:
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                yield GaugeMetricFamily(name, text, value)
 
     def _store(self) -> Iterator[Metric]:
         s = self.r.services

@@ -136,3 +136,33 @@ async def test_a_scrape_without_a_broker_or_bridge_still_works(
         got = await scrape(http, hub)
     assert ("tablehub_broker_connected", ()) not in got
     assert ("tablehub_bridge_backlog", ()) not in got
+
+
+async def test_the_cloud_bridge_backlog_and_its_age(
+    linked_hub: RunningHub, http: aiohttp.ClientSession
+) -> None:
+    """A hub linked to a cloud bridge that has not run yet: every new event is backlog, and
+    the oldest unsent one ages."""
+    hub = linked_hub
+    got: Samples = {}
+
+    async def bridge_seen() -> bool:
+        nonlocal got
+        got = await scrape(http, hub)
+        return ("tablehub_bridge_backlog_events", ()) in got
+
+    await until(bridge_seen, "the bridge's numbers", state=lambda: got)
+    before = value(got, "tablehub_bridge_backlog_events")
+    body = order_body(table_token(hub, "T6"), "metrics-bridge-1")
+    async with http.post(f"{hub.url}/api/v1/orders", json=body) as r:
+        assert r.status == 201
+
+    async def grew() -> bool:
+        nonlocal got
+        got = await scrape(http, hub)
+        return value(got, "tablehub_bridge_backlog_events") > before
+
+    await until(grew, "the order's events in the bridge backlog", state=lambda: got)
+    assert value(got, "tablehub_bridge_oldest_unsent_age_seconds") >= 0
+    assert value(got, "tablehub_bridge_parked") == 0
+    assert ("tablehub_bridge_last_success_age_seconds", ()) not in got  # never uploaded yet
