@@ -27,7 +27,7 @@ log = logging.getLogger("tablehub.live")
 QUEUE_SIZE = 8192
 # order -> kitchen screen, in seconds (GET /metrics): from the order's acceptance (its ticket's
 # created_ms) to the new ticket's message written to a screen of its station
-ORDER_TO_KDS_BOUNDS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+ORDER_TO_KDS_BOUNDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 AWAITING_MAX = 4096  # new tickets waiting for their first screen; the oldest go beyond this
 
 
