@@ -136,6 +136,7 @@ async def running_hub(
                     services = parts.services
                     services.accepting = False
                     services.devices.stopping = services.printing.stopping = True
+                    services.live.close_all()  # open screens would hold the server's shutdown
             # the HTTP connections are closed (above, on leaving `serving`)
         finally:
             if running is not None:

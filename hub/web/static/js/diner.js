@@ -582,7 +582,9 @@ function updateItemSheet() {
     box.classList.toggle('is-invalid', missing);
     const err = box.querySelector('.mod-error');
     err.hidden = !missing;
-    err.textContent = missing ? t('choose_at_least', { n: g.min }) : '';
+    // "choose 1" for a group of exactly one; "at least 1" where up to 2 may be chosen
+    const rule = g.min === maxOf(g) ? 'choose_exactly' : 'choose_at_least';
+    err.textContent = missing ? t(rule, { n: g.min }) : '';
   }
   replaceChildren($('#item-qty'), stepper(draft.qty, {
     testid: 'item-qty',

@@ -46,8 +46,9 @@ const urgency = (call) => {
   if (call.state === 'open') return isEscalated(call) ? 0 : 1;
   return 2;
 };
+/** Most urgent first, then the longest waiting: a call open 1:50 comes before one 7 s old. */
 const sortedCalls = () => [...S.calls.values()].sort((a, b) => urgency(a) - urgency(b)
-  || (Number(b.opened_ms) || 0) - (Number(a.opened_ms) || 0) || b.id - a.id);
+  || (Number(a.opened_ms) || 0) - (Number(b.opened_ms) || 0) || a.id - b.id);
 
 function notPaired(forbidden = false) {
   if (!S.paired) return;
@@ -310,6 +311,8 @@ function deviceChip(d) {
 
 function weightChip(scale) {
   const w = S.weights.get(scale);
+  const device = S.devices.get(`scale-${scale}`);
+  if (device && device.state !== 'online') return deviceChip(device); // its last weight is stale
   return el('li', {
     class: ['chip-dev chip-weight', w.stable ? 'is-stable' : 'is-settling'],
     testid: `weight-${scale}`,
@@ -335,7 +338,10 @@ function renderDevices() {
   if (!strip) return;
   // what needs someone first: offline and failing devices, then the live weights, then the rest
   const rank = (d) => (d.state !== 'online' ? 0 : deviceProblems(d).down ? 1 : deviceProblems(d).warn ? 3 : 4);
-  const devices = [...S.devices.values()].sort((a, b) => rank(a) - rank(b) || String(a.id).localeCompare(String(b.id)));
+  // a scale with a live weight is one card (its weight), not also a `scale-<id>` device card
+  const weighed = new Set([...S.weights.keys()].map((id) => `scale-${id}`));
+  const devices = [...S.devices.values()].filter((d) => !weighed.has(d.id))
+    .sort((a, b) => rank(a) - rank(b) || String(a.id).localeCompare(String(b.id)));
   const chips = [
     ...devices.filter((d) => rank(d) < 2).map(deviceChip),
     ...[...S.weights.keys()].sort().map(weightChip),

@@ -13,6 +13,7 @@ import {
   staffRetry, storage,
 } from './common.js';
 import { LANGS } from './i18n.js';
+import { HeaderFit } from './kds-header.js';
 
 const station = (() => {
   const m = location.pathname.match(/^\/kds\/([^/?#]+)/);
@@ -61,6 +62,7 @@ const S = {
 let socket = null;
 const sound = new AlertSound(i18n);
 const toast = makeToast();
+const headerFit = new HeaderFit(t);
 
 // ---------------------------------------------------------------- helpers
 
@@ -455,12 +457,20 @@ function renderHeader() {
   document.title = `${name} · ${t('kds')}`;
   const open = isExpo ? expoOrders().length : S.tickets.size;
   $('#open-count').textContent = t(isExpo ? 'orders_open' : 'tickets_open', { n: open });
-  replaceChildren($('#recall-last'), icon('undo'), el('span', { text: t('recall_last') }));
-  replaceChildren($('#recent-btn'), icon('history'), el('span', { text: t('recent') }));
-  replaceChildren($('#avail-btn'), icon('ban'), el('span', { text: t('eighty_six') }));
+  headerButton('#recall-last', 'undo', t('recall_last'));
+  headerButton('#recent-btn', 'history', t('recent'));
+  headerButton('#avail-btn', 'ban', t('eighty_six'), t('eighty_six_title'));
   replaceChildren($('#settings-btn'), icon('settings'));
   replaceChildren($('#drawer-close'), icon('close'));
   sound.renderButton();
+}
+
+/** A header button: icon and label; narrow screens show the icon only (kds.css), so the
+ * label stays its accessible name and `title` its tooltip. */
+function headerButton(sel, glyph, label, title = label) {
+  const btn = $(sel);
+  btn.title = title;
+  replaceChildren(btn, icon(glyph), el('span', { class: 'kbtn-label', text: label }));
 }
 
 function renderBoard() {
@@ -1153,6 +1163,7 @@ function wire() {
   $('#weigh-layer').addEventListener('click', (ev) => { if (ev.target === ev.currentTarget) closeWeigh(); });
   $('#board').addEventListener('scroll', updateMore, { passive: true });
   window.addEventListener('resize', fitColumns);
+  headerFit.wire();
   fitColumns();
   $('#board-more').addEventListener('click', () => {
     const board = $('#board');
