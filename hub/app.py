@@ -37,6 +37,7 @@ from hub.services.devices import Devices
 from hub.services.kitchen import Kitchen
 from hub.services.ordering import Ordering, Weighing
 from hub.services.printing import Printing
+from hub.services.stock import Stock
 from hub.store import backup
 from hub.store.db import Store
 from hub.web.api import BRIDGE_HEALTH
@@ -221,6 +222,7 @@ def _build(
         printing=printing,
         corrections=corrections,
         checks=Checks(store, catalog, clock, printing, corrections, taxes=config.bill.taxes),
+        stock=Stock(store, catalog),
         clock=clock,
         ids=SystemIds(),
         started_ms=clock.monotonic_ms(),

@@ -5,6 +5,7 @@
     │   ├── OrderRejected         an order the menu does not allow (unknown item, modifiers…)
     │   └── MenuInvalid           a menu document that cannot be loaded
     ├── SoldOut                   an ordered item is 86'd
+    │   └── NotEnoughLeft         fewer portions left than ordered (says how many: `left`)
     ├── NotFound (LookupError)    unknown order, ticket, item, table, station
     ├── Conflict                  an action that does not fit the current state
     ├── AuthError                 missing/invalid credentials (401)
@@ -21,6 +22,8 @@ and an English ``message``. The web layer maps them to HTTP statuses in one plac
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class HubError(Exception):
@@ -49,6 +52,20 @@ class MenuInvalid(InvalidInput):
 
 class SoldOut(HubError):
     code = "sold_out"
+
+
+class NotEnoughLeft(SoldOut):
+    """An order for more portions of a counted item than remain; `left` says how many."""
+
+    code = "not_enough_left"
+
+    def __init__(self, message: str, left: int, *, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.left = left
+
+    def as_dict(self) -> dict[str, str | None]:
+        out: dict[str, Any] = dict(super().as_dict(), left=self.left)
+        return out
 
 
 class NotFound(HubError, LookupError):

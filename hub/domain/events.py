@@ -548,6 +548,29 @@ class ItemAvailability(HubEvent, frozen=True, kw_only=True):
         return EVERYONE
 
 
+@register
+class StockChanged(HubEvent, frozen=True, kw_only=True):
+    """An item's count changed: set by the kitchen, taken by an order, put back by a void.
+    `left` None: the item is no longer counted. `low`: at or under the warning level."""
+
+    stream: ClassVar[str] = "menu"
+    kind: ClassVar[str] = "item.stock"
+    screen: ClassVar[str | None] = "stock"
+    item: str
+    left: int | None
+    low_at: int | None = None
+    low: bool = False
+    reason: str = ""  # set, order, void, change, preorder
+    by: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.item
+
+    def audience(self) -> Audience:
+        return STAFF
+
+
 class TableEvent(HubEvent, frozen=True, kw_only=True):
     stream: ClassVar[str] = "tables"
     screen: ClassVar[str | None] = "table"

@@ -62,9 +62,11 @@ ROLES = ("kitchen", "floor", "admin")
 
 # What each role may do; admin may do everything.
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "kitchen": frozenset({"kds", "bump", "availability", "serve", "read", "weigh"}),
+    "kitchen": frozenset({"kds", "bump", "availability", "stock", "serve", "read", "weigh"}),
     "floor": frozenset({"floor", "serve", "read", "availability", "weigh"}),
-    "admin": frozenset({"kds", "bump", "availability", "serve", "read", "floor", "admin", "weigh"}),
+    "admin": frozenset(
+        {"kds", "bump", "availability", "stock", "serve", "read", "floor", "admin", "weigh"}
+    ),
 }
 
 

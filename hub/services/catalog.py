@@ -9,16 +9,25 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from hub.domain import tokens
-from hub.domain.events import ItemAvailability, MenuUpdated, TableClosed, TableOpened, TableState
+from hub.domain.events import (
+    ItemAvailability,
+    MenuUpdated,
+    StockChanged,
+    TableClosed,
+    TableOpened,
+    TableState,
+)
 from hub.domain.menu import Menu, TableSpec, item_doc, menu_to_doc, parse_menu, station_doc
+from hub.domain.stock import Level
 from hub.errors import BadTableToken, NotFound
 from hub.store import repos
-from hub.store.db import Store, Tx
+from hub.store.db import Event, Store, Tx
 
 log = logging.getLogger("tablehub.catalog")
 
@@ -43,7 +52,11 @@ class Catalog:
         self.menu: Menu | None = None
         self.menu_version = 0
         self.tables: dict[str, Table] = {}
+        self.stock: dict[str, Level] = {}  # counted items: portions left, as last committed
         self._public_cache: tuple[int, dict[str, Any]] | None = None
+        # a write that sells out or counts an item (an order, a void) is seen here, in commit
+        # order, before its caller hears back
+        store.on_commit(self.on_commit)
 
     # ------------------------------------------------------------ loading
 
@@ -90,6 +103,10 @@ class Catalog:
             if item_id in menu.items:
                 menu = menu.with_availability(item_id, available)
         self.menu, self.menu_version = menu, version
+        self.stock = {
+            item: Level(left, low_at)
+            for item, (left, low_at) in (await repos.load_stock(self._store)).items()
+        }
         self._public_cache = None
         self.tables = {
             r[0]: Table(r[0], r[1], int(r[2]), r[3] is not None, r[4])
@@ -194,6 +211,22 @@ class Catalog:
         log.info("item %s is %s", item_id, "available" if available else "sold out")
         return self.staff_item(item_id)
 
+    def on_commit(self, events: Sequence[Event]) -> None:
+        """Keep the sold-out state and the counts in memory as the store commits them."""
+        for ev in events:
+            e = ev.event
+            if isinstance(e, StockChanged):
+                if e.left is None:
+                    self.stock.pop(e.item, None)
+                else:
+                    self.stock[e.item] = Level(e.left, e.low_at)
+                self._public_cache = None
+            elif isinstance(e, ItemAvailability) and self.menu is not None:
+                item = self.menu.items.get(e.item)
+                if item is not None and item.available != e.available:
+                    self.menu = self.menu.with_availability(e.item, e.available)
+                    self._public_cache = None
+
     # ------------------------------------------------------------ views
 
     def _menu(self) -> Menu:
@@ -210,6 +243,9 @@ class Catalog:
         for i in menu.items.values():
             doc = item_doc(i)
             del doc["station"]
+            level = self.stock.get(i.id)
+            if level is not None:
+                doc["stock_left"] = level.left
             items.append(doc)
         view = {
             "store": {"name": menu.store.name, "currency": menu.store.currency},
@@ -228,10 +264,17 @@ class Catalog:
         return doc
 
     def staff_items(self) -> list[dict[str, Any]]:
-        return [item_doc(i) for i in self._menu().items.values()]
+        return [self._staff_doc(item_doc(i)) for i in self._menu().items.values()]
 
     def staff_item(self, item_id: str) -> dict[str, Any]:
-        return item_doc(self._menu().items[item_id])
+        return self._staff_doc(item_doc(self._menu().items[item_id]))
+
+    def _staff_doc(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """An item as staff see it: with its count, warning level and whether it is low."""
+        level = self.stock.get(doc["id"])
+        if level is not None:
+            doc.update(stock_left=level.left, low_at=level.low_at, stock_low=level.low)
+        return doc
 
     def stations(self) -> list[dict[str, Any]]:
         return [station_doc(s) for s in self._menu().stations]

@@ -17,6 +17,7 @@ from hub.services.devices import Devices
 from hub.services.kitchen import Kitchen
 from hub.services.ordering import Ordering, Weighing
 from hub.services.printing import Printing
+from hub.services.stock import Stock
 from hub.store.db import Store
 
 
@@ -33,6 +34,7 @@ class Services:
     printing: Printing
     corrections: Corrections
     checks: Checks
+    stock: Stock
     clock: Clock
     ids: IdGen
     started_ms: int  # monotonic (Clock.monotonic_ms)

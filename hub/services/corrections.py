@@ -40,6 +40,7 @@ from hub.domain.orders import LineRequest, price_line
 from hub.domain.ports import Clock
 from hub.domain.ratelimit import Limit, RateLimiter
 from hub.errors import Conflict, Forbidden, InvalidInput, NotFound, SoldOut
+from hub.services import stock
 from hub.services.catalog import Catalog
 from hub.services.printing import Printing
 from hub.store import checks as store_checks
@@ -221,6 +222,9 @@ class Corrections:
             )
         voided = rules.void_line(line, qty, LineVoid(0, reason, made, actor.label, tx.now))
         taken = voided.void_qty - line.void_qty
+        if not made:
+            # not cooked: the portions go back on the count; a comp's food was made and eaten
+            await stock.put_back(tx, line.item, taken, reason="void", by=actor.label)
         order = await _save_line(tx, row, body, idx, voided)
         correction = Correction(
             id=record_id,
@@ -287,6 +291,14 @@ class Corrections:
                     f"quantity must be more than the {line.void_qty} voided", field="qty"
                 )
             changed = _reprice(menu, line, after)
+            if after.qty > before.qty:
+                await stock.take(
+                    tx, menu, [(line.item, after.qty - before.qty)], reason="change", field="qty"
+                )
+            else:
+                await stock.put_back(
+                    tx, line.item, before.qty - after.qty, reason="change", by=actor.label
+                )
             stamp = LineChange(fields, before, after, actor.label, tx.now)
             changed = replace(changed, changes=[*line.changes, stamp])
             order = await _save_line(tx, row, body, idx, changed)

@@ -46,6 +46,7 @@ from hub.errors import (
     StoreBusy,
     TableClosed,
 )
+from hub.services import stock
 from hub.services.catalog import Catalog, Table
 from hub.store import repos
 from hub.store.db import Store, Tx
@@ -220,6 +221,8 @@ class Ordering:
                 order = await repos.tx_order(tx, int(existing["id"]))
                 assert order is not None
                 return order, True
+            # counted items: taken in this write, or the whole order is refused
+            await stock.take(tx, menu, [(p.item.id, p.qty) for p in priced])
             order, tickets = await _save(
                 tx, table, key, digest, priced, total, created_ms, entered_by
             )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -118,6 +119,38 @@ async def set_availability(tx: Tx, item: str, available: bool) -> None:
         "updated_at=excluded.updated_at",
         (item, int(available), tx.now),
     )
+
+
+# ---------------------------------------------------------------- stock counts
+
+
+async def load_stock(store: Store) -> dict[str, tuple[int, int | None]]:
+    rows = await store.read_all("SELECT item, left_count, low_at FROM stock")
+    return {r[0]: (int(r[1]), None if r[2] is None else int(r[2])) for r in rows}
+
+
+async def tx_stock(tx: Tx, items: Sequence[str]) -> dict[str, tuple[int, int | None]]:
+    """The counts of those of `items` that are counted."""
+    if not items:
+        return {}
+    marks = ",".join("?" * len(items))
+    rows = await tx.all(
+        f"SELECT item, left_count, low_at FROM stock WHERE item IN ({marks})", tuple(items)
+    )
+    return {r[0]: (int(r[1]), None if r[2] is None else int(r[2])) for r in rows}
+
+
+async def set_stock(tx: Tx, item: str, left: int, low_at: int | None) -> None:
+    await tx.execute(
+        "INSERT INTO stock(item, left_count, low_at, updated_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(item) DO UPDATE SET left_count=excluded.left_count, "
+        "low_at=excluded.low_at, updated_at=excluded.updated_at",
+        (item, left, low_at, tx.now),
+    )
+
+
+async def delete_stock(tx: Tx, item: str) -> None:
+    await tx.execute("DELETE FROM stock WHERE item=?", (item,))
 
 
 async def list_tables(store: Store) -> list[sqlite3.Row]:

@@ -191,3 +191,11 @@ CREATE TABLE IF NOT EXISTS payments (
     at           TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS payments_by_check ON payments(check_id);
+
+-- Portions left of counted items ("12 lobsters tonight"); an item without a row is not counted.
+CREATE TABLE IF NOT EXISTS stock (
+    item       TEXT PRIMARY KEY,
+    left_count INTEGER NOT NULL CHECK (left_count >= 0),
+    low_at     INTEGER,          -- warn the kitchen at this many or fewer; NULL: no warning
+    updated_at TEXT NOT NULL
+);

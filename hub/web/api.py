@@ -24,6 +24,7 @@ from hub.web.schemas import (
     BumpIn,
     CallIn,
     OrderIn,
+    StockIn,
     TokenIn,
     WeightIn,
     decode,
@@ -198,6 +199,17 @@ async def post_availability(request: web.Request) -> web.Response:
     body = decode(await request.read(), AvailabilityIn)
     item = await svc(request).catalog.set_availability(
         request.match_info["item_id"], body.available
+    )
+    return _json(item)
+
+
+@routes.post("/api/v1/items/{item_id}/stock")
+async def post_stock(request: web.Request) -> web.Response:
+    """Count an item's portions ("12 tonight"); at zero it is sold out."""
+    staff = await auth.require(request, "stock")
+    body = decode(await request.read(), StockIn)
+    item = await svc(request).stock.set_count(
+        request.match_info["item_id"], body.count, body.low_at, action_id=body.id, by=staff.label
     )
     return _json(item)
 

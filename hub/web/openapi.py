@@ -196,6 +196,13 @@ def _operations() -> dict[str, dict[str, Any]]:
             (400, 404, 422),
             body="AvailabilityIn",
         ),
+        "POST /api/v1/items/{item_id}/stock": _staff(
+            "kitchen",
+            "Count an item's portions left (null: stop counting), warned at low_at; at 0 it is "
+            "sold out",
+            (400, 404, 422),
+            body="StockIn",
+        ),
         "POST /api/v1/orders/{order_id}/lines/{line}/weight": _staff(
             "kitchen",
             "Weigh a line sold by weight (a scale's stable reading, or grams)",

@@ -42,6 +42,18 @@ class AvailabilityIn(msgspec.Struct, forbid_unknown_fields=False):
     id: ActionId | None = None
 
 
+Count = Annotated[int, msgspec.Meta(ge=0, le=100_000)]
+
+
+class StockIn(msgspec.Struct, forbid_unknown_fields=False):
+    """An item's count of portions left (null: no longer counted) and the level at which the
+    kitchen is warned."""
+
+    count: Count | None
+    low_at: Count | None = None
+    id: ActionId | None = None
+
+
 Reason = Annotated[str, msgspec.Meta(max_length=1000)]
 # a correction's client action id: the same id again changes nothing
 CorrectionId = Annotated[
@@ -171,6 +183,7 @@ def schema_components() -> tuple[Any, dict[str, Any]]:
             BumpIn,
             ActionIn,
             AvailabilityIn,
+            StockIn,
             CallIn,
             WeightIn,
             TokenIn,

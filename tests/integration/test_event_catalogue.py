@@ -100,6 +100,7 @@ async def run_a_service(hub: RunningHub, menu_doc: dict[str, Any]) -> None:
     assert await s.calls.escalate_due() == 1
     await s.devices.report("printer-cold-1", "online", "printer", {"paper": "ok", "n": [1, 2]})
     await s.devices.weight("deli-1", 750, True)
+    await s.stock.set_count("sea-salt-edamame", 5, 2, action_id=None, by="test")
     await s.catalog.set_availability("sea-salt-edamame", False)
     await s.catalog.import_menu(menu_doc)
     await s.catalog.set_open("T5", True, "1234")
