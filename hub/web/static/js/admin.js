@@ -8,8 +8,8 @@
  */
 import {
   $, ApiError, I18n, LANGUAGE_NAMES, LiveSocket, actionErrorText, api, availabilityList, causeText,
-  clockTime, deviceProblems, el, fold, grams, humanize, icon, isPrinter, makeToast, printerIdOf,
-  replaceChildren, showConnState, showNotPaired,
+  clockTime, deviceProblems, el, fold, grams, humanize, icon, isPrinter, lowAt, makeToast, printerIdOf,
+  randomId, replaceChildren, showConnState, showNotPaired,
 } from './common.js';
 import { LANGS } from './i18n.js';
 import { backupsSection } from './admin-backups.js';
@@ -121,7 +121,30 @@ function renderItems() {
     i18n,
     groupBy: byStation ? (it) => stationName(it.station) : (it) => humanize(it.category),
     onToggle: toggleItem,
+    onCount: countItem,
   }));
+}
+
+/** The kitchen's count of an item ("12 tonight"); empty stops counting. */
+async function countItem(it, count) {
+  try {
+    const res = await staff(`/api/v1/items/${encodeURIComponent(it.id)}/stock`, { count, low_at: lowAt(it, count), id: randomId(16) });
+    Object.assign(S.items.find((x) => x.id === it.id) || {}, res);
+    setAvailable(it.id, res?.available ?? true);
+  } catch (e) {
+    failed(e, 'stock');
+  }
+}
+
+function onStock(msg) {
+  const item = (S.items || []).find((it) => it.id === msg.item);
+  if (!item) return;
+  if (msg.left === null || msg.left === undefined) {
+    delete item.stock_left; delete item.low_at; delete item.stock_low;
+  } else {
+    Object.assign(item, { stock_left: msg.left, low_at: msg.low_at, stock_low: Boolean(msg.low) });
+  }
+  renderItems();
 }
 
 async function toggleItem(it) {
@@ -153,6 +176,8 @@ function onSnapshot(msg) {
 function onMessage(msg) {
   if (msg.type === 'availability') {
     setAvailable(msg.item, Boolean(msg.available));
+  } else if (msg.type === 'stock') {
+    onStock(msg);
   } else if (msg.type === 'device' && msg.device) {
     S.devices.set(msg.device.id, msg.device);
     renderDevices();

@@ -143,6 +143,7 @@ export class ApiError extends Error {
     this.status = status;
     this.code = b.error || (status ? `http_${status}` : 'network');
     this.field = b.field ?? null;
+    this.body = b; // the whole answer: some errors say more (`left` of a counted dish)
     this.retryAfter = null; // seconds, from a 429's Retry-After
   }
   get isNetwork() { return this.status === 0; }
@@ -728,7 +729,34 @@ export function humanize(id) {
  * The sold-out ("86") list shared by the KDS and admin pages: items grouped (by `groupBy(item)`
  * or by category), each with a toggle showing its state. `onToggle(item)` does the call.
  */
-export function availabilityList(items, { i18n, groupBy = null, onToggle }) {
+/** The warning level a count gets from the screens: the item's own, else a fifth of it. */
+export function lowAt(it, count) {
+  if (count === null) return null;
+  return typeof it.low_at === 'number' ? it.low_at : Math.max(1, Math.ceil(count / 5));
+}
+
+/** A counted item's portions left (marked when running low), and, for those who may set it,
+ * a box to count it: empty stops counting. */
+function stockCells(it, i18n, onCount) {
+  const counted = typeof it.stock_left === 'number';
+  const left = counted ? el('span', {
+    class: ['avail-left', it.stock_low && 'is-low'], testid: `left-${it.id}`,
+    text: it.stock_low ? `${i18n.t('running_low')} · ${i18n.t('n_left', { n: it.stock_left })}` : i18n.t('n_left', { n: it.stock_left }),
+  }) : null;
+  if (!onCount) return [left];
+  const box = el('input', {
+    type: 'number', min: '0', max: '100000', inputmode: 'numeric', class: 'avail-count',
+    testid: `count-${it.id}`, placeholder: i18n.t('stock_count'), 'aria-label': `${i18n.t('stock_count')}: ${i18n.name(it.name) || it.id}`,
+    value: counted ? String(it.stock_left) : '',
+  });
+  box.addEventListener('change', () => {
+    const raw = box.value.trim();
+    onCount(it, raw === '' ? null : Number(raw));
+  });
+  return [left, box];
+}
+
+export function availabilityList(items, { i18n, groupBy = null, onToggle, onCount = null }) {
   const groups = new Map();
   for (const it of items) {
     const g = groupBy ? groupBy(it) : humanize(it.category);
@@ -742,6 +770,7 @@ export function availabilityList(items, { i18n, groupBy = null, onToggle }) {
       class: ['avail-row', !it.available && 'is-out'], testid: `avail-row-${it.id}`,
     },
     el('span', { class: 'avail-name', text: i18n.name(it.name) || it.id }),
+    ...stockCells(it, i18n, onCount),
     el('button', {
       type: 'button',
       class: ['avail-toggle', it.available ? 'is-available' : 'is-sold-out'],

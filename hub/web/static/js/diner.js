@@ -19,6 +19,7 @@ const MAX_NOTE = 140;
 const MAX_LINES = 50;
 const STEPS = ['received', 'preparing', 'ready', 'served'];
 const RETRY_DELAYS_MS = [0, 800, 1600, 3200];
+const LOW_STOCK_SHOWN = 5; // a counted dish shows "3 left" from this many down
 const CALL_KINDS = [['waiter', 'bell'], ['bill', 'receipt'], ['water', 'droplet']];
 
 const token = (() => {
@@ -343,7 +344,9 @@ function itemCard(item, qtyInCart) {
     badges(item),
     el('div', { class: 'item-foot' },
       el('span', { class: ['item-price', isWeighed(item) && 'is-by-weight'], testid: `price-${item.id}`, text: priceText(item) }),
-      soldOut ? el('span', { class: 'sold-out-tag', text: t('sold_out') }) : null)),
+      soldOut ? el('span', { class: 'sold-out-tag', text: t('sold_out') })
+        : typeof item.stock_left === 'number' && item.stock_left <= LOW_STOCK_SHOWN
+          ? el('span', { class: 'stock-left-tag', testid: `left-${item.id}`, text: t('n_left', { n: item.stock_left }) }) : null)),
   el('div', { class: 'item-media' },
     photo(item),
     soldOut ? null : el('span', { class: ['item-add', qtyInCart && 'has-qty'], 'aria-hidden': 'true' },
@@ -751,12 +754,18 @@ function orderFailed(error, sent) {
   if (S.sheet?.kind === 'pin') openSheet('cart'); // what went wrong is shown on the cart
   const m = /^lines\[(\d+)\]/.exec(error.field || '');
   const line = m ? sent[Number(m[1])] : null;
-  if (error.code === 'sold_out' && line) {
+  const short = error.code === 'not_enough_left' && typeof error.body?.left === 'number';
+  if (short && line) {
+    // a counted dish: say how many remain; none left is a sell-out like any other
+    const item = S.items.get(line.item);
+    if (item) item.stock_left = error.body.left;
+    if (item && error.body.left === 0) setAvailable(item.id, false, { quiet: true });
+  } else if (error.code === 'sold_out' && line) {
     const item = S.items.get(line.item);
     if (item) setAvailable(item.id, false, { quiet: true });
   }
   if (line && S.cart.lines.includes(line)) {
-    S.lineErrors.set(line.uid, error.message);
+    S.lineErrors.set(line.uid, short && error.body.left > 0 ? t('only_left', { n: error.body.left }) : error.message);
     showError(t('order_line_problem'));
   } else if (error.isNetwork) {
     showError(t('order_network_error'));

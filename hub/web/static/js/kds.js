@@ -228,6 +228,20 @@ function onAvailability(msg) {
   renderSide();
 }
 
+/** A counted item's portions changed: the item keeps its count; "running low" lists it. */
+function onStock(msg) {
+  if (!S.items) return;
+  const item = S.items.find((it) => it.id === msg.item);
+  if (!item) return;
+  if (msg.left === null || msg.left === undefined) {
+    delete item.stock_left; delete item.low_at; delete item.stock_low;
+  } else {
+    item.stock_left = msg.left; item.low_at = msg.low_at; item.stock_low = Boolean(msg.low);
+  }
+  if (S.drawer === 'availability') renderDrawer();
+  renderSide();
+}
+
 function onCall(call) {
   if (call.state === 'closed') S.calls.delete(call.id);
   else S.calls.set(call.id, call);
@@ -250,6 +264,7 @@ function onMessage(msg) {
   if (msg.type === 'ticket' && msg.ticket) onTicket(msg.ticket);
   else if (msg.type === 'order' && msg.order) { learnTables([msg.order]); onOrder(msg.order); }
   else if (msg.type === 'availability') onAvailability(msg);
+  else if (msg.type === 'stock') onStock(msg);
   else if (msg.type === 'device' && msg.device) onDevice(msg.device);
   else if (msg.type === 'weight' && msg.scale !== undefined) onWeight(msg);
   else if (msg.type === 'call' && msg.call) onCall(msg.call);
@@ -743,6 +758,7 @@ function renderSide() {
     ? S.items.filter((it) => S.soldOut.has(it.id) && (isExpo || it.station === station)).map((it) => i18n.name(it.name) || it.id)
     : [...S.soldOut];
   const down = [...S.devices.values()].filter((d) => d.state && d.state !== 'online');
+  const low = (S.items || []).filter((it) => it.stock_low && (isExpo || it.station === station));
   replaceChildren($('#side-foot'),
     down.length ? el('div', { class: 'side-devices', testid: 'side-devices' },
       el('h3', { class: 'side-title', text: t('devices_down') }),
@@ -750,7 +766,12 @@ function renderSide() {
         icon('alert'), el('span', { text: `${d.id} · ${d.state}` }))))) : null,
     names.length ? el('div', { class: 'side-86', testid: 'side-sold-out' },
       el('h3', { class: 'side-title', text: t('sold_out_now') }),
-      el('ul', null, names.map((n) => el('li', { text: n })))) : null);
+      el('ul', null, names.map((n) => el('li', { text: n })))) : null,
+    low.length ? el('div', { class: 'side-86 side-low', testid: 'side-low-stock' },
+      el('h3', { class: 'side-title', text: t('running_low') }),
+      el('ul', null, low.map((it) => el('li', { testid: `low-${it.id}` },
+        el('span', { text: i18n.name(it.name) || it.id }),
+        el('strong', { class: 'low-left', text: ` ${t('n_left', { n: it.stock_left })}` }))))) : null);
 }
 
 // ---------------------------------------------------------------- drawer (recent, 86)
@@ -802,8 +823,24 @@ function renderDrawer() {
       i18n,
       groupBy: isExpo ? (it) => stationName(it.station) : null,
       onToggle: (it) => setAvailability(it.id, !it.available),
+      onCount: (it, count) => setCount(it, count),
     }));
   }
+}
+
+/** The kitchen counts an item's portions ("12 tonight"); empty stops counting. */
+async function setCount(it, count) {
+  try {
+    const item = await staffCall(`/api/v1/items/${encodeURIComponent(it.id)}/stock`, { count, low_at: lowAt(it, count), id: randomId() });
+    if (item && S.items) {
+      const i = S.items.findIndex((x) => x.id === it.id);
+      if (i >= 0) S.items[i] = item;
+    }
+  } catch (e) {
+    actionFailed(e);
+  }
+  if (S.drawer === 'availability') renderDrawer();
+  renderSide();
 }
 
 async function loadItems() {
