@@ -31,21 +31,29 @@ def _name(menu: Menu | None, item: str) -> str:
 
 
 async def _save(
-    tx: Tx, item: str, before: Level | None, after: Level, reason: str, by: str
+    tx: Tx,
+    item: str,
+    before: Level | None,
+    after: Level,
+    reason: str,
+    by: str,
+    *,
+    sold_out: bool = False,
 ) -> None:
     """Write a new level with its event; the last portion sells the item out, the first
-    portion back (after a sell-out by count) puts it on sale again."""
+    portion back (after a sell-out by count, or any sell-out when the kitchen sets a count:
+    `sold_out`) puts it on sale again."""
     await repos.set_stock(tx, item, after.left, after.low_at)
     tx.emit(
         StockChanged(
             item=item, left=after.left, low_at=after.low_at, low=after.low, reason=reason, by=by
         )
     )
-    was_out = before is not None and before.left == 0
+    was_out = sold_out or (before is not None and before.left == 0)
     if after.left == 0 and not was_out:
         await repos.set_availability(tx, item, False)
         tx.emit(ItemAvailability(item=item, available=False))
-    elif after.left > 0 and (was_out or reason == "set"):
+    elif after.left > 0 and was_out:
         await repos.set_availability(tx, item, True)
         tx.emit(ItemAvailability(item=item, available=True))
 
@@ -126,7 +134,9 @@ class Stock:
                 tx.emit(StockChanged(item=item, left=None, reason="set", by=by))
             else:
                 level = None if before is None else Level(*before)
-                await _save(tx, item, level, Level(count, low_at), "set", by)
+                now = self._catalog.menu  # as the writes before this one left it
+                sold_out = now is not None and not now.items[item].available
+                await _save(tx, item, level, Level(count, low_at), "set", by, sold_out=sold_out)
             result = {
                 "item": item,
                 "stock_left": count,
