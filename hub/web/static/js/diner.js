@@ -63,6 +63,14 @@ const priceText = (item) => (isWeighed(item)
   : fmt(item.price_cents));
 /** A weighed order line: `per_grams` set; `grams` once staff weighed it. */
 const lineWeighed = (l) => l && l.per_grams !== undefined && l.per_grams !== null;
+/** Units still on the check: voided or comped units are not. */
+const lineLeft = (l) => Math.max(0, (Number(l.qty) || 0) - (Number(l.void_qty) || 0));
+const lineGone = (l) => Number(l.void_qty) > 0 && lineLeft(l) === 0;
+const voidText = (l) => {
+  const comp = (l.voids || []).length > 0 && (l.voids || []).every((v) => v.comp);
+  const key = comp ? 'line_comped' : 'line_voided';
+  return lineGone(l) ? t(key) : t(`${key}_n`, { n: Number(l.void_qty) });
+};
 const linePending = (l) => lineWeighed(l) && !(Number(l.grams) > 0);
 
 // ---------------------------------------------------------------- cart storage
@@ -778,10 +786,13 @@ function orderCard(o) {
   el('ol', { class: 'progress', 'aria-label': t(`status_${o.status}`) }, STEPS.map((s, i) => el('li', {
     class: ['progress-step', i < step && 'is-done', i === step && 'is-current'],
   }, el('span', { class: 'progress-dot' }, i < step ? icon('check') : null), el('span', { class: 'progress-label', text: t(`status_${s}`) })))),
-  el('ul', { class: 'order-lines' }, (o.lines || []).map((l, idx) => el('li', { class: 'order-line' },
-    el('span', { class: 'order-line-qty', text: `${l.qty}×` }),
+  el('ul', { class: 'order-lines' }, (o.lines || []).map((l, idx) => el('li', {
+    class: ['order-line', lineGone(l) && 'is-void'], testid: `order-line-${o.order_id}-${idx}`,
+  },
+    el('span', { class: 'order-line-qty', text: `${lineGone(l) ? l.qty : lineLeft(l)}×` }),
     el('div', { class: 'order-line-main' },
       el('div', { class: 'order-line-name', text: i18n.name(l.name) || l.item }),
+      Number(l.void_qty) > 0 ? el('div', { class: 'order-line-void', testid: `order-line-void-${o.order_id}-${idx}`, text: voidText(l) }) : null,
       (l.modifiers || []).length ? el('div', { class: 'order-line-mods', text: l.modifiers.map((m) => i18n.name(m.name) || m.id).join(' · ') }) : null,
       l.note ? el('div', { class: 'order-line-note', text: l.note }) : null,
       lineWeighed(l) ? orderLinePrice(o, l, idx) : null),
@@ -990,12 +1001,41 @@ function onMessage(msg) {
     setAvailable(msg.item, Boolean(msg.available));
   } else if (msg.type === 'menu') {
     reloadMenu();
+  } else if (msg.type === 'check' || msg.type === 'payment') {
+    // the check moved, merged, split or was paid: what this table owes is re-read
+    refreshCheck(msg);
   } else if (msg.type === 'table') {
+    refreshCheck(msg);
     // opened or closed by staff: a new party, a new PIN; the menu says whether it may order
     savePin('');
     const wasClosed = tableClosed();
     reloadMenu().then(() => { if (wasClosed && !tableClosed()) toast(t('table_opened_toast')); });
   }
+}
+
+/** Re-read this table's open check; a check that moved to another table leaves this phone
+ *  with a notice naming where it went (never a stale check). */
+async function refreshCheck(msg) {
+  let check;
+  try {
+    check = await api(`/api/v1/check?table=${encodeURIComponent(token)}`);
+  } catch { return; }
+  const had = S.orders.size;
+  S.orders = new Map((check?.orders || []).map((o) => [o.order_id, o]));
+  const here = S.table?.id;
+  const to = msg?.table;
+  if (had && !S.orders.size && msg?.from_table?.id === here && to?.id && to.id !== here) {
+    S.movedTo = i18n.name(to.name) || to.id;
+    showMoved();
+  }
+  ordersChanged();
+}
+
+function showMoved() {
+  const box = $('#check-moved');
+  if (!box) return;
+  box.hidden = !S.movedTo;
+  $('#check-moved-text').textContent = S.movedTo ? t('check_moved_text', { table: S.movedTo }) : '';
 }
 
 /** The hub's menu changed (not in api.md v1; sent by the hub as `{"type": "menu"}`): re-read it. */
@@ -1007,6 +1047,7 @@ async function reloadMenu() {
 }
 
 function ordersChanged() {
+  if (S.orders.size && S.movedTo) { S.movedTo = null; showMoved(); }
   renderBottomBar();
   if (S.sheet?.kind === 'orders') renderOrdersSheet();
 }
@@ -1084,6 +1125,7 @@ function wire() {
   $('#cart-button').addEventListener('click', () => openSheet('cart'));
   $('#table-closed-icon').append(icon('alert'));
   $('#table-check-again').addEventListener('click', checkTableAgain);
+  $('#check-moved-close').addEventListener('click', () => { S.movedTo = null; showMoved(); });
   $('#orders-button').addEventListener('click', () => openSheet('orders'));
   $('#filter-button').addEventListener('click', () => openSheet('filters'));
   let searchTimer = null;
