@@ -33,6 +33,7 @@ from hub.ops.menu_file import read_menu_file
 from hub.services.calls import Calls
 from hub.services.catalog import Catalog
 from hub.services.container import Services
+from hub.services.corrections import Corrections
 from hub.services.devices import Devices
 from hub.services.kitchen import Kitchen
 from hub.services.ordering import Ordering, Weighing
@@ -195,6 +196,16 @@ def _build(
         weighing=Weighing(store, catalog),
         devices=devices,
         printing=printing,
+        corrections=Corrections(
+            store,
+            catalog,
+            clock,
+            printing,
+            manager_pin_hash=config.shift.manager_pin_hash,
+            void_reasons=config.shift.void_reasons,
+            timezone=config.timezone,
+            day_starts_at_hour=config.shift.day_starts_at_hour,
+        ),
         clock=clock,
         ids=SystemIds(),
         started_ms=clock.monotonic_ms(),

@@ -56,6 +56,12 @@ A store box's config file (TOML)::
     [floor]
     escalate_after_seconds = 120          # an unanswered table call is highlighted
 
+    [shift]                               # voids, comps and the shift's report
+    void_reasons = ["Guest changed mind", "Wrong item", "Too long", "Quality"]
+    manager_pin_hash = "pbkdf2_sha256$100000$..."  # `tablehub manager-pin`: lets a floor
+                                          # login comp (void what the kitchen made)
+    day_starts_at_hour = 4                # a night past midnight counts to the day before
+
     [backups]                             # online copies in <data_dir>/backups
     every_hours = 6                       # 0: only `tablehub backup` and before upgrades
     keep = 14
@@ -93,6 +99,7 @@ import msgspec
 from devices.printers.config import PaperSettings, paper_problem
 from hub.bus.client import BrokerConfig
 from hub.domain.ratelimit import Limit
+from hub.domain.tokens import manager_pin_hash_ok
 from hub.errors import HubError, InvalidInput
 from plumbing.files import write_atomic
 from plumbing.settings import Settings, SettingsError, decode, fail, read_toml
@@ -184,6 +191,20 @@ class CloudLinkConfig:
     stale_after_s: float = 300.0
 
 
+DEFAULT_VOID_REASONS = ("Guest changed mind", "Wrong item", "Took too long", "Quality")
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftConfig:
+    """Corrections on the floor: the reasons offered for a void (free text is allowed too),
+    the manager PIN's hash (None: only an admin login comps) and when the business day
+    starts (hours after local midnight), which the corrections report counts by."""
+
+    void_reasons: tuple[str, ...] = DEFAULT_VOID_REASONS
+    manager_pin_hash: str | None = None
+    day_starts_at_hour: int = 4
+
+
 @dataclass(frozen=True, slots=True)
 class HubConfig:
     data_dir: Path
@@ -208,6 +229,7 @@ class HubConfig:
     bridge: CloudLinkConfig | None = None  # None: no cloud bridge on this box
     backup_every_s: float = 6 * 3600.0  # online backups of the store; 0 turns them off
     backup_keep: int = 14
+    shift: ShiftConfig = field(default_factory=ShiftConfig)
 
     @property
     def db_path(self) -> Path:
@@ -295,6 +317,14 @@ class FloorSection(Settings, frozen=True, kw_only=True):
     escalate_after_seconds: Count = 120
 
 
+class ShiftSection(Settings, frozen=True, kw_only=True):
+    void_reasons: tuple[Annotated[str, msgspec.Meta(min_length=1, max_length=140)], ...] = (
+        DEFAULT_VOID_REASONS
+    )
+    manager_pin_hash: str | None = None
+    day_starts_at_hour: Annotated[int, msgspec.Meta(ge=0, le=12)] = 4
+
+
 class BackupsSection(Settings, frozen=True, kw_only=True):
     every_hours: Seconds = 6.0
     keep: Count = 14
@@ -332,6 +362,7 @@ class HubFile(Settings, frozen=True, kw_only=True):
     limits: LimitsSection = msgspec.field(default_factory=LimitsSection)
     tables: TablesSection = msgspec.field(default_factory=TablesSection)
     floor: FloorSection = msgspec.field(default_factory=FloorSection)
+    shift: ShiftSection = msgspec.field(default_factory=ShiftSection)
     backups: BackupsSection = msgspec.field(default_factory=BackupsSection)
     log: LogSection = msgspec.field(default_factory=LogSection)
     bridge: BridgeSection | None = None
@@ -391,6 +422,18 @@ def _config(raw: HubFile, path: Path) -> HubConfig:
         tables_require_open=raw.tables.require_open,
         tables_require_pin=raw.tables.require_pin,
         bridge=_bridge(raw.bridge or BridgeSection(), path),
+        shift=_shift(raw.shift, path),
+    )
+
+
+def _shift(raw: ShiftSection, path: Path) -> ShiftConfig:
+    pin_hash = raw.manager_pin_hash
+    if pin_hash is not None and not manager_pin_hash_ok(pin_hash):
+        fail(path, ("shift", "manager_pin_hash"), "not a hash made by `tablehub manager-pin`")
+    return ShiftConfig(
+        void_reasons=raw.void_reasons,
+        manager_pin_hash=pin_hash,
+        day_starts_at_hour=raw.day_starts_at_hour,
     )
 
 

@@ -52,7 +52,7 @@ from escpos.printer import Dummy
 from PIL import Image, ImageDraw, ImageFont
 
 from devices.errors import BadDocument, DeviceConfigError, FontMissing
-from hub.bus.contract import BillDoc, KitchenDoc, PrintDoc, TestDoc
+from hub.bus.contract import BillDoc, Item, KitchenDoc, PrintDoc, TestDoc
 
 EncodingMode = Literal["codepage", "raster"]
 CjkEncoding = Literal["gb18030", "big5"]
@@ -137,6 +137,10 @@ _LABELS: dict[str, dict[str, str]] = {
         "subtotal": "Subtotal",
         "total": "TOTAL",
         "test": "TEST PAGE",
+        "void": "*** VOID ***",
+        "change": "*** CHANGE ***",
+        "reason": "Reason",
+        "voided": "VOID",
     },
     "zh-Hans": {
         "round": "第{n}轮",
@@ -145,6 +149,10 @@ _LABELS: dict[str, dict[str, str]] = {
         "subtotal": "小计",
         "total": "合计",
         "test": "测试页 TEST",
+        "void": "*** VOID 作废 ***",
+        "change": "*** CHANGE 更改 ***",
+        "reason": "原因",
+        "voided": "VOID 作废",
     },
     "zh-Hant": {
         "round": "第{n}輪",
@@ -153,6 +161,10 @@ _LABELS: dict[str, dict[str, str]] = {
         "subtotal": "小計",
         "total": "合計",
         "test": "測試頁 TEST",
+        "void": "*** VOID 作廢 ***",
+        "change": "*** CHANGE 更改 ***",
+        "reason": "原因",
+        "voided": "VOID 作廢",
     },
 }
 
@@ -439,6 +451,8 @@ class _Writer:
 
 def _banners(doc: KitchenDoc | BillDoc) -> list[str]:
     out = [_label(doc.lang, "reprint")] if doc.copy == "REPRINT" else []
+    if isinstance(doc, KitchenDoc) and doc.correction is not None:
+        out.append(_label(doc.lang, "void" if doc.correction == "VOID" else "change"))
     if doc.banner:
         out.append(clean(doc.banner))
     return out
@@ -464,25 +478,39 @@ def _kitchen(doc: KitchenDoc, w: _Writer) -> None:
     for n, item in enumerate(doc.items):
         if n:
             w.rule()
-        head = f"{item.qty} x "
-        w.lines(
-            wrap(head + clean(item.name), w.cols, len(head)), Style(bold=True, double_height=True)
-        )
-        for mod in item.modifiers:
-            w.lines(wrap("    + " + clean(mod), w.cols, 6))
-        if item.note:
-            w.lines(wrap(f"  !! {clean(item.note)} !!", w.cols, 5), Style(bold=True))
-        if item.allergens:
-            names = ", ".join(clean(a).upper() for a in item.allergens)
-            text = f"{_label(doc.lang, 'allergy')}: {names}"
-            inv = Style(bold=True, invert=True)
-            for part in wrap(text, w.cols - 2):
-                w.line(pad(f" {part}", w.cols), inv)
+        _kitchen_item(doc, item, w)
     w.rule("=")
     day, hhmm = format_time(doc.time, w.profile.timezone)
     w.line(" ".join(p for p in (clean(doc.store), day, hhmm) if p), Style(align="center"))
     for banner in _banners(doc):
         w.banner(banner)
+
+
+def _kitchen_item(doc: KitchenDoc, item: Item, w: _Writer) -> None:
+    """One line of a chit: what to make; on a VOID chit what not to make and why; on a
+    CHANGE chit only what changed. Units voided since are struck off with a VOID mark."""
+    made = item.qty - item.void_qty
+    head = f"{item.qty} x " if doc.correction is not None or not item.void_qty else f"{made} x "
+    w.lines(wrap(head + clean(item.name), w.cols, len(head)), Style(bold=True, double_height=True))
+    if doc.correction is None and item.void_qty:
+        text = f"  {_label(doc.lang, 'voided')} {item.void_qty} x " + clean(item.name)
+        w.lines(wrap(text, w.cols, 4), Style(bold=True, invert=True))
+    if item.reason:
+        w.lines(wrap(f"  {_label(doc.lang, 'reason')}: {clean(item.reason)}", w.cols, 4))
+    for change in item.changes:
+        w.lines(wrap("  > " + clean(change), w.cols, 4), Style(bold=True))
+    if doc.correction is not None:
+        return
+    for mod in item.modifiers:
+        w.lines(wrap("    + " + clean(mod), w.cols, 6))
+    if item.note:
+        w.lines(wrap(f"  !! {clean(item.note)} !!", w.cols, 5), Style(bold=True))
+    if item.allergens:
+        names = ", ".join(clean(a).upper() for a in item.allergens)
+        text = f"{_label(doc.lang, 'allergy')}: {names}"
+        inv = Style(bold=True, invert=True)
+        for part in wrap(text, w.cols - 2):
+            w.line(pad(f" {part}", w.cols), inv)
 
 
 def _bill(doc: BillDoc, w: _Writer) -> None:

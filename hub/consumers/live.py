@@ -102,6 +102,7 @@ def _includes(route: Audience, sub: Subscriber) -> bool:
         or (route.staff and sub.station is not None)
         or (sub.station is not None and sub.station in route.stations)
         or (route.table is not None and sub.table == route.table)
+        or (sub.table is not None and sub.table in route.tables)
     )
 
 
@@ -174,6 +175,8 @@ class LiveHub:
             out.update(self._by_station.get(station, ()))
         if route.table is not None:
             out.update(self._by_table.get(route.table, ()))
+        for table in route.tables:
+            out.update(self._by_table.get(table, ()))
         return out
 
     def on_commit(self, events: Sequence[Event]) -> None:

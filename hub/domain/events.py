@@ -49,9 +49,40 @@ class LineModifier(msgspec.Struct, frozen=True):
     price_delta_cents: int = 0
 
 
+class LineVoid(msgspec.Struct, frozen=True):
+    """Units of a line taken off the check: a void (not yet made) or a comp (made and given
+    away), with why, who and when."""
+
+    qty: int
+    reason: str
+    comp: bool = False
+    by: str = ""
+    at: str = ""
+
+
+class LineFields(msgspec.Struct, frozen=True):
+    """What a change may touch on a line: its quantity, modifiers (option ids) and note."""
+
+    qty: int
+    modifiers: list[str] = []
+    note: str | None = None
+
+
+class LineChange(msgspec.Struct, frozen=True):
+    """A change of a line before it was cooked: which fields, and their values before and
+    after."""
+
+    fields: list[str]
+    before: LineFields
+    after: LineFields
+    by: str = ""
+    at: str = ""
+
+
 class OrderLine(msgspec.Struct, frozen=True):
     """A priced line of an order; lines sold by weight carry `per_grams` and, once weighed,
-    `grams` (until then `weight_pending`)."""
+    `grams` (until then `weight_pending`). `void_qty` units are voided or comped and no
+    longer charged: `line_cents` is the price of the other `qty - void_qty`."""
 
     item: str
     name: Names
@@ -64,6 +95,10 @@ class OrderLine(msgspec.Struct, frozen=True):
     grams: int | UnsetType | None = UNSET
     weight_pending: bool | UnsetType = UNSET
     weighed_by: str | UnsetType = UNSET
+    seat: int | None = None
+    void_qty: int = 0
+    voids: list[LineVoid] = []
+    changes: list[LineChange] = []
 
 
 class Order(msgspec.Struct, frozen=True):
@@ -77,6 +112,8 @@ class Order(msgspec.Struct, frozen=True):
     total_cents: int
     round: int = 1
     created_at: str = ""
+    entered_by: str | None = None  # the staff login that took it; None: the diner's phone
+    check_id: int = 0
 
 
 class TicketModifier(msgspec.Struct, frozen=True):
@@ -85,7 +122,8 @@ class TicketModifier(msgspec.Struct, frozen=True):
 
 
 class TicketLine(msgspec.Struct, frozen=True):
-    """One line of a kitchen ticket; `idx` is its line in the order."""
+    """One line of a kitchen ticket; `idx` is its line in the order. `void_qty` of its `qty`
+    are voided (shown struck through, VOID); `changed` names what a change touched."""
 
     idx: int
     item: str
@@ -97,6 +135,10 @@ class TicketLine(msgspec.Struct, frozen=True):
     per_grams: int | UnsetType = UNSET
     grams: int | UnsetType | None = UNSET
     bumped: bool = False
+    seat: int | None = None
+    void_qty: int = 0
+    void_reason: str | None = None
+    changed: list[str] = []
 
 
 class Ticket(msgspec.Struct, frozen=True):
@@ -187,6 +229,7 @@ class Audience:
     staff: bool = False
     stations: tuple[str, ...] = ()
     table: str | None = None
+    tables: tuple[str, ...] = ()  # more tables' phones (a party moved: both tables)
 
 
 NOBODY = Audience()
@@ -332,6 +375,35 @@ class OrderWeighed(OrderEvent, frozen=True, kw_only=True):
     kind: ClassVar[str] = "order.weighed"
 
 
+class Correction(msgspec.Struct, frozen=True):
+    """One correction as kept in the record: a void, a comp, a change, a move or a merge;
+    `id` is the client's action id. `qty` and `cents` are what left the check (voids and
+    comps); `before` and `after` the line's fields (change) or the tables (move, merge)."""
+
+    id: str
+    kind: str  # void | comp | change | move | merge
+    by: str
+    at: str
+    table: str
+    order_id: int | None = None
+    line: int | None = None
+    qty: int = 0
+    cents: int = 0
+    reason: str = ""
+    comp: bool = False
+    before: Detail = {}
+    after: Detail = {}
+
+
+@register
+class OrderCorrected(OrderEvent, frozen=True, kw_only=True):
+    """A line voided, comped or changed, or an order moved to another table: the order as it
+    is now, and the correction as recorded."""
+
+    kind: ClassVar[str] = "order.corrected"
+    correction: Correction | None = None
+
+
 # ---------------------------------------------------------------- tickets
 
 
@@ -362,7 +434,8 @@ class TicketCreated(TicketEvent, frozen=True, kw_only=True):
 
 @register
 class TicketUpdated(TicketEvent, frozen=True, kw_only=True):
-    """A ticket bumped, recalled, weighed or printed on a fallback printer."""
+    """A ticket bumped, recalled, weighed, printed on a fallback printer, corrected (a line
+    voided or changed) or moved to another table."""
 
     kind: ClassVar[str] = "ticket.updated"
 
@@ -498,24 +571,105 @@ class TableClosed(TableEvent, frozen=True, kw_only=True):
     kind: ClassVar[str] = "table.closed"
 
 
+class CheckEvent(HubEvent, frozen=True, kw_only=True):
+    """A table's check moved, merged or split: the floor, the expo and the phones of every
+    table named see it (phones at a table the check left drop it)."""
+
+    stream: ClassVar[str] = "checks"
+    screen: ClassVar[str | None] = "check"
+    check_id: int
+    table: TableRef
+    by: str = ""
+
+    @property
+    def key(self) -> str:
+        return str(self.check_id)
+
+    def audience(self) -> Audience:
+        return Audience(stations=("floor", "expo"), table=self.table.id, tables=self.tables())
+
+    def tables(self) -> tuple[str, ...]:
+        return ()
+
+
+@register
+class TableMoved(CheckEvent, frozen=True, kw_only=True):
+    """A party moved to a free table: the check is now `table`'s, `from_table` is free."""
+
+    kind: ClassVar[str] = "check.moved"
+    from_table: TableRef
+
+    def tables(self) -> tuple[str, ...]:
+        return (self.from_table.id,)
+
+
+@register
+class ChecksMerged(CheckEvent, frozen=True, kw_only=True):
+    """`from_table`'s check (`from_check`) joined `table`'s; `from_table` is free."""
+
+    kind: ClassVar[str] = "check.merged"
+    from_table: TableRef
+    from_check: int
+
+    def tables(self) -> tuple[str, ...]:
+        return (self.from_table.id,)
+
+
+class PartLine(msgspec.Struct, frozen=True):
+    """Units of one order line in a part of a split check."""
+
+    order_id: int
+    line: int
+    qty: int
+
+
+class SplitPart(msgspec.Struct, frozen=True):
+    """One part of a split check: its lines (units of order lines; none for an even split)
+    and what it comes to."""
+
+    part: int
+    label: str
+    lines: list[PartLine] = []
+    total_cents: int = 0
+    paid_cents: int = 0
+    due_cents: int = 0
+
+
+@register
+class CheckSplit(CheckEvent, frozen=True, kw_only=True):
+    kind: ClassVar[str] = "check.split"
+    mode: str
+    parts: list[SplitPart] = []
+
+
 # ---------------------------------------------------------------- payments
 
 
 @register
 class PaymentRecorded(HubEvent, frozen=True, kw_only=True):
-    """A payment taken against a table's check. The cloud accepts the `payments` stream for
-    the point-of-sale link; no use case of the hub writes it yet."""
+    """A payment recorded against a table's check (or one part of it): recorded only, no
+    money moves through the hub. `closed`: it paid the check in full, which closed it."""
 
     stream: ClassVar[str] = "payments"
     kind: ClassVar[str] = "payment.recorded"
+    screen: ClassVar[str | None] = "payment"
     id: str
     table: str
     amount_cents: int
     method: str = ""
+    check_id: int = 0
+    part: int | None = None
+    tip_cents: int = 0
+    by: str = ""
+    at: str = ""
+    closed: bool = False
 
     @property
     def key(self) -> str:
         return self.id
+
+    def audience(self) -> Audience:
+        return Audience(stations=("floor",))
 
 
 # ---------------------------------------------------------------- printing

@@ -27,6 +27,7 @@ class LineRequest:
     qty: int
     modifiers: tuple[str, ...] = ()
     note: str = ""
+    seat: int | None = None  # staff orders: which guest it is for
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,7 @@ class PricedLine:
     qty: int
     options: tuple[Option, ...]
     note: str
+    seat: int | None = None
 
     @property
     def unit_cents(self) -> int:
@@ -75,27 +77,43 @@ def check_key(key: str) -> str:
     return key
 
 
+MAX_SEAT = 99
+
+
+def _at(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def price_line(menu: Menu, line: LineRequest, path: str = "") -> PricedLine:
+    """One line checked against the menu and priced; errors name `path`'s fields."""
+    return _price_line(menu, line, path)
+
+
 def _price_line(menu: Menu, line: LineRequest, path: str) -> PricedLine:
+    if line.seat is not None and not 1 <= line.seat <= MAX_SEAT:
+        raise OrderRejected(f"seat must be between 1 and {MAX_SEAT}", field=_at(path, "seat"))
     item = menu.items.get(line.item)
     if item is None:
-        raise OrderRejected(f"unknown item '{line.item}'", field=f"{path}.item")
+        raise OrderRejected(f"unknown item '{line.item}'", field=_at(path, "item"))
     if not item.available:
-        raise SoldOut(f"{item.name.get('en', item.id)} is sold out", field=f"{path}.item")
+        raise SoldOut(f"{item.name.get('en', item.id)} is sold out", field=_at(path, "item"))
     if not 1 <= line.qty <= MAX_QTY:
-        raise OrderRejected(f"quantity must be between 1 and {MAX_QTY}", field=f"{path}.qty")
+        raise OrderRejected(f"quantity must be between 1 and {MAX_QTY}", field=_at(path, "qty"))
     note = clean_note(line.note)
     if len(note) > MAX_NOTE:
-        raise OrderRejected(f"note must be at most {MAX_NOTE} characters", field=f"{path}.note")
+        raise OrderRejected(f"note must be at most {MAX_NOTE} characters", field=_at(path, "note"))
     chosen: dict[str, list[Option]] = {}
     seen: set[str] = set()
     for k, opt_id in enumerate(line.modifiers):
         found = item.option(opt_id)
         if found is None:
             raise OrderRejected(
-                f"'{opt_id}' is not an option of {item.id}", field=f"{path}.modifiers[{k}]"
+                f"'{opt_id}' is not an option of {item.id}", field=_at(path, f"modifiers[{k}]")
             )
         if opt_id in seen:
-            raise OrderRejected(f"option '{opt_id}' chosen twice", field=f"{path}.modifiers[{k}]")
+            raise OrderRejected(
+                f"option '{opt_id}' chosen twice", field=_at(path, f"modifiers[{k}]")
+            )
         seen.add(opt_id)
         chosen.setdefault(found[0].id, []).append(found[1])
     options: list[Option] = []
@@ -108,10 +126,10 @@ def _price_line(menu: Menu, line: LineRequest, path: str) -> PricedLine:
                 else f"between {group.min} and {group.max}"
             )
             raise OrderRejected(
-                f"choose {want} of {group.name.get('en', group.id)}", field=f"{path}.modifiers"
+                f"choose {want} of {group.name.get('en', group.id)}", field=_at(path, "modifiers")
             )
         options.extend(picked)
-    return PricedLine(item, line.qty, tuple(options), note)
+    return PricedLine(item, line.qty, tuple(options), note, line.seat)
 
 
 def price_order(menu: Menu, lines: Sequence[LineRequest]) -> tuple[list[PricedLine], int]:

@@ -15,6 +15,8 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 Copy = Literal["ORIGINAL", "REPRINT"]
+# a chit that corrects one printed before: lines voided, or what changed on lines
+Correction = Literal["VOID", "CHANGE"]
 
 
 class Item(msgspec.Struct, frozen=True):
@@ -26,6 +28,9 @@ class Item(msgspec.Struct, frozen=True):
     note: str | None = None
     allergens: list[str] = []
     grams: int | UnsetType = UNSET  # sold by weight, once weighed
+    void_qty: int = 0  # of `qty`, voided (a later chit shows them struck off)
+    reason: str | None = None  # a VOID chit: why
+    changes: list[str] = []  # a CHANGE chit: only what changed ("QTY 1 -> 2", "+ Extra")
 
 
 class KitchenDoc(msgspec.Struct, frozen=True, tag="kitchen", tag_field="kind"):
@@ -34,6 +39,7 @@ class KitchenDoc(msgspec.Struct, frozen=True, tag="kitchen", tag_field="kind"):
     items: list[Item]
     copy: Copy = "ORIGINAL"
     banner: str | None = None
+    correction: Correction | None = None
     store: str = ""
     station: str = ""
     round: int | None = None

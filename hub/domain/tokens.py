@@ -70,3 +70,36 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 
 def allowed(role: str, action: str) -> bool:
     return action in PERMISSIONS.get(role, frozenset())
+
+
+# ---------------------------------------------------------------- the manager PIN
+
+PIN_SCHEME = "pbkdf2_sha256"
+PIN_ITERATIONS = 100_000
+
+
+def hash_manager_pin(pin: str, salt: bytes, iterations: int = PIN_ITERATIONS) -> str:
+    """The line kept in hub.toml (`[shift] manager_pin_hash`): never the PIN itself."""
+    digest = hashlib.pbkdf2_hmac("sha256", pin.encode(), salt, iterations)
+    return f"{PIN_SCHEME}${iterations}${salt.hex()}${digest.hex()}"
+
+
+def manager_pin_hash_ok(stored: str) -> bool:
+    parts = stored.split("$")
+    if len(parts) != 4 or parts[0] != PIN_SCHEME or not parts[1].isdigit():
+        return False
+    try:
+        bytes.fromhex(parts[2])
+        bytes.fromhex(parts[3])
+    except ValueError:
+        return False
+    return True
+
+
+def verify_manager_pin(pin: str, stored: str) -> bool:
+    """Whether `pin` is the one `stored` was made from (compared in constant time)."""
+    if not manager_pin_hash_ok(stored) or not pin:
+        return False
+    _, iterations, salt, want = stored.split("$")
+    got = hashlib.pbkdf2_hmac("sha256", pin.encode(), bytes.fromhex(salt), int(iterations))
+    return hmac.compare_digest(got.hex(), want)

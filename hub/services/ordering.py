@@ -58,7 +58,17 @@ BUSY_AFTER_S = 0.5
 
 def request_hash(lines: Sequence[LineRequest]) -> str:
     canon = json.dumps(
-        [[ln.item, ln.qty, sorted(ln.modifiers), ln.note] for ln in lines],
+        # a seat only when given: the keys of orders taken before seats stay the same
+        [
+            [
+                ln.item,
+                ln.qty,
+                sorted(ln.modifiers),
+                ln.note,
+                *(() if ln.seat is None else (ln.seat,)),
+            ]
+            for ln in lines
+        ],
         ensure_ascii=False,
         separators=(",", ":"),
     )
@@ -81,8 +91,11 @@ def _order_line(p: PricedLine) -> OrderLine:
             per_grams=per,
             grams=None,
             weight_pending=True,
+            seat=p.seat,
         )
-    return OrderLine(p.item.id, dict(p.item.name), p.qty, p.unit_cents, p.line_cents, mods, p.note)
+    return OrderLine(
+        p.item.id, dict(p.item.name), p.qty, p.unit_cents, p.line_cents, mods, p.note, seat=p.seat
+    )
 
 
 def _ticket_line(idx: int, p: PricedLine) -> TicketLine:
@@ -92,9 +105,11 @@ def _ticket_line(idx: int, p: PricedLine) -> TicketLine:
     if per is not None:
         return TicketLine(
             idx, p.item.id, dict(p.item.name), p.qty, mods, p.note, allergens,
-            per_grams=per, grams=None,
+            per_grams=per, grams=None, seat=p.seat,
         )  # fmt: skip
-    return TicketLine(idx, p.item.id, dict(p.item.name), p.qty, mods, p.note, allergens)
+    return TicketLine(
+        idx, p.item.id, dict(p.item.name), p.qty, mods, p.note, allergens, seat=p.seat
+    )
 
 
 # runs inside the order's own write, e.g. to queue its kitchen chits
@@ -154,14 +169,39 @@ class Ordering:
         since the kitchen is already cooking it. Only a new order goes through the table's
         checks, then `admit` (the caller's rate limits), then the menu."""
         table = self._catalog.table_from_token(table_token)
+
+        def checks(table: Table) -> None:
+            self.check_table(table, pin)
+            if admit is not None:
+                admit(table)
+
+        return await self._place(table, key, lines, checks, None)
+
+    async def place_for_staff(
+        self, table_id: str, key: str, lines: Sequence[LineRequest], entered_by: str
+    ) -> tuple[Order, bool]:
+        """An order taken by staff for a table (no table code or PIN; the menu's checks
+        all apply), saying who entered it. Idempotent on (table, key) like a diner's."""
+        table = self._catalog.tables.get(table_id) if isinstance(table_id, str) else None
+        if table is None:
+            raise NotFound(f"no table '{str(table_id)[:40]}'", field="table")
+        return await self._place(table, key, lines, None, entered_by)
+
+    async def _place(
+        self,
+        table: Table,
+        key: str,
+        lines: Sequence[LineRequest],
+        checks: Callable[[Table], None] | None,
+        entered_by: str | None,
+    ) -> tuple[Order, bool]:
         check_key(key)
         digest = request_hash(lines)
         earlier = await self._replay(table.id, key, digest)
         if earlier is not None:
             return earlier, True
-        self.check_table(table, pin)
-        if admit is not None:
-            admit(table)
+        if checks is not None:
+            checks(table)
         menu = self._catalog.menu
         if menu is None:
             raise NotFound("no menu loaded")
@@ -180,7 +220,9 @@ class Ordering:
                 order = await repos.tx_order(tx, int(existing["id"]))
                 assert order is not None
                 return order, True
-            order, tickets = await _save(tx, table, key, digest, priced, total, created_ms)
+            order, tickets = await _save(
+                tx, table, key, digest, priced, total, created_ms, entered_by
+            )
             if self._on_tickets is not None:
                 await self._on_tickets(tx, tickets)
             return order, False
@@ -221,10 +263,12 @@ async def _save(
     priced: list[PricedLine],
     total: int,
     created_ms: int,
+    entered_by: str | None = None,
 ) -> tuple[Order, list[Ticket]]:
     check_id, round_no = await repos.open_check(tx, table.id)
+    # a check moved here keeps its orders' table: they all show this table now
     ref = TableRef(table.id, table.name)
-    body = repos.OrderBody(ref, [_order_line(p) for p in priced])
+    body = repos.OrderBody(ref, [_order_line(p) for p in priced], entered_by)
     order_id = await repos.insert_order(
         tx,
         check_id=check_id,
@@ -235,7 +279,7 @@ async def _save(
         total_cents=total,
         body=body,
     )
-    order = repos.make_order(body, order_id, "received", total, round_no, tx.now)
+    order = repos.make_order(body, order_id, "received", total, round_no, tx.now, check_id=check_id)
     tx.emit(OrderPlaced(order=order))
     tickets = []
     for station, idxs in route(priced).items():
@@ -282,6 +326,8 @@ class Weighing:
             line = body.lines[line_idx]
             if isinstance(line.per_grams, UnsetType):
                 raise InvalidInput("this line is not sold by weight", field="line")
+            if line.void_qty:
+                raise Conflict("this line is voided", field="line")
             deltas = sum(m.price_delta_cents for m in line.modifiers)
             menu_price = line.unit_cents - deltas
             cents = weighed_line_cents(menu_price, line.per_grams, grams, line.qty, deltas)

@@ -16,7 +16,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from msgspec import UNSET
 from msgspec.structs import replace
@@ -29,6 +29,7 @@ from hub.domain.events import (
     PRINT_FINISHED,
     Detail,
     JobInfo,
+    LineChange,
     Order,
     PrintEvent,
     PrintMoved,
@@ -41,6 +42,7 @@ from hub.domain.ports import Clock
 from hub.domain.printdoc import Copy
 from hub.errors import Conflict, Forbidden, NotFound, StoreUnavailable
 from hub.services.catalog import Catalog
+from hub.store import checks as store_checks
 from hub.store import repos
 from hub.store.db import Event, Store, Tx
 from plumbing.tasks import cancel_all
@@ -162,6 +164,7 @@ class Printing:
                 note=it.note,
                 allergens=[_name(dict(labels.get(a, {"en": a})), lang) for a in it.allergens],
                 grams=it.grams if isinstance(it.grams, int) and it.grams else UNSET,
+                void_qty=it.void_qty,
             )
             for it in ticket.items
         ]
@@ -234,6 +237,68 @@ class Printing:
                     self.chit_doc(ticket, printer),
                     ticket.id,
                 )
+
+    async def correction_chits_in_tx(
+        self,
+        tx: Tx,
+        ticket: Ticket,
+        idx: int,
+        action_id: str,
+        *,
+        void: tuple[int, str] | None = None,
+        change: LineChange | None = None,
+    ) -> list[str]:
+        """Inside a correction's write: a VOID chit (`void`: units, reason) or a CHANGE chit
+        (only what changed) for line `idx`, on each printer the ticket's own chit printed on
+        or is still queued on (then it prints behind it, in order); none when the ticket's
+        chit never printed. The job id is derived from the action id: never queued twice."""
+        line = next((it for it in ticket.items if it.idx == idx), None)
+        if line is None:
+            return []
+        made = []
+        for printer_id in await store_checks.tx_chit_printers(tx, ticket.id):
+            printer = self.printers.get(printer_id)
+            if printer is None:
+                continue
+            lang = printer.lang
+            if void is not None:
+                item = Item(qty=void[0], name=_name(line.name, lang), reason=void[1])
+                kind: Literal["VOID", "CHANGE"] = "VOID"
+            else:
+                assert change is not None
+                item = Item(qty=line.qty, name=_name(line.name, lang))
+                item = replace(item, changes=self._change_lines(line.item, change, lang))
+                kind = "CHANGE"
+            doc = replace(
+                self.chit_doc(ticket, printer),
+                correction=kind,
+                items=[item],
+                time=tx.now,
+            )
+            job_id = f"{kind.lower()}-{action_id}-{printer_id}"
+            if await self._queue(tx, job_id, printer_id, "correction", "ORIGINAL", doc, ticket.id):
+                made.append(job_id)
+        return made
+
+    def _change_lines(self, item_id: str, change: LineChange, lang: str) -> list[str]:
+        """What a CHANGE chit says: only the fields that changed, old and new."""
+        menu = self._catalog.menu
+        item = menu.items.get(item_id) if menu else None
+
+        def option(opt_id: str) -> str:
+            found = item.option(opt_id) if item else None
+            return _name(dict(found[1].name), lang) if found else opt_id
+
+        out = []
+        before, after = change.before, change.after
+        if "qty" in change.fields:
+            out.append(f"QTY {before.qty} -> {after.qty}")
+        if "modifiers" in change.fields:
+            out += [f"+ {option(m)}" for m in after.modifiers if m not in before.modifiers]
+            out += [f"- {option(m)}" for m in before.modifiers if m not in after.modifiers]
+        if "note" in change.fields:
+            out.append(f"NOTE: {after.note}" if after.note else "NOTE REMOVED")
+        return out
 
     async def _queue(
         self,

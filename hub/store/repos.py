@@ -34,6 +34,7 @@ class OrderBody(msgspec.Struct, frozen=True):
 
     table: TableRef
     lines: list[OrderLine]
+    entered_by: str | None = None  # the staff login that took it (None: a diner's phone)
 
 
 class TicketBody(msgspec.Struct, frozen=True):
@@ -241,12 +242,25 @@ TICKET_COLS = "id, order_id, station, status, items, body, created_at, created_m
 def order_from_row(row: sqlite3.Row) -> Order:
     body = _order_body.decode(row["body"])
     return make_order(
-        body, row["id"], row["status"], row["total_cents"], row["round"], row["created_at"]
+        body,
+        row["id"],
+        row["status"],
+        row["total_cents"],
+        row["round"],
+        row["created_at"],
+        check_id=row["check_id"],
     )
 
 
 def make_order(
-    body: OrderBody, order_id: int, status: str, total_cents: int, round_no: int, created_at: str
+    body: OrderBody,
+    order_id: int,
+    status: str,
+    total_cents: int,
+    round_no: int,
+    created_at: str,
+    *,
+    check_id: int = 0,
 ) -> Order:
     """The one shape of an order (what the diner, the expo and the cloud see)."""
     return Order(
@@ -258,6 +272,8 @@ def make_order(
         total_cents=total_cents,
         round=round_no,
         created_at=created_at,
+        entered_by=body.entered_by,
+        check_id=check_id,
     )
 
 

@@ -150,3 +150,44 @@ CREATE TABLE IF NOT EXISTS cursors (
     name TEXT PRIMARY KEY,
     seq  INTEGER NOT NULL
 );
+
+-- Corrections of the floor: voids, comps, changes, moves and merges, each once by the
+-- client's action id, with who, when, why and the values before and after (JSON).
+CREATE TABLE IF NOT EXISTS corrections (
+    id        TEXT PRIMARY KEY,   -- the client's action id
+    kind      TEXT NOT NULL,      -- void | comp | change | move | merge
+    day       TEXT NOT NULL,      -- the business day it counts to (YYYY-MM-DD)
+    order_id  INTEGER,
+    line      INTEGER,
+    table_id  TEXT NOT NULL,
+    qty       INTEGER NOT NULL DEFAULT 0,
+    cents     INTEGER NOT NULL DEFAULT 0,
+    reason    TEXT NOT NULL DEFAULT '',
+    comp      INTEGER NOT NULL DEFAULT 0,
+    by        TEXT NOT NULL,
+    at        TEXT NOT NULL,
+    before    TEXT NOT NULL,      -- JSON
+    after     TEXT NOT NULL       -- JSON
+);
+CREATE INDEX IF NOT EXISTS corrections_by_day ON corrections(day);
+
+-- How a check is split (JSON: mode, n, the parts' units of lines); none: one part.
+CREATE TABLE IF NOT EXISTS check_splits (
+    check_id INTEGER PRIMARY KEY REFERENCES checks(id),
+    body     TEXT NOT NULL,
+    at       TEXT NOT NULL
+);
+
+-- Payments recorded against a check or one part of it (recorded only), by action id.
+CREATE TABLE IF NOT EXISTS payments (
+    id           TEXT PRIMARY KEY,
+    check_id     INTEGER NOT NULL REFERENCES checks(id),
+    table_id     TEXT NOT NULL,
+    part         INTEGER,
+    method       TEXT NOT NULL,  -- cash | card | other
+    amount_cents INTEGER NOT NULL,
+    tip_cents    INTEGER NOT NULL DEFAULT 0,
+    by           TEXT NOT NULL,
+    at           TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS payments_by_check ON payments(check_id);

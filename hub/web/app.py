@@ -24,7 +24,7 @@ from hub.errors import (
     StoreUnavailable,
 )
 from hub.services.container import Services
-from hub.web import admin_api, api, auth, demo_panel, live, pairing
+from hub.web import admin_api, api, auth, demo_panel, live, pairing, shift_api
 from hub.web.keys import SERVICES
 
 log = logging.getLogger("tablehub.web")
@@ -215,6 +215,7 @@ def build_app(services: Services) -> web.Application:
     app[SERVICES] = services
     app.on_response_prepare.append(_security_headers)
     app.add_routes(api.routes)
+    shift_api.setup(app)
     admin_api.setup(app)
     pairing.setup(app, services)
     app.router.add_get("/ws/table", live.ws_table)

@@ -42,6 +42,92 @@ class AvailabilityIn(msgspec.Struct, forbid_unknown_fields=False):
     id: ActionId | None = None
 
 
+Reason = Annotated[str, msgspec.Meta(max_length=1000)]
+# a correction's client action id: the same id again changes nothing
+CorrectionId = Annotated[
+    str, msgspec.Meta(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+]
+Qty = Annotated[int, msgspec.Meta(ge=1, le=99)]
+
+
+class VoidIn(msgspec.Struct, forbid_unknown_fields=False):
+    """Void (or comp, once made) `qty` units of a line; no qty: all that are left."""
+
+    reason: Reason
+    id: CorrectionId
+    qty: Qty | None = None
+    pin: Annotated[str, msgspec.Meta(max_length=12)] | None = None
+
+
+class ChangeIn(msgspec.Struct, forbid_unknown_fields=False):
+    """Change a line not yet bumped: any of its quantity, modifiers (option ids), note."""
+
+    id: CorrectionId
+    qty: Qty | None = None
+    modifiers: Annotated[list[Short], msgspec.Meta(max_length=50)] | None = None
+    note: Note | None = None
+
+
+class StaffLineIn(msgspec.Struct, forbid_unknown_fields=False):
+    item: Short
+    qty: int
+    modifiers: Annotated[list[Short], msgspec.Meta(max_length=50)] = []
+    note: Note = ""
+    seat: int | None = None
+
+
+class StaffOrderIn(msgspec.Struct, forbid_unknown_fields=False):
+    """An order taken by staff for a table (its id, not its QR code)."""
+
+    table: Short
+    idempotency_key: Short
+    lines: Annotated[list[StaffLineIn], msgspec.Meta(max_length=200)]
+
+
+class MoveIn(msgspec.Struct, forbid_unknown_fields=False):
+    to: Short
+    id: CorrectionId
+
+
+class MergeIn(msgspec.Struct, forbid_unknown_fields=False):
+    from_: Short = msgspec.field(name="from")
+    id: CorrectionId
+
+
+class PartLineIn(msgspec.Struct, forbid_unknown_fields=False):
+    order_id: int
+    line: int
+    qty: Qty | None = None
+
+
+class SplitIn(msgspec.Struct, forbid_unknown_fields=False):
+    """mode items: `parts` (lists of order lines, units left over make a last part);
+    seats: one part per seat; even: `n` equal parts (odd cents to the first ones)."""
+
+    mode: Literal["items", "seats", "even"]
+    id: CorrectionId
+    parts: (
+        Annotated[
+            list[Annotated[list[PartLineIn], msgspec.Meta(max_length=200)]],
+            msgspec.Meta(max_length=20),
+        ]
+        | None
+    ) = None
+    n: int | None = None
+
+
+class PaymentIn(msgspec.Struct, forbid_unknown_fields=False):
+    method: Literal["cash", "card", "other"]
+    amount_cents: Annotated[int, msgspec.Meta(gt=0, le=100_000_000)]
+    id: CorrectionId
+    part: int | None = None
+    tip_cents: Annotated[int, msgspec.Meta(ge=0, le=100_000_000)] = 0
+
+
+class BillsIn(msgspec.Struct, forbid_unknown_fields=False):
+    part: int | None = None
+
+
 T = TypeVar("T")
 _PATH_RE = re.compile(r" - at `\$\.?(.*)`$")
 _MISSING_RE = re.compile(r"missing required field `([^`]+)`")
@@ -82,6 +168,14 @@ def schema_components() -> tuple[Any, dict[str, Any]]:
             TokenIn,
             PairingIn,
             PinPairingIn,
+            VoidIn,
+            ChangeIn,
+            StaffOrderIn,
+            MoveIn,
+            MergeIn,
+            SplitIn,
+            PaymentIn,
+            BillsIn,
         ],
         ref_template="#/components/schemas/{name}",
     )

@@ -1,0 +1,95 @@
+"""The floor's corrections and checks under /api/v1: void and change a line, staff orders,
+move and merge tables, split a check, record payments, print the parts' bills, and the
+admin's corrections report (see docs/api.md)."""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+
+from hub.domain.orders import LineRequest
+from hub.errors import InvalidInput
+from hub.services.corrections import Actor, ChangeRequest
+from hub.web import auth
+from hub.web.api import _int, _json, svc
+from hub.web.schemas import ChangeIn, StaffOrderIn, VoidIn, decode
+
+routes = web.RouteTableDef()
+DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _actor(staff: auth.Staff) -> Actor:
+    return Actor(label=staff.label, admin=staff.role == "admin", token_id=staff.token_id)
+
+
+# ---------------------------------------------------------------- lines
+
+
+@routes.post("/api/v1/orders/{order_id}/lines/{line}/void")
+async def post_void(request: web.Request) -> web.Response:
+    """Void units of a line (a comp once the kitchen made it: admin or manager PIN)."""
+    staff = await auth.require(request, "floor")
+    body = decode(await request.read(), VoidIn)
+    order = await svc(request).corrections.void(
+        _int(request, "order_id"),
+        _int(request, "line"),
+        qty=body.qty,
+        reason=body.reason,
+        action_id=body.id,
+        actor=_actor(staff),
+        pin=body.pin,
+    )
+    return _json(order)
+
+
+@routes.post("/api/v1/orders/{order_id}/lines/{line}/change")
+async def post_change(request: web.Request) -> web.Response:
+    """Change a line's quantity, modifiers or note before the kitchen bumps it."""
+    staff = await auth.require(request, "floor")
+    body = decode(await request.read(), ChangeIn)
+    want = ChangeRequest(qty=body.qty, modifiers=body.modifiers, note=body.note)
+    order = await svc(request).corrections.change(
+        _int(request, "order_id"),
+        _int(request, "line"),
+        want,
+        action_id=body.id,
+        actor=_actor(staff),
+    )
+    return _json(order)
+
+
+# ---------------------------------------------------------------- staff orders
+
+
+@routes.post("/api/v1/staff/orders")
+async def post_staff_order(request: web.Request) -> web.Response:
+    """An order taken by staff for a table; it says who entered it."""
+    staff = await auth.require(request, "floor")
+    body = decode(await request.read(), StaffOrderIn)
+    lines = [
+        LineRequest(ln.item, ln.qty, tuple(ln.modifiers), ln.note, ln.seat) for ln in body.lines
+    ]
+    order, replayed = await svc(request).ordering.place_for_staff(
+        body.table, body.idempotency_key, lines, staff.label
+    )
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return _json(order, status=201, headers=headers)
+
+
+# ---------------------------------------------------------------- the report
+
+
+@routes.get("/api/v1/admin/corrections")
+async def get_corrections(request: web.Request) -> web.Response:
+    """Voids and comps of a business day by reason and by staff login, and the record."""
+    await auth.require(request, "admin")
+    s = svc(request)
+    day = request.query.get("day") or s.corrections.day_of(s.clock.now_iso())
+    if not DAY_RE.fullmatch(day):
+        raise InvalidInput("day must be YYYY-MM-DD", field="day")
+    return _json(await s.corrections.report(day))
+
+
+def setup(app: web.Application) -> None:
+    app.add_routes(routes)
