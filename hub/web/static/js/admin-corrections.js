@@ -13,10 +13,19 @@ export function today(now = new Date()) {
   return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
 }
 
-const num = (row, ...keys) => {
-  for (const k of keys) if (row?.[k] !== undefined && row?.[k] !== null) return Number(row[k]) || 0;
-  return 0;
-};
+/** The report's rows ({kind: void|comp, reason or by, count, qty, cents}) folded into one row
+ *  per name: units voided, units comped, their amount. */
+export function fold(rows, nameOf) {
+  const out = new Map();
+  for (const r of rows || []) {
+    const name = nameOf(r);
+    const row = out.get(name) || { name, voids: 0, comps: 0, cents: 0 };
+    if (r.kind === 'comp') row.comps += Number(r.qty) || 0; else row.voids += Number(r.qty) || 0;
+    row.cents += Number(r.cents) || 0;
+    out.set(name, row);
+  }
+  return [...out.values()].sort((a, b) => b.cents - a.cents || a.name.localeCompare(b.name));
+}
 
 /** `ctx` = {staff, t, i18n, toast, failed} */
 export function correctionsSection(ctx) {
@@ -48,7 +57,8 @@ export function correctionsSection(ctx) {
 
   const fmt = (cents) => money(cents, S.data?.currency, i18n.lang);
 
-  function table(rows, nameOf, testid, head) {
+  function table(raw, nameOf, testid, head) {
+    const rows = fold(raw, nameOf);
     if (!rows.length) return el('p', { class: 'muted', text: t('corrections_none') });
     return el('div', { class: 'table-wrap' }, el('table', { class: 'jobs corrections-table', testid },
       el('thead', null, el('tr', null,
@@ -56,11 +66,11 @@ export function correctionsSection(ctx) {
         el('th', { scope: 'col', class: 'num', text: t('corrections_voids') }),
         el('th', { scope: 'col', class: 'num', text: t('corrections_comps') }),
         el('th', { scope: 'col', class: 'num', text: t('corrections_amount') }))),
-      el('tbody', null, rows.map((r) => el('tr', { dataset: { name: nameOf(r) } },
-        el('th', { scope: 'row', text: nameOf(r) }),
-        el('td', { class: 'num', text: String(num(r, 'voids', 'void_qty', 'void_count')) }),
-        el('td', { class: 'num', text: String(num(r, 'comps', 'comp_qty', 'comp_count')) }),
-        el('td', { class: 'num', text: fmt(num(r, 'void_cents') + num(r, 'comp_cents') || num(r, 'cents', 'amount_cents')) }))))));
+      el('tbody', null, rows.map((r) => el('tr', { dataset: { name: r.name } },
+        el('th', { scope: 'row', text: r.name }),
+        el('td', { class: 'num', text: String(r.voids) }),
+        el('td', { class: 'num', text: String(r.comps) }),
+        el('td', { class: 'num', text: fmt(r.cents) }))))));
   }
 
   function block(part, label) {
@@ -82,9 +92,8 @@ export function correctionsSection(ctx) {
     if (S.error && !S.data) { replaceChildren(body, el('p', { class: 'muted', text: t('load_failed_text') })); return; }
     if (!S.data) { replaceChildren(body, el('p', { class: 'muted', text: t('loading') })); return; }
     const shifts = Array.isArray(S.data.shifts) && S.data.shifts.length ? S.data.shifts : null;
-    const totals = S.data.totals || {};
     $('#corrections-summary').textContent = t('corrections_summary', {
-      voids: num(totals, 'voids', 'void_qty'), comps: num(totals, 'comps', 'comp_qty'),
+      voids: Number(S.data.voids?.qty) || 0, comps: Number(S.data.comps?.qty) || 0,
     });
     replaceChildren(body, shifts
       ? shifts.map((sh, i) => block(sh, sh.label || sh.name || t('corrections_shift_n', { n: i + 1 })))
