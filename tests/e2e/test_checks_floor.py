@@ -141,7 +141,7 @@ async def test_changed_line_is_highlighted_on_the_same_ticket(
     await expect(kds.get_by_test_id(f"changed-{ticket_id}-0")).to_contain_text("CHANGED")
     await expect(kds.get_by_test_id(f"note-{ticket_id}-0")).to_have_text("No salt at all")
     await expect(kds.get_by_test_id(f"line-{ticket_id}-0")).to_have_attribute(
-        "data-changed", "qty note"
+        "data-changed", "note qty"
     )
     await expect(ticket).to_have_count(1)
     await expect(floor.get_by_test_id("check-total")).to_have_text("$11.00")
@@ -169,7 +169,7 @@ async def test_staff_order_for_a_table_with_no_phone(hub: RunningHub, browser: B
     # the diners' picker: a required option is asked for before the line is added
     await floor.get_by_test_id("staff-add").click()
     await expect(floor.locator(".mod-group.is-invalid")).to_have_count(1)
-    await floor.get_by_test_id("option-chili-oil").check()
+    await floor.get_by_test_id("option-gyoza-sauce-chili-oil").check()
     await floor.get_by_test_id("staff-qty").get_by_role("button", name="More").click()
     await floor.get_by_test_id("staff-seat").fill("2")
     await floor.get_by_test_id("staff-note").fill("Sauce on the side")

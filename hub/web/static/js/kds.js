@@ -570,7 +570,7 @@ function ticketItem(tk, it) {
   return el('li', {
     class: ['tk-item', it.bumped && 'is-bumped', busy && 'is-busy', gone && 'is-void', voided && !gone && 'is-part-void', changed.size && 'is-changed'],
     testid: `line-${tk.id}-${it.idx}`,
-    dataset: { bumped: it.bumped ? 'true' : 'false', void: gone ? 'true' : (voided ? 'part' : 'false'), changed: changed.size ? [...changed].join(' ') : null },
+    dataset: { bumped: it.bumped ? 'true' : 'false', void: gone ? 'true' : (voided ? 'part' : 'false'), changed: changed.size ? [...changed].sort().join(' ') : null },
     role: 'button',
     tabindex: '-1',
     'aria-pressed': it.bumped ? 'true' : 'false',
