@@ -6,13 +6,18 @@ broker, real SQLite."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from hub.app import RunningHub
+from hub.app import RunningHub, running_hub
+from hub.config import HubConfig, ShiftConfig
 from hub.domain.orders import LineRequest
+from hub.domain.tokens import hash_manager_pin
 from hub.services import staff
 from hub.store import repos
 from tests.conftest import table_token
@@ -22,6 +27,15 @@ pytestmark = pytest.mark.browser
 
 PHONE = {"width": 390, "height": 844}
 KDS = {"width": 1280, "height": 800}
+MANAGER_PIN = "4821"
+
+
+@pytest.fixture
+async def manager_hub(hub_config: HubConfig, menu_doc: dict[str, Any]) -> AsyncIterator[RunningHub]:
+    """A hub whose floor logins may comp with the manager PIN."""
+    shift = ShiftConfig(manager_pin_hash=hash_manager_pin(MANAGER_PIN, b"e2e-salt", 1000))
+    async with running_hub(replace(hub_config, shift=shift), seed_menu=menu_doc) as running:
+        yield running
 
 
 async def shot(page: Page, name: str) -> None:
@@ -120,6 +134,49 @@ async def test_void_on_floor_phone_shows_void_on_kds_and_new_total_on_diner(
     assert order is not None
     assert [(ln.qty, ln.void_qty) for ln in order.lines] == [(2, 1), (1, 1)]
     assert order.total_cents == 550
+    assert errors == []
+
+
+async def test_after_the_kitchen_made_it_a_void_is_a_comp_with_the_manager_pin(
+    manager_hub: RunningHub, browser: Browser
+) -> None:
+    hub = manager_hub
+    errors: list[str] = []
+    kds = await staff_page(browser, hub, "kitchen", "/kds/cold", errors)
+    phone = await diner_page(browser, hub, "T5", errors)
+    order_id = await place(hub, "T5", "comp-e2e-0001", LineRequest("sea-salt-edamame", 2, ()))
+    ticket = kds.locator('[data-testid^="ticket-"]')
+    await expect(ticket).to_have_count(1)
+    ticket_id = (await ticket.get_attribute("data-testid") or "").removeprefix("ticket-")
+    await kds.get_by_test_id(f"bump-{ticket_id}").click()
+    await expect(ticket).to_have_count(0)
+    await phone.get_by_test_id("orders-button").click()
+    await expect(phone.get_by_test_id("check-total")).to_have_text("$11.00")
+
+    floor = await staff_page(browser, hub, "floor", "/floor", errors)
+    await open_check(floor, "T5")
+    await floor.get_by_test_id(f"void-line-{order_id}-0").click()
+    await floor.get_by_test_id("void-reason-3").click()
+    await floor.get_by_test_id("void-confirm").click()
+    # a floor login cannot comp alone: the hub asks for the manager PIN, the sheet stays
+    await expect(floor.get_by_test_id("comp-notice")).to_be_visible()
+    await expect(floor.get_by_test_id("not-paired")).to_have_count(0)
+    for digit in "1111":
+        await floor.get_by_test_id(f"manager-pin-key-{digit}").click()
+    await floor.get_by_test_id("void-confirm").click()
+    await expect(floor.get_by_test_id("error-pin")).to_contain_text("not right")
+    await floor.get_by_test_id("manager-pin-key-clear").click()
+    for digit in MANAGER_PIN:
+        await floor.get_by_test_id(f"manager-pin-key-{digit}").click()
+    await shot(floor, "floor-comp-pin")
+    await floor.get_by_test_id("void-confirm").click()
+    await expect(floor.get_by_test_id(f"line-void-{order_id}-0")).to_contain_text("COMP")
+    await expect(phone.get_by_test_id("check-total")).to_have_text("$0.00")
+    await expect(phone.get_by_test_id(f"order-line-void-{order_id}-0")).to_have_text("On the house")
+    order = await repos.read_order(hub.services.store, order_id)
+    assert order is not None
+    assert order.lines[0].void_qty == 2
+    assert [v.comp for v in order.lines[0].voids] == [True]
     assert errors == []
 
 
