@@ -32,6 +32,7 @@ from hub.ops import sdnotify
 from hub.ops.menu_file import read_menu_file
 from hub.services.calls import Calls
 from hub.services.catalog import Catalog
+from hub.services.checks import Checks
 from hub.services.container import Services
 from hub.services.corrections import Corrections
 from hub.services.devices import Devices
@@ -181,6 +182,16 @@ def _build(
         require_pin=config.tables_require_pin,
         on_tickets=printing.chits_in_tx,
     )
+    corrections = Corrections(
+        store,
+        catalog,
+        clock,
+        printing,
+        manager_pin_hash=config.shift.manager_pin_hash,
+        void_reasons=config.shift.void_reasons,
+        timezone=config.timezone,
+        day_starts_at_hour=config.shift.day_starts_at_hour,
+    )
     relay = None
     if bus is not None:
         router = Router(kitchen, calls, devices, live, catalog, printing)
@@ -196,16 +207,8 @@ def _build(
         weighing=Weighing(store, catalog),
         devices=devices,
         printing=printing,
-        corrections=Corrections(
-            store,
-            catalog,
-            clock,
-            printing,
-            manager_pin_hash=config.shift.manager_pin_hash,
-            void_reasons=config.shift.void_reasons,
-            timezone=config.timezone,
-            day_starts_at_hour=config.shift.day_starts_at_hour,
-        ),
+        corrections=corrections,
+        checks=Checks(store, catalog, clock, printing, corrections, taxes=config.bill.taxes),
         clock=clock,
         ids=SystemIds(),
         started_ms=clock.monotonic_ms(),

@@ -10,6 +10,7 @@ import dataclasses
 import json
 import logging
 import os
+import secrets
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +27,7 @@ from hub.config import (
     load_or_create_secret,
 )
 from hub.domain.ports import SystemClock
+from hub.domain.tokens import hash_manager_pin
 from hub.errors import HubError, MenuInvalid
 from hub.ops.menu_file import demo_menu
 from hub.ops.mosquitto import Mosquitto, MosquittoError
@@ -311,6 +313,18 @@ async def _tokens(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _manager_pin(args: argparse.Namespace) -> int:
+    """Read a manager PIN (4-12 digits) from stdin; print the hub.toml line that keeps only
+    its hash."""
+    pin = sys.stdin.readline().strip()
+    if not (pin.isascii() and pin.isdigit() and 4 <= len(pin) <= 12):
+        print("error: the manager PIN is 4-12 digits", file=sys.stderr)
+        return 2
+    line = hash_manager_pin(pin, secrets.token_bytes(16))
+    print(f'[shift]\nmanager_pin_hash = "{line}"')
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tablehub", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -353,6 +367,10 @@ def build_parser() -> argparse.ArgumentParser:
     tokens.add_argument("--revoke", metavar="ID", help="revoke the token with this id")
     tokens.add_argument("--json", action="store_true")
     tokens.set_defaults(func=_tokens)
+    pin = sub.add_parser(
+        "manager-pin", help="hash a manager PIN (read from stdin) for hub.toml's [shift]"
+    )
+    pin.set_defaults(func=_manager_pin)
     # the technician's commands (provision, doctor, backup, restore), then those installed
     # packages add (the cloud bridge's), found through their entry points
     register_provision(sub)

@@ -580,6 +580,7 @@ class CheckEvent(HubEvent, frozen=True, kw_only=True):
     check_id: int
     table: TableRef
     by: str = ""
+    correction: Correction | None = None  # a move or a merge, as recorded
 
     @property
     def key(self) -> str:
@@ -597,6 +598,7 @@ class TableMoved(CheckEvent, frozen=True, kw_only=True):
     """A party moved to a free table: the check is now `table`'s, `from_table` is free."""
 
     kind: ClassVar[str] = "check.moved"
+    screen: ClassVar[str | None] = "check.moved"
     from_table: TableRef
 
     def tables(self) -> tuple[str, ...]:
@@ -608,6 +610,7 @@ class ChecksMerged(CheckEvent, frozen=True, kw_only=True):
     """`from_table`'s check (`from_check`) joined `table`'s; `from_table` is free."""
 
     kind: ClassVar[str] = "check.merged"
+    screen: ClassVar[str | None] = "check.merged"
     from_table: TableRef
     from_check: int
 
@@ -638,6 +641,7 @@ class SplitPart(msgspec.Struct, frozen=True):
 @register
 class CheckSplit(CheckEvent, frozen=True, kw_only=True):
     kind: ClassVar[str] = "check.split"
+    screen: ClassVar[str | None] = "check.split"
     mode: str
     parts: list[SplitPart] = []
 

@@ -170,6 +170,13 @@ class Catalog:
         log.info("table %s %s", table_id, "opened" if is_open else "closed")
         return self.tables[table_id]
 
+    def mark_open(self, table_id: str, is_open: bool, pin: str | None) -> None:
+        """What a write just saved about a table's open state (a move, a merge, a check paid
+        in full), kept in memory for the orders' checks."""
+        table = self.tables.get(table_id)
+        if table is not None:
+            self.tables[table_id] = replace(table, is_open=is_open, pin=pin if is_open else None)
+
     # ------------------------------------------------------------ availability (86)
 
     async def set_availability(self, item_id: str, available: bool) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from hub.consumers.live import LiveHub
 from hub.domain.ports import Clock, IdGen
 from hub.services.calls import Calls
 from hub.services.catalog import Catalog
+from hub.services.checks import Checks
 from hub.services.corrections import Corrections
 from hub.services.devices import Devices
 from hub.services.kitchen import Kitchen
@@ -31,6 +32,7 @@ class Services:
     devices: Devices
     printing: Printing
     corrections: Corrections
+    checks: Checks
     clock: Clock
     ids: IdGen
     started_ms: int  # monotonic (Clock.monotonic_ms)

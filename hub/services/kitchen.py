@@ -184,12 +184,13 @@ class Kitchen:
 
 
 def all_day(open_tickets: list[Ticket]) -> list[dict[str, Any]]:
-    """How many of each item are still to make across open tickets, most first."""
+    """How many of each item are still to make across open tickets (voided units left out),
+    most first."""
     counts: dict[str, dict[str, Any]] = {}
     for t in open_tickets:
         for it in t.items:
-            if it.bumped:
-                continue
+            if it.bumped or it.qty <= it.void_qty:
+                continue  # made, or voided: nothing more to make of it
             c = counts.setdefault(it.item, {"item": it.item, "name": it.name, "qty": 0})
-            c["qty"] += it.qty
+            c["qty"] += it.qty - it.void_qty
     return sorted(counts.values(), key=lambda c: (-c["qty"], c["item"]))

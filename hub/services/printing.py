@@ -300,6 +300,13 @@ class Printing:
             out.append(f"NOTE: {after.note}" if after.note else "NOTE REMOVED")
         return out
 
+    async def queue_in_tx(
+        self, tx: Tx, job_id: str, printer: str, kind: str, doc: PrintDoc
+    ) -> bool:
+        """Inside a write: queue a job made elsewhere (a part's bill); False when a job of
+        this id exists already."""
+        return await self._queue(tx, job_id, printer, kind, doc.copy, doc, None)
+
     async def _queue(
         self,
         tx: Tx,

@@ -100,6 +100,15 @@ async def read_open_checks(store: Store) -> dict[str, tuple[int, int, int]]:
     return {str(r[0]): (int(r[1]), int(r[2]), int(r[3])) for r in rows}
 
 
+async def read_paid_by_check(store: Store) -> dict[int, int]:
+    """check id -> cents paid, of every open check."""
+    rows = await store.read_all(
+        "SELECT p.check_id, SUM(p.amount_cents) FROM payments p JOIN checks c "
+        "ON c.id=p.check_id WHERE c.closed_at IS NULL GROUP BY p.check_id"
+    )
+    return {int(r[0]): int(r[1]) for r in rows}
+
+
 async def read_open_check_id(store: Store, table_id: str) -> int | None:
     row = await store.read_one(
         "SELECT id FROM checks WHERE table_id=? AND closed_at IS NULL", (table_id,)

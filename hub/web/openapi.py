@@ -290,6 +290,69 @@ def _operations() -> dict[str, dict[str, Any]]:
             body="TokenIn",
             ok=CREATED,
         ),
+        # ------------------------------------------------------------ the floor's corrections
+        "POST /api/v1/orders/{order_id}/lines/{line}/void": _staff(
+            "floor",
+            "Void units of a line (once the kitchen made it: a comp, admin or manager PIN)",
+            (400, 404, 409, 422, 429),
+            body="VoidIn",
+        ),
+        "POST /api/v1/orders/{order_id}/lines/{line}/change": _staff(
+            "floor",
+            "Change a line's quantity, modifiers or note before the kitchen bumps it",
+            (400, 404, 409, 422),
+            body="ChangeIn",
+        ),
+        "POST /api/v1/staff/orders": _replayable(
+            _staff(
+                "floor",
+                "Take an order for a table (idempotent on idempotency_key); says who entered it",
+                (400, 404, 409, 413, 422, 503),
+                body="StaffOrderIn",
+                ok=CREATED,
+            )
+        ),
+        "GET /api/v1/floor/tables": _staff(
+            "floor", "Every table with its open check's total and what is due"
+        ),
+        "GET /api/v1/tables/{table_id}/check": _staff(
+            "floor", "A table's open check: orders, totals, parts and payments", (404,)
+        ),
+        "POST /api/v1/tables/{table_id}/move": _staff(
+            "floor", "Move the party to a free table", (400, 404, 409, 422), body="MoveIn"
+        ),
+        "POST /api/v1/tables/{table_id}/merge": _staff(
+            "floor",
+            "Merge another table's check into this one",
+            (400, 404, 409, 422),
+            body="MergeIn",
+        ),
+        "POST /api/v1/tables/{table_id}/split": _staff(
+            "floor",
+            "Split the check by items, by seat or evenly",
+            (400, 404, 409, 422),
+            body="SplitIn",
+        ),
+        "POST /api/v1/tables/{table_id}/payments": _staff(
+            "floor",
+            "Record a payment against the check or a part (recorded only)",
+            (400, 404, 409, 422),
+            body="PaymentIn",
+            ok=CREATED,
+        ),
+        "POST /api/v1/tables/{table_id}/bills": _staff(
+            "floor",
+            "Print the bill of each part (or one part)",
+            (400, 404, 409, 422),
+            body="BillsIn",
+            ok=CREATED,
+        ),
+        "GET /api/v1/admin/corrections": _staff(
+            "admin",
+            "Voids and comps of a business day by reason and by staff, and the record",
+            (422,),
+            params=(_param("day", "query", {"type": "string", "format": "date"}, required=False),),
+        ),
         "POST /api/v1/pair/pin": _op(
             "staff",
             "Pair this device with a pairing PIN; sets the staff session cookie",

@@ -13,7 +13,17 @@ from hub.errors import InvalidInput
 from hub.services.corrections import Actor, ChangeRequest
 from hub.web import auth
 from hub.web.api import _int, _json, svc
-from hub.web.schemas import ChangeIn, StaffOrderIn, VoidIn, decode
+from hub.web.schemas import (
+    BillsIn,
+    ChangeIn,
+    MergeIn,
+    MoveIn,
+    PaymentIn,
+    SplitIn,
+    StaffOrderIn,
+    VoidIn,
+    decode,
+)
 
 routes = web.RouteTableDef()
 DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -75,6 +85,87 @@ async def post_staff_order(request: web.Request) -> web.Response:
     )
     headers = {"Idempotent-Replayed": "true"} if replayed else None
     return _json(order, status=201, headers=headers)
+
+
+# ---------------------------------------------------------------- checks
+
+
+@routes.get("/api/v1/floor/tables")
+async def get_floor_tables(request: web.Request) -> web.Response:
+    """Every table: open, its open check's total and what is due (the table picker)."""
+    await auth.require(request, "floor")
+    return _json(await svc(request).checks.floor_tables())
+
+
+@routes.get("/api/v1/tables/{table_id}/check")
+async def get_table_check(request: web.Request) -> web.Response:
+    await auth.require(request, "floor")
+    return _json(await svc(request).checks.view(request.match_info["table_id"]))
+
+
+@routes.post("/api/v1/tables/{table_id}/move")
+async def post_move(request: web.Request) -> web.Response:
+    """Move the party to a free table; its phones and tickets follow."""
+    staff = await auth.require(request, "floor")
+    body = decode(await request.read(), MoveIn)
+    check = await svc(request).checks.move(
+        request.match_info["table_id"], body.to, body.id, _actor(staff)
+    )
+    return _json(check)
+
+
+@routes.post("/api/v1/tables/{table_id}/merge")
+async def post_merge(request: web.Request) -> web.Response:
+    """Merge another table's check (`from`) into this table's."""
+    staff = await auth.require(request, "floor")
+    body = decode(await request.read(), MergeIn)
+    check = await svc(request).checks.merge(
+        request.match_info["table_id"], body.from_, body.id, _actor(staff)
+    )
+    return _json(check)
+
+
+@routes.post("/api/v1/tables/{table_id}/split")
+async def post_split(request: web.Request) -> web.Response:
+    staff = await auth.require(request, "floor")
+    body = decode(await request.read(), SplitIn)
+    parts = (
+        None
+        if body.parts is None
+        else [
+            [{"order_id": e.order_id, "line": e.line, "qty": e.qty} for e in p] for p in body.parts
+        ]
+    )
+    check = await svc(request).checks.split(
+        request.match_info["table_id"], body.mode, body.id, _actor(staff), parts=parts, n=body.n
+    )
+    return _json(check)
+
+
+@routes.post("/api/v1/tables/{table_id}/payments")
+async def post_payment(request: web.Request) -> web.Response:
+    """Record a payment (recorded only); paid in full, the check closes."""
+    staff = await auth.require(request, "floor")
+    body = decode(await request.read(), PaymentIn)
+    result = await svc(request).checks.pay(
+        request.match_info["table_id"],
+        method=body.method,
+        amount_cents=body.amount_cents,
+        tip_cents=body.tip_cents,
+        part=body.part,
+        action_id=body.id,
+        actor=_actor(staff),
+    )
+    return _json(result, status=201)
+
+
+@routes.post("/api/v1/tables/{table_id}/bills")
+async def post_bills(request: web.Request) -> web.Response:
+    """Print the bill of each part of the check (or of one part)."""
+    await auth.require(request, "floor")
+    body = decode(await request.read() or b"{}", BillsIn)
+    result = await svc(request).checks.print_bills(request.match_info["table_id"], body.part)
+    return _json(result, status=201)
 
 
 # ---------------------------------------------------------------- the report

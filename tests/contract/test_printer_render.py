@@ -23,7 +23,7 @@ from devices.printers.render import (
     text_width,
     wrap,
 )
-from tests.contract.update_goldens import GOLDEN_DIR, GOLDENS, SIMPLE_CHIT
+from tests.contract.update_goldens import CHANGE_CHIT, GOLDEN_DIR, GOLDENS, SIMPLE_CHIT, VOID_CHIT
 
 P80 = PaperProfile.for_width(42)
 P58 = PaperProfile.for_width(32)
@@ -137,6 +137,39 @@ def test_reprint_and_backup_banners_top_and_bottom() -> None:
     assert texts[-1].text.strip() == "BACKUP FOR grill-1"
     assert all(len(t.text) == 42 for t in texts if t.style.invert)  # full-width bars
     assert r.cuts == ["full"]
+
+
+def test_a_void_chit_says_void_top_and_bottom_with_the_quantity_and_reason() -> None:
+    r = read(VOID_CHIT)
+    lines = [line.strip() for line in r.lines]
+    assert r.banners[0] == "*** VOID ***"
+    assert r.banners[-1] == "*** VOID ***"
+    assert lines[1:3] == ["Table 4", "#42"]
+    assert "2 x Spring Rolls" in lines
+    assert "Reason: Guest changed mind" in lines
+    assert "+ Extra sauce" not in lines  # only what is voided, not the dish's options
+    assert r.cuts == ["full"]
+
+
+def test_a_change_chit_prints_only_what_changed() -> None:
+    r = read(CHANGE_CHIT)
+    lines = [line.strip() for line in r.lines]
+    assert r.banners[0] == "*** CHANGE ***"
+    assert "2 x Spring Rolls" in lines
+    assert [ln for ln in lines if ln.startswith(">")] == [
+        "> QTY 1 -> 2",
+        "> + Extra sauce",
+        "> NOTE: well done",
+    ]
+    assert line_of(r, "> QTY 1 -> 2").style.bold
+
+
+def test_a_later_chit_strikes_off_voided_units() -> None:
+    r = read(doc(KITCHEN, copy="REPRINT", items=[{"qty": 3, "name": "Gyoza", "void_qty": 2}]))
+    lines = [line.strip() for line in r.lines]
+    assert "1 x Gyoza" in lines
+    voided = line_of(r, "VOID 2 x Gyoza")
+    assert voided.style.invert
 
 
 def test_long_names_wrap_with_a_hanging_indent_on_58mm() -> None:

@@ -34,10 +34,33 @@ SIMPLE_CHIT: dict[str, Any] = {
     "lang": "en",
 }
 
+VOID_CHIT: dict[str, Any] = {
+    **SIMPLE_CHIT,
+    "correction": "VOID",
+    "items": [{"qty": 2, "name": "Spring Rolls", "reason": "Guest changed mind"}],
+}
+CHANGE_CHIT: dict[str, Any] = {
+    **SIMPLE_CHIT,
+    "correction": "CHANGE",
+    "items": [
+        {
+            "qty": 2,
+            "name": "Spring Rolls",
+            "changes": ["QTY 1 -> 2", "+ Extra sauce", "NOTE: well done"],
+        }
+    ],
+}
+
 # file name -> how its bytes are made
 GOLDENS: dict[str, Callable[[], bytes]] = {
     "kitchen_simple_80mm.bin": lambda: render(
         parse_doc(SIMPLE_CHIT), profile=PaperProfile.for_width(42), encoding_mode="codepage"
+    ),
+    "kitchen_void_80mm.bin": lambda: render(
+        parse_doc(VOID_CHIT), profile=PaperProfile.for_width(42), encoding_mode="codepage"
+    ),
+    "kitchen_change_80mm.bin": lambda: render(
+        parse_doc(CHANGE_CHIT), profile=PaperProfile.for_width(42), encoding_mode="codepage"
     ),
 }
 

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from hub.config import load_config
+from hub.domain.tokens import verify_manager_pin
+
 STORE = '[store]\ndata_dir = "{data}"\n'
 
 ISSUE = [
@@ -96,3 +99,18 @@ def test_a_bad_menu_names_the_file_and_the_field(
         one_error_line(proc)
         == f"error: {tmp_path / 'menu.json'}: items[2].station: unknown station"
     )
+
+
+def test_tablehub_manager_pin_prints_the_line_for_hub_toml(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "hub", "manager-pin"],
+        input="13579\n",
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    cfg = tmp_path / "hub.toml"
+    cfg.write_text(f'[store]\ndata_dir = "{tmp_path}"\n{out}')
+    config = load_config(cfg)
+    assert config.shift.manager_pin_hash is not None
+    assert verify_manager_pin("13579", config.shift.manager_pin_hash)
