@@ -12,22 +12,29 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, ViewportSize, expect
 
 from hub.app import RunningHub, running_hub
-from hub.config import HubConfig, ShiftConfig
+from hub.config import HubConfig, PrinterConfig, ShiftConfig
 from hub.domain.orders import LineRequest
 from hub.domain.tokens import hash_manager_pin
+from hub.ops.mosquitto import Mosquitto
 from hub.services import staff
 from hub.store import repos
-from tests.conftest import table_token
+from tests.conftest import printing_hub_from, table_token
 from tests.e2e.conftest import screenshot_dir
+from tests.integration.test_print_queue import StandInAgent, started
+from tests.waiting import until
 
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 390, "height": 844}
-KDS = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+KDS: ViewportSize = {"width": 1280, "height": 800}
 MANAGER_PIN = "4821"
+BILL_PRINTERS = (
+    PrinterConfig(id="cold-1", stations=("cold",)),
+    PrinterConfig(id="bar-1", stations=("bar",), bills=True),
+)
 
 
 @pytest.fixture
@@ -279,37 +286,55 @@ async def test_move_t3_to_t7_while_a_ticket_is_open(hub: RunningHub, browser: Br
     assert errors == []
 
 
-async def test_split_evenly_by_three_and_pay_each_part(hub: RunningHub, browser: Browser) -> None:
+async def test_split_evenly_by_three_print_and_pay_each_part(
+    hub_config: HubConfig, menu_doc: dict[str, Any], broker: Mosquitto, browser: Browser
+) -> None:
     errors: list[str] = []
-    phone = await diner_page(browser, hub, "T4", errors)
-    await place(hub, "T4", "split-e2e-0001", LineRequest("sea-salt-edamame", 2, ()))  # $11.00
-    floor = await staff_page(browser, hub, "floor", "/floor", errors)
-    await open_check(floor, "T4")
-    await floor.get_by_test_id("split-check").click()
-    await floor.get_by_test_id("split-mode-even").click()
-    await floor.get_by_test_id("split-n").get_by_role("button", name="More").click()
-    await expect(floor.get_by_test_id("split-n")).to_contain_text("3")
-    await shot(floor, "floor-split")
-    await floor.get_by_test_id("split-confirm").click()
-    parts = floor.locator('[data-testid^="part-"][data-due]')
-    await expect(parts).to_have_count(3)
-    # odd cents go to the first parts: 3.67 + 3.67 + 3.66
-    await expect(floor.get_by_test_id("part-1")).to_contain_text("$3.67")
-    await expect(floor.get_by_test_id("part-3")).to_contain_text("$3.66")
-    await floor.get_by_test_id("bill-part-2").click()
+    async with (
+        printing_hub_from(hub_config, menu_doc, BILL_PRINTERS) as hub,
+        started(broker, StandInAgent) as agent,
+    ):
+        phone = await diner_page(browser, hub, "T4", errors)
+        await place(hub, "T4", "split-e2e-0001", LineRequest("sea-salt-edamame", 2, ()))  # 11.00
+        await expect(phone.get_by_test_id("orders-button")).to_be_visible()
+        floor = await staff_page(browser, hub, "floor", "/floor", errors)
+        await open_check(floor, "T4")
+        await floor.get_by_test_id("split-check").click()
+        await floor.get_by_test_id("split-mode-even").click()
+        await floor.get_by_test_id("split-n").get_by_role("button", name="More").click()
+        await expect(floor.get_by_test_id("split-n")).to_contain_text("3")
+        await shot(floor, "floor-split")
+        await floor.get_by_test_id("split-confirm").click()
+        parts = floor.locator('[data-testid^="part-"][data-due]')
+        await expect(parts).to_have_count(3)
+        # odd cents go to the first parts: 3.67 + 3.67 + 3.66
+        await expect(floor.get_by_test_id("part-1")).to_contain_text("$3.67")
+        await expect(floor.get_by_test_id("part-3")).to_contain_text("$3.66")
 
-    for n, method in ((1, "cash"), (2, "card"), (3, "other")):
-        await floor.get_by_test_id(f"pay-part-{n}").click()
-        await floor.get_by_test_id(f"pay-method-{method}").click()
-        if n == 2:
-            await floor.get_by_test_id("pay-tip").fill("1.50")
-            await shot(floor, "floor-pay")
-        await floor.get_by_test_id("pay-confirm").click()
-        await expect(floor.get_by_test_id(f"part-{n}")).to_have_attribute("data-due", "0")
-    await expect(floor.get_by_test_id("check-due")).to_have_text("$0.00")
-    rows = await hub.services.store.read_all("SELECT COUNT(*) FROM payments")
-    assert rows[0][0] == 3
-    # paid in full: the table closes and its QR code starts a new check
-    await phone.reload()
-    await expect(phone.get_by_test_id("orders-button")).to_be_hidden()
+        def bills() -> list[dict[str, Any]]:
+            return [d for d in agent.docs("bar-1") if d["kind"] == "bill"]
+
+        for n in (1, 2, 3):
+            await floor.get_by_test_id(f"bill-part-{n}").click()
+            await until(lambda n=n: len(bills()) == n, f"bill {n} printed")
+        assert [d["total_cents"] for d in bills()] == [367, 367, 366]
+
+        for n, method in ((1, "cash"), (2, "card"), (3, "other")):
+            await floor.get_by_test_id(f"pay-part-{n}").click()
+            await floor.get_by_test_id(f"pay-method-{method}").click()
+            if n == 2:
+                await floor.get_by_test_id("pay-tip").fill("1.50")
+                await shot(floor, "floor-pay")
+            await floor.get_by_test_id("pay-confirm").click()
+            await expect(floor.get_by_test_id(f"part-{n}")).to_have_attribute("data-due", "0")
+        await expect(floor.get_by_test_id("check-due")).to_have_text("$0.00")
+        await expect(floor.get_by_test_id("check-paid-up")).to_be_visible()
+        await shot(floor, "floor-paid")
+        rows = await hub.services.store.read_all(
+            "SELECT method, amount_cents, tip_cents FROM payments ORDER BY part"
+        )
+        assert [tuple(r) for r in rows] == [("cash", 367, 0), ("card", 367, 150), ("other", 366, 0)]
+        # paid in full: the table closed; its phones lose the check and its QR code starts anew
+        await expect(phone.get_by_test_id("orders-button")).to_be_hidden()
+        await expect(floor.get_by_test_id("table-T4")).to_have_attribute("data-open", "false")
     assert errors == []

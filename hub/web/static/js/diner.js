@@ -990,6 +990,10 @@ function onMessage(msg) {
   } else if (msg.type === 'call' && msg.call) {
     upsertCall(msg.call, { live: true });
     renderCalls();
+  } else if (msg.type === 'order' && msg.order && S.table?.id && msg.order.table?.id && msg.order.table.id !== S.table.id) {
+    // an order that moved to another table is no longer this table's
+    S.orders.delete(msg.order.order_id);
+    ordersChanged();
   } else if (msg.type === 'order' && msg.order) {
     const prev = upsertOrder(msg.order);
     if (msg.order.status === 'ready' && prev?.status !== 'ready') {
@@ -1001,7 +1005,7 @@ function onMessage(msg) {
     setAvailable(msg.item, Boolean(msg.available));
   } else if (msg.type === 'menu') {
     reloadMenu();
-  } else if (msg.type === 'check' || msg.type === 'payment') {
+  } else if (/^check\b/.test(msg.type) || msg.type === 'payment') {
     // the check moved, merged, split or was paid: what this table owes is re-read
     refreshCheck(msg);
   } else if (msg.type === 'table') {

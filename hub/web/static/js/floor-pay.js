@@ -221,10 +221,12 @@ async function confirmPay(view) {
     const res = await post(`/api/v1/tables/${encodeURIComponent(view.tableId)}/payments`, body);
     S.busy = false;
     if (res?.check?.table) S.check = res.check;
-    const closed = res?.check && Number(res.check.due_cents) <= 0;
+    const closed = Boolean(res?.check?.closed);
     ctx.toast(closed ? t('check_closed_toast') : t('payment_toast', { amount: fmt(amount) }));
     back();
-    await reloadCheck();
+    // paid in full: the table's next check starts empty; this sheet keeps showing the paid one
+    const checkView = S.view?.kind === 'check' ? S.view : null;
+    if (closed && checkView) { checkView.closed = res.check; renderView(); } else await reloadCheck();
     loadTables();
   } catch (e) {
     S.busy = false;

@@ -212,6 +212,7 @@ export async function reloadCheck() {
   if (!view) return;
   try {
     S.check = await loadCheck(view.tableId);
+    if (view.closed && (S.check?.orders || []).length) view.closed = null; // a new party ordered
     view.loading = false;
     view.loadError = null;
   } catch (e) {

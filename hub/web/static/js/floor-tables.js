@@ -20,7 +20,7 @@ let refreshTimer = null;
 
 /** Live news (an order, a table or a check changed): re-read soon, once for a burst. */
 export function onLive(msg) {
-  if (!['order', 'table', 'check', 'payment', 'ticket'].includes(msg?.type)) return;
+  if (!['order', 'table', 'payment', 'ticket'].includes(msg?.type) && !/^check\b/.test(msg?.type || '')) return;
   clearTimeout(refreshTimer);
   refreshTimer = setTimeout(refresh, 250);
 }
@@ -68,7 +68,7 @@ export function renderTables() {
 
 
 VIEWS.check = (view) => {
-  const c = S.check && S.check.table?.id === view.tableId ? S.check : null;
+  const c = view.closed || (S.check && S.check.table?.id === view.tableId ? S.check : null);
   $('#ft-title').textContent = c?.table?.name || tableName(view.tableId);
   if (!c) {
     replaceChildren($('#ft-body'), el('p', { class: 'ft-empty', text: view.loadError ? t('check_load_failed') : t('loading') }));
@@ -77,6 +77,7 @@ VIEWS.check = (view) => {
   }
   const orders = c.orders || [];
   const paidUp = orders.length > 0 && Number(c.due_cents) <= 0;
+  const none = !orders.length || Boolean(view.closed); // a closed check is shown, not changed
   replaceChildren($('#ft-body'),
     el('div', { class: 'ft-summary', testid: 'check-summary' },
       summaryCell(t('total'), fmt(c.total_cents), 'check-total'),
@@ -84,14 +85,14 @@ VIEWS.check = (view) => {
       summaryCell(t('due'), fmt(c.due_cents), 'check-due', Number(c.due_cents) > 0)),
     el('div', { class: 'ft-actions' },
       actionButton('plus', t('staff_order'), 'staff-order', () => openStaffOrder(view.tableId)),
-      actionButton('chevron', t('move_table'), 'move-table', () => push('move', { tableId: view.tableId }), !orders.length),
-      actionButton('link', t('merge_check'), 'merge-check', () => push('merge', { tableId: view.tableId })),
-      actionButton('list', t('split_check'), 'split-check', () => push('split', { tableId: view.tableId, mode: 'even', n: 2 }), !orders.length),
-      actionButton('printer', t('print_bill'), 'print-bill', () => printBill(view.tableId, null), !orders.length)),
-    paidUp ? el('p', { class: 'notice notice-ok', testid: 'check-paid-up', text: t('check_paid_up') }) : null,
+      actionButton('chevron', t('move_table'), 'move-table', () => push('move', { tableId: view.tableId }), none),
+      actionButton('link', t('merge_check'), 'merge-check', () => push('merge', { tableId: view.tableId }), Boolean(view.closed)),
+      actionButton('list', t('split_check'), 'split-check', () => push('split', { tableId: view.tableId, mode: 'even', n: 2 }), none),
+      actionButton('printer', t('print_bill'), 'print-bill', () => printBill(view.tableId, null), none)),
+    paidUp ? el('p', { class: 'notice notice-ok', testid: 'check-paid-up', text: view.closed ? t('check_closed_toast') : t('check_paid_up') }) : null,
     (c.parts || []).length ? partsBlock(c, view) : null,
     orders.length
-      ? el('div', { class: 'ft-orders' }, orders.map((o) => orderBlock(o)))
+      ? el('div', { class: 'ft-orders' }, orders.map((o) => orderBlock(o, !view.closed)))
       : el('p', { class: 'ft-empty', testid: 'check-empty', text: t('check_empty') }),
     (c.payments || []).length ? paymentsBlock(c) : null);
   setFoot(Number(c.due_cents) > 0 && !(c.parts || []).length
@@ -107,8 +108,8 @@ const actionButton = (ic, text, testid, onclick, disabled = false) => el('button
   type: 'button', class: 'ft-action', testid, onclick, disabled,
 }, icon(ic), el('span', { text }));
 
-function orderBlock(o) {
-  const live = (o.lines || []).some((l) => lineLeft(l) > 0);
+function orderBlock(o, editable) {
+  const live = editable && (o.lines || []).some((l) => lineLeft(l) > 0);
   return el('article', { class: 'ft-order', testid: `check-order-${o.order_id}`, dataset: { status: o.status } },
     el('header', { class: 'ft-order-head' },
       el('div', null,
@@ -122,11 +123,11 @@ function orderBlock(o) {
         type: 'button', class: 'btn btn-text btn-danger-text ft-void-order', testid: `void-order-${o.order_id}`,
         onclick: () => push('void', { order: o, lines: (o.lines || []).map((l, n) => n).filter((n) => lineLeft(o.lines[n]) > 0), qty: null }),
       }, icon('ban'), el('span', { text: t('void_order') })) : null),
-    el('ul', { class: 'ft-lines' }, (o.lines || []).map((l, n) => lineRow(o, l, n))),
+    el('ul', { class: 'ft-lines' }, (o.lines || []).map((l, n) => lineRow(o, l, n, editable))),
     el('footer', { class: 'ft-order-foot' }, el('span', { text: t('total') }), el('strong', { text: fmt(o.total_cents) })));
 }
 
-function lineRow(o, l, n) {
+function lineRow(o, l, n, editable) {
   const left = lineLeft(l);
   const voided = Number(l.void_qty) || 0;
   const comp = (l.voids || []).some((v) => v.comp);
@@ -148,7 +149,7 @@ function lineRow(o, l, n) {
       el('span', { class: 'ft-tag ft-tag-void', text: comp ? t('comp_tag') : t('void_tag') }),
       el('span', { text: (l.voids || []).map((v) => `${v.qty}× ${v.reason}${v.by ? ` (${v.by})` : ''}`).join('; ') || String(voided) })) : null,
     (l.changes || []).length ? el('div', { class: 'ft-line-sub' }, el('span', { class: 'ft-tag ft-tag-changed', text: t('changed_tag') })) : null),
-  left > 0 ? el('div', { class: 'ft-line-actions' },
+  left > 0 && editable ? el('div', { class: 'ft-line-actions' },
     el('button', {
       type: 'button', class: 'btn btn-secondary ft-line-btn', testid: `change-line-${o.order_id}-${n}`,
       onclick: () => openChange(o, n),
@@ -169,7 +170,10 @@ function partsBlock(c, view) {
       el('strong', { text: p.label || t('part_n', { n: p.part }) }),
       el('span', { class: 'ft-part-sub', text: `${fmt(p.total_cents)} · ${Number(p.due_cents) <= 0 ? t('paid') : t('due_amount', { amount: fmt(p.due_cents) })}` })),
     el('div', { class: 'ft-part-actions' },
-      el('button', { type: 'button', class: 'btn btn-secondary ft-line-btn', testid: `bill-part-${p.part}`, 'aria-label': t('print_bill'), onclick: () => printBill(view.tableId, p.part) }, icon('printer')),
+      view.closed ? null : el('button', {
+        type: 'button', class: 'btn btn-secondary ft-line-btn', testid: `bill-part-${p.part}`, 'aria-label': t('print_bill'),
+        onclick: () => printBill(view.tableId, p.part),
+      }, icon('printer')),
       Number(p.due_cents) > 0 ? el('button', {
         type: 'button', class: 'btn btn-primary ft-line-btn', testid: `pay-part-${p.part}`,
         onclick: () => openPay(view.tableId, p.part, p.due_cents),
