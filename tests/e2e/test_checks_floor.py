@@ -20,6 +20,7 @@ from hub.domain.orders import LineRequest
 from hub.domain.tokens import hash_manager_pin
 from hub.ops.mosquitto import Mosquitto
 from hub.services import staff
+from hub.services.corrections import Actor
 from hub.store import repos
 from tests.conftest import printing_hub_from, table_token
 from tests.e2e.conftest import screenshot_dir
@@ -337,4 +338,51 @@ async def test_split_evenly_by_three_print_and_pay_each_part(
         # paid in full: the table closed; its phones lose the check and its QR code starts anew
         await expect(phone.get_by_test_id("orders-button")).to_be_hidden()
         await expect(floor.get_by_test_id("table-T4")).to_have_attribute("data-open", "false")
+    assert errors == []
+
+
+async def test_merge_a_check_into_another_table(hub: RunningHub, browser: Browser) -> None:
+    errors: list[str] = []
+    await place(hub, "T1", "merge-e2e-0001", LineRequest("sea-salt-edamame", 1, ()))
+    await place(hub, "T2", "merge-e2e-0002", LineRequest("smashed-cucumber-salad", 1, ()))
+    t2_phone = await diner_page(browser, hub, "T2", errors)
+    await expect(t2_phone.get_by_test_id("orders-button")).to_be_visible()
+    floor = await staff_page(browser, hub, "floor", "/floor", errors)
+    await open_check(floor, "T1")
+    await floor.get_by_test_id("merge-check").click()
+    await expect(floor.get_by_test_id("merge-from-T3")).to_have_count(0)  # no check there
+    await floor.get_by_test_id("merge-from-T2").click()
+    await expect(floor.get_by_test_id("confirm-text")).to_have_text(
+        "Merge Table 2’s check into Table 1?"
+    )
+    await floor.get_by_test_id("confirm-table").click()
+    await expect(floor.locator('[data-testid^="check-order-"]')).to_have_count(2)
+    await expect(floor.get_by_test_id("check-total")).to_have_text("$12.45")
+    await expect(floor.get_by_test_id("table-T2")).to_have_attribute("data-open", "false")
+    await expect(t2_phone.get_by_test_id("orders-button")).to_be_hidden()
+    assert errors == []
+
+
+async def test_admin_sees_voids_and_comps_by_reason_and_staff(
+    hub: RunningHub, browser: Browser
+) -> None:
+    errors: list[str] = []
+    order_id = await place(hub, "T8", "report-e2e-001", LineRequest("sea-salt-edamame", 3, ()))
+    fixes = hub.services.corrections
+    await fixes.void(
+        order_id, 0, qty=1, reason="Wrong item", action_id="report-void-1", actor=Actor("Ann")
+    )
+    await fixes.void(
+        order_id, 0, qty=2, reason="Too long", action_id="report-void-2", actor=Actor("Bo")
+    )
+    admin = await staff_page(browser, hub, "admin", "/admin", errors)
+    by_reason = admin.get_by_test_id("corrections-by-reason")
+    await expect(by_reason.locator('tr[data-name="Wrong item"]')).to_contain_text("$5.50")
+    await expect(by_reason.locator('tr[data-name="Too long"]')).to_contain_text("$11.00")
+    by_staff = admin.get_by_test_id("corrections-by-staff")
+    await expect(by_staff.locator('tr[data-name="Ann"]')).to_contain_text("1")
+    await expect(by_staff.locator('tr[data-name="Bo"]')).to_contain_text("2")
+    await expect(admin.get_by_test_id("corrections-summary")).to_have_text("3 voided · 0 comped")
+    await admin.get_by_test_id("corrections-section").scroll_into_view_if_needed()
+    await shot(admin, "admin-corrections")
     assert errors == []
