@@ -30,14 +30,16 @@ export function fold(rows, nameOf) {
 /** `ctx` = {staff, t, i18n, toast, failed} */
 export function correctionsSection(ctx) {
   const { t, i18n } = ctx;
-  const S = { day: today(), data: null, error: null, loading: false };
+  // no day chosen: the hub answers for its business day (which may start after midnight)
+  const S = { day: null, data: null, error: null, loading: false };
 
   async function load() {
-    if (!DAY_RE.test(S.day)) return;
+    if (S.day !== null && !DAY_RE.test(S.day)) return;
     S.loading = true;
     try {
-      S.data = await ctx.staff(`/api/v1/admin/corrections?day=${encodeURIComponent(S.day)}`);
+      S.data = await ctx.staff(`/api/v1/admin/corrections${S.day ? `?day=${encodeURIComponent(S.day)}` : ''}`);
       S.error = null;
+      if (DAY_RE.test(S.data?.day || '')) $('#corrections-day').value = S.data.day;
     } catch (e) {
       ctx.failed(e, 'corrections');
       S.error = e;
@@ -102,8 +104,8 @@ export function correctionsSection(ctx) {
 
   function init() {
     const input = $('#corrections-day');
-    input.value = S.day;
-    input.addEventListener('change', () => { S.day = input.value; load(); });
+    input.value = today();
+    input.addEventListener('change', () => { S.day = input.value || null; load(); });
     $('#corrections-refresh').addEventListener('click', load);
     render();
   }
