@@ -141,43 +141,14 @@ class Corrections:
             done, first = await store_checks.done_action(tx, action_id, op)
             if done:
                 return first
-            row, body, line, trow = await _line_in_tx(tx, order_id, idx)
-            made = _made(row, trow, idx)
-            if made and not may_comp:
-                raise Forbidden(
-                    "the kitchen has made this line: voiding it is a comp, which needs an "
-                    "admin login or the manager PIN",
-                    field="pin",
-                )
-            stamp = LineVoid(0, reason, made, actor.label, tx.now)
-            voided = rules.void_line(line, qty, stamp)
-            taken = voided.void_qty - line.void_qty
-            order = await _save_line(tx, row, body, idx, voided)
-            correction = Correction(
-                id=action_id,
-                kind="comp" if made else "void",
-                by=actor.label,
-                at=tx.now,
-                table=order.table.id,
-                order_id=order_id,
-                line=idx,
-                qty=taken,
-                cents=line.line_cents - voided.line_cents,
-                reason=reason,
-                comp=made,
-                before={"qty": line.qty, "void_qty": line.void_qty, "cents": line.line_cents},
-                after={"qty": voided.qty, "void_qty": voided.void_qty, "cents": voided.line_cents},
+            order, trow, taken = await self._void_in_tx(
+                tx, order_id, idx, qty, reason, actor, may_comp, action_id
             )
-            await self._record(tx, order, correction)
             if trow is not None:
-                ticket = await _save_ticket_line(
-                    tx,
-                    trow,
-                    idx,
-                    lambda t: replace(t, void_qty=voided.void_qty, void_reason=reason),
-                )
+                ticket = await repos.tx_ticket(tx, int(trow["id"]))
+                assert ticket is not None
                 await self._printing.correction_chits_in_tx(
-                    tx, ticket, idx, action_id, void=(taken, reason)
+                    tx, ticket, action_id, voids=[(idx, taken, reason)]
                 )
             result = msgspec.to_builtins(order)
             await store_checks.save_action(tx, action_id, op, result)
@@ -186,6 +157,92 @@ class Corrections:
         result = await self._store.write(unit)
         log.info("order %d line %d: voided by %s (%s)", order_id, idx, actor.label, reason)
         return result
+
+    async def void_order(
+        self, order_id: int, *, reason: str, action_id: str, actor: Actor, pin: str | None = None
+    ) -> Any:
+        """Void every line of an order that is still charged, in one write (lines the
+        kitchen made are comps: admin or manager PIN); one VOID chit per ticket."""
+        action_id = rules.check_action_id(action_id)
+        reason = rules.check_reason(reason)
+        may_comp = await self.may_comp(actor, pin)
+        op = f"void:{order_id}"
+
+        async def unit(tx: Tx) -> Any:
+            done, first = await store_checks.done_action(tx, action_id, op)
+            if done:
+                return first
+            row = await repos.tx_order_row(tx, order_id)
+            if row is None:
+                raise NotFound(f"no order {order_id}", field="order_id")
+            left = [i for i, ln in enumerate(repos.order_body(row).lines) if rules.remaining(ln)]
+            if not left:
+                raise Conflict("every line of this order is voided already", field="order_id")
+            by_ticket: dict[int, list[tuple[int, int, str]]] = {}
+            order = None
+            for idx in left:
+                order, trow, taken = await self._void_in_tx(
+                    tx, order_id, idx, None, reason, actor, may_comp, f"{action_id}.{idx}"
+                )
+                if trow is not None:
+                    by_ticket.setdefault(int(trow["id"]), []).append((idx, taken, reason))
+            for ticket_id, voids in by_ticket.items():
+                ticket = await repos.tx_ticket(tx, ticket_id)
+                assert ticket is not None
+                await self._printing.correction_chits_in_tx(tx, ticket, action_id, voids=voids)
+            result = msgspec.to_builtins(order)
+            await store_checks.save_action(tx, action_id, op, result)
+            return order
+
+        result = await self._store.write(unit)
+        log.info("order %d: voided by %s (%s)", order_id, actor.label, reason)
+        return result
+
+    async def _void_in_tx(
+        self,
+        tx: Tx,
+        order_id: int,
+        idx: int,
+        qty: int | None,
+        reason: str,
+        actor: Actor,
+        may_comp: bool,
+        record_id: str,
+    ) -> tuple[Order, Any, int]:
+        """Void units of one line inside a write: the order, the ticket line, the record and
+        the event; returns the order, the ticket's row (before) and the units taken off."""
+        row, body, line, trow = await _line_in_tx(tx, order_id, idx)
+        made = _made(row, trow, idx)
+        if made and not may_comp:
+            raise Forbidden(
+                "the kitchen has made this line: voiding it is a comp, which needs an "
+                "admin login or the manager PIN",
+                field="pin",
+            )
+        voided = rules.void_line(line, qty, LineVoid(0, reason, made, actor.label, tx.now))
+        taken = voided.void_qty - line.void_qty
+        order = await _save_line(tx, row, body, idx, voided)
+        correction = Correction(
+            id=record_id,
+            kind="comp" if made else "void",
+            by=actor.label,
+            at=tx.now,
+            table=order.table.id,
+            order_id=order_id,
+            line=idx,
+            qty=taken,
+            cents=line.line_cents - voided.line_cents,
+            reason=reason,
+            comp=made,
+            before={"qty": line.qty, "void_qty": line.void_qty, "cents": line.line_cents},
+            after={"qty": voided.qty, "void_qty": voided.void_qty, "cents": voided.line_cents},
+        )
+        await self._record(tx, order, correction)
+        if trow is not None:
+            await _save_ticket_line(
+                tx, trow, idx, lambda t: replace(t, void_qty=voided.void_qty, void_reason=reason)
+            )
+        return order, trow, taken
 
     # ------------------------------------------------------------ change
 
@@ -251,7 +308,7 @@ class Corrections:
                     tx, trow, idx, lambda t: _changed_ticket_line(t, changed, fields)
                 )
                 await self._printing.correction_chits_in_tx(
-                    tx, ticket, idx, action_id, change=stamp
+                    tx, ticket, action_id, change=(idx, stamp)
                 )
             result = msgspec.to_builtins(order)
             await store_checks.save_action(tx, action_id, op, result)

@@ -242,39 +242,39 @@ class Printing:
         self,
         tx: Tx,
         ticket: Ticket,
-        idx: int,
         action_id: str,
         *,
-        void: tuple[int, str] | None = None,
-        change: LineChange | None = None,
+        voids: Sequence[tuple[int, int, str]] = (),
+        change: tuple[int, LineChange] | None = None,
     ) -> list[str]:
-        """Inside a correction's write: a VOID chit (`void`: units, reason) or a CHANGE chit
-        (only what changed) for line `idx`, on each printer the ticket's own chit printed on
-        or is still queued on (then it prints behind it, in order); none when the ticket's
-        chit never printed. The job id is derived from the action id: never queued twice."""
-        line = next((it for it in ticket.items if it.idx == idx), None)
-        if line is None:
-            return []
+        """Inside a correction's write: a VOID chit (`voids`: line, units, reason) or a
+        CHANGE chit (line, and only what changed) on each printer the ticket's own chit
+        printed on or is still to print on (the dispatcher holds it until that chit is on
+        paper); none when the ticket's chit never printed. The job id is derived from the
+        action id: never queued twice."""
+        lines = {it.idx: it for it in ticket.items}
         made = []
         for printer_id in await store_checks.tx_chit_printers(tx, ticket.id):
             printer = self.printers.get(printer_id)
             if printer is None:
                 continue
             lang = printer.lang
-            if void is not None:
-                item = Item(qty=void[0], name=_name(line.name, lang), reason=void[1])
-                kind: Literal["VOID", "CHANGE"] = "VOID"
+            kind: Literal["VOID", "CHANGE"] = "VOID" if voids else "CHANGE"
+            if voids:
+                items = [
+                    Item(qty=qty, name=_name(lines[idx].name, lang), reason=reason)
+                    for idx, qty, reason in voids
+                    if idx in lines
+                ]
+            elif change is not None and change[0] in lines:
+                line = lines[change[0]]
+                changes = self._change_lines(line.item, change[1], lang)
+                items = [Item(qty=line.qty, name=_name(line.name, lang), changes=changes)]
             else:
-                assert change is not None
-                item = Item(qty=line.qty, name=_name(line.name, lang))
-                item = replace(item, changes=self._change_lines(line.item, change, lang))
-                kind = "CHANGE"
-            doc = replace(
-                self.chit_doc(ticket, printer),
-                correction=kind,
-                items=[item],
-                time=tx.now,
-            )
+                items = []
+            if not items:
+                continue
+            doc = replace(self.chit_doc(ticket, printer), correction=kind, items=items, time=tx.now)
             job_id = f"{kind.lower()}-{action_id}-{printer_id}"
             if await self._queue(tx, job_id, printer_id, "correction", "ORIGINAL", doc, ticket.id):
                 made.append(job_id)
@@ -517,8 +517,26 @@ class Printing:
                 ticket_id=row["ticket_id"],
             )
             tx.emit(PRINT_FINISHED[state](job=info))
+            if row["kind"] == "kitchen" and row["ticket_id"] is not None:
+                await self._drop_corrections(tx, int(row["ticket_id"]), row["printer"])
 
         await self._store.write(unit)
+
+    async def _drop_corrections(self, tx: Tx, ticket_id: int, printer_id: str) -> None:
+        """A ticket's chit that will never print takes its VOID and CHANGE chits on that
+        printer with it (still to print behind it): none prints for a chit the kitchen
+        never got."""
+        if printer_id in await store_checks.tx_chit_printers(tx, ticket_id):
+            return  # another of its chits printed there or will
+        for job_id, printer in await store_checks.tx_pending_corrections(tx, ticket_id):
+            if printer != printer_id:
+                continue
+            await repos.update_job(tx, job_id, state="cancelled", reason="chit_not_printed")
+            info = JobInfo(
+                job_id, "cancelled", printer, "correction", reason="chit_not_printed",
+                ticket_id=ticket_id,
+            )  # fmt: skip
+            tx.emit(PRINT_FINISHED["cancelled"](job=info))
 
     async def _note_failure(self, job_id: str, reason: str, printer: str) -> None:
         async def unit(tx: Tx) -> None:
@@ -694,6 +712,10 @@ class Printing:
             if job["state"] not in ("queued", "sent"):
                 self._due.pop(job["id"], None)  # settled meanwhile
                 continue
+            if job["kind"] == "correction" and not await self._chit_printed(job):
+                # a VOID or CHANGE chit waits for the chit it corrects to be on paper
+                self._due[job["id"]] = (job["printer"], job["kind"], now + RETRY_MS)
+                continue
             payload = contract.encode(contract.PrintJob(job_id=job["id"], doc=job["doc"]))
             if not await self._send(job["printer"], payload):
                 self._retry_at_ms = now + RETRY_MS
@@ -713,6 +735,13 @@ class Printing:
 
         await self._store.write(unit)
         self.sent += len(sent)
+
+    async def _chit_printed(self, job: dict[str, Any]) -> bool:
+        """Whether the chit a correction job corrects is printed on the job's printer."""
+        ticket_id = job["ticket_id"]
+        if ticket_id is None:
+            return True
+        return await store_checks.read_chit_printed(self._store, int(ticket_id), job["printer"])
 
     async def _send(self, printer_id: str, payload: bytes) -> bool:
         if self._publish is None:

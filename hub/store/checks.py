@@ -234,3 +234,23 @@ async def tx_chit_printers(tx: Tx, ticket_id: int) -> list[str]:
         if r[0] not in out:
             out.append(str(r[0]))
     return out
+
+
+async def tx_pending_corrections(tx: Tx, ticket_id: int) -> list[tuple[str, str]]:
+    """(job id, printer) of a ticket's VOID and CHANGE chits still to print."""
+    rows = await tx.all(
+        "SELECT id, printer FROM print_jobs WHERE ticket_id=? AND kind='correction' "
+        "AND state IN ('queued', 'sent') ORDER BY rowid",
+        (ticket_id,),
+    )
+    return [(str(r[0]), str(r[1])) for r in rows]
+
+
+async def read_chit_printed(store: Store, ticket_id: int, printer: str) -> bool:
+    """Whether a ticket's own chit is printed on `printer`."""
+    row = await store.read_one(
+        "SELECT 1 FROM print_jobs WHERE ticket_id=? AND printer=? AND kind='kitchen' "
+        "AND copy='ORIGINAL' AND state='printed' LIMIT 1",
+        (ticket_id, printer),
+    )
+    return row is not None

@@ -297,6 +297,12 @@ def _operations() -> dict[str, dict[str, Any]]:
             (400, 404, 409, 422, 429),
             body="VoidIn",
         ),
+        "POST /api/v1/orders/{order_id}/void": _staff(
+            "floor",
+            "Void a whole order: every line still charged (made ones are comps)",
+            (400, 404, 409, 422, 429),
+            body="OrderVoidIn",
+        ),
         "POST /api/v1/orders/{order_id}/lines/{line}/change": _staff(
             "floor",
             "Change a line's quantity, modifiers or note before the kitchen bumps it",

@@ -59,6 +59,14 @@ class VoidIn(msgspec.Struct, forbid_unknown_fields=False):
     pin: Annotated[str, msgspec.Meta(max_length=12)] | None = None
 
 
+class OrderVoidIn(msgspec.Struct, forbid_unknown_fields=False):
+    """Void every line of an order still charged (made ones are comps)."""
+
+    reason: Reason
+    id: CorrectionId
+    pin: Annotated[str, msgspec.Meta(max_length=12)] | None = None
+
+
 class ChangeIn(msgspec.Struct, forbid_unknown_fields=False):
     """Change a line not yet bumped: any of its quantity, modifiers (option ids), note."""
 
@@ -169,6 +177,7 @@ def schema_components() -> tuple[Any, dict[str, Any]]:
             PairingIn,
             PinPairingIn,
             VoidIn,
+            OrderVoidIn,
             ChangeIn,
             StaffOrderIn,
             MoveIn,

@@ -18,6 +18,7 @@ from hub.web.schemas import (
     ChangeIn,
     MergeIn,
     MoveIn,
+    OrderVoidIn,
     PaymentIn,
     SplitIn,
     StaffOrderIn,
@@ -45,6 +46,21 @@ async def post_void(request: web.Request) -> web.Response:
         _int(request, "order_id"),
         _int(request, "line"),
         qty=body.qty,
+        reason=body.reason,
+        action_id=body.id,
+        actor=_actor(staff),
+        pin=body.pin,
+    )
+    return _json(order)
+
+
+@routes.post("/api/v1/orders/{order_id}/void")
+async def post_order_void(request: web.Request) -> web.Response:
+    """Void a whole order: every line still charged, in one write."""
+    staff = await auth.require(request, "floor")
+    body = decode(await request.read(), OrderVoidIn)
+    order = await svc(request).corrections.void_order(
+        _int(request, "order_id"),
         reason=body.reason,
         action_id=body.id,
         actor=_actor(staff),

@@ -79,7 +79,7 @@ async def recv(ws: aiohttp.ClientWebSocketResponse, kind: str) -> Any:
 
 
 async def test_moving_a_party_takes_its_check_tickets_and_phones_along(
-    floor: Floor, device: aiomqtt.Client, http: aiohttp.ClientSession
+    floor: Floor, device: aiomqtt.Client, http: aiohttp.ClientSession, agent: StandInAgent
 ) -> None:
     hub = floor.hub
     order = await floor.order("T1", "move-0001", [EDAMAME])
@@ -118,6 +118,23 @@ async def test_moving_a_party_takes_its_check_tickets_and_phones_along(
         f"{hub.url}/api/v1/orders/{order['order_id']}", params={"table": table_token(hub, "T1")}
     ) as r:
         assert r.status == 404
+    # later chits name the new table
+    admin = await staff.issue(hub.services.store, "admin", "Boss")
+    async with http.get(
+        hub.url + "/api/v1/stations/cold/tickets", headers={"Authorization": f"Bearer {admin}"}
+    ) as r:
+        (ticket,) = [t for t in (await r.json())["tickets"] if t["order_id"] == order["order_id"]]
+    assert ticket["table"]["name"] == "Table 2"
+    async with http.post(
+        f"{hub.url}/api/v1/tickets/{ticket['id']}/reprint",
+        headers={"Authorization": f"Bearer {admin}"},
+    ) as r:
+        assert r.status == 201
+    await until(
+        lambda: any(d.get("copy") == "REPRINT" for d in agent.docs("cold-1")), "the reprint"
+    )
+    reprint = next(d for d in agent.docs("cold-1") if d.get("copy") == "REPRINT")
+    assert reprint["table"] == "Table 2"
     # a retry changes nothing; a second move of a table with no check is refused
     status, again = await floor.call("POST", "/api/v1/tables/T1/move", body)
     assert status == 200

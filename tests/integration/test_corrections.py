@@ -390,3 +390,121 @@ async def test_a_void_racing_a_bump_ends_in_one_state_everywhere(
             f"{floor.hub.url}/api/v1/orders/{oid}", params={"table": table_token(floor.hub)}
         ) as r:
             assert json.loads(await r.text()) == now
+
+
+class Gate(StandInAgent):
+    """Mute until opened; then acks every job. Records the order jobs arrive in."""
+
+    def __init__(self, client: Any) -> None:
+        super().__init__(client)
+        self.open = False
+
+    def answer_to(self, printer: str, job: dict[str, Any]) -> dict[str, Any] | None:
+        if job.get("cancel") or not self.open:
+            return None
+        return {"ok": True}
+
+
+async def test_a_void_of_a_chit_still_to_print_prints_behind_it(
+    floor: Floor, broker: Mosquitto
+) -> None:
+    async with started(broker, Gate) as gate:
+        order = await floor.order("queued-0001", [EDAMAME])
+        oid = order["order_id"]
+        ticket = (await floor.tickets(oid))[0]
+        await until(lambda: gate.docs("cold-1"), "the chit sent, not acked")
+        body = {"reason": "Wrong item", "id": "queued-act-01"}
+        status, _ = await floor.call("POST", f"/api/v1/orders/{oid}/lines/0/void", body=body)
+        assert status == 200
+        states = {j["id"]: j["state"] for j in await floor.jobs()}
+        assert states["void-queued-act-01-cold-1"] in ("queued", "sent")
+        gate.open = True
+        await floor.chit_printed(ticket["id"])
+
+        async def void_printed() -> bool:
+            jobs = {j["id"]: j["state"] for j in await floor.jobs()}
+            return jobs["void-queued-act-01-cold-1"] == "printed"
+
+        await until(void_printed, "the VOID chit printed")
+        # held back until the chit was on paper, then sent once
+        kinds = [d.get("correction") for d in gate.docs("cold-1")]
+        assert kinds.count("VOID") == 1
+        assert kinds.index("VOID") > kinds.index(None)
+
+
+class BadChits(StandInAgent):
+    """Refuses every kitchen chit for good (a document it cannot print); stays mute on
+    corrections, so only the hub can settle them."""
+
+    def answer_to(self, printer: str, job: dict[str, Any]) -> dict[str, Any] | None:
+        if job.get("cancel") or job["doc"].get("correction"):
+            return None
+        if getattr(self, "refuse", False):
+            return {"ok": False, "error": "bad_document"}
+        return None
+
+
+async def test_a_void_chit_is_dropped_when_its_chit_will_never_print(
+    floor: Floor, broker: Mosquitto
+) -> None:
+    async with started(broker, BadChits) as agent:
+        order = await floor.order("dropped-0001", [EDAMAME])
+        oid = order["order_id"]
+        await until(lambda: agent.docs("cold-1"), "the chit sent, not acked")
+        body = {"reason": "Wrong item", "id": "dropped-act-1"}
+        status, _ = await floor.call("POST", f"/api/v1/orders/{oid}/lines/0/void", body=body)
+        assert status == 200
+        agent.refuse = True  # type: ignore[attr-defined]  # the chit's next send fails for good
+
+        async def settled() -> bool:
+            jobs = {j["id"]: (j["state"], j["reason"]) for j in await floor.jobs()}
+            return jobs.get("void-dropped-act-1-cold-1") == ("cancelled", "chit_not_printed")
+
+        await until(settled, "the VOID chit dropped with its chit")
+        # held back while its chit was unprinted, it never reached the printer
+        assert [d for d in agent.docs("cold-1") if d.get("correction")] == []
+
+
+async def test_a_whole_order_is_voided_in_one_write_with_one_chit_per_ticket(
+    floor: Floor, agent: StandInAgent
+) -> None:
+    order = await floor.order(
+        "whole-0001", [EDAMAME, {"item": "smashed-cucumber-salad", "qty": 1}, GYOZA]
+    )
+    oid = order["order_id"]
+    tickets = await floor.tickets(oid)
+    for t in tickets:
+        await floor.chit_printed(t["id"])
+    grill = next(t for t in tickets if t["station"] == "grill")
+    await floor.call("POST", f"/api/v1/tickets/{grill['id']}/bump", "kitchen", {})
+    path = f"/api/v1/orders/{oid}/void"
+    body = {"reason": "Guest left", "id": "whole-act-01"}
+    status, err = await floor.call("POST", path, body=body)
+    assert (status, err["field"]) == (403, "pin")  # the gyoza is made: a comp
+    _, same = await floor.call("GET", f"/api/v1/orders/{oid}", "admin")
+    assert same["total_cents"] == order["total_cents"]  # nothing voided
+    status, voided = await floor.call("POST", path, body=body | {"pin": MANAGER_PIN})
+    assert status == 200, voided
+    assert voided["total_cents"] == 0
+    assert [ln["void_qty"] for ln in voided["lines"]] == [3, 1, 1]
+    assert [ln["voids"][0]["comp"] for ln in voided["lines"]] == [False, False, True]
+
+    def void_docs(printer: str) -> list[dict[str, Any]]:
+        return [d for d in agent.docs(printer) if d.get("correction") == "VOID"]
+
+    await until(lambda: void_docs("cold-1") and void_docs("grill-1"), "the VOID chits")
+    (cold_doc,) = void_docs("cold-1")  # both cold lines on one chit
+    assert [(i["qty"], i["name"]) for i in cold_doc["items"]] == [
+        (3, EDAMAME_EN),
+        (1, "Smashed Cucumber Salad"),
+    ]
+    status, again = await floor.call("POST", path, body=body | {"pin": MANAGER_PIN})
+    assert (status, again) == (200, voided)
+    status, err = await floor.call("POST", path, body={"reason": "x", "id": "whole-act-02"})
+    assert (status, err["field"]) == (409, "order_id")
+    _, report = await floor.call("GET", "/api/v1/admin/corrections", "admin")
+    assert sorted(c["id"] for c in report["corrections"]) == [
+        "whole-act-01.0",
+        "whole-act-01.1",
+        "whole-act-01.2",
+    ]
