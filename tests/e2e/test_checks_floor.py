@@ -252,8 +252,18 @@ async def test_staff_order_for_a_table_with_no_phone(hub: RunningHub, browser: B
     await expect(order).to_have_count(1)
     await expect(order).to_contain_text("entered by floor e2e")
     await expect(order).to_contain_text("Seat 2")
-    rows = await hub.services.store.read_all("SELECT COUNT(*) FROM orders")
-    assert rows[0][0] == 1
+    rows = await hub.services.store.read_all("SELECT id FROM orders")
+    assert len(rows) == 1
+
+    # the guests leave before it is cooked: the whole order is voided, after a confirmation
+    order_id = int(rows[0][0])
+    await floor.get_by_test_id(f"void-order-{order_id}").click()
+    await floor.get_by_test_id("void-reason-0").click()
+    await floor.get_by_test_id("void-confirm").click()
+    ticket_id = (await ticket.get_attribute("data-testid") or "").removeprefix("ticket-")
+    await expect(kds.get_by_test_id(f"line-{ticket_id}-0")).to_have_attribute("data-void", "true")
+    await expect(floor.get_by_test_id("check-total")).to_have_text("$0.00")
+    await expect(floor.get_by_test_id(f"void-order-{order_id}")).to_have_count(0)
     assert errors == []
 
 

@@ -87,23 +87,22 @@ function pinBlock(view) {
     pinPad(input, { t, testid: 'manager-pin-key', onChange: (v) => { view.pin = v; updateVoidButton(view); } }));
 }
 
-/** Void (or comp) each chosen line; a line already done in this action is not sent again. */
+/** Void (or comp) the line, or the whole order in one call; one action id for the sheet, sent
+ *  again if the manager PIN is asked for or the network fails. */
 async function confirmVoid(view) {
   const reason = voidReason(view);
   if (!reason || S.busy) return;
-  view.ids = view.ids || {};
-  view.done = view.done || new Set();
+  view.id = view.id || randomId(22);
   setBusy(true);
   let order = null;
   try {
-    for (const n of view.lines) {
-      if (view.done.has(n)) continue;
-      view.ids[n] = view.ids[n] || randomId(22);
-      const body = { reason, id: view.ids[n] };
-      if (view.qty !== null) body.qty = view.qty;
-      if (view.needPin) body.pin = digitsOnly(view.pin, MAX_PIN);
-      order = await post(`/api/v1/orders/${view.order.order_id}/lines/${n}/void`, body);
-      view.done.add(n);
+    const body = { reason, id: view.id };
+    if (view.needPin) body.pin = digitsOnly(view.pin, MAX_PIN);
+    if (view.qty === null) {
+      order = await post(`/api/v1/orders/${view.order.order_id}/void`, body);
+    } else {
+      body.qty = view.qty;
+      order = await post(`/api/v1/orders/${view.order.order_id}/lines/${view.lines[0]}/void`, body);
     }
   } catch (e) {
     S.busy = false;
