@@ -396,3 +396,31 @@ async def test_admin_sees_voids_and_comps_by_reason_and_staff(
     await admin.get_by_test_id("corrections-section").scroll_into_view_if_needed()
     await shot(admin, "admin-corrections")
     assert errors == []
+
+
+async def test_split_by_items_and_by_seat(hub: RunningHub, browser: Browser) -> None:
+    errors: list[str] = []
+    order_id = await place(
+        hub,
+        "T9",
+        "split-items-01",
+        LineRequest("sea-salt-edamame", 2, ()),
+        LineRequest("smashed-cucumber-salad", 1, ()),
+    )
+    floor = await staff_page(browser, hub, "floor", "/floor", errors)
+    await open_check(floor, "T9")
+    await floor.get_by_test_id("split-check").click()
+    await floor.get_by_test_id("split-mode-items").click()
+    # one edamame and the cucumber to part 2; the other edamame stays in part 1
+    await floor.get_by_test_id(f"split-unit-{order_id}-0-1-part-2").click()
+    await floor.get_by_test_id(f"split-unit-{order_id}-1-0-part-2").click()
+    await floor.get_by_test_id("split-confirm").click()
+    await expect(floor.locator('[data-testid^="part-"][data-due]')).to_have_count(2)
+    await expect(floor.get_by_test_id("part-1")).to_contain_text("$5.50")
+    await expect(floor.get_by_test_id("part-2")).to_contain_text("$12.45")
+
+    # no line has a seat: splitting by seat is offered but explained, and cannot be sent
+    await floor.get_by_test_id("split-check").click()
+    await floor.get_by_test_id("split-mode-seats").click()
+    await expect(floor.get_by_test_id("split-confirm")).to_be_disabled()
+    assert errors == []
