@@ -781,7 +781,9 @@ function orderCard(o) {
   el('header', { class: 'order-head' },
     el('div', null,
       el('div', { class: 'order-number', text: t('order_number', { number: o.number ?? o.order_id }) }),
-      el('div', { class: 'order-meta', text: [o.round ? t('round_n', { n: o.round }) : '', clockTime(o.created_at, i18n.lang)].filter(Boolean).join(' · ') })),
+      el('div', { class: 'order-meta', text: [
+        o.round ? t('round_n', { n: o.round }) : '', clockTime(o.created_at, i18n.lang), o.entered_by ? t('entered_by', { who: o.entered_by }) : '',
+      ].filter(Boolean).join(' · ') })),
     el('span', { class: `status-pill status-${o.status}`, testid: `status-pill-${o.order_id}`, text: t(`status_${o.status}`) })),
   el('ol', { class: 'progress', 'aria-label': t(`status_${o.status}`) }, STEPS.map((s, i) => el('li', {
     class: ['progress-step', i < step && 'is-done', i === step && 'is-current'],
