@@ -100,6 +100,15 @@ async def main(n: int, concurrency: int) -> None:
                     {"note": "well done", "id": f"bench-change-{i:06d}"},
                 )()
 
+            def order(i: int) -> Awaitable[int]:
+                body = {
+                    "table": tables[i % len(tables)],
+                    "idempotency_key": f"bench-more-{i:06d}",
+                    "lines": [{"item": "sea-salt-edamame", "qty": 1}],
+                }
+                return post("/api/v1/staff/orders", body)()
+
+            print(line(f"staff order, {concurrency} at once", *await timed(n, concurrency, order)))
             print(line("void, one at a time", *await timed(n, 1, void("seq"))))
             print(line(f"void, {concurrency} at once", *await timed(n, concurrency, void("par"))))
             print(line(f"change, {concurrency} at once", *await timed(n, concurrency, change)))

@@ -12,10 +12,6 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from msgspec.structs import replace
-
-from hub.bus.contract import BillDoc, BillLine, TaxLine
-from hub.config import PrinterConfig
 from hub.domain import checks as money
 from hub.domain.corrections import MAX_PARTS, check_action_id, remaining
 from hub.domain.events import (
@@ -34,6 +30,7 @@ from hub.domain.events import (
 )
 from hub.domain.ports import Clock
 from hub.errors import Conflict, InvalidInput, NotFound
+from hub.services.bills import print_part_bills
 from hub.services.catalog import Catalog, Table
 from hub.services.corrections import Actor, Corrections
 from hub.services.printing import Printing
@@ -42,10 +39,6 @@ from hub.store import repos
 from hub.store.db import Store, Tx
 
 log = logging.getLogger("tablehub.checks")
-
-
-def _name(names: dict[str, str], lang: str) -> str:
-    return names.get(lang) or names.get("en") or next(iter(names.values()), "")
 
 
 METHODS = ("cash", "card", "other")
@@ -404,72 +397,15 @@ class Checks:
         payments = await store_checks.tx_payments(tx, check_id)
         return self._view(table, check_id, orders, split, payments)
 
-    # ------------------------------------------------------------ bills
-
     async def print_bills(self, table_id: str, part: int | None) -> dict[str, Any]:
         """A bill per part of the open check (or the one part; or the whole check)."""
         table = self._table(table_id)
-        printer = next((p for p in self._printing.printers.values() if p.bills), None)
-        if printer is None:
-            raise Conflict("no printer is set up for bills", field="printer")
         view = await self.view(table.id)
         if view["check_id"] is None or not view["orders"]:
             raise Conflict("the table has no open check", field="table")
-        orders, check_id = view["orders"], int(view["check_id"])
-        m = money.money(orders, self._taxes)
-        priced = money.parts(orders, await store_checks.read_split(self._store, check_id), m)
-        if part is not None:
-            priced = [p for p in priced if p.part == part]
-            if not priced:
-                raise InvalidInput(f"no part {part} of this check", field="part")
-        if not priced:
-            return await self._printing.print_bill(table.id)
-        lines = {(o.order_id, i): ln for o in orders for i, ln in enumerate(o.lines)}
-        docs = [(pm, self._part_bill(table, check_id, pm, lines, printer)) for pm in priced]
-
-        async def unit(tx: Tx) -> list[str]:
-            made = []
-            for pm, doc in docs:
-                n = 1
-                while not await self._printing.queue_in_tx(
-                    tx, f"bill-{check_id}-p{pm.part}-{n}", printer.id, "bill",
-                    replace(doc, copy="ORIGINAL" if n == 1 else "REPRINT"),
-                ):  # fmt: skip
-                    n += 1
-                made.append(f"bill-{check_id}-p{pm.part}-{n}")
-            return made
-
-        jobs = await self._store.write(unit)
-        return {"jobs": jobs, "printer": printer.id, "parts": [pm.part for pm in priced]}
-
-    def _part_bill(
-        self,
-        table: Table,
-        check_id: int,
-        pm: money.PartMoney,
-        lines: dict[tuple[int, int], Any],
-        printer: PrinterConfig,
-    ) -> BillDoc:
-        """One part's bill: its units of lines (an even part: its share) and its taxes."""
-        lang = printer.lang
-        bill_lines = [
-            BillLine(
-                qty=units,
-                name=_name(lines[key].name, lang),
-                modifiers=[_name(mo.name, lang) for mo in lines[key].modifiers],
-                line_cents=cents,
-            )
-            for key, units, cents in pm.lines
-        ] or [BillLine(qty=1, name=f"Share {pm.label}", line_cents=pm.subtotal_cents)]
-        doc = self._printing.bill_doc(table.as_dict(), [], printer)
-        return replace(
-            doc,
-            banner=pm.label,
-            number=check_id,
-            lines=bill_lines,
-            subtotal_cents=pm.subtotal_cents,
-            tax_lines=[TaxLine(name=name, cents=c) for name, c in pm.taxes],
-            total_cents=pm.total_cents,
+        split = await store_checks.read_split(self._store, int(view["check_id"]))
+        return await print_part_bills(
+            self._store, self._printing, table, view, split, self._taxes, part
         )
 
 

@@ -366,3 +366,48 @@ async def test_each_part_prints_its_own_bill(
         assert one["parts"] == [2]
         status, err = await floor.call("POST", "/api/v1/tables/T9/bills", {"part": 4})
         assert (status, err["field"]) == (422, "part")
+
+
+async def test_two_payments_at_once_never_pay_more_than_is_due(floor: Floor) -> None:
+    """Both at once: the store takes one and refuses the other, whose amount is no longer
+    due (the check stays open) or whose check the first one closed."""
+    for n in range(4):
+        table = f"T{10 + n % 3}"
+        await floor.order(table, f"race-pay-{n:04d}", [TEA])  # 400
+        pay = f"/api/v1/tables/{table}/payments"
+        amount = 300 if n % 2 else 400
+        results = await asyncio.gather(
+            *(
+                floor.call(
+                    "POST", pay, {"method": m, "amount_cents": amount, "id": f"race-{m}-{n:03d}"}
+                )
+                for m in ("cash", "card")
+            )
+        )
+        statuses = sorted(status for status, _ in results)
+        paid = next(body for status, body in results if status == 201)
+        refused = next(body for status, body in results if status != 201)
+        if amount == 300:
+            assert statuses == [201, 422]
+            assert refused["field"] == "amount_cents"
+            assert paid["check"]["closed"] is False
+            assert paid["check"]["due_cents"] == 100
+            status, last = await floor.call(
+                "POST", pay, {"method": "cash", "amount_cents": 100, "id": f"race-rest-{n:03d}"}
+            )
+            assert status == 201
+            assert last["check"]["closed"] is True
+        else:
+            assert statuses == [201, 409]
+            assert refused["field"] == "table"
+            assert paid["check"]["closed"] is True
+        status, now = await floor.call("GET", f"/api/v1/tables/{table}/check")
+        assert now["check_id"] is None  # closed once, paid exactly
+
+
+async def test_an_unknown_table_has_no_check(floor: Floor) -> None:
+    status, err = await floor.call("GET", "/api/v1/tables/T99/check")
+    assert (status, err["field"]) == (404, "table")
+    status, empty = await floor.call("GET", "/api/v1/tables/T12/check")
+    assert status == 200
+    assert (empty["check_id"], empty["total_cents"], empty["parts"]) == (None, 0, [])

@@ -508,3 +508,22 @@ async def test_a_whole_order_is_voided_in_one_write_with_one_chit_per_ticket(
         "whole-act-01.1",
         "whole-act-01.2",
     ]
+
+
+async def test_manager_pin_guessing_is_locked_out(floor: Floor, agent: StandInAgent) -> None:
+    """Five wrong manager PINs, then the login is refused every PIN (the right one too) for
+    a while; nothing is comped."""
+    order = await floor.order("guess-0001", [EDAMAME])
+    oid = order["order_id"]
+    ticket = (await floor.tickets(oid))[0]
+    await floor.call("POST", f"/api/v1/tickets/{ticket['id']}/bump", "kitchen", {})
+    path = f"/api/v1/orders/{oid}/lines/0/void"
+    for n in range(5):
+        body = {"reason": "Quality", "id": f"guess-act-{n:02d}", "pin": f"{1000 + n}"}
+        status, err = await floor.call("POST", path, body=body)
+        assert (status, err["field"]) == (403, "pin")
+    body = {"reason": "Quality", "id": "guess-act-99", "pin": MANAGER_PIN}
+    status, err = await floor.call("POST", path, body=body)
+    assert (status, err["field"]) == (429, "pin")
+    _, same = await floor.call("GET", f"/api/v1/orders/{oid}", "admin")
+    assert same["lines"][0]["void_qty"] == 0

@@ -149,6 +149,9 @@ async def test_every_row_of_a_working_store_decodes_strictly(
         assert events.strictly_decodes(kind, body) is None, (seq, kind, body)
         event = events.decode(kind, body)
         assert (event.stream, event.key) == (stream, key), seq
+        # the cloud's receiver takes every row the hub writes (corrections, checks too)
+        row = EventIn("demo", seq, stream, kind, key, AT, msgspec.Raw(body.encode()))
+        assert event_problem("demo", row) is None, (seq, kind)
         kinds.add(kind)
     wanted = {cls.kind for cls in events.classes()} - {
         "print.failed",  # the stand-in printer never fails
