@@ -2,8 +2,9 @@
 
 Checks, each ok / warn / fail / skip (only fail makes the exit code 1):
 
-- **broker**: an MQTT v5 CONNECT with the hub's own credentials (3 s), as its own client id
-  so the running hub is not kicked off; the hub's retained status is shown.
+- **broker**: an MQTT v5 CONNECT (3 s) with the doctor's own login (``[doctor]`` of hub.toml,
+  read-only; else the hub's, as its own client id), so the running hub is not kicked off;
+  the hub's retained status is shown.
 - **devices**: for 1 s the retained ``devices/+/status`` and ``scales/+/weight`` are read; each
   device in ``[devices] expected`` of hub.toml and each ``[[printers]]`` gets a row. A printer
   or scale that is offline or never reported **fails** (tickets cannot print, weighed items
@@ -29,7 +30,7 @@ import shutil
 import subprocess
 import tomllib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -39,7 +40,7 @@ import aiomqtt
 
 from hub.bus import contract
 from hub.bus.client import BrokerConfig
-from hub.config import HubConfig, load_config
+from hub.config import HubConfig, load_config, read_secret_file
 from hub.errors import HubError
 from hub.store import backup
 
@@ -131,10 +132,27 @@ async def examine(config_path: Path, probes: Probes | None = None) -> list[Check
     expected = [f"printer-{p.id}" for p in config.printers]
     expected += [d for d in raw.get("devices", {}).get("expected", []) if d not in expected]
     checks = [Check("config", "ok", str(config_path))]
-    checks += await _mqtt(config.broker, expected, probes)
+    try:
+        broker = _doctor_login(config.broker, raw.get("doctor", {}))
+    except (HubError, OSError) as exc:
+        msg = exc.message if isinstance(exc, HubError) else str(exc)
+        return [*checks, Check("broker", "fail", f"doctor's login: {msg}")]
+    checks += await _mqtt(broker, expected, probes)
     checks += await asyncio.to_thread(_local, config, probes)
     checks.append(await _cloud(config_path.parent / "bridge.toml", probes))
     return checks
+
+
+def _doctor_login(cfg: BrokerConfig | None, doctor: dict[str, Any]) -> BrokerConfig | None:
+    """The broker as the doctor's own login ([doctor] of hub.toml), else as the hub's: a
+    broker that ties each login to one client id would take the running hub's session
+    away from a doctor logged in as the hub."""
+    if cfg is None or not doctor.get("username"):
+        return cfg
+    password = None
+    if doctor.get("password_file"):
+        password = read_secret_file(Path(doctor["password_file"]))
+    return replace(cfg, username=str(doctor["username"]), password=password)
 
 
 def _read(path: Path) -> tuple[HubConfig, dict[str, Any]]:

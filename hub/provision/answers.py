@@ -66,8 +66,9 @@ taxes = [{name = "Tax", percent = 8.875}]   # [<section>]: bill, kitchen, floor,
                                     # tables, log
 ```
 
-Printer and scale agents run inside the hub (`hub/consumers/agents.py`), logged in as the hub. A
-`remote` one runs on another board with its own login (agents/<device>.toml, LAN listener);
+Printer and scale agents run inside the hub (`hub/consumers/agents.py`), each logged in as its
+own device (the broker ties every login to one client id, so no two processes share one). A
+`remote` one runs on another board with the same login (agents/<device>.toml, LAN listener);
 the Pi's GPIO buttons run as `tablehub-agent@buttons-gpio`.
 """
 
@@ -113,6 +114,7 @@ ESP32_KINDS = ("table-button", "bump-bar")
 HUB_SECTIONS = ("bill", "kitchen", "floor", "limits", "tables", "log")
 RESERVED_SUBSTITUTIONS = ("store", "table", "station", "node", "device")
 HUB_USER = "hub"
+DOCTOR_USER = "doctor"  # `tablehub doctor`: reads statuses, publishes nothing
 TOP_LEVEL = (
     "store",
     "tables",
@@ -756,7 +758,7 @@ def _hub_sections(doc: Mapping[str, Any]) -> tuple[tuple[str, Mapping[str, Any]]
 
 
 def _unique_devices(a: Answers) -> None:
-    seen: dict[str, str] = {HUB_USER: "the hub"}
+    seen: dict[str, str] = {HUB_USER: "the hub", DOCTOR_USER: "tablehub doctor"}
     paths = [f"printers[{i}].id" for i in range(len(a.printers))]
     paths += [f"scales[{i}].id" for i in range(len(a.scales))]
     if a.gpio_device:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from hub.bus import contract
 from hub.errors import HubError
-from hub.provision.answers import HUB_USER, Answers
+from hub.provision.answers import DOCTOR_USER, HUB_USER, Answers
 
 LOCAL_PORT = 1883  # the hub and the agents on this box, loopback only
 AUTOSAVE_INTERVAL = 10  # seconds between persistence snapshots (SD card wear vs. loss)
@@ -35,7 +35,7 @@ class Account:
     """One broker login and what it may do."""
 
     username: str
-    kind: str  # hub | printer | scale | buttons | table-button | bump-bar
+    kind: str  # hub | doctor | printer | scale | buttons | table-button | bump-bar
     write: tuple[str, ...] = ()
     read: tuple[str, ...] = ()
     readwrite: tuple[str, ...] = ()
@@ -44,7 +44,19 @@ class Account:
 def accounts(a: Answers) -> tuple[Account, ...]:
     """The hub's account, then one per device, each with only its own topics."""
     s = a.store_id
-    out = [Account(HUB_USER, "hub", readwrite=(f"{contract.base(s)}/#",))]
+    out = [
+        Account(HUB_USER, "hub", readwrite=(f"{contract.base(s)}/#",)),
+        # `tablehub doctor` reads what the devices and the hub say; it publishes nothing
+        Account(
+            DOCTOR_USER,
+            "doctor",
+            read=(
+                contract.hub_status(s),
+                f"{contract.base(s)}/devices/+/status",
+                f"{contract.base(s)}/scales/+/weight",
+            ),
+        ),
+    ]
     for p in a.printers:
         out.append(
             Account(

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hub.errors import InvalidInput
-from hub.provision.answers import HUB_USER, Answers, Printer, Scale
+from hub.provision.answers import DOCTOR_USER, HUB_USER, Answers, Printer, Scale
 from hub.provision.broker import AUTOSAVE_INTERVAL, LOCAL_PORT
 
 ETC = "/etc/tablehub"
@@ -80,6 +80,8 @@ def hub_toml(a: Answers) -> str:
         # what a broker crash can lose is what it took since its last snapshot
         f"replay_after_reconnect_s = {AUTOSAVE_INTERVAL + 5}   "
         f"# > the broker's autosave_interval ({AUTOSAVE_INTERVAL} s)",
+        "# the printer and scale agents inside the hub log in as themselves (mqtt-<device>)",
+        f'agent_password_dir = "{SECRETS}"',
     ]
     for p in a.printers:
         out += ["", "[[printers]]", *_pairs(_printer(p), "printers")]
@@ -91,6 +93,10 @@ def hub_toml(a: Answers) -> str:
         "",
         "[devices]   # what `tablehub doctor` expects online; the hub itself ignores this",
         f"expected = {value(list(a.device_ids()))}",
+        "",
+        "[doctor]   # `tablehub doctor`'s own broker login, read-only; the hub ignores this",
+        f'username = "{DOCTOR_USER}"',
+        f'password_file = "{secret_path(DOCTOR_USER)}"',
     ]
     for name, section in a.hub_sections:
         out += ["", f"[{name}]", *_pairs(section, f"hub.{name}")]

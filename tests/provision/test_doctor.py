@@ -123,7 +123,7 @@ async def test_a_stopped_broker_fails_in_json(
     assert doc["ok"] is False
     checks = {c["name"]: c for c in doc["checks"]}
     assert checks["broker"]["status"] == "fail"
-    assert f"127.0.0.1:{written_broker.port} as hub" in checks["broker"]["summary"]
+    assert f"127.0.0.1:{written_broker.port} as doctor" in checks["broker"]["summary"]
     assert checks["printer-grill-1"]["status"] == "skip"
 
 

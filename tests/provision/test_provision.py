@@ -279,7 +279,9 @@ def test_the_mosquitto_template_has_no_placeholder_left(provisioned: Path) -> No
         "persistent_client_expiration 7d",
         "set_tcp_nodelay true",
         "listener 1883 127.0.0.1",
+        "use_username_as_clientid true",
         "listener 1884 0.0.0.0",
+        "use_username_as_clientid true",
     ]
 
 
