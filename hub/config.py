@@ -334,6 +334,8 @@ class DoctorSection(Settings, frozen=True, kw_only=True):
 
     username: str | None = None
     password_file: str | None = None
+    backup_max_age_hours: Annotated[float, msgspec.Meta(gt=0)] = 26.0
+    bridge_behind_limit_s: Annotated[float, msgspec.Meta(gt=0)] = 600.0
 
 
 class HubFile(Settings, frozen=True, kw_only=True):

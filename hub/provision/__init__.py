@@ -35,11 +35,39 @@ def register(subparsers: Any) -> None:
     p.add_argument("--store-name", help="without --answers: the store's name")
     p.add_argument("--tables", type=int, help="without --answers: number of tables T1..Tn")
     p.add_argument("--public-url", help="without --answers: what the QR codes point at")
-    p.add_argument("--http-port", type=int, default=8080)
+    p.add_argument(
+        "--http-port", type=int, help="the hub's HTTP port (over the answers; default 8080)"
+    )
+    p.add_argument(
+        "--mqtt-port",
+        type=int,
+        help="the broker's loopback listener for the hub and the box's agents (default 1883)",
+    )
+    p.add_argument(
+        "--mqtt-lan-port",
+        type=int,
+        help="the broker's LAN listener for ESP32 boards and remote agents (default 1884)",
+    )
+    p.add_argument(
+        "--bind",
+        metavar="ADDRESS",
+        help="the address the hub's HTTP and the LAN listener bind (default 0.0.0.0; "
+        "127.0.0.1 for a rehearsal nobody else reaches)",
+    )
     p.add_argument("--stations", default="", help="without --answers: grill,wok,... (default all)")
     p.add_argument("--cloud-url", help="without --answers: the cloud endpoint")
     p.add_argument("--cloud-token-file", help="without --answers: a file holding the cloud token")
-    p.add_argument("--root", default="/", help="write under this directory (default /)")
+    p.add_argument(
+        "--root",
+        default="/",
+        help="write under this directory (default /); the written files then name paths "
+        "under it too, so the box runs from there without sudo (a rehearsal)",
+    )
+    p.add_argument(
+        "--image",
+        action="store_true",
+        help="with --root: build an SD card image instead; the files name /etc/... as on the box",
+    )
     p.add_argument(
         "--rotate",
         nargs="+",
@@ -68,9 +96,24 @@ def register(subparsers: Any) -> None:
     r.set_defaults(func=_restore)
 
 
+def _overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """The answers the flags give, over the file's."""
+    http: dict[str, Any] = {}
+    mqtt: dict[str, Any] = {}
+    if args.http_port is not None:
+        http["port"] = args.http_port
+    if args.mqtt_port is not None:
+        mqtt["port"] = args.mqtt_port
+    if args.mqtt_lan_port is not None:
+        mqtt["lan_port"] = args.mqtt_lan_port
+    if args.bind is not None:
+        http["host"] = mqtt["lan_bind"] = args.bind
+    return {k: v for k, v in (("http", http), ("broker", mqtt)) if v}
+
+
 def _answers(args: argparse.Namespace) -> Answers:
     if args.answers:
-        return load_answers(Path(args.answers))
+        return load_answers(Path(args.answers), _overrides(args))
     for flag in ("store_id", "store_name", "tables", "public_url"):
         if getattr(args, flag) is None:
             name = "--" + flag.replace("_", "-")
@@ -83,10 +126,10 @@ def _answers(args: argparse.Namespace) -> Answers:
         store_name=args.store_name,
         tables=args.tables,
         public_url=args.public_url,
-        http_port=args.http_port,
         stations=tuple(s for s in args.stations.split(",") if s),
         cloud_url=args.cloud_url,
         cloud_token=token,
+        overrides=_overrides(args),
     )
 
 
@@ -101,6 +144,7 @@ async def _provision(args: argparse.Namespace) -> int:
         rotate=set(args.rotate),
         menu=Path(args.menu) if args.menu else None,
         source=Path(args.source) if args.source else None,
+        image=args.image,
     )
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))

@@ -2,9 +2,10 @@
 atomically, with the right mode and owner, and report every file as created, updated,
 unchanged or removed.
 
-Paths are given as they are on the box (``/etc/tablehub/hub.toml``) and land under `root`
-(``--root /mnt/sdcard`` builds an image; the files still name ``/etc/...``). Ownership is
-only changed when running as root, and only to users that exist; otherwise it is noted once.
+Paths are given as they are on the box (``/etc/tablehub/hub.toml``) and land under `root`;
+`box` says how the files' contents name them (as on the box, or under a rehearsal root).
+Ownership is only changed when running as root, and only to users that exist; otherwise it is
+noted once.
 """
 
 from __future__ import annotations
@@ -21,6 +22,20 @@ from plumbing.files import write_atomic
 
 SERVICE_USER = "tablehub"  # the hub, the bridge and the agents run as this user
 BROKER_USER = "mosquitto"
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """How a written file names a path of the box: as it is on the box (``/etc/...``), or,
+    for a box rehearsed in a folder, under that folder, so everything runs from there."""
+
+    prefix: str = ""  # "" or the rehearsal folder, without a trailing slash
+
+    def __call__(self, path: str) -> str:
+        return self.prefix + path
+
+
+ON_BOX = Box()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +100,9 @@ def _passwd_lookup(user: str) -> tuple[int, int] | None:
 class Tree:
     """The box's file system under `root`."""
 
-    def __init__(self, root: Path, owners: Owners, report: Report) -> None:
+    def __init__(self, root: Path, owners: Owners, report: Report, *, box: Box = ON_BOX) -> None:
         self.root = Path(root)
+        self.box = box
         self.owners = owners
         self.report = report
         self.managed: list[str] = []  # files this run is responsible for (the manifest)

@@ -264,8 +264,12 @@ def test_password_hashes_are_checked_not_remade() -> None:
     assert changed.splitlines()[1] != first.splitlines()[1]
 
 
-def test_the_mosquitto_template_has_no_placeholder_left(provisioned: Path) -> None:
-    conf = (provisioned / "etc/mosquitto/conf.d/tablehub.conf").read_text()
+def test_the_mosquitto_template_has_no_placeholder_left(
+    tmp_path: Path, answers_doc: dict[str, Any]
+) -> None:
+    image = tmp_path / "image"  # as on the box: the files name /etc/...
+    run_provision(image, answers_doc, image=True)
+    conf = (image / "etc/mosquitto/conf.d/tablehub.conf").read_text()
     assert "$" not in conf
     settings = [line for line in conf.splitlines() if line and not line.startswith("#")]
     assert settings == [
