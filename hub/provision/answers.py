@@ -34,6 +34,10 @@ chits = "always"                    # always | fallback | never
 backup = "wok-1"
 bills = false
 remote = false                      # true: its agent runs on another board (see below)
+profile = "TM-T88V"                 # optional: python-escpos profile of the printer
+width = 42                          # optional: characters a line, 42 (80 mm) or 32 (58 mm)
+encoding = "big5"                   # optional: Chinese as gb18030 | big5 (the printer's
+                                    # own font) | raster (drawn as an image)
 
 [[scales]]
 id = "deli-1"
@@ -87,6 +91,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from devices.printers.config import PaperSettings, paper_problem
 from hub.bus import contract
 from hub.config import (
     BillSection,
@@ -166,6 +171,8 @@ class Printer:
     backup: str | None = None
     bills: bool = False
     remote: bool = False  # its agent runs on another board, not inside the hub
+    # the paper keys its agent reads (devices.printers.config); () = the agent's defaults
+    paper: tuple[tuple[str, str | int], ...] = ()
 
     @property
     def device(self) -> str:
@@ -297,6 +304,9 @@ class PrinterShape(Settings, frozen=True, kw_only=True):
     backup: str | None = None
     bills: bool = False
     remote: bool = False
+    profile: str | None = None
+    width: int | None = None
+    encoding: Literal["gb18030", "big5", "raster", "codepage"] | None = None
 
 
 class ScaleShape(Settings, frozen=True, kw_only=True):
@@ -637,7 +647,7 @@ def _printers(raw: Any, stations: tuple[str, ...]) -> tuple[Printer, ...]:
     out: list[Printer] = []
     for i, p in enumerate(_entries(raw, "printers")):
         path = f"printers[{i}]"
-        _known(p, path, ("id", "address", "stations", "chits", "backup", "bills", "remote"))
+        _known(p, path, ("id", "address", "stations", "chits", "backup", "bills", "remote", *PAPER))
         pid = _ident(p.get("id"), f"{path}.id")
         if pid in [o.id for o in out]:
             _fail(f"{path}.id", f"printer '{pid}' is listed twice")
@@ -654,12 +664,30 @@ def _printers(raw: Any, stations: tuple[str, ...]) -> tuple[Printer, ...]:
             backup = _ident(backup, f"{path}.backup")
         address = _address(p.get("address"), f"{path}.address")
         remote = _flag(p, "remote", path)
-        out.append(Printer(pid, address, own, chits, backup, bills, remote))
+        paper = _paper(p, path)
+        out.append(Printer(pid, address, own, chits, backup, bills, remote, paper))
     ids = [o.id for o in out]
     for i, o in enumerate(out):
         if o.backup is not None and (o.backup == o.id or o.backup not in ids):
             _fail(f"printers[{i}].backup", f"'{o.backup}' is not another printer of this store")
     return tuple(out)
+
+
+PAPER = ("profile", "width", "encoding")
+
+
+def _paper(p: Mapping[str, Any], path: str) -> tuple[tuple[str, str | int], ...]:
+    """A printer's paper keys as its agent will read them, checked the way it checks them
+    (an escpos profile it does not know, paper wider than the profile prints)."""
+    given = {k: p[k] for k in PAPER if k in p}
+    try:
+        paper = decode(given, PaperSettings, file="answers")
+    except SettingsError as exc:
+        raise AnswersInvalid(f"{path}.{dotted(exc.path)}", exc.problem) from None
+    problem = paper_problem(paper)
+    if problem is not None:
+        _fail(f"{path}.{problem[0]}", problem[1])
+    return tuple(given.items())
 
 
 def _scales(raw: Any) -> tuple[Scale, ...]:

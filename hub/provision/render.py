@@ -115,6 +115,7 @@ def _printer(p: Printer) -> dict[str, Any]:
     }
     if p.backup:
         doc["backup"] = p.backup
+    doc.update(p.paper)  # profile, width, encoding: as given in the answers
     return doc
 
 
@@ -145,6 +146,7 @@ def printer_agent(a: Answers, p: Printer, password: str, box: Box = ON_BOX) -> s
         f"store = {value(a.store_id)}",
         f"printer = {value(p.id)}",
         f"address = {value(p.address)}",
+        *(f"{k} = {value(v)}" for k, v in p.paper),
         f"state_dir = {value(box(f'{DATA}/agents'))}",
         *_mqtt(a.lan_host, a.lan_port, p.device, password),
     ]
