@@ -5,6 +5,7 @@ commands (`register(subparsers)` adds them to the `tablehub` CLI).
     tablehub provision --store-id harbour --store-name "Golden Lantern" --tables 12 \\
                        --public-url http://192.168.1.10:8080
     tablehub doctor --config /etc/tablehub/hub.toml [--json]
+    tablehub firmware [--root DIR] [--upload [--compile]] [--host DEVICE=ADDRESS ...]
     tablehub backup --config /etc/tablehub/hub.toml [--keep 14]
     tablehub restore --config /etc/tablehub/hub.toml /var/lib/tablehub/backups/tablehub-....db
 
@@ -20,6 +21,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from hub.errors import HubError
 from hub.provision.answers import Answers, AnswersInvalid, answers_from_flags, load_answers
 
 
@@ -79,6 +81,30 @@ def register(subparsers: Any) -> None:
     p.add_argument("--source", help="the tablehub checkout (systemd/, firmware_configs/)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_provision)
+
+    f = subparsers.add_parser(
+        "firmware",
+        help="validate every ESP32 board's ESPHome config; with --upload, update each "
+        "board that answers over Wi-Fi, one at a time",
+    )
+    f.add_argument("--root", default="/", help="the box's root, as given to provision")
+    f.add_argument("--esphome", help="the esphome executable (default: .venv-esphome, PATH)")
+    f.add_argument("--upload", action="store_true", help="send each valid board its firmware")
+    f.add_argument(
+        "--compile",
+        action="store_true",
+        help="with --upload: compile each board's firmware first (needs the internet once)",
+    )
+    f.add_argument(
+        "--host",
+        action="append",
+        default=[],
+        metavar="DEVICE=ADDRESS",
+        help="where a board answers (default <node>.local); repeat for each board",
+    )
+    f.add_argument("--only", nargs="+", default=[], metavar="DEVICE", help="just these boards")
+    f.add_argument("--source", help="the tablehub checkout (to find .venv-esphome)")
+    f.set_defaults(func=_firmware)
 
     d = subparsers.add_parser("doctor", help="check a store box like a technician would")
     d.add_argument("--config", required=True)
@@ -156,6 +182,39 @@ async def _provision(args: argparse.Namespace) -> int:
     for note in report.notes:
         print(f"  - {note}")
     return 0
+
+
+async def _firmware(args: argparse.Namespace) -> int:
+    from hub.provision import firmware
+    from hub.provision.render import ETC
+    from hub.provision.writer import find_source
+
+    source = Path(args.source) if args.source else None
+    try:
+        source = find_source(source)
+    except HubError:
+        source = None
+    exe = firmware.find_esphome(args.esphome, source)
+    found = firmware.boards(Path(args.root) / ETC.lstrip("/") / "esphome", args.only)
+    hosts = firmware.parse_hosts(args.host)
+
+    def show(o: firmware.Outcome) -> None:
+        print(f"{o.step:<14} {o.device:<24} {o.detail}".rstrip(), flush=True)
+
+    outcomes = await asyncio.to_thread(
+        firmware.update,
+        exe,
+        found,
+        upload=args.upload,
+        compile_first=args.compile,
+        hosts=hosts,
+        report=show,
+    )
+    failed = [o for o in outcomes if not o.ok]
+    done = "uploaded" if args.upload else "valid"
+    good = sum(o.step == done for o in outcomes)
+    print(f"\n{len(found)} board(s): {good} {done}, {len(failed)} failed")
+    return 1 if failed else 0
 
 
 async def _doctor(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@
     /etc/tablehub/menu.json                      only if missing: given menu or the demo menu,
                                                  with the answers' store and tables
     /etc/tablehub/secrets/mqtt-<user>            each broker login's password (0600)
+    /etc/tablehub/secrets/ota-<device>           each ESP32 board's OTA password (0600)
     /etc/tablehub/secrets/cloud-token            the cloud token (0600), with bridge.toml
     /etc/tablehub/agents/<device>.toml           agents outside the hub: remote printers and
                                                  scales, the GPIO buttons (0600)
@@ -369,8 +370,20 @@ def _esp32(
             broker_host=answers.lan_host,
             username=e.id,
             password=passwords[e.id],
+            ota_password=_ota_password(tree, e.id),
         )
         tree.write(f"{folder}/secrets.yaml", creds, mode=0o600)
+
+
+def _ota_password(tree: Tree, device: str) -> str:
+    """A board's OTA password, made once and kept: the board checks an upload against the
+    one it was flashed with, so it never changes with --rotate (re-flash over USB for that)."""
+    target = f"{SECRETS}/ota-{device}"
+    path = tree.real(target)
+    password = path.read_text("utf-8").strip() if path.exists() else ""
+    password = password or secrets.token_urlsafe(24)
+    tree.write(target, password + "\n", mode=0o600, owner=SERVICE_USER)
+    return password
 
 
 def _qr_sheet(tree: Tree, answers: Answers, secret: bytes, versions: dict[str, int]) -> None:

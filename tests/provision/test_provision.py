@@ -169,6 +169,7 @@ def test_adding_and_removing_a_device(provisioned: Path, answers_doc: dict[str, 
         "/etc/tablehub/esphome/table-button-T3/table-button-T3.yaml",
         "/etc/tablehub/hub.toml",  # [devices] expected
         "/etc/tablehub/secrets/mqtt-table-button-T3",
+        "/etc/tablehub/secrets/ota-table-button-T3",
     ]
     old_hashes = (provisioned / "etc/mosquitto/tablehub.passwd").read_text().splitlines()
     removed = run_provision(provisioned, answers_doc)
@@ -176,6 +177,7 @@ def test_adding_and_removing_a_device(provisioned: Path, answers_doc: dict[str, 
         "/etc/tablehub/esphome/table-button-T3/secrets.yaml",
         "/etc/tablehub/esphome/table-button-T3/table-button-T3.yaml",
         "/etc/tablehub/secrets/mqtt-table-button-T3",
+        "/etc/tablehub/secrets/ota-table-button-T3",
     ]
     assert not (provisioned / ETC / "esphome/table-button-T3").exists()
     hashes = (provisioned / "etc/mosquitto/tablehub.passwd").read_text().splitlines()
