@@ -28,15 +28,26 @@ from hub.provision.answers import Answers, AnswersInvalid, answers_from_flags, l
 def register(subparsers: Any) -> None:
     """Add provision, doctor, backup and restore to an argparse sub-parser set."""
     p = subparsers.add_parser(
-        "provision", help="write a store box's config, broker logins, QR sheet and units"
+        "provision",
+        help="write a store box's config, broker logins, QR sheet and units",
+        usage="tablehub provision (--answers FILE | --store-id ID --store-name NAME "
+        "--tables N --public-url URL) [options]",
     )
     p.add_argument(
         "--answers", help="the store's answers file (TOML, see hub/provision/answers.py)"
     )
-    p.add_argument("--store-id", help="without --answers: the store id (topic segment)")
-    p.add_argument("--store-name", help="without --answers: the store's name")
-    p.add_argument("--tables", type=int, help="without --answers: number of tables T1..Tn")
-    p.add_argument("--public-url", help="without --answers: what the QR codes point at")
+    simple = p.add_argument_group(
+        "a store without an answers file",
+        "--store-id, --store-name, --tables and --public-url are REQUIRED without --answers",
+    )
+    simple.add_argument("--store-id", help="required without --answers: the store id")
+    simple.add_argument("--store-name", help="required without --answers: the store's name")
+    simple.add_argument(
+        "--tables", type=int, help="required without --answers: number of tables T1..Tn"
+    )
+    simple.add_argument(
+        "--public-url", help="required without --answers: what the QR codes point at"
+    )
     p.add_argument(
         "--http-port", type=int, help="the hub's HTTP port (over the answers; default 8080)"
     )
@@ -56,9 +67,13 @@ def register(subparsers: Any) -> None:
         help="the address the hub's HTTP and the LAN listener bind (default 0.0.0.0; "
         "127.0.0.1 for a rehearsal nobody else reaches)",
     )
-    p.add_argument("--stations", default="", help="without --answers: grill,wok,... (default all)")
-    p.add_argument("--cloud-url", help="without --answers: the cloud endpoint")
-    p.add_argument("--cloud-token-file", help="without --answers: a file holding the cloud token")
+    simple.add_argument(
+        "--stations", default="", help="without --answers: grill,wok,... (default all)"
+    )
+    simple.add_argument("--cloud-url", help="without --answers: the cloud endpoint")
+    simple.add_argument(
+        "--cloud-token-file", help="without --answers: a file holding the cloud token"
+    )
     p.add_argument(
         "--root",
         default="/",
@@ -79,7 +94,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--menu", help="the menu for a new box (default: the demo menu)")
     p.add_argument("--source", help="the tablehub checkout (systemd/, firmware_configs/)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="the report as JSON")
     p.set_defaults(func=_provision)
 
     f = subparsers.add_parser(
@@ -107,17 +122,17 @@ def register(subparsers: Any) -> None:
     f.set_defaults(func=_firmware)
 
     d = subparsers.add_parser("doctor", help="check a store box like a technician would")
-    d.add_argument("--config", required=True)
-    d.add_argument("--json", action="store_true")
+    d.add_argument("--config", required=True, help="the hub's config (hub.toml)")
+    d.add_argument("--json", action="store_true", help="the checks as JSON")
     d.set_defaults(func=_doctor)
 
     b = subparsers.add_parser("backup", help="back the store up now (online)")
-    b.add_argument("--config", required=True)
+    b.add_argument("--config", required=True, help="the hub's config (hub.toml)")
     b.add_argument("--keep", type=int, default=14, help="backups to keep (default 14)")
     b.set_defaults(func=_backup)
 
     r = subparsers.add_parser("restore", help="put a backup in place of the store (hub stopped)")
-    r.add_argument("--config", required=True)
+    r.add_argument("--config", required=True, help="the hub's config (hub.toml)")
     r.add_argument("backup", help="the backup file")
     r.set_defaults(func=_restore)
 
