@@ -9,8 +9,9 @@ names every failed check):
   event is older than ``[doctor] bridge_behind_limit_s`` (600 s).
 
 - **broker**: an MQTT v5 CONNECT (3 s) with the doctor's own login (``[doctor]`` of hub.toml,
-  read-only; else the hub's, as its own client id), so the running hub is not kicked off;
-  the hub's retained status is shown.
+  read-only), so the running hub is not kicked off; the hub's retained status is shown.
+  Without a ``[doctor]`` login it uses the hub's only while the hub is not answering
+  (logging in as a running hub would take its session; that warns instead).
 - **devices**: for 1 s the retained ``devices/+/status`` and ``scales/+/weight`` are read; each
   device in ``[devices] expected`` of hub.toml and each ``[[printers]]`` gets a row. A device
   that is offline or never reported **fails** (a ticket that cannot print, a weighed item
@@ -158,16 +159,37 @@ async def examine(config_path: Path, probes: Probes | None = None) -> list[Check
     )
     expected = [f"printer-{p.id}" for p in config.printers]
     expected += [d for d in raw.get("devices", {}).get("expected", []) if d not in expected]
-    checks = [Check("config", "ok", str(config_path)), await _hub(config, probes)]
-    try:
-        broker = _doctor_login(config.broker, raw.get("doctor", {}))
-    except (HubError, OSError) as exc:
-        msg = exc.message if isinstance(exc, HubError) else str(exc)
-        return [*checks, Check("broker", "fail", f"doctor's login: {msg}")]
-    checks += await _mqtt(broker, expected, probes)
+    hub = await _hub(config, probes)
+    checks = [Check("config", "ok", str(config_path)), hub]
+    checks += await _broker(config.broker, raw.get("doctor", {}), expected, hub, probes)
     checks += await asyncio.to_thread(_local, config, probes)
     checks.append(await _cloud(config_path.parent / "bridge.toml", probes))
     return checks
+
+
+async def _broker(
+    cfg: BrokerConfig | None,
+    doctor: dict[str, Any],
+    expected: list[str],
+    hub: Check,
+    probes: Probes,
+) -> list[Check]:
+    try:
+        login = _doctor_login(cfg, doctor)
+    except (HubError, OSError) as exc:
+        msg = exc.message if isinstance(exc, HubError) else str(exc)
+        skipped = [Check(d, "skip", "no broker login") for d in expected]
+        return [Check("broker", "fail", f"doctor's login: {msg}"), *skipped]
+    if cfg is not None and not doctor.get("username") and hub.status == "ok":
+        why = (
+            "no [doctor] login in hub.toml (re-run provisioning); not logging in as the hub "
+            "while it runs: that would take its session"
+        )
+        return [
+            Check("broker", "warn", why),
+            *(Check(d, "skip", "not looked at") for d in expected),
+        ]
+    return await _mqtt(login, expected, probes)
 
 
 def _doctor_login(cfg: BrokerConfig | None, doctor: dict[str, Any]) -> BrokerConfig | None:

@@ -183,3 +183,27 @@ async def test_doctor_reads_with_its_own_login_while_the_hub_runs(
         b"offline",
     )
     assert (out.connect, out.puback) == (0, 0x87)
+
+
+async def test_doctor_without_its_own_login_leaves_a_running_hub_alone(
+    written_broker: WrittenBroker, provisioned: Path, tmp_path: Path
+) -> None:
+    """A hub.toml from before the doctor had a login: with the hub running, logging in as
+    the hub would take its session, so the doctor says so instead of doing it."""
+    toml = runnable_hub_toml(provisioned, written_broker.port, tmp_path / "h.toml")
+    text = toml.read_text()
+    toml.write_text(text[: text.index("[doctor]")])
+    config = load_config(toml)
+    async with running_hub(config) as hub:
+        assert hub.bus is not None
+        await event(hub.bus.connected, "the hub to connect")
+        before = hub.bus.connections
+        # the doctor asks the hub on its own port: this hub listens on a free one
+        port = int(hub.url.rsplit(":", 1)[1])
+        toml.write_text(toml.read_text().replace("port = 0", f"port = {port}", 1))
+        checks = {c.name: c for c in await doctor.examine(toml)}
+        assert checks["hub"].status == "ok", checks["hub"]
+        assert checks["broker"].status == "warn"
+        assert "no [doctor] login" in checks["broker"].summary
+        assert hub.bus.connections == before
+        assert hub.bus.connected.is_set()
