@@ -14,6 +14,7 @@ import pytest
 
 from hub.app import running_hub
 from hub.config import load_config
+from hub.domain.orders import LineRequest
 from hub.ops import doctor
 from hub.ops.doctor import DiskUsage, Probes
 from hub.ops.mosquitto import free_port
@@ -235,11 +236,29 @@ async def test_a_backup_older_than_the_limit_fails(
     assert by_name(await doctor.examine(toml, later))["backup"].status == "ok"
 
 
-async def test_a_bridge_behind_the_limit_fails(config: Path) -> None:
-    async def behind(url: str, seconds: float) -> dict[str, Any]:
-        body = await hub_ok(url, seconds)
-        return body | {"cloud_bridge": {"state": "ok", "backlog": {"oldest_unsent_age_s": 900.0}}}
+async def test_a_bridge_behind_the_limit_fails(
+    provisioned: Path, written_broker: WrittenBroker, tmp_path: Path
+) -> None:
+    """A hub whose cloud bridge never uploads (no bridge running): once its oldest unsent
+    event is older than [doctor] bridge_behind_limit_s, the real /healthz says so and the
+    doctor fails the hub check naming it."""
+    toml = serving_toml(provisioned, written_broker, tmp_path / "hub.toml")
+    bridge = f'[bridge]\nstate_db = "{tmp_path / "bridge.db"}"\nhealth_every_seconds = 0.1\n'
+    text = toml.read_text().replace("[doctor]", "[doctor]\nbridge_behind_limit_s = 0.5")
+    toml.write_text(text + "\n" + bridge)
+    real = probes(http_json=doctor.Probes().http_json)
+    async with running_hub(load_config(toml)) as hub:
+        token = hub.services.catalog.token_for("T2")
+        await hub.services.ordering.place(token, "behind-1", [LineRequest("chicken-satay", 1)])
 
-    hub = by_name(await doctor.examine(config, probes(http_json=behind)))["hub"]
-    assert hub.status == "fail"
-    assert "cloud bridge behind: the oldest unsent event is 900 s old (limit 600 s)" in hub.summary
+        seen: list[doctor.Check] = []
+
+        async def behind() -> bool:
+            seen.append(by_name(await doctor.examine(toml, real))["hub"])
+            return "cloud bridge behind" in seen[-1].summary
+
+        await until(behind, "the bridge behind", every=0.2, timeout=10, state=lambda: seen[-1])
+        hub_check = seen[-1]
+        assert hub_check.status == "fail"
+    assert "cloud bridge behind: the oldest unsent event is" in hub_check.summary
+    assert "(limit 0.5 s)" in hub_check.summary
