@@ -11,6 +11,7 @@ import {
   deviceProblems, el, everySecond, formatElapsed, grams, icon, isPrinter, makeToast, pairingProbe,
   replaceChildren, showConnState, showNotPaired, staffRetry,
 } from './common.js';
+import * as tables from './floor-tables.js';
 import { LANGS } from './i18n.js';
 
 const KIND_ICONS = { waiter: 'bell', bill: 'receipt', water: 'droplet' };
@@ -127,6 +128,7 @@ function onCall(call) {
 }
 
 function onMessage(msg) {
+  tables.onLive(msg);
   if (msg.type === 'call' && msg.call) onCall(msg.call);
   else if (msg.type === 'device' && msg.device) { S.devices.set(msg.device.id, msg.device); renderDevices(); }
   else if (msg.type === 'weight' && msg.scale) {
@@ -378,7 +380,24 @@ function tick() {
 
 // ---------------------------------------------------------------- start
 
+/** The two tabs: table calls, and tables with their checks (`#tables` keeps the second). */
+function showTab(name) {
+  const onTables = name === 'tables';
+  $('#calls-view').hidden = onTables;
+  $('#tables-view').hidden = !onTables;
+  document.body.classList.toggle('is-tables', onTables);
+  for (const [id, on] of [['#tab-calls', !onTables], ['#tab-tables', onTables]]) {
+    $(id).classList.toggle('is-on', on);
+    $(id).setAttribute('aria-selected', on ? 'true' : 'false');
+  }
+  history.replaceState(null, '', onTables ? '#tables' : location.pathname + location.search);
+  tables.show(onTables);
+}
+
 function wire() {
+  tables.mountTables({ i18n, toast, onAuthError });
+  $('#tab-calls').addEventListener('click', () => showTab('calls'));
+  $('#tab-tables').addEventListener('click', () => showTab('tables'));
   const sel = $('#floor-lang');
   for (const code of LANGS) sel.append(el('option', { value: code, text: LANGUAGE_NAMES[code], selected: code === i18n.lang }));
   sel.addEventListener('change', () => i18n.setLang(sel.value));
@@ -392,6 +411,7 @@ function wire() {
 async function start() {
   wire();
   if (!(await probe())) return;
+  if (location.hash === '#tables') showTab('tables');
   socket = new LiveSocket('/ws/floor', { onSnapshot, onMessage, onState: onConnState, onRetry: probeOnFailures }).start();
 }
 

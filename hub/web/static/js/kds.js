@@ -116,9 +116,10 @@ function computeAllDay() {
   const counts = new Map();
   for (const tk of S.tickets.values()) {
     for (const it of tk.items || []) {
-      if (it.bumped) continue;
+      const left = liveQty(it);
+      if (it.bumped || left <= 0) continue;
       const row = counts.get(it.item) || { item: it.item, name: it.name, qty: 0 };
-      row.qty += it.qty;
+      row.qty += left;
       counts.set(it.item, row);
     }
   }
@@ -567,24 +568,47 @@ function buildTicket(tk) {
     }, icon('check'), el('span', { text: busy ? t('bumping') : t('bump') }))));
 }
 
+/** Units still to cook: the line's quantity less what was voided. */
+const liveQty = (it) => Math.max(0, (Number(it.qty) || 0) - (Number(it.void_qty) || 0));
+
+/** VOID (with its reason) and CHANGED marks on a line, on the same ticket. */
+function correctionTags(tk, it) {
+  const voided = Number(it.void_qty) || 0;
+  const changed = it.changed || [];
+  if (!voided && !changed.length) return null;
+  return el('div', { class: 'tk-corrections' },
+    voided ? el('span', { class: 'tk-tag tk-tag-void', testid: `void-${tk.id}-${it.idx}` },
+      el('strong', { text: liveQty(it) ? t('kds_void_n', { n: voided }) : t('kds_void') }),
+      it.void_reason ? el('span', { class: 'tk-tag-reason', text: it.void_reason }) : null) : null,
+    changed.length ? el('span', { class: 'tk-tag tk-tag-changed', testid: `changed-${tk.id}-${it.idx}` },
+      el('strong', { text: t('kds_changed') }),
+      el('span', { class: 'tk-tag-reason', text: changed.map((f) => t(`kds_changed_${f}`)).join(', ') })) : null);
+}
+
 function ticketItem(tk, it) {
   const busy = S.busy.has(`${tk.id}:${it.idx}`);
   const mods = it.modifiers || [];
   const allergens = it.allergens || [];
+  const voided = Number(it.void_qty) || 0;
+  const gone = voided > 0 && liveQty(it) === 0;
+  const changed = new Set(it.changed || []);
   return el('li', {
-    class: ['tk-item', it.bumped && 'is-bumped', busy && 'is-busy'],
+    class: ['tk-item', it.bumped && 'is-bumped', busy && 'is-busy', gone && 'is-void', voided && !gone && 'is-part-void', changed.size && 'is-changed'],
     testid: `line-${tk.id}-${it.idx}`,
-    dataset: { bumped: it.bumped ? 'true' : 'false' },
+    dataset: { bumped: it.bumped ? 'true' : 'false', void: gone ? 'true' : (voided ? 'part' : 'false'), changed: changed.size ? [...changed].sort().join(' ') : null },
     role: 'button',
     tabindex: '-1',
     'aria-pressed': it.bumped ? 'true' : 'false',
     onclick: (ev) => { ev.stopPropagation(); select(tk.id); bumpItem(tk.id, it.idx); },
   },
-  el('span', { class: 'tk-qty', text: String(it.qty) }),
+  el('span', { class: ['tk-qty', changed.has('qty') && 'is-changed'] },
+    voided && !gone ? el('s', { class: 'tk-qty-was', text: String(it.qty) }) : null,
+    String(gone ? it.qty : liveQty(it))),
   el('div', { class: 'tk-item-main' },
     el('div', { class: 'tk-item-name', text: i18n.name(it.name) || it.item }),
-    mods.length ? el('ul', { class: 'tk-mods' }, mods.map((m) => el('li', { text: i18n.name(m.name) || m.id }))) : null,
-    it.note ? el('div', { class: 'tk-note', testid: `note-${tk.id}-${it.idx}`, text: it.note }) : null,
+    correctionTags(tk, it),
+    mods.length ? el('ul', { class: ['tk-mods', changed.has('modifiers') && 'is-changed'] }, mods.map((m) => el('li', { text: i18n.name(m.name) || m.id }))) : null,
+    it.note ? el('div', { class: ['tk-note', changed.has('note') && 'is-changed'], testid: `note-${tk.id}-${it.idx}`, text: it.note }) : null,
     allergens.length ? el('div', { class: 'tk-allergens' },
       icon('alert'), allergens.map((a) => el('span', { class: 'allergen', text: allergenLabel(a) }))) : null,
     weighLine(tk, it)));
