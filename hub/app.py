@@ -28,6 +28,7 @@ from hub.domain.ports import Clock, SystemClock, SystemIds
 from hub.domain.ratelimit import RateLimiter
 from hub.ops import sdnotify
 from hub.ops.menu_file import read_menu_file
+from hub.services.booking import Booking, BookingSettings
 from hub.services.calls import Calls
 from hub.services.catalog import Catalog
 from hub.services.checks import Checks
@@ -210,6 +211,7 @@ def _build(
         router = Router(kitchen, calls, devices, live, catalog, printing)
         relay = _relay(config, store, store_id, bus)
     extra_health: dict[str, Any] = {}
+    ids = SystemIds()
     services = Services(
         store=store,
         catalog=catalog,
@@ -223,8 +225,21 @@ def _build(
         corrections=corrections,
         checks=Checks(store, catalog, clock, printing, corrections, taxes=config.bill.taxes),
         stock=Stock(store, catalog),
+        booking=Booking(
+            store,
+            catalog,
+            clock,
+            ids,
+            ordering,
+            BookingSettings(
+                zone=config.timezone,
+                default_turn_s=config.booking.default_turn_minutes * 60,
+                forget_after_days=config.booking.forget_after_days,
+                require_pin=config.tables_require_pin,
+            ),
+        ),
         clock=clock,
-        ids=SystemIds(),
+        ids=ids,
         started_ms=clock.monotonic_ms(),
         broker_connected=None if bus is None else bus.connected,
         broker_error=None if bus is None else (lambda: bus.last_error),
@@ -297,6 +312,7 @@ def _consumers(
     if parts.bus is not None:
         out.append(Loop("mqtt-bus", parts.bus.run, stop=parts.bus.stop))
     out += [s.live, s.printing, s.calls, Loop("activity-log", ActivityLog(s).run)]
+    out.append(Loop("forget-guests", s.booking.run_forgetting))
     if parts.relay is not None:
         out.append(parts.relay)
     if config.backup_every_s > 0:

@@ -72,6 +72,12 @@ A store box's config file (TOML)::
                                           # login comp (void what the kitchen made)
     day_starts_at_hour = 4                # a night past midnight counts to the day before
 
+    [booking]                             # reservations and the waitlist
+    forget_after_days = 30                # guests' names, phones and notes are deleted
+                                          # this many days after the visit
+    default_turn_minutes = 75             # a table's turn until enough checks are learned
+    preorder_lead_minutes = 20            # pre-ordered dishes fire this long before the time
+
     [backups]                             # online copies in <data_dir>/backups
     every_hours = 6                       # 0: only `tablehub backup` and before upgrades
     keep = 14
@@ -234,6 +240,17 @@ class ShiftConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class BookingConfig:
+    """Reservations and the waitlist: how long a guest's personal data is kept after the
+    visit, a table's turn until one is learned, and how long before a booking its
+    pre-ordered dishes fire."""
+
+    forget_after_days: int = 30
+    default_turn_minutes: int = 75
+    preorder_lead_minutes: int = 20
+
+
+@dataclass(frozen=True, slots=True)
 class HubConfig:
     data_dir: Path
     http_host: str = "127.0.0.1"
@@ -259,6 +276,7 @@ class HubConfig:
     backup_every_s: float = 6 * 3600.0  # online backups of the store; 0 turns them off
     backup_keep: int = 14
     shift: ShiftConfig = field(default_factory=ShiftConfig)
+    booking: BookingConfig = field(default_factory=BookingConfig)
 
     @property
     def db_path(self) -> Path:
@@ -363,6 +381,12 @@ class ShiftSection(Settings, frozen=True, kw_only=True):
     day_starts_at_hour: Annotated[int, msgspec.Meta(ge=0, le=12)] = 4
 
 
+class BookingSection(Settings, frozen=True, kw_only=True):
+    forget_after_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 30
+    default_turn_minutes: Annotated[int, msgspec.Meta(ge=15, le=300)] = 75
+    preorder_lead_minutes: Annotated[int, msgspec.Meta(ge=0, le=240)] = 20
+
+
 class BackupsSection(Settings, frozen=True, kw_only=True):
     every_hours: Seconds = 6.0
     keep: Count = 14
@@ -410,6 +434,7 @@ class HubFile(Settings, frozen=True, kw_only=True):
     tables: TablesSection = msgspec.field(default_factory=TablesSection)
     floor: FloorSection = msgspec.field(default_factory=FloorSection)
     shift: ShiftSection = msgspec.field(default_factory=ShiftSection)
+    booking: BookingSection = msgspec.field(default_factory=BookingSection)
     backups: BackupsSection = msgspec.field(default_factory=BackupsSection)
     log: LogSection = msgspec.field(default_factory=LogSection)
     bridge: BridgeSection | None = None
@@ -478,6 +503,11 @@ def _config(raw: HubFile, path: Path) -> HubConfig:
         tables_require_pin=raw.tables.require_pin,
         bridge=_bridge(raw.bridge or BridgeSection(), path),
         shift=_shift(raw.shift, path),
+        booking=BookingConfig(
+            forget_after_days=raw.booking.forget_after_days,
+            default_turn_minutes=raw.booking.default_turn_minutes,
+            preorder_lead_minutes=raw.booking.preorder_lead_minutes,
+        ),
     )
 
 

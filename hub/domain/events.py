@@ -571,6 +571,77 @@ class StockChanged(HubEvent, frozen=True, kw_only=True):
         return STAFF
 
 
+class DishIn(msgspec.Struct, frozen=True):
+    """A dish ordered ahead with a reservation."""
+
+    item: str
+    qty: int = 1
+    modifiers: list[str] = []
+    note: str = ""
+
+
+class ReservationInfo(msgspec.Struct, frozen=True):
+    """A reservation as the floor and the cloud see it: the phone only masked."""
+
+    id: str
+    at: str  # local time, 2026-12-24T19:30
+    at_ms: int
+    day: str
+    name: str
+    party: int
+    status: str
+    source: str = "stand"
+    table: str | None = None
+    area: str = ""
+    notes: str = ""
+    phone: str | None = None  # masked
+    dishes: list[DishIn] = []
+    check_id: int | None = None
+    turn_s: int = 0
+    conflict: str = ""  # why the host must look at it (a clash while the internet was down)
+
+
+@register
+class ReservationChanged(HubEvent, frozen=True, kw_only=True):
+    """A reservation booked, edited, seated, cancelled or marked no-show (`change`)."""
+
+    stream: ClassVar[str] = "reservations"
+    kind: ClassVar[str] = "reservation.changed"
+    screen: ClassVar[str | None] = "reservation"
+    reservation: ReservationInfo
+    change: str
+    by: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.reservation.id
+
+    def audience(self) -> Audience:
+        return Audience(stations=("floor",))
+
+
+@register
+class WaitlistChanged(HubEvent, frozen=True, kw_only=True):
+    """A walk-in joined, was seated, left or was sent a message: no personal data."""
+
+    stream: ClassVar[str] = "waitlist"
+    kind: ClassVar[str] = "waitlist.changed"
+    screen: ClassVar[str | None] = "waitlist"
+    id: str
+    status: str
+    party: int
+    quoted_wait_s: int = 0
+    table: str | None = None
+    change: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.id
+
+    def audience(self) -> Audience:
+        return Audience(stations=("floor",))
+
+
 class TableEvent(HubEvent, frozen=True, kw_only=True):
     stream: ClassVar[str] = "tables"
     screen: ClassVar[str | None] = "table"

@@ -9,6 +9,7 @@ from typing import Any
 
 from hub.consumers.live import LiveHub
 from hub.domain.ports import Clock, IdGen
+from hub.services.booking import Booking
 from hub.services.calls import Calls
 from hub.services.catalog import Catalog
 from hub.services.checks import Checks
@@ -35,6 +36,7 @@ class Services:
     corrections: Corrections
     checks: Checks
     stock: Stock
+    booking: Booking
     clock: Clock
     ids: IdGen
     started_ms: int  # monotonic (Clock.monotonic_ms)

@@ -199,3 +199,44 @@ CREATE TABLE IF NOT EXISTS stock (
     low_at     INTEGER,          -- warn the kitchen at this many or fewer; NULL: no warning
     updated_at TEXT NOT NULL
 );
+
+-- Reservations: the host stand's book and the chain's booking site's (source), by the id the
+-- client gave. body (JSON): name, party, phone, notes, area, dishes, by, conflict; a guest's
+-- personal data in it is blanked `[booking] forget_after_days` after the visit.
+CREATE TABLE IF NOT EXISTS reservations (
+    id         TEXT PRIMARY KEY,
+    day        TEXT NOT NULL,      -- the local day of at_ms (YYYY-MM-DD)
+    at_ms      INTEGER NOT NULL,
+    table_id   TEXT,
+    status     TEXT NOT NULL,      -- booked | seated | cancelled | no_show
+    source     TEXT NOT NULL,      -- stand | online
+    check_id   INTEGER,            -- the check seating opened
+    body       TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reservations_by_day ON reservations(day, at_ms);
+
+-- Walk-ins waiting for a table; `token` keys the guest's own page (no personal data on it
+-- but the first name). body (JSON): name, phone, message.
+CREATE TABLE IF NOT EXISTS waitlist (
+    id            TEXT PRIMARY KEY,
+    token         TEXT NOT NULL UNIQUE,
+    status        TEXT NOT NULL,   -- waiting | seated | left
+    party         INTEGER NOT NULL,
+    created_ms    INTEGER NOT NULL,
+    quoted_wait_s INTEGER NOT NULL,
+    table_id      TEXT,
+    body          TEXT NOT NULL,
+    updated_at    TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS waitlist_waiting ON waitlist(created_ms) WHERE status = 'waiting';
+
+-- Who was seated on a check (a reservation or a walk-in): the party size a table's turn time
+-- is learned by.
+CREATE TABLE IF NOT EXISTS seatings (
+    check_id INTEGER PRIMARY KEY REFERENCES checks(id),
+    party    INTEGER NOT NULL,
+    source   TEXT NOT NULL,       -- reservation | waitlist
+    at       TEXT NOT NULL
+);

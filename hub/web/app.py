@@ -24,7 +24,17 @@ from hub.errors import (
     StoreUnavailable,
 )
 from hub.services.container import Services
-from hub.web import admin_api, api, auth, demo_panel, live, metrics, pairing, shift_api
+from hub.web import (
+    admin_api,
+    api,
+    auth,
+    booking_api,
+    demo_panel,
+    live,
+    metrics,
+    pairing,
+    shift_api,
+)
 from hub.web.bodies import BodyTooSlow, read_in_time
 from hub.web.keys import SERVICES
 
@@ -183,6 +193,11 @@ async def diner_page(request: web.Request) -> web.StreamResponse:
     return _page("diner.html")
 
 
+async def queue_page(request: web.Request) -> web.StreamResponse:
+    """`/w/<token>`: a walk-in's place in the queue (the token is the key; no login)."""
+    return _page("wait.html")
+
+
 async def start_page(request: web.Request) -> web.StreamResponse:
     """`/`: what this box is, and links to the staff pages (which still need pairing)."""
     return _page("start.html")
@@ -236,6 +251,7 @@ def build_app(services: Services) -> web.Application:
     app.on_response_prepare.append(_security_headers)
     app.add_routes(api.routes)
     shift_api.setup(app)
+    app.add_routes(booking_api.routes)
     app.add_routes(metrics.routes)
     admin_api.setup(app)
     pairing.setup(app, services)
@@ -244,6 +260,7 @@ def build_app(services: Services) -> web.Application:
     app.router.add_get("/ws/floor", live.ws_floor)
     app.router.add_get("/floor", _staff_page("floor.html", "floor"))
     app.router.add_get("/t/{token}", diner_page)
+    app.router.add_get("/w/{token}", queue_page)
     app.router.add_get("/kds/{station}", _staff_page("kds.html", "kds"))
     app.router.add_get("/admin", _staff_page("admin.html", "admin"))
     demo_panel.setup(app, services, _staff_page("demo.html", "floor"))

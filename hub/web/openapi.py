@@ -239,6 +239,65 @@ def _operations() -> dict[str, dict[str, Any]]:
         "POST /api/v1/tables/{table_id}/close": _staff(
             "floor", "Close a table and its check", (404,)
         ),
+        # ------------------------------------------------------------ the host stand
+        "GET /api/v1/reservations": _staff(
+            "booking",
+            "A day's reservations (phones masked) and each table's timeline; today without date",
+            (422,),
+            params=(_param("date", "query", required=False),),
+        ),
+        "POST /api/v1/reservations": _staff(
+            "booking",
+            "Book a table (the same id again, while booked: an edit); 409 double_booked names "
+            "the clash unless override",
+            (404, 409, 422),
+            body="ReservationIn",
+            ok=CREATED,
+        ),
+        "POST /api/v1/reservations/{res_id}/seat": _staff(
+            "booking",
+            "Seat the party: its table and check open; pre-ordered dishes go to the kitchen",
+            (404, 409, 422),
+            body="SeatIn",
+        ),
+        "POST /api/v1/reservations/{res_id}/cancel": _staff(
+            "booking", "Cancel a booking", (404, 409, 422), body="ActionOnlyIn"
+        ),
+        "POST /api/v1/reservations/{res_id}/no-show": _staff(
+            "booking", "Mark a booking a no-show", (404, 409, 422), body="ActionOnlyIn"
+        ),
+        "GET /api/v1/waitlist": _staff("booking", "Walk-ins waiting, in order (phones masked)"),
+        "POST /api/v1/waitlist": _staff(
+            "booking",
+            "A walk-in joins: quoted_wait_s from the tables' learned turn times, and the link "
+            "of the guest's own page",
+            (422,),
+            body="WaitIn",
+            ok=CREATED,
+        ),
+        "POST /api/v1/waitlist/{wait_id}/seat": _staff(
+            "booking",
+            "Seat a walk-in: the table and its check open",
+            (404, 409, 422),
+            body="SeatIn",
+        ),
+        "POST /api/v1/waitlist/{wait_id}/leave": _staff(
+            "booking", "A walk-in left the queue", (404, 409, 422), body="ActionOnlyIn"
+        ),
+        "POST /api/v1/waitlist/{wait_id}/message": _staff(
+            "booking",
+            'A message on the walk-in\'s page ("your table is ready")',
+            (404, 422),
+            body="GuestMessageIn",
+        ),
+        "GET /api/v1/waitlist/{wait_id}/qr.svg": _staff(
+            "booking", "The QR code of the walk-in's page", (404,), binary="image/svg+xml"
+        ),
+        "GET /api/v1/queue/{token}": _op(
+            "diner",
+            "A walk-in's place in the queue, quoted wait and message (first name only)",
+            (404,),
+        ),
         # ------------------------------------------------------------ admin
         "GET /api/v1/tables": _staff("admin", "Tables and their QR URLs"),
         "POST /api/v1/tables/{table_id}/rotate": _staff(

@@ -62,6 +62,50 @@ CorrectionId = Annotated[
 Qty = Annotated[int, msgspec.Meta(ge=1, le=99)]
 
 
+class DishInBody(msgspec.Struct, forbid_unknown_fields=False):
+    item: Short
+    qty: Qty = 1
+    modifiers: Annotated[list[Short], msgspec.Meta(max_length=50)] = []
+    note: Annotated[str, msgspec.Meta(max_length=140)] = ""
+
+
+class ReservationIn(msgspec.Struct, forbid_unknown_fields=False):
+    """A booking (or, with the same id while still booked, its edit). `at` is local time in
+    the store's zone, 2026-12-24T19:30. `override`: book even though the table is taken."""
+
+    id: CorrectionId
+    name: Annotated[str, msgspec.Meta(max_length=200)]
+    party: Annotated[int, msgspec.Meta(ge=1, le=40)]
+    at: Annotated[str, msgspec.Meta(max_length=40)]
+    phone: Annotated[str, msgspec.Meta(max_length=40)] | None = None
+    notes: Note = ""
+    table: Short | None = None
+    area: Annotated[str, msgspec.Meta(max_length=40)] = ""
+    dishes: Annotated[list[DishInBody], msgspec.Meta(max_length=30)] = []
+    override: bool = False
+
+
+class SeatIn(msgspec.Struct, forbid_unknown_fields=False):
+    table: Short
+    id: CorrectionId
+
+
+class ActionOnlyIn(msgspec.Struct, forbid_unknown_fields=False):
+    id: CorrectionId
+
+
+class WaitIn(msgspec.Struct, forbid_unknown_fields=False):
+    id: CorrectionId
+    name: Annotated[str, msgspec.Meta(max_length=200)]
+    party: Annotated[int, msgspec.Meta(ge=1, le=40)]
+    phone: Annotated[str, msgspec.Meta(max_length=40)] | None = None
+
+
+class GuestMessageIn(msgspec.Struct, forbid_unknown_fields=False):
+    text: Annotated[str, msgspec.Meta(max_length=200)]
+    id: CorrectionId
+
+
 class VoidIn(msgspec.Struct, forbid_unknown_fields=False):
     """Void (or comp, once made) `qty` units of a line; no qty: all that are left."""
 
@@ -184,6 +228,11 @@ def schema_components() -> tuple[Any, dict[str, Any]]:
             ActionIn,
             AvailabilityIn,
             StockIn,
+            ReservationIn,
+            SeatIn,
+            ActionOnlyIn,
+            WaitIn,
+            GuestMessageIn,
             CallIn,
             WeightIn,
             TokenIn,

@@ -26,6 +26,7 @@ from hub.domain import events
 from hub.domain.orders import LineRequest
 from hub.ops.mosquitto import Mosquitto
 from hub.services import staff
+from hub.services.booking import BookRequest
 from hub.services.corrections import Actor, ChangeRequest
 from hub.store.db import Store, Tx
 from tests.conftest import table_token
@@ -102,6 +103,9 @@ async def run_a_service(hub: RunningHub, menu_doc: dict[str, Any]) -> None:
     await s.devices.weight("deli-1", 750, True)
     await s.stock.set_count("sea-salt-edamame", 5, 2, action_id=None, by="test")
     await s.catalog.set_availability("sea-salt-edamame", False)
+    booking = BookRequest(id="catalogue-res-1", name="Ada", party=2, at="2030-01-01T19:00")
+    await s.booking.book(booking, "test")
+    await s.booking.join_wait("catalogue-wait-1", "Zoe", 2, None, "test")
     await s.catalog.import_menu(menu_doc)
     await s.catalog.set_open("T5", True, "1234")
     await s.catalog.set_open("T5", False, None)
