@@ -11,6 +11,7 @@ import {
   deviceProblems, el, everySecond, formatElapsed, grams, icon, isPrinter, makeToast, pairingProbe,
   replaceChildren, showConnState, showNotPaired, staffRetry,
 } from './common.js';
+import * as book from './floor-book.js';
 import * as tables from './floor-tables.js';
 import { LANGS } from './i18n.js';
 
@@ -129,6 +130,7 @@ function onCall(call) {
 
 function onMessage(msg) {
   tables.onLive(msg);
+  book.onLive(msg);
   if (msg.type === 'call' && msg.call) onCall(msg.call);
   else if (msg.type === 'device' && msg.device) { S.devices.set(msg.device.id, msg.device); renderDevices(); }
   else if (msg.type === 'weight' && msg.scale) {
@@ -380,24 +382,28 @@ function tick() {
 
 // ---------------------------------------------------------------- start
 
-/** The two tabs: table calls, and tables with their checks (`#tables` keeps the second). */
+/** The tabs: table calls, tables with their checks (`#tables`), the host stand's book
+ * (`#book`). */
 function showTab(name) {
-  const onTables = name === 'tables';
-  $('#calls-view').hidden = onTables;
-  $('#tables-view').hidden = !onTables;
-  document.body.classList.toggle('is-tables', onTables);
-  for (const [id, on] of [['#tab-calls', !onTables], ['#tab-tables', onTables]]) {
-    $(id).classList.toggle('is-on', on);
-    $(id).setAttribute('aria-selected', on ? 'true' : 'false');
+  const views = { calls: '#calls-view', tables: '#tables-view', book: '#book-view' };
+  for (const [tab, view] of Object.entries(views)) {
+    const on = tab === name;
+    $(view).hidden = !on;
+    $(`#tab-${tab}`).classList.toggle('is-on', on);
+    $(`#tab-${tab}`).setAttribute('aria-selected', on ? 'true' : 'false');
   }
-  history.replaceState(null, '', onTables ? '#tables' : location.pathname + location.search);
-  tables.show(onTables);
+  document.body.classList.toggle('is-tables', name === 'tables');
+  history.replaceState(null, '', name === 'calls' ? location.pathname + location.search : `#${name}`);
+  tables.show(name === 'tables');
+  book.show(name === 'book');
 }
 
 function wire() {
   tables.mountTables({ i18n, toast, onAuthError });
+  book.mountBook({ i18n, toast, onAuthError });
   $('#tab-calls').addEventListener('click', () => showTab('calls'));
   $('#tab-tables').addEventListener('click', () => showTab('tables'));
+  $('#tab-book').addEventListener('click', () => showTab('book'));
   const sel = $('#floor-lang');
   for (const code of LANGS) sel.append(el('option', { value: code, text: LANGUAGE_NAMES[code], selected: code === i18n.lang }));
   sel.addEventListener('change', () => i18n.setLang(sel.value));
@@ -412,6 +418,7 @@ async function start() {
   wire();
   if (!(await probe())) return;
   if (location.hash === '#tables') showTab('tables');
+  if (location.hash === '#book') showTab('book');
   socket = new LiveSocket('/ws/floor', { onSnapshot, onMessage, onState: onConnState, onRetry: probeOnFailures }).start();
 }
 
