@@ -23,6 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
+from cloud_bridge.booking_sync import BookingSync
 from cloud_bridge.config import BridgeConfig, load_config
 from cloud_bridge.cursor import BridgeState, ms_from_iso, prune_plan, read_state
 from cloud_bridge.errors import BridgeError, HubDbUnavailable
@@ -79,9 +80,13 @@ async def run_bridge(config: BridgeConfig, stop: asyncio.Event, **seams: Any) ->
         ]
         if config.menu_sync_enabled:
             menu = MenuSync(config, client, state)
-            tasks.append(
-                asyncio.create_task(_supervised("menu sync", menu.run, stop), name="bridge-menu")
-            )
+            bookings = BookingSync(config, client, state)
+            tasks += [
+                asyncio.create_task(_supervised("menu sync", menu.run, stop), name="bridge-menu"),
+                asyncio.create_task(
+                    _supervised("booking sync", bookings.run, stop), name="bridge-bookings"
+                ),
+            ]
         log.info(
             "bridge for store %s: %s -> %s (cursors %s)",
             config.store_id,

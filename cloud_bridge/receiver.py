@@ -15,6 +15,10 @@ behind a load balancer serve a whole chain over one database:
 - `GET /v1/stores/{store}/menu` serves the newest menu version with an ETag (If-None-Match
   gives 304); `PUT` of a new version is for the chain admin; the bridge reports each
   version's fate to `POST /v1/stores/{store}/menu/results`.
+- `PUT /v1/stores/{store}/bookings/{id}` is the chain's booking site (admin token) booking,
+  editing or cancelling a reservation; `GET /v1/stores/{store}/bookings?after=<seq>` gives the
+  store's bridge those changed since, oldest first. The host stand's own changes come up as
+  `reservation.changed` events like any other.
 
 The wire protocol is in docs/cloud-protocol.md. Tokens come from a TOML file (mode 0600)::
 
@@ -26,6 +30,7 @@ The wire protocol is in docs/cloud-protocol.md. Tokens come from a TOML file (mo
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import re
 import tomllib
@@ -119,6 +124,18 @@ CREATE TABLE IF NOT EXISTS menu_results (
     received_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     PRIMARY KEY (store_id, version)
 );
+-- Reservations made on the chain's booking site, for the store's bridge to bring down in
+-- the order they changed (`seq` grows on every change).
+CREATE SEQUENCE IF NOT EXISTS booking_seq;
+CREATE TABLE IF NOT EXISTS bookings (
+    store_id   TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    seq        BIGINT NOT NULL,
+    body       JSONB NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (store_id, id)
+);
+CREATE INDEX IF NOT EXISTS bookings_by_seq ON bookings(store_id, seq);
 """
 SCHEMA_LOCK = 7_242_001  # advisory lock id: receivers starting together create it once
 
@@ -530,6 +547,53 @@ async def post_menu_result(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
+BOOKING_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+BOOKINGS_PAGE = 100
+
+
+async def put_booking(request: web.Request) -> web.Response:
+    """The booking site books, edits or cancels (`"status": "cancelled"`) a reservation."""
+    store = _authorize(request, admin_only=True)
+    booking_id = request.match_info["booking_id"]
+    if not BOOKING_ID_RE.fullmatch(booking_id):
+        raise Rejected(422, "invalid", "a booking id is 8-64 of letters, digits, '-' or '_'")
+    try:
+        doc = msgspec.json.decode(await request.read(), type=dict[str, Any])
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise Rejected(400, "bad_json", f"a JSON object body is required: {exc}") from exc
+    async with request.app[POOL].acquire() as con:
+        seq = await con.fetchval(
+            "INSERT INTO bookings(store_id, id, seq, body) "
+            "VALUES ($1, $2, nextval('booking_seq'), $3::jsonb) ON CONFLICT (store_id, id) DO "
+            "UPDATE SET seq = excluded.seq, body = excluded.body, updated_at = now() "
+            "RETURNING seq",
+            store,
+            booking_id,
+            msgspec.json.encode(doc).decode(),
+        )
+    return web.json_response({"id": booking_id, "seq": seq}, status=201)
+
+
+async def get_bookings(request: web.Request) -> web.Response:
+    """The store's bookings changed after `after` (a seq), oldest first, a page at a time."""
+    store = _authorize(request)
+    raw = request.query.get("after", "0")
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+        raise Rejected(422, "invalid", "after must be a whole number")
+    async with request.app[POOL].acquire() as con:
+        rows = await con.fetch(
+            "SELECT id, seq, body::text AS body FROM bookings WHERE store_id = $1 AND seq > $2 "
+            "ORDER BY seq LIMIT $3",
+            store,
+            int(raw),
+            BOOKINGS_PAGE,
+        )
+    items = ",".join(
+        f'{{"id":{json.dumps(r["id"])},"seq":{r["seq"]},"booking":{r["body"]}}}' for r in rows
+    )
+    return web.Response(text=f'{{"bookings":[{items}]}}', content_type="application/json")
+
+
 async def healthz(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as con:
         await con.fetchval("SELECT 1")
@@ -563,5 +627,7 @@ def build_app(
     app.router.add_get("/v1/stores/{store}/menu", get_menu)
     app.router.add_put("/v1/stores/{store}/menu", put_menu)
     app.router.add_post("/v1/stores/{store}/menu/results", post_menu_result)
+    app.router.add_put("/v1/stores/{store}/bookings/{booking_id}", put_booking)
+    app.router.add_get("/v1/stores/{store}/bookings", get_bookings)
     app.router.add_get("/healthz", healthz)
     return app

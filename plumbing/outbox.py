@@ -160,6 +160,12 @@ def read_state(bridge_db: Path) -> dict[str, Any]:
             "unreported_notices": int(unreported[0]) if unreported else 0,
         },
         "menu": values.get("menu_result"),
+        # bookings from the chain's booking site: the last seq handed over, and those the
+        # hub refused as invalid (the latest 20)
+        "bookings": {
+            "after": values.get("bookings_after", 0),
+            "rejected": values.get("bookings_rejected") or [],
+        },
         "alerts": _alerts(values, parked),
     }
 
@@ -174,4 +180,8 @@ def _alerts(values: Mapping[str, Any], parked: list[dict[str, Any]]) -> list[str
         out.append("backlog over its disk budget with no telemetry left to shed")
     if values.get("hub_db_error"):
         out.append(str(values["hub_db_error"]))
+    out += [
+        f"booking {b.get('id')} from the booking site refused by the hub: {b.get('why')}"
+        for b in values.get("bookings_rejected") or []
+    ]
     return out

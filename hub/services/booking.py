@@ -291,6 +291,29 @@ class Booking:
             )
         return said
 
+    async def from_cloud(self, req: BookRequest, cancelled: bool) -> dict[str, Any]:
+        """A booking from the chain's booking site (through the bridge): booked or edited
+        like one made at the stand but never refused for its table — a clash with a stand
+        booking (both made while the internet was down) is saved with its conflict for the
+        host to see. A cancel cancels it while booked. One the stand has since seated,
+        cancelled or marked is kept as the stand left it."""
+        row = await rows.read_reservation(self._store, req.id)
+        if row is not None and row["status"] != "booked":
+            return {"id": req.id, "kept": row["status"], "conflict": ""}
+        if cancelled:
+            if row is None:
+                return {"id": req.id, "kept": "unknown", "conflict": ""}
+            await self.cancel(req.id, f"cloud-cancel-{_key(req.id)}", "booking site", no_show=False)
+            return {"id": req.id, "status": "cancelled", "conflict": ""}
+        online = BookRequest(
+            req.id, req.name, req.party, req.at, req.phone, req.notes, req.table, req.area,
+            req.dishes, False, "online",
+        )  # fmt: skip
+        info, warnings = await self.book(online, "booking site")
+        if warnings:
+            log.warning("ALERT booking %s from the cloud clashes: %s", req.id, "; ".join(warnings))
+        return {"id": req.id, "status": info.status, "conflict": info.conflict}
+
     # ------------------------------------------------------------ seating, cancel, no-show
 
     async def _seat_table(self, tx: Tx, table_id: str, party: int, source: str) -> int:

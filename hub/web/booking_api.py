@@ -15,6 +15,7 @@ from hub.web import auth
 from hub.web.api import _json, svc
 from hub.web.schemas import (
     ActionOnlyIn,
+    CloudBookingIn,
     GuestMessageIn,
     ReservationIn,
     SeatIn,
@@ -60,6 +61,25 @@ async def post_reservation(request: web.Request) -> web.Response:
     )
     info, warnings = await svc(request).booking.book(req, staff.label)
     return _json({"reservation": info, "warnings": warnings}, status=201)
+
+
+@routes.post("/api/v1/reservations/from-cloud")
+async def post_reservation_from_cloud(request: web.Request) -> web.Response:
+    """The cloud bridge hands over a booking made on the chain's booking site (admin)."""
+    await auth.require(request, "admin")
+    b = decode(await request.read(), CloudBookingIn)
+    req = BookRequest(
+        id=b.id,
+        name=b.name,
+        party=b.party,
+        at=b.at,
+        phone=b.phone,
+        notes=b.notes,
+        table=b.table,
+        area=b.area,
+        dishes=tuple(DishIn(d.item, d.qty, list(d.modifiers), d.note) for d in b.dishes),
+    )
+    return _json(await svc(request).booking.from_cloud(req, b.status == "cancelled"))
 
 
 @routes.post("/api/v1/reservations/{res_id}/seat")

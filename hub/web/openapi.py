@@ -254,6 +254,13 @@ def _operations() -> dict[str, dict[str, Any]]:
             body="ReservationIn",
             ok=CREATED,
         ),
+        "POST /api/v1/reservations/from-cloud": _staff(
+            "booking",
+            "The cloud bridge hands over a booking from the chain's booking site (admin): "
+            "never refused for its table; a clash is saved as its conflict",
+            (404, 422),
+            body="CloudBookingIn",
+        ),
         "POST /api/v1/reservations/{res_id}/seat": _staff(
             "booking",
             "Seat the party: its table and check open; pre-ordered dishes go to the kitchen",

@@ -85,6 +85,12 @@ class ReservationIn(msgspec.Struct, forbid_unknown_fields=False):
     override: bool = False
 
 
+class CloudBookingIn(ReservationIn, forbid_unknown_fields=False):
+    """A booking from the chain's booking site, as the bridge hands it over."""
+
+    status: Literal["booked", "cancelled"] = "booked"
+
+
 class SeatIn(msgspec.Struct, forbid_unknown_fields=False):
     table: Short
     id: CorrectionId
@@ -229,6 +235,7 @@ def schema_components() -> tuple[Any, dict[str, Any]]:
             AvailabilityIn,
             StockIn,
             ReservationIn,
+            CloudBookingIn,
             SeatIn,
             ActionOnlyIn,
             WaitIn,
