@@ -455,6 +455,7 @@ class Pacer:
             limit = self.config.station(item.station).wait_limit_s
             queue = waits.get(item.station, 0)
             items[item.id] = {
+                "course": menu.course_of(item),
                 "wait_s": queue + prep,
                 "prep_s": prep,
                 "busy": bool(limit) and queue > limit,
