@@ -76,8 +76,8 @@ class PrepModel:
             return  # a clock step or a ticket left on a screen overnight: not a prep time
         self._hour.setdefault((item, station, hour), deque(maxlen=self.window)).append(seconds)
         self._all.setdefault((item, station), deque(maxlen=self.window)).append(seconds)
-        self._cache.pop((item, station, hour), None)
-        self._cache.pop((item, station, -1), None)
+        for h in range(-1, 24):  # every hour falling back to the day's changes too
+            self._cache.pop((item, station, h), None)
 
     def observe_station(self, station: str, seconds: float, menu_s: int) -> None:
         """Any ticket of the station took `seconds` where the menu said `menu_s`: how far
