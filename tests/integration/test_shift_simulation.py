@@ -1,7 +1,7 @@
 """A lunch shift simulated against a real hub (bench/shift.py, the shift of make bench):
-phones order over HTTP, simulated cooks bump over HTTP, the hub's clock is the simulation's. The quote is
-checked against the actual ready times, and a paced course's spread at the pass against the
-same shift with everything fired at once."""
+phones order over HTTP, simulated cooks bump over HTTP, the hub's clock is the simulation's.
+The quote is checked against the actual ready times, and a paced course's spread at the pass
+against the same shift with everything fired at once."""
 
 from __future__ import annotations
 
