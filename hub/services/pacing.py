@@ -90,6 +90,7 @@ class Pacer:
         self._sent: dict[str, Any] = {}
         self._etas: dict[int, int] = {}
         self.fired = 0
+        self.records_quotes = True  # false on a store from before the quotes table
 
     def __repr__(self) -> str:
         return f"<Pacer jobs={len(self.jobs)} paused={sorted(self.paused)}>"
@@ -98,6 +99,9 @@ class Pacer:
 
     async def load(self) -> None:
         """The open and held tickets, and the prep times learnt from the last bumps."""
+        self.records_quotes = await repos.has_table(self._store, "quotes")
+        if not self.records_quotes:
+            log.warning("the store has no quotes table (an older schema): waits not recorded")
         for t in await repos.read_active_tickets(self._store):
             self.jobs[t.id] = t
             if t.status == "open":
@@ -471,6 +475,8 @@ class Pacer:
         await self.fire_in_tx(tx, table_id, course, "auto")
 
     async def _settle_quote(self, tx: Tx, order_id: int) -> None:
+        if not self.records_quotes:
+            return
         row = await repos.tx_open_quote(tx, order_id)
         if row is None:
             return
