@@ -133,6 +133,8 @@ def service_time(bump_ms: int, ready_ms: int, freed: Sequence[int], parallel: in
 
 # ---------------------------------------------------------------- the queue's projection
 
+RESIMULATE_MAX = 400  # a station's queue past this: new tickets follow it, not re-placed
+
 
 @dataclass(frozen=True, slots=True)
 class Job:
@@ -155,10 +157,21 @@ class Projection:
     finish_ms: Mapping[int, int]  # ticket id -> when it should be bumped
     jobs: Mapping[str, list[Job]] = field(default_factory=dict)
     cooks_free: Mapping[str, list[int]] = field(default_factory=dict)
+    free_after: Mapping[str, list[int]] = field(default_factory=dict)  # after every job
 
     def place(self, station: str, new: Sequence[Job]) -> dict[int, int]:
         """When each of `new` would start at `station`, among its queue (new jobs count as
-        fired now, after every job already there)."""
+        fired now, after every job already there). With no job waiting for a later start
+        (or a very long queue) they simply follow the queue."""
+        known = self.jobs.get(station, ())
+        if len(known) > RESIMULATE_MAX or all(j.ready_ms <= self.now_ms for j in known):
+            after = sorted(self.free_after.get(station) or [self.now_ms])
+            out = {}
+            for j in sorted(new, key=_by_ready):
+                start = max(heapq.heappop(after), j.ready_ms)
+                out[j.ticket_id] = start
+                heapq.heappush(after, start + j.work_s * 1000)
+            return out
         heap = list(self.cooks_free.get(station) or [self.now_ms - 10**9])
         jobs = sorted([*self.jobs.get(station, ()), *new], key=_by_ready)
         starts: dict[int, int] = {}
@@ -192,6 +205,7 @@ def project(
         by_station.setdefault(j.station, []).append(j)
     finish: dict[int, int] = {}
     cooks_free: dict[str, list[int]] = {}
+    free_after: dict[str, list[int]] = {}
     for station in set(by_station) | set(parallel):
         c = max(1, parallel.get(station, 1))
         recent = list((freed or {}).get(station, ()))[-c:]
@@ -199,7 +213,8 @@ def project(
         cooks_free[station] = list(heap)
         by_station[station] = sorted(by_station.get(station, ()), key=_by_ready)
         _schedule(now_ms, by_station[station], heap, finish, {})
-    return Projection(now_ms, finish, by_station, cooks_free)
+        free_after[station] = [max(t, now_ms) for t in heap]
+    return Projection(now_ms, finish, by_station, cooks_free, free_after)
 
 
 def _by_ready(j: Job) -> tuple[int, int]:

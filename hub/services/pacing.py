@@ -44,6 +44,8 @@ log = logging.getLogger("tablehub.pacing")
 LEARN_FROM = 3000  # bumps read back at start
 TICK_S = 1.0
 RESUME_AT = 0.8  # a paused station's items come back under this share of its limit
+CACHE_ALWAYS_OVER = 200  # with more open tickets, the projection is kept a second anyway
+REPACE_MAX = 2000  # with more open tickets, bumps do not move paced starts
 
 ChitsHook = Callable[[Tx, list[Ticket]], Awaitable[None]]
 
@@ -91,6 +93,7 @@ class Pacer:
         self._etas: dict[int, int] = {}
         self.fired = 0
         self.records_quotes = True  # false on a store from before the quotes table
+        self._waits: tuple[int, int, dict[str, Any]] | None = None
 
     def __repr__(self) -> str:
         return f"<Pacer jobs={len(self.jobs)} paused={sorted(self.paused)}>"
@@ -187,8 +190,11 @@ class Pacer:
         """Every station's queue projected over its cooks (cached for a second); `done`: a
         ticket bumped in the write under way (not yet in the committed view)."""
         now = self._clock.now_ms() if now is None else now
-        cached = self._proj is not None and self._proj[0] == self._version
-        if done is None and cached and self._proj is not None and now - self._proj[1] < 1000:
+        # kept a second at most: under a rush of orders not recomputed for each of them
+        cached = self._proj is not None and (
+            self._proj[0] == self._version or len(self.jobs) > CACHE_ALWAYS_OVER
+        )
+        if done is None and cached and self._proj is not None and 0 <= now - self._proj[1] < 1000:
             return self._proj[2]
         freed: dict[str, Sequence[int]] = dict(self._freed)
         if done is not None:
@@ -413,6 +419,8 @@ class Pacer:
         for their start move so that they end with the rest of their course as projected
         now (the course's tickets already under way, or, the one just bumped, now)."""
         now = self._clock.now_ms()
+        if len(self.jobs) > REPACE_MAX:
+            return
         waiting = [
             t
             for t in self.jobs.values()
@@ -530,8 +538,18 @@ class Pacer:
 
     def menu_waits(self, menu: Menu) -> dict[str, Any]:
         """What the diner's menu shows: each item's wait, whether it is paused or slow, and
-        the headline wait (the median item's)."""
+        the headline wait (the median item's); worked out at most once a second."""
         now = self._clock.now_ms()
+        got = self._waits
+        fresh = got is not None and 0 <= now - got[0] < 1000
+        many = len(self.jobs) > CACHE_ALWAYS_OVER
+        if got is not None and fresh and (got[1] == self._version or many):
+            return got[2]
+        view = self._menu_waits(menu, now)
+        self._waits = (now, self._version, view)
+        return view
+
+    def _menu_waits(self, menu: Menu, now: int) -> dict[str, Any]:
         waits = self.station_waits(now)
         items: dict[str, dict[str, Any]] = {}
         food: list[int] = []
