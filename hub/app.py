@@ -37,6 +37,7 @@ from hub.services.corrections import Corrections
 from hub.services.devices import Devices
 from hub.services.kitchen import Kitchen
 from hub.services.ordering import Ordering, Weighing
+from hub.services.pacing import Pacer
 from hub.services.printing import Printing
 from hub.services.stock import Stock
 from hub.store import backup
@@ -101,6 +102,7 @@ async def running_hub(
         parts = _build(
             config, store, catalog, clock, extras=_Extras(printer_previews, demo_buttons)
         )
+        await parts.services.pacer.load()
         consumers = _consumers(config, parts, scale_line_overrides)
         supervisor = Supervisor(store, consumers)
         app = build_app(parts.services)
@@ -188,6 +190,16 @@ def _build(
 
         bus = Bus(config.broker, store_id, handle)
     printing = _printing(config, store, catalog, clock, live, store_id, bus)
+    pacer = Pacer(
+        store,
+        catalog,
+        clock,
+        live,
+        config.pacing,
+        timezone=config.timezone,
+        chits=printing.chits_in_tx,
+    )
+    kitchen.pacer = pacer
     ordering = Ordering(
         store,
         catalog,
@@ -195,6 +207,7 @@ def _build(
         require_open=config.tables_require_open,
         require_pin=config.tables_require_pin,
         on_tickets=printing.chits_in_tx,
+        pacer=pacer,
     )
     corrections = Corrections(
         store,
@@ -208,7 +221,7 @@ def _build(
     )
     relay = None
     if bus is not None:
-        router = Router(kitchen, calls, devices, live, catalog, printing)
+        router = Router(kitchen, calls, devices, live, catalog, printing, pacer)
         relay = _relay(config, store, store_id, bus)
     extra_health: dict[str, Any] = {}
     ids = SystemIds()
@@ -250,6 +263,7 @@ def _build(
         backup_keep=config.backup_keep,
         orders_in_flight_max=config.limits.orders_in_flight,
         demo_buttons=extras.demo_buttons,
+        pacer=pacer,
     )
     link = _cloud_link(config, store, extra_health, clock)
     return _Parts(store_id, services, bus, relay, link)
@@ -311,7 +325,7 @@ def _consumers(
     out: list[Consumer] = []
     if parts.bus is not None:
         out.append(Loop("mqtt-bus", parts.bus.run, stop=parts.bus.stop))
-    out += [s.live, s.printing, s.calls, Loop("activity-log", ActivityLog(s).run)]
+    out += [s.live, s.printing, s.calls, s.pacer, Loop("activity-log", ActivityLog(s).run)]
     out.append(Loop("forget-guests", s.booking.run_forgetting))
     if parts.relay is not None:
         out.append(parts.relay)

@@ -77,6 +77,20 @@ A store box's config file (TOML)::
                                           # this many days after the visit
     default_turn_minutes = 75             # a table's turn until enough checks are learned
     preorder_lead_minutes = 20            # pre-ordered dishes fire this long before the time
+    [pacing]                              # courses held and fired, quoted waits
+    auto_fire = "ready"                   # fire the next course when the previous one is
+                                          # ready (bumped), served, or "manual" (a tap only)
+    fire_after_seconds = 0                # and at the latest this long after the previous
+                                          # course fired (0: no timer)
+    pace = true                           # start a fired course's items to land together
+    flag_after_seconds = 600              # a table waiting this long between courses is flagged
+    slack_seconds = 60                    # paced tickets start this much early
+
+    [stations.grill]                      # per station (ids of the menu)
+    cooks = 2                             # how many tickets it makes at once
+    wait_limit_seconds = 1800             # past this projected wait diners are warned
+    pause_over_limit = false              # and its items are paused until the load falls
+    show_held = false                     # held courses shown greyed on its screens
 
     [backups]                             # online copies in <data_dir>/backups
     every_hours = 6                       # 0: only `tablehub backup` and before upgrades
@@ -108,6 +122,7 @@ from __future__ import annotations
 
 import secrets
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -251,6 +266,38 @@ class BookingConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StationPacing:
+    """A station's capacity and load limit: `cooks` tickets at once; past `wait_limit_s` of
+    projected wait (0: no limit) diners are told, and with `pause` its items are paused until
+    the wait falls under the limit again; `show_held`: its screens show held courses greyed."""
+
+    cooks: int = 1
+    wait_limit_s: int = 0
+    pause: bool = False
+    show_held: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PacingConfig:
+    """Courses and quoted waits: when a held course fires by itself (`auto_fire`: ready,
+    served or manual; and `fire_after_s` after the previous course fired, 0: never), whether
+    a fired course is paced, and each station's `StationPacing`."""
+
+    auto_fire: str = "ready"
+    fire_after_s: int = 0
+    pace: bool = True
+    flag_after_s: int = 600  # a table waiting this long for its next course is flagged
+    slack_s: int = 60  # a paced ticket starts this much early (a busy cook still makes it)
+    stations: Mapping[str, StationPacing] = field(default_factory=dict)
+
+    def station(self, station_id: str) -> StationPacing:
+        return self.stations.get(station_id, _DEFAULT_STATION)
+
+
+_DEFAULT_STATION = StationPacing()
+
+
+@dataclass(frozen=True, slots=True)
 class HubConfig:
     data_dir: Path
     http_host: str = "127.0.0.1"
@@ -277,6 +324,7 @@ class HubConfig:
     backup_keep: int = 14
     shift: ShiftConfig = field(default_factory=ShiftConfig)
     booking: BookingConfig = field(default_factory=BookingConfig)
+    pacing: PacingConfig = field(default_factory=PacingConfig)
 
     @property
     def db_path(self) -> Path:
@@ -387,6 +435,21 @@ class BookingSection(Settings, frozen=True, kw_only=True):
     preorder_lead_minutes: Annotated[int, msgspec.Meta(ge=0, le=240)] = 20
 
 
+class PacingSection(Settings, frozen=True, kw_only=True):
+    auto_fire: Literal["ready", "served", "manual"] = "ready"
+    fire_after_seconds: Annotated[int, msgspec.Meta(ge=0, le=4 * 3600)] = 0
+    pace: bool = True
+    flag_after_seconds: Annotated[int, msgspec.Meta(ge=0, le=4 * 3600)] = 600
+    slack_seconds: Annotated[int, msgspec.Meta(ge=0, le=1800)] = 60
+
+
+class StationSection(Settings, frozen=True, kw_only=True):
+    cooks: Annotated[int, msgspec.Meta(ge=1, le=50)] = 1
+    wait_limit_seconds: Annotated[int, msgspec.Meta(ge=0, le=6 * 3600)] = 0
+    pause_over_limit: bool = False
+    show_held: bool = False
+
+
 class BackupsSection(Settings, frozen=True, kw_only=True):
     every_hours: Seconds = 6.0
     keep: Count = 14
@@ -440,6 +503,8 @@ class HubFile(Settings, frozen=True, kw_only=True):
     bridge: BridgeSection | None = None
     devices: DevicesSection = msgspec.field(default_factory=DevicesSection)
     doctor: DoctorSection = msgspec.field(default_factory=DoctorSection)
+    pacing: PacingSection = msgspec.field(default_factory=PacingSection)
+    stations: dict[str, StationSection] = msgspec.field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- reading
@@ -507,6 +572,22 @@ def _config(raw: HubFile, path: Path) -> HubConfig:
             forget_after_days=raw.booking.forget_after_days,
             default_turn_minutes=raw.booking.default_turn_minutes,
             preorder_lead_minutes=raw.booking.preorder_lead_minutes,
+        ),
+        pacing=PacingConfig(
+            auto_fire=raw.pacing.auto_fire,
+            fire_after_s=raw.pacing.fire_after_seconds,
+            pace=raw.pacing.pace,
+            flag_after_s=raw.pacing.flag_after_seconds,
+            slack_s=raw.pacing.slack_seconds,
+            stations={
+                sid: StationPacing(
+                    cooks=st.cooks,
+                    wait_limit_s=st.wait_limit_seconds,
+                    pause=st.pause_over_limit,
+                    show_held=st.show_held,
+                )
+                for sid, st in raw.stations.items()
+            },
         ),
     )
 

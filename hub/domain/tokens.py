@@ -62,10 +62,12 @@ ROLES = ("kitchen", "floor", "admin")
 
 # What each role may do; admin may do everything.
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "kitchen": frozenset({"kds", "bump", "availability", "stock", "serve", "read", "weigh"}),
-    "floor": frozenset({"floor", "serve", "read", "availability", "weigh"}),
+    "kitchen": frozenset(
+        {"kds", "bump", "availability", "stock", "serve", "read", "weigh", "fire"}
+    ),
+    "floor": frozenset({"floor", "serve", "read", "availability", "weigh", "fire"}),
     "admin": frozenset(
-        {"kds", "bump", "availability", "stock", "serve", "read", "floor", "admin", "weigh"}
+        {"kds", "bump", "availability", "stock", "serve", "read", "floor", "admin", "weigh", "fire"}
     ),
 }
 

@@ -17,6 +17,7 @@ from hub.services.corrections import Corrections
 from hub.services.devices import Devices
 from hub.services.kitchen import Kitchen
 from hub.services.ordering import Ordering, Weighing
+from hub.services.pacing import Pacer
 from hub.services.printing import Printing
 from hub.services.stock import Stock
 from hub.store.db import Store
@@ -40,6 +41,7 @@ class Services:
     clock: Clock
     ids: IdGen
     started_ms: int  # monotonic (Clock.monotonic_ms)
+    pacer: Pacer  # courses held and fired, prep times learnt, waits quoted
     broker_connected: asyncio.Event | None = None
     # why the hub's last broker connection failed (e.g. its login refused), or None
     broker_error: Callable[[], str | None] | None = None

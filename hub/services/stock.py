@@ -17,8 +17,8 @@ from hub.domain.events import ItemAvailability, StockChanged
 from hub.domain.menu import Menu
 from hub.domain.stock import MAX_COUNT, Level, short_message, wanted
 from hub.errors import InvalidInput, NotEnoughLeft, NotFound
+from hub.services.actions import check_action_id as _check_action_id
 from hub.services.catalog import Catalog
-from hub.services.kitchen import _check_action_id
 from hub.store import repos
 from hub.store.db import Store, Tx
 

@@ -32,6 +32,7 @@ from hub.web import (
     demo_panel,
     live,
     metrics,
+    pacing_api,
     pairing,
     shift_api,
 )
@@ -251,6 +252,7 @@ def build_app(services: Services) -> web.Application:
     app.on_response_prepare.append(_security_headers)
     app.add_routes(api.routes)
     shift_api.setup(app)
+    pacing_api.setup(app)
     app.add_routes(booking_api.routes)
     app.add_routes(metrics.routes)
     admin_api.setup(app)

@@ -168,12 +168,14 @@ def test_hash_staff_token_is_sha256_hex() -> None:
     assert len(hash_staff_token("")) == 64
 
 
-ACTIONS = ("kds", "bump", "availability", "serve", "read", "floor", "admin", "weigh", "stock")
+ACTIONS = (
+    "kds", "bump", "availability", "serve", "read", "floor", "admin", "weigh", "stock", "fire",
+)  # fmt: skip
 MATRIX = {
-    # role:    kds   bump  avail serve read  floor admin  weigh stock
-    "kitchen": (True, True, True, True, True, False, False, True, True),
-    "floor": (False, False, True, True, True, True, False, True, False),
-    "admin": (True, True, True, True, True, True, True, True, True),
+    # role:    kds   bump  avail serve read  floor admin  weigh stock fire
+    "kitchen": (True, True, True, True, True, False, False, True, True, True),
+    "floor": (False, False, True, True, True, True, False, True, False, True),
+    "admin": (True, True, True, True, True, True, True, True, True, True),
 }
 
 

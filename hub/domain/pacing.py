@@ -1,0 +1,344 @@
+"""Pacing the kitchen, as pure functions: which courses of an order are held, what an item
+takes (learnt from bumps, robustly), when the kitchen will get to each ticket (a projection of
+every station's queue over its cooks), and when each ticket of a fired course should start so
+that the course lands on the pass together.
+
+A *job* is one ticket as a cook sees it: it may start at `ready_ms` (fired, and its paced
+start reached) and takes `work_s` (the longest of its lines). A station has `parallel` cooks
+taking jobs in order of `ready_ms`.
+
+Pure: the standard library only.
+"""
+
+from __future__ import annotations
+
+import heapq
+import statistics
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+# ---------------------------------------------------------------- courses
+
+
+def held_ranks(
+    order_ranks: Sequence[tuple[int, bool]], table_held: Iterable[int], all_together: bool
+) -> set[int]:
+    """The course ranks of a new order that are held. `order_ranks`: each line's course rank
+    (-1: no course) and whether that course may be held; `table_held`: the ranks the table
+    already has held. The order's first course goes at once; later ones wait, and so does a
+    course the table already holds (or a later one), so a round added to a held course
+    joins it. "All together": nothing is held."""
+    if all_together:
+        return set()
+    holdable = sorted({r for r, hold in order_ranks if hold and r >= 0})
+    if not holdable:
+        return set()
+    first = holdable[0]
+    held_before = min(table_held, default=None)
+    return {r for r in holdable if r > first or (held_before is not None and r >= held_before)}
+
+
+# ---------------------------------------------------------------- learnt prep times
+
+
+def robust_median(values: Sequence[float], k: float = 3.0) -> float | None:
+    """The median of `values` once those further than k scaled MADs from it are left out
+    (a ticket bumped late, or forgotten and bumped an hour on, does not move it)."""
+    if not values:
+        return None
+    med = statistics.median(values)
+    mad = statistics.median(abs(v - med) for v in values) * 1.4826
+    spread = max(mad, 0.05 * med, 1.0)
+    kept = [v for v in values if abs(v - med) <= k * spread]
+    return statistics.median(kept) if kept else med
+
+
+@dataclass
+class PrepModel:
+    """What an item takes at a station, from its last `window` bumps: per hour of day once
+    that hour has `min_hour` of them, else over the whole day once there are `min_all`, else
+    the menu's prep time. Outliers beyond `k` scaled MADs are ignored."""
+
+    window: int = 40
+    k: float = 3.0
+    min_hour: int = 5
+    min_all: int = 3
+    min_station: int = 5
+    _hour: dict[tuple[str, str, int], deque[float]] = field(default_factory=dict)
+    _all: dict[tuple[str, str], deque[float]] = field(default_factory=dict)
+    _ratio: dict[str, deque[float]] = field(default_factory=dict)
+    _cache: dict[tuple[str, str, int], float | None] = field(default_factory=dict)
+
+    def observe(self, item: str, station: str, hour: int, seconds: float) -> None:
+        """A ticket of this one item took `seconds`."""
+        if not 0 < seconds < 6 * 3600:
+            return  # a clock step or a ticket left on a screen overnight: not a prep time
+        self._hour.setdefault((item, station, hour), deque(maxlen=self.window)).append(seconds)
+        self._all.setdefault((item, station), deque(maxlen=self.window)).append(seconds)
+        for h in range(-1, 24):  # every hour falling back to the day's changes too
+            self._cache.pop((item, station, h), None)
+
+    def observe_station(self, station: str, seconds: float, menu_s: int) -> None:
+        """Any ticket of the station took `seconds` where the menu said `menu_s`: how far
+        the menu's times are off at this station, for items not learnt yet."""
+        if 0 < seconds < 6 * 3600 and menu_s > 0:
+            self._ratio.setdefault(station, deque(maxlen=4 * self.window)).append(seconds / menu_s)
+
+    def station_ratio(self, station: str) -> float:
+        got = self._ratio.get(station, ())
+        if len(got) < self.min_station:
+            return 1.0
+        return min(2.0, max(0.5, robust_median(list(got), self.k) or 1.0))
+
+    def learnt(self, item: str, station: str, hour: int) -> float | None:
+        """The learnt time, or None while there are too few bumps."""
+        key = (item, station, hour)
+        if key not in self._cache:
+            by_hour = self._hour.get(key, ())
+            if len(by_hour) >= self.min_hour:
+                self._cache[key] = robust_median(list(by_hour), self.k)
+            else:
+                self._cache[key] = self._day(item, station)
+        return self._cache[key]
+
+    def _day(self, item: str, station: str) -> float | None:
+        key = (item, station, -1)
+        if key not in self._cache:
+            all_day = self._all.get((item, station), ())
+            ok = len(all_day) >= self.min_all
+            self._cache[key] = robust_median(list(all_day), self.k) if ok else None
+        return self._cache[key]
+
+    def expected(self, item: str, station: str, hour: int, default_s: int) -> int:
+        """The learnt time; else the menu's, as far off as the station's menu times are."""
+        got = self.learnt(item, station, hour)
+        if got is None:
+            return max(1, round(default_s * self.station_ratio(station)))
+        return max(1, round(got))
+
+    def count(self, item: str, station: str) -> int:
+        return len(self._all.get((item, station), ()))
+
+
+def service_time(bump_ms: int, ready_ms: int, freed: Sequence[int], parallel: int) -> float:
+    """How long a cook spent on a ticket bumped at `bump_ms`: from when it could start and a
+    cook was free (the `parallel`-th last bump of the station before it, `freed` newest
+    last) to its bump."""
+    start = ready_ms
+    if len(freed) >= parallel:
+        start = max(start, freed[-parallel])
+    return (bump_ms - start) / 1000.0
+
+
+# ---------------------------------------------------------------- the queue's projection
+
+RESIMULATE_MAX = 400  # a station's queue past this: new tickets follow it, not re-placed
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    ticket_id: int
+    station: str
+    ready_ms: int  # may start from then (fired, paced start reached); held: its fire guess
+    work_s: int  # what it takes once started
+    order_id: int = 0
+    held: bool = False
+    fired_ms: int = 0  # its place in the station's order (0: its ready_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class Projection:
+    """The stations' queues as projected at `now_ms`: when each job should be done, and what
+    is needed to place more jobs among them (each station's jobs and its cooks' free times
+    before them)."""
+
+    now_ms: int
+    finish_ms: Mapping[int, int]  # ticket id -> when it should be bumped
+    jobs: Mapping[str, list[Job]] = field(default_factory=dict)
+    cooks_free: Mapping[str, list[int]] = field(default_factory=dict)
+    free_after: Mapping[str, list[int]] = field(default_factory=dict)  # after every job
+
+    def place(self, station: str, new: Sequence[Job]) -> dict[int, int]:
+        """When each of `new` would start at `station`, among its queue (new jobs count as
+        fired now, after every job already there). With no job waiting for a later start
+        (or a very long queue) they simply follow the queue."""
+        known = self.jobs.get(station, ())
+        if len(known) > RESIMULATE_MAX or all(j.ready_ms <= self.now_ms for j in known):
+            after = sorted(self.free_after.get(station) or [self.now_ms])
+            out = {}
+            for j in sorted(new, key=_by_ready):
+                start = max(heapq.heappop(after), j.ready_ms)
+                out[j.ticket_id] = start
+                heapq.heappush(after, start + j.work_s * 1000)
+            return out
+        heap = list(self.cooks_free.get(station) or [self.now_ms - 10**9])
+        jobs = sorted([*self.jobs.get(station, ()), *new], key=_by_ready)
+        starts: dict[int, int] = {}
+        _schedule(self.now_ms, jobs, heap, {}, starts)
+        return {j.ticket_id: starts[j.ticket_id] for j in new}
+
+    def station_wait_s(self, station: str, now_ms: int) -> int:
+        """How long a ticket sent now would wait for a cook."""
+        probe = Job(-1, station, now_ms, 60, fired_ms=now_ms + 1)
+        return max(0, (self.place(station, [probe])[-1] - now_ms) // 1000)
+
+
+def _overdue_s(work_s: int) -> int:
+    """What a job past its expected time is still given: a tenth of it, 30 s to 2 min."""
+    return min(120, max(30, work_s // 10))
+
+
+def project(
+    now_ms: int,
+    jobs: Iterable[Job],
+    parallel: Mapping[str, int],
+    freed: Mapping[str, Sequence[int]] | None = None,
+) -> Projection:
+    """When each job should be done. Every station's cooks work as its screen asks: a free
+    cook takes, of the tickets that may start, the one fired first (a paced ticket whose
+    time has come goes before those fired after it). A cook is free from its last bump
+    (`freed`, the station's recent bump times); a job under way is done at its expected
+    time or, past it, a little later."""
+    by_station: dict[str, list[Job]] = {}
+    for j in jobs:
+        by_station.setdefault(j.station, []).append(j)
+    finish: dict[int, int] = {}
+    cooks_free: dict[str, list[int]] = {}
+    free_after: dict[str, list[int]] = {}
+    for station in set(by_station) | set(parallel):
+        c = max(1, parallel.get(station, 1))
+        recent = list((freed or {}).get(station, ()))[-c:]
+        heap = sorted(recent + [now_ms - 10**9] * (c - len(recent)))
+        cooks_free[station] = list(heap)
+        by_station[station] = sorted(by_station.get(station, ()), key=_by_ready)
+        _schedule(now_ms, by_station[station], heap, finish, {})
+        free_after[station] = [max(t, now_ms) for t in heap]
+    return Projection(now_ms, finish, by_station, cooks_free, free_after)
+
+
+def _by_ready(j: Job) -> tuple[int, int]:
+    return (j.ready_ms, j.ticket_id)
+
+
+def _schedule(
+    now_ms: int, jobs: list[Job], heap: list[int], finish: dict[int, int], starts: dict[int, int]
+) -> None:
+    """List scheduling of one station's `jobs` (sorted by ready) on the cooks in `heap`."""
+    waiting: list[tuple[int, int, Job]] = []  # (fired, id, job) of jobs that may start
+    i = 0
+    while i < len(jobs) or waiting:
+        free_at = heapq.heappop(heap)
+        if not waiting and jobs[i].ready_ms > free_at:
+            free_at = jobs[i].ready_ms
+        while i < len(jobs) and jobs[i].ready_ms <= free_at:
+            j = jobs[i]
+            heapq.heappush(waiting, (j.fired_ms or j.ready_ms, j.ticket_id, j))
+            i += 1
+        j = heapq.heappop(waiting)[2]
+        start = max(free_at, j.ready_ms)
+        done = start + j.work_s * 1000
+        if done <= now_ms:  # under way and past its time: a little longer yet
+            done = now_ms + _overdue_s(j.work_s) * 1000
+        finish[j.ticket_id] = done
+        starts[j.ticket_id] = start
+        heapq.heappush(heap, done)
+
+
+# ---------------------------------------------------------------- pacing a fired course
+
+
+@dataclass(frozen=True, slots=True)
+class PaceLine:
+    key: int  # the line's index in the order
+    prep_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class PaceTicket:
+    ticket_id: int
+    station: str
+    lines: tuple[PaceLine, ...]
+
+    @property
+    def work_s(self) -> int:
+        return max((ln.prep_s for ln in self.lines), default=0)
+
+
+@dataclass(frozen=True, slots=True)
+class Paced:
+    """A fired ticket's times: it should start at `start_at_ms` (its longest line; each line
+    at `line_start_ms`) to be done at `due_ms` with the rest of its course."""
+
+    ticket_id: int
+    start_at_ms: int
+    due_ms: int
+    expected_s: int
+    line_start_ms: Mapping[int, int]
+
+
+def pace(
+    now_ms: int,
+    tickets: Sequence[PaceTicket],
+    projection: Projection,
+    *,
+    together: bool = True,
+    slack_ms: int = 0,
+) -> list[Paced]:
+    """Start times for the tickets of one fired course. Each station takes a new ticket when
+    its next cook is free (`projection`); the course's target is the latest of those finishes,
+    and every ticket (every line) starts so that it ends at the target (`slack_ms` early: a
+    cook busy at its time then still makes it). `together` False: all start now (everything
+    fired at once), each due when its own station can make it."""
+    ready = {t.ticket_id: now_ms for t in tickets}
+    ends: dict[int, int] = {}
+    target = now_ms
+    for _ in range(3 if together else 1):
+        # where each ticket would start among the known queue, starting when asked; then
+        # ask each to start so that all end together, and look again (a cook may be busy)
+        by_station: dict[str, list[Job]] = {}
+        for t in tickets:
+            job = Job(t.ticket_id, t.station, ready[t.ticket_id], t.work_s, fired_ms=now_ms + 1)
+            by_station.setdefault(t.station, []).append(job)
+        starts: dict[int, int] = {}
+        for station, new in by_station.items():
+            starts.update(projection.place(station, new))
+        ends = {t.ticket_id: starts[t.ticket_id] + t.work_s * 1000 for t in tickets}
+        if max(ends.values(), default=now_ms) == target:
+            break
+        target = max(ends.values(), default=now_ms)
+        ready = {t.ticket_id: max(now_ms, target - t.work_s * 1000 - slack_ms) for t in tickets}
+    out = []
+    for t in tickets:
+        due = target if together else ends[t.ticket_id]
+        lines = {
+            ln.key: (max(now_ms, due - ln.prep_s * 1000 - slack_ms) if together else now_ms)
+            for ln in t.lines
+        }
+        start = min(lines.values(), default=now_ms)
+        out.append(Paced(t.ticket_id, start, due, t.work_s, lines))
+    return out
+
+
+# ---------------------------------------------------------------- quotes
+
+
+def percentile(values: Sequence[float], p: float) -> float | None:
+    """The p-th percentile (0-100), nearest rank; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), -(-len(ordered) * p // 100)))
+    return ordered[int(rank) - 1]
+
+
+def error_stats(errors_s: Sequence[float]) -> dict[str, float | int | None]:
+    """How far quotes were from the actual ready time: count, p50 and p90 of the absolute
+    error, and the mean signed error (positive: later than quoted)."""
+    absolute = [abs(e) for e in errors_s]
+    return {
+        "count": len(errors_s),
+        "p50_s": percentile(absolute, 50),
+        "p90_s": percentile(absolute, 90),
+        "mean_s": round(statistics.fmean(errors_s), 1) if errors_s else None,
+    }
