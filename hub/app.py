@@ -249,7 +249,9 @@ def _build(
                 default_turn_s=config.booking.default_turn_minutes * 60,
                 forget_after_days=config.booking.forget_after_days,
                 require_pin=config.tables_require_pin,
+                preorder_lead_s=config.booking.preorder_lead_minutes * 60,
             ),
+            pacer,
         ),
         clock=clock,
         ids=ids,
@@ -327,6 +329,7 @@ def _consumers(
         out.append(Loop("mqtt-bus", parts.bus.run, stop=parts.bus.stop))
     out += [s.live, s.printing, s.calls, s.pacer, Loop("activity-log", ActivityLog(s).run)]
     out.append(Loop("forget-guests", s.booking.run_forgetting))
+    out.append(Loop("pre-orders", s.booking.run_preorders))
     if parts.relay is not None:
         out.append(parts.relay)
     if config.backup_every_s > 0:

@@ -12,6 +12,7 @@ refused (`409 double_booked`, naming the clash) unless the host books it anyway
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -35,6 +36,7 @@ from hub.domain.ports import Clock, IdGen
 from hub.errors import Conflict, InvalidInput, NotFound
 from hub.services.catalog import Catalog
 from hub.services.ordering import Ordering
+from hub.services.pacing import Pacer
 from hub.store import booking as rows
 from hub.store import checks as store_checks
 from hub.store import repos
@@ -80,6 +82,7 @@ class BookingSettings:
     default_turn_s: int = rules.DEFAULT_TURN_S
     forget_after_days: int = 30
     require_pin: bool = False
+    preorder_lead_s: int = 20 * 60  # pre-ordered dishes go to the kitchen this long before
 
 
 class Booking:
@@ -91,6 +94,7 @@ class Booking:
         ids: IdGen,
         ordering: Ordering,
         settings: BookingSettings = BookingSettings(),
+        pacer: Pacer | None = None,
     ) -> None:
         self._store = store
         self._catalog = catalog
@@ -98,6 +102,7 @@ class Booking:
         self._ids = ids
         self._ordering = ordering
         self.settings = settings
+        self._pacer = pacer
         self._turns: tuple[float, rules.TurnTimes] | None = None
 
     # ------------------------------------------------------------ turn times
@@ -316,14 +321,20 @@ class Booking:
 
     # ------------------------------------------------------------ seating, cancel, no-show
 
-    async def _seat_table(self, tx: Tx, table_id: str, party: int, source: str) -> int:
-        """Open a free table and its check for a party (inside a write); the check's id."""
+    async def _seat_table(
+        self, tx: Tx, table_id: str, party: int, source: str, own_check: int | None = None
+    ) -> int:
+        """Open a free table and its check for a party (inside a write); the check's id.
+        `own_check`: the check the party's pre-order already opened there (not a party)."""
         if table_id not in self._catalog.tables:
             raise NotFound(f"no table '{table_id[:40]}'", field="table")
         trow = await tx.one("SELECT opened_at FROM tables WHERE id=?", (table_id,))
         busy = await tx.one(
             "SELECT id FROM checks WHERE table_id=? AND closed_at IS NULL", (table_id,)
         )
+        if busy is not None and own_check is not None and int(busy[0]) == own_check:
+            busy = None
+            trow = None
         if (trow is not None and trow[0] is not None) or busy is not None:
             name = self._catalog.tables[table_id].name
             raise Conflict(f"{name} already has a party", field="table")
@@ -354,7 +365,8 @@ class Booking:
             if row["status"] != "booked":
                 raise Conflict(f"this reservation is {row['status']}", field="id")
             body = rows.res_body(row)
-            check_id = await self._seat_table(tx, table_id, body.party, "reservation")
+            own = row["check_id"] if body.fired_order is not None else None
+            check_id = await self._seat_table(tx, table_id, body.party, "reservation", own)
             await rows.put_reservation(
                 tx,
                 res_id=res_id,
@@ -375,24 +387,79 @@ class Booking:
 
         result = await self._store.write(unit)
         await self._after_seating(table_id)
-        await self._fire_dishes(res_id, by)
+        if not await self._fire_dishes(res_id, by):
+            await self._fire_held(table_id, res_id, by)
         log.info("reservation %s seated at %s by %s", res_id, table_id, by)
         return dict(result)
 
-    async def _fire_dishes(self, res_id: str, by: str) -> None:
-        """The pre-ordered dishes of a seated reservation become its table's order (once:
-        the order's key is the reservation's)."""
+    async def _fire_held(self, table_id: str, res_id: str, by: str) -> None:
+        """The party is seated: the course its pre-order holds fires now (pacing's fire)."""
+        if self._pacer is None:
+            return
+        # nothing held (the pre-order had one course, or it fired already): a Conflict
+        with contextlib.suppress(Conflict):
+            await self._pacer.fire(table_id, None, f"seated-{_key(res_id)}", by or "host")
+
+    async def _fire_dishes(self, res_id: str, by: str) -> bool:
+        """The pre-ordered dishes become the table's order through Ordering (once: its key is
+        the reservation's), where pacing holds the later courses; the order is noted on the
+        reservation. False when there is nothing to send (no dishes, no table, sent)."""
         row = await rows.read_reservation(self._store, res_id)
         if row is None or row["table_id"] is None:
-            return
+            return False
         body = rows.res_body(row)
-        if not body.dishes:
-            return
+        if not body.dishes or body.fired_order is not None:
+            return False
         lines = [LineRequest(d.item, d.qty, tuple(d.modifiers), d.note) for d in body.dishes]
         order, _ = await self._ordering.place_for_staff(
             row["table_id"], f"preorder-{_key(res_id)}", lines, by or "pre-order"
         )
+
+        async def unit(tx: Tx) -> None:
+            fresh = await rows.tx_reservation(tx, res_id)
+            if fresh is None:
+                return
+            await rows.put_reservation(
+                tx,
+                res_id=res_id,
+                day=fresh["day"],
+                at_ms=int(fresh["at_ms"]),
+                table_id=fresh["table_id"],
+                status=fresh["status"],
+                source=fresh["source"],
+                check_id=order.check_id,
+                body=msgspec.structs.replace(rows.res_body(fresh), fired_order=order.order_id),
+            )
+
+        await self._store.write(unit)
         log.info("reservation %s: pre-ordered dishes sent as order %d", res_id, order.order_id)
+        return True
+
+    async def fire_due_preorders(self) -> int:
+        """Send the pre-orders of bookings starting within the lead time (and not yet sent)
+        to the kitchen; how many were sent."""
+        now = self._clock.now_ms()
+        sent = 0
+        due = await rows.read_due(
+            self._store, now - DAY_MS, now + self.settings.preorder_lead_s * 1000
+        )
+        for row in due:
+            body = rows.res_body(row)
+            if body.dishes and body.fired_order is None and row["table_id"] is not None:
+                try:
+                    sent += await self._fire_dishes(row["id"], "pre-order")
+                except (Conflict, InvalidInput, NotFound) as exc:
+                    log.warning("pre-order of reservation %s not sent: %s", row["id"], exc)
+        return sent
+
+    async def run_preorders(self, every_s: float = 15.0) -> None:
+        """Send pre-orders at their lead time for the hub's life (a failed round is logged)."""
+        while True:
+            try:
+                await self.fire_due_preorders()
+            except Exception:
+                log.exception("sending pre-orders failed; trying again in %.0f s", every_s)
+            await asyncio.sleep(every_s)
 
     async def cancel(self, res_id: str, action_id: str, by: str, *, no_show: bool) -> Any:
         status = "no_show" if no_show else "cancelled"

@@ -8,15 +8,19 @@ their visit."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
 import pytest
 
-from hub.app import RunningHub
+from hub.app import RunningHub, running_hub
+from hub.config import HubConfig
 from hub.services import staff
 from hub.store.db import Tx
+from tests.samples import with_courses
 
 
 class Host:
@@ -279,3 +283,52 @@ async def test_guests_are_forgotten_after_their_visit(host: Host) -> None:
     assert keep is not None
     assert "New Guest" in keep[0]
     assert await host.hub.services.booking.forget_old() == 0
+
+
+@pytest.fixture
+async def course_hub(hub_config: HubConfig, menu_doc: dict[str, Any]) -> AsyncIterator[RunningHub]:
+    """A hub whose menu has courses (starters go at once, mains are held until fired)."""
+    config = replace(hub_config, broker=None)
+    async with running_hub(config, seed_menu=with_courses(menu_doc)) as running:
+        yield running
+
+
+async def test_pre_orders_go_at_the_lead_time_and_the_held_course_fires_at_seating(
+    course_hub: RunningHub, http: aiohttp.ClientSession
+) -> None:
+    token = await staff.issue(course_hub.services.store, "floor", "Host Hana")
+    host = Host(course_hub, http, token)
+    booking = course_hub.services.booking
+    store = course_hub.services.store
+    in_ten = (datetime.now().astimezone() + timedelta(minutes=10)).replace(tzinfo=None)
+    in_hours = in_ten + timedelta(hours=3)
+    dishes = [{"item": "sea-salt-edamame", "qty": 1}, {"item": "kung-pao-chicken", "qty": 2}]
+    at = in_ten.isoformat(timespec="minutes")
+    assert (await host.book("res-pre-0001", at=at, table="T7", dishes=dishes))[0] == 201
+    later = in_hours.isoformat(timespec="minutes")
+    assert (await host.book("res-pre-0002", at=later, table="T8", dishes=dishes))[0] == 201
+
+    # inside the 20-minute lead time: the first booking's dishes go to the kitchen, the
+    # starter at once and the main held; the later booking waits
+    assert await booking.fire_due_preorders() == 1
+    assert await booking.fire_due_preorders() == 0  # once
+    tickets = await store.read_all(
+        "SELECT t.station, t.status FROM tickets t JOIN orders o ON o.id = t.order_id "
+        "WHERE o.table_id = 'T7' ORDER BY t.id"
+    )
+    assert sorted(r[1] for r in tickets) == ["held", "open"]
+    assert await store.read_all("SELECT id FROM orders WHERE table_id = 'T8'") == []
+    status, day = await host.call("GET", "/api/v1/reservations?date=" + at[:10])
+    pre = next(r for r in day["reservations"] if r["id"] == "res-pre-0001")
+    assert (pre["status"], pre["check_id"] is not None) == ("booked", True)
+
+    # the party sits down at its table: the held main fires; no second order, one check
+    body = {"table": "T7", "id": "seat-pre-0001"}
+    status, seated = await host.call("POST", "/api/v1/reservations/res-pre-0001/seat", body)
+    assert status == 200, seated
+    assert seated["check_id"] == pre["check_id"]
+    statuses = await store.read_all(
+        "SELECT t.status FROM tickets t JOIN orders o ON o.id = t.order_id WHERE o.table_id = 'T7'"
+    )
+    assert sorted(r[0] for r in statuses) == ["open", "open"]
+    assert len(await store.read_all("SELECT id FROM orders WHERE table_id = 'T7'")) == 1
