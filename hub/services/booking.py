@@ -34,6 +34,7 @@ from hub.domain.events import (
 from hub.domain.orders import LineRequest, price_line
 from hub.domain.ports import Clock, IdGen
 from hub.errors import Conflict, InvalidInput, NotFound
+from hub.services import stock
 from hub.services.catalog import Catalog
 from hub.services.ordering import Ordering
 from hub.services.pacing import Pacer
@@ -231,6 +232,7 @@ class Booking:
             if row is not None and row["status"] != "booked":
                 raise Conflict(f"this reservation is {row['status']}", field="id")
             warnings = await self._clashes(tx, req, at_ms, turn_s, turns)
+            await self._reserve(tx, None if row is None else rows.res_body(row), req.dishes)
             body = rows.ResBody(
                 name=req.name,
                 party=req.party,
@@ -262,6 +264,18 @@ class Booking:
         result: tuple[ReservationInfo, list[str]] = await self._store.write(unit)
         log.info("reservation %s %s by %s", req.id, "booked", by)
         return result
+
+    async def _reserve(self, tx: Tx, before: rows.ResBody | None, dishes: Sequence[DishIn]) -> None:
+        """Pre-orders reserve their portions of counted dishes in the booking's write: an
+        edit returns the old dishes' and takes the new ones' (refused naming `dishes` when
+        fewer are left)."""
+        if before is not None and before.fired_order is None:
+            for d in before.dishes:
+                await stock.put_back(tx, d.item, d.qty, reason="preorder")
+        await stock.take(
+            tx, self._catalog.menu, [(d.item, d.qty) for d in dishes], reason="preorder",
+            field="dishes",
+        )  # fmt: skip
 
     async def _clashes(
         self, tx: Tx, req: BookRequest, at_ms: int, turn_s: int, turns: rules.TurnTimes
@@ -412,7 +426,11 @@ class Booking:
             return False
         lines = [LineRequest(d.item, d.qty, tuple(d.modifiers), d.note) for d in body.dishes]
         order, _ = await self._ordering.place_for_staff(
-            row["table_id"], f"preorder-{_key(res_id)}", lines, by or "pre-order"
+            row["table_id"],
+            f"preorder-{_key(res_id)}",
+            lines,
+            by or "pre-order",
+            stock_taken=True,  # reserved when booked
         )
 
         async def unit(tx: Tx) -> None:
@@ -475,6 +493,10 @@ class Booking:
                 raise NotFound(f"no reservation '{res_id[:40]}'", field="id")
             if row["status"] != "booked":
                 raise Conflict(f"this reservation is {row['status']}", field="id")
+            body = rows.res_body(row)
+            if body.fired_order is None:  # the dishes were not made: their portions go back
+                for d in body.dishes:
+                    await stock.put_back(tx, d.item, d.qty, reason="preorder", by=by)
             await rows.put_reservation(
                 tx,
                 res_id=res_id,

@@ -206,13 +206,17 @@ class Ordering:
         entered_by: str,
         *,
         all_together: bool = False,
+        stock_taken: bool = False,
     ) -> tuple[Order, bool]:
         """An order taken by staff for a table (no table code or PIN; the menu's checks
-        all apply), saying who entered it. Idempotent on (table, key) like a diner's."""
+        all apply), saying who entered it. Idempotent on (table, key) like a diner's.
+        `stock_taken`: its portions were taken already (a pre-order reserves them)."""
         table = self._catalog.tables.get(table_id) if isinstance(table_id, str) else None
         if table is None:
             raise NotFound(f"no table '{str(table_id)[:40]}'", field="table")
-        return await self._place(table, key, lines, None, entered_by, all_together)
+        return await self._place(
+            table, key, lines, None, entered_by, all_together, stock_taken=stock_taken
+        )
 
     async def _place(
         self,
@@ -222,6 +226,8 @@ class Ordering:
         checks: Callable[[Table], None] | None,
         entered_by: str | None,
         all_together: bool = False,
+        *,
+        stock_taken: bool = False,
     ) -> tuple[Order, bool]:
         check_key(key)
         digest = request_hash(lines)
@@ -252,7 +258,8 @@ class Ordering:
                 assert order is not None
                 return order, True
             # counted items: taken in this write, or the whole order is refused
-            await stock.take(tx, menu, [(p.item.id, p.qty) for p in priced])
+            if not stock_taken:
+                await stock.take(tx, menu, [(p.item.id, p.qty) for p in priced])
             order, tickets = await _save(
                 tx, table, key, digest, priced, total, created_ms, entered_by, how
             )

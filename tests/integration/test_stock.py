@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -267,3 +268,46 @@ async def test_a_count_survives_a_restart(hub_config: HubConfig, menu_doc: dict[
         assert (level.left, level.low_at) == (4, 2)
         doc = next(i for i in hub.services.catalog.public_menu()["items"] if i["id"] == EDAMAME)
         assert doc["stock_left"] == 4
+
+
+async def test_pre_orders_reserve_portions_and_cancelled_ones_put_them_back(
+    client: Client,
+) -> None:
+    assert (await client.stock(EDAMAME, {"count": 3, "id": "pre-stock-01"}))[0] == 200
+    at = (datetime.now().astimezone() + timedelta(days=1)).replace(tzinfo=None)
+    booking = {
+        "id": "res-stock-0001",
+        "name": "Ada",
+        "party": 2,
+        "at": at.isoformat(timespec="minutes"),
+        "table": "T9",
+        "dishes": [{"item": EDAMAME, "qty": 2}],
+    }
+    status, _ = await client.call("POST", "/api/v1/reservations", "floor", booking)
+    assert status == 201
+    assert (await client.menu_item(EDAMAME))["stock_left"] == 1  # reserved
+    # another pre-order for more than is left: refused, naming the dishes
+    more = booking | {"id": "res-stock-0002", "table": "T10"}
+    status, err = await client.call("POST", "/api/v1/reservations", "floor", more)
+    assert (status, err["error"], err["field"], err["left"]) == (
+        409,
+        "not_enough_left",
+        "dishes",
+        1,
+    )
+    # cancelled: the portions come back
+    cancel = {"id": "cancel-stock-01"}
+    status, _ = await client.call(
+        "POST", "/api/v1/reservations/res-stock-0001/cancel", "floor", cancel
+    )
+    assert status == 200
+    assert (await client.menu_item(EDAMAME))["stock_left"] == 3
+    # booked again and seated: the dishes become an order, taken from the count once
+    again = booking | {"id": "res-stock-0003"}
+    assert (await client.call("POST", "/api/v1/reservations", "floor", again))[0] == 201
+    seat = {"table": "T9", "id": "seat-stock-001"}
+    status, _ = await client.call("POST", "/api/v1/reservations/res-stock-0003/seat", "floor", seat)
+    assert status == 200
+    assert (await client.menu_item(EDAMAME))["stock_left"] == 1
+    rows = await client.hub.services.store.read_all("SELECT body FROM orders WHERE table_id='T9'")
+    assert [ln["qty"] for r in rows for ln in json.loads(r[0])["lines"]] == [2]
