@@ -138,6 +138,7 @@ async def running_hub(
                     services = parts.services
                     services.accepting = False
                     services.devices.stopping = services.printing.stopping = True
+                    services.live.close_all()  # open screens would hold the server's shutdown
             # the HTTP connections are closed (above, on leaving `serving`)
         finally:
             if running is not None:
@@ -237,6 +238,7 @@ def _build(
         ids=SystemIds(),
         started_ms=clock.monotonic_ms(),
         broker_connected=None if bus is None else bus.connected,
+        broker_error=None if bus is None else (lambda: bus.last_error),
         extra_health=extra_health,
         relay_status=None if relay is None else relay.status,
         limits=_limits(config, clock),

@@ -23,6 +23,8 @@ import sys
 import time
 from collections.abc import Callable
 
+from plumbing import journald
+
 QUEUE_SIZE = 10_000
 REPEAT_BURST = 10
 REPEAT_WINDOW_S = 30.0
@@ -139,12 +141,14 @@ def stop() -> None:
 def setup(level: str = "info", *, json_lines: bool = True, stream: object = None) -> None:
     global _listener, _handoff
     stop()
-    writer = logging.StreamHandler(stream or sys.stdout)  # type: ignore[arg-type]
-    writer.setFormatter(
+    out = stream or sys.stdout
+    writer = logging.StreamHandler(out)  # type: ignore[arg-type]
+    formatter = (
         JsonFormatter()
         if json_lines
         else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
+    writer.setFormatter(journald.for_stream(formatter, out))  # `<3>` prefixes for journald
     q: queue.Queue[logging.LogRecord] = queue.Queue(QUEUE_SIZE)
     _handoff = _Handoff(q)
     _handoff.addFilter(RepeatLimit())

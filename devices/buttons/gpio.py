@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from gpiozero import LED, Button, GPIOZeroError
@@ -76,11 +77,20 @@ class GpioBoard:
             self._loop.call_soon_threadsafe(self._on_edge, index, pressed, at)
 
     def close(self) -> None:
+        """Release every pin. The devices close side by side: each button's hold thread
+        takes up to 0.1 s to notice it is stopped, one after another a board of 12 buttons
+        held the agent's stop (and so the hub's) for over a second."""
         self._closed = True
-        for dev in (*self.buttons, *self.leds):
-            try:
-                dev.close()
-            except GPIOZeroError as exc:
-                log.warning("closing %s: %s", dev, exc)
+        devices = [*self.buttons, *self.leds]
+        if devices:
+            with ThreadPoolExecutor(len(devices), thread_name_prefix="gpio-close") as pool:
+                list(pool.map(_close, devices))
         self.buttons.clear()
         self.leds.clear()
+
+
+def _close(dev: Button | LED) -> None:
+    try:
+        dev.close()
+    except GPIOZeroError as exc:
+        log.warning("closing %s: %s", dev, exc)

@@ -14,8 +14,9 @@ from typing import Any
 
 import msgspec
 
-from hub.domain.events import NOBODY, Audience
+from hub.domain.events import NOBODY, Audience, TicketCreated
 from hub.store.db import Event
+from plumbing.histogram import Histogram
 
 log = logging.getLogger("tablehub.live")
 
@@ -24,6 +25,10 @@ log = logging.getLogger("tablehub.live")
 # of them cost a screen ~64 KB. A small queue dropped the expo screens whenever the loop fell
 # a tenth of a second behind at a rush, and each resync's snapshot put it further behind.
 QUEUE_SIZE = 8192
+# order -> kitchen screen, in seconds (GET /metrics): from the order's acceptance (its ticket's
+# created_ms) to the new ticket's message written to a screen of its station
+ORDER_TO_KDS_BOUNDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+AWAITING_MAX = 4096  # new tickets waiting for their first screen; the oldest go beyond this
 
 
 class Control(enum.Enum):
@@ -116,6 +121,9 @@ class LiveHub:
         self._by_table: dict[str, set[Subscriber]] = {}
         self.dropped_screens = 0
         self.weights: dict[str, tuple[int, bool]] = {}  # scale -> latest (grams, stable)
+        self.order_to_kds = Histogram(ORDER_TO_KDS_BOUNDS)
+        # seq of a new ticket queued for its station's screens -> (station, created_ms)
+        self._awaiting: dict[int, tuple[str, int]] = {}
 
     name = "live-screens"
 
@@ -152,6 +160,13 @@ class LiveHub:
         for sub in mine:
             sub.control(Control.CLOSE)
         return len(mine)
+
+    def close_all(self) -> int:
+        """Close every screen (the hub is stopping: they reconnect to the next one at once,
+        and the web server does not wait for them). Returns how many."""
+        for sub in self._subs:
+            sub.control(Control.CLOSE)
+        return len(self._subs)
 
     def unsubscribe(self, sub: Subscriber) -> None:
         self._subs.discard(sub)
@@ -191,6 +206,27 @@ class LiveHub:
             for sub in subs:
                 if not sub.overflowed and not sub.offer(frame):
                     self.dropped_screens += 1
+            if isinstance(event.event, TicketCreated):
+                self._await_screen(
+                    event.seq, event.event.ticket.station, event.event.ticket.created_ms, subs
+                )
+
+    def _await_screen(self, seq: int, station: str, created_ms: int, subs: set[Subscriber]) -> None:
+        if created_ms <= 0 or not any(s.station == station for s in subs):
+            return  # no screen of the station is open: nothing to time
+        if len(self._awaiting) >= AWAITING_MAX:
+            del self._awaiting[next(iter(self._awaiting))]
+        self._awaiting[seq] = (station, created_ms)
+
+    def sent(self, sub: Subscriber, seq: int, now_ms: int) -> None:
+        """A screen was sent the message of `seq`: the first screen of a new ticket's station
+        to get it times the order's way to the kitchen."""
+        if not self._awaiting:
+            return
+        waiting = self._awaiting.get(seq)
+        if waiting is not None and waiting[0] == sub.station:
+            del self._awaiting[seq]
+            self.order_to_kds.observe((now_ms - waiting[1]) / 1000)
 
     def broadcast(
         self,

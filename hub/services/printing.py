@@ -56,6 +56,12 @@ UNAVAILABLE = ("offline", "refused", "timeout", "paper_out", "cover_open", "agen
 FINAL = ("bad_document", "font_missing", "cancelled")  # the agent dropped the job for good
 
 
+# a printer found down within this many seconds of the hub's start is warned about only if it
+# is still down then: the agents' retained `offline` from the last stop is read before their
+# new `online`, at every restart
+START_GRACE_S = 20.0
+
+
 @dataclass
 class Health:
     down_since_ms: int | None = None
@@ -114,6 +120,11 @@ class Printing:
         self._screen_seen_ms: dict[str, int] = {}
         self.started_ms = clock.monotonic_ms()  # durations here are monotonic
         self.sent = 0
+        # printers found down while the hub starts (the status its own agents left retained
+        # as it stopped, until they say `online` again): warned about only if still down
+        # once the start is over
+        self.start_grace_s = START_GRACE_S
+        self._unwarned: dict[str, asyncio.TimerHandle] = {}
 
     def __repr__(self) -> str:
         down = [p for p, h in self.health.items() if not h.up]
@@ -482,16 +493,37 @@ class Printing:
     def _mark_down(self, printer_id: str, reason: str) -> None:
         h = self.health[printer_id]
         if h.up:
-            # the hub's own agents say goodbye as it stops: that is no trouble to warn about
-            say = log.info if self.stopping else log.warning
-            say("printer %s unavailable: %s", printer_id, reason)
-            h.down_since_ms = self._clock.monotonic_ms()
+            mono = self._clock.monotonic_ms()
+            starting_for_s = self.start_grace_s - (mono - self.started_ms) / 1000
+            if self.stopping:
+                # the hub's own agents say goodbye as it stops: no trouble to warn about
+                log.info("printer %s unavailable: %s", printer_id, reason)
+            elif starting_for_s > 0:
+                # what the last run left behind: a warning only if it is still so after the start
+                log.info("printer %s not back yet: %s", printer_id, reason)
+                self._unwarned[printer_id] = asyncio.get_running_loop().call_later(
+                    starting_for_s, self._warn_if_down, printer_id
+                )
+            else:
+                log.warning("printer %s unavailable: %s", printer_id, reason)
+            h.down_since_ms = mono
         h.reason = reason
+
+    def _warn_if_down(self, printer_id: str) -> None:
+        self._unwarned.pop(printer_id, None)
+        h = self.health[printer_id]
+        if not h.up and not self.stopping:
+            log.warning("printer %s unavailable: %s", printer_id, h.reason)
 
     def _mark_up(self, printer_id: str) -> None:
         h = self.health[printer_id]
         if not h.up:
-            log.info("printer %s recovered (was %s)", printer_id, h.reason)
+            quiet = self._unwarned.pop(printer_id, None)
+            if quiet is not None:
+                quiet.cancel()
+                log.info("printer %s back (was %s)", printer_id, h.reason)
+            else:
+                log.info("printer %s recovered (was %s)", printer_id, h.reason)
             self._wake.set()
         h.down_since_ms, h.reason = None, None
 

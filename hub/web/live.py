@@ -70,6 +70,8 @@ async def _serve(
                 data = item[1]
             await ws.send_frame(data, WSMsgType.TEXT)
             last_sent = loop.time()
+            if not isinstance(item, Control) and item[0]:
+                s.live.sent(sub, item[0], s.clock.now_ms())
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:

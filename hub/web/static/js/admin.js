@@ -13,6 +13,7 @@ import {
 } from './common.js';
 import { LANGS } from './i18n.js';
 import { backupsSection } from './admin-backups.js';
+import { correctionsSection } from './admin-corrections.js';
 import { bridgeSection } from './admin-bridge.js';
 import { menuSection } from './admin-menu.js';
 import { statsSection } from './admin-stats.js';
@@ -87,6 +88,7 @@ const stats = statsSection(ctx);
 const menu = menuSection(ctx);
 const tokens = tokensSection(ctx);
 const backups = backupsSection(ctx);
+const corrections = correctionsSection(ctx);
 const bridge = bridgeSection(ctx);
 
 // ---------------------------------------------------------------- sold-out items
@@ -165,6 +167,7 @@ function onMessage(msg) {
     menu.load();
   } else if (msg.type === 'ticket' || msg.type === 'order') {
     stats.soon();
+    corrections.soon();
   } else if (msg.type === 'weight' && msg.scale) {
     S.weights.set(msg.scale, { grams: msg.grams, stable: Boolean(msg.stable) });
     renderWeight(msg.scale);
@@ -563,6 +566,7 @@ function rerender() {
   menu.render();
   tokens.render();
   backups.render();
+  corrections.render();
   bridge.render();
   if (S.health || S.healthError) renderHealth();
 }
@@ -579,12 +583,12 @@ async function start() {
   $('#avail-search').addEventListener('input', (ev) => { S.search = ev.target.value; renderItems(); });
   $('#avail-group').addEventListener('change', renderItems);
   $('#avail-only-out').addEventListener('change', renderItems);
-  for (const section of [stats, menu, tokens, backups, bridge]) section.init();
+  for (const section of [stats, menu, tokens, backups, bridge, corrections]) section.init();
   loadHealth();
   setInterval(loadHealth, 15000);
   await loadStations();
   if (!S.paired) return;
-  await Promise.all([loadItems(), loadTables(), loadPrinters(), stats.load(), menu.load(), tokens.load(), backups.load(), bridge.load(), loadWeights()]);
+  await Promise.all([loadItems(), loadTables(), loadPrinters(), stats.load(), menu.load(), tokens.load(), backups.load(), bridge.load(), corrections.load(), loadWeights()]);
   if (!S.paired) return;
   setInterval(() => { if (S.paired && document.visibilityState === 'visible') { stats.load(); backups.load(); } }, 60000);
   socket = new LiveSocket('/ws/kds/expo', { onSnapshot, onMessage, onState: onConnState }).start();

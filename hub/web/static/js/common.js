@@ -640,6 +640,21 @@ export class AlertSound {
   /** Is sound unlocked? */
   get running() { return Boolean(this.ctx && this.ctx.state === 'running'); }
 
+  /**
+   * Where the browser lets pages play sound without a tap (the kiosk's Chromium runs with
+   * --autoplay-policy=no-user-gesture-required), a new AudioContext starts running: sound is
+   * on from the first alert and the button never shows. Elsewhere it starts suspended and
+   * the first tap resumes it (enable()).
+   */
+  autostart() {
+    const AC = window.AudioContext || window.webkitAudioContext;
+    if (!AC || this.ctx) return;
+    if (navigator.getAutoplayPolicy && navigator.getAutoplayPolicy('audiocontext') === 'disallowed') return;
+    try { this.ctx = new AC(); } catch { return; }
+    this.ctx.addEventListener?.('statechange', this.renderButton);
+    this.renderButton();
+  }
+
   enable() {
     const AC = window.AudioContext || window.webkitAudioContext;
     if (!AC) return;
@@ -652,7 +667,9 @@ export class AlertSound {
     const btn = $(this.button);
     if (!btn) return;
     btn.hidden = this.running;
-    replaceChildren(btn, icon('sound'), el('span', { text: this.i18n.t('tap_enable_sound') }));
+    const label = this.i18n.t('tap_enable_sound');
+    btn.title = label;
+    replaceChildren(btn, icon('sound'), el('span', { class: 'kbtn-label', text: label }));
   }
 
   /**
@@ -662,6 +679,7 @@ export class AlertSound {
    * tap (e.g. on Acknowledge).
    */
   wire() {
+    this.autostart();
     $(this.button).addEventListener('click', this.enable);
     document.addEventListener('click', () => { if (!this.running) this.enable(); });
   }

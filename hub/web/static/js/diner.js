@@ -13,9 +13,10 @@ import {
 } from './common.js';
 import { LANGS } from './i18n.js';
 import { digitsOnly, pinPad, waitText } from './pinpad.js';
+import {
+  ItemPicker, MAX_NOTE, MAX_QTY, badges as itemBadges, isWeighed, optionNames as namesOf, photo, stepper as qtyStepper, unitCents,
+} from './menu-picker.js';
 
-const MAX_QTY = 99;
-const MAX_NOTE = 140;
 const MAX_LINES = 50;
 const STEPS = ['received', 'preparing', 'ready', 'served'];
 const RETRY_DELAYS_MS = [0, 800, 1600, 3200];
@@ -56,15 +57,20 @@ const S = {
 const fmt = (cents) => money(cents, S.menu?.store?.currency, i18n.lang);
 const fmtDelta = (cents) => moneyDelta(cents, S.menu?.store?.currency, i18n.lang);
 const label = (kind, key) => i18n.name(S.menu?.labels?.[kind]?.[key]) || key;
-const maxOf = (g) => (g.max > 0 ? g.max : g.options.length);
 const numberFmt = (n) => new Intl.NumberFormat(i18n.lang).format(Number(n) || 0);
-/** Sold by weight: the menu price buys `price_per_grams` grams; the line is priced when weighed. */
-const isWeighed = (item) => Number(item?.price_per_grams) > 0;
 const priceText = (item) => (isWeighed(item)
   ? t('price_per_weight', { price: fmt(item.price_cents), n: numberFmt(item.price_per_grams) })
   : fmt(item.price_cents));
 /** A weighed order line: `per_grams` set; `grams` once staff weighed it. */
 const lineWeighed = (l) => l && l.per_grams !== undefined && l.per_grams !== null;
+/** Units still on the check: voided or comped units are not. */
+const lineLeft = (l) => Math.max(0, (Number(l.qty) || 0) - (Number(l.void_qty) || 0));
+const lineGone = (l) => Number(l.void_qty) > 0 && lineLeft(l) === 0;
+const voidText = (l) => {
+  const comp = (l.voids || []).length > 0 && (l.voids || []).every((v) => v.comp);
+  const key = comp ? 'line_comped' : 'line_voided';
+  return lineGone(l) ? t(key) : t(`${key}_n`, { n: Number(l.void_qty) });
+};
 const linePending = (l) => lineWeighed(l) && !(Number(l.grams) > 0);
 
 // ---------------------------------------------------------------- cart storage
@@ -125,13 +131,6 @@ function pruneCart() {
   saveCart();
 }
 
-function unitCents(item, modifierIds) {
-  const ids = new Set(modifierIds);
-  let cents = item.price_cents;
-  for (const g of item.modifier_groups) for (const o of g.options) if (ids.has(o.id)) cents += o.price_delta_cents || 0;
-  return cents;
-}
-
 /** What a cart line costs now: a line sold by weight counts only its options until weighed
  *  (the hub prices it the same way). */
 function lineCents(item, line) {
@@ -139,10 +138,7 @@ function lineCents(item, line) {
   return (unitCents(item, line.modifiers) - item.price_cents) * line.qty;
 }
 
-function optionNames(item, modifierIds) {
-  const ids = new Set(modifierIds);
-  return item.modifier_groups.flatMap((g) => g.options.filter((o) => ids.has(o.id)).map((o) => i18n.name(o.name)));
-}
+const optionNames = (item, ids) => namesOf(item, ids, i18n);
 
 const cartCount = () => S.cart.lines.reduce((n, l) => n + l.qty, 0);
 const cartTotal = () => S.cart.lines.reduce((sum, l) => {
@@ -350,33 +346,7 @@ function itemCard(item, qtyInCart) {
       qtyInCart ? String(qtyInCart) : icon('plus'))));
 }
 
-function photo(item, cls = 'item-photo') {
-  const img = el('img', {
-    class: [cls, !item.image && 'is-placeholder'],
-    src: item.image || '/static/img/placeholder.svg',
-    alt: '',
-    loading: 'lazy',
-    decoding: 'async',
-  });
-  img.addEventListener('error', () => {
-    if (!img.src.endsWith('/static/img/placeholder.svg')) {
-      img.src = '/static/img/placeholder.svg';
-      img.classList.add('is-placeholder');
-    }
-  }, { once: true });
-  return img;
-}
-
-function badges(item, long = false) {
-  const diet = (item.dietary || []).map((d) => el('span', { class: 'badge badge-diet', text: label('dietary', d) }));
-  const allergens = (item.allergens || []).map((a) => el('span', { class: 'badge badge-allergen', text: label('allergens', a) }));
-  if (!diet.length && !allergens.length) return null;
-  if (!long) return el('div', { class: 'badges' }, diet, allergens);
-  return el('div', { class: 'badges badges-long' },
-    diet,
-    allergens.length ? el('span', { class: 'badges-label', text: t('contains') }) : null,
-    allergens);
-}
+const badges = (item, long = false) => itemBadges(item, { t, label }, long);
 
 function clearFilters() {
   S.search = '';
@@ -447,179 +417,62 @@ function renderSheet() {
   body.scrollTop = scroll;
 }
 
-function stepper(qty, { min = 1, max = MAX_QTY, onChange, disabled = false, testid }) {
-  return el('div', { class: 'stepper', testid },
-    el('button', {
-      type: 'button', class: 'stepper-btn', 'aria-label': t('decrease'), disabled: disabled || qty <= min,
-      onclick: () => onChange(Math.max(min, qty - 1)),
-    }, icon('minus')),
-    el('output', { class: 'stepper-value', 'aria-live': 'polite', text: String(qty) }),
-    el('button', {
-      type: 'button', class: 'stepper-btn', 'aria-label': t('increase'), disabled: disabled || qty >= max,
-      onclick: () => onChange(Math.min(max, qty + 1)),
-    }, icon('plus')));
-}
+const stepper = (qty, opts) => qtyStepper(qty, { t, ...opts });
 
 // ---------------------------------------------------------------- item sheet
 
 function openItem(id) {
   const item = S.items.get(id);
   if (!item) return;
-  const sel = new Map(item.modifier_groups.map((g) => [g.id, new Set()]));
-  openSheet('item', { itemId: id, draft: { qty: 1, sel, note: '', tried: false } });
-}
-
-function ruleText(g) {
-  const max = maxOf(g);
-  if (g.min > 0) {
-    if (g.min === max) return t('rule_required_n', { n: g.min });
-    return t('rule_required_range', { min: g.min, max });
-  }
-  if (max === 1) return t('rule_optional');
-  if (max >= g.options.length) return t('rule_optional_any');
-  return t('rule_optional_up_to', { n: max });
+  const picker = new ItemPicker(item, { i18n, fmt, fmtDelta, label, priceText }, { onChange: updateAddButton });
+  openSheet('item', { itemId: id, picker });
 }
 
 function renderItemSheet() {
-  const { itemId, draft } = S.sheet;
+  const { itemId, picker } = S.sheet;
   const item = S.items.get(itemId);
-  const desc = i18n.name(item.description);
   $('#sheet-title').textContent = i18n.name(item.name);
-  const groups = item.modifier_groups.map((g) => modifierGroup(item, g, draft));
-  const note = el('textarea', {
-    class: 'note-input', id: 'item-note', rows: '2', maxlength: String(MAX_NOTE), value: draft.note,
-    placeholder: t('note_placeholder'), testid: 'item-note',
-    oninput: (ev) => { draft.note = ev.target.value.slice(0, MAX_NOTE); updateItemSheet(); },
-  });
-  replaceChildren($('#sheet-body'),
-    item.image ? el('div', { class: 'sheet-hero' }, photo(item, 'sheet-hero-img')) : null,
-    el('div', { class: 'item-detail' },
-      el('p', { class: 'item-detail-price', text: priceText(item) }),
-      isWeighed(item) ? el('p', { class: 'notice notice-info weighed-note' }, icon('scale'), el('span', { text: t('weighed_note') })) : null,
-      desc && el('p', { class: 'item-detail-desc', text: desc }),
-      badges(item, true),
-      el('p', { class: 'notice notice-danger item-unavailable', text: t('item_unavailable'), hidden: item.available })),
-    groups,
-    el('div', { class: 'note-block' },
-      el('label', { class: 'field-label', for: 'item-note', text: t('note_label') }),
-      note,
-      el('div', { class: 'note-counter', id: 'note-counter' })));
+  replaceChildren($('#sheet-body'), picker.body());
   replaceChildren($('#sheet-foot'),
     el('div', { class: 'item-foot-row' },
-      el('div', { id: 'item-qty' }),
+      picker.qtyNode(),
       el('button', {
         type: 'button', class: 'btn btn-primary btn-lg btn-grow', id: 'add-to-cart', testid: 'add-to-cart',
         onclick: addToCart,
       })));
-  updateItemSheet();
-}
-
-function modifierGroup(item, g, draft) {
-  const single = maxOf(g) === 1;
-  const set = draft.sel.get(g.id);
-  const nameId = `grp-${g.id}`;
-  return el('fieldset', { class: 'mod-group', dataset: { group: g.id }, 'aria-labelledby': nameId },
-    el('div', { class: 'mod-head' },
-      el('span', { class: 'mod-name', id: nameId, text: i18n.name(g.name) }),
-      el('span', { class: ['mod-rule', g.min > 0 && 'is-required'], text: ruleText(g) })),
-    el('p', { class: 'mod-error', role: 'alert', hidden: true }),
-    g.options.map((o) => {
-      const input = el('input', {
-        type: single ? 'radio' : 'checkbox',
-        name: `g-${item.id}-${g.id}`,
-        value: o.id,
-        testid: `option-${o.id}`,
-        checked: set.has(o.id),
-      });
-      input.addEventListener('click', () => onOptionClick(g, o, input));
-      return el('label', { class: 'mod-option', dataset: { option: o.id } },
-        input,
-        el('span', { class: 'mod-option-name', text: i18n.name(o.name) }),
-        o.price_delta_cents ? el('span', { class: 'mod-option-price', text: fmtDelta(o.price_delta_cents) }) : null);
-    }));
-}
-
-function onOptionClick(g, o, input) {
-  const set = S.sheet.draft.sel.get(g.id);
-  if (maxOf(g) === 1) {
-    if (set.has(o.id) && g.min === 0) {
-      set.clear();
-      input.checked = false;
-    } else {
-      set.clear();
-      set.add(o.id);
-      input.checked = true;
-    }
-  } else if (input.checked) {
-    if (set.size >= maxOf(g)) { input.checked = false; return; }
-    set.add(o.id);
-  } else {
-    set.delete(o.id);
-  }
-  updateItemSheet();
+  picker.update();
 }
 
 function updateItemSheet() {
-  if (S.sheet?.kind !== 'item') return;
-  const { itemId, draft } = S.sheet;
-  const item = S.items.get(itemId);
-  const body = $('#sheet-body');
-  const notice = body.querySelector('.item-unavailable');
-  if (notice) notice.hidden = item.available;
-  for (const g of item.modifier_groups) {
-    const set = draft.sel.get(g.id);
-    const box = [...body.querySelectorAll('.mod-group')].find((n) => n.dataset.group === g.id);
-    if (!box) continue;
-    const full = maxOf(g) > 1 && set.size >= maxOf(g);
-    for (const lab of box.querySelectorAll('.mod-option')) {
-      const input = lab.querySelector('input');
-      const off = full && !input.checked;
-      input.disabled = off;
-      lab.classList.toggle('is-disabled', off);
-      lab.classList.toggle('is-checked', input.checked);
-    }
-    const missing = draft.tried && set.size < g.min;
-    box.classList.toggle('is-invalid', missing);
-    const err = box.querySelector('.mod-error');
-    err.hidden = !missing;
-    err.textContent = missing ? t('choose_at_least', { n: g.min }) : '';
-  }
-  replaceChildren($('#item-qty'), stepper(draft.qty, {
-    testid: 'item-qty',
-    onChange: (q) => { draft.qty = q; updateItemSheet(); },
-  }));
-  const counter = $('#note-counter');
-  counter.textContent = `${[...draft.note].length}/${MAX_NOTE}`;
-  const mods = [...draft.sel.values()].flatMap((s) => [...s]);
-  const total = unitCents(item, mods) * draft.qty;
+  if (S.sheet?.kind === 'item') S.sheet.picker.update();
+}
+
+/** The "Add" button under the picker: the price of what is chosen, or "sold out". */
+function updateAddButton(picker) {
   const btn = $('#add-to-cart');
+  if (!btn) return;
+  const { item } = picker;
   btn.disabled = !item.available;
   replaceChildren(btn, item.available
-    ? [el('span', { text: t('add_to_cart') }), isWeighed(item) ? null : el('span', { class: 'btn-amount', text: fmt(total) })]
+    ? [el('span', { text: t('add_to_cart') }), isWeighed(item) ? null : el('span', { class: 'btn-amount', text: fmt(picker.total()) })]
     : [el('span', { text: t('sold_out') })]);
 }
 
 function addToCart() {
-  const { itemId, draft } = S.sheet;
+  const { itemId, picker } = S.sheet;
   const item = S.items.get(itemId);
   if (!item.available) return;
-  draft.tried = true;
-  const missing = item.modifier_groups.find((g) => draft.sel.get(g.id).size < g.min);
-  if (missing) {
-    updateItemSheet();
-    const box = [...$('#sheet-body').querySelectorAll('.mod-group')].find((n) => n.dataset.group === missing.id);
-    box?.scrollIntoView({ block: 'center', behavior: 'smooth' });
-    return;
-  }
-  const modifiers = item.modifier_groups.flatMap((g) => g.options.filter((o) => draft.sel.get(g.id).has(o.id)).map((o) => o.id));
-  const note = draft.note.trim().slice(0, MAX_NOTE);
+  if (picker.validate()) return;
+  const modifiers = picker.modifiers();
+  const note = picker.note();
+  const qty = picker.draft.qty;
   const same = S.cart.lines.find((l) => l.item === item.id && l.note === note
     && l.modifiers.length === modifiers.length && l.modifiers.every((m, i) => m === modifiers[i]));
   if (same) {
-    same.qty = Math.min(MAX_QTY, same.qty + draft.qty);
+    same.qty = Math.min(MAX_QTY, same.qty + qty);
   } else {
     if (S.cart.lines.length >= MAX_LINES) { showError(t('cart_full', { n: MAX_LINES })); return; }
-    S.cart.lines.push({ uid: randomId(10), item: item.id, qty: draft.qty, modifiers, note });
+    S.cart.lines.push({ uid: randomId(10), item: item.id, qty, modifiers, note });
   }
   closeSheet();
   cartChanged();
@@ -928,15 +781,20 @@ function orderCard(o) {
   el('header', { class: 'order-head' },
     el('div', null,
       el('div', { class: 'order-number', text: t('order_number', { number: o.number ?? o.order_id }) }),
-      el('div', { class: 'order-meta', text: [o.round ? t('round_n', { n: o.round }) : '', clockTime(o.created_at, i18n.lang)].filter(Boolean).join(' · ') })),
+      el('div', { class: 'order-meta', text: [
+        o.round ? t('round_n', { n: o.round }) : '', clockTime(o.created_at, i18n.lang), o.entered_by ? t('entered_by', { who: o.entered_by }) : '',
+      ].filter(Boolean).join(' · ') })),
     el('span', { class: `status-pill status-${o.status}`, testid: `status-pill-${o.order_id}`, text: t(`status_${o.status}`) })),
   el('ol', { class: 'progress', 'aria-label': t(`status_${o.status}`) }, STEPS.map((s, i) => el('li', {
     class: ['progress-step', i < step && 'is-done', i === step && 'is-current'],
   }, el('span', { class: 'progress-dot' }, i < step ? icon('check') : null), el('span', { class: 'progress-label', text: t(`status_${s}`) })))),
-  el('ul', { class: 'order-lines' }, (o.lines || []).map((l, idx) => el('li', { class: 'order-line' },
-    el('span', { class: 'order-line-qty', text: `${l.qty}×` }),
+  el('ul', { class: 'order-lines' }, (o.lines || []).map((l, idx) => el('li', {
+    class: ['order-line', lineGone(l) && 'is-void'], testid: `order-line-${o.order_id}-${idx}`,
+  },
+    el('span', { class: 'order-line-qty', text: `${lineGone(l) ? l.qty : lineLeft(l)}×` }),
     el('div', { class: 'order-line-main' },
       el('div', { class: 'order-line-name', text: i18n.name(l.name) || l.item }),
+      Number(l.void_qty) > 0 ? el('div', { class: 'order-line-void', testid: `order-line-void-${o.order_id}-${idx}`, text: voidText(l) }) : null,
       (l.modifiers || []).length ? el('div', { class: 'order-line-mods', text: l.modifiers.map((m) => i18n.name(m.name) || m.id).join(' · ') }) : null,
       l.note ? el('div', { class: 'order-line-note', text: l.note }) : null,
       lineWeighed(l) ? orderLinePrice(o, l, idx) : null),
@@ -1134,6 +992,10 @@ function onMessage(msg) {
   } else if (msg.type === 'call' && msg.call) {
     upsertCall(msg.call, { live: true });
     renderCalls();
+  } else if (msg.type === 'order' && msg.order && S.table?.id && msg.order.table?.id && msg.order.table.id !== S.table.id) {
+    // an order that moved to another table is no longer this table's
+    S.orders.delete(msg.order.order_id);
+    ordersChanged();
   } else if (msg.type === 'order' && msg.order) {
     const prev = upsertOrder(msg.order);
     if (msg.order.status === 'ready' && prev?.status !== 'ready') {
@@ -1145,12 +1007,41 @@ function onMessage(msg) {
     setAvailable(msg.item, Boolean(msg.available));
   } else if (msg.type === 'menu') {
     reloadMenu();
+  } else if (/^check\b/.test(msg.type) || msg.type === 'payment') {
+    // the check moved, merged, split or was paid: what this table owes is re-read
+    refreshCheck(msg);
   } else if (msg.type === 'table') {
+    refreshCheck(msg);
     // opened or closed by staff: a new party, a new PIN; the menu says whether it may order
     savePin('');
     const wasClosed = tableClosed();
     reloadMenu().then(() => { if (wasClosed && !tableClosed()) toast(t('table_opened_toast')); });
   }
+}
+
+/** Re-read this table's open check; a check that moved to another table leaves this phone
+ *  with a notice naming where it went (never a stale check). */
+async function refreshCheck(msg) {
+  let check;
+  try {
+    check = await api(`/api/v1/check?table=${encodeURIComponent(token)}`);
+  } catch { return; }
+  const had = S.orders.size;
+  S.orders = new Map((check?.orders || []).map((o) => [o.order_id, o]));
+  const here = S.table?.id;
+  const to = msg?.table;
+  if (had && !S.orders.size && msg?.from_table?.id === here && to?.id && to.id !== here) {
+    S.movedTo = i18n.name(to.name) || to.id;
+    showMoved();
+  }
+  ordersChanged();
+}
+
+function showMoved() {
+  const box = $('#check-moved');
+  if (!box) return;
+  box.hidden = !S.movedTo;
+  $('#check-moved-text').textContent = S.movedTo ? t('check_moved_text', { table: S.movedTo }) : '';
 }
 
 /** The hub's menu changed (not in api.md v1; sent by the hub as `{"type": "menu"}`): re-read it. */
@@ -1162,6 +1053,7 @@ async function reloadMenu() {
 }
 
 function ordersChanged() {
+  if (S.orders.size && S.movedTo) { S.movedTo = null; showMoved(); }
   renderBottomBar();
   if (S.sheet?.kind === 'orders') renderOrdersSheet();
 }
@@ -1239,6 +1131,7 @@ function wire() {
   $('#cart-button').addEventListener('click', () => openSheet('cart'));
   $('#table-closed-icon').append(icon('alert'));
   $('#table-check-again').addEventListener('click', checkTableAgain);
+  $('#check-moved-close').addEventListener('click', () => { S.movedTo = null; showMoved(); });
   $('#orders-button').addEventListener('click', () => openSheet('orders'));
   $('#filter-button').addEventListener('click', () => openSheet('filters'));
   let searchTimer = null;

@@ -11,6 +11,7 @@ import {
   deviceProblems, el, everySecond, formatElapsed, grams, icon, isPrinter, makeToast, pairingProbe,
   replaceChildren, showConnState, showNotPaired, staffRetry,
 } from './common.js';
+import * as tables from './floor-tables.js';
 import { LANGS } from './i18n.js';
 
 const KIND_ICONS = { waiter: 'bell', bill: 'receipt', water: 'droplet' };
@@ -46,8 +47,9 @@ const urgency = (call) => {
   if (call.state === 'open') return isEscalated(call) ? 0 : 1;
   return 2;
 };
+/** Most urgent first, then the longest waiting: a call open 1:50 comes before one 7 s old. */
 const sortedCalls = () => [...S.calls.values()].sort((a, b) => urgency(a) - urgency(b)
-  || (Number(b.opened_ms) || 0) - (Number(a.opened_ms) || 0) || b.id - a.id);
+  || (Number(a.opened_ms) || 0) - (Number(b.opened_ms) || 0) || a.id - b.id);
 
 function notPaired(forbidden = false) {
   if (!S.paired) return;
@@ -126,6 +128,7 @@ function onCall(call) {
 }
 
 function onMessage(msg) {
+  tables.onLive(msg);
   if (msg.type === 'call' && msg.call) onCall(msg.call);
   else if (msg.type === 'device' && msg.device) { S.devices.set(msg.device.id, msg.device); renderDevices(); }
   else if (msg.type === 'weight' && msg.scale) {
@@ -310,6 +313,8 @@ function deviceChip(d) {
 
 function weightChip(scale) {
   const w = S.weights.get(scale);
+  const device = S.devices.get(`scale-${scale}`);
+  if (device && device.state !== 'online') return deviceChip(device); // its last weight is stale
   return el('li', {
     class: ['chip-dev chip-weight', w.stable ? 'is-stable' : 'is-settling'],
     testid: `weight-${scale}`,
@@ -335,7 +340,10 @@ function renderDevices() {
   if (!strip) return;
   // what needs someone first: offline and failing devices, then the live weights, then the rest
   const rank = (d) => (d.state !== 'online' ? 0 : deviceProblems(d).down ? 1 : deviceProblems(d).warn ? 3 : 4);
-  const devices = [...S.devices.values()].sort((a, b) => rank(a) - rank(b) || String(a.id).localeCompare(String(b.id)));
+  // a scale with a live weight is one card (its weight), not also a `scale-<id>` device card
+  const weighed = new Set([...S.weights.keys()].map((id) => `scale-${id}`));
+  const devices = [...S.devices.values()].filter((d) => !weighed.has(d.id))
+    .sort((a, b) => rank(a) - rank(b) || String(a.id).localeCompare(String(b.id)));
   const chips = [
     ...devices.filter((d) => rank(d) < 2).map(deviceChip),
     ...[...S.weights.keys()].sort().map(weightChip),
@@ -372,7 +380,24 @@ function tick() {
 
 // ---------------------------------------------------------------- start
 
+/** The two tabs: table calls, and tables with their checks (`#tables` keeps the second). */
+function showTab(name) {
+  const onTables = name === 'tables';
+  $('#calls-view').hidden = onTables;
+  $('#tables-view').hidden = !onTables;
+  document.body.classList.toggle('is-tables', onTables);
+  for (const [id, on] of [['#tab-calls', !onTables], ['#tab-tables', onTables]]) {
+    $(id).classList.toggle('is-on', on);
+    $(id).setAttribute('aria-selected', on ? 'true' : 'false');
+  }
+  history.replaceState(null, '', onTables ? '#tables' : location.pathname + location.search);
+  tables.show(onTables);
+}
+
 function wire() {
+  tables.mountTables({ i18n, toast, onAuthError });
+  $('#tab-calls').addEventListener('click', () => showTab('calls'));
+  $('#tab-tables').addEventListener('click', () => showTab('tables'));
   const sel = $('#floor-lang');
   for (const code of LANGS) sel.append(el('option', { value: code, text: LANGUAGE_NAMES[code], selected: code === i18n.lang }));
   sel.addEventListener('change', () => i18n.setLang(sel.value));
@@ -386,6 +411,7 @@ function wire() {
 async function start() {
   wire();
   if (!(await probe())) return;
+  if (location.hash === '#tables') showTab('tables');
   socket = new LiveSocket('/ws/floor', { onSnapshot, onMessage, onState: onConnState, onRetry: probeOnFailures }).start();
 }
 

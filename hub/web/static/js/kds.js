@@ -13,6 +13,7 @@ import {
   staffRetry, storage,
 } from './common.js';
 import { LANGS } from './i18n.js';
+import { HeaderFit } from './kds-header.js';
 
 const station = (() => {
   const m = location.pathname.match(/^\/kds\/([^/?#]+)/);
@@ -61,6 +62,7 @@ const S = {
 let socket = null;
 const sound = new AlertSound(i18n);
 const toast = makeToast();
+const headerFit = new HeaderFit(t);
 
 // ---------------------------------------------------------------- helpers
 
@@ -114,9 +116,10 @@ function computeAllDay() {
   const counts = new Map();
   for (const tk of S.tickets.values()) {
     for (const it of tk.items || []) {
-      if (it.bumped) continue;
+      const left = liveQty(it);
+      if (it.bumped || left <= 0) continue;
       const row = counts.get(it.item) || { item: it.item, name: it.name, qty: 0 };
-      row.qty += it.qty;
+      row.qty += left;
       counts.set(it.item, row);
     }
   }
@@ -455,12 +458,20 @@ function renderHeader() {
   document.title = `${name} · ${t('kds')}`;
   const open = isExpo ? expoOrders().length : S.tickets.size;
   $('#open-count').textContent = t(isExpo ? 'orders_open' : 'tickets_open', { n: open });
-  replaceChildren($('#recall-last'), icon('undo'), el('span', { text: t('recall_last') }));
-  replaceChildren($('#recent-btn'), icon('history'), el('span', { text: t('recent') }));
-  replaceChildren($('#avail-btn'), icon('ban'), el('span', { text: t('eighty_six') }));
+  headerButton('#recall-last', 'undo', t('recall_last'));
+  headerButton('#recent-btn', 'history', t('recent'));
+  headerButton('#avail-btn', 'ban', t('eighty_six'), t('eighty_six_title'));
   replaceChildren($('#settings-btn'), icon('settings'));
   replaceChildren($('#drawer-close'), icon('close'));
   sound.renderButton();
+}
+
+/** A header button: icon and label; narrow screens show the icon only (kds.css), so the
+ * label stays its accessible name and `title` its tooltip. */
+function headerButton(sel, glyph, label, title = label) {
+  const btn = $(sel);
+  btn.title = title;
+  replaceChildren(btn, icon(glyph), el('span', { class: 'kbtn-label', text: label }));
 }
 
 function renderBoard() {
@@ -542,24 +553,47 @@ function buildTicket(tk) {
     }, icon('check'), el('span', { text: busy ? t('bumping') : t('bump') }))));
 }
 
+/** Units still to cook: the line's quantity less what was voided. */
+const liveQty = (it) => Math.max(0, (Number(it.qty) || 0) - (Number(it.void_qty) || 0));
+
+/** VOID (with its reason) and CHANGED marks on a line, on the same ticket. */
+function correctionTags(tk, it) {
+  const voided = Number(it.void_qty) || 0;
+  const changed = it.changed || [];
+  if (!voided && !changed.length) return null;
+  return el('div', { class: 'tk-corrections' },
+    voided ? el('span', { class: 'tk-tag tk-tag-void', testid: `void-${tk.id}-${it.idx}` },
+      el('strong', { text: liveQty(it) ? t('kds_void_n', { n: voided }) : t('kds_void') }),
+      it.void_reason ? el('span', { class: 'tk-tag-reason', text: it.void_reason }) : null) : null,
+    changed.length ? el('span', { class: 'tk-tag tk-tag-changed', testid: `changed-${tk.id}-${it.idx}` },
+      el('strong', { text: t('kds_changed') }),
+      el('span', { class: 'tk-tag-reason', text: changed.map((f) => t(`kds_changed_${f}`)).join(', ') })) : null);
+}
+
 function ticketItem(tk, it) {
   const busy = S.busy.has(`${tk.id}:${it.idx}`);
   const mods = it.modifiers || [];
   const allergens = it.allergens || [];
+  const voided = Number(it.void_qty) || 0;
+  const gone = voided > 0 && liveQty(it) === 0;
+  const changed = new Set(it.changed || []);
   return el('li', {
-    class: ['tk-item', it.bumped && 'is-bumped', busy && 'is-busy'],
+    class: ['tk-item', it.bumped && 'is-bumped', busy && 'is-busy', gone && 'is-void', voided && !gone && 'is-part-void', changed.size && 'is-changed'],
     testid: `line-${tk.id}-${it.idx}`,
-    dataset: { bumped: it.bumped ? 'true' : 'false' },
+    dataset: { bumped: it.bumped ? 'true' : 'false', void: gone ? 'true' : (voided ? 'part' : 'false'), changed: changed.size ? [...changed].sort().join(' ') : null },
     role: 'button',
     tabindex: '-1',
     'aria-pressed': it.bumped ? 'true' : 'false',
     onclick: (ev) => { ev.stopPropagation(); select(tk.id); bumpItem(tk.id, it.idx); },
   },
-  el('span', { class: 'tk-qty', text: String(it.qty) }),
+  el('span', { class: ['tk-qty', changed.has('qty') && 'is-changed'] },
+    voided && !gone ? el('s', { class: 'tk-qty-was', text: String(it.qty) }) : null,
+    String(gone ? it.qty : liveQty(it))),
   el('div', { class: 'tk-item-main' },
     el('div', { class: 'tk-item-name', text: i18n.name(it.name) || it.item }),
-    mods.length ? el('ul', { class: 'tk-mods' }, mods.map((m) => el('li', { text: i18n.name(m.name) || m.id }))) : null,
-    it.note ? el('div', { class: 'tk-note', testid: `note-${tk.id}-${it.idx}`, text: it.note }) : null,
+    correctionTags(tk, it),
+    mods.length ? el('ul', { class: ['tk-mods', changed.has('modifiers') && 'is-changed'] }, mods.map((m) => el('li', { text: i18n.name(m.name) || m.id }))) : null,
+    it.note ? el('div', { class: ['tk-note', changed.has('note') && 'is-changed'], testid: `note-${tk.id}-${it.idx}`, text: it.note }) : null,
     allergens.length ? el('div', { class: 'tk-allergens' },
       icon('alert'), allergens.map((a) => el('span', { class: 'allergen', text: allergenLabel(a) }))) : null,
     weighLine(tk, it)));
@@ -1153,6 +1187,7 @@ function wire() {
   $('#weigh-layer').addEventListener('click', (ev) => { if (ev.target === ev.currentTarget) closeWeigh(); });
   $('#board').addEventListener('scroll', updateMore, { passive: true });
   window.addEventListener('resize', fitColumns);
+  headerFit.wire();
   fitColumns();
   $('#board-more').addEventListener('click', () => {
     const board = $('#board');
