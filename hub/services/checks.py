@@ -429,7 +429,7 @@ async def _retable(tx: Tx, order_ids: list[int], table: TableRef) -> None:
         for ticket_id in ticket_ids:
             ticket = await repos.tx_ticket(tx, ticket_id)
             assert ticket is not None
-            if ticket.status == "open":
+            if ticket.status != "bumped":  # a held one reaches the expo only
                 tx.emit(TicketUpdated(ticket=ticket))
 
 
