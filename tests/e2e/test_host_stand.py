@@ -11,6 +11,7 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from hub.app import RunningHub
+from hub.services.booking import BookRequest
 from tests.e2e.test_checks_floor import PHONE, shot, staff_page
 
 pytestmark = pytest.mark.browser
@@ -121,4 +122,24 @@ async def test_a_walk_in_follows_their_place_on_their_own_phone(
     )
     await expect(host.locator('[data-testid^="wait-walk-"]')).to_have_count(1)
     await expect(host.locator('[data-testid^="wait-walk-"]')).to_contain_text("#1")
+    assert errors == []
+
+
+async def test_an_online_booking_that_clashes_is_shown_to_the_host(
+    hub: RunningHub, browser: Browser
+) -> None:
+    booking = hub.services.booking
+    at = f"{TOMORROW}T20:00"
+    await booking.book(BookRequest("stand-res-0009", "Ada Lovelace", 2, at, table="T4"), "host")
+    online = BookRequest("web-res-0009", "Bob Online", 3, f"{TOMORROW}T20:30", table="T4")
+    answer = await booking.from_cloud(online, cancelled=False)
+    assert "Ada Lovelace" in answer["conflict"]
+    errors: list[str] = []
+    host = await staff_page(browser, hub, "floor", "/floor#book", errors)
+    await host.get_by_test_id("book-day").fill(TOMORROW)
+    await host.get_by_test_id("book-day").dispatch_event("change")
+    conflict = host.get_by_test_id("res-conflict-web-res-0009")
+    await expect(conflict).to_contain_text("Table 4 is booked for Ada Lovelace")
+    await expect(host.locator('.tl-slot[data-clash="true"]')).to_have_count(2)
+    await shot(host, "host-online-conflict")
     assert errors == []
