@@ -1,4 +1,4 @@
--- tablehub store, schema version 3 (2 added tickets_bumped_seq; 3 added corrections, check_splits, payments, quotes and tickets_held). The store is the truth; the outbox is the only road out.
+-- tablehub store, schema version 3 (2 added tickets_bumped_seq; 3 added corrections, check_splits, payments, quotes, tickets_held, stock, reservations, waitlist and seatings). The store is the truth; the outbox is the only road out.
 
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,

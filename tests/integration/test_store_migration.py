@@ -56,8 +56,8 @@ async def test_a_version_1_store_gets_the_bumped_seq_index_and_a_backup(tmp_path
 
 
 async def test_a_version_2_store_gets_the_shift_tables_and_keeps_its_orders(tmp_path: Path) -> None:
-    """Version 3 added the corrections record, check splits, payments and pacing's quotes: a
-    store made before them gets them on open, with its rows kept and a backup of it as it was."""
+    """Version 3 added the corrections record, check splits, payments, pacing's quotes, stock
+    counts and the host stand's book: a store made before them gets them on open, with its rows kept and a backup of it as it was."""
     db = tmp_path / "hub.db"
     async with Store(db, clock=clock) as store:
 
@@ -66,7 +66,11 @@ async def test_a_version_2_store_gets_the_shift_tables_and_keeps_its_orders(tmp_
 
         await store.write(unit)
     conn = sqlite3.connect(db)
-    for name in ("corrections", "check_splits", "payments", "quotes"):
+    shift_tables = (
+        "corrections", "check_splits", "payments", "quotes",
+        "stock", "reservations", "waitlist", "seatings",
+    )  # fmt: skip
+    for name in shift_tables:
         conn.execute(f"DROP TABLE {name}")
     conn.execute("DROP INDEX tickets_held")
     conn.execute("PRAGMA user_version=2")
@@ -80,9 +84,9 @@ async def test_a_version_2_store_gets_the_shift_tables_and_keeps_its_orders(tmp_
     try:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        assert {"corrections", "check_splits", "payments", "quotes"} <= tables
+        assert set(shift_tables) <= tables
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-        assert "tickets_held" in indexes
+        assert {"tickets_held", "reservations_by_day", "waitlist_waiting"} <= indexes
     finally:
         conn.close()
     kept = list(backup.backups_dir(tmp_path).iterdir())
