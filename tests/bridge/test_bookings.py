@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 
 from cloud_bridge.cli import run_bridge
-from cloud_bridge.cursor import read_state
+from cloud_bridge.cursor import StateError, read_state
 from hub.app import RunningHub
 from hub.services.booking import BookRequest
 from tests.bridge.conftest import (
@@ -93,7 +93,10 @@ async def test_bookings_both_ways_and_a_clash_made_offline_is_shown_to_the_host(
     try:
 
         async def came_down() -> bool:
-            return cfg.state_db.exists() and bool(read_state(cfg.state_db)["bookings"]["rejected"])
+            try:
+                return bool(read_state(cfg.state_db)["bookings"]["rejected"])
+            except StateError:  # not made yet, or the bridge still making its tables
+                return False
 
         await wait_for(came_down, timeout=15, what="the bookings to come down")
         await wait_for(lambda: caught_up(receiver, hub), timeout=15, what="the cloud")
