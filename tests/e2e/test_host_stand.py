@@ -103,6 +103,12 @@ async def test_a_walk_in_follows_their_place_on_their_own_phone(
     await expect(phone.get_by_test_id("wait-position")).to_have_text("You are next")
     await expect(phone.get_by_test_id("wait-card")).not_to_contain_text("Li")
     await expect(phone.get_by_test_id("wait-card")).not_to_contain_text("0101")
+    # the guest's own language, and back
+    await phone.get_by_test_id("wait-lang").select_option("zh-Hant")
+    await expect(phone.get_by_test_id("wait-position")).to_have_text("下一位就是您")
+    await expect(phone.get_by_test_id("wait-hello")).to_have_text("Yan, 您正在候位")
+    await phone.get_by_test_id("wait-lang").select_option("en")
+    await expect(phone.get_by_test_id("wait-position")).to_have_text("You are next")
 
     # another walk-in joins behind; the first is still next. The host says the table is ready
     await walk_in("Zed")
