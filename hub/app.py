@@ -36,6 +36,7 @@ from hub.services.corrections import Corrections
 from hub.services.devices import Devices
 from hub.services.kitchen import Kitchen
 from hub.services.ordering import Ordering, Weighing
+from hub.services.pacing import Pacer
 from hub.services.printing import Printing
 from hub.store import backup
 from hub.store.db import Store
@@ -99,6 +100,7 @@ async def running_hub(
         parts = _build(
             config, store, catalog, clock, extras=_Extras(printer_previews, demo_buttons)
         )
+        await parts.services.pacer.load()
         consumers = _consumers(config, parts, scale_line_overrides)
         supervisor = Supervisor(store, consumers)
         app = build_app(parts.services)
@@ -186,6 +188,16 @@ def _build(
 
         bus = Bus(config.broker, store_id, handle)
     printing = _printing(config, store, catalog, clock, live, store_id, bus)
+    pacer = Pacer(
+        store,
+        catalog,
+        clock,
+        live,
+        config.pacing,
+        timezone=config.timezone,
+        chits=printing.chits_in_tx,
+    )
+    kitchen.pacer = pacer
     ordering = Ordering(
         store,
         catalog,
@@ -193,6 +205,7 @@ def _build(
         require_open=config.tables_require_open,
         require_pin=config.tables_require_pin,
         on_tickets=printing.chits_in_tx,
+        pacer=pacer,
     )
     corrections = Corrections(
         store,
@@ -206,7 +219,7 @@ def _build(
     )
     relay = None
     if bus is not None:
-        router = Router(kitchen, calls, devices, live, catalog, printing)
+        router = Router(kitchen, calls, devices, live, catalog, printing, pacer)
         relay = _relay(config, store, store_id, bus)
     extra_health: dict[str, Any] = {}
     services = Services(
@@ -232,6 +245,7 @@ def _build(
         backup_keep=config.backup_keep,
         orders_in_flight_max=config.limits.orders_in_flight,
         demo_buttons=extras.demo_buttons,
+        pacer=pacer,
     )
     link = _cloud_link(config, store, extra_health, clock)
     return _Parts(store_id, services, bus, relay, link)
@@ -293,7 +307,7 @@ def _consumers(
     out: list[Consumer] = []
     if parts.bus is not None:
         out.append(Loop("mqtt-bus", parts.bus.run, stop=parts.bus.stop))
-    out += [s.live, s.printing, s.calls, Loop("activity-log", ActivityLog(s).run)]
+    out += [s.live, s.printing, s.calls, s.pacer, Loop("activity-log", ActivityLog(s).run)]
     if parts.relay is not None:
         out.append(parts.relay)
     if config.backup_every_s > 0:

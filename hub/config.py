@@ -70,6 +70,20 @@ A store box's config file (TOML)::
                                           # login comp (void what the kitchen made)
     day_starts_at_hour = 4                # a night past midnight counts to the day before
 
+    [pacing]                              # courses held and fired, quoted waits
+    auto_fire = "ready"                   # fire the next course when the previous one is
+                                          # ready (bumped), served, or "manual" (a tap only)
+    fire_after_seconds = 0                # and at the latest this long after the previous
+                                          # course fired (0: no timer)
+    pace = true                           # start a fired course's items to land together
+    flag_after_seconds = 600              # a table waiting this long between courses is flagged
+
+    [stations.grill]                      # per station (ids of the menu)
+    cooks = 2                             # how many tickets it makes at once
+    wait_limit_seconds = 1800             # past this projected wait diners are warned
+    pause_over_limit = false              # and its items are paused until the load falls
+    show_held = false                     # held courses shown greyed on its screens
+
     [backups]                             # online copies in <data_dir>/backups
     every_hours = 6                       # 0: only `tablehub backup` and before upgrades
     keep = 14
@@ -96,6 +110,7 @@ from __future__ import annotations
 
 import secrets
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -228,6 +243,37 @@ class ShiftConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StationPacing:
+    """A station's capacity and load limit: `cooks` tickets at once; past `wait_limit_s` of
+    projected wait (0: no limit) diners are told, and with `pause` its items are paused until
+    the wait falls under the limit again; `show_held`: its screens show held courses greyed."""
+
+    cooks: int = 1
+    wait_limit_s: int = 0
+    pause: bool = False
+    show_held: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PacingConfig:
+    """Courses and quoted waits: when a held course fires by itself (`auto_fire`: ready,
+    served or manual; and `fire_after_s` after the previous course fired, 0: never), whether
+    a fired course is paced, and each station's `StationPacing`."""
+
+    auto_fire: str = "ready"
+    fire_after_s: int = 0
+    pace: bool = True
+    flag_after_s: int = 600  # a table waiting this long for its next course is flagged
+    stations: Mapping[str, StationPacing] = field(default_factory=dict)
+
+    def station(self, station_id: str) -> StationPacing:
+        return self.stations.get(station_id, _DEFAULT_STATION)
+
+
+_DEFAULT_STATION = StationPacing()
+
+
+@dataclass(frozen=True, slots=True)
 class HubConfig:
     data_dir: Path
     http_host: str = "127.0.0.1"
@@ -253,6 +299,7 @@ class HubConfig:
     backup_every_s: float = 6 * 3600.0  # online backups of the store; 0 turns them off
     backup_keep: int = 14
     shift: ShiftConfig = field(default_factory=ShiftConfig)
+    pacing: PacingConfig = field(default_factory=PacingConfig)
 
     @property
     def db_path(self) -> Path:
@@ -353,6 +400,20 @@ class ShiftSection(Settings, frozen=True, kw_only=True):
     day_starts_at_hour: Annotated[int, msgspec.Meta(ge=0, le=12)] = 4
 
 
+class PacingSection(Settings, frozen=True, kw_only=True):
+    auto_fire: Literal["ready", "served", "manual"] = "ready"
+    fire_after_seconds: Annotated[int, msgspec.Meta(ge=0, le=4 * 3600)] = 0
+    pace: bool = True
+    flag_after_seconds: Annotated[int, msgspec.Meta(ge=0, le=4 * 3600)] = 600
+
+
+class StationSection(Settings, frozen=True, kw_only=True):
+    cooks: Annotated[int, msgspec.Meta(ge=1, le=50)] = 1
+    wait_limit_seconds: Annotated[int, msgspec.Meta(ge=0, le=6 * 3600)] = 0
+    pause_over_limit: bool = False
+    show_held: bool = False
+
+
 class BackupsSection(Settings, frozen=True, kw_only=True):
     every_hours: Seconds = 6.0
     keep: Count = 14
@@ -395,6 +456,8 @@ class HubFile(Settings, frozen=True, kw_only=True):
     log: LogSection = msgspec.field(default_factory=LogSection)
     bridge: BridgeSection | None = None
     devices: DevicesSection = msgspec.field(default_factory=DevicesSection)
+    pacing: PacingSection = msgspec.field(default_factory=PacingSection)
+    stations: dict[str, StationSection] = msgspec.field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- reading
@@ -458,6 +521,21 @@ def _config(raw: HubFile, path: Path) -> HubConfig:
         tables_require_pin=raw.tables.require_pin,
         bridge=_bridge(raw.bridge or BridgeSection(), path),
         shift=_shift(raw.shift, path),
+        pacing=PacingConfig(
+            auto_fire=raw.pacing.auto_fire,
+            fire_after_s=raw.pacing.fire_after_seconds,
+            pace=raw.pacing.pace,
+            flag_after_s=raw.pacing.flag_after_seconds,
+            stations={
+                sid: StationPacing(
+                    cooks=st.cooks,
+                    wait_limit_s=st.wait_limit_seconds,
+                    pause=st.pause_over_limit,
+                    show_held=st.show_held,
+                )
+                for sid, st in raw.stations.items()
+            },
+        ),
     )
 
 

@@ -3,8 +3,10 @@ few helpers that write them to a hub's outbox and read its seqs back."""
 
 from __future__ import annotations
 
+import copy
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from hub.app import RunningHub
 from hub.domain import events as ev
@@ -91,3 +93,26 @@ def seqs_in(db: Path) -> list[int]:
         return [int(r[0]) for r in conn.execute("SELECT seq FROM outbox ORDER BY seq")]
     finally:
         conn.close()
+
+
+def with_courses(menu_doc: dict[str, Any]) -> dict[str, Any]:
+    """The demo menu with courses: drinks (never held), starters, mains (with noodles and
+    rice, salads) and desserts, by category."""
+    doc = copy.deepcopy(menu_doc)
+    doc["courses"] = [
+        {"id": "drinks", "name": {"en": "Drinks"}, "hold": False},
+        {"id": "starters", "name": {"en": "Starters"}},
+        {"id": "mains", "name": {"en": "Mains"}},
+        {"id": "desserts", "name": {"en": "Desserts"}},
+    ]
+    course = {
+        "starters": "starters",
+        "salads": "starters",
+        "mains": "mains",
+        "noodles-rice": "mains",
+        "desserts": "desserts",
+        "drinks": "drinks",
+    }
+    for cat in doc["categories"]:
+        cat["course"] = course[cat["id"]]
+    return doc

@@ -181,12 +181,15 @@ def parse_topic(topic: str) -> Topic:
 
 
 class BumpMessage(msgspec.Struct, forbid_unknown_fields=False, frozen=True):
-    """kds/{station}/bump: a bump bar or button action; `id` makes repeats harmless."""
+    """kds/{station}/bump: a bump bar or button action; `id` makes repeats harmless.
+    `fire` (from any station, or `expo`): fire `table`'s held `course` (None: the next)."""
 
-    action: Literal["bump", "recall", "next", "prev"]
+    action: Literal["bump", "recall", "next", "prev", "fire"]
     id: str
     ticket: int | None = None
     item: int | None = None
+    table: str | None = None
+    course: str | None = None
 
 
 class CallMessage(msgspec.Struct, frozen=True):

@@ -10,11 +10,12 @@ from typing import TypeVar
 
 from hub.bus import contract
 from hub.consumers.live import LiveHub
-from hub.errors import HubError, StoreUnavailable
+from hub.errors import Conflict, HubError, InvalidInput, StoreUnavailable
 from hub.services.calls import Calls
 from hub.services.catalog import Catalog
 from hub.services.devices import Devices
 from hub.services.kitchen import Kitchen
+from hub.services.pacing import Pacer
 from hub.services.printing import Printing
 
 log = logging.getLogger("tablehub.router")
@@ -54,8 +55,10 @@ class Router:
         live: LiveHub,
         catalog: Catalog,
         printing: Printing | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self._printing = printing
+        self._pacer = pacer
         self._kitchen = kitchen
         self._calls = calls
         self._devices = devices
@@ -95,7 +98,7 @@ class Router:
     async def _bump(self, station: str, payload: bytes) -> None:
         device = f"bump bar at {station}"
         menu = self._catalog.menu
-        if menu is None or menu.station(station) is None:
+        if menu is None or (menu.station(station) is None and station != "expo"):
             self.rejects.reject(device, f"unknown station '{station}'")
             return
         msg = self._decode(device, contract.decode_bump, payload)
@@ -103,7 +106,11 @@ class Router:
             return
         action_id = f"mqtt:{station}:{msg.id}"
         try:
-            if msg.action == "bump":
+            if msg.action == "fire":
+                await self._fire(station, msg, action_id)
+            elif station == "expo":
+                self.rejects.reject(device, "the expo's bar only fires courses")
+            elif msg.action == "bump":
                 ticket = msg.ticket
                 if ticket is None:
                     view = await self._kitchen.station_view(station)
@@ -117,6 +124,13 @@ class Router:
                 self._live.broadcast({"type": "cursor", "move": msg.action}, station)
         except HubError as exc:
             self.rejects.reject(device, exc.message)
+
+    async def _fire(self, station: str, msg: contract.BumpMessage, action_id: str) -> None:
+        if self._pacer is None:
+            raise Conflict("courses are not paced on this hub", field="action")
+        if msg.table is None:
+            raise InvalidInput("a fire names its table", field="table")
+        await self._pacer.fire(msg.table, msg.course, action_id[:64], f"bump bar {station}")
 
     async def _call(self, table: str, payload: bytes) -> None:
         device = f"call button at table {table}"

@@ -229,12 +229,20 @@ class LiveHub:
             self.order_to_kds.observe((now_ms - waiting[1]) / 1000)
 
     def broadcast(
-        self, msg: dict[str, Any], station: str | None = None, *, staff_only: bool = False
+        self,
+        msg: dict[str, Any],
+        station: str | None = None,
+        *,
+        staff_only: bool = False,
+        table: str | None = None,
     ) -> None:
-        """A message that is not a stored event (bump bar cursor moves, live weights).
+        """A message that is not a stored event (bump bar cursor moves, live weights, waits):
+        to a station's screens, a table's phones, every staff screen, or everyone.
         Keep-latest: a screen whose queue is full simply misses it."""
         if station is not None:
             subs: Iterable[Subscriber] = self._by_station.get(station, ())
+        elif table is not None:
+            subs = self._by_table.get(table, ())
         elif staff_only:
             subs = [s for s in self._subs if s.station is not None]
         else:

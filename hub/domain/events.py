@@ -99,6 +99,7 @@ class OrderLine(msgspec.Struct, frozen=True):
     void_qty: int = 0
     voids: list[LineVoid] = []
     changes: list[LineChange] = []
+    course: str | None = None  # the menu's course of the item (None: no course)
 
 
 class Order(msgspec.Struct, frozen=True):
@@ -139,10 +140,17 @@ class TicketLine(msgspec.Struct, frozen=True):
     void_qty: int = 0
     void_reason: str | None = None
     changed: list[str] = []
+    course: str | None = None
+    prep_s: int = 0  # what this line is expected to take (learnt, else the menu's)
+    start_at_ms: int = 0  # paced: start it then so the course lands together (0: at once)
 
 
 class Ticket(msgspec.Struct, frozen=True):
-    """A station's part of an order, as the kitchen screens and KDS devices see it."""
+    """A station's part of an order (of one course), as the kitchen screens and KDS devices
+    see it. `status` is `held` (a later course, not yet fired: only the expo sees it, and
+    the station too when `held_visible`), `open` or `bumped`. Once fired, `fired_ms` is when,
+    `start_at_ms` when the station should start it (paced), `due_ms` when it should be done
+    and `expected_s` what it should take."""
 
     table: TableRef
     number: int
@@ -156,6 +164,12 @@ class Ticket(msgspec.Struct, frozen=True):
     created_ms: int = 0
     bumped_at: str | None = None
     printed_on: str | UnsetType = UNSET  # the fallback printer it went to, if any
+    course: str | None = None
+    fired_ms: int = 0
+    start_at_ms: int = 0
+    due_ms: int = 0
+    expected_s: int = 0
+    held_visible: bool = False
 
 
 class Call(msgspec.Struct, frozen=True):
@@ -418,9 +432,13 @@ class TicketEvent(HubEvent, frozen=True, kw_only=True):
         return str(self.ticket.id)
 
     def audience(self) -> Audience:
+        if self.ticket.status == "held" and not self.ticket.held_visible:
+            return Audience(stations=("expo",))  # the station gets it when it is fired
         return Audience(stations=("expo", self.ticket.station))
 
-    def mqtt_message(self, seq: int, body: bytes) -> tuple[Mapping[str, str], bytes]:
+    def mqtt_message(self, seq: int, body: bytes) -> tuple[Mapping[str, str], bytes] | None:
+        if self.ticket.status == "held":
+            return None  # KDS devices get a held course when it is fired
         # a KdsEvent(seq, kind, ticket), spliced from the stored `{"ticket": ...}`: a ticket
         # is encoded once per event, not once more for MQTT
         head = b'{"seq":%d,"kind":"%s",' % (seq, self.kind.encode())
@@ -438,6 +456,15 @@ class TicketUpdated(TicketEvent, frozen=True, kw_only=True):
     voided or changed) or moved to another table."""
 
     kind: ClassVar[str] = "ticket.updated"
+
+
+@register
+class TicketFired(TicketEvent, frozen=True, kw_only=True):
+    """A held ticket fired: its station sees it (and its chit prints) from now on; `by` says
+    who fired it (a login, a bump bar, or `auto`)."""
+
+    kind: ClassVar[str] = "ticket.fired"
+    by: str = ""
 
 
 # ---------------------------------------------------------------- calls

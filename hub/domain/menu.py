@@ -50,6 +50,8 @@ class Item:
     available: bool = True
     modifier_groups: tuple[ModifierGroup, ...] = ()
     price_per_grams: int | None = None  # sold by weight: price_cents buys this many grams
+    course: str | None = None  # None: the category's course
+    prep_s: int | None = None  # None: the station's prep_s until the hub has learnt it
 
     def option(self, option_id: str) -> tuple[ModifierGroup, Option] | None:
         for group in self.modifier_groups:
@@ -66,12 +68,24 @@ class Station:
     warn_seconds: int = 300
     late_seconds: int = 600
     keymap: Mapping[str, tuple[str, ...]] | None = None
+    prep_s: int = 600  # what an item of this station takes when the menu does not say
 
 
 @dataclass(frozen=True, slots=True)
 class Category:
     id: str
     name: Names
+    course: str | None = None  # the course of its items (None: no course, sent at once)
+
+
+@dataclass(frozen=True, slots=True)
+class Course:
+    """A course of a meal, in firing order: later courses of an order are held until fired.
+    `hold` false: never held (drinks go as soon as ordered)."""
+
+    id: str
+    name: Names
+    hold: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +110,31 @@ class Menu:
     items: Mapping[str, Item]
     labels: Mapping[str, Mapping[str, Names]]
     tables: tuple[TableSpec, ...] = ()
+    courses: tuple[Course, ...] = ()
+
+    def course_of(self, item: Item) -> str | None:
+        """An item's course: its own, else its category's; None when the menu has none."""
+        if item.course is not None:
+            return item.course
+        cat = next((c for c in self.categories if c.id == item.category), None)
+        return None if cat is None else cat.course
+
+    def course(self, course_id: str) -> Course | None:
+        return next((c for c in self.courses if c.id == course_id), None)
+
+    def course_rank(self, course_id: str | None) -> int:
+        """Firing order of a course: its place in `courses`; -1 for no course (at once)."""
+        for i, c in enumerate(self.courses):
+            if c.id == course_id:
+                return i
+        return -1
+
+    def prep_default(self, item: Item) -> int:
+        """An item's prep time as the menu says: its own, else its station's."""
+        if item.prep_s is not None:
+            return item.prep_s
+        st = self.station(item.station)
+        return 600 if st is None else st.prep_s
 
     def station(self, station_id: str) -> Station | None:
         return next((s for s in self.stations if s.id == station_id), None)
@@ -207,12 +246,24 @@ def _group(g: Any, path: str, seen_options: set[str]) -> ModifierGroup:
     return ModifierGroup(gid, _names(_req(g, "name", path), f"{path}.name"), lo, hi, tuple(options))
 
 
+MAX_PREP_S = 4 * 3600
+
+
+def _course_ref(value: Any, path: str, courses: set[str] | frozenset[str]) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or value not in courses:
+        raise MenuInvalid("unknown course (see 'courses')", field=path)
+    return value
+
+
 def _item(
     it: Any,
     path: str,
     cats: set[str],
     stations: set[str],
     labels: Mapping[str, Mapping[str, Names]],
+    courses: set[str] | frozenset[str] = frozenset(),
 ) -> Item:
     category = _req(it, "category", path)
     if not isinstance(category, str) or category not in cats:
@@ -248,6 +299,12 @@ def _item(
         image=image,
         available=available,
         modifier_groups=groups,
+        course=_course_ref(it.get("course"), f"{path}.course", courses),
+        prep_s=(
+            None
+            if it.get("prep_s") is None
+            else _int(it["prep_s"], f"{path}.prep_s", 1, MAX_PREP_S)
+        ),
     )
 
 
@@ -268,7 +325,21 @@ def _station(s: Any, path: str) -> Station:
     sid = _id(_req(s, "id", path), f"{path}.id")
     if sid == "expo":
         raise MenuInvalid("'expo' is reserved for the expediter view", field=f"{path}.id")
-    return Station(sid, _names(_req(s, "name", path), f"{path}.name"), warn, late, keymap)
+    prep = _int(s.get("prep_s", 600), f"{path}.prep_s", 1, MAX_PREP_S)
+    return Station(sid, _names(_req(s, "name", path), f"{path}.name"), warn, late, keymap, prep)
+
+
+def _courses(raw: Any) -> tuple[Course, ...]:
+    out = []
+    for i, c in enumerate(_list(raw, "courses")):
+        path = f"courses[{i}]"
+        hold = c.get("hold", True) if isinstance(c, Mapping) else True
+        if not isinstance(hold, bool):
+            raise MenuInvalid("must be true or false", field=f"{path}.hold")
+        cid = _id(_req(c, "id", path), f"{path}.id")
+        out.append(Course(cid, _names(_req(c, "name", path), f"{path}.name"), hold))
+    _unique([c.id for c in out], "courses")
+    return tuple(out)
 
 
 def _tables(raw: Any) -> tuple[TableSpec, ...]:
@@ -325,6 +396,8 @@ def parse_menu(doc: Any) -> Menu:
         labels[kind] = {
             _id(k, f"labels.{kind}"): _names(v, f"labels.{kind}.{k}") for k, v in raw.items()
         }
+    courses = _courses(doc.get("courses"))
+    course_ids = {c.id for c in courses}
     raw_cats = _req(doc, "categories", "")
     if not isinstance(raw_cats, list):
         raise MenuInvalid("must be a list", field="categories")
@@ -332,6 +405,7 @@ def parse_menu(doc: Any) -> Menu:
         Category(
             _id(_req(c, "id", f"categories[{i}]"), f"categories[{i}].id"),
             _names(_req(c, "name", f"categories[{i}]"), f"categories[{i}].name"),
+            _course_ref(c.get("course"), f"categories[{i}].course", course_ids),
         )
         for i, c in enumerate(raw_cats)
     )
@@ -341,7 +415,8 @@ def parse_menu(doc: Any) -> Menu:
         raise MenuInvalid("must be a list", field="items")
     cat_ids, station_ids = {c.id for c in categories}, {s.id for s in stations}
     items = [
-        _item(it, f"items[{i}]", cat_ids, station_ids, labels) for i, it in enumerate(raw_items)
+        _item(it, f"items[{i}]", cat_ids, station_ids, labels, course_ids)
+        for i, it in enumerate(raw_items)
     ]
     _unique([i.id for i in items], "items")
     for i, item in enumerate(items):
@@ -350,7 +425,13 @@ def parse_menu(doc: Any) -> Menu:
                 "options can take this item's price below zero", field=f"items[{i}].modifier_groups"
             )
     return Menu(
-        store, stations, categories, {i.id: i for i in items}, labels, _tables(doc.get("tables"))
+        store,
+        stations,
+        categories,
+        {i.id: i for i in items},
+        labels,
+        _tables(doc.get("tables")),
+        courses,
     )
 
 
@@ -365,10 +446,18 @@ def menu_to_doc(menu: Menu) -> dict[str, Any]:
         },
         "stations": [station_doc(s) for s in menu.stations],
         "labels": {k: {lk: dict(lv) for lk, lv in v.items()} for k, v in menu.labels.items()},
-        "categories": [{"id": c.id, "name": dict(c.name)} for c in menu.categories],
+        "categories": [category_doc(c) for c in menu.categories],
         "items": [item_doc(i) for i in menu.items.values()],
         "tables": [{"id": t.id, "name": t.name} for t in menu.tables],
+        "courses": [{"id": c.id, "name": dict(c.name), "hold": c.hold} for c in menu.courses],
     }
+
+
+def category_doc(c: Category) -> dict[str, Any]:
+    doc: dict[str, Any] = {"id": c.id, "name": dict(c.name)}
+    if c.course is not None:
+        doc["course"] = c.course
+    return doc
 
 
 def station_doc(s: Station) -> dict[str, Any]:
@@ -377,6 +466,7 @@ def station_doc(s: Station) -> dict[str, Any]:
         "name": dict(s.name),
         "warn_seconds": s.warn_seconds,
         "late_seconds": s.late_seconds,
+        "prep_s": s.prep_s,
     }
     if s.keymap is not None:
         doc["keymap"] = {k: list(v) for k, v in s.keymap.items()}
@@ -411,4 +501,8 @@ def item_doc(i: Item) -> dict[str, Any]:
     }
     if i.price_per_grams is not None:
         doc["price_per_grams"] = i.price_per_grams
+    if i.course is not None:
+        doc["course"] = i.course
+    if i.prep_s is not None:
+        doc["prep_s"] = i.prep_s
     return doc

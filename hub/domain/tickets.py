@@ -15,7 +15,7 @@ class TicketItem:
 
 @dataclass(frozen=True, slots=True)
 class TicketState:
-    status: str  # "open" | "bumped"
+    status: str  # "held" | "open" | "bumped"
     items: tuple[TicketItem, ...]
     bumped_at: str | None = None
 
@@ -28,6 +28,8 @@ def bump(state: TicketState, item_idx: int | None, now: str) -> TicketState:
     """Bump one item, or the whole ticket; the ticket is bumped with its last item."""
     if state.status == "bumped":
         raise Conflict("ticket is already bumped")
+    if state.status == "held":
+        raise Conflict("this ticket's course is held: fire it first", field="ticket")
     if item_idx is None:
         items = tuple(replace(i, bumped=True) for i in state.items)
     else:

@@ -62,9 +62,11 @@ ROLES = ("kitchen", "floor", "admin")
 
 # What each role may do; admin may do everything.
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "kitchen": frozenset({"kds", "bump", "availability", "serve", "read", "weigh"}),
-    "floor": frozenset({"floor", "serve", "read", "availability", "weigh"}),
-    "admin": frozenset({"kds", "bump", "availability", "serve", "read", "floor", "admin", "weigh"}),
+    "kitchen": frozenset({"kds", "bump", "availability", "serve", "read", "weigh", "fire"}),
+    "floor": frozenset({"floor", "serve", "read", "availability", "weigh", "fire"}),
+    "admin": frozenset(
+        {"kds", "bump", "availability", "serve", "read", "floor", "admin", "weigh", "fire"}
+    ),
 }
 
 

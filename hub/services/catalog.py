@@ -217,6 +217,7 @@ class Catalog:
             "categories": [{"id": c.id, "name": dict(c.name)} for c in menu.categories],
             "items": items,
             "labels": {k: {lk: dict(lv) for lk, lv in v.items()} for k, v in menu.labels.items()},
+            "courses": [{"id": c.id, "name": dict(c.name)} for c in menu.courses],
         }
         self._public_cache = (self.menu_version, view)
         return view

@@ -16,6 +16,7 @@ from hub.services.corrections import Corrections
 from hub.services.devices import Devices
 from hub.services.kitchen import Kitchen
 from hub.services.ordering import Ordering, Weighing
+from hub.services.pacing import Pacer
 from hub.services.printing import Printing
 from hub.store.db import Store
 
@@ -36,6 +37,7 @@ class Services:
     clock: Clock
     ids: IdGen
     started_ms: int  # monotonic (Clock.monotonic_ms)
+    pacer: Pacer  # courses held and fired, prep times learnt, waits quoted
     broker_connected: asyncio.Event | None = None
     extra_health: dict[str, Any] = field(default_factory=dict)
     # how far the MQTT relay is (None without a broker): /healthz's `mqtt_relay`

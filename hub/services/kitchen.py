@@ -7,30 +7,24 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
 
 from msgspec.structs import replace
 
 from hub.domain import tickets as tk
 from hub.domain.events import Order, OrderStatusChanged, Ticket, TicketUpdated
 from hub.domain.orders import order_status
-from hub.errors import Conflict, Forbidden, InvalidInput, NotFound
+from hub.errors import Conflict, Forbidden, NotFound
+from hub.services.actions import Result, check_action_id, once
 from hub.services.catalog import Catalog
 from hub.store import repos
 from hub.store.db import Store, Tx
 
+if TYPE_CHECKING:
+    from hub.services.pacing import Pacer
+
 log = logging.getLogger("tablehub.kitchen")
-
-ACTION_ID_MAX = 64
-
-
-def _check_action_id(action_id: str | None) -> str | None:
-    if action_id is None:
-        return None
-    if not isinstance(action_id, str) or not 1 <= len(action_id) <= ACTION_ID_MAX:
-        raise InvalidInput("must be a text of 1-64 characters", field="id")
-    return action_id
 
 
 def _check_station(row: sqlite3.Row, station: str | None) -> None:
@@ -40,21 +34,6 @@ def _check_station(row: sqlite3.Row, station: str | None) -> None:
         raise Forbidden(
             f"a ticket of station '{row['station']}', not of '{station}'", field="ticket"
         )
-
-
-# what an action answers: the ticket or order it changed, or, repeated, the stored answer
-Result = Ticket | Order | dict[str, Any]
-
-
-async def _once(tx: Tx, action_id: str | None, body: Callable[[], Awaitable[Result]]) -> Result:
-    if action_id is not None:
-        done = await repos.get_action(tx, action_id)
-        if done is not None:
-            return dict(done)
-    result = await body()
-    if action_id is not None:
-        await repos.put_action(tx, action_id, result)
-    return result
 
 
 async def _refresh_order(tx: Tx, order_id: int) -> None:
@@ -73,9 +52,10 @@ async def _refresh_order(tx: Tx, order_id: int) -> None:
 
 
 class Kitchen:
-    def __init__(self, store: Store, catalog: Catalog) -> None:
+    def __init__(self, store: Store, catalog: Catalog, pacer: Pacer | None = None) -> None:
         self._store = store
         self._catalog = catalog
+        self.pacer = pacer
 
     async def bump(
         self,
@@ -86,7 +66,7 @@ class Kitchen:
         station: str | None = None,
     ) -> Result:
         """Bump a ticket (or one item); with `station`, only a ticket of that station."""
-        action_id = _check_action_id(action_id)
+        action_id = check_action_id(action_id)
 
         async def unit(tx: Tx) -> Result:
             async def body() -> Result:
@@ -95,9 +75,12 @@ class Kitchen:
                     raise NotFound(f"no ticket {ticket_id}", field="ticket")
                 _check_station(row, station)
                 state = tk.bump(repos.ticket_state(row), item_idx, tx.now)
-                return await self._save(tx, ticket_id, state)
+                ticket = await self._save(tx, ticket_id, state)
+                if self.pacer is not None and ticket.status == "bumped":
+                    await self.pacer.after_bump_in_tx(tx, ticket)
+                return ticket
 
-            return await _once(tx, action_id, body)
+            return await once(tx, action_id, body)
 
         return await self._store.write(unit)
 
@@ -110,7 +93,7 @@ class Kitchen:
     ) -> Result:
         """Recall a ticket, or (no id) the station's most recently bumped one; with both, only
         a ticket of that station."""
-        action_id = _check_action_id(action_id)
+        action_id = check_action_id(action_id)
         if ticket_id is None and station is not None and station != "expo":
             self._catalog.station(station)  # raises NotFound for an unknown station
 
@@ -127,12 +110,12 @@ class Kitchen:
                 _check_station(row, station)
                 return await self._save(tx, tid, tk.recall(repos.ticket_state(row)))
 
-            return await _once(tx, action_id, body)
+            return await once(tx, action_id, body)
 
         return await self._store.write(unit)
 
     async def serve(self, order_id: int, action_id: str | None = None) -> Result:
-        action_id = _check_action_id(action_id)
+        action_id = check_action_id(action_id)
 
         async def unit(tx: Tx) -> Result:
             async def body() -> Result:
@@ -141,18 +124,24 @@ class Kitchen:
                     raise NotFound(f"no order {order_id}", field="order")
                 if order.status == "served":
                     return order
-                for row in await repos.tx_tickets_of_order(tx, order_id):
+                rows = await repos.tx_tickets_of_order(tx, order_id)
+                last = None
+                for row in rows:
                     state = repos.ticket_state(row)
                     if state.status == "open":
-                        await self._save(
+                        last = await self._save(
                             tx, int(row["id"]), tk.bump(state, None, tx.now), refresh=False
                         )
-                await repos.set_order_status(tx, order_id, "served")
-                served = replace(order, status="served")
-                tx.emit(OrderStatusChanged(order=served))
-                return served
+                served = await _mark_served(tx, order_id, rows, self._now_ms())
+                if served.status != "served":
+                    await _refresh_order(tx, order_id)  # later courses are still held
+                if self.pacer is not None and last is not None:
+                    await self.pacer.after_bump_in_tx(tx, last, served=True)
+                fresh = await repos.tx_order(tx, order_id)
+                assert fresh is not None
+                return fresh
 
-            return await _once(tx, action_id, body)
+            return await once(tx, action_id, body)
 
         return await self._store.write(unit)
 
@@ -167,6 +156,9 @@ class Kitchen:
             await _refresh_order(tx, ticket.order_id)
         return ticket
 
+    def _now_ms(self) -> int:
+        return int(time.time() * 1000) if self.pacer is None else self.pacer.now_ms()
+
     # ------------------------------------------------------------ views
 
     async def station_view(self, station: str) -> dict[str, Any]:
@@ -175,12 +167,45 @@ class Kitchen:
         key = None if station == "expo" else station
         open_tickets = await repos.read_open_tickets(self._store, key)
         recent = await repos.read_recent_bumped(self._store, key)
-        return {
+        view: dict[str, Any] = {
             "station": station,
             "tickets": open_tickets,
             "recent": recent,
             "all_day": all_day(open_tickets),
         }
+        if self.pacer is not None:
+            # the expo sees every held course; a station only when it shows them greyed
+            view["held"] = [
+                t
+                for t in self.pacer.held_tickets()
+                if key is None or (t.station == key and t.held_visible)
+            ]
+        return view
+
+
+async def _mark_served(tx: Tx, order_id: int, rows: list[sqlite3.Row], now_ms: int) -> Order:
+    """The expo served what the kitchen made of an order: each fired course is recorded
+    served; the order is served once none of its courses is still held."""
+    row = await repos.tx_order_row(tx, order_id)
+    assert row is not None
+    body = repos.order_body(row)
+    held = {repos.ticket_body(r).course or "" for r in rows if r["status"] == "held"}
+    fired = {repos.ticket_body(r).course or "" for r in rows if r["status"] != "held"}
+    served = dict(body.served)
+    for c in fired - held:
+        served.setdefault(c, now_ms)
+    if served != body.served:
+        await repos.update_order_body(
+            tx, order_id, replace(body, served=served), int(row["total_cents"])
+        )
+    order = await repos.tx_order(tx, order_id)
+    assert order is not None
+    if held:
+        return order
+    await repos.set_order_status(tx, order_id, "served")
+    done = replace(order, status="served")
+    tx.emit(OrderStatusChanged(order=done))
+    return done
 
 
 def all_day(open_tickets: list[Ticket]) -> list[dict[str, Any]]:

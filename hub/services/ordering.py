@@ -7,8 +7,9 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from msgspec import UnsetType
 from msgspec.structs import replace
@@ -26,12 +27,12 @@ from hub.domain.events import (
     TicketModifier,
     TicketUpdated,
 )
+from hub.domain.menu import Menu
 from hub.domain.orders import (
     LineRequest,
     PricedLine,
     check_key,
     price_order,
-    route,
     weighed_line_cents,
 )
 from hub.domain.ports import Clock
@@ -49,6 +50,9 @@ from hub.errors import (
 from hub.services.catalog import Catalog, Table
 from hub.store import repos
 from hub.store.db import Store, Tx
+
+if TYPE_CHECKING:
+    from hub.services.pacing import Pacer
 
 log = logging.getLogger("tablehub.ordering")
 
@@ -75,7 +79,7 @@ def request_hash(lines: Sequence[LineRequest]) -> str:
     return hashlib.sha256(canon.encode()).hexdigest()[:32]
 
 
-def _order_line(p: PricedLine) -> OrderLine:
+def _order_line(p: PricedLine, course: str | None) -> OrderLine:
     mods = [LineModifier(o.id, dict(o.name), o.price_delta_cents) for o in p.options]
     per = p.item.price_per_grams
     if per is not None:
@@ -92,24 +96,37 @@ def _order_line(p: PricedLine) -> OrderLine:
             grams=None,
             weight_pending=True,
             seat=p.seat,
+            course=course,
         )
     return OrderLine(
-        p.item.id, dict(p.item.name), p.qty, p.unit_cents, p.line_cents, mods, p.note, seat=p.seat
+        p.item.id,
+        dict(p.item.name),
+        p.qty,
+        p.unit_cents,
+        p.line_cents,
+        mods,
+        p.note,
+        seat=p.seat,
+        course=course,
     )
 
 
-def _ticket_line(idx: int, p: PricedLine) -> TicketLine:
+def _ticket_line(
+    idx: int, p: PricedLine, course: str | None, prep_s: int, start_ms: int
+) -> TicketLine:
     mods = [TicketModifier(o.id, dict(o.name)) for o in p.options]
     allergens = list(p.item.allergens)
     per = p.item.price_per_grams
     if per is not None:
         return TicketLine(
             idx, p.item.id, dict(p.item.name), p.qty, mods, p.note, allergens,
-            per_grams=per, grams=None, seat=p.seat,
+            per_grams=per, grams=None, seat=p.seat, course=course, prep_s=prep_s,
+            start_at_ms=start_ms,
         )  # fmt: skip
     return TicketLine(
-        idx, p.item.id, dict(p.item.name), p.qty, mods, p.note, allergens, seat=p.seat
-    )
+        idx, p.item.id, dict(p.item.name), p.qty, mods, p.note, allergens, seat=p.seat,
+        course=course, prep_s=prep_s, start_at_ms=start_ms,
+    )  # fmt: skip
 
 
 # runs inside the order's own write, e.g. to queue its kitchen chits
@@ -126,6 +143,7 @@ class Ordering:
         require_open: bool = False,
         require_pin: bool = False,
         on_tickets: TicketsHook | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self._store = store
         self._catalog = catalog
@@ -137,6 +155,7 @@ class Ordering:
         self.placed = 0
         self.refused_busy = 0
         self._on_tickets = on_tickets
+        self.pacer = pacer
 
     def check_table(self, table: Table, pin: str | None) -> None:
         """A store may require staff to open a table, and the party to give its PIN."""
@@ -161,6 +180,7 @@ class Ordering:
         pin: str | None = None,
         *,
         admit: Callable[[Table], None] | None = None,
+        all_together: bool = False,
     ) -> tuple[Order, bool]:
         """Save an order; returns (order, replayed). Raises an `InvalidInput` naming the field.
 
@@ -175,17 +195,23 @@ class Ordering:
             if admit is not None:
                 admit(table)
 
-        return await self._place(table, key, lines, checks, None)
+        return await self._place(table, key, lines, checks, None, all_together)
 
     async def place_for_staff(
-        self, table_id: str, key: str, lines: Sequence[LineRequest], entered_by: str
+        self,
+        table_id: str,
+        key: str,
+        lines: Sequence[LineRequest],
+        entered_by: str,
+        *,
+        all_together: bool = False,
     ) -> tuple[Order, bool]:
         """An order taken by staff for a table (no table code or PIN; the menu's checks
         all apply), saying who entered it. Idempotent on (table, key) like a diner's."""
         table = self._catalog.tables.get(table_id) if isinstance(table_id, str) else None
         if table is None:
             raise NotFound(f"no table '{str(table_id)[:40]}'", field="table")
-        return await self._place(table, key, lines, None, entered_by)
+        return await self._place(table, key, lines, None, entered_by, all_together)
 
     async def _place(
         self,
@@ -194,6 +220,7 @@ class Ordering:
         lines: Sequence[LineRequest],
         checks: Callable[[Table], None] | None,
         entered_by: str | None,
+        all_together: bool = False,
     ) -> tuple[Order, bool]:
         check_key(key)
         digest = request_hash(lines)
@@ -210,7 +237,10 @@ class Ordering:
             self.refused_busy += 1
             raise StoreBusy("the kitchen is very busy; your order is being sent again shortly")
         priced, total = price_order(menu, lines)
+        if self.pacer is not None:
+            self.pacer.check_paused(menu, [(i, p.item.station) for i, p in enumerate(priced)])
         created_ms = self._clock.now_ms()
+        how = _How(self.pacer, menu, all_together)
 
         async def unit(tx: Tx) -> tuple[Order, bool]:
             # checked again inside the write: two copies of one new order may race here
@@ -221,10 +251,11 @@ class Ordering:
                 assert order is not None
                 return order, True
             order, tickets = await _save(
-                tx, table, key, digest, priced, total, created_ms, entered_by
+                tx, table, key, digest, priced, total, created_ms, entered_by, how
             )
             if self._on_tickets is not None:
-                await self._on_tickets(tx, tickets)
+                # a held course prints when it is fired
+                await self._on_tickets(tx, [t for t in tickets if t.status != "held"])
             return order, False
 
         order, replayed = await self._store.write(unit)
@@ -255,6 +286,19 @@ def _same_request(stored: str, digest: str) -> None:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class _How:
+    """How an order's tickets are cut and sent: by station and course, the later courses
+    held and the fired ones paced (with a pacer), or one ticket per station sent at once."""
+
+    pacer: Pacer | None
+    menu: Menu
+    all_together: bool = False
+
+    def course(self, p: PricedLine) -> str | None:
+        return self.menu.course_of(p.item) if self.menu.courses else None
+
+
 async def _save(
     tx: Tx,
     table: Table,
@@ -264,11 +308,18 @@ async def _save(
     total: int,
     created_ms: int,
     entered_by: str | None = None,
+    how: _How | None = None,
 ) -> tuple[Order, list[Ticket]]:
     check_id, round_no = await repos.open_check(tx, table.id)
     # a check moved here keeps its orders' table: they all show this table now
     ref = TableRef(table.id, table.name)
-    body = repos.OrderBody(ref, [_order_line(p) for p in priced], entered_by)
+    courses = [None if how is None else how.course(p) for p in priced]
+    body = repos.OrderBody(
+        ref,
+        [_order_line(p, c) for p, c in zip(priced, courses, strict=True)],
+        entered_by,
+        all_together=how is not None and how.all_together,
+    )
     order_id = await repos.insert_order(
         tx,
         check_id=check_id,
@@ -281,28 +332,88 @@ async def _save(
     )
     order = repos.make_order(body, order_id, "received", total, round_no, tx.now, check_id=check_id)
     tx.emit(OrderPlaced(order=order))
+    groups: dict[tuple[str, str | None], list[int]] = {}
+    for i, p in enumerate(priced):
+        groups.setdefault((p.item.station, courses[i]), []).append(i)
+    plans: list[dict[str, Any]] = [{} for _ in groups]
+    if how is not None and how.pacer is not None:
+        plans = await how.pacer.plan_in_tx(
+            tx,
+            table.id,
+            [(st, c, [(i, priced[i].item.id) for i in idxs]) for (st, c), idxs in groups.items()],
+            how.all_together,
+            created_ms,
+        )
     tickets = []
-    for station, idxs in route(priced).items():
-        tbody = repos.TicketBody(
-            ref, order_id, [_ticket_line(i, priced[i]) for i in idxs], round_no
+    for ((station, course), idxs), plan in zip(groups.items(), plans, strict=True):
+        ticket = await _save_ticket(
+            tx, ref, order_id, round_no, station, course, idxs, priced, plan, created_ms
         )
-        items = [TicketItem(i) for i in idxs]
-        ticket_id = await repos.insert_ticket(
-            tx, order_id=order_id, station=station, items=items, body=tbody, created_ms=created_ms
-        )
-        ticket = repos.make_ticket(
-            tbody,
-            ticket_id=ticket_id,
-            order_id=order_id,
-            station=station,
-            status="open",
-            created_at=tx.now,
-            created_ms=created_ms,
-            bumped_at=None,
-        )
-        tx.emit(TicketCreated(ticket=ticket))
         tickets.append(ticket)
+    fired = [t for t in tickets if t.status == "open"]
+    if how is not None and how.pacer is not None and fired:
+        await repos.insert_quote(
+            tx,
+            order_id=order_id,
+            table_id=table.id,
+            quoted_ms=created_ms,
+            ready_by_ms=max(t.due_ms for t in fired),
+            tickets=[t.id for t in fired],
+        )
     return order, tickets
+
+
+async def _save_ticket(
+    tx: Tx,
+    ref: TableRef,
+    order_id: int,
+    round_no: int,
+    station: str,
+    course: str | None,
+    idxs: list[int],
+    priced: list[PricedLine],
+    plan: dict[str, Any],
+    created_ms: int,
+) -> Ticket:
+    held = bool(plan.get("held"))
+    paced = plan.get("paced")
+    prep: dict[int, int] = plan.get("prep", {})
+    starts: Mapping[int, int] = {} if paced is None else paced.line_start_ms
+    tbody = repos.TicketBody(
+        ref,
+        order_id,
+        [_ticket_line(i, priced[i], course, prep.get(i, 0), starts.get(i, 0)) for i in idxs],
+        round_no,
+        course=course,
+        fired_ms=0 if held else created_ms,
+        start_at_ms=0 if paced is None else paced.start_at_ms,
+        due_ms=0 if paced is None else paced.due_ms,
+        expected_s=0 if paced is None else paced.expected_s,
+        held_visible=bool(plan.get("held_visible")),
+    )
+    status = "held" if held else "open"
+    items = [TicketItem(i) for i in idxs]
+    ticket_id = await repos.insert_ticket(
+        tx,
+        order_id=order_id,
+        station=station,
+        items=items,
+        body=tbody,
+        created_ms=created_ms,
+        status=status,
+    )
+    ticket = repos.make_ticket(
+        tbody,
+        ticket_id=ticket_id,
+        order_id=order_id,
+        station=station,
+        status=status,
+        created_at=tx.now,
+        created_ms=created_ms,
+        bumped_at=None,
+    )
+    tx.emit(TicketCreated(ticket=ticket))
+    return ticket
 
 
 class Weighing:

@@ -35,6 +35,8 @@ class OrderBody(msgspec.Struct, frozen=True):
     table: TableRef
     lines: list[OrderLine]
     entered_by: str | None = None  # the staff login that took it (None: a diner's phone)
+    all_together: bool = False  # the diner asked for every course at once
+    served: dict[str, int] = {}  # course ('' for none) -> when expo served it (ms)
 
 
 class TicketBody(msgspec.Struct, frozen=True):
@@ -45,6 +47,12 @@ class TicketBody(msgspec.Struct, frozen=True):
     items: list[TicketLine]
     round: int = 1
     printed_on: str | msgspec.UnsetType = msgspec.UNSET
+    course: str | None = None
+    fired_ms: int = 0
+    start_at_ms: int = 0
+    due_ms: int = 0
+    expected_s: int = 0
+    held_visible: bool = False
 
 
 class _Flag(msgspec.Struct, frozen=True):
@@ -219,13 +227,15 @@ async def insert_ticket(
     items: list[TicketItem],
     body: TicketBody,
     created_ms: int,
+    status: str = "open",
 ) -> int:
     cur = await tx.execute(
         "INSERT INTO tickets(order_id, station, status, items, body, created_at, created_ms) "
-        "VALUES (?, ?, 'open', ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
         (
             order_id,
             station,
+            status,
             dumps([{"idx": i.idx, "bumped": i.bumped} for i in items]),
             dumps(body),
             tx.now,
@@ -302,6 +312,12 @@ def make_ticket(
         created_ms=created_ms,
         bumped_at=bumped_at,
         printed_on=body.printed_on,
+        course=body.course,
+        fired_ms=body.fired_ms,
+        start_at_ms=body.start_at_ms,
+        due_ms=body.due_ms,
+        expected_s=body.expected_s,
+        held_visible=body.held_visible,
     )
 
 
@@ -416,6 +432,10 @@ async def put_action(tx: Tx, action_id: str, result: Any) -> None:
 async def read_order(store: Store, order_id: int) -> Order | None:
     row = await store.read_one(f"SELECT {ORDER_COLS} FROM orders WHERE id=?", (order_id,))
     return None if row is None else order_from_row(row)
+
+
+async def read_order_row(store: Store, order_id: int) -> sqlite3.Row | None:
+    return await store.read_one(f"SELECT {ORDER_COLS} FROM orders WHERE id=?", (order_id,))
 
 
 async def read_order_by_key(store: Store, table_id: str, key: str) -> sqlite3.Row | None:
@@ -825,3 +845,100 @@ async def read_ticket_times(store: Store, since_ms: int) -> list[tuple[str, int,
         (first, since_ms, first, since_ms),
     )
     return [(str(r[0]), int(r[1]), None if r[2] is None else str(r[2])) for r in rows]
+
+
+# ---------------------------------------------------------------- pacing
+
+
+async def tx_held_tickets_of_table(tx: Tx, table_id: str) -> list[sqlite3.Row]:
+    """The held tickets of the table's open check, oldest first."""
+    return await tx.all(
+        f"SELECT {TICKET_COLS} FROM tickets WHERE status='held' AND order_id IN "
+        "(SELECT o.id FROM orders o JOIN checks c ON c.id = o.check_id "
+        "WHERE c.table_id=? AND c.closed_at IS NULL) ORDER BY id",
+        (table_id,),
+    )
+
+
+async def tx_tickets_of_table(tx: Tx, table_id: str) -> list[sqlite3.Row]:
+    """Every ticket of the table's open check."""
+    return await tx.all(
+        f"SELECT {TICKET_COLS} FROM tickets WHERE order_id IN "
+        "(SELECT o.id FROM orders o JOIN checks c ON c.id = o.check_id "
+        "WHERE c.table_id=? AND c.closed_at IS NULL) ORDER BY id",
+        (table_id,),
+    )
+
+
+async def fire_ticket(tx: Tx, ticket_id: int, body: TicketBody) -> None:
+    """A held ticket goes to its station: open, with its fired and paced times."""
+    await tx.execute(
+        "UPDATE tickets SET status='open', body=? WHERE id=? AND status='held'",
+        (dumps(body), ticket_id),
+    )
+
+
+async def read_active_tickets(store: Store) -> list[Ticket]:
+    """Every open or held ticket: what the kitchen still has to make."""
+    rows = await store.read_all(
+        f"SELECT {TICKET_COLS} FROM tickets WHERE status='open' "
+        f"UNION ALL SELECT {TICKET_COLS} FROM tickets WHERE status='held' ORDER BY id"
+    )
+    return [ticket_from_row(r) for r in rows]
+
+
+async def read_held_tickets(store: Store) -> list[Ticket]:
+    rows = await store.read_all(
+        f"SELECT {TICKET_COLS} FROM tickets WHERE status='held' ORDER BY id"
+    )
+    return [ticket_from_row(r) for r in rows]
+
+
+async def read_last_bumped(store: Store, limit: int) -> list[Ticket]:
+    """The last `limit` tickets bumped, oldest first (what the prep times are learnt from)."""
+    rows = await store.read_all(
+        f"SELECT {TICKET_COLS} FROM tickets WHERE status='bumped' AND bumped_seq IS NOT NULL "
+        "ORDER BY bumped_seq DESC LIMIT ?",
+        (limit,),
+    )
+    return [ticket_from_row(r) for r in reversed(rows)]
+
+
+async def insert_quote(
+    tx: Tx, *, order_id: int, table_id: str, quoted_ms: int, ready_by_ms: int, tickets: list[int]
+) -> None:
+    await tx.execute(
+        "INSERT OR IGNORE INTO quotes(order_id, table_id, quoted_ms, ready_by_ms, tickets) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (order_id, table_id, quoted_ms, ready_by_ms, dumps(tickets)),
+    )
+
+
+async def tx_open_quote(tx: Tx, order_id: int) -> sqlite3.Row | None:
+    return await tx.one(
+        "SELECT order_id, tickets FROM quotes WHERE order_id=? AND ready_ms IS NULL", (order_id,)
+    )
+
+
+async def resolve_quote(tx: Tx, order_id: int, ready_ms: int) -> None:
+    await tx.execute(
+        "UPDATE quotes SET ready_ms=? WHERE order_id=? AND ready_ms IS NULL", (ready_ms, order_id)
+    )
+
+
+async def tx_ticket_statuses(tx: Tx, ticket_ids: list[int]) -> list[str]:
+    rows = await tx.all(
+        "SELECT status FROM tickets WHERE id IN (SELECT value FROM json_each(?))",
+        (dumps(ticket_ids),),
+    )
+    return [str(r[0]) for r in rows]
+
+
+async def read_quotes(store: Store, since_ms: int) -> list[tuple[int, int, int | None]]:
+    """(quoted_ms, ready_by_ms, ready_ms) of the quotes given since `since_ms`."""
+    rows = await store.read_all(
+        "SELECT quoted_ms, ready_by_ms, ready_ms FROM quotes WHERE quoted_ms >= ? "
+        "ORDER BY quoted_ms",
+        (since_ms,),
+    )
+    return [(int(r[0]), int(r[1]), None if r[2] is None else int(r[2])) for r in rows]

@@ -191,3 +191,17 @@ CREATE TABLE IF NOT EXISTS payments (
     at           TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS payments_by_check ON payments(check_id);
+
+-- Every wait quoted to a diner at ordering (the order's fired courses ready by `ready_by_ms`),
+-- and when those tickets were in fact all bumped (`ready_ms`): the quote's error.
+CREATE TABLE IF NOT EXISTS quotes (
+    order_id    INTEGER PRIMARY KEY REFERENCES orders(id),
+    table_id    TEXT NOT NULL,
+    quoted_ms   INTEGER NOT NULL,
+    ready_by_ms INTEGER NOT NULL,
+    tickets     TEXT NOT NULL,   -- JSON: the ids of the tickets the quote is about
+    ready_ms    INTEGER
+);
+CREATE INDEX IF NOT EXISTS quotes_by_time ON quotes(quoted_ms);
+-- Held tickets (later courses, not yet fired): the pacer reads them at start.
+CREATE INDEX IF NOT EXISTS tickets_held ON tickets(order_id) WHERE status = 'held';

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import msgspec
 import segno
 from aiohttp import web
 
@@ -74,7 +75,13 @@ async def get_menu(request: web.Request) -> web.Response:
         "open": table.is_open or not (s.ordering.require_open or s.ordering.require_pin),
         "requires_pin": s.ordering.require_pin,
     }
-    return _json(dict(s.catalog.public_menu(), table=dict(table.as_dict(), **rules)))
+    view = dict(s.catalog.public_menu(), table=dict(table.as_dict(), **rules))
+    menu = s.catalog.menu
+    if menu is not None:
+        waits = s.pacer.menu_waits(menu)
+        view["items"] = [dict(it, **waits["items"].get(it["id"], {})) for it in view["items"]]
+        view["wait_s"] = waits["wait_s"]
+    return _json(view)
 
 
 @routes.post("/api/v1/orders")
@@ -101,6 +108,7 @@ async def post_order(request: web.Request) -> web.Response:
             body.pin,
             # a new order only: a retry of one already taken is answered even when limited
             admit=lambda table: _limit(request, "orders", table.id, "orders from this table"),
+            all_together=body.all_together,
         )
     finally:
         s.orders_in_flight -= 1
@@ -118,10 +126,13 @@ async def get_order(request: web.Request) -> web.Response:
         table_id = None
     else:
         table_id = s.catalog.table_from_token(token).id
-    order = await repos.read_order(s.store, order_id)
-    if order is None or (table_id is not None and order.table.id != table_id):
+    row = await repos.read_order_row(s.store, order_id)
+    order = None if row is None else repos.order_from_row(row)
+    if row is None or order is None or (table_id is not None and order.table.id != table_id):
         raise NotFound(f"no order {order_id}", field="order_id")
-    return _json(order)
+    tickets = await repos.read_tickets_of_orders(s.store, [order_id])
+    pacing = s.pacer.order_view(order, tickets, repos.order_body(row).served)
+    return _json(dict(msgspec.to_builtins(order), **pacing))
 
 
 @routes.get("/api/v1/check")

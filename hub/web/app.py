@@ -24,7 +24,17 @@ from hub.errors import (
     StoreUnavailable,
 )
 from hub.services.container import Services
-from hub.web import admin_api, api, auth, demo_panel, live, metrics, pairing, shift_api
+from hub.web import (
+    admin_api,
+    api,
+    auth,
+    demo_panel,
+    live,
+    metrics,
+    pacing_api,
+    pairing,
+    shift_api,
+)
 from hub.web.bodies import BodyTooSlow, read_in_time
 from hub.web.keys import SERVICES
 
@@ -237,6 +247,7 @@ def build_app(services: Services) -> web.Application:
     app.add_routes(api.routes)
     shift_api.setup(app)
     app.add_routes(metrics.routes)
+    pacing_api.setup(app)
     admin_api.setup(app)
     pairing.setup(app, services)
     app.router.add_get("/ws/table", live.ws_table)

@@ -26,6 +26,7 @@ class OrderIn(msgspec.Struct, forbid_unknown_fields=False):
     idempotency_key: Short
     lines: Annotated[list[OrderLineIn], msgspec.Meta(max_length=200)]
     pin: Annotated[str, msgspec.Meta(max_length=12)] | None = None
+    all_together: bool = False  # every course at once: nothing held
 
 
 class BumpIn(msgspec.Struct, forbid_unknown_fields=False):
@@ -90,6 +91,14 @@ class StaffOrderIn(msgspec.Struct, forbid_unknown_fields=False):
     table: Short
     idempotency_key: Short
     lines: Annotated[list[StaffLineIn], msgspec.Meta(max_length=200)]
+    all_together: bool = False
+
+
+class FireIn(msgspec.Struct, forbid_unknown_fields=False):
+    """Fire a table's held course (None: the next one held), once per action id."""
+
+    id: ActionId
+    course: Short | None = None
 
 
 class MoveIn(msgspec.Struct, forbid_unknown_fields=False):

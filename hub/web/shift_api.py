@@ -97,7 +97,7 @@ async def post_staff_order(request: web.Request) -> web.Response:
         LineRequest(ln.item, ln.qty, tuple(ln.modifiers), ln.note, ln.seat) for ln in body.lines
     ]
     order, replayed = await svc(request).ordering.place_for_staff(
-        body.table, body.idempotency_key, lines, staff.label
+        body.table, body.idempotency_key, lines, staff.label, all_together=body.all_together
     )
     headers = {"Idempotent-Replayed": "true"} if replayed else None
     return _json(order, status=201, headers=headers)

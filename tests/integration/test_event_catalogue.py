@@ -29,6 +29,7 @@ from hub.services import staff
 from hub.services.corrections import Actor, ChangeRequest
 from hub.store.db import Store, Tx
 from tests.conftest import table_token
+from tests.samples import with_courses
 
 PREFIX = "tablehub/v1/demo"
 AT = "2026-12-05T12:00:00.000Z"
@@ -126,6 +127,14 @@ async def run_a_service(hub: RunningHub, menu_doc: dict[str, Any]) -> None:
         action_id="catalogue-pay-1",
         actor=ann,
     )
+    # courses: the mains wait until fired
+    await s.catalog.import_menu(with_courses(menu_doc))
+    await s.ordering.place(
+        table_token(hub, "T8"),
+        "catalogue-0004",
+        [LineRequest("chicken-satay", 1), LineRequest("kung-pao-chicken", 1)],
+    )
+    await s.pacer.fire("T8", "mains", "catalogue-fire-1", "test")
 
 
 async def test_every_row_of_a_working_store_decodes_strictly(

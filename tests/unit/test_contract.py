@@ -323,7 +323,7 @@ def test_good_payloads_decode(
 
 
 BAD: list[tuple[Callable[[bytes], object], bytes]] = [
-    (c.decode_bump, j({"action": "fire", "id": "a1"})),
+    (c.decode_bump, j({"action": "explode", "id": "a1"})),
     (c.decode_bump, j({"action": "Bump", "id": "a1"})),
     (c.decode_bump, j({"id": "a1"})),
     (c.decode_bump, j({"action": "bump"})),

@@ -168,12 +168,12 @@ def test_hash_staff_token_is_sha256_hex() -> None:
     assert len(hash_staff_token("")) == 64
 
 
-ACTIONS = ("kds", "bump", "availability", "serve", "read", "floor", "admin", "weigh")
+ACTIONS = ("kds", "bump", "availability", "serve", "read", "floor", "admin", "weigh", "fire")
 MATRIX = {
-    # role:    kds   bump  avail serve read  floor admin  weigh
-    "kitchen": (True, True, True, True, True, False, False, True),
-    "floor": (False, False, True, True, True, True, False, True),
-    "admin": (True, True, True, True, True, True, True, True),
+    # role:    kds   bump  avail serve read  floor admin  weigh fire
+    "kitchen": (True, True, True, True, True, False, False, True, True),
+    "floor": (False, False, True, True, True, True, False, True, True),
+    "admin": (True, True, True, True, True, True, True, True, True),
 }
 
 

@@ -1,0 +1,587 @@
+"""Pacing the kitchen: holding and firing courses, learning prep times from bumps, pacing a
+fired course so it lands together, the wait quoted to diners, and pausing a station's items
+while its projected wait is past the store's limit.
+
+The load is kept in memory (every open and held ticket as a `Job`), read from the store at
+start and kept from then on from the committed ticket events; prep times are learnt from the
+last bumps the same way. Firing is a write like any other: its events commit with it, and a
+held ticket is a row of the store, so a fire survives a crash and happens once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from msgspec.structs import replace
+
+from hub.config import PacingConfig
+from hub.consumers.live import LiveHub
+from hub.domain import pacing as pc
+from hub.domain.events import (
+    Order,
+    OrderStatusChanged,
+    Ticket,
+    TicketEvent,
+    TicketFired,
+)
+from hub.domain.menu import Menu
+from hub.domain.ports import Clock
+from hub.errors import Conflict, InvalidInput, NotFound
+from hub.services.actions import Result, check_action_id, once
+from hub.services.catalog import Catalog
+from hub.store import repos
+from hub.store.db import Event, Store, Tx
+
+log = logging.getLogger("tablehub.pacing")
+
+LEARN_FROM = 3000  # bumps read back at start
+TICK_S = 1.0
+RESUME_AT = 0.8  # a paused station's items come back under this share of its limit
+
+ChitsHook = Callable[[Tx, list[Ticket]], Awaitable[None]]
+
+
+def ms_of(iso: str | None) -> int | None:
+    if not iso:
+        return None
+    try:
+        return int(datetime.fromisoformat(iso).timestamp() * 1000)
+    except ValueError:
+        return None
+
+
+class Pacer:
+    """The kitchen's load and the courses' firing (a consumer: it follows the commits)."""
+
+    name = "pacer"
+
+    def __init__(
+        self,
+        store: Store,
+        catalog: Catalog,
+        clock: Clock,
+        live: LiveHub,
+        config: PacingConfig,
+        *,
+        timezone: str | None = None,
+        chits: ChitsHook | None = None,
+    ) -> None:
+        self._store = store
+        self._catalog = catalog
+        self._clock = clock
+        self._live = live
+        self.config = config
+        self._tz = ZoneInfo(timezone) if timezone else None
+        self._chits = chits
+        self.model = pc.PrepModel()
+        self.jobs: dict[int, Ticket] = {}  # open and held tickets by id
+        self._freed: dict[str, deque[int]] = {}  # station -> its last bump times (ms)
+        self._last_fired: dict[str, int] = {}  # table -> when a course of it last fired
+        self.paused: dict[str, int] = {}  # station -> the wait that paused it
+        self._proj: tuple[int, int, pc.Projection] | None = None
+        self._version = 0
+        self._sent: dict[str, Any] = {}
+        self._etas: dict[int, int] = {}
+        self.fired = 0
+
+    def __repr__(self) -> str:
+        return f"<Pacer jobs={len(self.jobs)} paused={sorted(self.paused)}>"
+
+    # ------------------------------------------------------------ start and commits
+
+    async def load(self) -> None:
+        """The open and held tickets, and the prep times learnt from the last bumps."""
+        for t in await repos.read_active_tickets(self._store):
+            self.jobs[t.id] = t
+            if t.status == "open":
+                self._note_fired(t)
+        for t in await repos.read_last_bumped(self._store, LEARN_FROM):
+            bumped = ms_of(t.bumped_at)
+            if bumped is not None:
+                self._observe(t, bumped)
+        self._version += 1
+
+    def on_commit(self, events: Sequence[Event]) -> None:
+        served = {
+            e.event.order.order_id
+            for e in events
+            if isinstance(e.event, OrderStatusChanged) and e.event.order.status == "served"
+        }
+        now = self._clock.now_ms()
+        for e in events:
+            ev = e.event
+            if not isinstance(ev, TicketEvent):
+                continue
+            t = ev.ticket
+            self._version += 1
+            if t.status == "bumped":
+                was = self.jobs.pop(t.id, None)
+                if was is not None and was.status == "open" and t.order_id not in served:
+                    self._observe(t, now)
+            else:
+                self.jobs[t.id] = t
+                if isinstance(ev, TicketFired):
+                    self._note_fired(t)
+
+    def _note_fired(self, t: Ticket) -> None:
+        fired = t.fired_ms or t.created_ms
+        self._last_fired[t.table.id] = max(self._last_fired.get(t.table.id, 0), fired)
+
+    def _observe(self, t: Ticket, bump_ms: int) -> None:
+        """Learn from a bumped ticket: the time a cook spent on it goes to its longest line."""
+        cooks = self.cooks(t.station)
+        freed = self._freed.setdefault(t.station, deque(maxlen=50))
+        ready = max(t.fired_ms or t.created_ms, t.start_at_ms)
+        seconds = pc.service_time(bump_ms, ready, list(freed), cooks)
+        freed.append(bump_ms)
+        lines = [ln for ln in t.items if ln.qty > ln.void_qty]
+        if not lines:
+            return
+        longest = max(lines, key=lambda ln: ln.prep_s)
+        self.model.observe(longest.item, t.station, self.hour(ready), seconds)
+
+    def now_ms(self) -> int:
+        return self._clock.now_ms()
+
+    def held_tickets(self) -> list[Ticket]:
+        return sorted((t for t in self.jobs.values() if t.status == "held"), key=lambda t: t.id)
+
+    # ------------------------------------------------------------ what things take
+
+    def hour(self, ms: int) -> int:
+        return datetime.fromtimestamp(ms / 1000, self._tz).hour
+
+    def cooks(self, station: str) -> int:
+        return self.config.station(station).cooks
+
+    def prep_s(self, menu: Menu, item_id: str, station: str, at_ms: int) -> int:
+        item = menu.items.get(item_id)
+        default = 600 if item is None else menu.prep_default(item)
+        return self.model.expected(item_id, station, self.hour(at_ms), default)
+
+    def _work_s(self, t: Ticket, menu: Menu, now: int) -> int:
+        if t.expected_s:
+            return t.expected_s
+        return max(
+            (self.prep_s(menu, ln.item, t.station, now) for ln in t.items if not ln.bumped),
+            default=60,
+        )
+
+    def projection(self, now: int | None = None) -> pc.Projection:
+        """Every station's queue projected over its cooks (cached for a second)."""
+        now = self._clock.now_ms() if now is None else now
+        if self._proj is not None and self._proj[0] == self._version and now - self._proj[1] < 1000:
+            return self._proj[2]
+        menu = self._catalog.menu
+        assert menu is not None
+        cooks = {s.id: self.cooks(s.id) for s in menu.stations}
+        fired = [
+            pc.Job(
+                t.id,
+                t.station,
+                max(t.fired_ms or t.created_ms, t.start_at_ms),
+                self._work_s(t, menu, now),
+                t.order_id,
+            )
+            for t in self.jobs.values()
+            if t.status == "open"
+        ]
+        first = pc.project(now, fired, cooks, self._freed)
+        # a held course is guessed to fire when its order's fired tickets are done
+        done_by_order: dict[int, int] = {}
+        for j in fired:
+            done_by_order[j.order_id] = max(
+                done_by_order.get(j.order_id, now), first.finish_ms[j.ticket_id]
+            )
+        held = [
+            pc.Job(
+                t.id,
+                t.station,
+                done_by_order.get(t.order_id, now),
+                self._work_s(t, menu, now),
+                t.order_id,
+                True,
+            )
+            for t in self.jobs.values()
+            if t.status == "held"
+        ]
+        proj = pc.project(now, fired + held, cooks, self._freed) if held else first
+        self._proj = (self._version, now, proj)
+        return proj
+
+    def station_waits(self, now: int | None = None) -> dict[str, int]:
+        now = self._clock.now_ms() if now is None else now
+        proj = self.projection(now)
+        menu = self._catalog.menu
+        assert menu is not None
+        return {s.id: proj.station_wait_s(s.id, now) for s in menu.stations}
+
+    # ------------------------------------------------------------ placing an order
+
+    async def plan_in_tx(
+        self,
+        tx: Tx,
+        table_id: str,
+        groups: list[tuple[str, str | None, list[tuple[int, str]]]],
+        all_together: bool,
+        now: int,
+    ) -> list[dict[str, Any]]:
+        """For an order's tickets (station, course, [(line idx, item)]): whether each is held,
+        and the fired ones' paced times; ready_by is the quote (max due of the fired ones)."""
+        menu = self._catalog.menu
+        assert menu is not None
+        table_held: set[int] = set()
+        if menu.courses and not all_together:
+            for row in await repos.tx_held_tickets_of_table(tx, table_id):
+                table_held.add(menu.course_rank(repos.ticket_body(row).course))
+        ranks = []
+        for _, course, _ in groups:
+            c = None if course is None else menu.course(course)
+            ranks.append((menu.course_rank(course), c is not None and c.hold))
+        held = pc.held_ranks(ranks, table_held, all_together)
+        pace_in = []
+        for g, (station, course, lines) in enumerate(groups):
+            if menu.course_rank(course) in held:
+                continue
+            pl = tuple(
+                pc.PaceLine(idx, self.prep_s(menu, item, station, now)) for idx, item in lines
+            )
+            pace_in.append(pc.PaceTicket(g, station, pl))
+        paced = {
+            p.ticket_id: p
+            for p in pc.pace(now, pace_in, self.projection(now), together=self.config.pace)
+        }
+        out: list[dict[str, Any]] = []
+        for g, (station, _course, lines) in enumerate(groups):
+            p = paced.get(g)
+            prep = {idx: self.prep_s(menu, item, station, now) for idx, item in lines}
+            out.append(
+                {
+                    "held": p is None,
+                    "held_visible": p is None and self.config.station(station).show_held,
+                    "prep": prep,
+                    "paced": p,
+                }
+            )
+        return out
+
+    def check_paused(self, menu: Menu, stations: Sequence[tuple[int, str]]) -> None:
+        """Refuse lines whose station is paused for its load."""
+        from hub.errors import SoldOut
+
+        for i, station in stations:
+            if station in self.paused:
+                minutes = max(1, round(self.paused[station] / 60))
+                raise SoldOut(
+                    f"the kitchen is very busy with this dish (about {minutes} min); "
+                    "please choose another or try again shortly",
+                    field=f"lines[{i}].item",
+                )
+
+    # ------------------------------------------------------------ firing
+
+    async def fire(
+        self, table_id: str, course: str | None, action_id: str | None, by: str
+    ) -> Result:
+        """Fire the table's held course (`course`, or the next one held) once."""
+        action_id = check_action_id(action_id)
+        if table_id not in self._catalog.tables:
+            raise NotFound(f"no table '{str(table_id)[:40]}'", field="table")
+        menu = self._catalog.menu
+        if course is not None and (menu is None or menu.course(course) is None):
+            raise InvalidInput(f"no course '{str(course)[:40]}' on the menu", field="course")
+
+        async def unit(tx: Tx) -> Result:
+            async def body() -> Result:
+                fired = await self.fire_in_tx(tx, table_id, course, by)
+                if not fired:
+                    what = f"course '{course}'" if course else "course"
+                    raise Conflict(f"no {what} is held at table {table_id}", field="course")
+                return {"table": table_id, "course": fired[0].course, "tickets": fired}
+
+            return await once(tx, action_id, body)
+
+        return await self._store.write(unit)
+
+    async def fire_in_tx(self, tx: Tx, table_id: str, course: str | None, by: str) -> list[Ticket]:
+        """Fire, inside `tx`, the table's held tickets of `course` (None: the next course
+        held); their chits print. Returns the fired tickets (none: nothing held)."""
+        menu = self._catalog.menu
+        assert menu is not None
+        rows = await repos.tx_held_tickets_of_table(tx, table_id)
+        if not rows:
+            return []
+        bodies = [(row, repos.ticket_body(row)) for row in rows]
+        if course is None:
+            course = min((b.course for _, b in bodies), key=menu.course_rank)
+        chosen = [(row, b) for row, b in bodies if b.course == course]
+        if not chosen:
+            return []
+        now = self._clock.now_ms()
+        pace_in = [
+            pc.PaceTicket(
+                int(row["id"]),
+                str(row["station"]),
+                tuple(
+                    pc.PaceLine(ln.idx, self.prep_s(menu, ln.item, str(row["station"]), now))
+                    for ln in b.items
+                ),
+            )
+            for row, b in chosen
+        ]
+        paced = {
+            p.ticket_id: p
+            for p in pc.pace(now, pace_in, self.projection(now), together=self.config.pace)
+        }
+        fired = []
+        for row, b in chosen:
+            tid = int(row["id"])
+            p = paced[tid]
+            prep = {ln.key: ln.prep_s for t in pace_in if t.ticket_id == tid for ln in t.lines}
+            items = [
+                replace(ln, prep_s=prep[ln.idx], start_at_ms=p.line_start_ms[ln.idx])
+                for ln in b.items
+            ]
+            body = replace(
+                b,
+                items=items,
+                fired_ms=now,
+                start_at_ms=p.start_at_ms,
+                due_ms=p.due_ms,
+                expected_s=p.expected_s,
+            )
+            await repos.fire_ticket(tx, tid, body)
+            ticket = await repos.tx_ticket(tx, tid)
+            assert ticket is not None
+            tx.emit(TicketFired(ticket=ticket, by=by))
+            fired.append(ticket)
+        if self._chits is not None:
+            await self._chits(tx, fired)
+        self.fired += 1
+        log.info("table %s: %s fired (%d tickets) by %s", table_id, course, len(fired), by)
+        return fired
+
+    async def after_bump_in_tx(self, tx: Tx, ticket: Ticket, *, served: bool = False) -> None:
+        """A ticket was bumped (or its order served): settle the order's quote, and fire the
+        table's next course when its earlier courses are ready (or served)."""
+        if ticket.status == "bumped":
+            await self._settle_quote(tx, ticket.order_id)
+        mode = self.config.auto_fire
+        if mode == "manual" or (mode == "served" and not served):
+            return
+        await self._auto_fire_in_tx(tx, ticket.table.id)
+
+    async def _auto_fire_in_tx(self, tx: Tx, table_id: str) -> None:
+        menu = self._catalog.menu
+        if menu is None or not menu.courses:
+            return
+        rows = await repos.tx_tickets_of_table(tx, table_id)
+        held = [repos.ticket_body(r).course for r in rows if r["status"] == "held"]
+        if not held:
+            return
+        nxt = min(menu.course_rank(c) for c in held)
+        for r in rows:
+            if r["status"] == "open" and 0 <= menu.course_rank(repos.ticket_body(r).course) < nxt:
+                return  # an earlier course is still being made
+        course = menu.courses[nxt].id if nxt >= 0 else None
+        await self.fire_in_tx(tx, table_id, course, "auto")
+
+    async def _settle_quote(self, tx: Tx, order_id: int) -> None:
+        row = await repos.tx_open_quote(tx, order_id)
+        if row is None:
+            return
+        ids = repos.loads(row["tickets"])
+        if all(s == "bumped" for s in await repos.tx_ticket_statuses(tx, ids)):
+            await repos.resolve_quote(tx, order_id, self._clock.now_ms())
+
+    # ------------------------------------------------------------ the views
+
+    def order_view(
+        self, order: Order, tickets: list[Ticket], served: dict[str, int]
+    ) -> dict[str, Any]:
+        """`eta_ms` (when the fired courses should be ready; None once they are) and each
+        course's state: held, fired, ready or served."""
+        menu = self._catalog.menu
+        now = self._clock.now_ms()
+        proj = self.projection(now)
+        courses: dict[str, list[Ticket]] = {}
+        for t in tickets:
+            courses.setdefault(t.course or "", []).append(t)
+        rank = (lambda c: menu.course_rank(c or None)) if menu is not None else (lambda c: 0)
+        out = []
+        eta = None
+        for c in sorted(courses, key=rank):
+            ts = courses[c]
+            if order.status == "served" or c in served:
+                state = "served"
+            elif any(t.status == "held" for t in ts):
+                state = "held"
+            elif all(t.status == "bumped" for t in ts):
+                state = "ready"
+            else:
+                state = "fired"
+            c_eta: int | None = None
+            if state in ("fired", "held"):
+                c_eta = max(proj.finish_ms.get(t.id, now) for t in ts if t.status != "bumped")
+                if state == "fired":
+                    eta = c_eta if eta is None else max(eta, c_eta)
+            out.append(
+                {
+                    "course": c or None,
+                    "state": state,
+                    "eta_ms": c_eta,
+                    "fired_ms": max(
+                        (t.fired_ms or t.created_ms for t in ts if t.status != "held"), default=None
+                    ),
+                    "served_ms": served.get(c),
+                }
+            )
+        return {"eta_ms": eta, "courses": out}
+
+    def menu_waits(self, menu: Menu) -> dict[str, Any]:
+        """What the diner's menu shows: each item's wait, whether it is paused or slow, and
+        the headline wait (the median item's)."""
+        now = self._clock.now_ms()
+        waits = self.station_waits(now)
+        items = {}
+        for item in menu.items.values():
+            prep = self.prep_s(menu, item.id, item.station, now)
+            limit = self.config.station(item.station).wait_limit_s
+            queue = waits.get(item.station, 0)
+            items[item.id] = {
+                "course": menu.course_of(item),
+                "wait_s": queue + prep,
+                "prep_s": prep,
+                "busy": bool(limit) and queue > limit,
+                "paused": item.station in self.paused,
+            }
+        food = sorted(v["wait_s"] for v in items.values())
+        headline = food[len(food) // 2] if food else 0
+        return {"wait_s": headline, "items": items}
+
+    def load_view(self) -> dict[str, Any]:
+        """Each station's projected wait, cooks, open and held tickets, limit and pause."""
+        now = self._clock.now_ms()
+        waits = self.station_waits(now)
+        out = {}
+        for sid, wait in waits.items():
+            cfg = self.config.station(sid)
+            out[sid] = {
+                "wait_s": wait,
+                "cooks": cfg.cooks,
+                "open": sum(
+                    1 for t in self.jobs.values() if t.station == sid and t.status == "open"
+                ),
+                "held": sum(
+                    1 for t in self.jobs.values() if t.station == sid and t.status == "held"
+                ),
+                "limit_s": cfg.wait_limit_s,
+                "paused": sid in self.paused,
+            }
+        return {"stations": out, "at_ms": now}
+
+    # ------------------------------------------------------------ the loop
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            try:
+                await self.tick()
+            except Exception:  # one bad tick is logged; the next one tries again
+                log.exception("pacing tick failed")
+
+    async def stop(self) -> bool:
+        return False
+
+    async def tick(self) -> None:
+        """Fire held courses past their delay, pause or resume stations for their load, and
+        tell the screens a wait or an ETA that moved."""
+        if self._catalog.menu is None:
+            return
+        await self._fire_due()
+        waits = self.station_waits()
+        self._throttle(waits)
+        self._tell(waits)
+
+    async def _fire_due(self) -> None:
+        after = self.config.fire_after_s
+        if after <= 0 or self.config.auto_fire == "manual":
+            return
+        now = self._clock.now_ms()
+        tables = {t.table.id for t in self.jobs.values() if t.status == "held"}
+        for table in sorted(tables)[:50]:  # bounded per tick; the rest on the next
+            last = self._last_fired.get(table)
+            if last is None or now - last < after * 1000:
+                continue
+            held = min(
+                t.id for t in self.jobs.values() if t.status == "held" and t.table.id == table
+            )
+
+            async def unit(tx: Tx, table: str = table) -> list[Ticket]:
+                return await self.fire_in_tx(tx, table, None, "auto")
+
+            self._last_fired[table] = now  # once per delay, whatever the write says
+            try:
+                await self._store.write(unit)
+            except Exception as exc:
+                log.warning("table %s: timed fire of ticket %d failed: %s", table, held, exc)
+
+    def _throttle(self, waits: dict[str, int]) -> None:
+        for sid, wait in waits.items():
+            cfg = self.config.station(sid)
+            if not (cfg.pause and cfg.wait_limit_s):
+                self.paused.pop(sid, None)
+                continue
+            if sid not in self.paused and wait > cfg.wait_limit_s:
+                self.paused[sid] = wait
+                log.warning(
+                    "station %s paused: projected wait %d s over %d s", sid, wait, cfg.wait_limit_s
+                )
+            elif sid in self.paused and wait < cfg.wait_limit_s * RESUME_AT:
+                del self.paused[sid]
+                log.info("station %s resumed: projected wait %d s", sid, wait)
+            elif sid in self.paused:
+                self.paused[sid] = wait
+
+    def _tell(self, waits: dict[str, int]) -> None:
+        menu = self._catalog.menu
+        assert menu is not None
+        view = self.menu_waits(menu)
+        msg = {"type": "wait", "wait_s": view["wait_s"], "paused": sorted(self.paused)}
+        before = self._sent
+        if (
+            not before
+            or _moved(before.get("wait_s", 0), view["wait_s"])
+            or before.get("paused") != msg["paused"]
+        ):
+            self._sent = msg
+            self._live.broadcast(dict(msg, items=view["items"]))
+        now = self._clock.now_ms()
+        proj = self.projection(now)
+        by_order: dict[int, tuple[str, int]] = {}
+        for t in self.jobs.values():
+            if t.status != "open":
+                continue
+            eta = proj.finish_ms.get(t.id, now)
+            prev = by_order.get(t.order_id)
+            by_order[t.order_id] = (t.table.id, max(eta, prev[1] if prev else eta))
+        for order_id, (table, eta) in by_order.items():
+            old = self._etas.get(order_id)
+            if old is None or _moved((old - now) // 1000, (eta - now) // 1000):
+                self._etas[order_id] = eta
+                self._live.broadcast(
+                    {"type": "eta", "order_id": order_id, "eta_ms": eta}, table=table
+                )
+        for gone in set(self._etas) - set(by_order):
+            del self._etas[gone]
+
+
+def _moved(before_s: int, now_s: int) -> bool:
+    """A wait worth telling again: a minute or a sixth of it."""
+    return abs(now_s - before_s) >= max(60, abs(before_s) // 6)
