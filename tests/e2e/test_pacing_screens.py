@@ -1,0 +1,330 @@
+"""Kitchen pacing on the screens, in headless chromium: a two-course order shows its mains HELD
+on the expo and absent from the grill until fired from the expo; the floor's check fires a
+held course; a paced ticket counts down "start in" on its station; the diner's order page
+shows an ETA that moves when the kitchen falls behind; a station over its load limit shows
+its longer wait on the diner's menu, and a paused one says so. Real hub, real broker, real
+SQLite; the hub's clock is the wall clock plus a step the test can add."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from playwright.async_api import Browser, Page, ViewportSize, expect
+
+from hub.app import RunningHub, running_hub
+from hub.config import HubConfig, PacingConfig, StationPacing
+from hub.domain.ports import iso_from_ms
+from hub.services import staff
+from tests.conftest import table_token
+from tests.e2e.conftest import screenshot_dir
+from tests.samples import with_courses
+from tests.waiting import until
+
+pytestmark = pytest.mark.browser
+
+PHONE: ViewportSize = {"width": 390, "height": 844}
+KDS: ViewportSize = {"width": 1280, "height": 800}
+PI: ViewportSize = {"width": 800, "height": 480}
+STARTER = "chicken-satay"  # grill, starters
+MAIN = "korean-short-ribs"  # grill, mains
+COLD = "sea-salt-edamame"  # cold, starters
+
+
+class SteppedClock:
+    """The wall clock plus a step the test adds (the kitchen "falls behind" by an hour's
+    worth of nobody bumping); monotonic time is the real one."""
+
+    def __init__(self) -> None:
+        self.step_ms = 0
+
+    def now_ms(self) -> int:
+        return time.time_ns() // 1_000_000 + self.step_ms
+
+    def now_iso(self) -> str:
+        return iso_from_ms(self.now_ms())
+
+    def monotonic_ms(self) -> int:
+        return time.monotonic_ns() // 1_000_000
+
+
+@pytest.fixture
+def clock() -> SteppedClock:
+    return SteppedClock()
+
+
+def pacing(**grill: Any) -> PacingConfig:
+    """Courses fired by hand (a tap on the expo or floor), the grill with one cook."""
+    return PacingConfig(auto_fire="manual", stations={"grill": StationPacing(cooks=1, **grill)})
+
+
+async def start(
+    hub_config: HubConfig, menu_doc: dict[str, Any], clock: SteppedClock, config: PacingConfig
+) -> AsyncIterator[RunningHub]:
+    async with running_hub(
+        replace(hub_config, pacing=config), seed_menu=with_courses(menu_doc), clock=clock
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+async def hub(
+    hub_config: HubConfig, menu_doc: dict[str, Any], clock: SteppedClock
+) -> AsyncIterator[RunningHub]:
+    async for running in start(hub_config, menu_doc, clock, pacing()):
+        yield running
+
+
+async def shot(page: Page, name: str) -> None:
+    folder = screenshot_dir()
+    if folder is not None:
+        await page.screenshot(path=str(Path(folder) / f"{name}.png"))
+
+
+async def screen(
+    browser: Browser, hub: RunningHub, path: str, errors: list[str], role: str = "kitchen",
+    viewport: ViewportSize = KDS,
+) -> Page:  # fmt: skip
+    token = await staff.issue(hub.services.store, role, f"e2e {path}")
+    page = await (await browser.new_context(viewport=viewport, locale="en-US")).new_page()
+    page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
+    await page.goto(f"{hub.url}/pair?token={token}&next={path}")
+    await expect(page.get_by_test_id("conn-status")).to_have_attribute("data-state", "online")
+    return page
+
+
+async def phone(browser: Browser, hub: RunningHub, table: str, errors: list[str]) -> Page:
+    ctx = await browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="en-US")
+    page = await ctx.new_page()
+    page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
+    await page.goto(f"{hub.url}/t/{table_token(hub, table)}")
+    await expect(page.get_by_test_id(f"item-{COLD}")).to_be_visible()
+    return page
+
+
+async def add(page: Page, item: str) -> None:
+    await page.get_by_test_id(f"item-{item}").click()
+    await page.get_by_test_id("add-to-cart").click()
+    await expect(page.get_by_test_id("sheet-close")).to_be_hidden()
+
+
+async def order(hub: RunningHub, table: str, key: str, *items: str) -> dict[str, Any]:
+    body = {
+        "table": table_token(hub, table),
+        "idempotency_key": key,
+        "lines": [{"item": i, "qty": 1} for i in items],
+    }
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{hub.url}/api/v1/orders", json=body) as r,
+    ):
+        assert r.status == 201, await r.text()
+        got: dict[str, Any] = await r.json()
+        return got
+
+
+def board_names(page: Page) -> Any:
+    return page.locator("#board .tk-item-name")
+
+
+async def test_two_course_order_mains_held_on_expo_and_absent_from_grill_until_fired(
+    hub: RunningHub, browser: Browser
+) -> None:
+    errors: list[str] = []
+    expo = await screen(browser, hub, "/kds/expo", errors)
+    grill = await screen(browser, hub, "/kds/grill", errors)
+    diner = await phone(browser, hub, "T3", errors)
+
+    # the diner orders a starter and a main: the cart offers "all together", left off
+    await add(diner, STARTER)
+    await add(diner, MAIN)
+    await diner.get_by_test_id("cart-button").click()
+    together = diner.get_by_test_id("all-together")
+    await expect(together).not_to_be_checked()
+    await expect(diner.get_by_test_id("all-together-row")).to_contain_text("Starters → Mains")
+    await diner.get_by_test_id("place-order").click()
+    await expect(diner.locator('[data-testid^="order-"][data-status]')).to_have_count(1)
+
+    # expo: table 3's mains HELD, its starters fired; the order card shows the held section
+    row = expo.get_by_test_id("courses-T3")
+    await expect(row.get_by_test_id("course-T3-mains")).to_have_attribute("data-state", "held")
+    await expect(row.get_by_test_id("course-T3-mains")).to_contain_text("Held")
+    await expect(row.get_by_test_id("course-T3-starters")).to_have_attribute("data-state", "fired")
+    held = expo.locator('.expo-station[data-status="held"]')
+    await expect(held).to_have_count(1)
+    await expect(held).to_contain_text("HELD")
+    await expect(held).to_contain_text("Mains")
+
+    # the grill has the starter only: no short rib, no held ticket, nothing greyed
+    await expect(grill.locator('[data-testid^="ticket-"]')).to_have_count(1)
+    await expect(board_names(grill)).to_have_text(["Chicken Satay Skewers"])
+    await expect(grill.locator(".ticket.is-held")).to_have_count(0)
+
+    # another table waits on its mains too, for the pictures
+    await order(hub, "T5", "t5-two-courses", COLD, MAIN)
+    await expect(expo.get_by_test_id("courses-T5")).to_be_visible()
+    await shot(expo, "expo-held-courses-1280x800")
+    pi = await screen(browser, hub, "/kds/expo", errors, viewport=PI)
+    await expect(pi.get_by_test_id("fire-T3")).to_be_visible()
+    # the page never scrolls sideways (the courses row and the board scroll inside themselves)
+    await until(
+        lambda: pi.evaluate(
+            "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+        ),
+        "the expo to fit 800 px across",
+    )
+    await shot(pi, "expo-held-courses-800x480")
+
+    # one tap fires table 3's mains: the grill gets the short rib, the expo shows it fired
+    await expo.get_by_test_id("fire-T3").click()
+    await expect(board_names(grill)).to_have_text(
+        ["Chicken Satay Skewers", "Korean BBQ Short Ribs"]
+    )
+    await expect(row.get_by_test_id("course-T3-mains")).to_have_attribute("data-state", "fired")
+    await expect(expo.get_by_test_id("fire-T3")).to_have_count(0)
+    await expect(expo.get_by_test_id("fire-T5")).to_be_visible()  # T5's still held
+    fired = await hub.services.store.read_all(
+        "SELECT COUNT(*) FROM tickets WHERE station = 'grill' AND status = 'open'"
+    )
+    assert fired[0][0] == 2  # T3's starter and main (T5's main is still held)
+    assert errors == []
+
+
+async def test_the_floor_fires_a_held_course_from_the_tables_check(
+    hub: RunningHub, browser: Browser
+) -> None:
+    errors: list[str] = []
+    await order(hub, "T4", "t4-two-courses", STARTER, MAIN)
+    floor = await screen(browser, hub, "/floor", errors, role="floor", viewport=PHONE)
+    await floor.get_by_test_id("tab-tables").click()
+    await expect(floor.get_by_test_id("table-course-T4")).to_have_text("Mains held")
+    await floor.get_by_test_id("table-T4").click()
+    courses = floor.get_by_test_id("check-courses")
+    await expect(courses.get_by_test_id("check-course-mains")).to_have_attribute(
+        "data-state", "held"
+    )
+    await expect(courses.get_by_test_id("check-course-starters")).to_have_attribute(
+        "data-state", "fired"
+    )
+    await shot(floor, "floor-check-courses")
+    await floor.get_by_test_id("check-fire").click()
+    await expect(courses.get_by_test_id("check-course-mains")).to_have_attribute(
+        "data-state", "fired"
+    )
+    await expect(floor.get_by_test_id("check-fire")).to_have_count(0)
+    rows = await hub.services.store.read_all(
+        "SELECT status, COUNT(*) FROM tickets WHERE station = 'grill' GROUP BY status"
+    )
+    assert dict(rows) == {"open": 2}  # fired once: both grill tickets open, nothing held
+    assert errors == []
+
+
+async def test_diner_eta_moves_when_the_kitchen_falls_behind_and_the_grill_counts_down(
+    hub: RunningHub, browser: Browser, clock: SteppedClock
+) -> None:
+    """One cook on the grill, a short rib (10 min) ahead: the diner's short rib is quoted about
+    20 min and the grill shows it "start in" about 10:00. Nobody bumps the first for 25
+    minutes: the kitchen is behind, and the diner's ETA moves later without a reload."""
+    errors: list[str] = []
+    await order(hub, "T1", "ahead-of-t3", MAIN)
+    grill = await screen(browser, hub, "/kds/grill", errors)
+    diner = await phone(browser, hub, "T3", errors)
+    await expect(diner.get_by_test_id("wait-now")).to_contain_text("Kitchen wait about")
+    await add(diner, MAIN)
+    await diner.get_by_test_id("cart-button").click()
+    await expect(diner.get_by_test_id("cart-wait")).to_contain_text("Ready in about 20 min")
+    await diner.get_by_test_id("place-order").click()
+    card = diner.locator('[data-testid^="order-"][data-status]')
+    await expect(card).to_have_count(1)
+    order_id = (await card.get_attribute("data-testid") or "").removeprefix("order-")
+    eta = diner.get_by_test_id(f"eta-{order_id}")
+    await expect(eta).to_contain_text("Ready in about 20 min")
+    before = int(await eta.get_attribute("data-eta-ms") or "0")
+    await shot(diner, "diner-eta")
+
+    # the grill: the second short rib is paced after the first, counting down to its start
+    start_in = grill.locator('[data-testid^="start-in-"]')
+    await expect(start_in).to_have_count(1)
+    await expect(start_in).to_contain_text(re.compile(r"start in (10:00|9:\d\d)"))
+    await shot(grill, "kds-start-in")
+
+    clock.step_ms += 25 * 60_000  # nobody bumped: both short ribs are late now
+    await until(
+        lambda: _eta_later(diner, order_id, before),
+        "the diner's ETA to move later",
+    )
+    moved = int(await eta.get_attribute("data-eta-ms") or "0")
+    assert moved - before >= 10 * 60_000, (before, moved)
+    await expect(eta).not_to_contain_text("about 20 min")
+    assert errors == []
+
+
+async def _eta_later(page: Page, order_id: str, before: int) -> bool:
+    got = await page.get_by_test_id(f"eta-{order_id}").get_attribute("data-eta-ms")
+    return int(got or "0") > before
+
+
+@pytest.fixture
+async def busy_hub(
+    hub_config: HubConfig, menu_doc: dict[str, Any], clock: SteppedClock
+) -> AsyncIterator[RunningHub]:
+    """The grill warns diners past 15 min of projected wait."""
+    async for running in start(hub_config, menu_doc, clock, pacing(wait_limit_s=900)):
+        yield running
+
+
+async def test_a_throttled_station_shows_its_longer_wait_on_the_diners_menu(
+    busy_hub: RunningHub, browser: Browser
+) -> None:
+    hub = busy_hub
+    errors: list[str] = []
+    for n in range(3):  # 30 min of short ribs for one cook
+        await order(hub, f"T{n + 1}", f"load-order-{n}", MAIN)
+    diner = await phone(browser, hub, "T6", errors)
+    tag = diner.get_by_test_id(f"item-wait-{MAIN}")
+    await expect(tag).to_have_attribute("data-busy", "true")
+    await expect(tag).to_contain_text("Busy · about 40 min")
+    await expect(diner.get_by_test_id(f"item-wait-{COLD}")).to_have_count(0)  # the usual wait
+    fits = "() => document.documentElement.scrollWidth <= innerWidth"
+    assert await diner.evaluate(fits)  # the busy tags wrap: the phone never zooms out
+    await shot(diner, "diner-wait")
+    await diner.get_by_test_id(f"item-{MAIN}").click()
+    await expect(diner.get_by_test_id("item-busy-notice")).to_contain_text("about 40 min")
+    await diner.get_by_test_id("add-to-cart").click()
+    await diner.get_by_test_id("cart-button").click()
+    await expect(diner.get_by_test_id("cart-wait")).to_contain_text("about 40 min")
+    assert errors == []
+
+
+@pytest.fixture
+async def pausing_hub(
+    hub_config: HubConfig, menu_doc: dict[str, Any], clock: SteppedClock
+) -> AsyncIterator[RunningHub]:
+    """The grill pauses its items past 15 min of projected wait."""
+    async for running in start(hub_config, menu_doc, clock, pacing(wait_limit_s=900, pause=True)):
+        yield running
+
+
+async def test_a_paused_station_says_so_on_the_open_menu(
+    pausing_hub: RunningHub, browser: Browser
+) -> None:
+    hub = pausing_hub
+    errors: list[str] = []
+    diner = await phone(browser, hub, "T6", errors)
+    await expect(diner.get_by_test_id(f"item-paused-{MAIN}")).to_have_count(0)
+    for n in range(3):
+        await order(hub, f"T{n + 1}", f"load-order-{n}", MAIN)
+    card = diner.get_by_test_id(f"item-{MAIN}")
+    await expect(card).to_have_attribute("data-paused", "true")  # pushed to the open page
+    await expect(diner.get_by_test_id(f"item-paused-{MAIN}")).to_have_text("Paused")
+    await card.click()
+    await expect(diner.get_by_test_id("item-paused-notice")).to_contain_text("very busy")
+    await expect(diner.get_by_test_id("add-to-cart")).to_be_disabled()
+    await expect(diner.get_by_test_id(f"item-{COLD}")).not_to_have_attribute("data-paused", "true")
+    assert errors == []
