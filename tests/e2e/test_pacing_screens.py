@@ -328,3 +328,87 @@ async def test_a_paused_station_says_so_on_the_open_menu(
     await expect(diner.get_by_test_id("add-to-cart")).to_be_disabled()
     await expect(diner.get_by_test_id(f"item-{COLD}")).not_to_have_attribute("data-paused", "true")
     assert errors == []
+
+
+@pytest.fixture
+async def greying_hub(
+    hub_config: HubConfig, menu_doc: dict[str, Any], clock: SteppedClock
+) -> AsyncIterator[RunningHub]:
+    """The grill's screens show held courses greyed; the satay takes 3 s (menu prep time)."""
+    doc = with_courses(menu_doc)
+    for item in doc["items"]:
+        if item["id"] == STARTER:
+            item["prep_s"] = 3
+    config = PacingConfig(
+        auto_fire="manual", stations={"grill": StationPacing(cooks=1, show_held=True)}
+    )
+    async with running_hub(replace(hub_config, pacing=config), seed_menu=doc, clock=clock) as hub:
+        yield hub
+
+
+async def test_a_station_that_shows_held_courses_greys_them_and_colours_by_expected_time(
+    greying_hub: RunningHub, browser: Browser
+) -> None:
+    """The satay is expected in 3 s: its ticket turns late long before the grill's fixed
+    limits (5 and 10 min); the held short ribs show greyed, HELD, with nothing to bump."""
+    hub = greying_hub
+    errors: list[str] = []
+    grill = await screen(browser, hub, "/kds/grill", errors)
+    placed = await order(hub, "T2", "greyed-held-order", STARTER, MAIN)
+    rows = await hub.services.store.read_all(
+        "SELECT id, status FROM tickets WHERE order_id=? ORDER BY id", (placed["order_id"],)
+    )
+    ids = {status: int(tid) for tid, status in rows}
+    assert set(ids) == {"open", "held"}
+    held = grill.get_by_test_id(f"ticket-{ids['held']}")
+    await expect(held).to_have_class(re.compile(r"\bis-held\b"))
+    await expect(held.get_by_test_id(f"held-{ids['held']}")).to_contain_text("HELD")
+    await expect(held.get_by_test_id(f"held-{ids['held']}")).to_contain_text("Mains")
+    await expect(grill.get_by_test_id(f"bump-{ids['held']}")).to_have_count(0)
+    await expect(grill.get_by_test_id("open-count")).to_have_text("1 open")
+    satay = grill.get_by_test_id(f"ticket-{ids['open']}")
+    await expect(satay).to_have_attribute("data-state", "late", timeout=15_000)
+    elapsed = await satay.get_by_test_id(f"elapsed-{ids['open']}").text_content()
+    assert (elapsed or "").startswith("0:"), elapsed  # well under 5 min
+    await shot(grill, "kds-held-greyed")
+
+    # fired from the floor's API: the greyed ticket becomes a live one, bumpable
+    tok = await staff.issue(hub.services.store, "floor", "e2e floor")
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{hub.url}/api/v1/tables/T2/fire",
+            json={"course": "mains", "id": "fire-t2-mains"},
+            headers={"Authorization": f"Bearer {tok}"},
+        ) as r,
+    ):
+        assert r.status == 200, await r.text()
+    await expect(held).not_to_have_class(re.compile(r"\bis-held\b"))
+    await expect(grill.get_by_test_id(f"bump-{ids['held']}")).to_be_visible()
+    await expect(grill.get_by_test_id("open-count")).to_have_text("2 open")
+    assert errors == []
+
+
+async def test_the_admin_page_shows_the_quoted_wait_error_per_hour(
+    hub: RunningHub, browser: Browser
+) -> None:
+    """Two grill orders quoted 10 and 20 min, both ready at once: errors of 10 and 20 min."""
+    for n in range(2):
+        await order(hub, f"T{n + 1}", f"quoted-order-{n}", STARTER)
+    for (tid,) in await hub.services.store.read_all("SELECT id FROM tickets ORDER BY id"):
+        await hub.services.kitchen.bump(int(tid), None, None)
+    token = await staff.issue(hub.services.store, "admin", "manager tablet")
+    errors: list[str] = []
+    admin = await (await browser.new_context(viewport=KDS, locale="en-US")).new_page()
+    admin.on("pageerror", lambda e: errors.append(str(e)))
+    await admin.goto(f"{hub.url}/pair?token={token}&next=/admin")
+    summary = admin.get_by_test_id("quote-summary")
+    await expect(summary).to_contain_text(
+        re.compile(r"2 quotes · error p50 (9:5\d|10:00), p90 (19:5\d|20:00)")
+    )
+    await expect(admin.locator('[data-testid="chart-quotes"] rect.bar')).to_have_count(2)
+    cells = admin.get_by_test_id("table-quotes").locator("tbody td")
+    await expect(cells.first).to_have_text("2")
+    await admin.get_by_test_id("quote-errors").scroll_into_view_if_needed()
+    await shot(admin, "admin-quote-errors")
+    assert errors == []
