@@ -795,7 +795,7 @@ function tick() {
     const waiting = startAt > nowMs;
     const seconds = (nowMs - Number(node.dataset.created)) / 1000;
     const elapsed = node.querySelector('.tk-head .tk-elapsed');
-    if (elapsed) elapsed.textContent = waiting ? t('start_in', { time: countdown(startAt, nowMs) }) : formatElapsed(seconds);
+    if (elapsed) elapsed.textContent = waiting ? t('start_in_short', { time: countdown(startAt, nowMs) }) : formatElapsed(seconds);
     node.classList.toggle('is-waiting', waiting);
     let state = 'normal';
     if (!node.classList.contains('is-ready') && !waiting) {
