@@ -602,6 +602,12 @@ def markdown(results: dict[str, Any], summary: dict[str, Any]) -> str:
             "",
             *profile_section(results["profiles"]),
         ]
+    if results.get("shift"):
+        from bench import shift
+
+        over = results.get("shift_overload")
+        lines += [shift.MARK_BEGIN, *shift.section(results["shift"])]
+        lines += [*(shift.section(over, heading=False) if over else []), shift.MARK_END, ""]
     lines += method_section()
     if FINDINGS.exists():
         lines += ["", FINDINGS.read_text().strip(), ""]
@@ -746,6 +752,10 @@ def write(results: dict[str, Any], docs: Path, scratch: Path) -> Path:
     if problem:
         text = re.sub(r"!\[latency vs offered load\]\([^)]*\)", f"({problem})", text)
     out = scratch / "benchmarks-partial.md" if partial else docs / "benchmarks.md"
+    if results.get("shift") and not partial:
+        from bench import shift
+
+        (docs / "bench" / "shift.svg").write_text(shift.svg(results["shift"]))
     out.write_text(text)
     return out
 

@@ -12,6 +12,7 @@ Writes bench/results/<mode>.json, docs/benchmarks.md and docs/bench/latency.png.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
@@ -28,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import report, stats
+from bench import report, shift, stats
 from bench.procs import (
     REPO,
     Child,
@@ -71,7 +72,7 @@ ROOM: dict[str, Any] = {
     "call_rate": 1.0,
     "scale_rate": 10.0,
 }
-STEPS = ("hub", "drain", "floor", "flood", "pi", "profile")
+STEPS = ("hub", "drain", "floor", "flood", "pi", "profile", "shift")
 # one phone floods orders while the other tables order normally, with the hub's own limits
 FLOOD: dict[str, Any] = {
     "tables": 121,  # table 0 floods; 120 tables order, each from its own address
@@ -423,6 +424,10 @@ class Bench:
                         self.results["pi"] = {"error": f"could not limit the CPU: {limit.reason}"}
                     else:
                         self.results["pi"], _ = self.hub_sweep(kids, broker.port, "pi", limit)
+                if "shift" in self.steps:  # the pacing simulation (bench/shift.py)
+                    self.results["shift"] = asyncio.run(shift.simulate(shift.defaults()))
+                    over = shift.defaults(peak=shift.OVERLOAD)
+                    self.results["shift_overload"] = asyncio.run(shift.simulate(over))
                 summary = report.summarise(self.results)
                 if "profile" in self.steps:
                     self.results["profiles"] = [

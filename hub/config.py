@@ -77,6 +77,7 @@ A store box's config file (TOML)::
                                           # course fired (0: no timer)
     pace = true                           # start a fired course's items to land together
     flag_after_seconds = 600              # a table waiting this long between courses is flagged
+    slack_seconds = 60                    # paced tickets start this much early
 
     [stations.grill]                      # per station (ids of the menu)
     cooks = 2                             # how many tickets it makes at once
@@ -264,6 +265,7 @@ class PacingConfig:
     fire_after_s: int = 0
     pace: bool = True
     flag_after_s: int = 600  # a table waiting this long for its next course is flagged
+    slack_s: int = 60  # a paced ticket starts this much early (a busy cook still makes it)
     stations: Mapping[str, StationPacing] = field(default_factory=dict)
 
     def station(self, station_id: str) -> StationPacing:
@@ -405,6 +407,7 @@ class PacingSection(Settings, frozen=True, kw_only=True):
     fire_after_seconds: Annotated[int, msgspec.Meta(ge=0, le=4 * 3600)] = 0
     pace: bool = True
     flag_after_seconds: Annotated[int, msgspec.Meta(ge=0, le=4 * 3600)] = 600
+    slack_seconds: Annotated[int, msgspec.Meta(ge=0, le=1800)] = 60
 
 
 class StationSection(Settings, frozen=True, kw_only=True):
@@ -526,6 +529,7 @@ def _config(raw: HubFile, path: Path) -> HubConfig:
             fire_after_s=raw.pacing.fire_after_seconds,
             pace=raw.pacing.pace,
             flag_after_s=raw.pacing.flag_after_seconds,
+            slack_s=raw.pacing.slack_seconds,
             stations={
                 sid: StationPacing(
                     cooks=st.cooks,

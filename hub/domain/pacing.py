@@ -64,17 +64,32 @@ class PrepModel:
     k: float = 3.0
     min_hour: int = 5
     min_all: int = 3
+    min_station: int = 5
     _hour: dict[tuple[str, str, int], deque[float]] = field(default_factory=dict)
     _all: dict[tuple[str, str], deque[float]] = field(default_factory=dict)
+    _ratio: dict[str, deque[float]] = field(default_factory=dict)
     _cache: dict[tuple[str, str, int], float | None] = field(default_factory=dict)
 
     def observe(self, item: str, station: str, hour: int, seconds: float) -> None:
+        """A ticket of this one item took `seconds`."""
         if not 0 < seconds < 6 * 3600:
             return  # a clock step or a ticket left on a screen overnight: not a prep time
         self._hour.setdefault((item, station, hour), deque(maxlen=self.window)).append(seconds)
         self._all.setdefault((item, station), deque(maxlen=self.window)).append(seconds)
-        self._cache.pop((item, station, hour), None)
-        self._cache.pop((item, station, -1), None)
+        for h in range(-1, 24):  # every hour falling back to the day's changes too
+            self._cache.pop((item, station, h), None)
+
+    def observe_station(self, station: str, seconds: float, menu_s: int) -> None:
+        """Any ticket of the station took `seconds` where the menu said `menu_s`: how far
+        the menu's times are off at this station, for items not learnt yet."""
+        if 0 < seconds < 6 * 3600 and menu_s > 0:
+            self._ratio.setdefault(station, deque(maxlen=4 * self.window)).append(seconds / menu_s)
+
+    def station_ratio(self, station: str) -> float:
+        got = self._ratio.get(station, ())
+        if len(got) < self.min_station:
+            return 1.0
+        return min(2.0, max(0.5, robust_median(list(got), self.k) or 1.0))
 
     def learnt(self, item: str, station: str, hour: int) -> float | None:
         """The learnt time, or None while there are too few bumps."""
@@ -96,8 +111,11 @@ class PrepModel:
         return self._cache[key]
 
     def expected(self, item: str, station: str, hour: int, default_s: int) -> int:
+        """The learnt time; else the menu's, as far off as the station's menu times are."""
         got = self.learnt(item, station, hour)
-        return default_s if got is None else max(1, round(got))
+        if got is None:
+            return max(1, round(default_s * self.station_ratio(station)))
+        return max(1, round(got))
 
     def count(self, item: str, station: str) -> int:
         return len(self._all.get((item, station), ()))
@@ -115,6 +133,8 @@ def service_time(bump_ms: int, ready_ms: int, freed: Sequence[int], parallel: in
 
 # ---------------------------------------------------------------- the queue's projection
 
+RESIMULATE_MAX = 400  # a station's queue past this: new tickets follow it, not re-placed
+
 
 @dataclass(frozen=True, slots=True)
 class Job:
@@ -124,18 +144,44 @@ class Job:
     work_s: int  # what it takes once started
     order_id: int = 0
     held: bool = False
+    fired_ms: int = 0  # its place in the station's order (0: its ready_ms)
 
 
 @dataclass(frozen=True, slots=True)
 class Projection:
+    """The stations' queues as projected at `now_ms`: when each job should be done, and what
+    is needed to place more jobs among them (each station's jobs and its cooks' free times
+    before them)."""
+
+    now_ms: int
     finish_ms: Mapping[int, int]  # ticket id -> when it should be bumped
-    free_ms: Mapping[str, list[int]]  # station -> when each cook is next free (a heap)
+    jobs: Mapping[str, list[Job]] = field(default_factory=dict)
+    cooks_free: Mapping[str, list[int]] = field(default_factory=dict)
+    free_after: Mapping[str, list[int]] = field(default_factory=dict)  # after every job
+
+    def place(self, station: str, new: Sequence[Job]) -> dict[int, int]:
+        """When each of `new` would start at `station`, among its queue (new jobs count as
+        fired now, after every job already there). With no job waiting for a later start
+        (or a very long queue) they simply follow the queue."""
+        known = self.jobs.get(station, ())
+        if len(known) > RESIMULATE_MAX or all(j.ready_ms <= self.now_ms for j in known):
+            after = sorted(self.free_after.get(station) or [self.now_ms])
+            out = {}
+            for j in sorted(new, key=_by_ready):
+                start = max(heapq.heappop(after), j.ready_ms)
+                out[j.ticket_id] = start
+                heapq.heappush(after, start + j.work_s * 1000)
+            return out
+        heap = list(self.cooks_free.get(station) or [self.now_ms - 10**9])
+        jobs = sorted([*self.jobs.get(station, ()), *new], key=_by_ready)
+        starts: dict[int, int] = {}
+        _schedule(self.now_ms, jobs, heap, {}, starts)
+        return {j.ticket_id: starts[j.ticket_id] for j in new}
 
     def station_wait_s(self, station: str, now_ms: int) -> int:
-        free = self.free_ms.get(station)
-        if not free:
-            return 0
-        return max(0, (min(free) - now_ms) // 1000)
+        """How long a ticket sent now would wait for a cook."""
+        probe = Job(-1, station, now_ms, 60, fired_ms=now_ms + 1)
+        return max(0, (self.place(station, [probe])[-1] - now_ms) // 1000)
 
 
 def _overdue_s(work_s: int) -> int:
@@ -149,28 +195,54 @@ def project(
     parallel: Mapping[str, int],
     freed: Mapping[str, Sequence[int]] | None = None,
 ) -> Projection:
-    """When each job should be done: every station's cooks take its jobs in order of
-    `ready_ms`; a cook is free from its last bump (`freed`, the station's recent bump times),
-    a job already under way is done at its expected time or, past it, a little later."""
+    """When each job should be done. Every station's cooks work as its screen asks: a free
+    cook takes, of the tickets that may start, the one fired first (a paced ticket whose
+    time has come goes before those fired after it). A cook is free from its last bump
+    (`freed`, the station's recent bump times); a job under way is done at its expected
+    time or, past it, a little later."""
     by_station: dict[str, list[Job]] = {}
     for j in jobs:
         by_station.setdefault(j.station, []).append(j)
     finish: dict[int, int] = {}
-    free: dict[str, list[int]] = {}
+    cooks_free: dict[str, list[int]] = {}
+    free_after: dict[str, list[int]] = {}
     for station in set(by_station) | set(parallel):
         c = max(1, parallel.get(station, 1))
         recent = list((freed or {}).get(station, ()))[-c:]
         heap = sorted(recent + [now_ms - 10**9] * (c - len(recent)))
-        for j in sorted(by_station.get(station, ()), key=lambda j: (j.ready_ms, j.ticket_id)):
-            start = max(heapq.heappop(heap), j.ready_ms)
-            done = start + j.work_s * 1000
-            if done <= now_ms:  # under way and past its time: a little longer yet
-                done = now_ms + _overdue_s(j.work_s) * 1000
-            finish[j.ticket_id] = done
-            heapq.heappush(heap, done)
-        free[station] = [max(t, now_ms) for t in heap]
-        heapq.heapify(free[station])
-    return Projection(finish, free)
+        cooks_free[station] = list(heap)
+        by_station[station] = sorted(by_station.get(station, ()), key=_by_ready)
+        _schedule(now_ms, by_station[station], heap, finish, {})
+        free_after[station] = [max(t, now_ms) for t in heap]
+    return Projection(now_ms, finish, by_station, cooks_free, free_after)
+
+
+def _by_ready(j: Job) -> tuple[int, int]:
+    return (j.ready_ms, j.ticket_id)
+
+
+def _schedule(
+    now_ms: int, jobs: list[Job], heap: list[int], finish: dict[int, int], starts: dict[int, int]
+) -> None:
+    """List scheduling of one station's `jobs` (sorted by ready) on the cooks in `heap`."""
+    waiting: list[tuple[int, int, Job]] = []  # (fired, id, job) of jobs that may start
+    i = 0
+    while i < len(jobs) or waiting:
+        free_at = heapq.heappop(heap)
+        if not waiting and jobs[i].ready_ms > free_at:
+            free_at = jobs[i].ready_ms
+        while i < len(jobs) and jobs[i].ready_ms <= free_at:
+            j = jobs[i]
+            heapq.heappush(waiting, (j.fired_ms or j.ready_ms, j.ticket_id, j))
+            i += 1
+        j = heapq.heappop(waiting)[2]
+        start = max(free_at, j.ready_ms)
+        done = start + j.work_s * 1000
+        if done <= now_ms:  # under way and past its time: a little longer yet
+            done = now_ms + _overdue_s(j.work_s) * 1000
+        finish[j.ticket_id] = done
+        starts[j.ticket_id] = start
+        heapq.heappush(heap, done)
 
 
 # ---------------------------------------------------------------- pacing a fired course
@@ -206,26 +278,42 @@ class Paced:
 
 
 def pace(
-    now_ms: int, tickets: Sequence[PaceTicket], projection: Projection, *, together: bool = True
+    now_ms: int,
+    tickets: Sequence[PaceTicket],
+    projection: Projection,
+    *,
+    together: bool = True,
+    slack_ms: int = 0,
 ) -> list[Paced]:
     """Start times for the tickets of one fired course. Each station takes a new ticket when
     its next cook is free (`projection`); the course's target is the latest of those finishes,
-    and every ticket (every line) starts so that it ends at the target. `together` False: all
-    start now (everything fired at once), each due when its own station can make it."""
-    free = {s: sorted(h) for s, h in projection.free_ms.items()}
-    station_start: dict[int, int] = {}
-    for t in tickets:
-        heap = free.setdefault(t.station, [now_ms])
-        start = max(now_ms, heapq.heappop(heap))
-        station_start[t.ticket_id] = start
-        heapq.heappush(heap, start + t.work_s * 1000)
-    ends = {t.ticket_id: station_start[t.ticket_id] + t.work_s * 1000 for t in tickets}
-    target = max(ends.values(), default=now_ms)
+    and every ticket (every line) starts so that it ends at the target (`slack_ms` early: a
+    cook busy at its time then still makes it). `together` False: all start now (everything
+    fired at once), each due when its own station can make it."""
+    ready = {t.ticket_id: now_ms for t in tickets}
+    ends: dict[int, int] = {}
+    target = now_ms
+    for _ in range(3 if together else 1):
+        # where each ticket would start among the known queue, starting when asked; then
+        # ask each to start so that all end together, and look again (a cook may be busy)
+        by_station: dict[str, list[Job]] = {}
+        for t in tickets:
+            job = Job(t.ticket_id, t.station, ready[t.ticket_id], t.work_s, fired_ms=now_ms + 1)
+            by_station.setdefault(t.station, []).append(job)
+        starts: dict[int, int] = {}
+        for station, new in by_station.items():
+            starts.update(projection.place(station, new))
+        ends = {t.ticket_id: starts[t.ticket_id] + t.work_s * 1000 for t in tickets}
+        if max(ends.values(), default=now_ms) == target:
+            break
+        target = max(ends.values(), default=now_ms)
+        ready = {t.ticket_id: max(now_ms, target - t.work_s * 1000 - slack_ms) for t in tickets}
     out = []
     for t in tickets:
         due = target if together else ends[t.ticket_id]
         lines = {
-            ln.key: (max(now_ms, due - ln.prep_s * 1000) if together else now_ms) for ln in t.lines
+            ln.key: (max(now_ms, due - ln.prep_s * 1000 - slack_ms) if together else now_ms)
+            for ln in t.lines
         }
         start = min(lines.values(), default=now_ms)
         out.append(Paced(t.ticket_id, start, due, t.work_s, lines))

@@ -351,7 +351,7 @@ async def _save(
         )
         tickets.append(ticket)
     fired = [t for t in tickets if t.status == "open"]
-    if how is not None and how.pacer is not None and fired:
+    if how is not None and how.pacer is not None and how.pacer.records_quotes and fired:
         await repos.insert_quote(
             tx,
             order_id=order_id,

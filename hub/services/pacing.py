@@ -29,6 +29,7 @@ from hub.domain.events import (
     Ticket,
     TicketEvent,
     TicketFired,
+    TicketUpdated,
 )
 from hub.domain.menu import Menu
 from hub.domain.ports import Clock
@@ -43,6 +44,8 @@ log = logging.getLogger("tablehub.pacing")
 LEARN_FROM = 3000  # bumps read back at start
 TICK_S = 1.0
 RESUME_AT = 0.8  # a paused station's items come back under this share of its limit
+CACHE_ALWAYS_OVER = 200  # with more open tickets, the projection is kept a second anyway
+REPACE_MAX = 2000  # with more open tickets, bumps do not move paced starts
 
 ChitsHook = Callable[[Tx, list[Ticket]], Awaitable[None]]
 
@@ -89,6 +92,8 @@ class Pacer:
         self._sent: dict[str, Any] = {}
         self._etas: dict[int, int] = {}
         self.fired = 0
+        self.records_quotes = True  # false on a store from before the quotes table
+        self._waits: tuple[int, int, dict[str, Any]] | None = None
 
     def __repr__(self) -> str:
         return f"<Pacer jobs={len(self.jobs)} paused={sorted(self.paused)}>"
@@ -97,6 +102,9 @@ class Pacer:
 
     async def load(self) -> None:
         """The open and held tickets, and the prep times learnt from the last bumps."""
+        self.records_quotes = await repos.has_table(self._store, "quotes")
+        if not self.records_quotes:
+            log.warning("the store has no quotes table (an older schema): waits not recorded")
         for t in await repos.read_active_tickets(self._store):
             self.jobs[t.id] = t
             if t.status == "open":
@@ -134,17 +142,22 @@ class Pacer:
         self._last_fired[t.table.id] = max(self._last_fired.get(t.table.id, 0), fired)
 
     def _observe(self, t: Ticket, bump_ms: int) -> None:
-        """Learn from a bumped ticket: the time a cook spent on it goes to its longest line."""
+        """Learn from a bumped ticket what a cook spent on it: an item's time from tickets
+        of that one item, the station's menu error from every ticket."""
         cooks = self.cooks(t.station)
         freed = self._freed.setdefault(t.station, deque(maxlen=50))
         ready = max(t.fired_ms or t.created_ms, t.start_at_ms)
         seconds = pc.service_time(bump_ms, ready, list(freed), cooks)
         freed.append(bump_ms)
         lines = [ln for ln in t.items if ln.qty > ln.void_qty]
-        if not lines:
+        menu = self._catalog.menu
+        if not lines or menu is None:
             return
-        longest = max(lines, key=lambda ln: ln.prep_s)
-        self.model.observe(longest.item, t.station, self.hour(ready), seconds)
+        defaults = [menu.prep_default(menu.items[ln.item]) for ln in lines if ln.item in menu.items]
+        if defaults:
+            self.model.observe_station(t.station, seconds, max(defaults))
+        if len({ln.item for ln in lines}) == 1:
+            self.model.observe(lines[0].item, t.station, self.hour(ready), seconds)
 
     def now_ms(self) -> int:
         return self._clock.now_ms()
@@ -173,11 +186,19 @@ class Pacer:
             default=60,
         )
 
-    def projection(self, now: int | None = None) -> pc.Projection:
-        """Every station's queue projected over its cooks (cached for a second)."""
+    def projection(self, now: int | None = None, done: Ticket | None = None) -> pc.Projection:
+        """Every station's queue projected over its cooks (cached for a second); `done`: a
+        ticket bumped in the write under way (not yet in the committed view)."""
         now = self._clock.now_ms() if now is None else now
-        if self._proj is not None and self._proj[0] == self._version and now - self._proj[1] < 1000:
+        # kept a second at most: under a rush of orders not recomputed for each of them
+        cached = self._proj is not None and (
+            self._proj[0] == self._version or len(self.jobs) > CACHE_ALWAYS_OVER
+        )
+        if done is None and cached and self._proj is not None and 0 <= now - self._proj[1] < 1000:
             return self._proj[2]
+        freed: dict[str, Sequence[int]] = dict(self._freed)
+        if done is not None:
+            freed[done.station] = [*self._freed.get(done.station, ()), now]
         menu = self._catalog.menu
         assert menu is not None
         cooks = {s.id: self.cooks(s.id) for s in menu.stations}
@@ -188,11 +209,12 @@ class Pacer:
                 max(t.fired_ms or t.created_ms, t.start_at_ms),
                 self._work_s(t, menu, now),
                 t.order_id,
+                fired_ms=t.fired_ms or t.created_ms,
             )
             for t in self.jobs.values()
-            if t.status == "open"
+            if t.status == "open" and (done is None or t.id != done.id)
         ]
-        first = pc.project(now, fired, cooks, self._freed)
+        first = pc.project(now, fired, cooks, freed)
         # a held course is guessed to fire when its order's fired tickets are done
         done_by_order: dict[int, int] = {}
         for j in fired:
@@ -211,8 +233,9 @@ class Pacer:
             for t in self.jobs.values()
             if t.status == "held"
         ]
-        proj = pc.project(now, fired + held, cooks, self._freed) if held else first
-        self._proj = (self._version, now, proj)
+        proj = pc.project(now, fired + held, cooks, freed) if held else first
+        if done is None:
+            self._proj = (self._version, now, proj)
         return proj
 
     def station_waits(self, now: int | None = None) -> dict[str, int]:
@@ -252,14 +275,20 @@ class Pacer:
             pl = tuple(
                 pc.PaceLine(idx, self.prep_s(menu, item, station, now)) for idx, item in lines
             )
-            pace_in.append(pc.PaceTicket(g, station, pl))
+            pace_in.append(pc.PaceTicket(-(g + 1), station, pl))  # ids of tickets to be
         paced = {
             p.ticket_id: p
-            for p in pc.pace(now, pace_in, self.projection(now), together=self.config.pace)
+            for p in pc.pace(
+                now,
+                pace_in,
+                self.projection(now),
+                together=self.config.pace,
+                slack_ms=self.config.slack_s * 1000,
+            )
         }
         out: list[dict[str, Any]] = []
         for g, (station, _course, lines) in enumerate(groups):
-            p = paced.get(g)
+            p = paced.get(-(g + 1))
             prep = {idx: self.prep_s(menu, item, station, now) for idx, item in lines}
             out.append(
                 {
@@ -337,7 +366,13 @@ class Pacer:
         ]
         paced = {
             p.ticket_id: p
-            for p in pc.pace(now, pace_in, self.projection(now), together=self.config.pace)
+            for p in pc.pace(
+                now,
+                pace_in,
+                self.projection(now),
+                together=self.config.pace,
+                slack_ms=self.config.slack_s * 1000,
+            )
         }
         fired = []
         for row, b in chosen:
@@ -372,10 +407,58 @@ class Pacer:
         table's next course when its earlier courses are ready (or served)."""
         if ticket.status == "bumped":
             await self._settle_quote(tx, ticket.order_id)
+            if self.config.pace:
+                await self._repace_in_tx(tx, ticket)
         mode = self.config.auto_fire
         if mode == "manual" or (mode == "served" and not served):
             return
         await self._auto_fire_in_tx(tx, ticket.table.id)
+
+    async def _repace_in_tx(self, tx: Tx, bumped: Ticket) -> None:
+        """A bump tells how far the queues are: the tickets of a paced course still waiting
+        for their start move so that they end with the rest of their course as projected
+        now (the course's tickets already under way, or, the one just bumped, now)."""
+        now = self._clock.now_ms()
+        if len(self.jobs) > REPACE_MAX:
+            return
+        waiting = [
+            t
+            for t in self.jobs.values()
+            if t.status == "open" and t.start_at_ms > now and t.due_ms and t.id != bumped.id
+        ]
+        if not waiting:
+            return
+        keys = {(t.order_id, t.course) for t in waiting}
+        proj = self.projection(now, done=bumped)
+        for key in keys:
+            group = [t for t in self.jobs.values() if (t.order_id, t.course) == key]
+            anchors = [t for t in group if t.status == "open" and t.start_at_ms <= now]
+            ends = [now if t.id == bumped.id else proj.finish_ms.get(t.id, now) for t in anchors]
+            if not ends:
+                continue
+            target = max(ends)
+            for t in group:
+                if t in waiting:
+                    start = target - t.expected_s * 1000 - self.config.slack_s * 1000
+                    await self._move_start(tx, t, max(now, start), target)
+
+    async def _move_start(self, tx: Tx, t: Ticket, start: int, due: int) -> None:
+        if abs(start - t.start_at_ms) < 15_000:
+            return
+        row = await repos.tx_ticket_row(tx, t.id)
+        if row is None or row["status"] != "open":
+            return
+        body = repos.ticket_body(row)
+        shift = start - body.start_at_ms
+        items = [
+            replace(ln, start_at_ms=max(start, ln.start_at_ms + shift)) if ln.start_at_ms else ln
+            for ln in body.items
+        ]
+        fresh = replace(body, items=items, start_at_ms=start, due_ms=due)
+        await repos.update_ticket_body(tx, t.id, fresh)
+        ticket = await repos.tx_ticket(tx, t.id)
+        assert ticket is not None
+        tx.emit(TicketUpdated(ticket=ticket))
 
     async def _auto_fire_in_tx(self, tx: Tx, table_id: str) -> None:
         menu = self._catalog.menu
@@ -387,12 +470,21 @@ class Pacer:
             return
         nxt = min(menu.course_rank(c) for c in held)
         for r in rows:
-            if r["status"] == "open" and 0 <= menu.course_rank(repos.ticket_body(r).course) < nxt:
-                return  # an earlier course is still being made
+            course = repos.ticket_body(r).course
+            c = None if course is None else menu.course(course)
+            if (
+                r["status"] == "open"
+                and c is not None
+                and c.hold
+                and menu.course_rank(course) < nxt
+            ):
+                return  # an earlier course is still being made (drinks do not count)
         course = menu.courses[nxt].id if nxt >= 0 else None
         await self.fire_in_tx(tx, table_id, course, "auto")
 
     async def _settle_quote(self, tx: Tx, order_id: int) -> None:
+        if not self.records_quotes:
+            return
         row = await repos.tx_open_quote(tx, order_id)
         if row is None:
             return
@@ -446,10 +538,21 @@ class Pacer:
 
     def menu_waits(self, menu: Menu) -> dict[str, Any]:
         """What the diner's menu shows: each item's wait, whether it is paused or slow, and
-        the headline wait (the median item's)."""
+        the headline wait (the median item's); worked out at most once a second."""
         now = self._clock.now_ms()
+        got = self._waits
+        fresh = got is not None and 0 <= now - got[0] < 1000
+        many = len(self.jobs) > CACHE_ALWAYS_OVER
+        if got is not None and fresh and (got[1] == self._version or many):
+            return got[2]
+        view = self._menu_waits(menu, now)
+        self._waits = (now, self._version, view)
+        return view
+
+    def _menu_waits(self, menu: Menu, now: int) -> dict[str, Any]:
         waits = self.station_waits(now)
-        items = {}
+        items: dict[str, dict[str, Any]] = {}
+        food: list[int] = []
         for item in menu.items.values():
             prep = self.prep_s(menu, item.id, item.station, now)
             limit = self.config.station(item.station).wait_limit_s
@@ -461,7 +564,8 @@ class Pacer:
                 "busy": bool(limit) and queue > limit,
                 "paused": item.station in self.paused,
             }
-        food = sorted(v["wait_s"] for v in items.values())
+            food.append(queue + prep)
+        food.sort()
         headline = food[len(food) // 2] if food else 0
         return {"wait_s": headline, "items": items}
 

@@ -904,6 +904,11 @@ async def read_last_bumped(store: Store, limit: int) -> list[Ticket]:
     return [ticket_from_row(r) for r in reversed(rows)]
 
 
+async def has_table(store: Store, name: str) -> bool:
+    row = await store.read_one("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,))
+    return row is not None
+
+
 async def insert_quote(
     tx: Tx, *, order_id: int, table_id: str, quoted_ms: int, ready_by_ms: int, tickets: list[int]
 ) -> None:

@@ -359,6 +359,32 @@ def _operations() -> dict[str, dict[str, Any]]:
             (422,),
             params=(_param("day", "query", {"type": "string", "format": "date"}, required=False),),
         ),
+        # ------------------------------------------------------------ pacing
+        "POST /api/v1/tables/{table_id}/fire": _staff(
+            "pacing",
+            "Fire the table's held course (or the next one held), once per action id",
+            (400, 404, 409, 422),
+            body="FireIn",
+        ),
+        "GET /api/v1/pacing": _staff(
+            "pacing", "Each station's projected wait, cooks, open and held tickets, pause"
+        ),
+        "GET /api/v1/pacing/tables": _staff(
+            "pacing", "Each table's courses (held, fired, ready), next course, wait flagged"
+        ),
+        "GET /api/v1/admin/pacing/quotes": _staff(
+            "admin",
+            "Quoted waits against actual ready times: p50/p90 error overall and per hour",
+            (422,),
+            params=(
+                _param(
+                    "hours",
+                    "query",
+                    {"type": "integer", "minimum": 1, "maximum": 744, "default": 24},
+                    required=False,
+                ),
+            ),
+        ),
         "POST /api/v1/pair/pin": _op(
             "staff",
             "Pair this device with a pairing PIN; sets the staff session cookie",

@@ -101,7 +101,7 @@ async def get_quote_errors(request: web.Request) -> web.Response:
         raise InvalidInput("must be a whole number of hours from 1 to 744", field="hours")
     s = svc(request)
     since = s.clock.now_ms() - int(raw) * 3_600_000
-    quotes = await repos.read_quotes(s.store, since)
+    quotes = await repos.read_quotes(s.store, since) if s.pacer.records_quotes else []
     done = [(q, by, r) for q, by, r in quotes if r is not None]
     per_hour: dict[int, list[float]] = defaultdict(list)
     for quoted, by, ready in done:

@@ -194,6 +194,7 @@ def schema_components() -> tuple[Any, dict[str, Any]]:
             SplitIn,
             PaymentIn,
             BillsIn,
+            FireIn,
         ],
         ref_template="#/components/schemas/{name}",
     )

@@ -1,0 +1,459 @@
+"""A lunch shift, simulated against a real hub: `python -m bench.shift [--minutes 150]
+[--peak 1.6] [--seed 7] [--write]`.
+
+Phones order over HTTP (127.0.0.1) with arrivals following a lunch peak; every station has a
+fixed number of cooks, and each cook takes the next ticket its screen shows as ready
+(fired, and its paced start reached), makes it in the item's real time (a spread around its
+true mean, with a few outliers: a cook called away) and bumps it over HTTP. Time is a
+simulated clock the hub runs on, so a three-hour lunch takes well under a minute and every
+run with the same seed is the same shift. Orders of two courses have their mains held and
+fired when the starters are bumped.
+
+The same shift runs twice: paced (a fired course's tickets start so they land together) and
+with everything fired at once. Reported: the quoted wait's error against the actual ready
+time (p50/p90, over all quotes and over those given while the queue was longer than 15
+minutes), and the spread between the tickets of one order's course reaching the pass.
+`--write` puts the table and an SVG plot into docs/benchmarks.md (between its pacing
+markers) and docs/bench/shift.svg.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import json
+import math
+import random
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from hub.app import running_hub
+from hub.config import HttpLimits, HubConfig, Limits, PacingConfig, StationPacing
+from hub.domain.pacing import percentile
+from hub.ops.menu_file import demo_menu
+from hub.services import staff
+from plumbing.clock import iso_from_ms
+
+REPO = Path(__file__).resolve().parent.parent
+START_MS = 1_780_000_000_000 // 3_600_000 * 3_600_000  # an hour's start, 2026
+COOKS = {"grill": 4, "wok": 4, "cold": 2, "bar": 2}
+TRUE_S = {"grill": (420, 780), "wok": (300, 600), "cold": (120, 300), "bar": (60, 150)}
+SPREAD = 0.08  # lognormal sigma of a cook's time around the item's mean (a practised line)
+OUTLIERS = 0.03  # a cook called away: 2.5x as long
+WALL_LIMIT_S = 110.0
+DAY = 86_400_000
+OVERLOAD = 1.2  # orders a minute at the peak: queues past an hour
+MARK_BEGIN = "<!-- pacing:begin -->"
+MARK_END = "<!-- pacing:end -->"
+
+
+class SimClock:
+    """The shift's clock: moved forward by the simulation only."""
+
+    def __init__(self, start_ms: int) -> None:
+        self.t = start_ms
+
+    def now_ms(self) -> int:
+        return self.t
+
+    def now_iso(self) -> str:
+        return iso_from_ms(self.t)
+
+    def monotonic_ms(self) -> int:
+        return self.t
+
+
+@dataclass
+class Kitchen:
+    """What the simulated cooks know: each station's cooks (busy until, on which ticket)."""
+
+    busy: dict[str, list[tuple[int, int] | None]] = field(default_factory=dict)
+    taken: set[int] = field(default_factory=set)
+    away: set[int] = field(default_factory=set)  # tickets a cook was called away from
+    bumped_at: dict[int, int] = field(default_factory=dict)
+    course_of: dict[int, tuple[int, str | None]] = field(default_factory=dict)
+
+
+def shift_menu(seed: int) -> tuple[dict[str, Any], dict[str, int]]:
+    """The demo menu with courses and menu prep times a chef would write (within 30% of the
+    truth); and each item's true mean time."""
+    rng = random.Random(seed)
+    doc = copy.deepcopy(demo_menu())
+    doc["courses"] = [
+        {"id": "drinks", "name": {"en": "Drinks"}, "hold": False},
+        {"id": "starters", "name": {"en": "Starters"}},
+        {"id": "mains", "name": {"en": "Mains"}},
+        {"id": "desserts", "name": {"en": "Desserts"}},
+    ]
+    by_cat = {"starters": "starters", "salads": "starters", "mains": "mains"}
+    by_cat |= {"noodles-rice": "mains", "desserts": "desserts", "drinks": "drinks"}
+    for cat in doc["categories"]:
+        cat["course"] = by_cat[cat["id"]]
+    doc["tables"] = {"count": 500}
+    truth = {}
+    for item in doc["items"]:
+        lo, hi = TRUE_S[item["station"]]
+        truth[item["id"]] = rng.randint(lo, hi)
+        item["prep_s"] = max(30, round(truth[item["id"]] * rng.uniform(0.7, 1.3) / 30) * 30)
+    return doc, truth
+
+
+def _simple(doc: dict[str, Any]) -> dict[str, list[str]]:
+    """Items with no required choice, by category (what the phones order)."""
+    out: dict[str, list[str]] = {}
+    for it in doc["items"]:
+        if it.get("price_per_grams") or any(g.get("min", 0) for g in it["modifier_groups"]):
+            continue
+        out.setdefault(it["category"], []).append(it["id"])
+    return out
+
+
+def arrivals(
+    minutes: int, peak: float, seed: int, doc: dict[str, Any], start_ms: int = 0, first: int = 1
+) -> list[Any]:
+    """(at_ms, table, lines) of a lunch: a rate rising to `peak` orders a minute at the
+    middle of the shift and falling again (thinned Poisson)."""
+    rng = random.Random(seed * 31 + 1)
+    menu = _simple(doc)
+    out: list[Any] = []
+    t = 0.0
+    while True:
+        t += rng.expovariate(peak) * 60_000
+        if t >= minutes * 60_000:
+            return out
+        x = t / (minutes * 60_000)
+        rate = 0.25 + 0.75 * max(0.0, 1 - abs(x - 0.45) / 0.45)
+        if rng.random() > rate:
+            continue
+        lines = [{"item": rng.choice(menu["mains"] + menu["noodles-rice"]), "qty": 1}]
+        if rng.random() < 0.6:
+            lines.append({"item": rng.choice(menu["mains"] + menu["noodles-rice"]), "qty": 1})
+        if rng.random() < 0.45:  # two courses: the mains wait for the starters
+            lines.append({"item": rng.choice(menu["starters"] + menu["salads"]), "qty": 1})
+        if rng.random() < 0.6:
+            lines.append({"item": rng.choice(menu["drinks"]), "qty": rng.randint(1, 3)})
+        out.append((start_ms + int(t), f"T{first + len(out)}", lines))  # a party a table
+
+
+def true_time(seed: int, truth: dict[str, int], ticket: dict[str, Any]) -> tuple[int, bool]:
+    """What this ticket takes its cook (ms): its longest line, each drawn around its truth;
+    and whether the cook was called away from it (an outlier)."""
+    longest, away = 0.0, False
+    for ln in ticket["items"]:
+        rng = random.Random(f"{seed}:{ticket['id']}:{ln['idx']}")
+        s = truth[ln["item"]] * math.exp(rng.gauss(0, SPREAD) - SPREAD**2 / 2)
+        if rng.random() < OUTLIERS:
+            s *= 2.5
+            away = True
+        longest = max(longest, s)
+    return int(longest * 1000), away
+
+
+class Shift:
+    def __init__(self, args: argparse.Namespace, pace: bool, root: Path) -> None:
+        self.args = args
+        self.pace = pace
+        self.root = root
+        self.doc, self.truth = shift_menu(args.seed)
+        # the day before (the hub learns its prep times from it), then the measured day
+        self.warmup = arrivals(args.minutes, args.peak, args.seed + 1000, self.doc, START_MS - DAY)
+        self.orders = arrivals(args.minutes, args.peak, args.seed, self.doc, START_MS, 251)
+        self.clock = SimClock(START_MS - DAY)
+        self.k = Kitchen(busy={s: [None] * n for s, n in COOKS.items()})
+        self.requests = 0
+
+    def config(self) -> HubConfig:
+        stations = {s: StationPacing(cooks=n) for s, n in COOKS.items()}
+        return HubConfig(
+            data_dir=self.root / ("paced" if self.pace else "at-once"),
+            http_host="127.0.0.1",
+            http_port=0,
+            broker=None,
+            limits=Limits(enabled=False),
+            http_limits=HttpLimits(connections_per_address=1024),
+            backup_every_s=0,
+            pacing=PacingConfig(
+                auto_fire="ready", pace=self.pace, stations=stations, slack_s=self.args.slack
+            ),
+        )
+
+    async def run(self) -> dict[str, Any]:
+        t0 = time.monotonic()
+        async with (
+            running_hub(self.config(), clock=self.clock, seed_menu=self.doc) as hub,
+            aiohttp.ClientSession() as http,
+        ):
+            kitchen = await staff.issue(hub.services.store, "kitchen", "simulated cooks")
+            tokens = {t: hub.services.catalog.token_for(t) for t in hub.services.catalog.tables}
+            self.http, self.url = http, hub.url
+            self.auth = {"Authorization": f"Bearer {kitchen}"}
+            steps = 0
+            for day, orders in ((START_MS - DAY, self.warmup), (START_MS, self.orders)):
+                self.clock.t = max(self.clock.t, day)
+                self.k.bumped_at.clear()
+                steps += await self._day(list(orders), tokens, day, t0)
+            quotes = await hub.services.store.read_all(
+                "SELECT quoted_ms, ready_by_ms, ready_ms FROM quotes WHERE quoted_ms >= ? "
+                "ORDER BY quoted_ms",
+                (START_MS,),
+            )
+            rows = await hub.services.store.read_all(
+                "SELECT id, order_id, body FROM tickets ORDER BY id"
+            )
+        for r in rows:
+            self.k.course_of[int(r[0])] = (int(r[1]), json.loads(r[2]).get("course"))
+        return self._results(quotes, time.monotonic() - t0, steps)
+
+    async def _day(self, pending: list[Any], tokens: dict[str, str], day: int, t0: float) -> int:
+        """One lunch: orders as they come, cooks making and bumping, until all is made."""
+        wake: int | None = None
+        end = day + (self.args.minutes + 240) * 60_000
+        steps = 0
+        while steps < 50_000 and time.monotonic() - t0 < WALL_LIMIT_S:
+            steps += 1
+            times = [c[0] for cooks in self.k.busy.values() for c in cooks if c]
+            times += [pending[0][0]] if pending else []
+            times += [wake] if wake is not None else []
+            if not times or min(times) > end:
+                break
+            self.clock.t = max(self.clock.t, min(times))
+            await self._finish()
+            while pending and pending[0][0] <= self.clock.t:
+                at, table, lines = pending.pop(0)
+                await self._order(tokens[table], f"shift-{at}-{table}", lines)
+            wake = await self._assign()
+        return steps
+
+    async def _order(self, token: str, key: str, lines: list[dict[str, Any]]) -> None:
+        body = {"table": token, "idempotency_key": key[:64], "lines": lines}
+        self.requests += 1
+        async with self.http.post(f"{self.url}/api/v1/orders", json=body) as r:
+            if r.status != 201:
+                raise RuntimeError(f"order refused: {r.status} {await r.text()}")
+
+    async def _finish(self) -> None:
+        for cooks in self.k.busy.values():
+            for i, c in enumerate(cooks):
+                if c is not None and c[0] <= self.clock.t:
+                    self.requests += 1
+                    url = f"{self.url}/api/v1/tickets/{c[1]}/bump"
+                    async with self.http.post(
+                        url, json={"id": f"sim-{c[1]}"}, headers=self.auth
+                    ) as r:
+                        if r.status != 200:
+                            raise RuntimeError(f"bump refused: {r.status} {await r.text()}")
+                    self.k.bumped_at[c[1]] = self.clock.t
+                    cooks[i] = None
+
+    async def _assign(self) -> int | None:
+        """Idle cooks take, of the tickets that may start, the one fired first (the screen's
+        order); returns when a paced ticket may start next (None: none waiting)."""
+        wake: int | None = None
+        for station, cooks in self.k.busy.items():
+            if all(c is not None for c in cooks):
+                continue
+            self.requests += 1
+            url = f"{self.url}/api/v1/stations/{station}/tickets"
+            async with self.http.get(url, headers=self.auth) as r:
+                view = await r.json()
+            queue = []
+            for t in view["tickets"]:
+                if t["id"] in self.k.taken:
+                    continue
+                ready = max(t["fired_ms"] or t["created_ms"], t["start_at_ms"])
+                if ready > self.clock.t:
+                    wake = ready if wake is None else min(wake, ready)
+                    continue
+                queue.append((t["fired_ms"] or t["created_ms"], t["id"], t))
+            queue.sort(key=lambda q: (q[0], q[1]))
+            for i, c in enumerate(cooks):
+                if c is None and queue:
+                    _, tid, t = queue.pop(0)
+                    self.k.taken.add(tid)
+                    took, away = true_time(self.args.seed, self.truth, t)
+                    if away:
+                        self.k.away.add(tid)
+                    cooks[i] = (self.clock.t + took, tid)
+        return wake
+
+    def _results(self, quotes: list[Any], wall_s: float, steps: int) -> dict[str, Any]:
+        done = [(int(q), int(by), int(r)) for q, by, r in quotes if r is not None]
+        errors = [abs(r - by) / 1000 for _, by, r in done]
+        long_q = [abs(r - by) / 1000 for q, by, r in done if by - q > 15 * 60_000]
+        groups: dict[tuple[int, str | None], list[tuple[int, bool]]] = {}
+        for tid, key in self.k.course_of.items():
+            if tid in self.k.bumped_at:
+                groups.setdefault(key, []).append((self.k.bumped_at[tid], tid in self.k.away))
+        spread = {k: (max(v)[0] - min(v)[0]) / 1000 for k, v in groups.items() if len(v) >= 2}
+        spreads = list(spread.values())
+        clean = [spread[k] for k in spread if not any(a for _, a in groups[k])]
+        waits = [(by - q) / 1000 for q, by, _ in done]
+        return {
+            "paced": self.pace,
+            "orders": len(self.orders),
+            "tickets": len(self.k.bumped_at),
+            "quotes": len(done),
+            "unsettled": len(quotes) - len(done),
+            "error_p50_s": percentile(errors, 50),
+            "error_p90_s": percentile(errors, 90),
+            "long_quotes": len(long_q),
+            "long_error_p50_s": percentile(long_q, 50),
+            "long_error_p90_s": percentile(long_q, 90),
+            "max_quoted_wait_s": max(waits, default=0),
+            "max_actual_wait_s": max(((r - q) / 1000 for q, _, r in done), default=0),
+            "actual_wait_p50_s": percentile([(r - q) / 1000 for q, _, r in done], 50),
+            "spread_groups": len(spreads),
+            "spread_p50_s": percentile(spreads, 50),
+            "spread_p90_s": percentile(spreads, 90),
+            "spread_clean_groups": len(clean),
+            "spread_clean_p90_s": percentile(clean, 90),
+            "requests": self.requests,
+            "steps": steps,
+            "wall_s": round(wall_s, 1),
+            "timeline": [
+                ((q - START_MS) / 60_000, (by - q) / 1000, (r - q) / 1000) for q, by, r in done
+            ],
+        }
+
+
+async def simulate(args: argparse.Namespace) -> dict[str, Any]:
+    """The shift paced and fired at once, on two fresh stores."""
+    with tempfile.TemporaryDirectory(prefix="tablehub-shift-") as tmp:
+        paced = await Shift(args, True, Path(tmp)).run()
+        at_once = await Shift(args, False, Path(tmp)).run()
+    return {
+        "command": f"python -m bench.shift --minutes {args.minutes} --peak {args.peak} "
+        f"--seed {args.seed} --slack {args.slack}",
+        "cooks": COOKS,
+        "paced": paced,
+        "at_once": at_once,
+    }
+
+
+def _f(v: float | None) -> str:
+    return "–" if v is None else f"{v:.0f}"
+
+
+def section(res: dict[str, Any], *, heading: bool = True) -> list[str]:
+    """The markdown of the pacing benchmark (table and, with the heading, plot)."""
+    p, a = res["paced"], res["at_once"]
+    ok_quote = (p["long_error_p50_s"] or 1e9) <= 120 and (p["long_error_p90_s"] or 1e9) <= 300
+    ok_spread = (p["spread_p90_s"] or 1e9) < 60
+    cooks = ", ".join(f"{s} {n}" for s, n in res["cooks"].items())
+    head = "## Pacing: a simulated lunch shift" if heading else "### The same, overloaded"
+    return [
+        head,
+        "",
+        f"`{res['command']}`: {p['orders']} orders from phones "
+        f"over HTTP, {p['tickets']} tickets made and bumped over HTTP by simulated cooks "
+        f"({cooks}) on a simulated clock; two-course orders have their mains held and fired "
+        "when the starters are bumped. Targets: quoted-wait error p50 ≤ 120 s and p90 ≤ 300 s "
+        "while the queue is longer than 15 minutes; a paced course's spread at the pass p90 "
+        "< 60 s.",
+        "",
+        "| | paced | everything fired at once |",
+        "|---|---:|---:|",
+        f"| quotes settled | {p['quotes']} | {a['quotes']} |",
+        f"| quoted-wait error p50 / p90, all quotes (s) | {_f(p['error_p50_s'])} / "
+        f"{_f(p['error_p90_s'])} | {_f(a['error_p50_s'])} / {_f(a['error_p90_s'])} |",
+        f"| same, quotes over 15 min ({p['long_quotes']} / {a['long_quotes']}) (s) | "
+        f"{_f(p['long_error_p50_s'])} / {_f(p['long_error_p90_s'])} | "
+        f"{_f(a['long_error_p50_s'])} / {_f(a['long_error_p90_s'])} |",
+        f"| longest quoted wait (min) | {p['max_quoted_wait_s'] / 60:.0f} | "
+        f"{a['max_quoted_wait_s'] / 60:.0f} |",
+        f"| actual wait p50 / longest (min) | {(p['actual_wait_p50_s'] or 0) / 60:.0f} / "
+        f"{p['max_actual_wait_s'] / 60:.0f} | {(a['actual_wait_p50_s'] or 0) / 60:.0f} / "
+        f"{a['max_actual_wait_s'] / 60:.0f} |",
+        f"| spread of a course at the pass p50 / p90 (s), {p['spread_groups']} courses | "
+        f"{_f(p['spread_p50_s'])} / {_f(p['spread_p90_s'])} | "
+        f"{_f(a['spread_p50_s'])} / {_f(a['spread_p90_s'])} |",
+        f"| same, courses no cook was called away from ({p['spread_clean_groups']}) p90 (s) | "
+        f"{_f(p['spread_clean_p90_s'])} | {_f(a['spread_clean_p90_s'])} |",
+        f"| HTTP requests; wall time (s) | {p['requests']}; {p['wall_s']} | "
+        f"{a['requests']}; {a['wall_s']} |",
+        "",
+        f"Quote target {'met' if ok_quote else 'MISSED'}; spread target "
+        f"{'met' if ok_spread else 'MISSED'}.",
+        "",
+        *(["![quoted wait vs actual over the shift](bench/shift.svg)", ""] if heading else []),
+    ]
+
+
+def svg(res: dict[str, Any]) -> str:
+    """Quoted and actual waits of the paced run over the shift, as a small SVG by hand."""
+    pts = res["paced"]["timeline"]
+    w, h, pad = 640, 260, 40
+    tmax = max((t for t, _, _ in pts), default=1) or 1
+    ymax = max((max(q, a) for _, q, a in pts), default=1) / 60 or 1
+
+    def xy(t: float, s: float) -> str:
+        return f"{pad + t / tmax * (w - 2 * pad):.1f},{h - pad - s / 60 / ymax * (h - 2 * pad):.1f}"
+
+    quoted = " ".join(xy(t, q) for t, q, _ in pts)
+    dots = "".join(
+        '<circle cx="{}" cy="{}" r="1.5" fill="#c0392b"/>'.format(*xy(t, a).split(","))
+        for t, _, a in pts
+    )
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-size="11" '
+        'font-family="sans-serif">'
+        f'<rect width="{w}" height="{h}" fill="white"/>'
+        f'<line x1="{pad}" y1="{h - pad}" x2="{w - pad}" y2="{h - pad}" stroke="black"/>'
+        f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{h - pad}" stroke="black"/>'
+        f'<polyline points="{quoted}" fill="none" stroke="#2c7fb8" stroke-width="1.2"/>'
+        f"{dots}"
+        f'<text x="{w / 2}" y="{h - 8}" text-anchor="middle">minutes into the shift '
+        f"(0–{tmax:.0f})</text>"
+        f'<text x="10" y="{pad - 12}">wait (min, 0–{ymax:.0f}): quoted (line), actual (dots)'
+        "</text></svg>\n"
+    )
+
+
+def write(res: dict[str, Any], docs: Path, over: dict[str, Any] | None = None) -> None:
+    """The sections into docs/benchmarks.md between the pacing markers, and the plot."""
+    (docs / "bench").mkdir(exist_ok=True)
+    (docs / "bench" / "shift.svg").write_text(svg(res))
+    path = docs / "benchmarks.md"
+    text = path.read_text()
+    more = section(over, heading=False) if over is not None else []
+    block = "\n".join([MARK_BEGIN, *section(res), *more, MARK_END])
+    if MARK_BEGIN in text:
+        head, rest = text.split(MARK_BEGIN, 1)
+        text = head + block + rest.split(MARK_END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text)
+
+
+def defaults(**over: Any) -> argparse.Namespace:
+    """The arguments of `make bench`'s run (those of `python -m bench.shift`)."""
+    return argparse.Namespace(
+        **dict({"minutes": 150, "peak": 0.85, "seed": 7, "slack": 60}, **over)
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--minutes", type=int, default=150)
+    ap.add_argument("--peak", type=float, default=0.85, help="orders a minute at the peak")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--slack", type=int, default=60, help="[pacing] slack_seconds")
+    ap.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    args = ap.parse_args(argv)
+    res = asyncio.run(simulate(args))
+    print("\n".join(section(res)))
+    if args.write:
+        over = asyncio.run(simulate(argparse.Namespace(**dict(vars(args), peak=OVERLOAD))))
+        print("\n".join(section(over, heading=False)))
+        write(res, REPO / "docs", over)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

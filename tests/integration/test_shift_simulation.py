@@ -1,0 +1,32 @@
+"""A lunch shift simulated against a real hub (bench/shift.py, the shift of make bench):
+phones order over HTTP, simulated cooks bump over HTTP, the hub's clock is the simulation's.
+The quote is checked against the actual ready times, and a paced course's spread at the pass
+against the same shift with everything fired at once."""
+
+from __future__ import annotations
+
+from bench.shift import defaults, simulate
+
+
+async def test_a_simulated_lunch_quotes_its_waits_and_lands_courses_together() -> None:
+    res = await simulate(defaults())  # the shift of docs/benchmarks.md
+    paced, at_once = res["paced"], res["at_once"]
+    # every order was quoted and made, in both kitchens; the same orders
+    assert paced["orders"] == at_once["orders"] > 30
+    assert paced["quotes"] == paced["orders"]
+    assert paced["unsettled"] == 0
+    assert at_once["quotes"] == at_once["orders"]
+    # the kitchen got busy: waits past a quarter of an hour were quoted
+    assert paced["max_quoted_wait_s"] > 15 * 60
+    # quotes: half within 2 minutes, nine in ten within 5
+    assert paced["error_p50_s"] <= 120
+    assert paced["error_p90_s"] <= 300
+    # and so while the queue was longer than 15 minutes
+    assert paced["long_quotes"] >= 10
+    assert paced["long_error_p50_s"] <= 120
+    assert paced["long_error_p90_s"] <= 300
+    # pacing lands a course's tickets far closer together than firing them all at once,
+    # and costs the kitchen no speed
+    assert paced["spread_groups"] >= 8
+    assert paced["spread_p90_s"] < at_once["spread_p90_s"] / 3
+    assert paced["actual_wait_p50_s"] <= at_once["actual_wait_p50_s"] * 1.2

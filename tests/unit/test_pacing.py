@@ -1,0 +1,135 @@
+"""Pacing's pure parts: which courses are held, prep times learnt robustly, the queue's
+projection over a station's cooks, and start times that land a course together."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.domain import pacing as pc
+from hub.domain.menu import parse_menu
+from hub.errors import MenuInvalid
+from hub.ops.menu_file import demo_menu
+from tests.samples import with_courses
+
+# ---------------------------------------------------------------- courses
+
+
+def test_the_first_course_goes_and_later_ones_wait() -> None:
+    # drinks (rank 0, never held), starters 1, mains 2, desserts 3
+    assert pc.held_ranks([(0, False), (1, True), (2, True)], (), False) == {2}
+    assert pc.held_ranks([(2, True), (3, True)], (), False) == {3}
+    assert pc.held_ranks([(2, True)], (), False) == set()
+    assert pc.held_ranks([(-1, False), (0, False)], (), False) == set()
+
+
+def test_a_round_joins_the_course_the_table_holds_and_all_together_holds_nothing() -> None:
+    assert pc.held_ranks([(2, True)], {2}, False) == {2}  # more mains while mains wait
+    assert pc.held_ranks([(1, True)], {2}, False) == set()  # a starter goes now
+    assert pc.held_ranks([(1, True), (2, True), (3, True)], (), True) == set()
+
+
+def test_menu_courses_default_per_category_and_bad_ones_name_the_field() -> None:
+    menu = parse_menu(with_courses(demo_menu()))
+    assert menu.course_of(menu.items["chicken-satay"]) == "starters"
+    assert menu.course_of(menu.items["beef-chow-fun"]) == "mains"
+    assert menu.course_rank("mains") == 2
+    assert menu.course_rank(None) == -1
+    assert menu.prep_default(menu.items["chicken-satay"]) == 600  # the station's
+    plain = parse_menu(demo_menu())
+    assert plain.courses == ()
+    assert plain.course_of(plain.items["chicken-satay"]) is None
+    for path, value, field in (
+        (("items", 0, "course"), "soup", "items[0].course"),
+        (("items", 0, "prep_s"), 0, "items[0].prep_s"),
+        (("categories", 0, "course"), 3, "categories[0].course"),
+        (("stations", 0, "prep_s"), "ten", "stations[0].prep_s"),
+    ):
+        doc = with_courses(demo_menu())
+        doc[path[0]][path[1]][path[2]] = value
+        with pytest.raises(MenuInvalid) as err:
+            parse_menu(doc)
+        assert err.value.field == field
+    doc = with_courses(demo_menu())
+    doc["courses"].append({"id": "mains", "name": "Again"})
+    with pytest.raises(MenuInvalid) as err:
+        parse_menu(doc)
+    assert err.value.field == "courses[4].id"
+
+
+# ---------------------------------------------------------------- learnt prep times
+
+
+def test_the_robust_median_ignores_a_ticket_forgotten_on_the_screen() -> None:
+    times = [600, 610, 590, 605, 595, 3600]
+    assert pc.robust_median(times) == 600
+    assert pc.robust_median([]) is None
+
+
+def test_prep_falls_back_from_the_hour_to_the_day_to_the_menu_scaled_by_the_station() -> None:
+    m = pc.PrepModel()
+    assert m.expected("satay", "grill", 12, 600) == 600  # nothing learnt: the menu
+    for s in (400, 420, 410):
+        m.observe("satay", "grill", 18, s)
+    assert m.expected("satay", "grill", 12, 600) == 410  # the whole day's
+    for s in (700, 720, 710, 690, 705):
+        m.observe("satay", "grill", 12, s)
+    assert m.expected("satay", "grill", 12, 600) == 705  # lunch has enough of its own
+    for _ in range(5):
+        m.observe_station("wok", 300, 600)  # the wok's menu times are twice the truth
+    assert m.expected("noodles", "wok", 12, 600) == 300
+    m.observe("satay", "grill", 12, -5)  # a clock step: ignored
+    assert m.count("satay", "grill") == 8
+
+
+def test_a_cook_is_busy_from_the_last_bumps() -> None:
+    # two cooks: the ticket could start at 0, but both cooks were busy until 100 and 200 s
+    assert pc.service_time(500_000, 0, [100_000, 200_000], 2) == 400.0
+    assert pc.service_time(500_000, 300_000, [100_000, 200_000], 2) == 200.0
+    assert pc.service_time(500_000, 0, [], 2) == 500.0
+
+
+# ---------------------------------------------------------------- projection and pacing
+
+
+def job(tid: int, ready_s: int, work_s: int, station: str = "grill") -> pc.Job:
+    return pc.Job(tid, station, ready_s * 1000, work_s, fired_ms=ready_s * 1000)
+
+
+def test_the_projection_shares_a_station_between_its_cooks_in_fired_order() -> None:
+    jobs = [job(1, 0, 600), job(2, 0, 600), job(3, 0, 600), job(4, 10, 60, "bar")]
+    proj = pc.project(0, jobs, {"grill": 2, "bar": 1})
+    assert proj.finish_ms[1] == 600_000
+    assert proj.finish_ms[2] == 600_000
+    assert proj.finish_ms[3] == 1_200_000  # waits for a cook
+    assert proj.finish_ms[4] == 70_000
+    assert proj.station_wait_s("grill", 0) == 600
+    assert proj.station_wait_s("bar", 0) == 0
+
+
+def test_a_paced_ticket_waiting_for_its_time_leaves_the_cook_to_others() -> None:
+    paced = pc.Job(1, "grill", 900_000, 300, fired_ms=0)  # may start at 15 min
+    proj = pc.project(0, [paced, job(2, 0, 300)], {"grill": 1})
+    assert proj.finish_ms[2] == 300_000  # made while the paced one waits
+    assert proj.finish_ms[1] == 1_200_000
+
+
+def test_a_course_is_paced_to_land_together_and_fired_at_once_it_does_not() -> None:
+    proj = pc.project(0, [job(9, 0, 600, "wok")], {"grill": 1, "wok": 1})
+    course = [
+        pc.PaceTicket(1, "grill", (pc.PaceLine(0, 720),)),
+        pc.PaceTicket(2, "wok", (pc.PaceLine(1, 300),)),
+    ]
+    paced = {p.ticket_id: p for p in pc.pace(0, course, proj)}
+    # the wok is busy for 10 min: its 5 minutes end at 15; the grill's 12 must start at 3
+    assert paced[1].due_ms == paced[2].due_ms == 900_000
+    assert paced[1].start_at_ms == 180_000
+    assert paced[2].start_at_ms == 600_000
+    at_once = {p.ticket_id: p for p in pc.pace(0, course, proj, together=False)}
+    assert at_once[1].start_at_ms == at_once[2].start_at_ms == 0
+    assert at_once[1].due_ms == 720_000
+
+
+def test_quote_errors_are_percentiles_of_the_absolute_error() -> None:
+    stats = pc.error_stats([-60, 30, 120, -300, 10])
+    assert stats == {"count": 5, "p50_s": 60, "p90_s": 300, "mean_s": -40.0}
+    assert pc.error_stats([])["p50_s"] is None
