@@ -149,7 +149,10 @@ const freshUntil = (id) => S.fresh.get(id) || 0;
 function onSnapshot(msg) {
   if (msg.station) S.station = { ...S.station, ...S.stations.get(station), ...msg.station };
   const before = new Set(S.tickets.keys());
-  const tickets = (msg.tickets || []).filter((tk) => tk.status !== 'bumped');
+  // `held`: later courses this screen shows greyed (a station with show_held; the expo)
+  const heldIds = new Set((msg.tickets || []).map((tk) => tk.id));
+  const tickets = [...(msg.tickets || []), ...(Array.isArray(msg.held) ? msg.held.filter((tk) => !heldIds.has(tk.id)) : [])]
+    .filter((tk) => tk.status !== 'bumped');
   S.tickets = new Map(tickets.map((tk) => [tk.id, tk]));
   S.recent = (msg.recent || []).slice(0, 10);
   // `order_tickets` (expo): every ticket of the open orders, bumped ones included.
