@@ -413,3 +413,68 @@ async def test_the_admin_page_shows_the_quoted_wait_error_per_hour(
     await admin.get_by_test_id("quote-errors").scroll_into_view_if_needed()
     await shot(admin, "admin-quote-errors")
     assert errors == []
+
+
+async def test_a_fire_whose_answer_is_lost_is_sent_again_with_its_id_and_fires_once(
+    hub: RunningHub, browser: Browser
+) -> None:
+    """The hub fires the course but the expo never hears back: the expo sends the same action
+    id again, the hub answers what it did, and the course was fired once."""
+    errors: list[str] = []
+    await order(hub, "T7", "t7-lost-answer", STARTER, MAIN)
+    expo = await screen(browser, hub, "/kds/expo", errors)
+    sent: list[dict[str, Any]] = []
+
+    async def lose_first_answer(route: Any) -> None:
+        sent.append(route.request.post_data_json)
+        if len(sent) == 1:
+            await route.fetch()  # the hub does it...
+            await route.abort("connectionreset")  # ...and the answer is lost
+        else:
+            await route.continue_()
+
+    await expo.route("**/api/v1/tables/T7/fire", lose_first_answer)
+    await expo.get_by_test_id("fire-T7").click()
+    row = expo.get_by_test_id("courses-T7")
+    await expect(row.get_by_test_id("course-T7-mains")).to_have_attribute("data-state", "fired")
+    await expect(expo.get_by_test_id("fire-T7")).to_have_count(0)
+    await until(lambda: len(sent) == 2, "the expo to send the fire again", state=lambda: sent)
+    await expect(expo.locator("#toast")).to_contain_text("Mains fired for Table 7")
+    assert len(sent) == 2, sent
+    assert sent[0] == sent[1] == {"course": "mains", "id": sent[0]["id"]}
+    assert hub.services.pacer.fired == 1
+    assert errors == []
+
+
+async def test_a_table_waiting_too_long_for_its_next_course_is_flagged(
+    hub: RunningHub, browser: Browser, clock: SteppedClock
+) -> None:
+    """T3's starters are ready and its mains held: 12 minutes on (past the 10 minute flag), the
+    expo's row for T3 turns red and the floor's check says how long it has waited."""
+    errors: list[str] = []
+    placed = await order(hub, "T3", "t3-slow-table", STARTER, MAIN)
+    await order(hub, "T5", "t5-on-time", COLD, MAIN)
+    expo = await screen(browser, hub, "/kds/expo", errors, viewport=PI)
+    await expect(expo.get_by_test_id("courses-T3")).to_have_attribute("data-flagged", "false")
+    rows = await hub.services.store.read_all(
+        "SELECT id FROM tickets WHERE order_id=? AND status='open'", (placed["order_id"],)
+    )
+    for (tid,) in rows:
+        await hub.services.kitchen.bump(int(tid), None, None)
+    clock.step_ms += 12 * 60_000
+    await order(hub, "T8", "t8-news-for-the-expo", COLD)  # any news re-reads the tables
+    t3 = expo.get_by_test_id("courses-T3")
+    await expect(t3).to_have_attribute("data-flagged", "true")
+    await expect(t3.get_by_test_id("course-T3-starters")).to_have_attribute("data-state", "ready")
+    await expect(t3.get_by_test_id("course-wait-T3")).to_contain_text("12:")
+    await expect(expo.get_by_test_id("courses-T5")).to_have_attribute("data-flagged", "false")
+    first = await expo.locator("#expo-courses > li").first.get_attribute("data-table")
+    assert first == "T3"  # the flagged table first
+    await shot(expo, "expo-flagged-800x480")
+
+    floor = await screen(browser, hub, "/floor", errors, role="floor", viewport=PHONE)
+    await floor.get_by_test_id("tab-tables").click()
+    await expect(floor.get_by_test_id("table-course-T3")).to_have_class(re.compile("is-flagged"))
+    await floor.get_by_test_id("table-T3").click()
+    await expect(floor.get_by_test_id("check-course-flag")).to_contain_text("Waiting 12:")
+    assert errors == []
