@@ -673,6 +673,7 @@ const en = {
   diner_course_served: 'Served',
   chart_quotes: 'Quoted wait vs. actual (error per hour)',
   quotes_summary: '{n} quotes · error p50 {p50}, p90 {p90} · {pending} still cooking',
+  quotes_summary_one: '{n} quote · error p50 {p50}, p90 {p90} · {pending} still cooking',
   quotes_none: 'No quoted order is ready yet · {pending} still cooking',
   quotes_col: 'Quotes',
 };
