@@ -478,3 +478,26 @@ async def test_a_table_waiting_too_long_for_its_next_course_is_flagged(
     await floor.get_by_test_id("table-T3").click()
     await expect(floor.get_by_test_id("check-course-flag")).to_contain_text("Waiting 12:")
     assert errors == []
+
+
+async def test_all_together_sends_every_course_at_once(hub: RunningHub, browser: Browser) -> None:
+    errors: list[str] = []
+    diner = await phone(browser, hub, "T9", errors)
+    await add(diner, STARTER)
+    await add(diner, MAIN)
+    await diner.get_by_test_id("cart-button").click()
+    await expect(diner.get_by_test_id("cart-wait")).to_contain_text("First course in about")
+    await diner.get_by_test_id("all-together").check()
+    await expect(diner.get_by_test_id("all-together-row")).to_contain_text("served together")
+    await expect(diner.get_by_test_id("cart-wait")).to_contain_text("Ready in about")
+    await diner.get_by_test_id("place-order").click()
+    card = diner.locator('[data-testid^="order-"][data-status]')
+    await expect(card).to_have_count(1)
+    rows = await hub.services.store.read_all("SELECT status FROM tickets ORDER BY id")
+    assert [r[0] for r in rows] == ["open", "open"]  # starters and mains: nothing held
+    order_id = (await card.get_attribute("data-testid") or "").removeprefix("order-")
+    courses = diner.locator(f'[data-testid^="order-course-{order_id}-"]')
+    await expect(courses).to_have_count(2)
+    for state in await courses.evaluate_all("(ns) => ns.map((n) => n.dataset.state)"):
+        assert state == "fired"
+    assert errors == []
