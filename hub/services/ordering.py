@@ -33,6 +33,7 @@ from hub.domain.orders import (
     PricedLine,
     check_key,
     price_order,
+    route,
     weighed_line_cents,
 )
 from hub.domain.ports import Clock
@@ -332,9 +333,10 @@ async def _save(
     )
     order = repos.make_order(body, order_id, "received", total, round_no, tx.now, check_id=check_id)
     tx.emit(OrderPlaced(order=order))
-    groups: dict[tuple[str, str | None], list[int]] = {}
-    for i, p in enumerate(priced):
-        groups.setdefault((p.item.station, courses[i]), []).append(i)
+    groups: dict[tuple[str, str | None], list[int]] = {}  # one ticket per station and course
+    for station, idxs in route(priced).items():
+        for i in idxs:
+            groups.setdefault((station, courses[i]), []).append(i)
     plans: list[dict[str, Any]] = [{} for _ in groups]
     if how is not None and how.pacer is not None:
         plans = await how.pacer.plan_in_tx(
