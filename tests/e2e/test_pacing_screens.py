@@ -501,3 +501,19 @@ async def test_all_together_sends_every_course_at_once(hub: RunningHub, browser:
     for state in await courses.evaluate_all("(ns) => ns.map((n) => n.dataset.state)"):
         assert state == "fired"
     assert errors == []
+
+
+async def test_the_expos_bump_bar_key_fires_the_selected_tables_next_course(
+    hub: RunningHub, browser: Browser
+) -> None:
+    errors: list[str] = []
+    await order(hub, "T6", "t6-key-fire", STARTER, MAIN)
+    expo = await screen(browser, hub, "/kds/expo", errors)
+    course = expo.get_by_test_id("course-T6-mains")
+    await expect(course).to_have_attribute("data-state", "held")
+    await expo.keyboard.press("f")  # nothing selected: the first order's table
+    await expect(course).to_have_attribute("data-state", "fired")
+    await expo.keyboard.press("f")  # nothing held any more: said, nothing sent
+    await expect(expo.locator("#toast")).to_contain_text("Nothing is held")
+    assert hub.services.pacer.fired == 1
+    assert errors == []

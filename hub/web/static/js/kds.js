@@ -23,12 +23,14 @@ const station = (() => {
   try { return m ? decodeURIComponent(m[1]) : 'expo'; } catch { return 'expo'; }
 })();
 const isExpo = station === 'expo';
-const ACTIONS = ['bump', 'recall', 'next', 'prev'];
+// the expo also fires the selected order's table's next held course from its keyboard
+const ACTIONS = isExpo ? ['bump', 'recall', 'next', 'prev', 'fire'] : ['bump', 'recall', 'next', 'prev'];
 const DEFAULT_KEYMAP = {
   bump: ['Enter', 'b', '5'],
   recall: ['r', 'Backspace', '0'],
   next: ['ArrowRight', 'n', '6'],
   prev: ['ArrowLeft', 'p', '4'],
+  fire: ['f', '9'],
 };
 const KEYMAP_KEY = `tablehub.kds.keymap.${station}`;
 const FRESH_MS = 6000;
@@ -420,6 +422,7 @@ function runAction(action) {
   if (action === 'next') moveSelection(1);
   else if (action === 'prev') moveSelection(-1);
   else if (action === 'recall') recallLast();
+  else if (action === 'fire') fireSelected();
   else if (action === 'bump') {
     const ids = boardIds();
     if (!ids.length) return;
@@ -433,6 +436,19 @@ function runAction(action) {
       bumpTicket(id);
     }
   }
+}
+
+/** Expo: fire the next held course of the selected order's table (the first order's if none). */
+function fireSelected() {
+  const orders = expoOrders();
+  if (!orders.length) return;
+  if (!boardIds().includes(S.selected)) select(`o${orders[0].id}`);
+  const order = orders.find((o) => `o${o.id}` === S.selected);
+  const table = order?.table?.id;
+  const next = S.pacing.find((tb) => tb.table === table)?.next
+    || order?.tickets.find(isHeld)?.course;
+  if (!table || !next) { toast(t('nothing_held'), 'warn'); return; }
+  fireCourse(table, next);
 }
 
 /** The bump bar (ESP32) moves the selection through the hub: `{type: cursor, move: next|prev}`. */
