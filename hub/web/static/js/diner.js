@@ -629,6 +629,8 @@ function orderFailed(error, sent) {
   if (error.code === 'sold_out' && line) {
     const item = S.items.get(line.item);
     if (item) setAvailable(item.id, false, { quiet: true });
+    // sold out, or paused while its station is over its load: the menu says which
+    reloadMenu();
   }
   if (line && S.cart.lines.includes(line)) {
     S.lineErrors.set(line.uid, error.message);
