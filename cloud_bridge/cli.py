@@ -262,7 +262,12 @@ def register(subparsers: Any) -> None:
     )
     recv.add_argument("--dsn", required=True, help="postgresql://user@host:port/db")
     recv.add_argument("--token-file", required=True, help="TOML tokens file, mode 0600")
-    recv.add_argument("--host", default="127.0.0.1")
-    recv.add_argument("--port", type=int, default=8090)
-    recv.add_argument("--log-level", default="info")
+    recv.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    recv.add_argument("--port", type=int, default=8090, help="port to listen on (8090)")
+    recv.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="how much to log (info)",
+    )
     recv.set_defaults(func=_receiver)

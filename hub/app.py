@@ -238,6 +238,7 @@ def _build(
         ids=SystemIds(),
         started_ms=clock.monotonic_ms(),
         broker_connected=None if bus is None else bus.connected,
+        broker_error=None if bus is None else (lambda: bus.last_error),
         extra_health=extra_health,
         relay_status=None if relay is None else relay.status,
         limits=_limits(config, clock),

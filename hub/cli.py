@@ -7,14 +7,17 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import errno
 import json
 import logging
 import os
+import re
 import secrets
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import hub
 from hub.app import RunningHub, WorkerDied, serve_forever
 from hub.bus.client import BrokerConfig
 from hub.config import (
@@ -327,13 +330,14 @@ async def _manager_pin(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tablehub", description=__doc__)
+    p.add_argument("--version", action="version", version=f"tablehub {hub.__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a store box from its config file")
-    run.add_argument("--config", required=True)
+    run.add_argument("--config", required=True, help="the hub's config (hub.toml)")
     run.set_defaults(func=_run)
     demo = sub.add_parser("demo", help="run a whole demo store on this machine")
     demo.add_argument("--data", required=True, help="data directory (created on first run)")
-    demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument("--port", type=int, default=8080, help="HTTP port (8080)")
     demo.add_argument(
         "--host",
         default="127.0.0.1",
@@ -351,21 +355,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="also run the cloud: the reference receiver on this PostgreSQL database "
         "(made when missing; postgresql://user@127.0.0.1:5432/dbname) and a bridge to it",
     )
-    demo.add_argument("--log-level", default="info")
+    demo.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="how much to log (info)",
+    )
     demo.set_defaults(func=_demo)
     tables = sub.add_parser("tables", help="print the tables and their QR URLs")
-    tables.add_argument("--data", required=True)
-    tables.add_argument("--json", action="store_true")
+    tables.add_argument("--data", required=True, help="the hub's data directory")
+    tables.add_argument("--json", action="store_true", help="as JSON")
     tables.set_defaults(func=_tables)
     token = sub.add_parser("token", help="issue a staff bearer token")
-    token.add_argument("--data", required=True)
-    token.add_argument("--role", required=True, choices=["kitchen", "floor", "admin"])
-    token.add_argument("--label", default="")
+    token.add_argument("--data", required=True, help="the hub's data directory")
+    token.add_argument(
+        "--role",
+        required=True,
+        choices=["kitchen", "floor", "admin"],
+        help="what the token may do",
+    )
+    token.add_argument("--label", default="", help="a name to recognise it by (a screen, a person)")
     token.set_defaults(func=_token)
     tokens = sub.add_parser("tokens", help="list staff tokens, or revoke one")
-    tokens.add_argument("--data", required=True)
+    tokens.add_argument("--data", required=True, help="the hub's data directory")
     tokens.add_argument("--revoke", metavar="ID", help="revoke the token with this id")
-    tokens.add_argument("--json", action="store_true")
+    tokens.add_argument("--json", action="store_true", help="as JSON")
     tokens.set_defaults(func=_tokens)
     pin = sub.add_parser(
         "manager-pin", help="hash a manager PIN (read from stdin) for hub.toml's [shift]"
@@ -387,10 +401,29 @@ def _one_line(exc: HubError) -> str:
     return exc.message
 
 
+_BIND = re.compile(r"\('([^']*)', (\d+)\)")
+
+
+def _bind_problem(exc: OSError) -> str:
+    """One line for a port the hub (or the demo's broker) cannot listen on."""
+    found = _BIND.search(str(exc))
+    where = f"port {found.group(2)} on {found.group(1) or '*'}" if found else "a port"
+    if exc.errno == errno.EADDRINUSE:
+        return f"{where} is already in use (another hub?): stop it or choose another port"
+    if exc.errno == errno.EACCES:
+        return f"{where}: not allowed (ports below 1024 need privileges)"
+    return f"{where}: {exc.strerror or exc}"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = asyncio.run(args.func(args))
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+            raise
+        print(f"error: {_bind_problem(exc)}", file=sys.stderr)
+        return 1
     except ConfigInvalid as exc:  # already one line: the file, the key, what is allowed
         print(exc.message, file=sys.stderr)
         return 2

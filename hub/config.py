@@ -34,6 +34,8 @@ A store box's config file (TOML)::
     password_file = "/etc/tablehub/secrets/mqtt-hub"   # mode 0600
     # replay_after_reconnect_s = 15   # publish again what the broker took this long before
     #                                 # a drop (> its autosave_interval): a crash loses that
+    agent_password_dir = "/etc/tablehub/secrets"  # agents in the hub log in as themselves
+                                          # (mqtt-<device>); unset: as the hub
 
     [[printers]]                          # one block per printer
     id = "grill-1"
@@ -105,6 +107,10 @@ A store box's config file (TOML)::
 
     [devices]                             # written by provisioning for `tablehub doctor`;
     expected = ["printer-grill-1"]        # the hub itself ignores it
+
+    [doctor]                              # `tablehub doctor`'s own broker login (the hub
+    username = "doctor"                   # ignores it); unset: the [broker] login
+    password_file = "/etc/tablehub/secrets/mqtt-doctor"
 """
 
 from __future__ import annotations
@@ -339,6 +345,10 @@ class BrokerSection(Settings, frozen=True, kw_only=True):
     password_file: str | None = None  # wins over password
     client_id: str = "tablehub-hub"
     replay_after_reconnect_s: Seconds = 15.0
+    # a folder of mqtt-<device> password files: the device agents running inside the hub
+    # log in as their own device (a broker that ties each login to one client id would
+    # otherwise let them and the hub kick each other off); unset: as the hub
+    agent_password_dir: str | None = None
 
 
 class PrinterSection(PaperSettings, frozen=True, kw_only=True):
@@ -441,6 +451,15 @@ class DevicesSection(Settings, frozen=True, kw_only=True):
     expected: tuple[str, ...] = ()
 
 
+class DoctorSection(Settings, frozen=True, kw_only=True):
+    """`tablehub doctor`'s own broker login (written by provisioning); the hub ignores it."""
+
+    username: str | None = None
+    password_file: str | None = None
+    backup_max_age_hours: Annotated[float, msgspec.Meta(gt=0)] = 26.0
+    bridge_behind_limit_s: Annotated[float, msgspec.Meta(gt=0)] = 600.0
+
+
 class HubFile(Settings, frozen=True, kw_only=True):
     """hub.toml as written: every section and key the hub reads."""
 
@@ -461,6 +480,7 @@ class HubFile(Settings, frozen=True, kw_only=True):
     devices: DevicesSection = msgspec.field(default_factory=DevicesSection)
     pacing: PacingSection = msgspec.field(default_factory=PacingSection)
     stations: dict[str, StationSection] = msgspec.field(default_factory=dict)
+    doctor: DoctorSection = msgspec.field(default_factory=DoctorSection)
 
 
 # ---------------------------------------------------------------- reading
@@ -572,6 +592,9 @@ def _broker(raw: BrokerSection, path: Path) -> BrokerConfig | None:
         password=password,
         client_id=raw.client_id,
         replay_s=raw.replay_after_reconnect_s,
+        agent_password_dir=(
+            Path(raw.agent_password_dir) if raw.agent_password_dir is not None else None
+        ),
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from hub.bus import contract
 from plumbing.backoff import Backoff
@@ -36,6 +37,8 @@ class BrokerConfig(Endpoint):
     # the broker is on this box: back off no longer than this, so the hub is back within
     # about that of the broker's return
     reconnect_cap_s: float = 1.0
+    # mqtt-<device> password files: agents inside the hub log in as their own device
+    agent_password_dir: Path | None = None
 
 
 class Bus:

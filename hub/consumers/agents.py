@@ -14,7 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from hub.config import HubConfig, PrinterConfig
+from hub.config import HubConfig, PrinterConfig, read_secret_file
+from hub.errors import InvalidInput
 from hub.store.db import Event
 
 if TYPE_CHECKING:
@@ -91,6 +92,22 @@ def build_agents(
     from devices.agent import MqttSettings
 
     def mqtt(device: str) -> MqttSettings:
+        if broker.agent_password_dir is not None:  # its own login, its own client id
+            path = broker.agent_password_dir / f"mqtt-{device}"
+            try:
+                secret = read_secret_file(path)
+            except OSError as exc:
+                raise InvalidInput(
+                    f"{device}'s broker password: cannot read {path} ({exc.strerror or exc})",
+                    field="broker.agent_password_dir",
+                ) from exc
+            return MqttSettings(
+                host=broker.host,
+                port=broker.port,
+                username=device,
+                password=secret,
+                client_id=device,
+            )
         return MqttSettings(
             host=broker.host,
             port=broker.port,

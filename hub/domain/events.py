@@ -371,7 +371,7 @@ class OrderEvent(HubEvent, frozen=True, kw_only=True):
         return str(self.order.order_id)
 
     def audience(self) -> Audience:
-        return Audience(stations=("expo",), table=self.order.table.id)
+        return Audience(stations=("expo", "floor"), table=self.order.table.id)
 
 
 @register

@@ -1,23 +1,33 @@
 """`tablehub doctor`: look a store box over the way a technician would.
 
-Checks, each ok / warn / fail / skip (only fail makes the exit code 1):
+Checks, each ok / warn / fail / skip (only fail makes the exit code 1, and the last line
+names every failed check):
 
-- **broker**: an MQTT v5 CONNECT with the hub's own credentials (3 s), as its own client id
-  so the running hub is not kicked off; the hub's retained status is shown.
+- **hub**: GET ``/healthz`` on the hub's own HTTP port (3 s). No answer **fails** (the hub is
+  not running or not answering); so does an answer saying the hub is not connected to the
+  broker (naming a refused login), cannot save, or has a cloud bridge whose oldest unsent
+  event is older than ``[doctor] bridge_behind_limit_s`` (600 s).
+
+- **broker**: an MQTT v5 CONNECT (3 s) with the doctor's own login (``[doctor]`` of hub.toml,
+  read-only), so the running hub is not kicked off; the hub's retained status is shown.
+  Without a ``[doctor]`` login it uses the hub's only while the hub is not answering
+  (logging in as a running hub would take its session; that warns instead).
 - **devices**: for 1 s the retained ``devices/+/status`` and ``scales/+/weight`` are read; each
-  device in ``[devices] expected`` of hub.toml and each ``[[printers]]`` gets a row. A printer
-  or scale that is offline or never reported **fails** (tickets cannot print, weighed items
-  cannot be sold); a printer out of paper or with its cover open fails, paper low warns.
-  A call button or bump bar that is offline **warns** (staff can still work without it).
+  device in ``[devices] expected`` of hub.toml and each ``[[printers]]`` gets a row. A device
+  that is offline or never reported **fails** (a ticket that cannot print, a weighed item
+  that cannot be sold, a call nobody hears); a printer out of paper or with its cover open
+  fails, paper low warns.
 - **disk**: free space on the data dir's file system (fail under 256 MiB or 2 %, warn under
   10 %), and bytes written per day to its block device: sectors written from /proc/diskstats
   divided by the uptime, i.e. the whole device since boot, which is what wears an SD card.
   (/proc/self/io would count only the doctor's own writes; /proc/<hub pid>/io only the hub's.)
-- **clock**: the year is 2024 or later, and NTP is synchronized (``timedatectl``; warn if not).
+- **clock**: the year is 2024 or later, and NTP is synchronized (``timedatectl``; **fails** if
+  it says not, unknown without timedatectl).
 - **cloud**: HTTP HEAD of the bridge's endpoint (3 s): any answer is reachable; unreachable
   warns (the store works offline by design); no bridge.toml beside hub.toml: not configured.
 - **database**: ``PRAGMA quick_check`` on a read-only connection.
-- **backup**: the newest backup's age (warn when none or older than 26 h).
+- **backup**: the newest backup's age: older than ``[doctor] backup_max_age_hours`` (26 h)
+  **fails**; none yet (a new box) warns.
 """
 
 from __future__ import annotations
@@ -29,7 +39,7 @@ import shutil
 import subprocess
 import tomllib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -39,7 +49,7 @@ import aiomqtt
 
 from hub.bus import contract
 from hub.bus.client import BrokerConfig
-from hub.config import HubConfig, load_config
+from hub.config import HubConfig, load_config, read_secret_file
 from hub.errors import HubError
 from hub.store import backup
 
@@ -90,6 +100,15 @@ def _disk_written(path: Path) -> tuple[int, float] | None:
     return None
 
 
+async def _get_json(url: str, seconds: float) -> Any:
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=seconds)) as session,
+        # the hub's own certificate may be self-signed; this is its own port on this box
+        session.get(url, allow_redirects=False, ssl=False) as response,
+    ):
+        return await response.json()
+
+
 async def _head(url: str, seconds: float) -> int:
     async with (
         aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=seconds)) as session,
@@ -112,10 +131,12 @@ class Probes:
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     ntp_synchronized: Callable[[], bool | None] = _ntp_synchronized
     http_head: Callable[[str, float], Awaitable[int]] = _head
+    http_json: Callable[[str, float], Awaitable[Any]] = _get_json
     mqtt_timeout: float = 3.0
     listen_s: float = 1.0
     min_free_bytes: int = 256 * MiB
     backup_max_age_h: float = 26.0
+    bridge_behind_limit_s: float = 600.0
 
 
 # ---------------------------------------------------------------- running the checks
@@ -128,13 +149,59 @@ async def examine(config_path: Path, probes: Probes | None = None) -> list[Check
     except (HubError, OSError, tomllib.TOMLDecodeError) as exc:
         msg = exc.message if isinstance(exc, HubError) else str(exc)
         return [Check("config", "fail", msg)]
+    limits = raw.get("doctor", {})
+    probes = replace(
+        probes,
+        backup_max_age_h=float(limits.get("backup_max_age_hours", probes.backup_max_age_h)),
+        bridge_behind_limit_s=float(
+            limits.get("bridge_behind_limit_s", probes.bridge_behind_limit_s)
+        ),
+    )
     expected = [f"printer-{p.id}" for p in config.printers]
     expected += [d for d in raw.get("devices", {}).get("expected", []) if d not in expected]
-    checks = [Check("config", "ok", str(config_path))]
-    checks += await _mqtt(config.broker, expected, probes)
+    hub = await _hub(config, probes)
+    checks = [Check("config", "ok", str(config_path)), hub]
+    checks += await _broker(config.broker, raw.get("doctor", {}), expected, hub, probes)
     checks += await asyncio.to_thread(_local, config, probes)
     checks.append(await _cloud(config_path.parent / "bridge.toml", probes))
     return checks
+
+
+async def _broker(
+    cfg: BrokerConfig | None,
+    doctor: dict[str, Any],
+    expected: list[str],
+    hub: Check,
+    probes: Probes,
+) -> list[Check]:
+    try:
+        login = _doctor_login(cfg, doctor)
+    except (HubError, OSError) as exc:
+        msg = exc.message if isinstance(exc, HubError) else str(exc)
+        skipped = [Check(d, "skip", "no broker login") for d in expected]
+        return [Check("broker", "fail", f"doctor's login: {msg}"), *skipped]
+    if cfg is not None and not doctor.get("username") and hub.status == "ok":
+        why = (
+            "no [doctor] login in hub.toml (re-run provisioning); not logging in as the hub "
+            "while it runs: that would take its session"
+        )
+        return [
+            Check("broker", "warn", why),
+            *(Check(d, "skip", "not looked at") for d in expected),
+        ]
+    return await _mqtt(login, expected, probes)
+
+
+def _doctor_login(cfg: BrokerConfig | None, doctor: dict[str, Any]) -> BrokerConfig | None:
+    """The broker as the doctor's own login ([doctor] of hub.toml), else as the hub's: a
+    broker that ties each login to one client id would take the running hub's session
+    away from a doctor logged in as the hub."""
+    if cfg is None or not doctor.get("username"):
+        return cfg
+    password = None
+    if doctor.get("password_file"):
+        password = read_secret_file(Path(doctor["password_file"]))
+    return replace(cfg, username=str(doctor["username"]), password=password)
 
 
 def _read(path: Path) -> tuple[HubConfig, dict[str, Any]]:
@@ -211,8 +278,7 @@ async def _collect(client: aiomqtt.Client, seconds: float) -> dict[str, bytes]:
 
 
 def _device(device: str, payload: bytes | None, weights: dict[str, bytes]) -> Check:
-    vital = device.startswith(("printer-", "scale-"))
-    down: Status = "fail" if vital else "warn"
+    down: Status = "fail"
     if payload is None:
         return Check(device, down, "never reported (no retained status)")
     try:
@@ -282,7 +348,7 @@ def _clock(probes: Probes) -> Check:
     ntp = probes.ntp_synchronized()
     data["ntp_synchronized"] = ntp
     if ntp is False:
-        return Check("clock", "warn", f"{now:%Y-%m-%d %H:%M} UTC, NTP not synchronized", data)
+        return Check("clock", "fail", f"{now:%Y-%m-%d %H:%M} UTC, NTP not synchronized", data)
     note = "NTP synchronized" if ntp else "NTP state unknown (no timedatectl)"
     return Check("clock", "ok", f"{now:%Y-%m-%d %H:%M} UTC, {note}", data)
 
@@ -303,8 +369,10 @@ def _backup(config: HubConfig, probes: Probes) -> Check:
         return Check("backup", "warn", "no backup yet (tablehub backup --config ...)")
     age_h = (probes.now() - backup.backup_time(found[0])).total_seconds() / 3600
     data = {"newest": str(found[0]), "age_hours": round(age_h, 1), "count": len(found)}
-    status: Status = "warn" if age_h > probes.backup_max_age_h else "ok"
-    return Check("backup", status, f"newest {found[0].name}, {age_h:.1f} h old", data)
+    text = f"newest {found[0].name}, {age_h:.1f} h old"
+    if age_h > probes.backup_max_age_h:
+        return Check("backup", "fail", f"{text} (limit {probes.backup_max_age_h:g} h)", data)
+    return Check("backup", "ok", text, data)
 
 
 def _endpoint(bridge_toml: Path) -> str:
@@ -323,6 +391,56 @@ async def _cloud(bridge_toml: Path, probes: Probes) -> Check:
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         return Check("cloud", "warn", f"{url} unreachable: {exc or type(exc).__name__}")
     return Check("cloud", "ok", f"{url} answers (HTTP {status})", {"status": status})
+
+
+def _hub_url(config: HubConfig) -> str:
+    host = config.http_host
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - listening everywhere: ask on loopback
+        host = "127.0.0.1"
+    scheme = "https" if config.tls_cert is not None else "http"
+    return f"{scheme}://{host}:{config.http_port}/healthz"
+
+
+async def _hub(config: HubConfig, probes: Probes) -> Check:
+    url = _hub_url(config)
+    try:
+        body = await probes.http_json(url, 3.0)
+    except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+        why = str(exc) or type(exc).__name__
+        return Check("hub", "fail", f"not running or not answering at {url}: {why}", {"url": url})
+    if not isinstance(body, dict):
+        return Check("hub", "fail", f"{url} did not answer like a hub", {"url": url})
+    data = {
+        "url": url,
+        "status": body.get("status"),
+        "broker_connected": body.get("broker_connected"),
+    }
+    problems = _hub_problems(body, probes)
+    if problems:
+        return Check("hub", "fail", "; ".join(problems), data)
+    return Check("hub", "ok", f"{url}: {body.get('status')}", data)
+
+
+def _hub_problems(body: dict[str, Any], probes: Probes) -> list[str]:
+    out = []
+    if body.get("broker_connected") is False:
+        why = str(body.get("broker_error") or "")
+        refused = any(w in why.lower() for w in ("not authori", "bad user name", "135"))
+        what = "the broker refuses the hub's login" if refused else "not connected to the broker"
+        out.append(what + (f" ({why})" if why else ""))
+    store = body.get("store") or {}
+    if store.get("saving") is False:
+        out.append(f"cannot save the store: {store.get('problem')}")
+    bridge = body.get("cloud_bridge")
+    age = ((bridge or {}).get("backlog") or {}).get("oldest_unsent_age_s")
+    if isinstance(age, int | float) and age > probes.bridge_behind_limit_s:
+        out.append(
+            f"cloud bridge behind: the oldest unsent event is {age:.0f} s old "
+            f"(limit {probes.bridge_behind_limit_s:g} s)"
+        )
+    if body.get("status") != "ok" and not out:
+        out.append(f"says {body.get('status')}")
+    return out
 
 
 # ---------------------------------------------------------------- output
@@ -348,6 +466,10 @@ def as_table(checks: list[Check]) -> str:
     width = max(len(c.name) for c in checks)
     marks = {"ok": "ok", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
     lines = [f"  {marks[c.status]:<5} {c.name:<{width}}  {c.summary}" for c in checks]
-    failed, warned = (sum(c.status == s for c in checks) for s in ("fail", "warn"))
-    lines.append(f"{failed} failed, {warned} warnings" if failed or warned else "all good")
+    failed = [c.name for c in checks if c.status == "fail"]
+    warned = sum(c.status == "warn" for c in checks)
+    if failed:
+        lines.append(f"{len(failed)} failed ({', '.join(failed)}), {warned} warnings")
+    else:
+        lines.append(f"0 failed, {warned} warnings" if warned else "all good")
     return "\n".join(lines)

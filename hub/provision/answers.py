@@ -18,10 +18,13 @@ stations = ["grill", "wok"]         # optional: default every station of the men
 [http]
 port = 8080
 public_url = "http://192.168.1.10:8080"   # what the QR codes point at
+host = "0.0.0.0"                    # optional: the address the hub listens on
 
 [broker]                            # optional
 lan_host = "192.168.1.10"           # what ESP32 boards connect to (default: public_url's host)
-lan_port = 1884                     # the LAN listener (the hub itself uses 127.0.0.1:1883)
+lan_port = 1884                     # the LAN listener (the hub itself uses 127.0.0.1:<port>)
+port = 1883                         # the loopback listener of the hub and the box's agents
+lan_bind = "0.0.0.0"                # the address the LAN listener binds
 
 [[printers]]
 id = "grill-1"
@@ -31,6 +34,10 @@ chits = "always"                    # always | fallback | never
 backup = "wok-1"
 bills = false
 remote = false                      # true: its agent runs on another board (see below)
+profile = "TM-T88V"                 # optional: python-escpos profile of the printer
+width = 42                          # optional: characters a line, 42 (80 mm) or 32 (58 mm)
+encoding = "big5"                   # optional: Chinese as gb18030 | big5 (the printer's
+                                    # own font) | raster (drawn as an image)
 
 [[scales]]
 id = "deli-1"
@@ -66,8 +73,9 @@ taxes = [{name = "Tax", percent = 8.875}]   # [<section>]: bill, kitchen, floor,
                                     # tables, log
 ```
 
-Printer and scale agents run inside the hub (`hub/consumers/agents.py`), logged in as the hub. A
-`remote` one runs on another board with its own login (agents/<device>.toml, LAN listener);
+Printer and scale agents run inside the hub (`hub/consumers/agents.py`), each logged in as its
+own device (the broker ties every login to one client id, so no two processes share one). A
+`remote` one runs on another board with the same login (agents/<device>.toml, LAN listener);
 the Pi's GPIO buttons run as `tablehub-agent@buttons-gpio`.
 """
 
@@ -83,6 +91,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from devices.printers.config import PaperSettings, paper_problem
 from hub.bus import contract
 from hub.config import (
     BillSection,
@@ -113,6 +122,7 @@ ESP32_KINDS = ("table-button", "bump-bar")
 HUB_SECTIONS = ("bill", "kitchen", "floor", "limits", "tables", "log")
 RESERVED_SUBSTITUTIONS = ("store", "table", "station", "node", "device")
 HUB_USER = "hub"
+DOCTOR_USER = "doctor"  # `tablehub doctor`: reads statuses, publishes nothing
 TOP_LEVEL = (
     "store",
     "tables",
@@ -161,6 +171,8 @@ class Printer:
     backup: str | None = None
     bills: bool = False
     remote: bool = False  # its agent runs on another board, not inside the hub
+    # the paper keys its agent reads (devices.printers.config); () = the agent's defaults
+    paper: tuple[tuple[str, str | int], ...] = ()
 
     @property
     def device(self) -> str:
@@ -230,6 +242,9 @@ class Answers:
     cloud: Cloud | None = None
     lan_host: str = ""
     lan_port: int = 1884
+    http_host: str = "0.0.0.0"  # noqa: S104 - phones on the store Wi-Fi
+    mqtt_port: int = 1883  # the broker's loopback listener
+    lan_bind: str = "0.0.0.0"  # noqa: S104 - the address the LAN listener binds
     hub_sections: tuple[tuple[str, Mapping[str, Any]], ...] = ()
 
     @property
@@ -271,11 +286,14 @@ class KitchenShape(Settings, frozen=True, kw_only=True):
 class HttpShape(Settings, frozen=True, kw_only=True):
     port: int = 8080
     public_url: str
+    host: str = "0.0.0.0"  # noqa: S104 - phones on the store Wi-Fi
 
 
 class BrokerShape(Settings, frozen=True, kw_only=True):
     lan_host: str | None = None
     lan_port: int = 1884
+    port: int = 1883
+    lan_bind: str = "0.0.0.0"  # noqa: S104 - boards on the store's LAN
 
 
 class PrinterShape(Settings, frozen=True, kw_only=True):
@@ -286,6 +304,9 @@ class PrinterShape(Settings, frozen=True, kw_only=True):
     backup: str | None = None
     bills: bool = False
     remote: bool = False
+    profile: str | None = None
+    width: int | None = None
+    encoding: Literal["gb18030", "big5", "raster", "codepage"] | None = None
 
 
 class ScaleShape(Settings, frozen=True, kw_only=True):
@@ -354,15 +375,30 @@ class AnswersShape(Settings, frozen=True, kw_only=True):
 # ---------------------------------------------------------------- reading
 
 
-def load_answers(path: Path) -> Answers:
-    """The answers in `path`; any problem is an `AnswersInvalid` whose message is one line
-    naming the file and the key (`answers.toml: [printers[0]] chits: must be one of ...`)."""
+Overrides = Mapping[str, Mapping[str, Any]]  # section -> key -> value, over the file's
+
+
+def with_overrides(doc: Mapping[str, Any], overrides: Overrides | None) -> dict[str, Any]:
+    """`doc` with the given keys of its sections replaced (command-line flags win)."""
+    out = dict(doc)
+    for section, values in (overrides or {}).items():
+        base = out.get(section, {})
+        if not isinstance(base, Mapping):
+            _fail(section, "must be a table")
+        out[section] = {**base, **values}
+    return out
+
+
+def load_answers(path: Path, overrides: Overrides | None = None) -> Answers:
+    """The answers in `path`, with `overrides` applied; any problem is an `AnswersInvalid`
+    whose message is one line naming the file and the key (`answers.toml: [printers[0]]
+    chits: must be one of ...`)."""
     try:
         doc = read_toml(path)
     except SettingsError as exc:
         raise AnswersInvalid("answers", exc.problem, line=str(exc)) from None
     try:
-        return parse_answers(doc)
+        return parse_answers(with_overrides(doc, overrides))
     except AnswersInvalid as exc:
         where = steps(exc.field or "")
         line = str(SettingsError(str(path), where, exc.problem, table=exc.table))
@@ -386,9 +422,10 @@ def parse_answers(doc: Mapping[str, Any]) -> Answers:
     if "expo" in stations:
         _fail(f"kitchen.stations[{stations.index('expo')}]", "'expo' is reserved")
     http = _table(doc, "http", required=True)
-    _known(http, "http", ("port", "public_url"))
+    _known(http, "http", ("port", "public_url", "host"))
     port = _port(http.get("port", 8080), "http.port")
     public_url = _url(http.get("public_url"), "http.public_url")
+    http_host = _text(http.get("host", "0.0.0.0"), "http.host", 253)  # noqa: S104
     printers = _printers(doc.get("printers", []), stations)
     scales = _scales(doc.get("scales", []))
     buttons = _table(doc, "buttons")
@@ -396,19 +433,10 @@ def parse_answers(doc: Mapping[str, Any]) -> Answers:
     table_ids = {t.id for t in tables}
     calls, bumps = _gpio(buttons.get("gpio", []), table_ids, stations)
     esp32 = _esp32(buttons.get("esp32", []), table_ids, stations)
-    broker = _table(doc, "broker")
-    _known(broker, "broker", ("lan_host", "lan_port"))
-    lan_host = _text(broker.get("lan_host", urlsplit(public_url).hostname), "broker.lan_host", 253)
-    lan_port = _port(broker.get("lan_port", 1884), "broker.lan_port")
-    if lan_port == 1883:
-        _fail("broker.lan_port", "1883 is the loopback listener of the hub; use 1884")
+    broker = _broker(_table(doc, "broker"), public_url, esp32=bool(esp32))
     wifi = _wifi(doc)
     if esp32 and wifi is None:
         _fail("wifi.ssid", "ESP32 boards need the store's Wi-Fi ([wifi] ssid, password)")
-    if esp32 and _is_loopback(lan_host):
-        _fail(
-            "broker.lan_host", f"ESP32 boards cannot reach {lan_host}; give the hub's LAN address"
-        )
     answers = Answers(
         store_id=store_id,
         store_name=name,
@@ -423,12 +451,35 @@ def parse_answers(doc: Mapping[str, Any]) -> Answers:
         esp32=esp32,
         wifi=wifi,
         cloud=_cloud(doc),
-        lan_host=lan_host,
-        lan_port=lan_port,
+        http_host=http_host,
+        **broker,
         hub_sections=_hub_sections(doc),
     )
     _unique_devices(answers)
     return answers
+
+
+def _broker(broker: Mapping[str, Any], public_url: str, *, esp32: bool) -> dict[str, Any]:
+    _known(broker, "broker", ("lan_host", "lan_port", "port", "lan_bind"))
+    lan_host = _text(broker.get("lan_host", urlsplit(public_url).hostname), "broker.lan_host", 253)
+    lan_port = _port(broker.get("lan_port", 1884), "broker.lan_port")
+    mqtt_port = _port(broker.get("port", 1883), "broker.port")
+    if lan_port == mqtt_port:
+        _fail(
+            "broker.lan_port",
+            f"{lan_port} is the loopback listener of the hub (broker.port); use another",
+        )
+    if esp32 and _is_loopback(lan_host):
+        _fail(
+            "broker.lan_host", f"ESP32 boards cannot reach {lan_host}; give the hub's LAN address"
+        )
+    lan_bind = _text(broker.get("lan_bind", "0.0.0.0"), "broker.lan_bind", 253)  # noqa: S104
+    return {
+        "lan_host": lan_host,
+        "lan_port": lan_port,
+        "mqtt_port": mqtt_port,
+        "lan_bind": lan_bind,
+    }
 
 
 def answers_from_flags(
@@ -437,22 +488,22 @@ def answers_from_flags(
     store_name: str,
     tables: int,
     public_url: str,
-    http_port: int = 8080,
     stations: tuple[str, ...] = (),
     cloud_url: str | None = None,
     cloud_token: str | None = None,
+    overrides: Overrides | None = None,
 ) -> Answers:
     """The common case without a file: a store, N tables, maybe the cloud."""
     doc: dict[str, Any] = {
         "store": {"id": store_id, "name": store_name},
         "tables": {"count": tables},
-        "http": {"port": http_port, "public_url": public_url},
+        "http": {"public_url": public_url},
     }
     if stations:
         doc["kitchen"] = {"stations": list(stations)}
     if cloud_url or cloud_token:
         doc["cloud"] = {"url": cloud_url, "token": cloud_token}
-    return parse_answers(doc)
+    return parse_answers(with_overrides(doc, overrides))
 
 
 # ---------------------------------------------------------------- pieces
@@ -596,7 +647,7 @@ def _printers(raw: Any, stations: tuple[str, ...]) -> tuple[Printer, ...]:
     out: list[Printer] = []
     for i, p in enumerate(_entries(raw, "printers")):
         path = f"printers[{i}]"
-        _known(p, path, ("id", "address", "stations", "chits", "backup", "bills", "remote"))
+        _known(p, path, ("id", "address", "stations", "chits", "backup", "bills", "remote", *PAPER))
         pid = _ident(p.get("id"), f"{path}.id")
         if pid in [o.id for o in out]:
             _fail(f"{path}.id", f"printer '{pid}' is listed twice")
@@ -613,12 +664,30 @@ def _printers(raw: Any, stations: tuple[str, ...]) -> tuple[Printer, ...]:
             backup = _ident(backup, f"{path}.backup")
         address = _address(p.get("address"), f"{path}.address")
         remote = _flag(p, "remote", path)
-        out.append(Printer(pid, address, own, chits, backup, bills, remote))
+        paper = _paper(p, path)
+        out.append(Printer(pid, address, own, chits, backup, bills, remote, paper))
     ids = [o.id for o in out]
     for i, o in enumerate(out):
         if o.backup is not None and (o.backup == o.id or o.backup not in ids):
             _fail(f"printers[{i}].backup", f"'{o.backup}' is not another printer of this store")
     return tuple(out)
+
+
+PAPER = ("profile", "width", "encoding")
+
+
+def _paper(p: Mapping[str, Any], path: str) -> tuple[tuple[str, str | int], ...]:
+    """A printer's paper keys as its agent will read them, checked the way it checks them
+    (an escpos profile it does not know, paper wider than the profile prints)."""
+    given = {k: p[k] for k in PAPER if k in p}
+    try:
+        paper = decode(given, PaperSettings, file="answers")
+    except SettingsError as exc:
+        raise AnswersInvalid(f"{path}.{dotted(exc.path)}", exc.problem) from None
+    problem = paper_problem(paper)
+    if problem is not None:
+        _fail(f"{path}.{problem[0]}", problem[1])
+    return tuple(given.items())
 
 
 def _scales(raw: Any) -> tuple[Scale, ...]:
@@ -756,7 +825,7 @@ def _hub_sections(doc: Mapping[str, Any]) -> tuple[tuple[str, Mapping[str, Any]]
 
 
 def _unique_devices(a: Answers) -> None:
-    seen: dict[str, str] = {HUB_USER: "the hub"}
+    seen: dict[str, str] = {HUB_USER: "the hub", DOCTOR_USER: "tablehub doctor"}
     paths = [f"printers[{i}].id" for i in range(len(a.printers))]
     paths += [f"scales[{i}].id" for i in range(len(a.scales))]
     if a.gpio_device:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
+import pwd
 import string
 import subprocess
 import tempfile
@@ -20,9 +22,8 @@ from pathlib import Path
 
 from hub.bus import contract
 from hub.errors import HubError
-from hub.provision.answers import HUB_USER, Answers
+from hub.provision.answers import DOCTOR_USER, HUB_USER, Answers
 
-LOCAL_PORT = 1883  # the hub and the agents on this box, loopback only
 AUTOSAVE_INTERVAL = 10  # seconds between persistence snapshots (SD card wear vs. loss)
 
 
@@ -35,7 +36,7 @@ class Account:
     """One broker login and what it may do."""
 
     username: str
-    kind: str  # hub | printer | scale | buttons | table-button | bump-bar
+    kind: str  # hub | doctor | printer | scale | buttons | table-button | bump-bar
     write: tuple[str, ...] = ()
     read: tuple[str, ...] = ()
     readwrite: tuple[str, ...] = ()
@@ -44,7 +45,19 @@ class Account:
 def accounts(a: Answers) -> tuple[Account, ...]:
     """The hub's account, then one per device, each with only its own topics."""
     s = a.store_id
-    out = [Account(HUB_USER, "hub", readwrite=(f"{contract.base(s)}/#",))]
+    out = [
+        Account(HUB_USER, "hub", readwrite=(f"{contract.base(s)}/#",)),
+        # `tablehub doctor` reads what the devices and the hub say; it publishes nothing
+        Account(
+            DOCTOR_USER,
+            "doctor",
+            read=(
+                contract.hub_status(s),
+                f"{contract.base(s)}/devices/+/status",
+                f"{contract.base(s)}/scales/+/weight",
+            ),
+        ),
+    ]
     for p in a.printers:
         out.append(
             Account(
@@ -103,18 +116,42 @@ def render_acl(store_id: str, accts: Sequence[Account]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_conf(template: str, *, lan_port: int, password_file: str, acl_file: str) -> str:
+def render_conf(
+    template: str,
+    *,
+    local_port: int,
+    lan_port: int,
+    lan_bind: str,
+    password_file: str,
+    acl_file: str,
+) -> str:
     """Fill systemd/mosquitto/tablehub.conf; a placeholder left unfilled is an error."""
     try:
         return string.Template(template).substitute(
-            local_port=LOCAL_PORT,
+            local_port=local_port,
             lan_port=lan_port,
+            lan_bind=lan_bind,
             password_file=password_file,
             acl_file=acl_file,
             autosave_interval=AUTOSAVE_INTERVAL,
         )
     except (KeyError, ValueError) as exc:
         raise BrokerSetupError(f"mosquitto template: bad placeholder {exc}") from exc
+
+
+def rehearsal_main_conf(*, conf_d: str, data: str) -> str:
+    """A standalone main config for a box rehearsed in a folder: what Debian's
+    /etc/mosquitto/mosquitto.conf gives a box (persistence location, log, conf.d/)."""
+    lines = [
+        "# A rehearsed box's broker, written by `tablehub provision --root`; on a box Debian's",
+        "# own /etc/mosquitto/mosquitto.conf does this. Run: mosquitto -c <this file>",
+        f"persistence_location {data}/",
+        "log_dest stderr",
+        # as root mosquitto would switch to the user 'mosquitto', who cannot read this folder
+        f"user {pwd.getpwuid(os.geteuid()).pw_name}",
+        f"include_dir {conf_d}",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------- the password file

@@ -6,11 +6,11 @@ and every board has its own MQTT login::
 
     esphome/templates/table-button.yaml        a verbatim copy of the template
     esphome/<device>/<device>.yaml             substitutions + packages: !include the template
-    esphome/<device>/secrets.yaml              Wi-Fi, broker address, its own user/password (0600)
+    esphome/<device>/secrets.yaml              Wi-Fi, broker address, its own user/password and
+                                               its OTA password (0600)
 
-The wrapper sets the template's substitutions (store, table or station, node, device) and
-moves ``mqtt.port`` to the broker's LAN listener; ESPHome merges it over the package. Pure:
-text in, text out.
+The wrapper sets the template's substitutions (store, table or station, node, device, and
+``mqtt_port``: the broker's LAN listener). Pure: text in, text out.
 """
 
 from __future__ import annotations
@@ -40,26 +40,27 @@ def wrapper(device: Esp32, *, store_id: str, lan_port: int, config_path: str) ->
         target_key: device.target,
         "node": node_name(device.id),
         "device": device.id,
+        "mqtt_port": str(lan_port),  # the broker's LAN listener
         **dict(device.substitutions),
     }
     lines = [
         f"# {device.id}: ESP32 {WHAT[device.kind]} {device.target} of store {store_id}.",
         "# Written by `tablehub provision` from the template it includes; re-run provisioning",
-        "# instead of editing. Its own MQTT login is in secrets.yaml beside this file. Flash:",
+        "# instead of editing. Its own MQTT login and OTA password are in secrets.yaml beside",
+        "# this file. First flash over USB, later ones over Wi-Fi (`tablehub firmware --upload`):",
         f"#   esphome run {config_path}",
         "substitutions:",
         *(f"  {k}: {_q(v)}" for k, v in subs.items()),
         "",
         "packages:",
         f"  device: !include ../templates/{TEMPLATES[device.kind]}",
-        "",
-        "mqtt:",
-        f"  port: {lan_port}          # the broker's LAN listener",
     ]
     return "\n".join(lines) + "\n"
 
 
-def secrets(*, wifi: Wifi, broker_host: str, username: str, password: str) -> str:
+def secrets(
+    *, wifi: Wifi, broker_host: str, username: str, password: str, ota_password: str
+) -> str:
     lines = [
         f"# {username}'s secrets (mode 0600). Written by `tablehub provision`.",
         f"wifi_ssid: {_q(wifi.ssid)}",
@@ -67,5 +68,6 @@ def secrets(*, wifi: Wifi, broker_host: str, username: str, password: str) -> st
         f"mqtt_broker: {_q(broker_host)}",
         f"mqtt_username: {_q(username)}",
         f"mqtt_password: {_q(password)}",
+        f"ota_password: {_q(ota_password)}",
     ]
     return "\n".join(lines) + "\n"

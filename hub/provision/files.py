@@ -2,25 +2,48 @@
 atomically, with the right mode and owner, and report every file as created, updated,
 unchanged or removed.
 
-Paths are given as they are on the box (``/etc/tablehub/hub.toml``) and land under `root`
-(``--root /mnt/sdcard`` builds an image; the files still name ``/etc/...``). Ownership is
-only changed when running as root, and only to users that exist; otherwise it is noted once.
+Paths are given as they are on the box (``/etc/tablehub/hub.toml``) and land under `root`;
+`box` says how the files' contents name them (as on the box, or under a rehearsal root).
+Ownership is only changed when running as root, and only to users that exist; otherwise it is
+noted once.
+
+A file provisioning wrote and someone then edited by hand is not lost when provisioning
+rewrites it: the manifest remembers the SHA-256 of what was written, and a file that no
+longer matches is first kept beside itself as ``<name>.edited-<UTC time>``, and the report
+says so.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import pwd
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from plumbing.files import write_atomic
 
 SERVICE_USER = "tablehub"  # the hub, the bridge and the agents run as this user
 BROKER_USER = "mosquitto"
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """How a written file names a path of the box: as it is on the box (``/etc/...``), or,
+    for a box rehearsed in a folder, under that folder, so everything runs from there."""
+
+    prefix: str = ""  # "" or the rehearsal folder, without a trailing slash
+
+    def __call__(self, path: str) -> str:
+        return self.prefix + path
+
+
+ON_BOX = Box()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +108,12 @@ def _passwd_lookup(user: str) -> tuple[int, int] | None:
 class Tree:
     """The box's file system under `root`."""
 
-    def __init__(self, root: Path, owners: Owners, report: Report) -> None:
+    def __init__(self, root: Path, owners: Owners, report: Report, *, box: Box = ON_BOX) -> None:
         self.root = Path(root)
+        self.box = box
+        self.recorded: dict[str, str] = {}  # target -> SHA-256 the last run wrote
+        self.digests: dict[str, str] = {}  # target -> SHA-256 this run wrote
+        self.stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         self.owners = owners
         self.report = report
         self.managed: list[str] = []  # files this run is responsible for (the manifest)
@@ -123,6 +150,8 @@ class Tree:
             action = "created"
         elif path.read_bytes() != data:
             action = "updated"
+        if action == "updated" and managed:
+            self._keep_hand_edit(target, path)
         if action != "unchanged":
             write_atomic(path, data, mode=mode, owner=ids)
         else:
@@ -135,8 +164,23 @@ class Tree:
                 action = "updated"
         if managed:
             self.managed.append(target)
+            self.digests[target] = hashlib.sha256(data).hexdigest()
         self.report.changes.append(Change(target, action))
         return action
+
+    def _keep_hand_edit(self, target: str, path: Path) -> None:
+        """Keep a copy of a file someone changed since provisioning last wrote it."""
+        written = self.recorded.get(target)
+        if written is None or hashlib.sha256(path.read_bytes()).hexdigest() == written:
+            return
+        kept = path.with_name(f"{path.name}.edited-{self.stamp}")
+        shutil.copy2(path, kept)
+        shown = f"{target}.edited-{self.stamp}"
+        self.report.changes.append(Change(shown, "created"))
+        self.report.note(
+            f"{target} was edited by hand since provisioning wrote it: the edited file is kept "
+            f"as {shown}; put what it needs into the answers (e.g. [hub.<section>]) and re-run"
+        )
 
     def remove(self, target: str) -> None:
         path = self.real(target)
@@ -149,13 +193,21 @@ class Tree:
     def read_manifest(self, target: str) -> list[str]:
         path = self.real(target)
         try:
-            files: list[str] = json.loads(path.read_text("utf-8"))["files"]
+            doc = json.loads(path.read_text("utf-8"))
+            files: list[str] = doc["files"]
         except (OSError, ValueError, KeyError, TypeError):
             return []
+        digests = doc.get("sha256")
+        if isinstance(digests, dict):
+            self.recorded = {str(k): str(v) for k, v in digests.items()}
         return [str(f) for f in files]
 
     def write_manifest(self, target: str) -> None:
-        doc = {"written_by": "tablehub provision", "files": sorted(set(self.managed))}
+        doc = {
+            "written_by": "tablehub provision",
+            "files": sorted(set(self.managed)),
+            "sha256": dict(sorted(self.digests.items())),
+        }
         data = json.dumps(doc, indent=2) + "\n"
         path = self.real(target)
         if not path.exists() or path.read_text("utf-8") != data:

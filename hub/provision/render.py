@@ -18,8 +18,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hub.errors import InvalidInput
-from hub.provision.answers import HUB_USER, Answers, Printer, Scale
-from hub.provision.broker import AUTOSAVE_INTERVAL, LOCAL_PORT
+from hub.provision.answers import DOCTOR_USER, HUB_USER, Answers, Printer, Scale
+from hub.provision.broker import AUTOSAVE_INTERVAL
+from hub.provision.files import ON_BOX, Box
 
 ETC = "/etc/tablehub"
 DATA = "/var/lib/tablehub"
@@ -60,26 +61,28 @@ def _pairs(table: Mapping[str, Any], path: str) -> list[str]:
     return [f"{key(k)} = {value(v, f'{path}.{k}')}" for k, v in table.items()]
 
 
-def hub_toml(a: Answers) -> str:
+def hub_toml(a: Answers, box: Box = ON_BOX) -> str:
     out = [
         HEADER,
         "[store]",
-        f'data_dir = "{DATA}"',
-        f'menu_file = "{ETC}/menu.json"   # read on the first run only',
+        f"data_dir = {value(box(DATA))}",
+        f"menu_file = {value(box(f'{ETC}/menu.json'))}   # read on the first run only",
         f"public_url = {value(a.public_url)}   # what the table QR codes point at",
         "",
         "[http]",
-        'host = "0.0.0.0"   # phones on the store Wi-Fi',
+        f"host = {value(a.http_host)}   # phones on the store Wi-Fi",
         f"port = {a.http_port}",
         "",
         "[broker]",
         'host = "127.0.0.1"',
-        f"port = {LOCAL_PORT}",
+        f"port = {a.mqtt_port}",
         f'username = "{HUB_USER}"',
-        f'password_file = "{secret_path(HUB_USER)}"',
+        f"password_file = {value(box(secret_path(HUB_USER)))}",
         # what a broker crash can lose is what it took since its last snapshot
         f"replay_after_reconnect_s = {AUTOSAVE_INTERVAL + 5}   "
         f"# > the broker's autosave_interval ({AUTOSAVE_INTERVAL} s)",
+        "# the printer and scale agents inside the hub log in as themselves (mqtt-<device>)",
+        f"agent_password_dir = {value(box(SECRETS))}",
     ]
     for p in a.printers:
         out += ["", "[[printers]]", *_pairs(_printer(p), "printers")]
@@ -91,6 +94,10 @@ def hub_toml(a: Answers) -> str:
         "",
         "[devices]   # what `tablehub doctor` expects online; the hub itself ignores this",
         f"expected = {value(list(a.device_ids()))}",
+        "",
+        "[doctor]   # `tablehub doctor`'s own broker login, read-only; the hub ignores this",
+        f'username = "{DOCTOR_USER}"',
+        f"password_file = {value(box(secret_path(DOCTOR_USER)))}",
     ]
     for name, section in a.hub_sections:
         out += ["", f"[{name}]", *_pairs(section, f"hub.{name}")]
@@ -108,6 +115,7 @@ def _printer(p: Printer) -> dict[str, Any]:
     }
     if p.backup:
         doc["backup"] = p.backup
+    doc.update(p.paper)  # profile, width, encoding: as given in the answers
     return doc
 
 
@@ -132,13 +140,14 @@ def _remote_header(device: str, module: str, groups: Sequence[str]) -> list[str]
     ]
 
 
-def printer_agent(a: Answers, p: Printer, password: str) -> str:
+def printer_agent(a: Answers, p: Printer, password: str, box: Box = ON_BOX) -> str:
     out = [
         *_remote_header(p.device, "printers", _address_groups(p.address)),
         f"store = {value(a.store_id)}",
         f"printer = {value(p.id)}",
         f"address = {value(p.address)}",
-        f'state_dir = "{DATA}/agents"',
+        *(f"{k} = {value(v)}" for k, v in p.paper),
+        f"state_dir = {value(box(f'{DATA}/agents'))}",
         *_mqtt(a.lan_host, a.lan_port, p.device, password),
     ]
     return "\n".join(out) + "\n"
@@ -162,7 +171,7 @@ def buttons_agent(a: Answers, name: str, device: str, password: str) -> str:
         f"# {device}: python -m devices.buttons on this box, run by tablehub-agent@{device}.",
         f"store = {value(a.store_id)}",
         f"name = {value(name)}",
-        *_mqtt("127.0.0.1", LOCAL_PORT, device, password),
+        *_mqtt("127.0.0.1", a.mqtt_port, device, password),
     ]
     for c in a.gpio_calls:
         out += ["", "[[call]]", f"pin = {value(c.pin)}", f"table = {value(c.table)}"]
@@ -173,16 +182,16 @@ def buttons_agent(a: Answers, name: str, device: str, password: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def bridge_toml(a: Answers) -> str:
+def bridge_toml(a: Answers, box: Box = ON_BOX) -> str:
     assert a.cloud is not None
     out = [
         HEADER,
         "[bridge]",
-        f'hub_db = "{DATA}/tablehub.db"',
-        'state_db = "/var/lib/tablehub-bridge/bridge.db"',
+        f"hub_db = {value(box(f'{DATA}/tablehub.db'))}",
+        f"state_db = {value(box('/var/lib/tablehub-bridge/bridge.db'))}",
         f"store_id = {value(a.store_id)}",
         f"endpoint = {value(a.cloud.url)}",
-        f'token_file = "{SECRETS}/cloud-token"',
+        f"token_file = {value(box(f'{SECRETS}/cloud-token'))}",
         "# menu down-link: off until an admin token is in place (systemd/README.md)",
         'hub_url = ""',
     ]

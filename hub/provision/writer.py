@@ -6,6 +6,7 @@
     /etc/tablehub/menu.json                      only if missing: given menu or the demo menu,
                                                  with the answers' store and tables
     /etc/tablehub/secrets/mqtt-<user>            each broker login's password (0600)
+    /etc/tablehub/secrets/ota-<device>           each ESP32 board's OTA password (0600)
     /etc/tablehub/secrets/cloud-token            the cloud token (0600), with bridge.toml
     /etc/tablehub/agents/<device>.toml           agents outside the hub: remote printers and
                                                  scales, the GPIO buttons (0600)
@@ -15,6 +16,14 @@
     /etc/mosquitto/tablehub.passwd, .acl         logins (real mosquitto_passwd) and ACL
     /etc/systemd/system/...                      units from systemd/ and drop-ins
     /var/lib/tablehub/secret.key                 the store's signing key (made once)
+
+With a `root` other than ``/`` the box is *rehearsed* there: every path named inside the
+written files is under `root` too, and a standalone ``/etc/mosquitto/mosquitto.conf`` (what
+Debian's provides on a box) is written, so the broker, the hub, the agents and doctor all
+run from that folder without sudo (``mosquitto -c ROOT/etc/mosquitto/mosquitto.conf``,
+``tablehub run --config ROOT/etc/tablehub/hub.toml``). `image=True` instead builds an SD
+card image: the files name the box's own paths. The systemd units are copied as they are
+either way (they are for the box).
 
 It is idempotent: every file is compared before it is written, MQTT passwords and table
 token versions are kept unless `rotate` names the table or the login, and files an earlier
@@ -39,10 +48,21 @@ from hub.errors import HubError, MenuInvalid
 from hub.ops.menu_file import demo_menu, read_menu_file
 from hub.provision import broker, esphome, render, sheet, tables
 from hub.provision.answers import Answers, AnswersInvalid
-from hub.provision.files import BROKER_USER, SERVICE_USER, Change, Owners, Report, Tree
+from hub.provision.files import (
+    BROKER_USER,
+    ON_BOX,
+    SERVICE_USER,
+    Box,
+    Change,
+    Owners,
+    Report,
+    Tree,
+)
 
 ETC, DATA, SECRETS, AGENTS = render.ETC, render.DATA, render.SECRETS, render.AGENTS
 MOSQUITTO_CONF = "/etc/mosquitto/conf.d/tablehub.conf"
+MOSQUITTO_MAIN = "/etc/mosquitto/mosquitto.conf"  # written only for a rehearsal
+MOSQUITTO_DATA = "/var/lib/mosquitto"
 MOSQUITTO_PASSWD = "/etc/mosquitto/tablehub.passwd"  # noqa: S105 - a path
 MOSQUITTO_ACL = "/etc/mosquitto/tablehub.acl"
 UNITS = "/etc/systemd/system"
@@ -82,14 +102,16 @@ def provision(
     source: Path | None = None,
     owners: Owners | None = None,
     passwd: broker.Runner | None = None,
+    image: bool = False,
 ) -> Report:
     """Write (or bring up to date) every file of the store box under `root`."""
     src = find_source(source)
+    box = rehearsal_box(root, image=image)
     accounts = broker.accounts(answers)
     rotate = set(rotate)
     _check_rotate(answers, rotate, accounts)
     report = Report()
-    tree = Tree(root, owners or Owners(), report)
+    tree = Tree(root, owners or Owners(), report, box=box)
     old_manifest = tree.read_manifest(MANIFEST)
 
     # everything that can refuse the answers, before anything is written
@@ -106,7 +128,7 @@ def provision(
 
     passwords = _passwords(tree, accounts, rotate)
     _broker_files(tree, answers, accounts, passwords, src, passwd)
-    tree.write(f"{ETC}/hub.toml", render.hub_toml(answers))
+    tree.write(f"{ETC}/hub.toml", render.hub_toml(answers, box))
     _cloud(tree, answers)
     _agents(tree, answers, passwords)
     _esp32(tree, answers, passwords, templates)
@@ -116,8 +138,20 @@ def provision(
     for stale in sorted(set(old_manifest) - set(tree.managed)):
         tree.remove(stale)
     tree.write_manifest(MANIFEST)
-    _next_steps(report, answers, tree.owners)
+    if box.prefix:
+        _rehearsal_steps(report, answers, box)
+    else:
+        _next_steps(report, answers, tree.owners)
     return report
+
+
+def rehearsal_box(root: Path, *, image: bool) -> Box:
+    """How the written files name the box's paths: under `root` unless it is ``/`` or an
+    image is being built."""
+    real = Path(root).resolve()
+    if image or real == Path("/"):
+        return ON_BOX
+    return Box(str(real))
 
 
 # ---------------------------------------------------------------- checks
@@ -271,26 +305,35 @@ def _broker_files(
         owner=BROKER_USER,
     )
     template = (src / "systemd" / "mosquitto" / "tablehub.conf").read_text("utf-8")
+    box = tree.box
     conf = broker.render_conf(
         template,
+        local_port=answers.mqtt_port,
         lan_port=answers.lan_port,
-        password_file=MOSQUITTO_PASSWD,
-        acl_file=MOSQUITTO_ACL,
+        lan_bind=answers.lan_bind,
+        password_file=box(MOSQUITTO_PASSWD),
+        acl_file=box(MOSQUITTO_ACL),
     )
     tree.write(MOSQUITTO_CONF, conf)
+    if box.prefix:  # a rehearsal has no Debian main config to include conf.d/
+        tree.mkdir(MOSQUITTO_DATA, mode=0o700)
+        main = broker.rehearsal_main_conf(
+            conf_d=box(str(Path(MOSQUITTO_CONF).parent)), data=box(MOSQUITTO_DATA)
+        )
+        tree.write(MOSQUITTO_MAIN, main)
 
 
 def _cloud(tree: Tree, answers: Answers) -> None:
     if answers.cloud is None:
         return
     tree.write(f"{SECRETS}/cloud-token", answers.cloud.token + "\n", mode=0o600, owner=SERVICE_USER)
-    tree.write(f"{ETC}/bridge.toml", render.bridge_toml(answers))
+    tree.write(f"{ETC}/bridge.toml", render.bridge_toml(answers, tree.box))
 
 
 def _agents(tree: Tree, answers: Answers, passwords: dict[str, str]) -> None:
     """Configs for the agents that do not run inside the hub."""
     files = {
-        p.device: render.printer_agent(answers, p, passwords[p.device])
+        p.device: render.printer_agent(answers, p, passwords[p.device], tree.box)
         for p in answers.printers
         if p.remote
     }
@@ -319,7 +362,7 @@ def _esp32(
         tree.mkdir(folder, mode=0o700)
         config = f"{folder}/{e.id}.yaml"
         text = esphome.wrapper(
-            e, store_id=answers.store_id, lan_port=answers.lan_port, config_path=config
+            e, store_id=answers.store_id, lan_port=answers.lan_port, config_path=tree.box(config)
         )
         tree.write(config, text)
         creds = esphome.secrets(
@@ -327,8 +370,20 @@ def _esp32(
             broker_host=answers.lan_host,
             username=e.id,
             password=passwords[e.id],
+            ota_password=_ota_password(tree, e.id),
         )
         tree.write(f"{folder}/secrets.yaml", creds, mode=0o600)
+
+
+def _ota_password(tree: Tree, device: str) -> str:
+    """A board's OTA password, made once and kept: the board checks an upload against the
+    one it was flashed with, so it never changes with --rotate (re-flash over USB for that)."""
+    target = f"{SECRETS}/ota-{device}"
+    path = tree.real(target)
+    password = path.read_text("utf-8").strip() if path.exists() else ""
+    password = password or secrets.token_urlsafe(24)
+    tree.write(target, password + "\n", mode=0o600, owner=SERVICE_USER)
+    return password
 
 
 def _qr_sheet(tree: Tree, answers: Answers, secret: bytes, versions: dict[str, int]) -> None:
@@ -381,3 +436,19 @@ def _next_steps(report: Report, answers: Answers, owners: Owners) -> None:
         report.note("systemctl enable --now tablehub-bridge")
     if any(p.startswith(f"{ETC}/qr/") for p in changed):
         report.note(f"print {ETC}/qr/tables.pdf and put each code on its table")
+
+
+def _rehearsal_steps(report: Report, answers: Answers, box: Box) -> None:
+    """What to run, in a folder, instead of systemd on a box."""
+    changed = set(report.changed)
+    report.note(f"mosquitto -c {box(MOSQUITTO_MAIN)}")
+    run = f"tablehub run --config {box(f'{ETC}/hub.toml')}"
+    if f"{ETC}/hub.toml" in changed or f"{DATA}/{tables.DB}" in changed:
+        run += "   # restart it if it runs: it reads these at start"
+    report.note(run)
+    if answers.gpio_device:
+        agent = box(f"{AGENTS}/{answers.gpio_device}.toml")
+        report.note(f"python -m devices.agent_runner --config {agent}")
+    if answers.cloud is not None:
+        report.note(f"tablehub bridge --config {box(f'{ETC}/bridge.toml')}")
+    report.note(f"tablehub doctor --config {box(f'{ETC}/hub.toml')}")

@@ -102,6 +102,7 @@ class Checks:
         parts = money.part_views(money.parts(orders, split, m), by_part)
         return {
             "table": table.as_dict(),
+            "currency": self._currency(),
             "check_id": check_id,
             "orders": orders,
             "subtotal_cents": m.subtotal_cents,
@@ -138,7 +139,16 @@ class Checks:
                  "total_cents": total, "due_cents": max(0, total - paid.get(check_id, 0)),
                  "orders": n}
             )  # fmt: skip
-        return {"tables": out, "void_reasons": list(self._corrections.void_reasons)}
+        return {
+            "tables": out,
+            "currency": self._currency(),
+            "void_reasons": list(self._corrections.void_reasons),
+        }
+
+    def _currency(self) -> str:
+        """The menu's currency, so a floor phone shows money as the diners see it."""
+        menu = self._catalog.menu
+        return menu.store.currency if menu is not None else "USD"
 
     # ------------------------------------------------------------ move and merge
 
@@ -419,7 +429,7 @@ async def _retable(tx: Tx, order_ids: list[int], table: TableRef) -> None:
         for ticket_id in ticket_ids:
             ticket = await repos.tx_ticket(tx, ticket_id)
             assert ticket is not None
-            if ticket.status == "open":
+            if ticket.status != "bumped":  # a held one reaches the expo only
                 tx.emit(TicketUpdated(ticket=ticket))
 
 

@@ -39,6 +39,8 @@ class Services:
     started_ms: int  # monotonic (Clock.monotonic_ms)
     pacer: Pacer  # courses held and fired, prep times learnt, waits quoted
     broker_connected: asyncio.Event | None = None
+    # why the hub's last broker connection failed (e.g. its login refused), or None
+    broker_error: Callable[[], str | None] | None = None
     extra_health: dict[str, Any] = field(default_factory=dict)
     # how far the MQTT relay is (None without a broker): /healthz's `mqtt_relay`
     relay_status: Callable[[], dict[str, Any]] | None = None

@@ -125,18 +125,17 @@ class Kitchen:
                 if order.status == "served":
                     return order
                 rows = await repos.tx_tickets_of_order(tx, order_id)
-                last = None
                 for row in rows:
                     state = repos.ticket_state(row)
                     if state.status == "open":
-                        last = await self._save(
+                        await self._save(
                             tx, int(row["id"]), tk.bump(state, None, tx.now), refresh=False
                         )
                 served = await _mark_served(tx, order_id, rows, self._now_ms())
                 if served.status != "served":
                     await _refresh_order(tx, order_id)  # later courses are still held
-                if self.pacer is not None and last is not None:
-                    await self.pacer.after_bump_in_tx(tx, last, served=True)
+                if self.pacer is not None:
+                    await self.pacer.after_serve_in_tx(tx, order)
                 fresh = await repos.tx_order(tx, order_id)
                 assert fresh is not None
                 return fresh

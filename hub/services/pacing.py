@@ -134,7 +134,7 @@ class Pacer:
                     self._observe(t, now)
             else:
                 self.jobs[t.id] = t
-                if isinstance(ev, TicketFired):
+                if t.status == "open" and t.fired_ms:  # sent at ordering, or fired
                     self._note_fired(t)
 
     def _note_fired(self, t: Ticket) -> None:
@@ -402,17 +402,22 @@ class Pacer:
         log.info("table %s: %s fired (%d tickets) by %s", table_id, course, len(fired), by)
         return fired
 
-    async def after_bump_in_tx(self, tx: Tx, ticket: Ticket, *, served: bool = False) -> None:
-        """A ticket was bumped (or its order served): settle the order's quote, and fire the
-        table's next course when its earlier courses are ready (or served)."""
+    async def after_bump_in_tx(self, tx: Tx, ticket: Ticket) -> None:
+        """A ticket was bumped: settle its order's quote, move paced starts, and (`ready`)
+        fire the table's next course when its earlier courses are ready."""
         if ticket.status == "bumped":
             await self._settle_quote(tx, ticket.order_id)
             if self.config.pace:
                 await self._repace_in_tx(tx, ticket)
-        mode = self.config.auto_fire
-        if mode == "manual" or (mode == "served" and not served):
-            return
-        await self._auto_fire_in_tx(tx, ticket.table.id)
+        if self.config.auto_fire == "ready":
+            await self._auto_fire_in_tx(tx, ticket.table.id)
+
+    async def after_serve_in_tx(self, tx: Tx, order: Order) -> None:
+        """The expo served an order (its open tickets bumped with it): settle its quote and
+        fire the table's next course (unless firing is manual)."""
+        await self._settle_quote(tx, order.order_id)
+        if self.config.auto_fire != "manual":
+            await self._auto_fire_in_tx(tx, order.table.id)
 
     async def _repace_in_tx(self, tx: Tx, bumped: Ticket) -> None:
         """A bump tells how far the queues are: the tickets of a paced course still waiting

@@ -469,6 +469,8 @@ async def healthz(request: web.Request) -> web.Response:
             **({} if saving else {"problem": s.store.failing}),
         },
         "broker_connected": broker,
+        # why not (e.g. "Not authorized": the broker refuses the hub's login)
+        **({"broker_error": s.broker_error()} if broker is False and s.broker_error else {}),
         "mqtt_relay": s.relay_status() if s.relay_status is not None else None,
         "screens": s.live.count,
         "orders_placed": s.ordering.placed,

@@ -239,6 +239,7 @@ async def test_merging_checks_brings_every_order_under_one_table(floor: Floor) -
     assert by_id["T3"]["due_cents"] == 3 * 550 + 400
     assert by_id["T4"]["check_id"] is None
     assert tables["void_reasons"]
+    assert tables["currency"] == check["currency"] != ""
 
 
 async def test_a_split_by_items_is_paid_part_by_part_and_closes_the_check(floor: Floor) -> None:

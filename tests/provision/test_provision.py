@@ -169,6 +169,7 @@ def test_adding_and_removing_a_device(provisioned: Path, answers_doc: dict[str, 
         "/etc/tablehub/esphome/table-button-T3/table-button-T3.yaml",
         "/etc/tablehub/hub.toml",  # [devices] expected
         "/etc/tablehub/secrets/mqtt-table-button-T3",
+        "/etc/tablehub/secrets/ota-table-button-T3",
     ]
     old_hashes = (provisioned / "etc/mosquitto/tablehub.passwd").read_text().splitlines()
     removed = run_provision(provisioned, answers_doc)
@@ -176,6 +177,7 @@ def test_adding_and_removing_a_device(provisioned: Path, answers_doc: dict[str, 
         "/etc/tablehub/esphome/table-button-T3/secrets.yaml",
         "/etc/tablehub/esphome/table-button-T3/table-button-T3.yaml",
         "/etc/tablehub/secrets/mqtt-table-button-T3",
+        "/etc/tablehub/secrets/ota-table-button-T3",
     ]
     assert not (provisioned / ETC / "esphome/table-button-T3").exists()
     hashes = (provisioned / "etc/mosquitto/tablehub.passwd").read_text().splitlines()
@@ -264,8 +266,12 @@ def test_password_hashes_are_checked_not_remade() -> None:
     assert changed.splitlines()[1] != first.splitlines()[1]
 
 
-def test_the_mosquitto_template_has_no_placeholder_left(provisioned: Path) -> None:
-    conf = (provisioned / "etc/mosquitto/conf.d/tablehub.conf").read_text()
+def test_the_mosquitto_template_has_no_placeholder_left(
+    tmp_path: Path, answers_doc: dict[str, Any]
+) -> None:
+    image = tmp_path / "image"  # as on the box: the files name /etc/...
+    run_provision(image, answers_doc, image=True)
+    conf = (image / "etc/mosquitto/conf.d/tablehub.conf").read_text()
     assert "$" not in conf
     settings = [line for line in conf.splitlines() if line and not line.startswith("#")]
     assert settings == [
@@ -279,7 +285,9 @@ def test_the_mosquitto_template_has_no_placeholder_left(provisioned: Path) -> No
         "persistent_client_expiration 7d",
         "set_tcp_nodelay true",
         "listener 1883 127.0.0.1",
+        "use_username_as_clientid true",
         "listener 1884 0.0.0.0",
+        "use_username_as_clientid true",
     ]
 
 

@@ -117,3 +117,15 @@ def test_the_hub_unit_raises_open_files_and_bounds_its_log(provisioned: Path) ->
         assert interval is not None
         assert 0 < int(interval.group(1)) <= 60
         assert 0 < int(keys["LogRateLimitBurst"]) <= 10_000
+
+
+def test_the_bridge_unit_is_written_without_a_cloud_answer_as_the_readme_says(
+    provisioned: Path,
+) -> None:
+    # the fixture's answers have no [cloud]: the unit is installed, its config is not
+    assert (provisioned / "etc/systemd/system/tablehub-bridge.service").exists()
+    assert not (provisioned / "etc/tablehub/bridge.toml").exists()
+    readme = (Path(__file__).parents[2] / "systemd/README.md").read_text()
+    row = next(line for line in readme.splitlines() if line.startswith("| `tablehub-bridge"))
+    assert "always installed" in row
+    assert "(only with a `[cloud]` answer)" not in readme

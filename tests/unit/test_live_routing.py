@@ -46,6 +46,8 @@ def test_the_indexes_pick_exactly_the_screens_the_rule_picks() -> None:
         assert live.audience(event) == {s for s in subs if s.wants(event)}, event.stream
     assert live.audience(EVENTS[0]) == {subs[0], subs[2]}  # its station and the expo
     assert live.audience(EVENTS[-1]) == set()  # telemetry reaches no screen
+    # an order reaches the expo, the floor (its Tables tab) and the table's phones
+    assert live.audience(EVENTS[1]) == {subs[2], subs[3], subs[5]}
 
 
 def test_a_message_is_the_declared_type_and_seq_with_the_body_as_stored() -> None:
