@@ -246,6 +246,9 @@ class Catalog:
             level = self.stock.get(i.id)
             if level is not None:
                 doc["stock_left"] = level.left
+            course = menu.course_of(i) if menu.courses else None
+            if course is not None:
+                doc["course"] = course  # its own or its category's: the cart's "all together"
             items.append(doc)
         view = {
             "store": {"name": menu.store.name, "currency": menu.store.currency},
@@ -253,7 +256,7 @@ class Catalog:
             "categories": [{"id": c.id, "name": dict(c.name)} for c in menu.categories],
             "items": items,
             "labels": {k: {lk: dict(lv) for lk, lv in v.items()} for k, v in menu.labels.items()},
-            "courses": [{"id": c.id, "name": dict(c.name)} for c in menu.courses],
+            "courses": [{"id": c.id, "name": dict(c.name), "hold": c.hold} for c in menu.courses],
         }
         self._public_cache = (self.menu_version, view)
         return view

@@ -121,13 +121,19 @@ function numbersTable(caption, head, rows, testid) {
 /** The section: `ctx` = {staff, t, i18n, failed}. */
 export function statsSection(ctx) {
   const { t, i18n } = ctx;
-  const S = { data: null, hours: 12, loading: false };
+  const S = { data: null, quotes: null, hours: 12, loading: false };
 
   async function load() {
     if (S.loading) return;
     S.loading = true;
     try {
-      S.data = await ctx.staff(`/api/v1/stats?hours=${S.hours}`);
+      const [data, quotes] = await Promise.all([
+        ctx.staff(`/api/v1/stats?hours=${S.hours}`),
+        // a hub without pacing has no quotes: the rest of the numbers still show
+        ctx.staff(`/api/v1/admin/pacing/quotes?hours=${S.hours}`).catch(() => null),
+      ]);
+      S.data = data;
+      S.quotes = quotes;
     } catch (e) {
       ctx.failed(e, 'stats');
       if (!S.data) replaceChildren($('#stats-body'), el('p', { class: 'muted', text: t('load_failed_text') }));
@@ -197,7 +203,36 @@ export function statsSection(ctx) {
         stations.length ? barChart({ rows: lateRows, title: t('chart_late'), desc: t('chart_late_desc', { late, bumped }), testid: 'chart-late', width: half }) : null,
         numbersTable(t('chart_late'), [t('station'), t('late_col'), t('bumped_col'), t('open_late_col')],
           stations.map((s) => [name(s), String(s.late), String(s.bumped), String(s.open_late)]), 'table-late'),
-        open.length ? el('p', { class: 'chart-alert', role: 'status', testid: 'open-late', text: open.join(' · ') }) : null));
+        open.length ? el('p', { class: 'chart-alert', role: 'status', testid: 'open-late', text: open.join(' · ') }) : null),
+      quotesFigure(wide));
+  }
+
+  /** How far the waits quoted to diners were from when their orders were ready: p50 and p90
+   *  of the error per hour (GET /api/v1/admin/pacing/quotes). */
+  function quotesFigure(width) {
+    const q = S.quotes;
+    if (!q) return null;
+    const hours = (q.hours || []).filter((h) => h.count > 0);
+    const all = q.overall || {};
+    const rows = hours.map((h) => ({
+      label: hourLabel(h.hour_ms),
+      bars: [
+        { value: h.p50_s, name: t('median'), cls: 'bar-p50', text: secs(h.p50_s) },
+        { value: h.p90_s, name: t('p90'), cls: 'bar-p90', text: secs(h.p90_s) },
+      ],
+    }));
+    const summary = all.count
+      ? t('quotes_summary', { n: all.count, p50: secs(all.p50_s), p90: secs(all.p90_s), pending: q.pending || 0 })
+      : t('quotes_none', { pending: q.pending || 0 });
+    return el('figure', { class: 'chart-box chart-wide', testid: 'quote-errors' },
+      el('figcaption', { class: 'chart-caption' },
+        el('span', { text: t('chart_quotes') }),
+        el('span', { class: 'chart-legend', 'aria-hidden': 'true' },
+          el('span', { class: 'key key-p50', text: t('median') }), el('span', { class: 'key key-p90', text: t('p90') }))),
+      el('p', { class: 'muted chart-note', testid: 'quote-summary', text: summary }),
+      rows.length ? barChart({ rows, title: t('chart_quotes'), desc: summary, testid: 'chart-quotes', format: secs, width }) : null,
+      numbersTable(t('chart_quotes'), [t('hour'), t('quotes_col'), t('median'), t('p90')],
+        hours.map((h) => [hourLabel(h.hour_ms), String(h.count), secs(h.p50_s), secs(h.p90_s)]), 'table-quotes'));
   }
 
   function init() {

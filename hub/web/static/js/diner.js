@@ -13,6 +13,7 @@ import {
 } from './common.js';
 import { LANGS } from './i18n.js';
 import { digitsOnly, pinPad, waitText } from './pinpad.js';
+import { Waits } from './diner-wait.js';
 import {
   ItemPicker, MAX_NOTE, MAX_QTY, badges as itemBadges, isWeighed, optionNames as namesOf, photo, stepper as qtyStepper, unitCents,
 } from './menu-picker.js';
@@ -53,7 +54,20 @@ const S = {
   table: null,             // {id, name, open, requires_pin} from the menu document
   pin: loadPin(),          // the table PIN that worked (or was typed) in this session
   pinLockedUntil: 0,       // ms: the hub refuses PINs for this table until then
+  allTogether: false,      // the cart's "bring everything together" choice
+  socket: null,
 };
+
+const waits = new Waits({
+  i18n,
+  token,
+  now: () => Date.now() + (S.socket ? S.socket.serverOffset : 0),
+  changed: (what) => {
+    if (what === 'menu') { renderHeader(); renderMenu(); if (S.sheet?.kind === 'cart') renderCartSheet(); else if (S.sheet?.kind === 'item') updateItemSheet(); }
+    else if (S.sheet?.kind === 'orders') renderOrdersSheet();
+  },
+});
+const orderable = (item) => item.available && !waits.isPaused(item);
 
 const fmt = (cents) => money(cents, S.menu?.store?.currency, i18n.lang);
 const fmtDelta = (cents) => moneyDelta(cents, S.menu?.store?.currency, i18n.lang);
@@ -147,7 +161,8 @@ const cartTotal = () => S.cart.lines.reduce((sum, l) => {
   return item ? sum + lineCents(item, l) : sum;
 }, 0);
 const cartHasWeighed = () => S.cart.lines.some((l) => isWeighed(S.items.get(l.item)));
-const cartHasSoldOut = () => S.cart.lines.some((l) => !S.items.get(l.item)?.available);
+/** Sold out, or paused while its station is over its load limit: the hub would refuse it. */
+const cartHasSoldOut = () => S.cart.lines.some((l) => { const it = S.items.get(l.item); return !it || !orderable(it); });
 
 // ---------------------------------------------------------------- banners & toast
 
@@ -198,6 +213,7 @@ function renderHeader() {
   const table = i18n.name(S.menu?.table?.name) || '';
   $('#store-name').textContent = store;
   $('#table-name').textContent = table;
+  replaceChildren($('#wait-now'), waits.pill());
   document.title = [table, store].filter(Boolean).join(' · ') || t('menu');
 }
 
@@ -321,13 +337,14 @@ function renderMenu() {
 
 function itemCard(item, qtyInCart) {
   const soldOut = !item.available;
+  const paused = waits.isPaused(item);
   const name = i18n.name(item.name);
   const desc = i18n.name(item.description);
   const open = () => openItem(item.id);
   return el('article', {
-    class: ['item-card', soldOut && 'is-sold-out', qtyInCart && 'is-in-cart'],
+    class: ['item-card', soldOut && 'is-sold-out', paused && 'is-paused', qtyInCart && 'is-in-cart'],
     testid: `item-${item.id}`,
-    dataset: { available: soldOut ? 'false' : 'true' },
+    dataset: { available: soldOut ? 'false' : 'true', paused: paused ? 'true' : null },
     role: 'button',
     tabindex: '0',
     'aria-label': soldOut ? `${name}, ${t('sold_out')}` : `${name}, ${priceText(item)}`,
@@ -342,10 +359,11 @@ function itemCard(item, qtyInCart) {
       el('span', { class: ['item-price', isWeighed(item) && 'is-by-weight'], testid: `price-${item.id}`, text: priceText(item) }),
       soldOut ? el('span', { class: 'sold-out-tag', text: t('sold_out') })
         : typeof item.stock_left === 'number' && item.stock_left <= LOW_STOCK_SHOWN
-          ? el('span', { class: 'stock-left-tag', testid: `left-${item.id}`, text: t('n_left', { n: item.stock_left }) }) : null)),
+          ? el('span', { class: 'stock-left-tag', testid: `left-${item.id}`, text: t('n_left', { n: item.stock_left }) })
+          : waits.itemTag(item))),
   el('div', { class: 'item-media' },
     photo(item),
-    soldOut ? null : el('span', { class: ['item-add', qtyInCart && 'has-qty'], 'aria-hidden': 'true' },
+    soldOut || paused ? null : el('span', { class: ['item-add', qtyInCart && 'has-qty'], 'aria-hidden': 'true' },
       qtyInCart ? String(qtyInCart) : icon('plus'))));
 }
 
@@ -435,7 +453,7 @@ function renderItemSheet() {
   const { itemId, picker } = S.sheet;
   const item = S.items.get(itemId);
   $('#sheet-title').textContent = i18n.name(item.name);
-  replaceChildren($('#sheet-body'), picker.body());
+  replaceChildren($('#sheet-body'), waits.itemNotice(item), picker.body());
   replaceChildren($('#sheet-foot'),
     el('div', { class: 'item-foot-row' },
       picker.qtyNode(),
@@ -455,16 +473,16 @@ function updateAddButton(picker) {
   const btn = $('#add-to-cart');
   if (!btn) return;
   const { item } = picker;
-  btn.disabled = !item.available;
-  replaceChildren(btn, item.available
+  btn.disabled = !orderable(item);
+  replaceChildren(btn, orderable(item)
     ? [el('span', { text: t('add_to_cart') }), isWeighed(item) ? null : el('span', { class: 'btn-amount', text: fmt(picker.total()) })]
-    : [el('span', { text: t('sold_out') })]);
+    : [el('span', { text: item.available ? t('paused_tag') : t('sold_out') })]);
 }
 
 function addToCart() {
   const { itemId, picker } = S.sheet;
   const item = S.items.get(itemId);
-  if (!item.available) return;
+  if (!orderable(item)) return;
   if (picker.validate()) return;
   const modifiers = picker.modifiers();
   const note = picker.note();
@@ -507,7 +525,9 @@ function renderCartSheet() {
   }, S.sending
     ? [el('span', { class: 'spinner spinner-light' }), el('span', { text: t('sending') })]
     : [el('span', { text: t('place_order') }), el('span', { class: 'btn-amount', text: fmt(cartTotal()) })]);
+  const cartItems = lines.map((l) => S.items.get(l.item)).filter(Boolean);
   replaceChildren($('#sheet-foot'), lines.length ? [
+    waits.cartBlock(cartItems, S.allTogether, (on) => { S.allTogether = on; renderCartSheet(); }),
     el('div', { class: 'total-row' }, el('span', { text: t('total') }), el('strong', { testid: 'cart-total', text: fmt(cartTotal()) })),
     soldOut ? el('p', { class: 'foot-hint foot-hint-danger', text: t('remove_sold_out') }) : null,
     closed ? el('p', { class: 'foot-hint foot-hint-danger', testid: 'table-closed-hint', text: t('table_closed_hint') }) : null,
@@ -519,6 +539,7 @@ function renderCartSheet() {
 function cartLine(line, index) {
   const item = S.items.get(line.item);
   const soldOut = !item.available;
+  const paused = waits.isPaused(item);
   const err = S.lineErrors.get(line.uid);
   const mods = optionNames(item, line.modifiers);
   const setQty = (q) => { line.qty = q; cartChanged(); };
@@ -536,6 +557,7 @@ function cartLine(line, index) {
   mods.length ? el('div', { class: 'cart-line-mods', text: mods.join(' · ') }) : null,
   line.note ? el('div', { class: 'cart-line-note', text: line.note }) : null,
   soldOut ? el('div', { class: 'line-msg line-msg-danger', text: t('line_sold_out') }) : null,
+  !soldOut && paused ? el('div', { class: 'line-msg line-msg-danger', testid: `line-paused-${index}`, text: waits.pausedText(item) }) : null,
   err ? el('div', { class: 'line-msg line-msg-danger', role: 'alert', testid: `line-error-${index}`, text: err }) : null,
   el('div', { class: 'cart-line-actions' },
     stepper(line.qty, { onChange: setQty, disabled: S.sending || soldOut, testid: `line-qty-${index}` }),
@@ -564,6 +586,7 @@ async function placeOrder() {
     idempotency_key: S.cart.key,
     lines: sent.map((l) => ({ item: l.item, qty: l.qty, modifiers: l.modifiers, note: l.note })),
   };
+  if (S.allTogether && waits.heldCourses(sent.map((l) => S.items.get(l.item)).filter(Boolean)).length > 1) body.all_together = true;
   if (S.table?.requires_pin) body.pin = S.pin;
   renderSheetIfCart();
   renderBottomBar();
@@ -584,8 +607,10 @@ async function placeOrder() {
   if (order) {
     if (body.pin) savePin(body.pin);
     S.cart = { lines: [], key: null };
+    S.allTogether = false;
     saveCart();
     upsertOrder(order, true);
+    waits.load(order.order_id).then(() => waits.changed('orders'));
     renderMenu();
     renderBottomBar();
     openSheet('orders', { justPlaced: order.order_id });
@@ -614,6 +639,8 @@ function orderFailed(error, sent) {
   } else if (error.code === 'sold_out' && line) {
     const item = S.items.get(line.item);
     if (item) setAvailable(item.id, false, { quiet: true });
+    // sold out, or paused while its station is over its load: the menu says which
+    reloadMenu();
   }
   if (line && S.cart.lines.includes(line)) {
     S.lineErrors.set(line.uid, short && error.body.left > 0 ? t('only_left', { n: error.body.left }) : error.message);
@@ -797,6 +824,7 @@ function orderCard(o) {
   el('ol', { class: 'progress', 'aria-label': t(`status_${o.status}`) }, STEPS.map((s, i) => el('li', {
     class: ['progress-step', i < step && 'is-done', i === step && 'is-current'],
   }, el('span', { class: 'progress-dot' }, i < step ? icon('check') : null), el('span', { class: 'progress-label', text: t(`status_${s}`) })))),
+  waits.orderBlock(o),
   el('ul', { class: 'order-lines' }, (o.lines || []).map((l, idx) => el('li', {
     class: ['order-line', lineGone(l) && 'is-void'], testid: `order-line-${o.order_id}-${idx}`,
   },
@@ -988,6 +1016,8 @@ function applySoldOut(ids) {
 }
 
 function onMessage(msg) {
+  if (msg.type === 'wait') { waits.onWait(msg); return; }
+  if (msg.type === 'eta') { waits.onEta(msg); return; }
   if (msg.type === 'snapshot') {
     S.orders = new Map();
     for (const o of msg.orders || []) S.orders.set(o.order_id, o);
@@ -1061,8 +1091,11 @@ async function reloadMenu() {
   } catch { /* keep the menu we have */ }
 }
 
+let waitsTimer = null;
 function ordersChanged() {
   if (S.orders.size && S.movedTo) { S.movedTo = null; showMoved(); }
+  clearTimeout(waitsTimer); // the ETAs and courses of the orders, once for a burst of news
+  waitsTimer = setTimeout(() => waits.refresh([...S.orders.values()]), 300);
   renderBottomBar();
   if (S.sheet?.kind === 'orders') renderOrdersSheet();
 }
@@ -1109,7 +1142,8 @@ async function loadMenu() {
   }
   document.body.classList.remove('is-fatal');
   setMenu(menu);
-  new LiveSocket(`/ws/table?table=${encodeURIComponent(token)}`, { onMessage, onState: onConnState }).start();
+  S.socket = new LiveSocket(`/ws/table?table=${encodeURIComponent(token)}`, { onMessage, onState: onConnState }).start();
+  waits.start(() => [...S.orders.values()]);
 }
 
 function setMenu(menu) {
@@ -1119,6 +1153,7 @@ function setMenu(menu) {
   }
   menu.items = menu.items || [];
   S.menu = menu;
+  waits.fromMenu(menu);
   S.table = menu.table && typeof menu.table === 'object' ? menu.table : null;
   S.items = new Map(menu.items.map((it) => [it.id, it]));
   for (const key of [...S.hide]) if (!menu.labels?.allergens?.[key]) S.hide.delete(key);

@@ -5,18 +5,73 @@
  * and payments, and the buttons that open the other views (floor-fix.js, floor-pay.js,
  * floor-order.js). Every string is set with textContent.
  */
-import { $, clockTime, el, icon, replaceChildren } from './common.js';
+import { $, api, clockTime, el, formatElapsed, icon, replaceChildren } from './common.js';
 import {
   ctx, fmt, hooks, lineLeft, lineName, loadTables, openCheck, POLL_MS, primaryButton, push, reloadCheck, renderView, S, setContext, setFoot, t, tableName, VIEWS,
 } from './floor-sheet.js';
 import { openChange } from './floor-fix.js';
 import { openStaffOrder } from './floor-order.js';
 import { openPay, printBill } from './floor-pay.js';
+import { Firing, courseName, courseStateText } from './pacing.js';
 
 // ---------------------------------------------------------------- the tables list
 
 let pollTimer = null;
 let refreshTimer = null;
+
+// ---------------------------------------------------------------- courses (held, fired, ready, served)
+
+const pacing = { tables: new Map(), flagAfter: 0 };
+const firing = new Firing({ onError: (e) => ctx.onAuthError(e) });
+const courseLabel = (id) => courseName(ctx.i18n, S.menu?.courses, id);
+
+/** Each table's courses from the hub; a hub without pacing simply shows none. */
+async function loadPacing() {
+  try {
+    const data = await api('/api/v1/pacing/tables', { staff: true, timeoutMs: 8000 });
+    pacing.tables = new Map((data?.tables || []).map((tb) => [tb.table, tb]));
+    pacing.flagAfter = Number(data?.flag_after_s) || 0;
+  } catch (e) {
+    if (e?.status === 401) ctx.onAuthError(e);
+  }
+}
+
+const namedCourses = (tb) => (tb?.courses || []).filter((c) => c.course);
+
+/** The check's courses: each one's state, and "Fire mains" for the next held one. */
+function coursesBlock(tableId) {
+  const tb = pacing.tables.get(tableId);
+  const courses = namedCourses(tb);
+  if (!courses.length) return null;
+  const next = tb.next || null;
+  const busy = next !== null && firing.isBusy(tableId, next);
+  return el('section', { class: ['ft-courses', tb.flagged && 'is-flagged'], testid: 'check-courses' },
+    el('ol', { class: 'ft-course-list' }, courses.map((c) => el('li', {
+      class: ['ft-course', `is-${c.state}`], testid: `check-course-${c.course}`, dataset: { state: c.state },
+    }, el('span', { class: 'ft-course-name', text: courseLabel(c.course) }),
+    el('strong', { class: 'ft-course-state', text: courseStateText(ctx.i18n, c.state) })))),
+    tb.flagged ? el('p', { class: 'ft-course-flag', testid: 'check-course-flag' }, icon('alert'),
+      el('span', { text: t('course_waiting_long', { time: formatElapsed(tb.waiting_s) }) })) : null,
+    next ? el('button', {
+      type: 'button', class: 'btn btn-primary ft-fire', testid: 'check-fire', disabled: busy,
+      onclick: () => fireNext(tableId, next),
+    }, icon('flame'), el('span', { text: busy ? t('sending') : t('fire_course', { course: courseLabel(next) }) })) : null);
+}
+
+async function fireNext(tableId, course) {
+  const done = firing.fire(tableId, course);
+  renderView();
+  try {
+    await done;
+    ctx.toast(t('course_fired', { course: courseLabel(course), table: tableName(tableId) }));
+  } catch (e) {
+    if (e?.status === 401) return;
+    ctx.toast(e?.code === 'conflict' ? t('nothing_held') : (e?.message || t('action_network')), 'error');
+  }
+  await loadPacing();
+  renderTables();
+  renderView();
+}
 
 /** Live news (an order, a table or a check changed): re-read soon, once for a burst. */
 export function onLive(msg) {
@@ -27,7 +82,7 @@ export function onLive(msg) {
 
 async function refresh() {
   if (!S.visible && !S.view) return;
-  await loadTables();
+  await Promise.all([loadTables(), loadPacing()]);
   if (S.check && S.view) await reloadCheck();
 }
 
@@ -35,6 +90,7 @@ export function show(visible) {
   S.visible = visible;
   clearInterval(pollTimer);
   if (visible) {
+    loadPacing().then(renderTables);
     loadTables();
     pollTimer = setInterval(() => { if (document.visibilityState === 'visible') refresh(); }, POLL_MS);
   }
@@ -52,7 +108,7 @@ export function renderTables() {
     class: ['table-card', tb.open || tb.check_id ? 'is-open' : 'is-free', Number(tb.due_cents) > 0 && 'is-due'],
     testid: `table-${tb.id}`,
     dataset: { open: tb.check_id ? 'true' : 'false' },
-    onclick: () => openCheck(tb.id),
+    onclick: () => { openCheck(tb.id); loadPacing().then(() => { if (S.view) renderView(); }); },
   },
   el('span', { class: 'table-card-name', text: tb.name || tb.id }),
   tb.check_id
@@ -60,7 +116,18 @@ export function renderTables() {
     : el('span', { class: 'table-card-free', text: tb.open ? t('table_open_empty') : t('table_free') }),
   tb.check_id && Number(tb.due_cents) !== Number(tb.total_cents)
     ? el('span', { class: 'table-card-due', text: t('due_amount', { amount: fmt(tb.due_cents) }) }) : null,
-  tb.orders ? el('span', { class: 'table-card-orders', text: t('orders_count', { n: tb.orders }) }) : null))));
+  tb.orders ? el('span', { class: 'table-card-orders', text: t('orders_count', { n: tb.orders }) }) : null,
+  tableCourses(tb.id)))));
+}
+
+/** On a table's card: its held course ("Mains held"), red when it has waited too long. */
+function tableCourses(tableId) {
+  const tb = pacing.tables.get(tableId);
+  if (!tb?.next && !tb?.flagged) return null;
+  return el('span', {
+    class: ['table-card-course', tb.flagged && 'is-flagged'], testid: `table-course-${tableId}`,
+    text: tb.next ? t('course_held_named', { course: courseLabel(tb.next) }) : t('course_flagged'),
+  });
 }
 
 // ---------------------------------------------------------------- the check
@@ -83,6 +150,7 @@ VIEWS.check = (view) => {
       summaryCell(t('total'), fmt(c.total_cents), 'check-total'),
       summaryCell(t('paid'), fmt(c.paid_cents), 'check-paid'),
       summaryCell(t('due'), fmt(c.due_cents), 'check-due', Number(c.due_cents) > 0)),
+    view.closed ? null : coursesBlock(view.tableId),
     el('div', { class: 'ft-actions' },
       actionButton('plus', t('staff_order'), 'staff-order', () => openStaffOrder(view.tableId)),
       actionButton('chevron', t('move_table'), 'move-table', () => push('move', { tableId: view.tableId }), none),

@@ -14,18 +14,23 @@ import {
 } from './common.js';
 import { LANGS } from './i18n.js';
 import { HeaderFit } from './kds-header.js';
+import {
+  COURSE_STATES, Firing, countdown, courseName, courseStateText, dueMs, expectedState, firedMs,
+} from './pacing.js';
 
 const station = (() => {
   const m = location.pathname.match(/^\/kds\/([^/?#]+)/);
   try { return m ? decodeURIComponent(m[1]) : 'expo'; } catch { return 'expo'; }
 })();
 const isExpo = station === 'expo';
-const ACTIONS = ['bump', 'recall', 'next', 'prev'];
+// the expo also fires the selected order's table's next held course from its keyboard
+const ACTIONS = isExpo ? ['bump', 'recall', 'next', 'prev', 'fire'] : ['bump', 'recall', 'next', 'prev'];
 const DEFAULT_KEYMAP = {
   bump: ['Enter', 'b', '5'],
   recall: ['r', 'Backspace', '0'],
   next: ['ArrowRight', 'n', '6'],
   prev: ['ArrowLeft', 'p', '4'],
+  fire: ['f', '9'],
 };
 const KEYMAP_KEY = `tablehub.kds.keymap.${station}`;
 const FRESH_MS = 6000;
@@ -58,6 +63,10 @@ const S = {
   capture: null,
   hadSnapshot: false,
   paired: true,
+  pacing: [],              // expo: each table's courses (GET /api/v1/pacing/tables)
+  pacingAt: 0,             // when that was read (ms, this screen's clock)
+  flagAfter: 0,            // a table waiting longer than this for its next course is flagged
+  courses: [],             // the menu's courses, when the hub lists them
 };
 let socket = null;
 const sound = new AlertSound(i18n);
@@ -79,7 +88,13 @@ const ageState = (seconds, id) => {
   return 'normal';
 };
 const createdMs = (tk) => tk.created_ms ?? (Date.parse(tk.created_at) || now());
-const byAge = (a, b) => createdMs(a) - createdMs(b) || a.id - b.id;
+/** A held ticket: a later course not fired yet (a station sees it greyed, if at all). */
+const isHeld = (tk) => tk?.status === 'held';
+/** When a cook may start it: fired, and its paced start reached. */
+const startMs = (tk) => Math.max(firedMs(tk) || createdMs(tk), Number(tk.start_at_ms) || 0);
+const byAge = (a, b) => Number(isHeld(a)) - Number(isHeld(b)) || startMs(a) - startMs(b) || a.id - b.id;
+const liveTickets = () => [...S.tickets.values()].filter((tk) => !isHeld(tk));
+const courseLabel = (id) => courseName(i18n, S.courses, id);
 const allergenLabel = (key) => {
   const s = t(`allergen_${key}`);
   return s === `allergen_${key}` ? key.replace(/[_-]+/g, ' ') : s;
@@ -114,7 +129,7 @@ const beep = () => sound.play(BEEP);
 
 function computeAllDay() {
   const counts = new Map();
-  for (const tk of S.tickets.values()) {
+  for (const tk of liveTickets()) {
     for (const it of tk.items || []) {
       const left = liveQty(it);
       if (it.bumped || left <= 0) continue;
@@ -136,7 +151,10 @@ const freshUntil = (id) => S.fresh.get(id) || 0;
 function onSnapshot(msg) {
   if (msg.station) S.station = { ...S.station, ...S.stations.get(station), ...msg.station };
   const before = new Set(S.tickets.keys());
-  const tickets = (msg.tickets || []).filter((tk) => tk.status !== 'bumped');
+  // `held`: later courses this screen shows greyed (a station with show_held; the expo)
+  const heldIds = new Set((msg.tickets || []).map((tk) => tk.id));
+  const tickets = [...(msg.tickets || []), ...(Array.isArray(msg.held) ? msg.held.filter((tk) => !heldIds.has(tk.id)) : [])]
+    .filter((tk) => tk.status !== 'bumped');
   S.tickets = new Map(tickets.map((tk) => [tk.id, tk]));
   S.recent = (msg.recent || []).slice(0, 10);
   // `order_tickets` (expo): every ticket of the open orders, bumped ones included.
@@ -151,7 +169,7 @@ function onSnapshot(msg) {
   if (S.hadSnapshot) {
     // A ticket printed while this screen was away (the silent-screen fallback) is already on
     // paper in the cooks' hands: it shows, but does not beep or flash.
-    const added = tickets.filter((tk) => !before.has(tk.id) && !tk.printed_on);
+    const added = tickets.filter((tk) => !before.has(tk.id) && !tk.printed_on && !isHeld(tk));
     for (const tk of added) markFresh(tk.id);
     if (added.length) beep();
   }
@@ -184,8 +202,9 @@ function tableLabel(id) {
 }
 
 function onTicket(tk) {
-  const wasOpen = S.tickets.has(tk.id);
-  const isNew = !wasOpen && !S.known.has(tk.id);
+  const wasHeld = isHeld(S.tickets.get(tk.id) || S.known.get(tk.id));
+  const wasOpen = S.tickets.has(tk.id) && !wasHeld;
+  const isNew = (!wasOpen && !S.known.has(tk.id)) || (wasHeld && !isHeld(tk));
   S.known.set(tk.id, tk);
   if (tk.status === 'bumped') {
     S.tickets.delete(tk.id);
@@ -195,8 +214,9 @@ function onTicket(tk) {
     S.tickets.set(tk.id, tk);
     S.recent = S.recent.filter((r) => r.id !== tk.id);
     S.pendingOrders.add(tk.order_id);
-    if (!wasOpen && !tk.printed_on) markFresh(tk.id);
-    if (isNew && !tk.printed_on) beep();
+    // a held course shows quietly; it beeps and flashes when it is fired
+    if (!wasOpen && !tk.printed_on && !isHeld(tk)) markFresh(tk.id);
+    if (isNew && !tk.printed_on && !isHeld(tk)) beep();
   }
   learnTables([tk]);
   if (!isExpo && S.known.size > 500) S.known = new Map([...S.recent, ...S.tickets.values()].map((x) => [x.id, x]));
@@ -204,12 +224,13 @@ function onTicket(tk) {
   renderBoard();
   renderSide();
   if (S.drawer === 'recent') renderDrawer();
+  if (isExpo) loadPacingSoon();
 }
 
 function onOrder(order) {
   if (order.status === 'served') removeOrder(order.order_id);
   else S.orders.set(order.order_id, order);
-  if (isExpo) renderBoard();
+  if (isExpo) { renderBoard(); loadPacingSoon(); }
 }
 
 function removeOrder(orderId) {
@@ -370,7 +391,7 @@ async function setAvailability(itemId, available) {
 // ---------------------------------------------------------------- selection & keys
 
 function boardIds() {
-  return isExpo ? expoOrders().map((o) => `o${o.id}`) : [...S.tickets.values()].sort(byAge).map((tk) => tk.id);
+  return isExpo ? expoOrders().map((o) => `o${o.id}`) : liveTickets().sort(byAge).map((tk) => tk.id);
 }
 
 function select(id) {
@@ -416,6 +437,7 @@ function runAction(action) {
   if (action === 'next') moveSelection(1);
   else if (action === 'prev') moveSelection(-1);
   else if (action === 'recall') recallLast();
+  else if (action === 'fire') fireSelected();
   else if (action === 'bump') {
     const ids = boardIds();
     if (!ids.length) return;
@@ -429,6 +451,19 @@ function runAction(action) {
       bumpTicket(id);
     }
   }
+}
+
+/** Expo: fire the next held course of the selected order's table (the first order's if none). */
+function fireSelected() {
+  const orders = expoOrders();
+  if (!orders.length) return;
+  if (!boardIds().includes(S.selected)) select(`o${orders[0].id}`);
+  const order = orders.find((o) => `o${o.id}` === S.selected);
+  const table = order?.table?.id;
+  const next = S.pacing.find((tb) => tb.table === table)?.next
+    || order?.tickets.find(isHeld)?.course;
+  if (!table || !next) { toast(t('nothing_held'), 'warn'); return; }
+  fireCourse(table, next);
 }
 
 /** The bump bar (ESP32) moves the selection through the hub: `{type: cursor, move: next|prev}`. */
@@ -463,6 +498,7 @@ function renderAll() {
   renderBoard();
   renderSide();
   renderCalls();
+  renderCourses();
   renderPrinterAlerts();
   if (S.drawer) renderDrawer();
 }
@@ -471,7 +507,7 @@ function renderHeader() {
   const name = stationName(station);
   $('#station-name').textContent = name;
   document.title = `${name} · ${t('kds')}`;
-  const open = isExpo ? expoOrders().length : S.tickets.size;
+  const open = isExpo ? expoOrders().length : liveTickets().length;
   $('#open-count').textContent = t(isExpo ? 'orders_open' : 'tickets_open', { n: open });
   headerButton('#recall-last', 'undo', t('recall_last'));
   headerButton('#recent-btn', 'history', t('recent'));
@@ -507,7 +543,7 @@ function renderBoard() {
   for (const node of board.children) node.classList.toggle('is-selected', node.dataset.key === String(S.selected));
   tick();
   updateMore();
-  const count = isExpo ? expoOrders().length : S.tickets.size;
+  const count = isExpo ? expoOrders().length : liveTickets().length;
   $('#open-count').textContent = t(isExpo ? 'orders_open' : 'tickets_open', { n: count });
 }
 
@@ -541,13 +577,30 @@ function reprintButton(tk, cls = 'tk-reprint') {
   }, icon('printer'), el('span', { class: 'tk-reprint-text', text: busy ? t('sending') : t('reprint') }));
 }
 
+/** What the clock of a ticket card needs: since when it runs, its paced start, when due. */
+const timing = (tk) => (isHeld(tk) ? { held: 'true' } : {
+  created: firedMs(tk) || createdMs(tk),
+  start: Number(tk.start_at_ms) > 0 ? Number(tk.start_at_ms) : null,
+  due: dueMs(tk) || null,
+  expected: Number(tk.expected_s) > 0 ? Number(tk.expected_s) : null,
+});
+
+/** "HELD · Mains": a later course, shown greyed until it is fired. */
+const heldTag = (tk) => el('span', { class: 'tk-held', testid: `held-${tk.id}` },
+  el('strong', { text: t('held') }), tk.course ? el('span', { text: courseLabel(tk.course) }) : null);
+
+/** A fired ticket's course ("Mains"), when the menu has courses. */
+const courseTag = (tk) => (tk.course && !isHeld(tk) ? el('span', { class: 'tk-course', text: courseLabel(tk.course) }) : null);
+
 function buildTicket(tk) {
   const busy = S.busy.has(tk.id);
+  const held = isHeld(tk);
   return el('article', {
-    class: ['ticket', freshUntil(tk.id) > Date.now() && 'is-fresh'],
+    class: ['ticket', held && 'is-held', freshUntil(tk.id) > Date.now() && 'is-fresh'],
     testid: `ticket-${tk.id}`,
-    dataset: { key: tk.id, created: createdMs(tk), station: tk.station, state: 'normal', freshUntil: freshUntil(tk.id) },
-    onclick: () => select(tk.id),
+    dataset: { key: tk.id, station: tk.station, state: 'normal', status: tk.status, course: tk.course || null, freshUntil: freshUntil(tk.id), ...timing(tk) },
+    'aria-disabled': held ? 'true' : null,
+    onclick: () => { if (!held) select(tk.id); },
   },
   el('header', { class: 'tk-head' },
     el('div', { class: 'tk-row' },
@@ -556,11 +609,13 @@ function buildTicket(tk) {
     el('div', { class: 'tk-row tk-sub' },
       el('span', { class: 'tk-number', text: `#${tk.number ?? tk.order_id}` }),
       tk.round ? el('span', { class: 'tk-round', text: t('round_n', { n: tk.round }) }) : null,
+      courseTag(tk),
       isExpo ? el('span', { class: 'tk-station', text: stationName(tk.station) }) : null,
-      el('span', { class: 'tk-time', text: clockTime(createdMs(tk), i18n.lang) })),
+      el('span', { class: 'tk-time', text: clockTime(firedMs(tk) || createdMs(tk), i18n.lang) })),
+    held ? el('div', { class: 'tk-row tk-sub tk-tags' }, heldTag(tk)) : null,
     tk.printed_on ? el('div', { class: 'tk-row tk-sub tk-tags' }, printedTag(tk)) : null),
   el('ol', { class: 'tk-items' }, (tk.items || []).map((it) => ticketItem(tk, it))),
-  el('footer', { class: 'tk-foot' },
+  held ? el('footer', { class: 'tk-foot tk-foot-held', text: t('held_until_fired') }) : el('footer', { class: 'tk-foot' },
     reprintButton(tk),
     el('button', {
       type: 'button', class: 'tk-bump', testid: `bump-${tk.id}`, disabled: busy,
@@ -592,20 +647,25 @@ function ticketItem(tk, it) {
   const voided = Number(it.void_qty) || 0;
   const gone = voided > 0 && liveQty(it) === 0;
   const changed = new Set(it.changed || []);
+  const held = isHeld(tk);
+  // paced: a line that starts later than now counts down to its start
+  const startAt = !held && !it.bumped && Number(it.start_at_ms) > now() ? Number(it.start_at_ms) : 0;
   return el('li', {
-    class: ['tk-item', it.bumped && 'is-bumped', busy && 'is-busy', gone && 'is-void', voided && !gone && 'is-part-void', changed.size && 'is-changed'],
+    class: ['tk-item', it.bumped && 'is-bumped', busy && 'is-busy', gone && 'is-void', voided && !gone && 'is-part-void', changed.size && 'is-changed', startAt > now() && 'is-waiting'],
     testid: `line-${tk.id}-${it.idx}`,
-    dataset: { bumped: it.bumped ? 'true' : 'false', void: gone ? 'true' : (voided ? 'part' : 'false'), changed: changed.size ? [...changed].sort().join(' ') : null },
-    role: 'button',
+    dataset: { bumped: it.bumped ? 'true' : 'false', void: gone ? 'true' : (voided ? 'part' : 'false'), changed: changed.size ? [...changed].sort().join(' ') : null, start: startAt || null },
+    role: held ? null : 'button',
     tabindex: '-1',
-    'aria-pressed': it.bumped ? 'true' : 'false',
-    onclick: (ev) => { ev.stopPropagation(); select(tk.id); bumpItem(tk.id, it.idx); },
+    'aria-pressed': held ? null : (it.bumped ? 'true' : 'false'),
+    onclick: (ev) => { ev.stopPropagation(); if (held) return; select(tk.id); bumpItem(tk.id, it.idx); },
   },
   el('span', { class: ['tk-qty', changed.has('qty') && 'is-changed'] },
     voided && !gone ? el('s', { class: 'tk-qty-was', text: String(it.qty) }) : null,
     String(gone ? it.qty : liveQty(it))),
   el('div', { class: 'tk-item-main' },
     el('div', { class: 'tk-item-name', text: i18n.name(it.name) || it.item }),
+    startAt ? el('div', { class: 'tk-start-in', testid: `start-in-${tk.id}-${it.idx}`, dataset: { start: startAt } },
+      icon('clock'), el('span', { class: 'tk-start-in-text', text: t('start_in', { time: countdown(startAt, now()) }) })) : null,
     correctionTags(tk, it),
     mods.length ? el('ul', { class: ['tk-mods', changed.has('modifiers') && 'is-changed'] }, mods.map((m) => el('li', { text: i18n.name(m.name) || m.id }))) : null,
     it.note ? el('div', { class: ['tk-note', changed.has('note') && 'is-changed'], testid: `note-${tk.id}-${it.idx}`, text: it.note }) : null,
@@ -639,9 +699,12 @@ function expoOrders() {
   const out = [];
   for (const id of ids) {
     const order = S.orders.get(id) || null;
-    const tickets = (byOrder.get(id) || []).sort((a, b) => String(a.station).localeCompare(String(b.station)));
+    // fired courses first, then by station; a held course goes last, greyed
+    const tickets = (byOrder.get(id) || []).sort((a, b) => Number(isHeld(a)) - Number(isHeld(b))
+      || String(a.station).localeCompare(String(b.station)));
     if (!order && !tickets.length) continue;
-    const allBumped = tickets.length > 0 && tickets.every((tk) => tk.status === 'bumped');
+    const fired = tickets.filter((tk) => !isHeld(tk));
+    const allBumped = fired.length > 0 && fired.every((tk) => tk.status === 'bumped');
     const someProgress = tickets.some((tk) => tk.status === 'bumped' || (tk.items || []).some((i) => i.bumped));
     let status = order?.status || (allBumped ? 'ready' : someProgress ? 'preparing' : 'received');
     if (allBumped && (status === 'received' || status === 'preparing')) status = 'ready';
@@ -658,13 +721,14 @@ function expoOrders() {
 }
 
 function expoCard(o) {
-  const sig = [o.status, o.order, o.tickets, S.busy.has(`o${o.id}`), o.tickets.map((tk) => [S.busy.has(tk.id), S.busy.has(`rp:${tk.id}`)])];
+  const sig = [o.status, o.order, o.tickets, S.busy.has(`o${o.id}`), o.tickets.map((tk) => [S.busy.has(tk.id), S.busy.has(`rp:${tk.id}`), firing$.isBusy(tk.table?.id, tk.course)])];
   return cached(`o${o.id}`, sig, () => buildExpoCard(o));
 }
 
 function buildExpoCard(o) {
   const ready = o.status === 'ready';
-  const waiting = o.tickets.filter((tk) => tk.status !== 'bumped').map((tk) => stationName(tk.station));
+  const waiting = o.tickets.filter((tk) => tk.status !== 'bumped' && !isHeld(tk)).map((tk) => stationName(tk.station));
+  const held = [...new Set(o.tickets.filter(isHeld).map((tk) => tk.course))];
   const sections = o.tickets.length ? o.tickets.map(expoSection)
     : [el('section', { class: 'expo-station is-done' },
       el('h3', { class: 'expo-station-name' }, icon('check'), el('span', { text: t('all_items') })),
@@ -693,18 +757,27 @@ function buildExpoCard(o) {
       type: 'button', class: 'tk-bump tk-serve', testid: `serve-${o.id}`, disabled: S.busy.has(`o${o.id}`),
       onclick: (ev) => { ev.stopPropagation(); serveOrder(o.id); },
     }, icon('check'), el('span', { text: t('served') }))
-    : el('div', { class: 'expo-waiting', text: t('waiting_on', { stations: waiting.join(', ') || '…' }) })));
+    : el('div', { class: 'expo-waiting', text: waiting.length || !held.length
+      ? t('waiting_on', { stations: waiting.join(', ') || '…' })
+      : t('held_courses', { courses: held.map(courseLabel).join(', ') }) })));
 }
 
 function expoSection(tk) {
   const done = tk.status === 'bumped';
-  return el('section', { class: ['expo-station', done && 'is-done'], testid: `ticket-${tk.id}`, dataset: { station: tk.station, status: tk.status } },
+  const held = isHeld(tk);
+  const table = tk.table?.id;
+  const firing = held && firing$.isBusy(table, tk.course);
+  return el('section', { class: ['expo-station', done && 'is-done', held && 'is-held'], testid: `ticket-${tk.id}`, dataset: { station: tk.station, status: tk.status, course: tk.course || null } },
     el('h3', { class: 'expo-station-name' },
       done ? icon('check') : icon('clock'),
       el('span', { text: stationName(tk.station) }),
-      el('span', { class: 'expo-station-state', text: done ? t('bumped') : t('cooking') }),
-      reprintButton(tk, 'expo-reprint'),
-      done ? null : el('button', {
+      tk.course ? el('span', { class: 'expo-course', text: courseLabel(tk.course) }) : null,
+      el('span', { class: 'expo-station-state', text: held ? t('held') : (done ? t('bumped') : t('cooking')) }),
+      held ? el('button', {
+        type: 'button', class: 'expo-bump expo-fire', testid: `fire-ticket-${tk.id}`, disabled: firing,
+        onclick: (ev) => { ev.stopPropagation(); fireCourse(table, tk.course); },
+      }, icon('flame'), el('span', { text: firing ? t('sending') : t('fire') })) : reprintButton(tk, 'expo-reprint'),
+      done || held ? null : el('button', {
         type: 'button', class: 'expo-bump', testid: `bump-${tk.id}`, disabled: S.busy.has(tk.id),
         onclick: (ev) => { ev.stopPropagation(); bumpTicket(tk.id); },
       }, el('span', { text: t('bump') }))),
@@ -747,24 +820,46 @@ function tick() {
   if (!board) return;
   const nowMs = now();
   for (const node of board.children) {
+    if (node.classList.contains('is-fresh') && !(Number(node.dataset.freshUntil) > Date.now())) {
+      node.classList.remove('is-fresh');
+    }
+    tickStartIns(node, nowMs);
     if (!node.dataset.created) continue;
+    const startAt = Number(node.dataset.start) || 0;
+    const waiting = startAt > nowMs;
     const seconds = (nowMs - Number(node.dataset.created)) / 1000;
     const elapsed = node.querySelector('.tk-head .tk-elapsed');
-    if (elapsed) elapsed.textContent = formatElapsed(seconds);
-    const state = node.classList.contains('is-ready') ? 'normal' : ageState(seconds, node.dataset.station || station);
+    if (elapsed) elapsed.textContent = waiting ? t('start_in_short', { time: countdown(startAt, nowMs) }) : formatElapsed(seconds);
+    node.classList.toggle('is-waiting', waiting);
+    let state = 'normal';
+    if (!node.classList.contains('is-ready') && !waiting) {
+      const due = Number(node.dataset.due) || 0;
+      state = due ? expectedState({ due_ms: due, expected_s: Number(node.dataset.expected) || 0 }, nowMs)
+        : ageState(seconds, node.dataset.station || station);
+    }
     if (node.dataset.state !== state) {
       node.dataset.state = state;
       node.classList.toggle('state-warn', state === 'warn');
       node.classList.toggle('state-late', state === 'late');
     }
-    if (node.classList.contains('is-fresh') && !(Number(node.dataset.freshUntil) > Date.now())) {
-      node.classList.remove('is-fresh');
-    }
   }
+  tickCourses(nowMs);
   $('#clock').textContent = new Date(nowMs).toLocaleTimeString(i18n.lang, { hour: '2-digit', minute: '2-digit' });
   for (const node of $('#expo-calls')?.querySelectorAll('[data-opened]') || []) {
     const time = node.querySelector('.expo-call-time');
     if (time) time.textContent = formatElapsed((nowMs - Number(node.dataset.opened)) / 1000);
+  }
+}
+
+/** Paced lines: "start in 3:20" counts down, and goes once their time has come. */
+function tickStartIns(node, nowMs) {
+  for (const tag of node.querySelectorAll('.tk-start-in')) {
+    const at = Number(tag.dataset.start) || 0;
+    const waiting = at > nowMs;
+    tag.hidden = !waiting;
+    tag.closest('.tk-item')?.classList.toggle('is-waiting', waiting);
+    const text = tag.querySelector('.tk-start-in-text');
+    if (waiting && text) text.textContent = t('start_in', { time: countdown(at, nowMs) });
   }
 }
 
@@ -1060,6 +1155,97 @@ function renderCalls() {
   ] : []);
 }
 
+// ---------------------------------------------------------------- expo: courses per table
+
+const firing$ = new Firing({ onError: (e) => { if (e instanceof ApiError && e.status === 401) notPaired(); } });
+
+async function loadPacing() {
+  if (!isExpo) return;
+  try {
+    const data = await api('/api/v1/pacing/tables', { staff: true, timeoutMs: 8000 });
+    S.pacing = Array.isArray(data?.tables) ? data.tables : [];
+    S.flagAfter = Number(data?.flag_after_s) || 0;
+    S.pacingAt = Date.now();
+  } catch (e) {
+    if (e?.status === 401) { notPaired(); return; }
+    // keep what we had; the next ticket or the poll reads again
+  }
+  renderCourses();
+}
+
+let pacingTimer = null;
+function loadPacingSoon() {
+  clearTimeout(pacingTimer);
+  pacingTimer = setTimeout(loadPacing, 300);
+}
+
+/** How long the table has waited for its next course, counted on from the hub's answer. */
+const waitedS = (tb) => (Number(tb.waiting_s) > 0 ? Number(tb.waiting_s) + Math.max(0, (Date.now() - S.pacingAt) / 1000) : 0);
+const isFlagged = (tb) => Boolean(tb.flagged) || (S.flagAfter > 0 && waitedS(tb) > S.flagAfter);
+
+/** The tables with courses: what each course is at, "Fire mains", and the tables waiting too
+ *  long between courses first (flagged red). */
+function renderCourses() {
+  const strip = $('#expo-courses');
+  if (!strip) return;
+  const tables = isExpo ? S.pacing.filter((tb) => (tb.courses || []).some((c) => c.course)) : [];
+  tables.sort((a, b) => Number(isFlagged(b)) - Number(isFlagged(a)) || waitedS(b) - waitedS(a)
+    || String(a.table).localeCompare(String(b.table), undefined, { numeric: true }));
+  strip.hidden = tables.length === 0;
+  replaceChildren(strip, tables.map((tb) => {
+    const flagged = isFlagged(tb);
+    const next = tb.next || null;
+    const busy = next !== null && firing$.isBusy(tb.table, next);
+    return el('li', {
+      class: ['course-table', flagged && 'is-flagged', next && 'has-held'], testid: `courses-${tb.table}`,
+      dataset: { flagged: flagged ? 'true' : 'false', table: tb.table },
+    },
+    el('span', { class: 'course-table-name', text: tableLabel(tb.table) }),
+    el('span', { class: 'course-pills' }, (tb.courses || []).filter((c) => c.course).map((c) => el('span', {
+      class: ['course-pill', `is-${c.state}`], testid: `course-${tb.table}-${c.course}`, dataset: { state: c.state },
+    }, el('span', { class: 'course-pill-name', text: courseLabel(c.course) }),
+    el('strong', { class: 'course-pill-state', text: courseStateText(i18n, c.state) })))),
+    Number(tb.waiting_s) > 0 ? el('span', { class: 'course-waited', testid: `course-wait-${tb.table}`, title: flagged ? t('course_flag_hint') : null },
+      flagged ? icon('alert') : icon('clock'), el('span', { class: 'course-waited-time', text: formatElapsed(waitedS(tb)) })) : null,
+    next ? el('button', {
+      type: 'button', class: 'kbtn kbtn-small course-fire', testid: `fire-${tb.table}`, disabled: busy,
+      onclick: () => fireCourse(tb.table, next),
+    }, icon('flame'), el('span', { text: busy ? t('sending') : t('fire_course', { course: courseLabel(next) }) })) : null);
+  }));
+}
+
+function tickCourses() {
+  const strip = $('#expo-courses');
+  if (!strip || strip.hidden) return;
+  for (const node of strip.children) {
+    const tb = S.pacing.find((x) => x.table === node.dataset.table);
+    const time = node.querySelector('.course-waited-time');
+    if (!tb || !time) continue;
+    time.textContent = formatElapsed(waitedS(tb));
+    if ((node.dataset.flagged === 'true') !== isFlagged(tb)) { renderCourses(); return; }
+  }
+}
+
+/** Fire a table's course: one tap; the hub's ticket updates follow over the socket. */
+async function fireCourse(table, course) {
+  if (!table || firing$.isBusy(table, course)) return;
+  const done = firing$.fire(table, course);
+  renderCourses();
+  renderBoard();
+  try {
+    await done;
+    toast(t('course_fired', { course: courseLabel(course), table: tableLabel(table) }));
+  } catch (e) {
+    if (e?.status === 401) return;
+    if (e?.code === 'conflict') toast(t('nothing_held'), 'warn');
+    else actionFailed(e);
+  } finally {
+    renderCourses();
+    renderBoard();
+    loadPacingSoon();
+  }
+}
+
 // ---------------------------------------------------------------- weighing
 
 async function loadWeights() {
@@ -1259,6 +1445,7 @@ async function start() {
   loadPrinters();
   loadWeights();
   setInterval(loadPrinters, 20000);
+  if (isExpo) { loadPacing(); setInterval(loadPacing, 15000); }
 }
 
 start();
