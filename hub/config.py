@@ -91,6 +91,7 @@ A store box's config file (TOML)::
     wait_limit_seconds = 1800             # past this projected wait diners are warned
     pause_over_limit = false              # and its items are paused until the load falls
     show_held = false                     # held courses shown greyed on its screens
+    pause_message = ""                    # what diners read while it is paused (optional)
 
     [backups]                             # online copies in <data_dir>/backups
     every_hours = 6                       # 0: only `tablehub backup` and before upgrades
@@ -275,6 +276,7 @@ class StationPacing:
     wait_limit_s: int = 0
     pause: bool = False
     show_held: bool = False
+    pause_message: str = ""  # what diners read while its items are paused ("" the default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -448,6 +450,7 @@ class StationSection(Settings, frozen=True, kw_only=True):
     wait_limit_seconds: Annotated[int, msgspec.Meta(ge=0, le=6 * 3600)] = 0
     pause_over_limit: bool = False
     show_held: bool = False
+    pause_message: Annotated[str, msgspec.Meta(max_length=200)] = ""
 
 
 class BackupsSection(Settings, frozen=True, kw_only=True):
@@ -585,6 +588,7 @@ def _config(raw: HubFile, path: Path) -> HubConfig:
                     wait_limit_s=st.wait_limit_seconds,
                     pause=st.pause_over_limit,
                     show_held=st.show_held,
+                    pause_message=" ".join(st.pause_message.split()),
                 )
                 for sid, st in raw.stations.items()
             },

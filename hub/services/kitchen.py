@@ -173,13 +173,21 @@ class Kitchen:
             "all_day": all_day(open_tickets),
         }
         if self.pacer is not None:
-            # the expo sees every held course; a station only when it shows them greyed
-            view["held"] = [
-                t
-                for t in self.pacer.held_tickets()
-                if key is None or (t.station == key and t.held_visible)
-            ]
+            view["held"] = self.held_view(station)
         return view
+
+    def held_view(self, station: str) -> list[Ticket]:
+        """The held tickets a screen shows: the expo every held course; a station its own,
+        only when it shows them greyed (a station setting). Screens' snapshots use it too, so
+        a reconnect keeps them."""
+        if self.pacer is None:
+            return []
+        key = None if station == "expo" else station
+        return [
+            t
+            for t in self.pacer.held_tickets()
+            if key is None or (t.station == key and t.held_visible)
+        ]
 
 
 async def _mark_served(tx: Tx, order_id: int, rows: list[sqlite3.Row], now_ms: int) -> Order:

@@ -307,8 +307,10 @@ class Pacer:
         for i, station in stations:
             if station in self.paused:
                 minutes = max(1, round(self.paused[station] / 60))
+                said = self.config.station(station).pause_message
                 raise SoldOut(
-                    f"the kitchen is very busy with this dish (about {minutes} min); "
+                    said
+                    or f"the kitchen is very busy with this dish (about {minutes} min); "
                     "please choose another or try again shortly",
                     field=f"lines[{i}].item",
                 )
@@ -562,13 +564,17 @@ class Pacer:
             prep = self.prep_s(menu, item.id, item.station, now)
             limit = self.config.station(item.station).wait_limit_s
             queue = waits.get(item.station, 0)
+            paused = item.station in self.paused
             items[item.id] = {
                 "course": menu.course_of(item),
                 "wait_s": queue + prep,
                 "prep_s": prep,
                 "busy": bool(limit) and queue > limit,
-                "paused": item.station in self.paused,
+                "paused": paused,
             }
+            said = self.config.station(item.station).pause_message
+            if paused and said:
+                items[item.id]["pause_message"] = said
             food.append(queue + prep)
         food.sort()
         headline = food[len(food) // 2] if food else 0
@@ -662,13 +668,16 @@ class Pacer:
         menu = self._catalog.menu
         assert menu is not None
         view = self.menu_waits(menu)
+        busy = sorted({i for i, w in view["items"].items() if w["busy"]})
         msg = {"type": "wait", "wait_s": view["wait_s"], "paused": sorted(self.paused)}
         before = self._sent
         if (
             not before
             or _moved(before.get("wait_s", 0), view["wait_s"])
             or before.get("paused") != msg["paused"]
+            or before.get("busy") != busy  # an item turning busy or calm is told at once
         ):
+            msg["busy"] = busy
             self._sent = msg
             self._live.broadcast(dict(msg, items=view["items"]))
         now = self._clock.now_ms()

@@ -126,6 +126,7 @@ async def ws_kds(request: web.Request) -> web.StreamResponse:
             "sold_out": s.catalog.menu.sold_out() if s.catalog.menu else [],
             "orders": [],
             "devices": await repos.read_devices(s.store),
+            "held": s.kitchen.held_view(station_id),
         }
         if station_id == "expo":
             snap["calls"] = await repos.read_active_calls(s.store)

@@ -261,7 +261,8 @@ async def test_the_menu_quotes_a_wait_the_order_an_eta_and_the_quote_is_recorded
 async def test_a_station_over_its_limit_pauses_its_items_until_the_load_falls(
     hub_config: HubConfig, coursed: dict[str, Any], http: aiohttp.ClientSession
 ) -> None:
-    wok = StationPacing(cooks=1, wait_limit_s=1200, pause=True)
+    said = "The wok is flat out: back in a few minutes"
+    wok = StationPacing(cooks=1, wait_limit_s=1200, pause=True, pause_message=said)
     pacing = PacingConfig(auto_fire="manual", stations={"wok": wok})
     config = replace(hub_config, broker=None, pacing=pacing)
     async with running_hub(config, seed_menu=coursed) as hub:
@@ -279,7 +280,9 @@ async def test_a_station_over_its_limit_pauses_its_items_until_the_load_falls(
         items = {it["id"]: it for it in menu["items"]}
         assert items["kung-pao-chicken"]["paused"]
         assert items["kung-pao-chicken"]["busy"]
+        assert items["kung-pao-chicken"]["pause_message"] == said  # the store's own words
         assert not items["chicken-satay"]["paused"]
+        assert "pause_message" not in items["chicken-satay"]
         body = {
             "table": table_token(hub, "T1"),
             "idempotency_key": "pace-refused",
@@ -287,7 +290,9 @@ async def test_a_station_over_its_limit_pauses_its_items_until_the_load_falls(
         }
         async with http.post(f"{hub.url}/api/v1/orders", json=body) as r:
             assert r.status == 409
-            assert (await r.json())["field"] == "lines[1].item"
+            refused = await r.json()
+            assert refused["field"] == "lines[1].item"
+            assert said in str(refused)
         for t in (await get(http, f"{hub.url}/api/v1/stations/wok/tickets", kitchen))["tickets"]:
             async with http.post(
                 f"{hub.url}/api/v1/tickets/{t['id']}/bump",
@@ -321,3 +326,27 @@ async def test_chits_of_a_held_course_print_when_it_is_fired(
         assert status == 200
         rows = await hub.services.store.read_all("SELECT ticket_id, printer FROM print_jobs")
         assert [tuple(r) for r in rows] == [(fired["tickets"][0]["id"], "wok-1")]
+
+
+async def test_a_station_turning_busy_is_told_to_open_phones_at_once(
+    hub_config: HubConfig, coursed: dict[str, Any], http: aiohttp.ClientSession
+) -> None:
+    """Over its limit without pausing, a station's items are "busy" on the diner's menu: a
+    phone already open hears of it in a `wait` message, not at its next menu load."""
+    wok = StationPacing(cooks=1, wait_limit_s=1200)
+    config = replace(hub_config, broker=None, pacing=PacingConfig(stations={"wok": wok}))
+    async with running_hub(config, seed_menu=coursed) as hub:
+        ws = hub.url.replace("http", "ws") + "/ws/table"
+        async with http.ws_connect(ws, params={"table": table_token(hub, "T2")}) as phone:
+            assert (await phone.receive_json(timeout=5))["type"] == "snapshot"
+            for i in range(4):  # four mains of 10 minutes on one cook: 40 minutes of queue
+                await order(http, hub, f"pace-busy-{i:03d}", [MAIN], all_together=True)
+            await hub.services.pacer.tick()
+
+            async def told_busy() -> bool:
+                while True:
+                    msg = await phone.receive_json(timeout=5)
+                    if msg.get("type") == "wait" and msg["items"]["kung-pao-chicken"]["busy"]:
+                        return "kung-pao-chicken" in msg["busy"]
+
+            assert await asyncio.wait_for(told_busy(), timeout=10)

@@ -122,6 +122,15 @@ async def test_a_station_that_shows_held_courses_gets_them_greyed(
         wok = await call(http, "GET", f"{hub.url}/api/v1/stations/wok/tickets", kitchen)
         assert wok["tickets"] == []
         assert [(t["status"], t["held_visible"]) for t in wok["held"]] == [("held", True)]
+        # a screen that (re)connects gets them in its snapshot too, and the grill, whose
+        # screens do not show held courses, gets none
+        ws = hub.url.replace("http", "ws")
+        auth = {"Authorization": f"Bearer {kitchen}"}
+        for station, held in (("wok", [("held", True)]), ("grill", []), ("expo", [("held", True)])):
+            async with http.ws_connect(f"{ws}/ws/kds/{station}", headers=auth) as screen:
+                snap = await screen.receive_json(timeout=5)
+                assert snap["type"] == "snapshot"
+                assert [(t["status"], t["held_visible"]) for t in snap["held"]] == held, station
 
 
 async def test_a_course_over_two_stations_is_paced_to_land_together(
