@@ -233,10 +233,12 @@ class Booking:
                 raise Conflict(f"this reservation is {row['status']}", field="id")
             warnings = await self._clashes(tx, req, at_ms, turn_s, turns)
             await self._reserve(tx, None if row is None else rows.res_body(row), req.dishes)
+            # an edit that leaves the phone out keeps it: screens only ever show it masked
+            kept = rows.res_body(row).phone if row is not None and req.phone is None else None
             body = rows.ResBody(
                 name=req.name,
                 party=req.party,
-                phone=req.phone,
+                phone=req.phone if req.phone is not None else kept,
                 notes=req.notes,
                 area=req.area,
                 dishes=list(req.dishes),
@@ -262,7 +264,7 @@ class Booking:
             return info, warnings
 
         result: tuple[ReservationInfo, list[str]] = await self._store.write(unit)
-        log.info("reservation %s %s by %s", req.id, "booked", by)
+        log.info("reservation %s %s by %s", req.id, "booked or edited", by)
         return result
 
     async def _reserve(self, tx: Tx, before: rows.ResBody | None, dishes: Sequence[DishIn]) -> None:

@@ -48,6 +48,20 @@ async def test_book_pre_order_seat_and_the_dishes_reach_the_kitchen(
     await expect(ada).to_contain_text("••• ••58")  # the phone, masked on the shared screen
     await expect(ada).not_to_contain_text("7946")
 
+    # the party grows: edit the booking in place (same booking, phone kept, dishes kept)
+    ada_id = (await ada.get_attribute("data-testid") or "").removeprefix("res-")
+    await host.get_by_test_id(f"edit-{ada_id}").click()
+    await expect(host.get_by_test_id("book-name")).to_have_value("Ada Lovelace")
+    await expect(host.get_by_test_id("book-dish-list")).to_contain_text("2× Sea Salt Edamame")
+    await host.get_by_test_id("book-party").fill("6")
+    await host.get_by_test_id("book-notes").fill("window seat")
+    await host.get_by_test_id("book-save").click()
+    await expect(ada).to_contain_text("Ada Lovelace · 6")
+    await expect(ada).to_contain_text("window seat")
+    await expect(ada).to_contain_text("••• ••58")
+    await expect(host.locator('[data-testid^="res-res-"]')).to_have_count(1)
+    await expect(host.get_by_test_id("book-edit-cancel")).to_be_hidden()
+
     # the same table at 19:30: refused, the clash named; booked anyway, both show red
     await book("Bob", "19:30")
     await host.get_by_test_id("book-save").click()

@@ -95,6 +95,12 @@ async def test_a_days_book_shows_masked_phones_and_refuses_a_double_booking(host
     # an edit of a booking is the same id again
     status, edited = await host.book("res-cy-00001", name="Cy", at=later, table="T4", party=5)
     assert (status, edited["reservation"]["party"]) == (201, 5)
+    # an edit that leaves the phone out keeps the one the hub has (screens show it masked)
+    status, edited = await host.book(
+        "res-ada-0001", notes="window please", table="T3", party=6, override=True
+    )
+    assert (status, edited["reservation"]["party"]) == (201, 6)
+    assert edited["reservation"]["phone"] == "••• ••58"
 
 
 @pytest.mark.parametrize(

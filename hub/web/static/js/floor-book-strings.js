@@ -2,6 +2,11 @@
 export const BOOK_STRINGS = {
   en: {
     book_tab: 'Book',
+    book_edit: 'Edit',
+    book_edit_title: 'Edit {name}’s booking',
+    book_save_edit: 'Save changes',
+    book_edit_cancel: 'Cancel edit',
+    book_phone_kept: 'Kept: {phone}',
     book_day: 'Day',
     book_new: 'New booking',
     book_name: 'Name',
@@ -41,6 +46,11 @@ export const BOOK_STRINGS = {
   },
   'zh-Hans': {
     book_tab: '订位',
+    book_edit: '修改',
+    book_edit_title: '修改 {name} 的订位',
+    book_save_edit: '保存修改',
+    book_edit_cancel: '取消修改',
+    book_phone_kept: '保留：{phone}',
     book_new: '新订位',
     book_name: '姓名',
     book_party: '人数',
@@ -80,6 +90,11 @@ export const BOOK_STRINGS = {
   },
   'zh-Hant': {
     book_tab: '訂位',
+    book_edit: '修改',
+    book_edit_title: '修改 {name} 的訂位',
+    book_save_edit: '儲存修改',
+    book_edit_cancel: '取消修改',
+    book_phone_kept: '保留：{phone}',
     book_new: '新訂位',
     book_name: '姓名',
     book_party: '人數',

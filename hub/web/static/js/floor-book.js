@@ -25,6 +25,7 @@ const B = {
   dishes: [],     // the pre-order being taken: [{item, qty}]
   lastWalkIn: null,
   ctx: null,
+  editing: null,  // the booking the form is editing, or null for a new one
 };
 let reloadTimer = null;
 
@@ -62,7 +63,7 @@ async function load() {
 function formBody() {
   const f = $('#book-form');
   const body = {
-    id: `res-${randomId(16)}`,
+    id: B.editing?.id || `res-${randomId(16)}`,
     name: f.elements.name.value,
     party: Number(f.elements.party.value),
     at: `${B.day}T${f.elements.time.value}`,
@@ -78,9 +79,7 @@ async function submitBooking(body) {
   try {
     const made = await call('/api/v1/reservations', body);
     B.clash = null;
-    B.dishes = [];
-    $('#book-form').reset();
-    renderDishes();
+    stopEditing();
     B.ctx.toast(t('book_saved', { name: made.reservation.name }));
   } catch (e) {
     if (e instanceof ApiError && e.code === 'double_booked') {
@@ -109,11 +108,47 @@ function tableSelect(testid, value, { any = false } = {}) {
     tables.map((tb) => el('option', { value: tb.table, text: tb.name || tb.table, selected: tb.table === value })));
 }
 
+/** Edit a booking: the form takes its details (the phone stays blank: the hub keeps the one
+ * it has unless a new one is typed) and saving sends the booking's own id. */
+function startEditing(r) {
+  const f = $('#book-form');
+  B.editing = r;
+  f.elements.name.value = r.name;
+  f.elements.party.value = String(r.party);
+  f.elements.time.value = r.at.slice(11, 16);
+  f.elements.table.value = r.table || '';
+  f.elements.phone.value = '';
+  f.elements.phone.placeholder = r.phone ? t('book_phone_kept', { phone: r.phone }) : '';
+  f.elements.notes.value = r.notes || '';
+  B.dishes = (r.dishes || []).map((d) => ({ item: d.item, qty: d.qty }));
+  renderDishes();
+  markEditing();
+  f.scrollIntoView({ block: 'start' });
+  f.elements.name.focus();
+}
+
+function stopEditing() {
+  B.editing = null;
+  B.dishes = [];
+  const f = $('#book-form');
+  f.reset();
+  f.elements.phone.placeholder = '';
+  renderDishes();
+  markEditing();
+}
+
+function markEditing() {
+  const editing = Boolean(B.editing);
+  $('#book-form-title').textContent = editing ? t('book_edit_title', { name: B.editing.name }) : t('book_new');
+  $('#book-save').textContent = editing ? t('book_save_edit') : t('book_save');
+  $('#book-edit-cancel').hidden = !editing;
+}
+
 /** The booking form: built once and kept, so news arriving while the host types loses
  * nothing. */
 function buildForm() {
   const form = el('form', { id: 'book-form', class: 'book-form', testid: 'book-form' },
-    el('h3', { class: 'floor-section-title', text: t('book_new') }),
+    el('h3', { id: 'book-form-title', class: 'floor-section-title', text: t('book_new') }),
     el('label', null, el('span', { text: t('book_name') }), el('input', { name: 'name', required: true, maxlength: '80', testid: 'book-name', autocomplete: 'off' })),
     el('label', null, el('span', { text: t('book_party') }), el('input', { name: 'party', type: 'number', min: '1', max: '40', value: '2', testid: 'book-party' })),
     el('label', null, el('span', { text: t('book_time') }), el('input', { name: 'time', type: 'time', value: '19:00', required: true, testid: 'book-time' })),
@@ -121,7 +156,9 @@ function buildForm() {
     el('label', null, el('span', { text: t('book_phone') }), el('input', { name: 'phone', type: 'tel', maxlength: '32', testid: 'book-phone', autocomplete: 'off' })),
     el('label', null, el('span', { text: t('book_notes') }), el('input', { name: 'notes', maxlength: '500', testid: 'book-notes' })),
     dishPicker(),
-    el('button', { type: 'submit', class: 'btn btn-primary', testid: 'book-save', text: t('book_save') }));
+    el('div', { class: 'book-actions' },
+      el('button', { type: 'submit', id: 'book-save', class: 'btn btn-primary', testid: 'book-save', text: t('book_save') }),
+      el('button', { type: 'button', id: 'book-edit-cancel', class: 'btn', testid: 'book-edit-cancel', hidden: true, text: t('book_edit_cancel'), onclick: stopEditing })));
   form.addEventListener('submit', (ev) => { ev.preventDefault(); submitBooking(formBody()); });
   return form;
 }
@@ -235,6 +272,7 @@ function reservationRow(r) {
         onclick: () => act(`/api/v1/reservations/${encodeURIComponent(r.id)}/seat`, { table: seatSel.value },
           (res) => t('book_seated', { name: res.name, table: res.table })),
       }),
+      el('button', { type: 'button', class: 'btn', testid: `edit-${r.id}`, text: t('book_edit'), onclick: () => startEditing(r) }),
       el('button', { type: 'button', class: 'btn', testid: `cancel-${r.id}`, text: t('book_cancel'), onclick: () => act(`/api/v1/reservations/${encodeURIComponent(r.id)}/cancel`, {}) }),
       el('button', { type: 'button', class: 'btn', testid: `noshow-${r.id}`, text: t('book_no_show'), onclick: () => act(`/api/v1/reservations/${encodeURIComponent(r.id)}/no-show`, {}) }))
       : null);
