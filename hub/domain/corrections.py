@@ -63,10 +63,13 @@ def void_line(line: OrderLine, qty: int | None, void: LineVoid) -> OrderLine:
     if left <= 0:
         raise Conflict("this line is voided already", field="line")
     n = left if qty is None else qty
-    if not 1 <= n <= left:
-        raise InvalidInput(f"quantity must be between 1 and {left}", field="qty")
+    if n < 1:
+        raise InvalidInput("quantity must be at least 1", field="qty")
+    # what the line has now decides the rest: 409, not a bad body
+    if n > left:
+        raise Conflict(f"only {left} of this line are left to void", field="qty")
     if weighed(line) and n != left:
-        raise InvalidInput("a line sold by weight is voided whole", field="qty")
+        raise Conflict("a line sold by weight is voided whole", field="qty")
     return replace(
         line,
         void_qty=line.void_qty + n,

@@ -43,7 +43,6 @@ from hub.errors import (
     Conflict,
     Forbidden,
     IdempotencyMismatch,
-    InvalidInput,
     NotFound,
     StoreBusy,
     TableClosed,
@@ -448,7 +447,7 @@ class Weighing:
                 raise NotFound(f"no line {line_idx} in order {order_id}", field="line")
             line = body.lines[line_idx]
             if isinstance(line.per_grams, UnsetType):
-                raise InvalidInput("this line is not sold by weight", field="line")
+                raise Conflict("this line is not sold by weight", field="line")
             if line.void_qty:
                 raise Conflict("this line is voided", field="line")
             deltas = sum(m.price_delta_cents for m in line.modifiers)

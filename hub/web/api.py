@@ -20,6 +20,7 @@ from hub.web.bodies import read_in_time
 from hub.web.keys import SERVICES
 from hub.web.openapi import openapi_document
 from hub.web.schemas import (
+    MAX_GRAMS,
     ActionIn,
     AvailabilityIn,
     BumpIn,
@@ -304,7 +305,7 @@ async def post_weight(request: web.Request) -> web.Response:
         source = f"scale {body.scale}"
     else:
         grams, source = int(body.grams or 0), f"typed by {staff.label}"
-    if not 0 < grams <= 100_000:
+    if not 0 < grams <= MAX_GRAMS:
         raise InvalidInput("the weight must be between 1 g and 100 kg", field="grams")
     order = await s.weighing.record(_int(request, "order_id"), _int(request, "line"), grams, source)
     return _json(order)

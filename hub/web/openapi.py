@@ -28,7 +28,14 @@ ERROR_SCHEMA = {
 MENU_DOCUMENT = {
     "type": "object",
     "required": ["store", "stations", "categories", "items"],
-    "description": "The menu file's format; see docs/menu.md.",
+    "description": "The menu file's format; see docs/menu.md. What refers to what (an item's "
+    "category and station, unique ids) is checked by the hub: 422 naming the field.",
+    "properties": {
+        "store": {"type": "object"},
+        "stations": {"type": "array", "minItems": 1, "items": {"type": "object"}},
+        "categories": {"type": "array", "items": {"type": "object"}},
+        "items": {"type": "array", "items": {"type": "object"}},
+    },
 }
 # path parameters the store counts (whole numbers); every other one is a string
 INTEGER_PARAMS = frozenset({"order_id", "ticket_id", "call_id", "line"})
@@ -38,6 +45,13 @@ _PATH_PARAM = re.compile(r"\{(\w+)\}")
 
 def _answer(description: str, schema: dict[str, Any], media: str) -> dict[str, Any]:
     return {"description": description, "content": {media: {"schema": schema}}}
+
+
+def _no_content(op: dict[str, Any], code: int = 204) -> dict[str, Any]:
+    """`op` answers `code` with no body instead of its JSON object."""
+    op["responses"].pop("200", None)
+    op["responses"][str(code)] = {"description": "done"}
+    return op
 
 
 def _errors(*codes: int) -> dict[str, Any]:
@@ -468,15 +482,90 @@ def _operations() -> dict[str, dict[str, Any]]:
     }
 
 
+def _files() -> dict[str, dict[str, Any]]:
+    """What is answered as a file, not JSON: pictures of QR codes and of prints."""
+    return {
+        "GET /api/v1/tables/{table_id}/qr.svg": _staff(
+            "admin", "One table's QR code, an SVG file", (404,), binary="image/svg+xml"
+        ),
+        "GET /api/v1/printers/{printer}/preview.png": _staff(
+            "printing",
+            "What a simulated printer printed last, as a picture (the demo's printers)",
+            (404,),
+            binary="image/png",
+        ),
+    }
+
+
+DEMO_PIN = _param("pin", schema={"type": "integer", "minimum": 0, "maximum": 999})
+
+
+def _demo() -> dict[str, dict[str, Any]]:
+    """`tablehub demo`'s simulated button board: 404 (`field: "device"`) on a hub without one."""
+    return {
+        "GET /api/v1/demo/buttons": _staff(
+            "demo", "Every simulated button and LED, and the board's device id", (404,)
+        ),
+        "POST /api/v1/demo/buttons/{pin}/press": _no_content(
+            _staff(
+                "demo",
+                "Press and release one simulated button, as a finger on a wired one would",
+                (404, 409),
+                params=(DEMO_PIN,),
+            )
+        ),
+    }
+
+
+def _service() -> dict[str, dict[str, Any]]:
+    """The hub about itself: this document and its health."""
+    return {
+        "GET /api/v1/openapi.json": _op("service", "This document"),
+        "GET /healthz": _op(
+            "service",
+            "The hub's health: store, broker, MQTT relay, screens, uptime, cloud bridge",
+        ),
+    }
+
+
+# every area of the API; a new area is a function appended here
+AREAS = (_operations, _files, _demo, _service)
+
+
+def _body_rules(components: dict[str, Any]) -> None:
+    """The rules of request bodies that their types cannot state: one field or the other."""
+    weight = components["WeightIn"]
+    weight["oneOf"] = [
+        {"required": ["scale"], "properties": {"scale": {"type": "string"}, "grams": NULL}},
+        {"required": ["grams"], "properties": {"grams": {"type": "integer"}, "scale": NULL}},
+    ]
+    split = components["SplitIn"]
+    split["oneOf"] = [
+        {
+            "properties": {"mode": {"const": "items"}, "parts": {"type": "array", "minItems": 1}},
+            "required": ["parts"],
+        },
+        {"properties": {"mode": {"const": "seats"}}},
+        {"properties": {"mode": {"const": "even"}, "n": {"type": "integer"}}, "required": ["n"]},
+    ]
+
+
+NULL = {"type": "null"}
+
+
 @cache
 def openapi_document() -> dict[str, Any]:
     _, components = schema_components()
     components["MenuDocument"] = MENU_DOCUMENT
     components["Error"] = ERROR_SCHEMA
+    _body_rules(components)
     paths: dict[str, dict[str, Any]] = {}
-    for key, op in _operations().items():
+    operations = {key: op for area in AREAS for key, op in area().items()}
+    for key, op in operations.items():
         method, path = key.split(" ")
-        op["parameters"] = _path_params(path) + op["parameters"]
+        given = {p["name"] for p in op["parameters"] if p["in"] == "path"}
+        implied = [p for p in _path_params(path) if p["name"] not in given]
+        op["parameters"] = implied + op["parameters"]
         paths.setdefault(path, {})[method.lower()] = op
     return {
         "openapi": "3.1.0",

@@ -7,24 +7,50 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
+from hub.domain.corrections import MAX_PARTS, MAX_REASON
+from hub.domain.orders import MAX_LINES, MAX_NOTE, MAX_QTY, MAX_SEAT
 from hub.errors import InvalidInput
+from hub.services.staff import PIN_DIGITS
 
+# The rules the hub enforces, stated here so that decoding enforces them and the OpenAPI
+# document (built from these types) states them: what the schema allows, the hub accepts.
 Short = Annotated[str, msgspec.Meta(max_length=200)]
-Note = Annotated[str, msgspec.Meta(max_length=1000)]
+Note = Annotated[str, msgspec.Meta(max_length=MAX_NOTE)]
 ActionId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Qty = Annotated[int, msgspec.Meta(ge=1, le=MAX_QTY)]
+Seat = Annotated[int, msgspec.Meta(ge=1, le=MAX_SEAT)]
+# Patterns read the same in Python (which decodes) and in ECMA-262 (which JSON Schema names):
+# no `$` (Python lets it match before a final newline), no `\s` (the two disagree on it)
+END = r"(?![\s\S])"  # the end of the text
+SPACE = r"[\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"  # isspace
+# an idempotency key or a correction's client action id: the same one again changes nothing
+Key = Annotated[str, msgspec.Meta(pattern=rf"^[A-Za-z0-9_-]{{8,64}}{END}")]
+# a path on this hub (not another host's): a `/` not followed by another, no backslash or space
+LocalPath = Annotated[
+    str, msgspec.Meta(max_length=200, pattern=rf"^(?![\s\S]*(?:\\|{SPACE}))/(?!/)")
+]
+# a pairing PIN: its digits (spaces around them are ignored)
+Pin = Annotated[
+    str, msgspec.Meta(max_length=12, pattern=rf"^{SPACE}*[0-9]{{{PIN_DIGITS}}}{SPACE}*{END}")
+]
+# a void's reason: 1-140 characters, at least one of them a letter, digit or sign a printer
+# prints (ASCII, Latin-1, Cyrillic, kana, CJK or Hangul), so it is never blank on the chit
+VISIBLE = r"[!-~\u00c0-\u00ff\u0410-\u044f\u3041-\u3096\u30a1-\u30fa\u4e00-\u9fa5\uac00-\ud7a3]"
+MAX_GRAMS = 100_000  # what a line weighs at most: 100 kg
+Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_REASON, pattern=VISIBLE)]
 
 
 class OrderLineIn(msgspec.Struct, forbid_unknown_fields=False):
     item: Short
-    qty: int
+    qty: Qty
     modifiers: Annotated[list[Short], msgspec.Meta(max_length=50)] = []
     note: Note = ""
 
 
 class OrderIn(msgspec.Struct, forbid_unknown_fields=False):
     table: Short
-    idempotency_key: Short
-    lines: Annotated[list[OrderLineIn], msgspec.Meta(max_length=200)]
+    idempotency_key: Key
+    lines: Annotated[list[OrderLineIn], msgspec.Meta(min_length=1, max_length=MAX_LINES)]
     pin: Annotated[str, msgspec.Meta(max_length=12)] | None = None
     all_together: bool = False  # every course at once: nothing held
 
@@ -55,12 +81,7 @@ class StockIn(msgspec.Struct, forbid_unknown_fields=False):
     id: ActionId | None = None
 
 
-Reason = Annotated[str, msgspec.Meta(max_length=1000)]
-# a correction's client action id: the same id again changes nothing
-CorrectionId = Annotated[
-    str, msgspec.Meta(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
-]
-Qty = Annotated[int, msgspec.Meta(ge=1, le=99)]
+CorrectionId = Key
 
 
 class DishInBody(msgspec.Struct, forbid_unknown_fields=False):
@@ -141,18 +162,18 @@ class ChangeIn(msgspec.Struct, forbid_unknown_fields=False):
 
 class StaffLineIn(msgspec.Struct, forbid_unknown_fields=False):
     item: Short
-    qty: int
+    qty: Qty
     modifiers: Annotated[list[Short], msgspec.Meta(max_length=50)] = []
     note: Note = ""
-    seat: int | None = None
+    seat: Seat | None = None
 
 
 class StaffOrderIn(msgspec.Struct, forbid_unknown_fields=False):
     """An order taken by staff for a table (its id, not its QR code)."""
 
     table: Short
-    idempotency_key: Short
-    lines: Annotated[list[StaffLineIn], msgspec.Meta(max_length=200)]
+    idempotency_key: Key
+    lines: Annotated[list[StaffLineIn], msgspec.Meta(min_length=1, max_length=MAX_LINES)]
     all_together: bool = False
 
 
@@ -192,7 +213,7 @@ class SplitIn(msgspec.Struct, forbid_unknown_fields=False):
         ]
         | None
     ) = None
-    n: int | None = None
+    n: Annotated[int, msgspec.Meta(ge=2, le=MAX_PARTS)] | None = None
 
 
 class PaymentIn(msgspec.Struct, forbid_unknown_fields=False):
@@ -212,11 +233,23 @@ _PATH_RE = re.compile(r" - at `\$\.?(.*)`$")
 _MISSING_RE = re.compile(r"missing required field `([^`]+)`")
 
 
+def _number(text: str) -> int | float:
+    """A JSON number with a fraction or exponent: a whole one is an integer (JSON Schema's
+    `integer` is the value, `2.0` is 2), any other stays a float."""
+    value = float(text)
+    if value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    return value
+
+
+_DECODER = msgspec.json.Decoder(float_hook=_number)
+
+
 def decode(body: bytes, typ: type[T]) -> T:
     if not body:
         raise InvalidInput("a JSON object body is required", field=None)
     try:
-        return msgspec.json.decode(body, type=typ)
+        return msgspec.convert(_DECODER.decode(body), type=typ)
     except msgspec.ValidationError as exc:
         raise _invalid(str(exc)) from exc
     except msgspec.DecodeError as exc:
@@ -273,12 +306,12 @@ class WeightIn(msgspec.Struct, forbid_unknown_fields=False):
     """Either a scale id (its current stable reading is used) or grams typed by staff."""
 
     scale: Short | None = None
-    grams: int | None = None
+    grams: Annotated[int, msgspec.Meta(ge=1, le=MAX_GRAMS)] | None = None
 
 
 class CallIn(msgspec.Struct, forbid_unknown_fields=False):
     table: Short
-    kind: Short
+    kind: Literal["waiter", "bill", "water"]  # hub.domain.calls.KINDS
 
 
 class TokenIn(msgspec.Struct, forbid_unknown_fields=False):
@@ -290,11 +323,11 @@ class PairingIn(msgspec.Struct, forbid_unknown_fields=False):
     """A live staff token and the page the paired screen opens (a local path)."""
 
     token: Short
-    next: Annotated[str, msgspec.Meta(max_length=200)] = "/admin"
+    next: LocalPath = "/admin"
 
 
 class PinPairingIn(msgspec.Struct, forbid_unknown_fields=False):
     """A one-time pairing PIN an admin made, and the page the paired device opens."""
 
-    pin: Annotated[str, msgspec.Meta(max_length=12)]
-    next: Annotated[str, msgspec.Meta(max_length=200)] = "/admin"
+    pin: Pin
+    next: Annotated[str, msgspec.Meta(max_length=200)] = "/admin"  # not local: /admin

@@ -5,6 +5,7 @@ admin's corrections report (see docs/api.md)."""
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from aiohttp import web
 
@@ -27,7 +28,17 @@ from hub.web.schemas import (
 )
 
 routes = web.RouteTableDef()
-DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DAY_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _is_date(text: str) -> bool:
+    if not DAY_RE.fullmatch(text):
+        return False
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _actor(staff: auth.Staff) -> Actor:
@@ -192,9 +203,11 @@ async def get_corrections(request: web.Request) -> web.Response:
     """Voids and comps of a business day by reason and by staff login, and the record."""
     await auth.require(request, "admin")
     s = svc(request)
-    day = request.query.get("day") or s.corrections.day_of(s.clock.now_iso())
-    if not DAY_RE.fullmatch(day):
-        raise InvalidInput("day must be YYYY-MM-DD", field="day")
+    day = request.query.get("day")  # given, it is a real date (an empty one is not)
+    if day is None:
+        day = s.corrections.day_of(s.clock.now_iso())
+    elif not _is_date(day):
+        raise InvalidInput("day must be a date, YYYY-MM-DD", field="day")
     return _json(await s.corrections.report(day))
 
 

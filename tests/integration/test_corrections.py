@@ -302,7 +302,7 @@ async def test_a_change_before_the_bump_marks_the_ticket_and_prints_only_what_ch
         ("/lines/0/void", {"reason": "x", "id": "short"}, 422, "id"),
         ("/lines/0/void", {"reason": "x", "id": "has space here"}, 422, "id"),
         ("/lines/0/void", {"reason": "x", "id": "bad-input-01", "qty": 0}, 422, "qty"),
-        ("/lines/0/void", {"reason": "x", "id": "bad-input-01", "qty": 4}, 422, "qty"),
+        ("/lines/0/void", {"reason": "x", "id": "bad-input-01", "qty": 4}, 409, "qty"),
         ("/lines/5/void", {"reason": "x", "id": "bad-input-01"}, 404, "line"),
         ("/lines/0/change", {"id": "bad-input-01"}, 422, "qty"),
         ("/lines/0/change", {"qty": 100, "id": "bad-input-01"}, 422, "qty"),

@@ -159,7 +159,7 @@ async def test_bad_envelopes(hub: RunningHub, http: aiohttp.ClientSession) -> No
             422,
             "idempotency_key",
         ),
-        ({"idempotency_key": "abcdefgh", "lines": []}, 422, "table"),
+        ({"idempotency_key": "abcdefgh", "lines": [{"item": "x", "qty": 1}]}, 422, "table"),
         (
             {"table": "nope", "idempotency_key": "abcdefgh1", "lines": [{"item": "x", "qty": 1}]},
             403,

@@ -95,9 +95,12 @@ def test_a_void_takes_units_off_and_refuses_more_than_is_left() -> None:
     assert (once.void_qty, once.line_cents, once.voids[0].qty) == (3, 0, 3)
     with pytest.raises(Conflict):
         void_line(once, 1, LineVoid(0, "again"))
-    with pytest.raises(InvalidInput) as err:
+    with pytest.raises(Conflict) as too_many:  # the line has 3: what it is now refuses 4
         void_line(ln, 4, LineVoid(0, "too many"))
-    assert err.value.field == "qty"
+    assert too_many.value.field == "qty"
+    with pytest.raises(InvalidInput) as none:
+        void_line(ln, 0, LineVoid(0, "none"))
+    assert none.value.field == "qty"
 
 
 def test_the_manager_pin_is_kept_as_a_hash_only() -> None:
