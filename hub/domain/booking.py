@@ -51,7 +51,10 @@ def parse_at(text: object, zone: str | None, field: str = "at") -> int:
 
 
 def parse_day(text: object, field: str = "date") -> date:
-    if not isinstance(text, str) or len(text) != 10:
+    # YYYY-MM-DD only: fromisoformat would also take a week date (2026-W49-7)
+    if not (isinstance(text, str) and len(text) == 10 and text.isascii()) or (
+        text[4] != "-" or text[7] != "-" or not (text[:4] + text[5:7] + text[8:]).isdigit()
+    ):
         raise InvalidInput("give the day as YYYY-MM-DD", field=field)
     try:
         return date.fromisoformat(text)

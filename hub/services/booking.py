@@ -155,7 +155,7 @@ class Booking:
         now_ms = self._clock.now_ms()
         day = (
             rules.parse_day(day_text)
-            if day_text
+            if day_text is not None
             else rules.parse_day(rules.day_of(now_ms, self.settings.zone))
         )
         turns = await self.turn_times()

@@ -101,7 +101,11 @@ def _op(
     binary: str | None = None,
 ) -> dict[str, Any]:
     """An operation answering `ok` with a JSON object (or a `binary` file of that media
-    type) and `errors` with the JSON error body. Its path parameters are added with its path."""
+    type) and `errors` with the JSON error body. Its path parameters are added with its path.
+    An operation with a body may also answer 400 (not JSON), 408 (the body did not arrive in
+    time) and 413 (too large), whatever its handler does."""
+    if body:
+        errors = tuple(sorted(set(errors) | {400, 408, 413}))
     success = (
         _answer("OK", {"type": "string", "format": "binary"}, binary)
         if binary
@@ -258,7 +262,9 @@ def _operations() -> dict[str, dict[str, Any]]:
             "booking",
             "A day's reservations (phones masked) and each table's timeline; today without date",
             (422,),
-            params=(_param("date", "query", required=False),),
+            params=(
+                _param("date", "query", {"type": "string", "format": "date"}, required=False),
+            ),
         ),
         "POST /api/v1/reservations": _staff(
             "booking",

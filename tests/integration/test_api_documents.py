@@ -28,6 +28,7 @@ NOT_JSON = {
     # pages (HTML; the staff ones redirect to pairing first)
     "GET /",
     "GET /t/{token}",
+    "GET /w/{token}",  # a walk-in's place in the queue
     "GET /floor",
     "GET /kds/{station}",
     "GET /admin",

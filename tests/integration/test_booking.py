@@ -88,6 +88,9 @@ async def test_a_days_book_shows_masked_phones_and_refuses_a_double_booking(host
         "res-cy-00001",
     ]
     assert all("7946" not in str(r) for r in day["reservations"])
+    for bad in ("", "2026-W49-7", "tomorrow"):  # a day is YYYY-MM-DD, as the document says
+        status, err = await host.call("GET", "/api/v1/reservations?date=" + bad)
+        assert (status, err["field"]) == (422, "date"), bad
     t3 = next(t for t in day["tables"] if t["table"] == "T3")
     assert [s["clash"] for s in t3["slots"]] == [True, True]
     t4 = next(t for t in day["tables"] if t["table"] == "T4")
