@@ -57,7 +57,8 @@ async def test_a_version_1_store_gets_the_bumped_seq_index_and_a_backup(tmp_path
 
 async def test_a_version_2_store_gets_the_shift_tables_and_keeps_its_orders(tmp_path: Path) -> None:
     """Version 3 added the corrections record, check splits, payments, pacing's quotes, stock
-    counts and the host stand's book: a store made before them gets them on open, with its rows kept and a backup of it as it was."""
+    counts and the host stand's book: a store made before them gets them on open, with its
+    rows kept and a backup of it as it was."""
     db = tmp_path / "hub.db"
     async with Store(db, clock=clock) as store:
 
