@@ -262,9 +262,7 @@ def _operations() -> dict[str, dict[str, Any]]:
             "booking",
             "A day's reservations (phones masked) and each table's timeline; today without date",
             (422,),
-            params=(
-                _param("date", "query", {"type": "string", "format": "date"}, required=False),
-            ),
+            params=(_param("date", "query", {"type": "string", "format": "date"}, required=False),),
         ),
         "POST /api/v1/reservations": _staff(
             "booking",
