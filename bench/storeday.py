@@ -32,6 +32,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -192,8 +193,15 @@ class StoreDay:
             "FSYNCSHIM_CTL": str(ctl),
         }
 
+    def autosave_s(self) -> int:
+        """The broker's autosave interval that the tree under test provisions a store with."""
+        src = (self.tree / "hub" / "provision" / "broker.py").read_text()
+        found = re.search(r"^AUTOSAVE_INTERVAL = (\d+)", src, re.M)
+        return int(found.group(1)) if found else AUTOSAVE_INTERVAL
+
     def start_broker(self, kids: Children) -> BenchBroker:
-        broker = BenchBroker(self.root / "mosquitto", autosave_interval=AUTOSAVE_INTERVAL)
+        self.results["autosave_s"] = autosave = self.autosave_s()
+        broker = BenchBroker(self.root / "mosquitto", autosave_interval=autosave)
         saved = dict(os.environ)
         os.environ.update(self.shim_env("broker"))
         try:
@@ -210,8 +218,11 @@ class StoreDay:
     def start_hub(self, kids: Children, broker: int) -> HubUnderTest:
         hub = HubUnderTest(self.root / "hub", broker, cpus=self.args.hub_cpu, tree=self.tree)
         hub.env = self.shim_env("hub")
-        # a store box's replay window (15 s, above its broker's 10 s autosave)
-        hub.config.write_text(hub.config.read_text().replace("replay_after_reconnect_s = 3\n", ""))
+        # a store box's replay window: as provisioning writes it, above the broker's autosave
+        replay = f"replay_after_reconnect_s = {self.results['autosave_s'] + 5}\n"
+        hub.config.write_text(
+            hub.config.read_text().replace("replay_after_reconnect_s = 3\n", replay)
+        )
         self.printers = PrinterRig(
             (
                 PrinterSpec("kitchen-grill", ("grill",)),
