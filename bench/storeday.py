@@ -57,6 +57,7 @@ FIRST_HOUR = 10
 OUTAGE_HOUR = 18  # the cloud is away for this hour
 DAY_S = len(HOURS) * 3600.0
 CALLS = 300
+SPEED = 240.0  # day seconds per real second: the 13 hours in ~3.3 minutes
 IDLE_S = 30.0
 RATE_S = 10.0
 TARGETS = {"per_order_kb": 8.0, "idle_kb_s": 2.0, "day_mb": 50.0}
@@ -548,7 +549,7 @@ def summarise(r: dict[str, Any], speed: float) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.storeday", description=__doc__)
-    p.add_argument("--speed", type=float, default=240.0, help="day seconds per real second")
+    p.add_argument("--speed", type=float, default=SPEED, help="day seconds per real second")
     p.add_argument("--sd-ms", type=int, default=0, help="delay every fsync by this much")
     p.add_argument("--no-day", action="store_true", help="only idle and 100/s")
     p.add_argument("--keep", action="store_true", help="keep the temp dir")
