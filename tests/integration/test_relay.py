@@ -215,9 +215,7 @@ async def test_publishing_goes_on_while_the_cursor_save_waits_for_the_writer(
     try:
         for seq, i in ((3, 1), (4, 2)):  # what the store hands its listeners after a commit
             ev = TicketCreated(ticket=ticket(i, "grill"))
-            relay.on_commit(
-                [Event(seq, ev.stream, ev.kind, ev.key, ev, events.encode(ev), "now")]
-            )
+            relay.on_commit([Event(seq, ev.stream, ev.kind, ev.key, ev, events.encode(ev), "now")])
             await until(
                 lambda seq=seq: seq in ticket_seqs(broker.acked),
                 f"ticket seq {seq} published while a cursor save waits for the writer",
