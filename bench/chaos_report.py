@@ -339,12 +339,14 @@ ESCAPES: dict[str, str] = {
         "key twice is its killer."
     ),
     "printed-without-ack": (
-        "the printer agent journals every job it receives (fsync'd) and retries the printer "
+        "the printer agent journals every job it receives (fsync'd with its first mark, "
+        "before any paper moves) and retries the printer "
         "itself until it prints, and the broker keeps QoS 1 jobs for the agent's persistent "
         "session across a hub kill; with printers away (printer-offline) or the hub killed "
         "(hub-kill, whose agents run in the hub) every job still reached a journal and came "
         "out once. The hub's resend-until-acked matters only for a job that never reaches "
-        "an agent's journal (the broker loses it, the agent's queue is full), and no fault "
+        "an agent's journal (the broker loses it, the agent's queue is full, a power cut "
+        "takes a job queued but not yet started), and no fault "
         "does that: broker-kill runs without printers."
     ),
     "bridge-cursor-before-ack": (

@@ -73,6 +73,7 @@ class Spec:
     bump_rate: float = 20.0
     call_rate: float = 1.0
     scale_rate: float = 10.0
+    scale_grams: int = -1  # >= 0: every reading is this weight, stable (an idle scale: 0)
     lines_per_order: int = 2
     timeout_s: float = 10.0
     max_in_flight: int = 4000
@@ -528,7 +529,10 @@ class LoadGen:
                         self.counts["calls"] += 1
 
                     async def weigh(i: int, at: float) -> None:
-                        payload = json.dumps({"grams": 500 + i % 400, "stable": i % 5 == 0})
+                        if spec.scale_grams >= 0:
+                            payload = json.dumps({"grams": spec.scale_grams, "stable": True})
+                        else:
+                            payload = json.dumps({"grams": 500 + i % 400, "stable": i % 5 == 0})
                         await client.publish(
                             f"{base}/scales/scale-{i % 2}/weight", payload, qos=0, retain=True
                         )

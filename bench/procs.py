@@ -195,6 +195,7 @@ class Child:
         preexec: Callable[[], None] | None = None,
         wrap: Callable[[list[str]], list[str]] | None = None,
         keep_lines: bool = False,
+        cwd: Path = REPO,
     ) -> None:
         self.name = name
         self.log = log
@@ -213,7 +214,7 @@ class Child:
             stdin=subprocess.DEVNULL,
             env={**os.environ, **(env or {})},
             preexec_fn=preexec,
-            cwd=REPO,
+            cwd=cwd,
         )
         self.pid = self.proc.pid
         self._pump = threading.Thread(target=self._copy, name=f"log-{name}", daemon=True)
@@ -389,6 +390,9 @@ class HubUnderTest:
     # address) is raised for it; True keeps the production connection limits (bench/floods.py)
     production_http: bool = False
     shim: list[str] = field(default_factory=list)  # e.g. ["-m", "bench.clockshim", FILE]
+    # the source tree the hub runs from (`python -m hub` in it): another checkout's code can
+    # be measured against this one's in the same run (bench/storeday.py --tree)
+    tree: Path = REPO
     child: Child | None = None
     starts: list[float] = field(default_factory=list)
 
@@ -433,6 +437,7 @@ class HubUnderTest:
             env=self.env,
             preexec=self.limit.preexec() if self.limit else None,
             wrap=self.limit.wrap if self.limit else None,
+            cwd=self.tree,
         )
         took = wait_http(self.url + "/healthz", self.child, timeout)
         self.starts.append(took)

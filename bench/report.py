@@ -25,6 +25,13 @@ TARGETS = {
     "disk": "≤ 8 KB written to disk per order",
     "startup": "serving within 1.5 s of start",
     "drain": "100,000-event backlog drained at ≥ 5,000 events/s, live p99 order→KDS ≤ 50 ms",
+    "cpu_ratio": "hub CPU per order ÷ floor CPU per order ≤ 1.2× (100/s, same run)",
+    "mqtt_ratio": "order→MQTT p99 ÷ the floor's ≤ 2× (100/s, same run)",
+    "day_per_order": "≤ 8 KB written per order at 100/s (store day: every process, printers on)",
+    "day_idle": "≤ 2 KB/s written with the room idle (sockets open, scales at zero)",
+    "day_total": "a store's day ≤ 50 MB written across all processes",
+    "sd_rate": "≥ 400 orders/s sustained, a fifth of a core, SD-card fsyncs",
+    "sd_kds_20": "p99 order→KDS ≤ 50 ms at 20/s, a fifth of a core, SD-card fsyncs",
 }
 
 
@@ -116,7 +123,7 @@ def _at(sw: dict[str, Any], rate: float) -> dict[str, Any] | None:
 
 def summarise(results: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name in ("hub", "floor", "pi"):
+    for name in ("hub", "floor", "pi", "sd"):
         raw = results.get(name)
         if raw and "phases" in raw:
             out[name] = sweep(raw)
@@ -157,6 +164,12 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
             f"{floor['capacity']:g}/s{fl_note})",
             share is not None and share >= 0.4,
         )
+    if hub and floor:
+        verdicts.update(_ratio_verdicts(hub, floor))
+    if out.get("sd"):
+        verdicts.update(_sd_verdicts(out["sd"], results["sd"]))
+    if results.get("day", {}).get("trees"):
+        verdicts.update(_day_verdicts(results["day"]))
     raw_hub = results.get("hub") or {}
     starts = [raw_hub.get("start_cold_s"), *list(raw_hub.get("start_warm_s", []))]
     starts = [s for s in starts if s is not None]
@@ -174,6 +187,69 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
         out["drain"] = drain_summary(drain)
         verdicts["drain"] = out["drain"]["verdict"]
     out["verdicts"] = verdicts
+    return out
+
+
+def _ratio_verdicts(hub: dict[str, Any], floor: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    h, f = _at(hub, 100), _at(floor, 100)
+    if not h or not f:
+        return out
+    cpu = stats.ratio(h.get("cpu_ms_per_order_net"), f.get("cpu_ms_per_order_net"))
+    if cpu is not None:
+        out["cpu_ratio"] = (
+            f"{cpu:.2f}× (hub {h['cpu_ms_per_order_net']} ms, floor "
+            f"{f['cpu_ms_per_order_net']} ms per order, net of the room)",
+            cpu <= 1.2,
+        )
+    hm, fm = (h.get("mqtt_ms") or {}).get("p99"), (f.get("mqtt_ms") or {}).get("p99")
+    mq = stats.ratio(hm, fm)
+    if mq is not None:
+        out["mqtt_ratio"] = (f"{mq:.2f}× (hub {hm} ms, floor {fm} ms)", mq <= 2)
+    return out
+
+
+def _sd_verdicts(sd: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+    ms = raw.get("sd_fsync_ms")
+    out: dict[str, Any] = {
+        "sd_rate": (
+            f"{sd['sustained']:g}/s sustained; best achieved {sd['capacity']:g}/s "
+            f"(fsyncs +{ms} ms)",
+            sd["sustained"] >= 400,
+        )
+    }
+    p20 = _at(sd, 20)
+    if p20 and "kds_ms" in p20:
+        p99 = p20["kds_ms"]["p99"]
+        out["sd_kds_20"] = (f"{p99} ms (p50 {p20['kds_ms']['p50']} ms)", p99 <= 50)
+    return out
+
+
+def _day_verdicts(day: dict[str, Any]) -> dict[str, Any]:
+    this = day["trees"][-1]["summary"]
+    before = day["trees"][0]["summary"] if len(day["trees"]) > 1 else None
+
+    def was(key: str, scale: float, unit: str) -> str:
+        if before is None:
+            return ""
+        return f" (before: {before['targets'][key][0] * scale:,.1f} {unit})"
+
+    t = this["targets"]
+    out: dict[str, Any] = {
+        "day_per_order": (
+            f"{t['per_order_kb'][0]:.1f} KB{was('per_order_kb', 1, 'KB')}",
+            t["per_order_kb"][0] <= 8,
+        ),
+        "day_idle": (
+            f"{t['idle_kb_s'][0]:.2f} KB/s{was('idle_kb_s', 1, 'KB/s')}",
+            t["idle_kb_s"][0] <= 2,
+        ),
+    }
+    if "day_mb" in t:
+        out["day_total"] = (
+            f"{t['day_mb'][0]:,.0f} MB{was('day_mb', 1, 'MB')}",
+            t["day_mb"][0] <= 50,
+        )
     return out
 
 
@@ -596,6 +672,8 @@ def markdown(results: dict[str, Any], summary: dict[str, Any]) -> str:
         ]
     else:
         lines += [raw_pi.get("error", "Not run in this run."), ""]
+    lines += sd_section(summary.get("sd"), results.get("sd") or {})
+    lines += day_section(results.get("day"))
     if results.get("profiles"):
         lines += [
             "## Profiles (where a target is missed)",
@@ -612,6 +690,102 @@ def markdown(results: dict[str, Any], summary: dict[str, Any]) -> str:
     if FINDINGS.exists():
         lines += ["", FINDINGS.read_text().strip(), ""]
     return "\n".join(lines) + "\n"
+
+
+def sd_section(sd: dict[str, Any] | None, raw: dict[str, Any]) -> list[str]:
+    lines = ["## An SD card in the Pi: a fifth of a core and an SD card's fsync", ""]
+    if not sd:
+        return [*lines, raw.get("error", "Not run in this run."), ""]
+    lim = raw.get("cpu_limit", {})
+    return [
+        *lines,
+        f"The Pi sweep again (hub limited with {lim.get('how')}), with every fsync of the "
+        f"hub slowed by {raw.get('sd_fsync_ms')} ms (the LD_PRELOAD shim of "
+        "tests/durability/fsyncshim.c, `delay_ms`). The delay is an estimate from published "
+        "measurements: microSD cards in a Raspberry Pi write 4 KB at random at 0.2-3.0 "
+        "MB/s, most near 1 MB/s, about 4 ms a write "
+        "(pidramble.com/wiki/benchmarks/microsd-cards, Jeff Geerling); the A1 application "
+        "class promises at least 500 random writes/s (2 ms) and A2 2,000; a WAL commit's "
+        "fsync is its frames plus ext4's journal commit, two or three such writes. "
+        f"{raw.get('fsyncs', '?')} fsyncs over the sweep.",
+        "",
+        f"Sustained {sd['sustained']:g} orders/s; best achieved {sd['capacity']:g}/s.",
+        "",
+        *sweep_table(sd, kds=True),
+        "",
+    ]
+
+
+def day_section(day: dict[str, Any] | None) -> list[str]:
+    if not day or not day.get("trees"):
+        return []
+    first = day["trees"][0]
+    hours = ", ".join(f"{10 + i}:00 {n}" for i, n in enumerate(day["hours"]))
+    lines = [
+        "## A store's day, replayed",
+        "",
+        f"`bench/storeday.py` at {day['speed']:g}× (an hour of the day in "
+        f"{3600 / day['speed']:.0f} s): orders per hour {hours} (3,000), every ticket bumped "
+        "by the kitchen screens, 300 table calls, two scales streaming readings, five "
+        "printers (fake network printers: four kitchen stations and a bill printer, their "
+        "agents inside the hub), 60 diner phones and 5 kitchen screens open, the cloud bridge "
+        "uploading to a fake cloud that is away from 18:00 to 19:00. The broker autosaves as "
+        "the hub's provisioning sets it"
+        + "".join(f" ({t['tree']}: {t.get('autosave_s', '?')} s)" for t in day["trees"])
+        + ". Every process runs under the fsync shim (each fsync and fdatasync logged with "
+        "its file); bytes are `/proc/<pid>/io` `write_bytes` (what reaches the block layer, "
+        "4 KB pages: a 100-byte commit fsync'd costs at least one), read at every phase edge; "
+        "logs are what the hub and the bridge print (journald's own cost is not counted). "
+        f"Data dir: {day['machine'].get('data_dir')}; CPU {day['machine'].get('cpu')}.",
+        "",
+        "Time-driven writes (checkpoints, cursor saves, the broker's snapshots) run at wall "
+        "speed, so the day is the replay's bytes less its idle share plus the idle rate over "
+        "13 real hours; *idle* is the room open without orders for 30 s (sockets open, "
+        "scales at zero), *100/s* is 10 s of orders at 100/s with the room around them, "
+        "until the hub's printers are done (net of idle).",
+        "",
+        "| hub of | process | day MB | day fsyncs | per order at 100/s KB | fsyncs per "
+        "order | idle B/s | idle fsyncs/min |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for t in day["trees"]:
+        s = t["summary"]
+        for name in ("hub", "broker", "bridge", "all"):
+            d = s.get("day", {}).get(name, {})
+            po, idle = s["per_order"][name], s["idle"][name]
+            lines.append(
+                f"| {t['tree']} | {name} | {d.get('write_bytes', 0) / 1e6:,.1f} | "
+                f"{d.get('fsyncs', 0):,.0f} | {po['net_bytes'] / 1024:,.1f} | "
+                f"{po['fsyncs']:.2f} | {idle['bytes_s']:,.0f} | {idle['fsyncs_s'] * 60:.1f} |"
+            )
+    lines.append("")
+    for t in day["trees"]:
+        s = t["summary"]
+        if "peak" in s:
+            d = t["day"]
+            logs = s["day"]["all"]["log_bytes"] / 1e6
+            lines.append(
+                f"- **{t['tree']}**: peak hour {s['peak']['hour']} at "
+                f"{s['peak']['bytes_s'] / 1024:,.1f} KB/s and {s['peak']['fsyncs_s']:.2f} "
+                f"fsyncs/s in real time; idle {s['idle']['all']['bytes_s'] / 1024:.2f} KB/s; "
+                f"logs {logs:.2f} MB a day; {d['orders']} of {d['orders_sent']} orders "
+                f"answered 201; cloud back after the outage, caught up in "
+                f"{d['cloud'].get('caught_up_s', float('nan')):.1f} s; fsyncs by file "
+                f"(replay): "
+                + "; ".join(
+                    f"{p}: "
+                    + ", ".join(f"{k} {v}" for k, v in list(d["fsync_files"][p].items())[:4])
+                    for p in ("hub", "broker", "bridge")
+                    if d["fsync_files"][p]
+                )
+            )
+    if len(day["trees"]) > 1:
+        lines += [
+            "",
+            f"*{first['tree']}* is the hub of {first['path']} (an export of the commit "
+            "before these changes), run first, in the same run, with the same loads.",
+        ]
+    return [*lines, ""]
 
 
 def drain_section(d: dict[str, Any] | None) -> list[str]:

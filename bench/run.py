@@ -72,7 +72,13 @@ ROOM: dict[str, Any] = {
     "call_rate": 1.0,
     "scale_rate": 10.0,
 }
-STEPS = ("hub", "drain", "floor", "flood", "pi", "profile", "shift")
+STEPS = ("hub", "drain", "floor", "flood", "pi", "sd", "day", "profile", "shift")
+# An SD card's fsync, for the "sd" step (the Pi sweep again with every fsync of the hub this
+# much slower). Published 4 KB random-write rates of microSD cards in a Raspberry Pi
+# (pidramble.com/wiki/benchmarks/microsd-cards: 0.2-3.0 MB/s, i.e. ~50-730 writes/s, most
+# cards ~1 MB/s = ~4 ms a write; the A1 class promises >= 500 writes/s, 2 ms) and a WAL
+# commit's fsync being the frames plus ext4's journal commit (2-3 such writes): ~10 ms.
+SD_FSYNC_MS = 10
 # one phone floods orders while the other tables order normally, with the hub's own limits
 FLOOD: dict[str, Any] = {
     "tables": 121,  # table 0 floods; 120 tables order, each from its own address
@@ -249,6 +255,57 @@ class Bench:
         )
         prof = report.read_profile(raw) if raw.exists() else {"error": "py-spy wrote nothing"}
         return {"rate": rate, "summary": summary, "profile": prof, "raw": str(raw.name)}
+
+    def sd_sweep(self, kids: Children, broker: int) -> dict[str, Any]:
+        """The Pi sweep with every fsync of the hub slowed to an SD card's (an LD_PRELOAD
+        shim, tests/durability/fsyncshim.c)."""
+        from bench.storeday import build_shim
+
+        limit = CpuLimit(0.2, "sd")
+        kids.add("cgroup-sd", limit.close)
+        if limit.how is None:
+            return {"error": f"could not limit the CPU: {limit.reason}"}
+        work = self.root / "sd"
+        work.mkdir()
+        ctl = work / "ctl"
+        ctl.mkdir()
+        (ctl / "delay_ms").write_text(str(SD_FSYNC_MS))
+        hub = HubUnderTest(work / "hub", broker, cpus=self.hub_cpu, limit=limit)
+        hub.env = {
+            "LD_PRELOAD": str(build_shim(work)),
+            "FSYNCSHIM_CTL": str(ctl),
+            "FSYNCSHIM_LOG": str(work / "fsync.log"),
+        }
+        hub.start(kids)
+        tables, token = hub.table_tokens(), hub.kitchen_token()
+        rates = self.plan["pi_rates"]
+        spec = self.room_spec(hub.url, broker, tables, token, phases=self.phases(rates))
+        print(f"bench: sd: sweep {rates} on a fifth of a core, fsyncs +{SD_FSYNC_MS} ms")
+        out = self.loadgen(kids, "sd", spec, hub.pid)
+        out["cpu_limit"] = {"how": limit.how, "throttled": limit.throttled()}
+        out["sd_fsync_ms"] = SD_FSYNC_MS
+        hub.stop()
+        log = work / "fsync.log"
+        out["fsyncs"] = sum(1 for _ in log.open()) if log.exists() else 0
+        return out
+
+    def store_day(self) -> dict[str, Any]:
+        """bench/storeday.py: this tree's hub, and `--day-before DIR`'s first if given."""
+        from bench import storeday
+
+        trees = [f"before={self.args.day_before}"] if self.args.day_before else []
+        args = argparse.Namespace(
+            speed=storeday.SPEED,
+            sd_ms=0,
+            no_day=False,
+            keep=False,
+            hub_cpu=self.hub_cpu,
+            gen_cpu=self.gen_cpu,
+            tmp=str(self.root),
+            tree=[*trees, f"this={REPO}"],
+        )
+        print("bench: a store's day", flush=True)
+        return storeday.run_all(args)
 
     def flood(self, kids: Children, broker: int) -> dict[str, Any]:
         """Normal orders from 120 tables (each its own phone address), first alone, then
@@ -428,6 +485,10 @@ class Bench:
                     self.results["shift"] = asyncio.run(shift.simulate(shift.defaults()))
                     over = shift.defaults(peak=shift.OVERLOAD)
                     self.results["shift_overload"] = asyncio.run(shift.simulate(over))
+                if "sd" in self.steps:
+                    self.results["sd"] = self.sd_sweep(kids, broker.port)
+                if "day" in self.steps:
+                    self.results["day"] = self.store_day()
                 summary = report.summarise(self.results)
                 if "profile" in self.steps:
                     self.results["profiles"] = [
@@ -584,6 +645,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gen-cpu", type=int, default=0, help="core of generator and broker")
     p.add_argument("--bridge-cpu", default="0", help="core(s) of the cloud bridge")
     p.add_argument("--tmp", default="/var/tmp", help="where data dirs go (a normal disk)")
+    p.add_argument(
+        "--day-before",
+        default="",
+        metavar="DIR",
+        help="the store day also runs the hub of this source tree (an export of an older "
+        "commit), in the same run, for a before/after",
+    )
     args = p.parse_args(argv)
     if (os.cpu_count() or 1) < 2:
         print("bench: needs at least 2 cores (hub on one, generator on another)")

@@ -3,16 +3,20 @@
 The hub publishes ``{"job_id", "doc"}`` on ``printers/{printer}/jobs`` (QoS 1) and resends the
 same job_id until it sees an ack on ``printers/{printer}/acks``. For each job the agent:
 
-1. journals it (SQLite in ``state_dir``, WAL + ``synchronous=FULL``: fsync'd) as ``queued``,
-   unless the journal already knows the job_id: ``printed`` -> acked again, not printed;
-   ``failed`` -> the failure is acked again; ``queued``/``started`` -> already in the queue;
+1. journals it (SQLite in ``state_dir``, WAL) as ``queued`` without an fsync of its own (the
+   next mark's fsync carries it; a ``queued`` row lost to a power cut is a job the hub was
+   never answered for, so it sends it again), unless the journal already knows the job_id:
+   ``printed`` -> acked again, not printed; ``failed`` -> the failure is acked again;
+   ``queued``/``started`` -> already in the queue;
 2. renders it and asks the printer for status; paper out, cover open, offline, timeout or
    refused -> nothing is printed, the job stays at the head of the queue (order is kept) and is
    retried every ``retry_interval`` seconds, with one ``ok: false`` ack per job and cause;
-3. marks it ``started`` (fsync'd), writes it, asks for status again, marks it ``printed`` and
-   acks ``ok: true``. A job found ``started`` (the agent died or the connection dropped
-   mid-job, so it may be on paper already) is printed again with ``copy: "REPRINT"`` so the
-   kitchen can tell a possible duplicate from a new order.
+3. marks it ``started`` (fsync'd: ``synchronous=FULL``), writes it, asks for status again,
+   marks it ``printed`` and acks ``ok: true``. With more jobs waiting, that commit also marks
+   the next one ``started`` (one fsync, not two: the printer has just said it is ready). A job
+   found ``started`` (the agent died or the connection dropped mid-job, so it may be on paper
+   already) is printed again with ``copy: "REPRINT"`` so the kitchen can tell a possible
+   duplicate from a new order.
 
 Documents that cannot be rendered (`BadDocument`, `FontMissing`) are given up: journalled
 ``failed``, acked ``ok: false`` once, and the queue moves on. So is a test page (``kind:
@@ -133,6 +137,10 @@ def decode_job_message(payload: bytes) -> JobMessage | contract.PrintCancel:
     return msg
 
 
+JOURNAL_PAGE_SIZE = 1024  # a job's row is ~0.5 KB: a mark writes 1 KB pages, not 4 KB
+AUTOCHECKPOINT_PAGES = 1000  # SQLite's default
+
+
 class Journal:
     """The durable record of jobs: queued -> started -> printed | failed. Not thread-safe:
     the agent uses it from one worker thread only."""
@@ -140,8 +148,10 @@ class Journal:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # a new journal only (an existing one keeps its size: WAL cannot change it)
+        self._db.execute(f"PRAGMA page_size={JOURNAL_PAGE_SIZE}")
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # every commit is fsync'd
+        self._db.execute("PRAGMA synchronous=FULL")  # every commit is fsync'd, but `add`'s
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS jobs ("
             " seq INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL UNIQUE,"
@@ -151,12 +161,23 @@ class Journal:
         )
 
     def add(self, job_id: str, doc: dict[str, Any], now: float) -> tuple[str, str | None] | None:
-        """Queue a new job; for a known job_id return its (state, error) and change nothing."""
-        cur = self._db.execute(
-            "INSERT INTO jobs (job_id, doc, state, updated) VALUES (?, ?, 'queued', ?)"
-            " ON CONFLICT (job_id) DO NOTHING",
-            (job_id, msgspec.json.encode(doc), now),
-        )
+        """Queue a new job; for a known job_id return its (state, error) and change nothing.
+
+        Not fsync'd by itself: the job is not answered for until it is printed or failed,
+        and the `started` mark's fsync makes this row durable before any paper moves. No
+        checkpoint runs on this commit (one without fsyncs could let the WAL be reused before
+        the database file is on disk): the next fsync'd commit checkpoints."""
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute("PRAGMA wal_autocheckpoint=0")
+        try:
+            cur = self._db.execute(
+                "INSERT INTO jobs (job_id, doc, state, updated) VALUES (?, ?, 'queued', ?)"
+                " ON CONFLICT (job_id) DO NOTHING",
+                (job_id, msgspec.json.encode(doc), now),
+            )
+        finally:
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
         return None if cur.rowcount == 1 else self.state(job_id)
 
     def tombstone(self, job_id: str, now: float) -> None:
@@ -183,6 +204,22 @@ class Journal:
             "UPDATE jobs SET state = ?, error = ?, updated = ? WHERE job_id = ?",
             (state, error, now, job_id),
         )
+
+    def printed(self, job_id: str, now: float, then_start: str | None = None) -> None:
+        """Mark a job printed and, in the same commit (one fsync), the next one started."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self.mark(job_id, "printed", now)
+            if then_start is not None:
+                self._db.execute(
+                    "UPDATE jobs SET state = 'started', updated = ? "
+                    "WHERE job_id = ? AND state = 'queued'",
+                    (now, then_start),
+                )
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def prune(self, before: float) -> int:
         cur = self._db.execute(
@@ -242,6 +279,7 @@ class PrinterAgent:
         self._stopping = asyncio.Event()
         self._warned: set[str] = set()
         self._in_flight: QueuedJob | None = None
+        self._premarked: str | None = None  # marked started with the job printed before it
         self._pruned_at = 0.0
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -495,8 +533,10 @@ class PrinterAgent:
             try:
                 await self._read_status()
                 if not job.started:
-                    await self._db(self._journal_mark, job.job_id, "started", None)
+                    if self._premarked != job.job_id:
+                        await self._db(self._journal_mark, job.job_id, "started", None)
                     job.started = True
+                self._premarked = None
                 try:
                     await self._io(self._driver.write, data)
                 except PrinterError:
@@ -511,7 +551,9 @@ class PrinterAgent:
                 return
             finally:
                 await self._io(self._driver.close)
-        await self._db(self._journal_mark, job.job_id, "printed", None)
+        after = self._next_to_start(job)
+        await self._db(self._journal_printed, job.job_id, after)
+        self._premarked = after
         await self._prune_now_and_then()
         self._unqueue(job)
         self.printed += 1
@@ -533,6 +575,17 @@ class PrinterAgent:
             return
         with contextlib.suppress(ValueError):
             self._queue.remove(job)
+
+    def _next_to_start(self, job: QueuedJob) -> str | None:
+        """The job that will be written after `job`, if it waits already and is new."""
+        if len(self._queue) < 2 or self._queue[0] is not job:
+            return None
+        nxt = self._queue[1]
+        return None if nxt.started or nxt.cancelled else nxt.job_id
+
+    def _journal_printed(self, job_id: str, then_start: str | None) -> None:
+        if self._journal is not None:
+            self._journal.printed(job_id, self._clock.now_ms() / 1000, then_start)
 
     def _journal_mark(self, job_id: str, state: str, error: str | None) -> None:
         if self._journal is not None:

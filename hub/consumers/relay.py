@@ -55,6 +55,9 @@ class OutboxRelay:
     BATCH = 256
     MAX_PENDING = 4096
     SAVE_EVERY_S = 1.0
+    # a cursor save waits this long to share a commit (the next order's, usually): nobody
+    # waits on it, and publishing never waits on it either (it runs beside the relay)
+    SAVE_LINGER_S = 0.5
     REPLAY_S = 15.0
 
     def __init__(
@@ -131,6 +134,7 @@ class OutboxRelay:
     async def run(self) -> None:
         self.cursor = self.saved = await repos.get_cursor(self._store, self.NAME)
         last_save = self._monotonic()
+        saving: asyncio.Task[None] | None = None
         leds_synced = False
         try:
             while True:
@@ -154,12 +158,17 @@ class OutboxRelay:
                     await asyncio.sleep(0.5)
                     continue
                 due = last_save + self.SAVE_EVERY_S - self._monotonic()
-                if self.cursor != self.saved and due <= 0:
-                    await self._save_cursor()
+                if self.cursor != self.saved and due <= 0 and (saving is None or saving.done()):
+                    saving = asyncio.create_task(
+                        self._save_cursor(self.SAVE_LINGER_S), name="mqtt-relay-cursor"
+                    )
                     last_save = self._monotonic()
+                    due = self.SAVE_EVERY_S
                 if self._tailing and not self._pending:
-                    await self._idle(due if self.cursor != self.saved else None)
+                    await self._idle(max(due, 0.05) if self.cursor != self.saved else None)
         except asyncio.CancelledError:
+            if saving is not None:
+                saving.cancel()
             if self.cursor != self.saved:  # a clean stop repeats nothing
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self._save_cursor(), 1.0)
@@ -289,7 +298,7 @@ class OutboxRelay:
         data = payload if isinstance(payload, bytes) else contract.encode(payload)
         return topic, data, route.qos, route.retain
 
-    async def _save_cursor(self) -> None:
+    async def _save_cursor(self, linger_s: float = 0.0) -> None:
         """Save the cursor; a store that cannot save (disk full) only means more repeats
         after a crash, so publishing goes on and the save is tried again later."""
         seq = self.cursor
@@ -298,7 +307,7 @@ class OutboxRelay:
             await repos.set_cursor(tx, self.NAME, seq)
 
         try:
-            await self._store.write(unit)
+            await self._store.write(unit, linger_s=linger_s)
         except StoreUnavailable as exc:
             log.debug("mqtt relay: cursor %d not saved: %s", seq, exc)
             return

@@ -24,7 +24,12 @@ from hub.bus import contract
 from hub.errors import HubError
 from hub.provision.answers import DOCTOR_USER, HUB_USER, Answers
 
-AUTOSAVE_INTERVAL = 10  # seconds between persistence snapshots (SD card wear vs. loss)
+# seconds between persistence snapshots (SD card wear vs. loss). Each snapshot rewrites the
+# whole file: every retained message and every message waiting for a device that is away (up
+# to max_queued_messages each), megabytes once a bump bar is switched off for a rush; the hub
+# publishes again what a broker crash can lose (replay_after_reconnect_s, provisioned above
+# this), and devices send their status again when they reconnect
+AUTOSAVE_INTERVAL = 60
 
 
 class BrokerSetupError(HubError):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -54,6 +54,11 @@ RETRY_MS = 500  # after a publish or a store write failed
 SCREEN_CHECK_MS = 1000  # how often a station with a fallback printer is checked for a screen
 UNAVAILABLE = ("offline", "refused", "timeout", "paper_out", "cover_open", "agent_offline")
 FINAL = ("bad_document", "font_missing", "cancelled")  # the agent dropped the job for good
+# a job's "sent" and "printed" marks wait this long for company in a group commit: nobody
+# waits on them (a mark lost to a power cut only makes the job go out again, same id, and
+# the agent acks it without printing it twice), and a busy kitchen's acks then share fsyncs
+MARK_LINGER_S = 0.25
+MAX_SETTLING = 1024  # acks being saved in the background; past it the next waits its turn
 
 
 # a printer found down within this many seconds of the hub's start is warned about only if it
@@ -125,6 +130,7 @@ class Printing:
         # once the start is over
         self.start_grace_s = START_GRACE_S
         self._unwarned: dict[str, asyncio.TimerHandle] = {}
+        self._settling: set[asyncio.Task[None]] = set()  # acks and marks being saved
 
     def __repr__(self) -> str:
         down = [p for p, h in self.health.items() if not h.up]
@@ -436,13 +442,34 @@ class Printing:
     # ------------------------------------------------------------ answers and health
 
     async def on_ack(self, printer_id: str, ack: contract.PrintAck) -> None:
-        """An agent's answer about a job; `Forbidden` for a job that is not its printer's."""
+        """An agent's answer about a job; `Forbidden` for a job that is not its printer's.
+
+        The answer is saved in the background (the next ack need not wait for this one's
+        commit), in the order the acks came."""
         if printer_id not in self.printers:
             return
         await self._check_owner(printer_id, ack.job_id)
+        await self._background(self._settle(printer_id, ack), f"print-ack {ack.job_id}")
+
+    async def _background(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run `work` as a task of its own; past `MAX_SETTLING` of them, here and now."""
+        if len(self._settling) >= MAX_SETTLING:
+            await work
+            return
+        task = asyncio.create_task(work, name=name)
+        self._settling.add(task)
+        task.add_done_callback(self._settled)
+
+    def _settled(self, task: asyncio.Task[None]) -> None:
+        self._settling.discard(task)
+        exc = None if task.cancelled() else task.exception()
+        if exc is not None and not isinstance(exc, StoreUnavailable):  # StoreUnavailable: the
+            log.error("saving a print job's state failed: %r", exc)  # job goes out again
+
+    async def _settle(self, printer_id: str, ack: contract.PrintAck) -> None:
         if ack.ok:
             self._mark_up(printer_id)
-            await self._finish(ack.job_id, "printed", None)
+            await self._finish(ack.job_id, "printed", None, linger_s=MARK_LINGER_S)
             result: dict[str, Any] = {"job_id": ack.job_id, "ok": True, "status": ack.status}
         else:
             error = ack.error or "unknown"
@@ -528,7 +555,13 @@ class Printing:
         h.down_since_ms, h.reason = None, None
 
     async def _finish(
-        self, job_id: str, state: str, reason: str | None, *, printer: str | None = None
+        self,
+        job_id: str,
+        state: str,
+        reason: str | None,
+        *,
+        printer: str | None = None,
+        linger_s: float = 0.0,
     ) -> None:
         """Settle a job; with `printer`, only while the job is still that printer's."""
 
@@ -552,7 +585,7 @@ class Printing:
             if row["kind"] == "kitchen" and row["ticket_id"] is not None:
                 await self._drop_corrections(tx, int(row["ticket_id"]), row["printer"])
 
-        await self._store.write(unit)
+        await self._store.write(unit, linger_s=linger_s)
 
     async def _drop_corrections(self, tx: Tx, ticket_id: int, printer_id: str) -> None:
         """A ticket's chit that will never print takes its VOID and CHANGE chits on that
@@ -765,7 +798,11 @@ class Printing:
                         tx, job_id, state="sent", reason=row["reason"], sent_ms=now, attempt=True
                     )
 
-        await self._store.write(unit)
+        async def mark() -> None:
+            await self._store.write(unit, linger_s=MARK_LINGER_S)
+
+        # the resend times are kept here already: the next round need not wait for the mark
+        await self._background(mark(), "print-sent")
         self.sent += len(sent)
 
     async def _chit_printed(self, job: dict[str, Any]) -> bool:

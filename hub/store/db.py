@@ -288,6 +288,8 @@ class Store:
         self._queue: asyncio.Queue[tuple[Unit[Any], asyncio.Future[Any]]] = asyncio.Queue(
             queue_size
         )
+        # units that may wait for company: unit -> the monotonic time it must be committed by
+        self._linger: dict[int, float] = {}
         self._listeners: list[CommitListener] = []
         self._since: collections.deque[float] = collections.deque()  # enqueue times, queue order
         self._w: sqlite3.Connection | None = None
@@ -450,13 +452,25 @@ class Store:
         """`listener(events)` runs on the loop right after each commit, in commit order."""
         self._listeners.append(listener)
 
-    async def write(self, unit: Unit[T]) -> T:
-        """Run `unit` in the next group commit; return its result once it is on disk."""
+    async def write(self, unit: Unit[T], *, linger_s: float = 0.0) -> T:
+        """Run `unit` in the next group commit; return its result once it is on disk.
+
+        `linger_s` > 0: the unit may wait that long for other units to share its commit (one
+        fsync for all of them), for a change nobody waits on the disk for (a print job sent
+        or printed, a device's status): it is committed with the next unit that cannot wait,
+        or when its time is up, whichever comes first. Its caller is still answered only
+        after that commit."""
         if self._task is None:
             raise StoreUnavailable("the store is closed")
         fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         since = time.monotonic()
-        await self._queue.put((unit, fut))
+        if linger_s > 0:
+            self._linger[id(fut)] = since + linger_s
+        try:
+            await self._queue.put((unit, fut))
+        except BaseException:
+            self._linger.pop(id(fut), None)
+            raise
         self._since.append(since)  # in step with the queue: no await between the two
         return await fut
 
@@ -487,14 +501,40 @@ class Store:
 
     # ------------------------------------------------------------ the writer
 
+    def _take_waiting(self, batch: list[tuple[Unit[Any], asyncio.Future[Any]]]) -> None:
+        while len(batch) < self._max_batch and not self._queue.empty():
+            batch.append(self._queue.get_nowait())
+            self._since.popleft()
+
+    async def _gather(self) -> list[tuple[Unit[Any], asyncio.Future[Any]]]:
+        """The next batch: every unit waiting; if all of them may linger, more units until
+        one that cannot wait comes, the batch is full, or the first lingerer's time is up."""
+        first = await self._queue.get()
+        self._since.popleft()
+        batch = [first]
+        self._take_waiting(batch)
+        linger = self._linger
+        while len(batch) < self._max_batch:
+            due = [linger.get(id(fut)) for _, fut in batch]
+            if any(d is None for d in due):
+                break  # someone waits on the disk now
+            wait = min(d for d in due if d is not None) - time.monotonic()
+            if wait <= 0:
+                break
+            try:
+                item = await asyncio.wait_for(self._queue.get(), wait)
+            except TimeoutError:
+                break
+            self._since.popleft()
+            batch.append(item)
+            self._take_waiting(batch)
+        for _, fut in batch:
+            linger.pop(id(fut), None)
+        return batch
+
     async def _writer(self) -> None:
         while True:
-            first = await self._queue.get()
-            self._since.popleft()
-            batch = [first]
-            while len(batch) < self._max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-                self._since.popleft()
+            batch = await self._gather()
             try:
                 await self._run_batch(batch)
             except Exception:  # the writer must survive anything one batch does

@@ -12,8 +12,9 @@ import pytest
 
 from hub.bus.client import Message
 from hub.consumers.relay import OutboxRelay
+from hub.domain import events
 from hub.domain.events import OrderPlaced, TicketCreated
-from hub.store.db import Store, Tx
+from hub.store.db import Event, Store, Tx
 from tests.samples import order, ticket
 from tests.waiting import until
 
@@ -187,4 +188,42 @@ async def test_behind_counts_only_what_mqtt_is_owed(store: Store) -> None:
     await run_until_caught_up(relay, store)
     assert relay.status()["behind"] == 0
     assert ticket_seqs(broker.acked)[-1] == store.committed_seq - 1  # the ticket, not the order
+    await stop(task)
+
+
+async def test_publishing_goes_on_while_the_cursor_save_waits_for_the_writer(
+    store: Store,
+) -> None:
+    """The cursor is saved beside the relay: with the store's writer busy (a long commit,
+    an SD card's fsync), a ticket committed meanwhile still goes out at once."""
+    connected = asyncio.Event()
+    connected.set()
+    broker = ScriptedBroker(fail_calls=set())
+    relay = OutboxRelay(store, "demo", broker.publish_many, connected)
+    relay.SAVE_EVERY_S = 0.0  # every publish makes a save due
+    store.on_commit(relay.on_commit)
+    await add_tickets(store, 1)  # seq 1 (ticket) and 2 (order)
+    task = await run_until(relay, store)
+    await until(lambda: relay.saved == 2, "the relay to save its cursor")
+
+    gate = asyncio.Event()
+
+    async def hold(tx: Tx) -> None:
+        await gate.wait()  # the writer is busy until the gate opens: no save can commit
+
+    holding = asyncio.create_task(store.write(hold))
+    try:
+        for seq, i in ((3, 1), (4, 2)):  # what the store hands its listeners after a commit
+            ev = TicketCreated(ticket=ticket(i, "grill"))
+            relay.on_commit([Event(seq, ev.stream, ev.kind, ev.key, ev, events.encode(ev), "now")])
+            await until(
+                lambda seq=seq: seq in ticket_seqs(broker.acked),
+                f"ticket seq {seq} published while a cursor save waits for the writer",
+                timeout=5.0,
+            )
+        assert relay.saved == 2  # the save of 3/4 is still waiting behind the writer
+    finally:
+        gate.set()
+        await holding
+    await until(lambda: relay.saved == 4, "the cursor saved once the writer is free")
     await stop(task)

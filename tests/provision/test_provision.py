@@ -280,7 +280,7 @@ def test_the_mosquitto_template_has_no_placeholder_left(
         "password_file /etc/mosquitto/tablehub.passwd",
         "acl_file /etc/mosquitto/tablehub.acl",
         "persistence true",
-        "autosave_interval 10",
+        "autosave_interval 60",
         "max_queued_messages 10000",
         "persistent_client_expiration 7d",
         "set_tcp_nodelay true",
