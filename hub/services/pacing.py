@@ -436,16 +436,23 @@ class Pacer:
         if not waiting:
             return
         keys = {(t.order_id, t.course) for t in waiting}
+        waiting_ids = {t.id for t in waiting}
+        # the courses' tickets, grouped in one pass: a rush holds hundreds of open tickets,
+        # and a pass over all of them per course made each bump cost their square
+        groups: dict[tuple[int, str | None], list[Ticket]] = {}
+        for t in self.jobs.values():
+            key = (t.order_id, t.course)
+            if key in keys:
+                groups.setdefault(key, []).append(t)
         proj = self.projection(now, done=bumped)
-        for key in keys:
-            group = [t for t in self.jobs.values() if (t.order_id, t.course) == key]
+        for group in groups.values():
             anchors = [t for t in group if t.status == "open" and t.start_at_ms <= now]
             ends = [now if t.id == bumped.id else proj.finish_ms.get(t.id, now) for t in anchors]
             if not ends:
                 continue
             target = max(ends)
             for t in group:
-                if t in waiting:
+                if t.id in waiting_ids:
                     start = target - t.expected_s * 1000 - self.config.slack_s * 1000
                     await self._move_start(tx, t, max(now, start), target)
 
