@@ -62,6 +62,8 @@ IDLE_S = 30.0
 RATE_S = 10.0
 TARGETS = {"per_order_kb": 8.0, "idle_kb_s": 2.0, "day_mb": 50.0}
 PROCS = ("hub", "broker", "bridge")
+# every pwrite logged per process (a probe: <root>/<process>.writes, kept with --keep)
+WRITES_LOG = bool(os.environ.get("STOREDAY_WRITES"))
 
 
 def build_shim(work: Path) -> Path:
@@ -192,6 +194,7 @@ class StoreDay:
             "LD_PRELOAD": str(self.shim),
             "FSYNCSHIM_LOG": str(log),
             "FSYNCSHIM_CTL": str(ctl),
+            **({"FSYNCSHIM_WRITES": str(self.root / f"{name}.writes")} if WRITES_LOG else {}),
         }
 
     def autosave_s(self) -> int:

@@ -131,9 +131,10 @@ class OutboxTail:
         """(highest seq in the outbox, highest seq ever given out)."""
         rows = await self._all(
             "SELECT (SELECT COALESCE(MAX(seq), 0) FROM outbox), "
-            "(SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'outbox')"
+            # the hub never prunes its newest row; a rebuilt outbox keeps its mark in meta
+            "(SELECT COALESCE(MAX(CAST(value AS INTEGER)), 0) FROM meta WHERE key = 'outbox_high')"
         )
-        return int(rows[0][0]), int(rows[0][1])
+        return int(rows[0][0]), max(int(rows[0][0]), int(rows[0][1]))
 
     async def read(
         self, cursors: Mapping[str, int], limit: int, *, exclude: Iterable[int] = ()

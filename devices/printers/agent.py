@@ -154,7 +154,9 @@ class Journal:
         self._db.execute("PRAGMA synchronous=FULL")  # every commit is fsync'd, but `add`'s
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS jobs ("
-            " seq INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL UNIQUE,"
+            # seq orders the queue: a new job is numbered after every row still here (no
+            # AUTOINCREMENT: its counter in sqlite_sequence is one page more written per job)
+            " seq INTEGER PRIMARY KEY, job_id TEXT NOT NULL UNIQUE,"
             " doc BLOB NOT NULL, state TEXT NOT NULL"
             " CHECK (state IN ('queued', 'started', 'printed', 'failed', 'cancelled')),"
             " error TEXT, updated REAL NOT NULL)"

@@ -14,6 +14,8 @@
  *                                fdatasync fail (a write-back error), "ENOSPC" makes pwrite
  *                                fail (a full disk)
  *   FSYNCSHIM_MATCH  the part of a path that names the store (e.g. "tablehub.db")
+ *   FSYNCSHIM_WRITES file that gets one line per pwrite: "<ns> <offset> <count> <path>" (what
+ *                    the benchmarks attribute the bytes a process writes to, file by file)
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -140,7 +142,22 @@ static ssize_t checked_pwrite(const char *name, int fd, const void *buf, size_t 
             return -1;
         }
     }
-    return (*slot)(fd, buf, count, offset);
+    ssize_t rc = (*slot)(fd, buf, count, offset);
+    const char *writes = getenv("FSYNCSHIM_WRITES");
+    if (writes != NULL && rc > 0) {
+        char path[4096], line[4352];
+        path_of(fd, path, sizeof path);
+        int n = snprintf(line, sizeof line, "%lld %lld %zd %s\n", now_ns(), (long long)offset, rc,
+                         path);
+        if (n >= (int)sizeof line) n = (int)sizeof line - 1;
+        int out = (int)syscall(SYS_openat, AT_FDCWD, writes,
+                               O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        if (out >= 0 && n > 0) {
+            syscall(SYS_write, out, line, (size_t)n);
+            syscall(SYS_close, out);
+        }
+    }
+    return rc;
 }
 
 ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset) {

@@ -35,7 +35,7 @@ async def test_a_version_1_store_gets_the_bumped_seq_index_and_a_backup(tmp_path
 
     conn = sqlite3.connect(db)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
         assert "tickets_bumped_seq" in names
         plan = conn.execute(
@@ -83,7 +83,7 @@ async def test_a_version_2_store_gets_the_shift_tables_and_keeps_its_orders(tmp_
 
     conn = sqlite3.connect(db)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert set(shift_tables) <= tables
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
@@ -98,3 +98,114 @@ async def test_a_version_2_store_gets_the_shift_tables_and_keeps_its_orders(tmp_
         assert old.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 1
     finally:
         old.close()
+
+
+V3_OUTBOX = """CREATE TABLE outbox (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    stream     TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    created_at TEXT NOT NULL
+)"""
+V3_ACTIONS = "CREATE TABLE actions (id TEXT PRIMARY KEY, result TEXT NOT NULL, at TEXT NOT NULL)"
+
+
+def _as_version_3(db: Path, sequence: int) -> None:
+    """The store as a version 3 hub left it: 2 KB pages, the outbox numbered by AUTOINCREMENT
+    (its counter at `sequence`, past the newest row as a pruned store can have it) and the
+    staff actions as a rowid table."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        conn.execute("BEGIN")
+        for name, sql in (("outbox", V3_OUTBOX), ("actions", V3_ACTIONS)):
+            conn.execute(f"ALTER TABLE {name} RENAME TO {name}_now")
+            conn.execute(sql)
+            conn.execute(f"INSERT INTO {name} SELECT * FROM {name}_now")
+            conn.execute(f"DROP TABLE {name}_now")
+        conn.execute("UPDATE sqlite_sequence SET seq=? WHERE name='outbox'", (sequence,))
+        conn.execute("COMMIT")
+        conn.execute("PRAGMA journal_mode=DELETE")
+        conn.execute("PRAGMA page_size=2048")
+        conn.execute("VACUUM")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA user_version=3")
+    finally:
+        conn.close()
+
+
+async def test_a_version_3_store_is_rebuilt_for_fewer_pages_per_commit(tmp_path: Path) -> None:
+    """Version 4: the outbox without AUTOINCREMENT (no sqlite_sequence page in every commit)
+    and never giving a seq twice, the staff actions as one b-tree, the file in 1 KB pages;
+    every row kept, a backup of the store as it was."""
+    db = tmp_path / "hub.db"
+    async with Store(db, clock=clock) as store:
+
+        async def unit(tx: Tx) -> None:
+            tx.emit(OrderPlaced(order=order(1)))
+            tx.emit(OrderPlaced(order=order(2)))
+            await tx.execute("INSERT INTO actions(id, result, at) VALUES ('a1', '{}', 'now')")
+
+        await store.write(unit)
+    _as_version_3(db, sequence=7)  # seqs 3..7 were given out and pruned
+    check = sqlite3.connect(db)
+    assert check.execute("PRAGMA page_size").fetchone()[0] == 2048
+    check.close()
+
+    async with Store(db, clock=clock) as store:
+        assert [e.seq for e in await store.events_after(0)] == [1, 2]
+
+        async def more(tx: Tx) -> None:
+            tx.emit(OrderPlaced(order=order(3)))
+
+        await store.write(more)
+        assert [e.seq for e in await store.events_after(0)] == [1, 2, 8]
+
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == 1024
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        sql = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type='table'"))
+        assert "AUTOINCREMENT" not in sql["outbox"].upper()
+        assert "WITHOUT ROWID" in sql["actions"].upper()
+        assert conn.execute("SELECT id FROM actions").fetchall() == [("a1",)]
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        assert {"tickets_bumped_seq", "tickets_open", "orders_open"} <= indexes
+    finally:
+        conn.close()
+    kept = list(backup.backups_dir(tmp_path).iterdir())
+    assert len(kept) == 1
+    old = sqlite3.connect(kept[0])
+    try:
+        assert old.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert old.execute("SELECT seq FROM sqlite_sequence WHERE name='outbox'").fetchone() == (7,)
+    finally:
+        old.close()
+
+
+async def test_a_new_store_has_no_sequence_page_and_numbers_after_its_newest_row(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "hub.db"
+    async with Store(db, clock=clock) as store:
+
+        async def unit(tx: Tx) -> None:
+            tx.emit(OrderPlaced(order=order(1)))
+
+        await store.write(unit)
+    conn = sqlite3.connect(db)
+    try:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        assert "sqlite_sequence" not in names
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == 1024
+    finally:
+        conn.close()
+    async with Store(db, clock=clock) as store:
+
+        async def again(tx: Tx) -> None:
+            tx.emit(OrderPlaced(order=order(2)))
+
+        await store.write(again)
+        assert [e.seq for e in await store.events_after(0)] == [1, 2]

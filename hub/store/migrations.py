@@ -1,0 +1,105 @@
+"""What a version's schema changes need beyond schema.sql's additive `IF NOT EXISTS` lines:
+tables rebuilt in a new form, and the page size. Each runs on the writer's connection inside
+`Store._migrate`, after the backup of the store as it was.
+
+Version 4 is about the SD card: every page an order or a bump touches is written to the WAL
+and again to the file at a checkpoint. It takes one page off every commit that writes an
+event (the outbox's AUTOINCREMENT kept its counter in `sqlite_sequence`, a page of its own)
+and one off every staff action (a `TEXT PRIMARY KEY` rowid table is two b-trees: the rows and
+the key's index; `WITHOUT ROWID` is one), and moves the store to 1 KB pages (a commit writes
+whole pages: an order's rows and index entries fill a few hundred bytes of each).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+
+log = logging.getLogger("tablehub.store")
+
+OUTBOX_HIGH = "outbox_high"  # meta: the highest seq ever given out, kept by a rebuild
+
+_OUTBOX_V4 = """
+CREATE TABLE outbox_v4 (
+    seq        INTEGER PRIMARY KEY,
+    stream     TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+INSERT INTO outbox_v4(seq, stream, kind, key, body, created_at)
+    SELECT seq, stream, kind, key, body, created_at FROM outbox ORDER BY seq;
+DROP TABLE outbox;
+ALTER TABLE outbox_v4 RENAME TO outbox;
+"""
+
+_ACTIONS_V4 = """
+CREATE TABLE actions_v4 (
+    id     TEXT PRIMARY KEY,
+    result TEXT NOT NULL,
+    at     TEXT NOT NULL
+) WITHOUT ROWID;
+INSERT INTO actions_v4(id, result, at) SELECT id, result, at FROM actions;
+DROP TABLE actions;
+ALTER TABLE actions_v4 RENAME TO actions;
+"""
+
+
+def _table_sql(conn: sqlite3.Connection, name: str) -> str | None:
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name=?", (name,))
+    got = row.fetchone()
+    return None if got is None else str(got[0])
+
+
+def to_v4(conn: sqlite3.Connection) -> list[str]:
+    """Rebuild the outbox without AUTOINCREMENT (its high mark kept in meta) and the actions
+    as WITHOUT ROWID, in one transaction; returns what was rebuilt. A table already in the
+    new form (a new store, or a rebuild finished before a crash) is left alone."""
+    done: list[str] = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        outbox = _table_sql(conn, "outbox")
+        if outbox is not None and "AUTOINCREMENT" in outbox.upper():
+            high = conn.execute("SELECT seq FROM sqlite_sequence WHERE name='outbox'").fetchone()
+            top = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM outbox").fetchone()[0]
+            mark = max(int(high[0]) if high else 0, int(top))
+            conn.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (OUTBOX_HIGH, str(mark))
+            )
+            _script(conn, _OUTBOX_V4)
+            done.append("outbox")
+        actions = _table_sql(conn, "actions")
+        if actions is not None and "WITHOUT ROWID" not in actions.upper():
+            _script(conn, _ACTIONS_V4)
+            done.append("actions")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return done
+
+
+def _script(conn: sqlite3.Connection, sql: str) -> None:
+    """Statements one by one (executescript would commit the open transaction first)."""
+    for stmt in sql.split(";"):
+        if stmt.strip():
+            conn.execute(stmt)
+
+
+def page_size(conn: sqlite3.Connection, size: int) -> bool:
+    """Rewrite the store in `size`-byte pages (VACUUM, which a WAL store can do only out of WAL
+    mode); False when it already has them. Runs once, at the upgrade that asks for it: the
+    whole file is written once so that every commit after it writes less."""
+    current = int(conn.execute("PRAGMA page_size").fetchone()[0])
+    if current == size:
+        return False
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.execute("PRAGMA journal_mode=DELETE")
+    try:
+        conn.execute(f"PRAGMA page_size={int(size)}")
+        conn.execute("VACUUM")
+    finally:
+        conn.execute("PRAGMA journal_mode=WAL")
+    log.info("store rewritten in %d-byte pages (was %d)", size, current)
+    return True
