@@ -1,4 +1,4 @@
--- tablehub store, schema version 4 (2 added tickets_bumped_seq; 3 added corrections, check_splits, payments, quotes, tickets_held, stock, reservations, waitlist and seatings; 4 made the outbox's seq a plain key and actions one b-tree, in 1 KB pages: fewer pages written per order and per bump, see hub/store/migrations.py). The store is the truth; the outbox is the only road out.
+-- tablehub store, schema version 4 (2 added tickets_bumped_seq; 3 added corrections, check_splits, payments, quotes, tickets_held, stock, reservations, waitlist and seatings; 4 made the outbox's seq a plain key, in 1 KB pages: fewer pages written per order and per bump, see hub/store/migrations.py). The store is the truth; the outbox is the only road out.
 
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -77,7 +77,7 @@ CREATE TABLE IF NOT EXISTS actions (
     id     TEXT PRIMARY KEY,
     result TEXT NOT NULL,
     at     TEXT NOT NULL
-) WITHOUT ROWID;  -- one b-tree, not a table and its key's index: one page less per action
+);
 
 CREATE TABLE IF NOT EXISTS staff_tokens (
     id         TEXT PRIMARY KEY,

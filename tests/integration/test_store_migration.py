@@ -108,17 +108,15 @@ V3_OUTBOX = """CREATE TABLE outbox (
     body       TEXT NOT NULL,
     created_at TEXT NOT NULL
 )"""
-V3_ACTIONS = "CREATE TABLE actions (id TEXT PRIMARY KEY, result TEXT NOT NULL, at TEXT NOT NULL)"
 
 
 def _as_version_3(db: Path, sequence: int) -> None:
     """The store as a version 3 hub left it: 2 KB pages, the outbox numbered by AUTOINCREMENT
-    (its counter at `sequence`, past the newest row as a pruned store can have it) and the
-    staff actions as a rowid table."""
+    (its counter at `sequence`, past the newest row as a pruned store can have it)."""
     conn = sqlite3.connect(db, isolation_level=None)
     try:
         conn.execute("BEGIN")
-        for name, sql in (("outbox", V3_OUTBOX), ("actions", V3_ACTIONS)):
+        for name, sql in (("outbox", V3_OUTBOX),):
             conn.execute(f"ALTER TABLE {name} RENAME TO {name}_now")
             conn.execute(sql)
             conn.execute(f"INSERT INTO {name} SELECT * FROM {name}_now")
@@ -136,7 +134,7 @@ def _as_version_3(db: Path, sequence: int) -> None:
 
 async def test_a_version_3_store_is_rebuilt_for_fewer_pages_per_commit(tmp_path: Path) -> None:
     """Version 4: the outbox without AUTOINCREMENT (no sqlite_sequence page in every commit)
-    and never giving a seq twice, the staff actions as one b-tree, the file in 1 KB pages;
+    and never giving a seq twice, the file in 1 KB pages;
     every row kept, a backup of the store as it was."""
     db = tmp_path / "hub.db"
     async with Store(db, clock=clock) as store:
@@ -168,7 +166,6 @@ async def test_a_version_3_store_is_rebuilt_for_fewer_pages_per_commit(tmp_path:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         sql = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type='table'"))
         assert "AUTOINCREMENT" not in sql["outbox"].upper()
-        assert "WITHOUT ROWID" in sql["actions"].upper()
         assert conn.execute("SELECT id FROM actions").fetchall() == [("a1",)]
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}

@@ -9,8 +9,7 @@ on a growing table is a full read when it is
 - `SCAN <table> USING INDEX <i>` unless `<i>` is a partial index over live rows only
   (`LIVE_INDEXES`: open tickets, open orders, open calls, pending jobs, open checks); a
   partial index such as tickets_bumped still holds every ticket ever bumped,
-- `SEARCH <table>` with no index (`USING PRIMARY KEY` is a WITHOUT ROWID table's own key):
-  SQLite's MIN/MAX shortcut, O(log n) only on the
+- `SEARCH <table>` with no index: SQLite's MIN/MAX shortcut, O(log n) only on the
   INTEGER PRIMARY KEY (the outbox's seq) and a full read on any other column,
 - an automatic index (built from the whole table on each run).
 
@@ -56,7 +55,7 @@ PRUNE = {"lo": 1, "upto": 5000, "cutoff": "2026-05-25T12:00:00.000Z", "keep": KE
 _STEP = re.compile(
     r"^(?P<op>SCAN|SEARCH) (?:TABLE )?(?P<table>\w+)(?: AS (?P<alias>\w+))?"
     r"(?P<using> USING (?:(?:COVERING |AUTOMATIC (?:PARTIAL )?(?:COVERING )?)?INDEX "
-    r"(?P<index>\w+)|INTEGER PRIMARY KEY|PRIMARY KEY))?"
+    r"(?P<index>\w+)|INTEGER PRIMARY KEY))?"
 )
 
 
