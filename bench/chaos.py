@@ -67,6 +67,7 @@ from bench.procs import (
 )
 from bench.run import machine, run_loadgen
 from hub.ops.mosquitto import Mosquitto, free_port
+from plumbing.packed import unpack
 
 RESULTS = REPO / "bench" / "results"
 SCENARIOS = (
@@ -758,7 +759,10 @@ def cloud_check(ctx: Ctx) -> dict[str, Any]:
         r[0]
         for r in hub_rows
         if r[0] in cloud_map
-        and (r[1:4] != cloud_map[r[0]][1:4] or json.loads(r[4]) != json.loads(cloud_map[r[0]][4]))
+        and (
+            r[1:4] != cloud_map[r[0]][1:4]
+            or json.loads(unpack(r[4])) != json.loads(cloud_map[r[0]][4])
+        )
     ]
     expected = checker.check_cloud(ctx.every, ctx.routing, (r[2:5] for r in cloud_rows))
     result = {

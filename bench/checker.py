@@ -40,6 +40,7 @@ from typing import Any
 import aiohttp
 
 from bench.printers import Chit
+from plumbing.packed import unpack
 
 Lines = tuple[tuple[str, int], ...]  # (item, qty) per line, in order
 
@@ -137,7 +138,7 @@ def read_store(db: Path, prefix: str) -> StoreView:
             "SELECT id, idempotency_key, table_id, body FROM orders WHERE idempotency_key LIKE ?",
             (prefix + "%",),
         ):
-            orders[key].append((int(oid), str(table), _lines(json.loads(body)["lines"])))
+            orders[key].append((int(oid), str(table), _lines(json.loads(unpack(body))["lines"])))
         ids = [o[0] for v in orders.values() for o in v]
         tickets: dict[int, list[tuple[int, str, Lines]]] = defaultdict(list)
         for chunk in range(0, len(ids), 500):
@@ -147,7 +148,7 @@ def read_store(db: Path, prefix: str) -> StoreView:
                 f"SELECT id, order_id, station, body FROM tickets WHERE order_id IN ({marks})",
                 part,
             ):
-                items = _lines(json.loads(body)["items"])
+                items = _lines(json.loads(unpack(body))["items"])
                 tickets[int(oid)].append((int(tid), str(station), items))
         dup_keys = conn.execute(
             "SELECT COUNT(*) FROM (SELECT table_id, idempotency_key FROM orders "

@@ -39,6 +39,7 @@ from hub.domain.pacing import percentile
 from hub.ops.menu_file import demo_menu
 from hub.services import staff
 from plumbing.clock import iso_from_ms
+from plumbing.packed import unpack
 
 REPO = Path(__file__).resolve().parent.parent
 START_MS = 1_780_000_000_000 // 3_600_000 * 3_600_000  # an hour's start, 2026
@@ -207,7 +208,7 @@ class Shift:
                 "SELECT id, order_id, body FROM tickets ORDER BY id"
             )
         for r in rows:
-            self.k.course_of[int(r[0])] = (int(r[1]), json.loads(r[2]).get("course"))
+            self.k.course_of[int(r[0])] = (int(r[1]), json.loads(unpack(r[2])).get("course"))
         return self._results(quotes, time.monotonic() - t0, steps)
 
     async def _day(self, pending: list[Any], tokens: dict[str, str], day: int, t0: float) -> int:

@@ -15,7 +15,7 @@ A store box's bridge config (TOML), with the defaults::
     batch_max_events = 500
     batch_max_bytes = 262144          # uncompressed JSON of the events
     batch_max_age_ms = 1000           # how long a lone event may wait for company
-    backlog_budget_bytes = 2147483648 # over it, unsent telemetry is shed oldest first
+    backlog_budget_bytes = 2147483648 # stored bytes; over it, unsent telemetry is shed first
     retention_hours = 168             # how long acknowledged outbox rows are kept
     hub_url = "http://127.0.0.1:8080" # the down-link hands menus to this hub ("" = off)
     hub_admin_token_file = "/etc/tablehub/secrets/bridge-admin-token"  # mode 0600

@@ -28,6 +28,7 @@ import aiosqlite
 
 from cloud_bridge.errors import HubDbReplaced, HubDbUnavailable
 from plumbing.outbox import LANES, PRIORITY, TELEMETRY, lane_of
+from plumbing.packed import unpack
 
 # per-row bytes the budget adds to the JSON body: kind, key, timestamps, row header
 ROW_OVERHEAD = 64
@@ -38,7 +39,8 @@ _COLS = "seq, stream, kind, key, CAST(body AS BLOB), created_at"
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """One outbox row; `body` is its JSON text as stored, never decoded by the bridge."""
+    """One outbox row; `body` is its JSON text (unpacked as `plumbing.packed` stored it),
+    never decoded by the bridge."""
 
     seq: int
     stream: str
@@ -70,7 +72,7 @@ class Snapshot:
 
 
 def _row(r: sqlite3.Row) -> Row:
-    return Row(int(r[0]), str(r[1]), str(r[2]), str(r[3]), bytes(r[4]), str(r[5]))
+    return Row(int(r[0]), str(r[1]), str(r[2]), str(r[3]), unpack(r[4]), str(r[5]))
 
 
 def _excluded(exclude: Iterable[int]) -> str:

@@ -136,7 +136,7 @@ async def retable_order(tx: Tx, order_id: int, table: TableRef) -> list[int]:
     body = repos.order_body(row)
     body = repos.OrderBody(table, body.lines, body.entered_by)
     await tx.execute(
-        "UPDATE orders SET body=?, updated_at=? WHERE id=?", (repos.dumps(body), tx.now, order_id)
+        "UPDATE orders SET body=?, updated_at=? WHERE id=?", (repos.packs(body), tx.now, order_id)
     )
     ids = []
     for trow in await repos.tx_tickets_of_order(tx, order_id):

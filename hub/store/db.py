@@ -43,6 +43,7 @@ from hub.domain import events
 from hub.domain.events import HubEvent
 from hub.errors import HubError, StoreUnavailable
 from hub.store import backup, migrations
+from plumbing.packed import pack, unpack
 
 log = logging.getLogger("tablehub.store")
 
@@ -509,12 +510,7 @@ class Store:
             "ORDER BY seq LIMIT ?",
             (seq, limit),
         )
-        return [
-            _read_back(
-                r[0], r[1], r[2], r[3], r[4] if isinstance(r[4], bytes) else r[4].encode(), r[5]
-            )
-            for r in rows
-        ]
+        return [_read_back(r[0], r[1], r[2], r[3], unpack(r[4]), r[5]) for r in rows]
 
     # ------------------------------------------------------------ the writer
 
@@ -615,7 +611,7 @@ class Store:
         conn.executemany(
             "INSERT INTO outbox(seq, stream, kind, key, body, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            [(e.seq, e.stream, e.kind, e.key, e.body.decode(), e.created_at) for e in committed],
+            [(e.seq, e.stream, e.kind, e.key, pack(e.body), e.created_at) for e in committed],
         )
 
     async def _commit_failed(

@@ -23,6 +23,7 @@ import asyncpg
 import pytest
 
 from hub.ops.mosquitto import free_port
+from plumbing.packed import unpack
 from tests.bridge.conftest import STORE, scratch_database
 
 BANNER_TIMEOUT_S = 40.0
@@ -120,7 +121,7 @@ def order_rows(db: Path, order_id: int) -> list[tuple[int, str, str, str, Any]]:
         ).fetchall()
     finally:
         conn.close()
-    return [(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+    return [(r[0], r[1], r[2], r[3], json.loads(unpack(r[4]))) for r in rows]
 
 
 async def poll(check: Any, *, timeout: float, what: str) -> Any:

@@ -31,6 +31,7 @@ from hub.ops.mosquitto import Mosquitto
 from hub.services import staff
 from hub.services.devices import Devices
 from hub.store.db import Tx
+from plumbing.packed import unpack
 from tests.bridge.conftest import (
     STORE,
     Receiver,
@@ -367,7 +368,7 @@ async def test_stable_scale_readings_become_telemetry_rate_limited(
         "ORDER BY seq",
         ("deli-1",),
     )
-    got = [(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+    got = [(r[0], r[1], r[2], json.loads(unpack(r[3]))) for r in rows]
     assert got == [
         ("telemetry", "scale.reading", "deli-1", {"scale": "deli-1", "grams": 512, "stable": True})
     ]
