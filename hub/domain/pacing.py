@@ -15,7 +15,7 @@ from __future__ import annotations
 import heapq
 import statistics
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 # ---------------------------------------------------------------- courses
@@ -69,6 +69,7 @@ class PrepModel:
     _all: dict[tuple[str, str], deque[float]] = field(default_factory=dict)
     _ratio: dict[str, deque[float]] = field(default_factory=dict)
     _cache: dict[tuple[str, str, int], float | None] = field(default_factory=dict)
+    _over: dict[str, deque[float]] = field(default_factory=dict)
 
     def observe(self, item: str, station: str, hour: int, seconds: float) -> None:
         """A ticket of this one item took `seconds`."""
@@ -84,6 +85,22 @@ class PrepModel:
         the menu's times are off at this station, for items not learnt yet."""
         if 0 < seconds < 6 * 3600 and menu_s > 0:
             self._ratio.setdefault(station, deque(maxlen=4 * self.window)).append(seconds / menu_s)
+
+    def observe_ticket(self, station: str, seconds: float, expected_s: int) -> None:
+        """A ticket expected to take `expected_s` took `seconds`: what a station's queue
+        drains at. Expected times are typical (median) times; a queue drains at the mean, and
+        the mean holds the cook called away and the ticket of two long dishes."""
+        if 0 < seconds < 6 * 3600 and expected_s > 0:
+            got = self._over.setdefault(station, deque(maxlen=5 * self.window))
+            got.append(min(3.0, seconds / expected_s))
+
+    def queue_factor(self, station: str) -> float:
+        """How much longer than expected the station's tickets take on average (1.0 until
+        it has `min_station` of them), 0.8 to 1.5."""
+        got = self._over.get(station, ())
+        if len(got) < self.min_station:
+            return 1.0
+        return min(1.5, max(0.8, statistics.fmean(got)))
 
     def station_ratio(self, station: str) -> float:
         got = self._ratio.get(station, ())
@@ -145,6 +162,7 @@ class Job:
     order_id: int = 0
     held: bool = False
     fired_ms: int = 0  # its place in the station's order (0: its ready_ms)
+    started_ms: int = 0  # a cook said they started it then (0: not said)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +196,18 @@ class Projection:
         _schedule(self.now_ms, jobs, heap, {}, starts)
         return {j.ticket_id: starts[j.ticket_id] for j in new}
 
+    def start_if_ready(self, station: str, ticket_id: int, work_s: int, fired_ms: int) -> int:
+        """When a job of `station` would start were it ready now: its place among the
+        station's queue is by when it was fired, whatever its paced start."""
+        probe = Job(ticket_id, station, self.now_ms, work_s, fired_ms=fired_ms)
+        others = [j for j in self.jobs.get(station, ()) if j.ticket_id != ticket_id]
+        if len(others) > RESIMULATE_MAX:
+            return self.now_ms
+        heap = list(self.cooks_free.get(station) or [self.now_ms - 10**9])
+        starts: dict[int, int] = {}
+        _schedule(self.now_ms, sorted([*others, probe], key=_by_ready), heap, {}, starts)
+        return max(self.now_ms, starts[ticket_id])
+
     def station_wait_s(self, station: str, now_ms: int) -> int:
         """How long a ticket sent now would wait for a cook."""
         probe = Job(-1, station, now_ms, 60, fired_ms=now_ms + 1)
@@ -194,12 +224,15 @@ def project(
     jobs: Iterable[Job],
     parallel: Mapping[str, int],
     freed: Mapping[str, Sequence[int]] | None = None,
+    live: Collection[str] = (),
 ) -> Projection:
     """When each job should be done. Every station's cooks work as its screen asks: a free
     cook takes, of the tickets that may start, the one fired first (a paced ticket whose
-    time has come goes before those fired after it). A cook is free from its last bump
-    (`freed`, the station's recent bump times); a job under way is done at its expected
-    time or, past it, a little later."""
+    time has come goes before those fired after it). A job a cook said they started holds
+    a cook until its expected time (or, past it, a little longer); the other cooks are free
+    from their last bumps (`freed`, the station's recent bump times). At a `live` station
+    (its cooks say when they start) a job not started starts now at the earliest; elsewhere
+    it may already be under way, on a cook free since a bump."""
     by_station: dict[str, list[Job]] = {}
     for j in jobs:
         by_station.setdefault(j.station, []).append(j)
@@ -208,10 +241,23 @@ def project(
     free_after: dict[str, list[int]] = {}
     for station in set(by_station) | set(parallel):
         c = max(1, parallel.get(station, 1))
-        recent = list((freed or {}).get(station, ()))[-c:]
-        heap = sorted(recent + [now_ms - 10**9] * (c - len(recent)))
+        waiting: list[Job] = []
+        busy: list[int] = []
+        for j in by_station.get(station, ()):
+            if j.started_ms:
+                done = j.started_ms + j.work_s * 1000
+                finish[j.ticket_id] = done if done > now_ms else now_ms + _overdue_s(j.work_s) * 1000
+                busy.append(finish[j.ticket_id])
+            else:
+                waiting.append(j)
+        busy = sorted(busy)[-c:]  # more started than cooks: the last to end frees a cook
+        n_free = c - len(busy)
+        recent = list((freed or {}).get(station, ()))[-n_free:] if n_free else []
+        heap = sorted(busy + recent + [now_ms - 10**9] * (n_free - len(recent)))
+        if station in live:
+            heap = [max(t, now_ms) for t in heap]
         cooks_free[station] = list(heap)
-        by_station[station] = sorted(by_station.get(station, ()), key=_by_ready)
+        by_station[station] = sorted(waiting, key=_by_ready)
         _schedule(now_ms, by_station[station], heap, finish, {})
         free_after[station] = [max(t, now_ms) for t in heap]
     return Projection(now_ms, finish, by_station, cooks_free, free_after)
@@ -318,6 +364,77 @@ def pace(
         start = min(lines.values(), default=now_ms)
         out.append(Paced(t.ticket_id, start, due, t.work_s, lines))
     return out
+
+
+# ---------------------------------------------------------------- pacing on the cooks' starts
+
+
+@dataclass(frozen=True, slots=True)
+class CourseTicket:
+    """A fired ticket of a course as re-pacing sees it: what it takes, when it was planned
+    to start, and when a cook started it (0: not yet)."""
+
+    ticket_id: int
+    expected_s: int
+    start_at_ms: int = 0
+    started_ms: int = 0
+
+
+def anchor_of(tickets: Sequence[CourseTicket]) -> CourseTicket | None:
+    """The course's anchor: its longest ticket (the first of equals)."""
+    return min(tickets, key=lambda t: (-t.expected_s, t.ticket_id), default=None)
+
+
+def course_target(
+    now_ms: int, tickets: Sequence[CourseTicket], earliest_ms: Mapping[int, int] | None = None
+) -> int:
+    """When a course should land, as its cooks' starts say: the latest of the started
+    tickets' ends (start + expected time) and the earliest ends of those not started (from
+    `earliest_ms`, when their station's queue lets a cook take them, else now; plus their
+    time). The anchor started: its end; started late: later by as much; a ticket started
+    before its time: the others follow it; a station that cannot take its ticket in time:
+    the others wait for it."""
+    earliest = earliest_ms or {}
+    ends = [
+        (t.started_ms or max(now_ms, earliest.get(t.ticket_id, now_ms))) + t.expected_s * 1000
+        for t in tickets
+    ]
+    return max(ends, default=now_ms)
+
+
+def repace_on_start(
+    now_ms: int,
+    tickets: Sequence[CourseTicket],
+    lead_ms: Mapping[int, int] | None = None,
+    *,
+    earliest_ms: Mapping[int, int] | None = None,
+    due_ms: int = 0,
+    late_ms: int = 15_000,
+) -> dict[int, tuple[int, int]]:
+    """New (start_at_ms, due_ms) of a course's tickets not started yet, so that they end with
+    the course's target (`course_target`); `lead_ms`: how much earlier each is shown as
+    startable, for the wait for a free cook at its station. While no ticket is started the
+    course keeps its plan (`due_ms`) unless its anchor is late to start (its start more than
+    `late_ms` past) or a station cannot take its ticket in time for it (`earliest_ms`)."""
+    if not tickets:
+        return {}
+    anchor = anchor_of(tickets)
+    assert anchor is not None
+    started = [t for t in tickets if t.started_ms]
+    target = course_target(now_ms, tickets, earliest_ms)
+    anchor_late = not anchor.started_ms and anchor.start_at_ms + late_ms < now_ms
+    behind = bool(due_ms) and target > due_ms + late_ms
+    if not started and not anchor_late and not behind:
+        return {}
+    lead = lead_ms or {}
+    return {
+        t.ticket_id: (
+            max(now_ms, target - t.expected_s * 1000 - lead.get(t.ticket_id, 0)),
+            target,
+        )
+        for t in tickets
+        if not t.started_ms
+    }
 
 
 # ---------------------------------------------------------------- quotes

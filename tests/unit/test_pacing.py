@@ -133,3 +133,65 @@ def test_quote_errors_are_percentiles_of_the_absolute_error() -> None:
     stats = pc.error_stats([-60, 30, 120, -300, 10])
     assert stats == {"count": 5, "p50_s": 60, "p90_s": 300, "mean_s": -40.0}
     assert pc.error_stats([])["p50_s"] is None
+
+
+# ---------------------------------------------------------------- pacing on the cooks' starts
+
+T0 = 1_000_000_000
+
+
+def test_the_anchor_started_times_the_others_to_end_with_it() -> None:
+    steak = pc.CourseTicket(1, 600, start_at_ms=T0, started_ms=T0 + 20_000)  # 20 s late
+    salad = pc.CourseTicket(2, 180, start_at_ms=T0 + 420_000)
+    assert pc.anchor_of([salad, steak]) == steak
+    plan = pc.repace_on_start(T0 + 20_000, [steak, salad], {2: 30_000})
+    due = T0 + 20_000 + 600_000
+    assert plan == {2: (due - 180_000 - 30_000, due)}  # started 30 s early for a free cook
+
+
+def test_an_anchor_late_to_start_takes_the_others_with_it_and_on_time_nothing_moves() -> None:
+    steak = pc.CourseTicket(1, 600, start_at_ms=T0)
+    salad = pc.CourseTicket(2, 180, start_at_ms=T0 + 420_000)
+    assert pc.repace_on_start(T0 + 10_000, [steak, salad]) == {}  # within 15 s: the plan holds
+    now = T0 + 90_000  # a minute and a half late, not started
+    plan = pc.repace_on_start(now, [steak, salad])
+    assert plan[2] == (now + 420_000, now + 600_000)
+    assert plan[1] == (now, now + 600_000)
+
+
+def test_a_ticket_started_before_its_time_is_followed_by_the_others() -> None:
+    steak = pc.CourseTicket(1, 600, start_at_ms=T0 + 60_000)
+    noodles = pc.CourseTicket(2, 500, start_at_ms=T0 + 160_000, started_ms=T0)  # out of plan
+    plan = pc.repace_on_start(T0, [steak, noodles])
+    # the steak cannot end with the noodles (T0 + 500 s): it starts now, the course lands
+    # when the steak can
+    assert plan == {1: (T0, T0 + 600_000)}
+
+
+def test_a_station_that_cannot_take_its_ticket_in_time_holds_the_anchor_back() -> None:
+    steak = pc.CourseTicket(1, 600, start_at_ms=T0 + 30_000)
+    noodles = pc.CourseTicket(2, 500, start_at_ms=T0 + 130_000)
+    due = T0 + 630_000
+    # the wok's queue lets a cook take the noodles only at T0 + 400 s
+    plan = pc.repace_on_start(T0, [steak, noodles], earliest_ms={2: T0 + 400_000}, due_ms=due)
+    assert plan == {1: (T0 + 300_000, T0 + 900_000), 2: (T0 + 400_000, T0 + 900_000)}
+    # a queue that makes it in time changes nothing
+    plan = pc.repace_on_start(T0, [steak, noodles], earliest_ms={2: T0 + 120_000}, due_ms=due)
+    assert plan == {}
+
+
+def test_started_tickets_hold_their_cooks_and_unstarted_ones_wait_for_now_at_a_live_station() -> (
+    None
+):
+    now = T0 + 100_000
+    jobs = [
+        pc.Job(1, "grill", T0, 300, started_ms=T0),  # ends T0 + 300 s
+        pc.Job(2, "grill", T0, 120, fired_ms=T0 + 1),  # may start, not started
+    ]
+    # two cooks: one on ticket 1, the other last bumped at T0 (free since, by the bumps)
+    by_bumps = pc.project(now, jobs, {"grill": 2}, {"grill": [T0]})
+    assert by_bumps.finish_ms[2] == T0 + 120_000  # thought under way since the bump
+    live = pc.project(now, jobs, {"grill": 2}, {"grill": [T0]}, live={"grill"})
+    assert live.finish_ms[1] == T0 + 300_000
+    assert live.finish_ms[2] == now + 120_000  # a cook takes it now at the earliest
+    assert live.start_if_ready("grill", 3, 60, T0 + 2) == now + 120_000  # the next cook free
