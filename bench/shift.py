@@ -170,7 +170,12 @@ class Shift:
         # the measured lunches: the first with the seed, the next ones with seeds after it
         self.lunches = [
             arrivals(
-                args.minutes, args.peak, args.seed + d, self.doc, START_MS + d * DAY, 1 + TABLES_A_DAY * (d + 1)
+                args.minutes,
+                args.peak,
+                args.seed + d,
+                self.doc,
+                START_MS + d * DAY,
+                1 + TABLES_A_DAY * (d + 1),
             )
             for d in range(max(1, getattr(args, "days", 1)))
         ]

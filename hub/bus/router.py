@@ -124,7 +124,9 @@ class Router:
                     ticket = await self._kitchen.next_to_start(station)
                     if ticket is None:
                         return
-                await self._kitchen.start(ticket, action_id, station=station, by=f"bump bar {station}")
+                await self._kitchen.start(
+                    ticket, action_id, station=station, by=f"bump bar {station}"
+                )
             elif msg.action == "recall":
                 await self._kitchen.recall(msg.ticket, station=station, action_id=action_id)
             else:

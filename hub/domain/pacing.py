@@ -246,7 +246,9 @@ def project(
         for j in by_station.get(station, ()):
             if j.started_ms:
                 done = j.started_ms + j.work_s * 1000
-                finish[j.ticket_id] = done if done > now_ms else now_ms + _overdue_s(j.work_s) * 1000
+                finish[j.ticket_id] = (
+                    done if done > now_ms else now_ms + _overdue_s(j.work_s) * 1000
+                )
                 busy.append(finish[j.ticket_id])
             else:
                 waiting.append(j)

@@ -110,7 +110,9 @@ class Kitchen:
                     ticket = await repos.tx_ticket(tx, ticket_id)
                     assert ticket is not None
                     return ticket
-                await repos.update_ticket_body(tx, ticket_id, replace(got, started_ms=self._now_ms()))
+                await repos.update_ticket_body(
+                    tx, ticket_id, replace(got, started_ms=self._now_ms())
+                )
                 ticket = await repos.tx_ticket(tx, ticket_id)
                 assert ticket is not None
                 tx.emit(TicketStarted(ticket=ticket, by=by))
