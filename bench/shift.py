@@ -223,10 +223,11 @@ class Shift:
                     self.k.took_at.clear()
                 steps += await self._day(list(orders), tokens, day, t0)
             quotes = await hub.services.store.read_all(
-                "SELECT quoted_ms, ready_by_ms, ready_ms FROM quotes WHERE quoted_ms >= ? "
-                "ORDER BY quoted_ms",
+                "SELECT quoted_ms, ready_by_ms, ready_ms, order_id, tickets FROM quotes "
+                "WHERE quoted_ms >= ? ORDER BY quoted_ms",
                 (START_MS,),
             )
+            self.quote_rows = [tuple(q) for q in quotes]
             rows = await hub.services.store.read_all(
                 "SELECT id, order_id, body, station FROM tickets ORDER BY id"
             )
@@ -322,7 +323,7 @@ class Shift:
                 raise RuntimeError(f"start refused: {r.status} {await r.text()}")
 
     def _results(self, quotes: list[Any], wall_s: float, steps: int) -> dict[str, Any]:
-        done = [(int(q), int(by), int(r)) for q, by, r in quotes if r is not None]
+        done = [(int(q[0]), int(q[1]), int(q[2])) for q in quotes if q[2] is not None]
         errors = [abs(r - by) / 1000 for _, by, r in done]
         long_q = [abs(r - by) / 1000 for q, by, r in done if by - q > 15 * 60_000]
         groups: dict[tuple[int, str | None], list[tuple[int, bool]]] = {}

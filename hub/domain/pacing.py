@@ -336,12 +336,16 @@ def pace(
     """Start times for the tickets of one fired course. Each station takes a new ticket when
     its next cook is free (`projection`); the course's target is the latest of those finishes,
     and every ticket (every line) starts so that it ends at the target (`slack_ms` early: a
-    cook busy at its time then still makes it). `together` False: all start now (everything
-    fired at once), each due when its own station can make it."""
+    cook busy at its time then still makes it). A ticket whose station's queue holds it back
+    that long anyway may start now: held back from its queue, the tickets fired after it would
+    take its cooks first (a station takes them in the order they were fired), and it would
+    fall behind them. `together` False: all start now (everything fired at once), each due
+    when its own station can make it."""
     ready = {t.ticket_id: now_ms for t in tickets}
     ends: dict[int, int] = {}
+    first: dict[int, int] = {}  # when each would start, may it start now
     target = now_ms
-    for _ in range(3 if together else 1):
+    for step in range(3 if together else 1):
         # where each ticket would start among the known queue, starting when asked; then
         # ask each to start so that all end together, and look again (a cook may be busy)
         by_station: dict[str, list[Job]] = {}
@@ -351,18 +355,29 @@ def pace(
         starts: dict[int, int] = {}
         for station, new in by_station.items():
             starts.update(projection.place(station, new))
+        if step == 0:
+            first = dict(starts)
         ends = {t.ticket_id: starts[t.ticket_id] + t.work_s * 1000 for t in tickets}
         if max(ends.values(), default=now_ms) == target:
             break
         target = max(ends.values(), default=now_ms)
-        ready = {t.ticket_id: max(now_ms, target - t.work_s * 1000 - slack_ms) for t in tickets}
+        ready = {
+            t.ticket_id: (
+                now_ms
+                if first[t.ticket_id] >= target - t.work_s * 1000 - slack_ms
+                else max(now_ms, target - t.work_s * 1000 - slack_ms)
+            )
+            for t in tickets
+        }
     out = []
     for t in tickets:
         due = target if together else ends[t.ticket_id]
-        lines = {
-            ln.key: (max(now_ms, due - ln.prep_s * 1000 - slack_ms) if together else now_ms)
-            for ln in t.lines
-        }
+        if not together:
+            lines = {ln.key: now_ms for ln in t.lines}
+        elif ready[t.ticket_id] == now_ms:  # may start now: its lines from its longest
+            lines = {ln.key: now_ms + (t.work_s - ln.prep_s) * 1000 for ln in t.lines}
+        else:
+            lines = {ln.key: max(now_ms, due - ln.prep_s * 1000 - slack_ms) for ln in t.lines}
         start = min(lines.values(), default=now_ms)
         out.append(Paced(t.ticket_id, start, due, t.work_s, lines))
     return out
@@ -429,14 +444,16 @@ def repace_on_start(
     if not started and not anchor_late and not behind:
         return {}
     lead = lead_ms or {}
-    return {
-        t.ticket_id: (
-            max(now_ms, target - t.expected_s * 1000 - lead.get(t.ticket_id, 0)),
-            target,
-        )
-        for t in tickets
-        if not t.started_ms
-    }
+    earliest = earliest_ms or {}
+    out = {}
+    for t in tickets:
+        if t.started_ms:
+            continue
+        start = target - t.expected_s * 1000 - lead.get(t.ticket_id, 0)
+        if earliest.get(t.ticket_id, now_ms) >= start:
+            start = now_ms  # its station's queue holds it back that long: it may start now
+        out[t.ticket_id] = (max(now_ms, start), target)
+    return out
 
 
 # ---------------------------------------------------------------- quotes

@@ -123,7 +123,10 @@ def test_a_course_is_paced_to_land_together_and_fired_at_once_it_does_not() -> N
     # the wok is busy for 10 min: its 5 minutes end at 15; the grill's 12 must start at 3
     assert paced[1].due_ms == paced[2].due_ms == 900_000
     assert paced[1].start_at_ms == 180_000
-    assert paced[2].start_at_ms == 600_000
+    # the wok's queue holds its ticket back until 10 anyway: it may start now, keeping its
+    # place (held back, tickets fired after it would take the wok's cook first)
+    assert paced[2].start_at_ms == 0
+    assert paced[2].line_start_ms == {1: 0}
     at_once = {p.ticket_id: p for p in pc.pace(0, course, proj, together=False)}
     assert at_once[1].start_at_ms == at_once[2].start_at_ms == 0
     assert at_once[1].due_ms == 720_000
@@ -174,7 +177,8 @@ def test_a_station_that_cannot_take_its_ticket_in_time_holds_the_anchor_back() -
     due = T0 + 630_000
     # the wok's queue lets a cook take the noodles only at T0 + 400 s
     plan = pc.repace_on_start(T0, [steak, noodles], earliest_ms={2: T0 + 400_000}, due_ms=due)
-    assert plan == {1: (T0 + 300_000, T0 + 900_000), 2: (T0 + 400_000, T0 + 900_000)}
+    # the steak waits for it; the noodles may start now (the queue holds them back anyway)
+    assert plan == {1: (T0 + 300_000, T0 + 900_000), 2: (T0, T0 + 900_000)}
     # a queue that makes it in time changes nothing
     plan = pc.repace_on_start(T0, [steak, noodles], earliest_ms={2: T0 + 120_000}, due_ms=due)
     assert plan == {}
@@ -195,3 +199,17 @@ def test_started_tickets_hold_their_cooks_and_unstarted_ones_wait_for_now_at_a_l
     assert live.finish_ms[1] == T0 + 300_000
     assert live.finish_ms[2] == now + 120_000  # a cook takes it now at the earliest
     assert live.start_if_ready("grill", 3, 60, T0 + 2) == now + 120_000  # the next cook free
+
+
+def test_a_ticket_a_queue_holds_back_anyway_may_start_now_and_keeps_its_place() -> None:
+    # the wok's one cook has 10 min of tickets fired before; then a course fires
+    proj = pc.project(0, [job(9, 0, 600, "wok")], {"grill": 1, "wok": 1})
+    course = [pc.PaceTicket(1, "wok", (pc.PaceLine(0, 300), pc.PaceLine(1, 120)))]
+    (alone,) = pc.pace(0, course, proj, slack_ms=60_000)
+    assert (alone.start_at_ms, alone.due_ms) == (0, 900_000)
+    assert alone.line_start_ms == {0: 0, 1: 180_000}  # its longest line first
+    # a ticket started late elsewhere, whose own station cannot take it in time either
+    steak = pc.CourseTicket(1, 600, start_at_ms=0, started_ms=60_000)
+    noodles = pc.CourseTicket(2, 300, start_at_ms=300_000)
+    plan = pc.repace_on_start(60_000, [steak, noodles], earliest_ms={2: 500_000})
+    assert plan == {2: (60_000, 800_000)}  # may start now; lands when the wok can make it
