@@ -196,6 +196,34 @@ class Projection:
         _schedule(self.now_ms, jobs, heap, {}, starts)
         return {j.ticket_id: starts[j.ticket_id] for j in new}
 
+    def without(self, station: str, ticket_id: int, now_ms: int) -> Projection:
+        """The projection once `ticket_id` of `station` is bumped at `now_ms`: its cook is
+        free now, and only that station's queue is placed again (the others are as they
+        were: a bump costs one station's queue, not the kitchen's)."""
+        jobs = list(self.jobs.get(station, ()))
+        heap = list(self.cooks_free.get(station, ()))
+        kept = [j for j in jobs if j.ticket_id != ticket_id]
+        gone = self.finish_ms.get(ticket_id)
+        if len(kept) < len(jobs) or gone not in heap:
+            # not under way as far as the cooks go: the cook free longest is taken as the
+            # one who made it, free again now
+            heap = sorted([*heap[1:], now_ms]) if heap else [now_ms]
+        else:
+            heap.remove(gone)  # a started ticket's cook
+            heap = sorted([*heap, now_ms])
+        finish = {k: v for k, v in self.finish_ms.items() if k != ticket_id}
+        for j in kept:
+            finish.pop(j.ticket_id, None)
+        cooks = list(heap)
+        _schedule(now_ms, kept, heap, finish, {})
+        return Projection(
+            now_ms,
+            finish,
+            {**self.jobs, station: kept},
+            {**self.cooks_free, station: cooks},
+            {**self.free_after, station: [max(t, now_ms) for t in heap]},
+        )
+
     def start_if_ready(self, station: str, ticket_id: int, work_s: int, fired_ms: int) -> int:
         """When a job of `station` would start were it ready now: its place among the
         station's queue is by when it was fired, whatever its paced start."""

@@ -210,15 +210,17 @@ class Pacer:
         """Every station's queue projected over its cooks (cached for a second); `done`: a
         ticket bumped in the write under way (not yet in the committed view)."""
         now = self._clock.now_ms() if now is None else now
+        if done is not None:
+            # the kitchen as last projected (kept a second, per commit under a rush), with
+            # the bumped ticket's station placed again: a bump costs one station's queue
+            return self.projection(now).without(done.station, done.id, now)
         # kept a second at most: under a rush of orders not recomputed for each of them
         cached = self._proj is not None and (
             self._proj[0] == self._version or len(self.jobs) > CACHE_ALWAYS_OVER
         )
-        if done is None and cached and self._proj is not None and 0 <= now - self._proj[1] < 1000:
+        if cached and self._proj is not None and 0 <= now - self._proj[1] < 1000:
             return self._proj[2]
         freed: dict[str, Sequence[int]] = dict(self._freed)
-        if done is not None:
-            freed[done.station] = [*self._freed.get(done.station, ()), now]
         menu = self._catalog.menu
         assert menu is not None
         cooks = {s.id: self.cooks(s.id) for s in menu.stations}
@@ -240,7 +242,7 @@ class Pacer:
                 started_ms=t.started_ms,
             )
             for t in self.jobs.values()
-            if t.status == "open" and (done is None or t.id != done.id)
+            if t.status == "open"
         ]
         first = pc.project(now, fired, cooks, freed, self._starting)
         # a held course is guessed to fire when its order's fired tickets are done
@@ -262,8 +264,7 @@ class Pacer:
             if t.status == "held"
         ]
         proj = pc.project(now, fired + held, cooks, freed, self._starting) if held else first
-        if done is None:
-            self._proj = (self._version, now, proj)
+        self._proj = (self._version, now, proj)
         return proj
 
     def station_waits(self, now: int | None = None) -> dict[str, int]:
@@ -472,7 +473,7 @@ class Pacer:
             key = (t.order_id, t.course)
             if key in keys:
                 groups.setdefault(key, []).append(t)
-        proj = self.projection(now, done=bumped)
+        proj: pc.Projection | None = None  # only for courses whose cooks do not say
         for group in groups.values():
             anchor = max(group, key=lambda t: (t.expected_s, -t.id))
             if anchor.station in self._starting or any(t.started_ms for t in group):
@@ -480,7 +481,12 @@ class Pacer:
                 await self._repace_started(tx, [t for t in group if t.id != bumped.id], now)
                 continue
             anchors = [t for t in group if t.status == "open" and t.start_at_ms <= now]
-            ends = [now if t.id == bumped.id else proj.finish_ms.get(t.id, now) for t in anchors]
+            if anchors and proj is None:
+                proj = self.projection(now, done=bumped)
+            ends = [
+                now if t.id == bumped.id or proj is None else proj.finish_ms.get(t.id, now)
+                for t in anchors
+            ]
             if not ends:
                 continue
             target = max(ends)
@@ -567,7 +573,11 @@ class Pacer:
         await self._store.write(unit)
 
     async def _move_start(self, tx: Tx, t: Ticket, start: int, due: int) -> None:
-        if abs(start - t.start_at_ms) < 15_000:
+        """Move a paced ticket's start (and due) when it moved enough to tell its screens: 15
+        s, or a tenth of the time still to its start (a start far off need not follow every
+        bump: each move is a write and a push to the screens)."""
+        now = self._clock.now_ms()
+        if abs(start - t.start_at_ms) < max(15_000, (min(start, t.start_at_ms) - now) // 10):
             return
         row = await repos.tx_ticket_row(tx, t.id)
         if row is None or row["status"] != "open":

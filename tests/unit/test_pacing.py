@@ -213,3 +213,31 @@ def test_a_ticket_a_queue_holds_back_anyway_may_start_now_and_keeps_its_place() 
     noodles = pc.CourseTicket(2, 300, start_at_ms=300_000)
     plan = pc.repace_on_start(60_000, [steak, noodles], earliest_ms={2: 500_000})
     assert plan == {2: (60_000, 800_000)}  # may start now; lands when the wok can make it
+
+
+def test_a_bump_places_again_only_its_station_and_agrees_with_projecting_anew() -> None:
+    now = T0 + 200_000
+    jobs = [
+        pc.Job(1, "grill", T0, 300, fired_ms=T0),
+        pc.Job(2, "grill", T0 + 10_000, 400, fired_ms=T0 + 10_000),
+        pc.Job(3, "grill", T0 + 20_000, 200, fired_ms=T0 + 20_000),
+        pc.Job(4, "wok", T0, 600, fired_ms=T0),
+    ]
+    freed = {"grill": [T0 - 50_000, T0 - 20_000], "wok": [T0 - 10_000]}
+    cooks = {"grill": 2, "wok": 1}
+    before = pc.project(now, jobs, cooks, freed)
+    after = before.without("grill", 2, now)
+    anew = pc.project(
+        now, [j for j in jobs if j.ticket_id != 2], cooks, {**freed, "grill": [T0 - 20_000, now]}
+    )
+    assert after.finish_ms == anew.finish_ms
+    assert 2 not in after.finish_ms
+    # a started ticket's cook is the one freed
+    started = [
+        pc.Job(5, "grill", T0, 300, started_ms=T0),  # its cook busy until T0 + 300 s
+        pc.Job(3, "grill", T0 + 20_000, 200, fired_ms=T0 + 20_000),
+        pc.Job(6, "grill", T0 + 30_000, 300, fired_ms=T0 + 30_000),
+    ]
+    live = pc.project(now, started, cooks, freed, live={"grill"})
+    assert live.finish_ms[6] == T0 + 600_000  # waits for the cook of ticket 5
+    assert live.without("grill", 5, now).finish_ms[6] == now + 300_000  # who is free now
