@@ -283,7 +283,8 @@ class Shift:
 
     async def _assign(self) -> int | None:
         """Idle cooks take, of the tickets that may start, the one fired first (the screen's
-        order); returns when a paced ticket may start next (None: none waiting)."""
+        order) and say they start it; returns when a paced ticket may start next (None: none
+        waiting)."""
         wake: int | None = None
         for station, cooks in self.k.busy.items():
             if all(c is not None for c in cooks):

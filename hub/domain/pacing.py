@@ -460,7 +460,8 @@ def repace_on_start(
     the course's target (`course_target`); `lead_ms`: how much earlier each is shown as
     startable, for the wait for a free cook at its station. While no ticket is started the
     course keeps its plan (`due_ms`) unless its anchor is late to start (its start more than
-    `late_ms` past) or a station cannot take its ticket in time for it (`earliest_ms`)."""
+    `late_ms` past), a station cannot take its ticket in time for it (`earliest_ms`), or a
+    ticket shown as one that may start (its queue was to hold it back) would now be early."""
     if not tickets:
         return {}
     anchor = anchor_of(tickets)
@@ -469,18 +470,21 @@ def repace_on_start(
     target = course_target(now_ms, tickets, earliest_ms)
     anchor_late = not anchor.started_ms and anchor.start_at_ms + late_ms < now_ms
     behind = bool(due_ms) and target > due_ms + late_ms
-    if not started and not anchor_late and not behind:
-        return {}
     lead = lead_ms or {}
     earliest = earliest_ms or {}
     out = {}
+    early = False
     for t in tickets:
         if t.started_ms:
             continue
         start = target - t.expected_s * 1000 - lead.get(t.ticket_id, 0)
         if earliest.get(t.ticket_id, now_ms) >= start:
             start = now_ms  # its station's queue holds it back that long: it may start now
+        # shown as one that may start, while its queue no longer holds it back that long
+        early = early or (t.start_at_ms <= now_ms and start > now_ms + late_ms)
         out[t.ticket_id] = (max(now_ms, start), target)
+    if not started and not anchor_late and not behind and not early:
+        return {}
     return out
 
 

@@ -48,6 +48,7 @@ CACHE_ALWAYS_OVER = 200  # with more open tickets, the projection is kept a seco
 REPACE_MAX = 2000  # with more open tickets, bumps do not move paced starts
 LATE_MS = 15_000  # an anchor this far past its start, not started: its course moves with it
 SOON_MS = 60_000  # a course whose anchor starts within this is checked against its stations
+LOOK_MAX = 50  # courses looked at again a tick
 
 ChitsHook = Callable[[Tx, list[Ticket]], Awaitable[None]]
 
@@ -510,7 +511,11 @@ class Pacer:
         await self._repace_started(tx, list(group.values()), now, self.projection(now))
 
     async def _repace_started(
-        self, tx: Tx, group: Sequence[Ticket], now: int, proj: pc.Projection | None = None
+        self,
+        tx: Tx,
+        group: Sequence[Ticket],
+        now: int,
+        proj: pc.Projection | None = None,
     ) -> None:
         """Time a course's tickets not started again by its starts (and, with `proj`, by
         when their stations' queues let a cook take them)."""
@@ -540,8 +545,10 @@ class Pacer:
             await self._move_start(tx, by_id[tid], start, due)
 
     def _late_courses(self, now: int) -> list[list[Ticket]]:
-        """Paced courses whose anchor, at a station whose cooks say when they start, is late
-        to start (its others wait for it)."""
+        """Paced courses not started, at stations whose cooks say when they start, to look at
+        again: the anchor late or about to start (are the others' stations ready for it?),
+        or another shown as one that may start (does its queue still hold it back?). At
+        most LOOK_MAX a tick, the nearest first."""
         groups: dict[tuple[int, str | None], list[Ticket]] = {}
         for t in self.jobs.values():
             if t.status == "open" and t.due_ms:
@@ -551,10 +558,14 @@ class Pacer:
             if len(group) < 2 or any(t.started_ms for t in group):
                 continue
             anchor = max(group, key=lambda t: (t.expected_s, -t.id))
-            # late, or about to start: is every station of the course ready for it?
-            if anchor.station in self._starting and anchor.start_at_ms < now + SOON_MS:
+            if anchor.station not in self._starting:
+                continue
+            if anchor.start_at_ms < now + SOON_MS or any(
+                t.start_at_ms <= now for t in group if t is not anchor
+            ):
                 late.append(group)
-        return late
+        late.sort(key=lambda g: min(t.start_at_ms for t in g))
+        return late[:LOOK_MAX]
 
     async def _repace_late(self) -> None:
         if not self.config.pace or len(self.jobs) > REPACE_MAX:
