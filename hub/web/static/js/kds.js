@@ -610,7 +610,7 @@ function reprintButton(tk, cls = 'tk-reprint') {
 /** What the clock of a ticket card needs: since when it runs, its paced start, when due. */
 const timing = (tk) => (isHeld(tk) ? { held: 'true' } : {
   created: firedMs(tk) || createdMs(tk),
-  start: Number(tk.start_at_ms) > 0 ? Number(tk.start_at_ms) : null,
+  start: Number(tk.start_at_ms) > (firedMs(tk) || createdMs(tk)) ? Number(tk.start_at_ms) : null,
   due: dueMs(tk) || null,
   expected: Number(tk.expected_s) > 0 ? Number(tk.expected_s) : null,
 });
@@ -690,7 +690,10 @@ function ticketItem(tk, it) {
   const changed = new Set(it.changed || []);
   const held = isHeld(tk);
   // paced: a line that starts later than now counts down to its start
-  const startAt = !held && !it.bumped && Number(it.start_at_ms) > now() ? Number(it.start_at_ms) : 0;
+  // (a start no later than its firing is no countdown: the ticket may start at once, whatever
+  // the screen's clock says against the hub's)
+  const paced = Number(it.start_at_ms) > (firedMs(tk) || createdMs(tk));
+  const startAt = !held && !it.bumped && paced && Number(it.start_at_ms) > now() ? Number(it.start_at_ms) : 0;
   return el('li', {
     class: ['tk-item', it.bumped && 'is-bumped', busy && 'is-busy', gone && 'is-void', voided && !gone && 'is-part-void', changed.size && 'is-changed', startAt > now() && 'is-waiting'],
     testid: `line-${tk.id}-${it.idx}`,
