@@ -460,8 +460,9 @@ def repace_on_start(
     the course's target (`course_target`); `lead_ms`: how much earlier each is shown as
     startable, for the wait for a free cook at its station. While no ticket is started the
     course keeps its plan (`due_ms`) unless its anchor is late to start (its start more than
-    `late_ms` past), a station cannot take its ticket in time for it (`earliest_ms`), or a
-    ticket shown as one that may start (its queue was to hold it back) would now be early."""
+    `late_ms` past) or a station cannot take its ticket in time for it (`earliest_ms`). A
+    ticket shown as one that may start is not held back again while nothing is started: held
+    back from its queue, the tickets fired after it would take its cooks first."""
     if not tickets:
         return {}
     anchor = anchor_of(tickets)
@@ -473,17 +474,14 @@ def repace_on_start(
     lead = lead_ms or {}
     earliest = earliest_ms or {}
     out = {}
-    early = False
     for t in tickets:
         if t.started_ms:
             continue
         start = target - t.expected_s * 1000 - lead.get(t.ticket_id, 0)
         if earliest.get(t.ticket_id, now_ms) >= start:
             start = now_ms  # its station's queue holds it back that long: it may start now
-        # shown as one that may start, while its queue no longer holds it back that long
-        early = early or (t.start_at_ms <= now_ms and start > now_ms + late_ms)
         out[t.ticket_id] = (max(now_ms, start), target)
-    if not started and not anchor_late and not behind and not early:
+    if not started and not anchor_late and not behind:
         return {}
     return out
 

@@ -545,10 +545,9 @@ class Pacer:
             await self._move_start(tx, by_id[tid], start, due)
 
     def _late_courses(self, now: int) -> list[list[Ticket]]:
-        """Paced courses not started, at stations whose cooks say when they start, to look at
-        again: the anchor late or about to start (are the others' stations ready for it?),
-        or another shown as one that may start (does its queue still hold it back?). At
-        most LOOK_MAX a tick, the nearest first."""
+        """Paced courses not started, at stations whose cooks say when they start, whose
+        anchor is late or about to start (are the others' stations ready for it?); at most
+        LOOK_MAX a tick, the nearest first."""
         groups: dict[tuple[int, str | None], list[Ticket]] = {}
         for t in self.jobs.values():
             if t.status == "open" and t.due_ms:
@@ -560,9 +559,7 @@ class Pacer:
             anchor = max(group, key=lambda t: (t.expected_s, -t.id))
             if anchor.station not in self._starting:
                 continue
-            if anchor.start_at_ms < now + SOON_MS or any(
-                t.start_at_ms <= now for t in group if t is not anchor
-            ):
+            if anchor.start_at_ms < now + SOON_MS:
                 late.append(group)
         late.sort(key=lambda g: min(t.start_at_ms for t in g))
         return late[:LOOK_MAX]

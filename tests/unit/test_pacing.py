@@ -241,16 +241,3 @@ def test_a_bump_places_again_only_its_station_and_agrees_with_projecting_anew() 
     live = pc.project(now, started, cooks, freed, live={"grill"})
     assert live.finish_ms[6] == T0 + 600_000  # waits for the cook of ticket 5
     assert live.without("grill", 5, now).finish_ms[6] == now + 300_000  # who is free now
-
-
-def test_a_ticket_its_queue_no_longer_holds_back_waits_for_its_time_again() -> None:
-    steak = pc.CourseTicket(1, 800, start_at_ms=T0 + 60_000)
-    # shown as one that may start (the wok's queue was to hold the noodles back), but the
-    # wok's queue cleared: a cook could take them now, 5 minutes early
-    noodles = pc.CourseTicket(2, 500, start_at_ms=T0 - 100_000)
-    plan = pc.repace_on_start(
-        T0, [steak, noodles], earliest_ms={1: T0 + 60_000, 2: T0}, due_ms=T0 + 860_000
-    )
-    assert plan[2] == (T0 + 360_000, T0 + 860_000)
-    # the steak still lands at its time; the grill's queue holds it until its start anyway
-    assert plan[1] == (T0, T0 + 860_000)
