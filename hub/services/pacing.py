@@ -211,17 +211,19 @@ class Pacer:
         """Every station's queue projected over its cooks (cached for a second); `done`: a
         ticket bumped in the write under way (not yet in the committed view)."""
         now = self._clock.now_ms() if now is None else now
-        if done is not None:
-            # the kitchen as last projected (kept a second, per commit under a rush), with
-            # the bumped ticket's station placed again: a bump costs one station's queue
-            return self.projection(now).without(done.station, done.id, now)
         # kept a second at most: under a rush of orders not recomputed for each of them
         cached = self._proj is not None and (
             self._proj[0] == self._version or len(self.jobs) > CACHE_ALWAYS_OVER
         )
         if cached and self._proj is not None and 0 <= now - self._proj[1] < 1000:
+            if done is not None:
+                # the kitchen as last projected, the bumped ticket's station placed again:
+                # under a rush a bump costs one station's queue, not the kitchen's
+                return self._proj[2].without(done.station, done.id, now)
             return self._proj[2]
         freed: dict[str, Sequence[int]] = dict(self._freed)
+        if done is not None:
+            freed[done.station] = [*self._freed.get(done.station, ()), now]
         menu = self._catalog.menu
         assert menu is not None
         cooks = {s.id: self.cooks(s.id) for s in menu.stations}
@@ -243,7 +245,7 @@ class Pacer:
                 started_ms=t.started_ms,
             )
             for t in self.jobs.values()
-            if t.status == "open"
+            if t.status == "open" and (done is None or t.id != done.id)
         ]
         first = pc.project(now, fired, cooks, freed, self._starting)
         # a held course is guessed to fire when its order's fired tickets are done
@@ -265,7 +267,8 @@ class Pacer:
             if t.status == "held"
         ]
         proj = pc.project(now, fired + held, cooks, freed, self._starting) if held else first
-        self._proj = (self._version, now, proj)
+        if done is None:
+            self._proj = (self._version, now, proj)
         return proj
 
     def station_waits(self, now: int | None = None) -> dict[str, int]:
