@@ -1,18 +1,23 @@
-"""A lunch shift, simulated against a real hub: `python -m bench.shift [--minutes 150]
-[--peak 1.6] [--seed 7] [--write]`.
+"""Lunch shifts, simulated against a real hub: `python -m bench.shift [--minutes 150]
+[--peak 1.6] [--seed 7] [--days 3] [--write]`.
 
 Phones order over HTTP (127.0.0.1) with arrivals following a lunch peak; every station has a
 fixed number of cooks, and each cook takes the next ticket its screen shows as ready
-(fired, and its paced start reached), makes it in the item's real time (a spread around its
-true mean, with a few outliers: a cook called away) and bumps it over HTTP. Time is a
-simulated clock the hub runs on, so a three-hour lunch takes well under a minute and every
-run with the same seed is the same shift. Orders of two courses have their mains held and
-fired when the starters are bumped.
+(fired, and its paced start reached; the one fired first), says so ("start" over HTTP),
+makes it in the item's real time (a spread around its true mean, with a few outliers: a
+cook called away) and bumps it over HTTP. Time is a simulated clock the hub runs on (its
+second-by-second loop run at each step), so a three-hour lunch takes seconds and every run
+with the same seed is the same shift. Orders of two courses have their mains held and fired
+when the starters are bumped. The hub learns its prep times from a lunch the day before;
+then `--days` lunches are measured (seeds seed, seed+1, ...), for enough courses that a p90
+of their spread means something.
 
 The same shift runs twice: paced (a fired course's tickets start so they land together) and
 with everything fired at once. Reported: the quoted wait's error against the actual ready
 time (p50/p90, over all quotes and over those given while the queue was longer than 15
-minutes), and the spread between the tickets of one order's course reaching the pass.
+minutes), and the spread between the tickets of one order's course reaching the pass, with
+what the cooks' own variation alone leaves of it (each ticket's time taken less its
+expected time, spread over its course: had every ticket started exactly on time).
 `--write` puts the table and an SVG plot into docs/benchmarks.md (between its pacing
 markers) and docs/bench/shift.svg.
 """
@@ -404,10 +409,10 @@ def section(res: dict[str, Any], *, heading: bool = True) -> list[str]:
         head,
         "",
         f"`{res['command']}`: {p['orders']} orders from phones over {p.get('days', 1)} "
-        f"lunches over HTTP, {p['tickets']} tickets started and bumped over HTTP by simulated "
-        f"cooks ({cooks}) on a simulated clock (the day before each measured shift, its "
-        "prep times learnt); two-course orders have their mains held and fired "
-        "when the starters are bumped. Targets: quoted-wait error p50 ≤ 120 s and p90 ≤ 300 s "
+        f"lunch(es) over HTTP, {p['tickets']} tickets started and bumped over HTTP by simulated "
+        f"cooks ({cooks}) on a simulated clock (after a lunch the hub learnt its prep times "
+        "from); two-course orders have their mains held and fired when the starters are "
+        "bumped. Targets: quoted-wait error p50 ≤ 120 s and p90 ≤ 300 s "
         "while the queue is longer than 15 minutes; a paced course's spread at the pass p90 "
         "< 60 s.",
         "",
