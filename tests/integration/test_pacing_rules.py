@@ -247,6 +247,13 @@ async def test_the_anchor_started_late_moves_the_other_tickets_start_on_its_stat
         ) as r:
             assert r.status == 409
             assert (await r.json())["field"] == "ticket"
+        # recalled, it is to make again: not started until a cook says so
+        recall = f"{hub.url}/api/v1/tickets/{satay['id']}/recall"
+        recalled = await call(http, "POST", recall, kitchen, {"id": "recall-1"})
+        assert (recalled["status"], recalled["started_ms"]) == ("open", 0)
+        clock.t += 5_000
+        again = await call(http, "POST", url, kitchen, {"id": "start-4"})
+        assert again["started_ms"] == clock.t
 
 
 async def test_a_held_ticket_cannot_be_started(
