@@ -182,9 +182,10 @@ def parse_topic(topic: str) -> Topic:
 
 class BumpMessage(msgspec.Struct, forbid_unknown_fields=False, frozen=True):
     """kds/{station}/bump: a bump bar or button action; `id` makes repeats harmless.
-    `fire` (from any station, or `expo`): fire `table`'s held `course` (None: the next)."""
+    `fire` (from any station, or `expo`): fire `table`'s held `course` (None: the next).
+    `start`: a cook starts `ticket` (None: the first on the station's screen not started)."""
 
-    action: Literal["bump", "recall", "next", "prev", "fire"]
+    action: Literal["bump", "recall", "next", "prev", "fire", "start"]
     id: str
     ticket: int | None = None
     item: int | None = None

@@ -118,6 +118,15 @@ class Router:
                         return
                     ticket = view["tickets"][0].id
                 await self._kitchen.bump(ticket, msg.item, action_id, station=station)
+            elif msg.action == "start":
+                ticket = msg.ticket
+                if ticket is None:
+                    ticket = await self._kitchen.next_to_start(station)
+                    if ticket is None:
+                        return
+                await self._kitchen.start(
+                    ticket, action_id, station=station, by=f"bump bar {station}"
+                )
             elif msg.action == "recall":
                 await self._kitchen.recall(msg.ticket, station=station, action_id=action_id)
             else:

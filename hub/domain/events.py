@@ -150,7 +150,8 @@ class Ticket(msgspec.Struct, frozen=True):
     see it. `status` is `held` (a later course, not yet fired: only the expo sees it, and
     the station too when `held_visible`), `open` or `bumped`. Once fired, `fired_ms` is when,
     `start_at_ms` when the station should start it (paced), `due_ms` when it should be done
-    and `expected_s` what it should take."""
+    and `expected_s` what it should take; `started_ms` when a cook said they started it (0: not
+    said)."""
 
     table: TableRef
     number: int
@@ -170,6 +171,7 @@ class Ticket(msgspec.Struct, frozen=True):
     due_ms: int = 0
     expected_s: int = 0
     held_visible: bool = False
+    started_ms: int = 0
 
 
 class Call(msgspec.Struct, frozen=True):
@@ -464,6 +466,15 @@ class TicketFired(TicketEvent, frozen=True, kw_only=True):
     who fired it (a login, a bump bar, or `auto`)."""
 
     kind: ClassVar[str] = "ticket.fired"
+    by: str = ""
+
+
+@register
+class TicketStarted(TicketEvent, frozen=True, kw_only=True):
+    """A cook started a ticket (a tap on the KDS or a bump-bar key): `ticket.started_ms` is
+    when; `by` says where from (`kds`, a bump bar)."""
+
+    kind: ClassVar[str] = "ticket.started"
     by: str = ""
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import heapq
 import statistics
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 # ---------------------------------------------------------------- courses
@@ -69,6 +69,7 @@ class PrepModel:
     _all: dict[tuple[str, str], deque[float]] = field(default_factory=dict)
     _ratio: dict[str, deque[float]] = field(default_factory=dict)
     _cache: dict[tuple[str, str, int], float | None] = field(default_factory=dict)
+    _over: dict[str, deque[float]] = field(default_factory=dict)
 
     def observe(self, item: str, station: str, hour: int, seconds: float) -> None:
         """A ticket of this one item took `seconds`."""
@@ -84,6 +85,22 @@ class PrepModel:
         the menu's times are off at this station, for items not learnt yet."""
         if 0 < seconds < 6 * 3600 and menu_s > 0:
             self._ratio.setdefault(station, deque(maxlen=4 * self.window)).append(seconds / menu_s)
+
+    def observe_ticket(self, station: str, seconds: float, expected_s: int) -> None:
+        """A ticket expected to take `expected_s` took `seconds`: what a station's queue
+        drains at. Expected times are typical (median) times; a queue drains at the mean, and
+        the mean holds the cook called away and the ticket of two long dishes."""
+        if 0 < seconds < 6 * 3600 and expected_s > 0:
+            got = self._over.setdefault(station, deque(maxlen=5 * self.window))
+            got.append(min(3.0, seconds / expected_s))
+
+    def queue_factor(self, station: str) -> float:
+        """How much longer than expected the station's tickets take on average (1.0 until
+        it has `min_station` of them), 0.8 to 1.5."""
+        got = self._over.get(station, ())
+        if len(got) < self.min_station:
+            return 1.0
+        return min(1.5, max(0.8, statistics.fmean(got)))
 
     def station_ratio(self, station: str) -> float:
         got = self._ratio.get(station, ())
@@ -145,6 +162,7 @@ class Job:
     order_id: int = 0
     held: bool = False
     fired_ms: int = 0  # its place in the station's order (0: its ready_ms)
+    started_ms: int = 0  # a cook said they started it then (0: not said)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +196,46 @@ class Projection:
         _schedule(self.now_ms, jobs, heap, {}, starts)
         return {j.ticket_id: starts[j.ticket_id] for j in new}
 
+    def without(self, station: str, ticket_id: int, now_ms: int) -> Projection:
+        """The projection once `ticket_id` of `station` is bumped at `now_ms`: its cook is
+        free now, and only that station's queue is placed again (the others are as they
+        were: a bump costs one station's queue, not the kitchen's)."""
+        jobs = list(self.jobs.get(station, ()))
+        heap = list(self.cooks_free.get(station, ()))
+        kept = [j for j in jobs if j.ticket_id != ticket_id]
+        gone = self.finish_ms.get(ticket_id)
+        if len(kept) < len(jobs) or gone not in heap:
+            # not under way as far as the cooks go: the cook free longest is taken as the
+            # one who made it, free again now
+            heap = sorted([*heap[1:], now_ms]) if heap else [now_ms]
+        else:
+            heap.remove(gone)  # a started ticket's cook
+            heap = sorted([*heap, now_ms])
+        finish = {k: v for k, v in self.finish_ms.items() if k != ticket_id}
+        for j in kept:
+            finish.pop(j.ticket_id, None)
+        cooks = list(heap)
+        _schedule(now_ms, kept, heap, finish, {})
+        return Projection(
+            now_ms,
+            finish,
+            {**self.jobs, station: kept},
+            {**self.cooks_free, station: cooks},
+            {**self.free_after, station: [max(t, now_ms) for t in heap]},
+        )
+
+    def start_if_ready(self, station: str, ticket_id: int, work_s: int, fired_ms: int) -> int:
+        """When a job of `station` would start were it ready now: its place among the
+        station's queue is by when it was fired, whatever its paced start."""
+        probe = Job(ticket_id, station, self.now_ms, work_s, fired_ms=fired_ms)
+        others = [j for j in self.jobs.get(station, ()) if j.ticket_id != ticket_id]
+        if len(others) > RESIMULATE_MAX:
+            return self.now_ms
+        heap = list(self.cooks_free.get(station) or [self.now_ms - 10**9])
+        starts: dict[int, int] = {}
+        _schedule(self.now_ms, sorted([*others, probe], key=_by_ready), heap, {}, starts)
+        return max(self.now_ms, starts[ticket_id])
+
     def station_wait_s(self, station: str, now_ms: int) -> int:
         """How long a ticket sent now would wait for a cook."""
         probe = Job(-1, station, now_ms, 60, fired_ms=now_ms + 1)
@@ -194,12 +252,15 @@ def project(
     jobs: Iterable[Job],
     parallel: Mapping[str, int],
     freed: Mapping[str, Sequence[int]] | None = None,
+    live: Collection[str] = (),
 ) -> Projection:
     """When each job should be done. Every station's cooks work as its screen asks: a free
     cook takes, of the tickets that may start, the one fired first (a paced ticket whose
-    time has come goes before those fired after it). A cook is free from its last bump
-    (`freed`, the station's recent bump times); a job under way is done at its expected
-    time or, past it, a little later."""
+    time has come goes before those fired after it). A job a cook said they started holds
+    a cook until its expected time (or, past it, a little longer); the other cooks are free
+    from their last bumps (`freed`, the station's recent bump times). At a `live` station
+    (its cooks say when they start) a job not started starts now at the earliest; elsewhere
+    it may already be under way, on a cook free since a bump."""
     by_station: dict[str, list[Job]] = {}
     for j in jobs:
         by_station.setdefault(j.station, []).append(j)
@@ -208,10 +269,25 @@ def project(
     free_after: dict[str, list[int]] = {}
     for station in set(by_station) | set(parallel):
         c = max(1, parallel.get(station, 1))
-        recent = list((freed or {}).get(station, ()))[-c:]
-        heap = sorted(recent + [now_ms - 10**9] * (c - len(recent)))
+        waiting: list[Job] = []
+        busy: list[int] = []
+        for j in by_station.get(station, ()):
+            if j.started_ms:
+                done = j.started_ms + j.work_s * 1000
+                finish[j.ticket_id] = (
+                    done if done > now_ms else now_ms + _overdue_s(j.work_s) * 1000
+                )
+                busy.append(finish[j.ticket_id])
+            else:
+                waiting.append(j)
+        busy = sorted(busy)[-c:]  # more started than cooks: the last to end frees a cook
+        n_free = c - len(busy)
+        recent = list((freed or {}).get(station, ()))[-n_free:] if n_free else []
+        heap = sorted(busy + recent + [now_ms - 10**9] * (n_free - len(recent)))
+        if station in live:
+            heap = [max(t, now_ms) for t in heap]
         cooks_free[station] = list(heap)
-        by_station[station] = sorted(by_station.get(station, ()), key=_by_ready)
+        by_station[station] = sorted(waiting, key=_by_ready)
         _schedule(now_ms, by_station[station], heap, finish, {})
         free_after[station] = [max(t, now_ms) for t in heap]
     return Projection(now_ms, finish, by_station, cooks_free, free_after)
@@ -288,12 +364,16 @@ def pace(
     """Start times for the tickets of one fired course. Each station takes a new ticket when
     its next cook is free (`projection`); the course's target is the latest of those finishes,
     and every ticket (every line) starts so that it ends at the target (`slack_ms` early: a
-    cook busy at its time then still makes it). `together` False: all start now (everything
-    fired at once), each due when its own station can make it."""
+    cook busy at its time then still makes it). A ticket whose station's queue holds it back
+    that long anyway may start now: held back from its queue, the tickets fired after it would
+    take its cooks first (a station takes them in the order they were fired), and it would
+    fall behind them. `together` False: all start now (everything fired at once), each due
+    when its own station can make it."""
     ready = {t.ticket_id: now_ms for t in tickets}
     ends: dict[int, int] = {}
+    first: dict[int, int] = {}  # when each would start, may it start now
     target = now_ms
-    for _ in range(3 if together else 1):
+    for step in range(3 if together else 1):
         # where each ticket would start among the known queue, starting when asked; then
         # ask each to start so that all end together, and look again (a cook may be busy)
         by_station: dict[str, list[Job]] = {}
@@ -303,20 +383,106 @@ def pace(
         starts: dict[int, int] = {}
         for station, new in by_station.items():
             starts.update(projection.place(station, new))
+        if step == 0:
+            first = dict(starts)
         ends = {t.ticket_id: starts[t.ticket_id] + t.work_s * 1000 for t in tickets}
         if max(ends.values(), default=now_ms) == target:
             break
         target = max(ends.values(), default=now_ms)
-        ready = {t.ticket_id: max(now_ms, target - t.work_s * 1000 - slack_ms) for t in tickets}
+        ready = {
+            t.ticket_id: (
+                now_ms
+                if first[t.ticket_id] >= target - t.work_s * 1000 - slack_ms
+                else max(now_ms, target - t.work_s * 1000 - slack_ms)
+            )
+            for t in tickets
+        }
     out = []
     for t in tickets:
         due = target if together else ends[t.ticket_id]
-        lines = {
-            ln.key: (max(now_ms, due - ln.prep_s * 1000 - slack_ms) if together else now_ms)
-            for ln in t.lines
-        }
+        if not together:
+            lines = {ln.key: now_ms for ln in t.lines}
+        elif ready[t.ticket_id] == now_ms:  # may start now: its lines from its longest
+            lines = {ln.key: now_ms + (t.work_s - ln.prep_s) * 1000 for ln in t.lines}
+        else:
+            lines = {ln.key: max(now_ms, due - ln.prep_s * 1000 - slack_ms) for ln in t.lines}
         start = min(lines.values(), default=now_ms)
         out.append(Paced(t.ticket_id, start, due, t.work_s, lines))
+    return out
+
+
+# ---------------------------------------------------------------- pacing on the cooks' starts
+
+
+@dataclass(frozen=True, slots=True)
+class CourseTicket:
+    """A fired ticket of a course as re-pacing sees it: what it takes, when it was planned
+    to start, and when a cook started it (0: not yet)."""
+
+    ticket_id: int
+    expected_s: int
+    start_at_ms: int = 0
+    started_ms: int = 0
+
+
+def anchor_of(tickets: Sequence[CourseTicket]) -> CourseTicket | None:
+    """The course's anchor: its longest ticket (the first of equals)."""
+    return min(tickets, key=lambda t: (-t.expected_s, t.ticket_id), default=None)
+
+
+def course_target(
+    now_ms: int, tickets: Sequence[CourseTicket], earliest_ms: Mapping[int, int] | None = None
+) -> int:
+    """When a course should land, as its cooks' starts say: the latest of the started
+    tickets' ends (start + expected time) and the earliest ends of those not started (from
+    `earliest_ms`, when their station's queue lets a cook take them, else now; plus their
+    time). The anchor started: its end; started late: later by as much; a ticket started
+    before its time: the others follow it; a station that cannot take its ticket in time:
+    the others wait for it."""
+    earliest = earliest_ms or {}
+    ends = [
+        (t.started_ms or max(now_ms, earliest.get(t.ticket_id, now_ms))) + t.expected_s * 1000
+        for t in tickets
+    ]
+    return max(ends, default=now_ms)
+
+
+def repace_on_start(
+    now_ms: int,
+    tickets: Sequence[CourseTicket],
+    lead_ms: Mapping[int, int] | None = None,
+    *,
+    earliest_ms: Mapping[int, int] | None = None,
+    due_ms: int = 0,
+    late_ms: int = 15_000,
+) -> dict[int, tuple[int, int]]:
+    """New (start_at_ms, due_ms) of a course's tickets not started yet, so that they end with
+    the course's target (`course_target`); `lead_ms`: how much earlier each is shown as
+    startable, for the wait for a free cook at its station. While no ticket is started the
+    course keeps its plan (`due_ms`) unless its anchor is late to start (its start more than
+    `late_ms` past) or a station cannot take its ticket in time for it (`earliest_ms`). A
+    ticket shown as one that may start is not held back again while nothing is started: held
+    back from its queue, the tickets fired after it would take its cooks first."""
+    if not tickets:
+        return {}
+    anchor = anchor_of(tickets)
+    assert anchor is not None
+    started = [t for t in tickets if t.started_ms]
+    target = course_target(now_ms, tickets, earliest_ms)
+    anchor_late = not anchor.started_ms and anchor.start_at_ms + late_ms < now_ms
+    behind = bool(due_ms) and target > due_ms + late_ms
+    lead = lead_ms or {}
+    earliest = earliest_ms or {}
+    out = {}
+    for t in tickets:
+        if t.started_ms:
+            continue
+        start = target - t.expected_s * 1000 - lead.get(t.ticket_id, 0)
+        if earliest.get(t.ticket_id, now_ms) >= start:
+            start = now_ms  # its station's queue holds it back that long: it may start now
+        out[t.ticket_id] = (max(now_ms, start), target)
+    if not started and not anchor_late and not behind:
+        return {}
     return out
 
 

@@ -43,6 +43,14 @@ def bump(state: TicketState, item_idx: int | None, now: str) -> TicketState:
     return TicketState("open", items, None)
 
 
+def check_start(state: TicketState) -> None:
+    """A cook may start an open ticket only (held: fire it first; bumped: it is made)."""
+    if state.status == "held":
+        raise Conflict("this ticket's course is held: fire it first", field="ticket")
+    if state.status != "open":
+        raise Conflict("ticket is already bumped", field="ticket")
+
+
 def recall(state: TicketState) -> TicketState:
     """Bring a bumped ticket back to the screen with every item to make again."""
     if state.status != "bumped":

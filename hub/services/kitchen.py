@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from msgspec.structs import replace
 
 from hub.domain import tickets as tk
-from hub.domain.events import Order, OrderStatusChanged, Ticket, TicketUpdated
+from hub.domain.events import Order, OrderStatusChanged, Ticket, TicketStarted, TicketUpdated
 from hub.domain.orders import order_status
 from hub.errors import Conflict, Forbidden, NotFound
 from hub.services.actions import Result, check_action_id, once
@@ -43,9 +43,10 @@ async def _refresh_order(tx: Tx, order_id: int) -> None:
         return
     rows = await repos.tx_tickets_of_order(tx, order_id)
     states = [repos.ticket_state(r) for r in rows]
-    status = order_status(
-        [s.status for s in states], any(s.progressed for s in states), order.status == "served"
+    progressed = any(s.progressed for s in states) or any(
+        repos.ticket_body(r).started_ms for r in rows if r["status"] == "open"
     )
+    status = order_status([s.status for s in states], progressed, order.status == "served")
     if status != order.status:
         await repos.set_order_status(tx, order_id, status)
         tx.emit(OrderStatusChanged(order=replace(order, status=status)))
@@ -84,6 +85,46 @@ class Kitchen:
 
         return await self._store.write(unit)
 
+    async def start(
+        self,
+        ticket_id: int,
+        action_id: str | None = None,
+        *,
+        station: str | None = None,
+        by: str = "kds",
+    ) -> Result:
+        """A cook starts a ticket (once: a ticket started already is answered as it is); with
+        `station`, only a ticket of that station. Its course's tickets not yet started are
+        timed again to land with it."""
+        action_id = check_action_id(action_id)
+
+        async def unit(tx: Tx) -> Result:
+            async def body() -> Result:
+                row = await repos.tx_ticket_row(tx, ticket_id)
+                if row is None:
+                    raise NotFound(f"no ticket {ticket_id}", field="ticket")
+                _check_station(row, station)
+                tk.check_start(repos.ticket_state(row))
+                got = repos.ticket_body(row)
+                if got.started_ms:
+                    ticket = await repos.tx_ticket(tx, ticket_id)
+                    assert ticket is not None
+                    return ticket
+                await repos.update_ticket_body(
+                    tx, ticket_id, replace(got, started_ms=self._now_ms())
+                )
+                ticket = await repos.tx_ticket(tx, ticket_id)
+                assert ticket is not None
+                tx.emit(TicketStarted(ticket=ticket, by=by))
+                await _refresh_order(tx, ticket.order_id)
+                if self.pacer is not None:
+                    await self.pacer.after_start_in_tx(tx, ticket)
+                return ticket
+
+            return await once(tx, action_id, body)
+
+        return await self._store.write(unit)
+
     async def recall(
         self,
         ticket_id: int | None = None,
@@ -108,7 +149,11 @@ class Kitchen:
                 if row is None:
                     raise NotFound(f"no ticket {tid}", field="ticket")
                 _check_station(row, station)
-                return await self._save(tx, tid, tk.recall(repos.ticket_state(row)))
+                state = tk.recall(repos.ticket_state(row))
+                got = repos.ticket_body(row)
+                if got.started_ms:  # made again: not started until a cook says so
+                    await repos.update_ticket_body(tx, tid, replace(got, started_ms=0))
+                return await self._save(tx, tid, state)
 
             return await once(tx, action_id, body)
 
@@ -176,6 +221,13 @@ class Kitchen:
             view["held"] = self.held_view(station)
         return view
 
+    async def next_to_start(self, station: str) -> int | None:
+        """The ticket a bump bar's "start" means: the first on the station's screen (in the
+        order it shows them) not started yet."""
+        tickets = await repos.read_open_tickets(self._store, station)
+        waiting = [t for t in tickets if not t.started_ms]
+        return min(waiting, key=screen_order).id if waiting else None
+
     def held_view(self, station: str) -> list[Ticket]:
         """The held tickets a screen shows: the expo every held course; a station its own,
         only when it shows them greyed (a station setting). Screens' snapshots use it too, so
@@ -213,6 +265,13 @@ async def _mark_served(tx: Tx, order_id: int, rows: list[sqlite3.Row], now_ms: i
     done = replace(order, status="served")
     tx.emit(OrderStatusChanged(order=done))
     return done
+
+
+def screen_order(t: Ticket) -> tuple[int, int]:
+    """Where a station's screen shows an open ticket: by when it may start (fired, and its
+    paced start reached), so a paced ticket whose time has come goes before those fired
+    after it; then by id."""
+    return (max(t.fired_ms or t.created_ms, t.start_at_ms), t.id)
 
 
 def all_day(open_tickets: list[Ticket]) -> list[dict[str, Any]]:

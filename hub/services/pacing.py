@@ -46,6 +46,9 @@ TICK_S = 1.0
 RESUME_AT = 0.8  # a paused station's items come back under this share of its limit
 CACHE_ALWAYS_OVER = 200  # with more open tickets, the projection is kept a second anyway
 REPACE_MAX = 2000  # with more open tickets, bumps do not move paced starts
+LATE_MS = 15_000  # an anchor this far past its start, not started: its course moves with it
+SOON_MS = 60_000  # a course whose anchor starts within this is checked against its stations
+LOOK_MAX = 50  # courses looked at again a tick
 
 ChitsHook = Callable[[Tx, list[Ticket]], Awaitable[None]]
 
@@ -85,6 +88,7 @@ class Pacer:
         self.model = pc.PrepModel()
         self.jobs: dict[int, Ticket] = {}  # open and held tickets by id
         self._freed: dict[str, deque[int]] = {}  # station -> its last bump times (ms)
+        self._starting: set[str] = set()  # stations whose cooks say when they start a ticket
         self._last_fired: dict[str, int] = {}  # table -> when a course of it last fired
         self.paused: dict[str, int] = {}  # station -> the wait that paused it
         self._proj: tuple[int, int, pc.Projection] | None = None
@@ -132,10 +136,21 @@ class Pacer:
                 was = self.jobs.pop(t.id, None)
                 if was is not None and was.status == "open" and t.order_id not in served:
                     self._observe(t, now)
+                    # a station whose cooks stopped saying when they start is projected
+                    # from its bumps again
+                    self._note_live(t.station, bool(t.started_ms))
             else:
+                if t.started_ms:
+                    self._note_live(t.station, True)
                 self.jobs[t.id] = t
                 if t.status == "open" and t.fired_ms:  # sent at ordering, or fired
                     self._note_fired(t)
+
+    def _note_live(self, station: str, live: bool) -> None:
+        if live:
+            self._starting.add(station)
+        else:
+            self._starting.discard(station)
 
     def _note_fired(self, t: Ticket) -> None:
         fired = t.fired_ms or t.created_ms
@@ -147,7 +162,11 @@ class Pacer:
         cooks = self.cooks(t.station)
         freed = self._freed.setdefault(t.station, deque(maxlen=50))
         ready = max(t.fired_ms or t.created_ms, t.start_at_ms)
-        seconds = pc.service_time(bump_ms, ready, list(freed), cooks)
+        if t.started_ms and t.started_ms <= bump_ms:  # the cook said when they started
+            seconds = (bump_ms - t.started_ms) / 1000.0
+            ready = t.started_ms
+        else:
+            seconds = pc.service_time(bump_ms, ready, list(freed), cooks)
         freed.append(bump_ms)
         lines = [ln for ln in t.items if ln.qty > ln.void_qty]
         menu = self._catalog.menu
@@ -156,6 +175,8 @@ class Pacer:
         defaults = [menu.prep_default(menu.items[ln.item]) for ln in lines if ln.item in menu.items]
         if defaults:
             self.model.observe_station(t.station, seconds, max(defaults))
+        if t.expected_s:
+            self.model.observe_ticket(t.station, seconds, t.expected_s)
         if len({ln.item for ln in lines}) == 1:
             self.model.observe(lines[0].item, t.station, self.hour(ready), seconds)
 
@@ -194,7 +215,11 @@ class Pacer:
         cached = self._proj is not None and (
             self._proj[0] == self._version or len(self.jobs) > CACHE_ALWAYS_OVER
         )
-        if done is None and cached and self._proj is not None and 0 <= now - self._proj[1] < 1000:
+        if cached and self._proj is not None and 0 <= now - self._proj[1] < 1000:
+            if done is not None:
+                # the kitchen as last projected, the bumped ticket's station placed again:
+                # under a rush a bump costs one station's queue, not the kitchen's
+                return self._proj[2].without(done.station, done.id, now)
             return self._proj[2]
         freed: dict[str, Sequence[int]] = dict(self._freed)
         if done is not None:
@@ -202,19 +227,27 @@ class Pacer:
         menu = self._catalog.menu
         assert menu is not None
         cooks = {s.id: self.cooks(s.id) for s in menu.stations}
+        # a queue drains at the tickets' mean time, which is longer than the typical one
+        factor = {s.id: self.model.queue_factor(s.id) for s in menu.stations}
+
+        def queued_s(t: Ticket) -> int:
+            work = self._work_s(t, menu, now)
+            return work if t.started_ms else round(work * factor.get(t.station, 1.0))
+
         fired = [
             pc.Job(
                 t.id,
                 t.station,
                 max(t.fired_ms or t.created_ms, t.start_at_ms),
-                self._work_s(t, menu, now),
+                queued_s(t),
                 t.order_id,
                 fired_ms=t.fired_ms or t.created_ms,
+                started_ms=t.started_ms,
             )
             for t in self.jobs.values()
             if t.status == "open" and (done is None or t.id != done.id)
         ]
-        first = pc.project(now, fired, cooks, freed)
+        first = pc.project(now, fired, cooks, freed, self._starting)
         # a held course is guessed to fire when its order's fired tickets are done
         done_by_order: dict[int, int] = {}
         for j in fired:
@@ -226,14 +259,14 @@ class Pacer:
                 t.id,
                 t.station,
                 done_by_order.get(t.order_id, now),
-                self._work_s(t, menu, now),
+                queued_s(t),
                 t.order_id,
                 True,
             )
             for t in self.jobs.values()
             if t.status == "held"
         ]
-        proj = pc.project(now, fired + held, cooks, freed) if held else first
+        proj = pc.project(now, fired + held, cooks, freed, self._starting) if held else first
         if done is None:
             self._proj = (self._version, now, proj)
         return proj
@@ -444,10 +477,20 @@ class Pacer:
             key = (t.order_id, t.course)
             if key in keys:
                 groups.setdefault(key, []).append(t)
-        proj = self.projection(now, done=bumped)
+        proj: pc.Projection | None = None  # only for courses whose cooks do not say
         for group in groups.values():
+            anchor = max(group, key=lambda t: (t.expected_s, -t.id))
+            if anchor.station in self._starting or any(t.started_ms for t in group):
+                # the cooks say when they start: the course follows its starts
+                await self._repace_started(tx, [t for t in group if t.id != bumped.id], now)
+                continue
             anchors = [t for t in group if t.status == "open" and t.start_at_ms <= now]
-            ends = [now if t.id == bumped.id else proj.finish_ms.get(t.id, now) for t in anchors]
+            if anchors and proj is None:
+                proj = self.projection(now, done=bumped)
+            ends = [
+                now if t.id == bumped.id or proj is None else proj.finish_ms.get(t.id, now)
+                for t in anchors
+            ]
             if not ends:
                 continue
             target = max(ends)
@@ -456,8 +499,96 @@ class Pacer:
                     start = target - t.expected_s * 1000 - self.config.slack_s * 1000
                     await self._move_start(tx, t, max(now, start), target)
 
+    async def after_start_in_tx(self, tx: Tx, ticket: Ticket) -> None:
+        """A cook started a ticket: its course's tickets not started yet are timed again to
+        end with the course as the starts say (`pacing.repace_on_start`)."""
+        if not self.config.pace or not ticket.due_ms:
+            return
+        group = {
+            t.id: t
+            for t in self.jobs.values()
+            if t.order_id == ticket.order_id and t.course == ticket.course and t.status == "open"
+        }
+        group[ticket.id] = ticket
+        now = self._clock.now_ms()
+        await self._repace_started(tx, list(group.values()), now, self.projection(now))
+
+    async def _repace_started(
+        self,
+        tx: Tx,
+        group: Sequence[Ticket],
+        now: int,
+        proj: pc.Projection | None = None,
+    ) -> None:
+        """Time a course's tickets not started again by its starts (and, with `proj`, by
+        when their stations' queues let a cook take them)."""
+        paced = [t for t in group if t.due_ms and t.status == "open"]
+        if len(paced) < 2:
+            return
+        menu = self._catalog.menu
+        assert menu is not None
+        course = [
+            pc.CourseTicket(
+                t.id, t.expected_s or self._work_s(t, menu, now), t.start_at_ms, t.started_ms
+            )
+            for t in paced
+        ]
+        lead = {t.id: self.config.slack_s * 1000 for t in paced}
+        earliest = {}
+        if proj is not None:
+            for t, c in zip(paced, course, strict=True):
+                if not t.started_ms:
+                    earliest[t.id] = proj.start_if_ready(
+                        t.station, t.id, c.expected_s, t.fired_ms or t.created_ms
+                    )
+        by_id = {t.id: t for t in paced}
+        due = max(t.due_ms for t in paced)
+        plan = pc.repace_on_start(now, course, lead, earliest_ms=earliest, due_ms=due)
+        for tid, (start, due) in plan.items():
+            await self._move_start(tx, by_id[tid], start, due)
+
+    def _late_courses(self, now: int) -> list[list[Ticket]]:
+        """Paced courses not started, at stations whose cooks say when they start, whose
+        anchor is late or about to start (are the others' stations ready for it?); at most
+        LOOK_MAX a tick, the nearest first."""
+        groups: dict[tuple[int, str | None], list[Ticket]] = {}
+        for t in self.jobs.values():
+            if t.status == "open" and t.due_ms:
+                groups.setdefault((t.order_id, t.course), []).append(t)
+        late = []
+        for group in groups.values():
+            if len(group) < 2 or any(t.started_ms for t in group):
+                continue
+            anchor = max(group, key=lambda t: (t.expected_s, -t.id))
+            if anchor.station not in self._starting:
+                continue
+            if anchor.start_at_ms < now + SOON_MS:
+                late.append(group)
+        late.sort(key=lambda g: min(t.start_at_ms for t in g))
+        return late[:LOOK_MAX]
+
+    async def _repace_late(self) -> None:
+        if not self.config.pace or len(self.jobs) > REPACE_MAX:
+            return
+        now = self._clock.now_ms()
+        late = self._late_courses(now)
+        if not late:
+            return
+
+        proj = self.projection(now)
+
+        async def unit(tx: Tx) -> None:
+            for group in late:
+                await self._repace_started(tx, group, now, proj)
+
+        await self._store.write(unit)
+
     async def _move_start(self, tx: Tx, t: Ticket, start: int, due: int) -> None:
-        if abs(start - t.start_at_ms) < 15_000:
+        """Move a paced ticket's start (and due) when it moved enough to tell its screens: 15
+        s, or a tenth of the time still to its start (a start far off need not follow every
+        bump: each move is a write and a push to the screens)."""
+        now = self._clock.now_ms()
+        if abs(start - t.start_at_ms) < max(15_000, (min(start, t.start_at_ms) - now) // 10):
             return
         row = await repos.tx_ticket_row(tx, t.id)
         if row is None or row["status"] != "open":
@@ -627,6 +758,7 @@ class Pacer:
         if self._catalog.menu is None:
             return
         await self._fire_due()
+        await self._repace_late()
         waits = self.station_waits()
         self._throttle(waits)
         self._tell(waits)

@@ -55,6 +55,7 @@ class TicketBody(msgspec.Struct, frozen=True):
     due_ms: int = 0
     expected_s: int = 0
     held_visible: bool = False
+    started_ms: int = 0  # when a cook started it (0: not said)
 
 
 class _Flag(msgspec.Struct, frozen=True):
@@ -359,6 +360,7 @@ def make_ticket(
         due_ms=body.due_ms,
         expected_s=body.expected_s,
         held_visible=body.held_visible,
+        started_ms=body.started_ms,
     )
 
 

@@ -174,6 +174,13 @@ async def post_bump(request: web.Request) -> web.Response:
     return _json(ticket)
 
 
+@routes.post("/api/v1/tickets/{ticket_id}/start")
+async def post_start(request: web.Request) -> web.Response:
+    await auth.require(request, "bump")
+    body = decode(await request.read() or b"{}", ActionIn)
+    return _json(await svc(request).kitchen.start(_int(request, "ticket_id"), body.id))
+
+
 @routes.post("/api/v1/tickets/{ticket_id}/recall")
 async def post_recall(request: web.Request) -> web.Response:
     await auth.require(request, "bump")

@@ -195,6 +195,12 @@ def _operations() -> dict[str, dict[str, Any]]:
         "POST /api/v1/tickets/{ticket_id}/bump": _staff(
             "kitchen", "Bump a ticket, or one item of it", (400, 404, 409, 422), body="BumpIn"
         ),
+        "POST /api/v1/tickets/{ticket_id}/start": _staff(
+            "kitchen",
+            "A cook starts a ticket (its course's other tickets are timed to land with it)",
+            (400, 404, 409, 422),
+            body="ActionIn",
+        ),
         "POST /api/v1/tickets/{ticket_id}/recall": _staff(
             "kitchen", "Recall a bumped ticket", (400, 404, 409, 422), body="ActionIn"
         ),

@@ -229,7 +229,8 @@ async def test_diner_eta_moves_when_the_kitchen_falls_behind_and_the_grill_count
     hub: RunningHub, browser: Browser, clock: SteppedClock
 ) -> None:
     """One cook on the grill, a short rib (10 min) ahead: the diner's short rib is quoted about
-    20 min and the grill shows it "start in" 9 to 10 min (a minute of slack). Nobody bumps the
+    20 min and waits its turn on the grill; a rib and a kung pao ordered together count down
+    "start in" on the wok. Nobody bumps the
     first for 25 minutes: the kitchen is behind, and the diner's ETA moves later without a
     reload."""
     errors: list[str] = []
@@ -249,11 +250,17 @@ async def test_diner_eta_moves_when_the_kitchen_falls_behind_and_the_grill_count
     before = int(await eta.get_attribute("data-eta-ms") or "0")
     await shot(diner, "diner-eta")
 
-    # the grill: the second short rib is paced after the first, counting down to its start
-    start_in = grill.locator('[data-testid^="start-in-"]')
+    # the grill: the second short rib waits its turn behind the first, no countdown (its
+    # queue holds it back anyway, and it keeps its place); a course over two stations counts
+    # down on the station that would be done first
+    await expect(grill.locator(".ticket")).to_have_count(2)
+    await expect(grill.locator('[data-testid^="start-in-"]')).to_have_count(0)
+    await order(hub, "T4", "paced-t4-0001", MAIN, "kung-pao-chicken")
+    wok = await screen(browser, hub, "/kds/wok", errors)
+    start_in = wok.locator('[data-testid^="start-in-"]')
     await expect(start_in).to_have_count(1)
-    await expect(start_in).to_contain_text(re.compile(r"start in (10:00|[89]:\d\d)"))
-    await shot(grill, "kds-start-in")
+    await expect(start_in).to_contain_text(re.compile(r"start in \d+:\d\d"))
+    await shot(wok, "kds-start-in")
 
     clock.step_ms += 25 * 60_000  # nobody bumped: both short ribs are late now
     await until(
@@ -263,6 +270,14 @@ async def test_diner_eta_moves_when_the_kitchen_falls_behind_and_the_grill_count
     moved = int(await eta.get_attribute("data-eta-ms") or "0")
     assert moved - before >= 10 * 60_000, (before, moved)
     await expect(eta).not_to_contain_text("about 20 min")
+
+    # the grill cook taps Start on the first short rib: the hub has it started, the card
+    # says so, and its Start button is gone
+    await grill.locator("button.tk-start").first.click()
+    await expect(grill.locator(".tk-started")).to_have_count(1)
+    await expect(grill.locator("button.tk-start")).to_have_count(2)  # T3's and T4's ribs
+    started = [t for t in hub.services.pacer.jobs.values() if t.started_ms]
+    assert [t.station for t in started] == ["grill"]
     assert errors == []
 
 

@@ -140,7 +140,9 @@ async def run_a_service(hub: RunningHub, menu_doc: dict[str, Any]) -> None:
         "catalogue-0004",
         [LineRequest("chicken-satay", 1), LineRequest("kung-pao-chicken", 1)],
     )
-    await s.pacer.fire("T8", "mains", "catalogue-fire-1", "test")
+    fired = await s.pacer.fire("T8", "mains", "catalogue-fire-1", "test")
+    assert isinstance(fired, dict)
+    await s.kitchen.start(fired["tickets"][0].id, "catalogue-start-1")  # a cook starts them
 
 
 async def test_every_row_of_a_working_store_decodes_strictly(

@@ -196,6 +196,42 @@ async def test_a_bump_bar_fires_a_course_over_mqtt_and_the_wok_hears_of_it_only_
     assert msg["ticket"]["due_ms"] >= msg["ticket"]["start_at_ms"] > 0
 
 
+async def test_a_bump_bar_starts_its_stations_next_ticket_over_mqtt_once(
+    hub: RunningHub, device: aiomqtt.Client, http: aiohttp.ClientSession
+) -> None:
+    await device.subscribe(f"{PREFIX}/kds/grill/events", qos=1)
+    placed = await order(http, hub, "pace-start-0001", [STARTER, DRINK])
+    topic, msg = await mqtt_json(device)
+    assert msg["kind"] == "ticket.created"
+    grill_id = msg["ticket"]["id"]
+    bar_id = next(
+        t.id
+        for t in hub.services.pacer.jobs.values()
+        if t.order_id == placed["order_id"] and t.station == "bar"
+    )
+    # the grill's bar names the bar's ticket: refused (only its own station's tickets)
+    wrong = json.dumps({"action": "start", "id": "grill-key-0", "ticket": bar_id})
+    await device.publish(f"{PREFIX}/kds/grill/bump", wrong, qos=1)
+    press = json.dumps({"action": "start", "id": "grill-key-1"})  # the first not started
+    for _ in range(2):  # a repeated press starts it once
+        await device.publish(f"{PREFIX}/kds/grill/bump", press, qos=1)
+    topic, msg = await mqtt_json(device)
+    assert topic == f"{PREFIX}/kds/grill/events"
+    assert msg["kind"] == "ticket.started"
+    assert msg["by"] == "bump bar grill"
+    assert msg["ticket"]["id"] == grill_id
+    assert msg["ticket"]["started_ms"] > 0
+
+    # a bump after the presses: once it is heard, every press before it was handled
+    bump = json.dumps({"action": "bump", "id": "grill-key-2", "ticket": grill_id})
+    await device.publish(f"{PREFIX}/kds/grill/bump", bump, qos=1)
+    topic, msg = await mqtt_json(device)
+    assert (msg["kind"], msg["ticket"]["status"]) == ("ticket.updated", "bumped")
+    rows = await hub.services.store.read_all("SELECT key FROM outbox WHERE kind='ticket.started'")
+    assert [r[0] for r in rows] == [str(grill_id)]
+    assert hub.services.pacer.jobs[bar_id].started_ms == 0
+
+
 async def test_a_held_course_survives_a_restart_and_fires_once(
     hub_config: HubConfig, coursed: dict[str, Any], http: aiohttp.ClientSession
 ) -> None:

@@ -199,3 +199,76 @@ async def test_a_table_waiting_too_long_for_its_next_course_is_flagged(
         assert [c["state"] for c in t1["courses"]] == ["ready", "held"]
         load = await call(http, "GET", f"{hub.url}/api/v1/pacing", floor)
         assert load["stations"]["wok"]["held"] == 1
+
+
+async def test_the_anchor_started_late_moves_the_other_tickets_start_on_its_station(
+    hub_config: HubConfig, menu_doc: dict[str, Any], http: aiohttp.ClientSession
+) -> None:
+    doc = with_courses(menu_doc)
+    for item in doc["items"]:
+        item["prep_s"] = {"chicken-satay": 900, "smashed-cucumber-salad": 180}.get(item["id"], 300)
+    clock = ManualClock()
+    config = config_of(hub_config, auto_fire="manual", slack_s=0)
+    async with running_hub(config, seed_menu=doc, clock=clock) as hub:
+        kitchen = await staff.issue(hub.services.store, "kitchen", "kds")
+        await order(http, hub, "started-0001", [STARTER, SALAD])
+        grill = await call(http, "GET", f"{hub.url}/api/v1/stations/grill/tickets", kitchen)
+        cold = await call(http, "GET", f"{hub.url}/api/v1/stations/cold/tickets", kitchen)
+        (satay,), (salad,) = grill["tickets"], cold["tickets"]
+        assert salad["start_at_ms"] == satay["start_at_ms"] + 720_000  # "start in 12:00"
+        # the grill cook gets to the satay two minutes late and says so
+        clock.t += 120_000
+        url = f"{hub.url}/api/v1/tickets/{satay['id']}/start"
+        started = await call(http, "POST", url, kitchen, {"id": "start-1"})
+        assert started["started_ms"] == clock.t
+        again = await call(http, "POST", url, kitchen, {"id": "start-1"})  # repeated: once
+        assert again == started
+        cold = await call(http, "GET", f"{hub.url}/api/v1/stations/cold/tickets", kitchen)
+        (moved,) = cold["tickets"]
+        assert moved["start_at_ms"] == clock.t + 720_000  # moved with the satay
+        assert moved["due_ms"] == clock.t + 900_000
+        assert moved["started_ms"] == 0
+        told = await hub.services.store.read_all(
+            "SELECT key FROM outbox WHERE kind='ticket.started'"
+        )
+        assert [r[0] for r in told] == [str(satay["id"])]  # once, though asked twice
+        # starting it again, a held or an unknown ticket: the field is named
+        async with http.post(
+            f"{hub.url}/api/v1/tickets/999999/start",
+            json={"id": "start-2"},
+            headers={"Authorization": f"Bearer {kitchen}"},
+        ) as r:
+            assert r.status == 404
+            assert (await r.json())["field"] == "ticket"
+        bumped = f"{hub.url}/api/v1/tickets/{satay['id']}/bump"
+        await call(http, "POST", bumped, kitchen, {"id": "bump-1"})
+        async with http.post(
+            url, json={"id": "start-3"}, headers={"Authorization": f"Bearer {kitchen}"}
+        ) as r:
+            assert r.status == 409
+            assert (await r.json())["field"] == "ticket"
+        # recalled, it is to make again: not started until a cook says so
+        recall = f"{hub.url}/api/v1/tickets/{satay['id']}/recall"
+        recalled = await call(http, "POST", recall, kitchen, {"id": "recall-1"})
+        assert (recalled["status"], recalled["started_ms"]) == ("open", 0)
+        clock.t += 5_000
+        again = await call(http, "POST", url, kitchen, {"id": "start-4"})
+        assert again["started_ms"] == clock.t
+
+
+async def test_a_held_ticket_cannot_be_started(
+    hub_config: HubConfig, menu_doc: dict[str, Any], http: aiohttp.ClientSession
+) -> None:
+    async with running_hub(
+        config_of(hub_config, auto_fire="manual"), seed_menu=with_courses(menu_doc)
+    ) as hub:
+        kitchen = await staff.issue(hub.services.store, "kitchen", "kds")
+        await order(http, hub, "held-start-1", [STARTER, MAIN])
+        (held,) = hub.services.pacer.held_tickets()
+        async with http.post(
+            f"{hub.url}/api/v1/tickets/{held.id}/start",
+            json={"id": "hs-1"},
+            headers={"Authorization": f"Bearer {kitchen}"},
+        ) as r:
+            assert r.status == 409
+            assert (await r.json())["field"] == "ticket"

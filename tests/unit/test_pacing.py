@@ -123,7 +123,10 @@ def test_a_course_is_paced_to_land_together_and_fired_at_once_it_does_not() -> N
     # the wok is busy for 10 min: its 5 minutes end at 15; the grill's 12 must start at 3
     assert paced[1].due_ms == paced[2].due_ms == 900_000
     assert paced[1].start_at_ms == 180_000
-    assert paced[2].start_at_ms == 600_000
+    # the wok's queue holds its ticket back until 10 anyway: it may start now, keeping its
+    # place (held back, tickets fired after it would take the wok's cook first)
+    assert paced[2].start_at_ms == 0
+    assert paced[2].line_start_ms == {1: 0}
     at_once = {p.ticket_id: p for p in pc.pace(0, course, proj, together=False)}
     assert at_once[1].start_at_ms == at_once[2].start_at_ms == 0
     assert at_once[1].due_ms == 720_000
@@ -133,3 +136,108 @@ def test_quote_errors_are_percentiles_of_the_absolute_error() -> None:
     stats = pc.error_stats([-60, 30, 120, -300, 10])
     assert stats == {"count": 5, "p50_s": 60, "p90_s": 300, "mean_s": -40.0}
     assert pc.error_stats([])["p50_s"] is None
+
+
+# ---------------------------------------------------------------- pacing on the cooks' starts
+
+T0 = 1_000_000_000
+
+
+def test_the_anchor_started_times_the_others_to_end_with_it() -> None:
+    steak = pc.CourseTicket(1, 600, start_at_ms=T0, started_ms=T0 + 20_000)  # 20 s late
+    salad = pc.CourseTicket(2, 180, start_at_ms=T0 + 420_000)
+    assert pc.anchor_of([salad, steak]) == steak
+    plan = pc.repace_on_start(T0 + 20_000, [steak, salad], {2: 30_000})
+    due = T0 + 20_000 + 600_000
+    assert plan == {2: (due - 180_000 - 30_000, due)}  # started 30 s early for a free cook
+
+
+def test_an_anchor_late_to_start_takes_the_others_with_it_and_on_time_nothing_moves() -> None:
+    steak = pc.CourseTicket(1, 600, start_at_ms=T0)
+    salad = pc.CourseTicket(2, 180, start_at_ms=T0 + 420_000)
+    assert pc.repace_on_start(T0 + 10_000, [steak, salad]) == {}  # within 15 s: the plan holds
+    now = T0 + 90_000  # a minute and a half late, not started
+    plan = pc.repace_on_start(now, [steak, salad])
+    assert plan[2] == (now + 420_000, now + 600_000)
+    assert plan[1] == (now, now + 600_000)
+
+
+def test_a_ticket_started_before_its_time_is_followed_by_the_others() -> None:
+    steak = pc.CourseTicket(1, 600, start_at_ms=T0 + 60_000)
+    noodles = pc.CourseTicket(2, 500, start_at_ms=T0 + 160_000, started_ms=T0)  # out of plan
+    plan = pc.repace_on_start(T0, [steak, noodles])
+    # the steak cannot end with the noodles (T0 + 500 s): it starts now, the course lands
+    # when the steak can
+    assert plan == {1: (T0, T0 + 600_000)}
+
+
+def test_a_station_that_cannot_take_its_ticket_in_time_holds_the_anchor_back() -> None:
+    steak = pc.CourseTicket(1, 600, start_at_ms=T0 + 30_000)
+    noodles = pc.CourseTicket(2, 500, start_at_ms=T0 + 130_000)
+    due = T0 + 630_000
+    # the wok's queue lets a cook take the noodles only at T0 + 400 s
+    plan = pc.repace_on_start(T0, [steak, noodles], earliest_ms={2: T0 + 400_000}, due_ms=due)
+    # the steak waits for it; the noodles may start now (the queue holds them back anyway)
+    assert plan == {1: (T0 + 300_000, T0 + 900_000), 2: (T0, T0 + 900_000)}
+    # a queue that makes it in time changes nothing
+    plan = pc.repace_on_start(T0, [steak, noodles], earliest_ms={2: T0 + 120_000}, due_ms=due)
+    assert plan == {}
+
+
+def test_started_tickets_hold_their_cooks_and_unstarted_ones_wait_for_now_at_a_live_station() -> (
+    None
+):
+    now = T0 + 100_000
+    jobs = [
+        pc.Job(1, "grill", T0, 300, started_ms=T0),  # ends T0 + 300 s
+        pc.Job(2, "grill", T0, 120, fired_ms=T0 + 1),  # may start, not started
+    ]
+    # two cooks: one on ticket 1, the other last bumped at T0 (free since, by the bumps)
+    by_bumps = pc.project(now, jobs, {"grill": 2}, {"grill": [T0]})
+    assert by_bumps.finish_ms[2] == T0 + 120_000  # thought under way since the bump
+    live = pc.project(now, jobs, {"grill": 2}, {"grill": [T0]}, live={"grill"})
+    assert live.finish_ms[1] == T0 + 300_000
+    assert live.finish_ms[2] == now + 120_000  # a cook takes it now at the earliest
+    assert live.start_if_ready("grill", 3, 60, T0 + 2) == now + 120_000  # the next cook free
+
+
+def test_a_ticket_a_queue_holds_back_anyway_may_start_now_and_keeps_its_place() -> None:
+    # the wok's one cook has 10 min of tickets fired before; then a course fires
+    proj = pc.project(0, [job(9, 0, 600, "wok")], {"grill": 1, "wok": 1})
+    course = [pc.PaceTicket(1, "wok", (pc.PaceLine(0, 300), pc.PaceLine(1, 120)))]
+    (alone,) = pc.pace(0, course, proj, slack_ms=60_000)
+    assert (alone.start_at_ms, alone.due_ms) == (0, 900_000)
+    assert alone.line_start_ms == {0: 0, 1: 180_000}  # its longest line first
+    # a ticket started late elsewhere, whose own station cannot take it in time either
+    steak = pc.CourseTicket(1, 600, start_at_ms=0, started_ms=60_000)
+    noodles = pc.CourseTicket(2, 300, start_at_ms=300_000)
+    plan = pc.repace_on_start(60_000, [steak, noodles], earliest_ms={2: 500_000})
+    assert plan == {2: (60_000, 800_000)}  # may start now; lands when the wok can make it
+
+
+def test_a_bump_places_again_only_its_station_and_agrees_with_projecting_anew() -> None:
+    now = T0 + 200_000
+    jobs = [
+        pc.Job(1, "grill", T0, 300, fired_ms=T0),
+        pc.Job(2, "grill", T0 + 10_000, 400, fired_ms=T0 + 10_000),
+        pc.Job(3, "grill", T0 + 20_000, 200, fired_ms=T0 + 20_000),
+        pc.Job(4, "wok", T0, 600, fired_ms=T0),
+    ]
+    freed = {"grill": [T0 - 50_000, T0 - 20_000], "wok": [T0 - 10_000]}
+    cooks = {"grill": 2, "wok": 1}
+    before = pc.project(now, jobs, cooks, freed)
+    after = before.without("grill", 2, now)
+    anew = pc.project(
+        now, [j for j in jobs if j.ticket_id != 2], cooks, {**freed, "grill": [T0 - 20_000, now]}
+    )
+    assert after.finish_ms == anew.finish_ms
+    assert 2 not in after.finish_ms
+    # a started ticket's cook is the one freed
+    started = [
+        pc.Job(5, "grill", T0, 300, started_ms=T0),  # its cook busy until T0 + 300 s
+        pc.Job(3, "grill", T0 + 20_000, 200, fired_ms=T0 + 20_000),
+        pc.Job(6, "grill", T0 + 30_000, 300, fired_ms=T0 + 30_000),
+    ]
+    live = pc.project(now, started, cooks, freed, live={"grill"})
+    assert live.finish_ms[6] == T0 + 600_000  # waits for the cook of ticket 5
+    assert live.without("grill", 5, now).finish_ms[6] == now + 300_000  # who is free now

@@ -92,7 +92,20 @@ const createdMs = (tk) => tk.created_ms ?? (Date.parse(tk.created_at) || now());
 const isHeld = (tk) => tk?.status === 'held';
 /** When a cook may start it: fired, and its paced start reached. */
 const startMs = (tk) => Math.max(firedMs(tk) || createdMs(tk), Number(tk.start_at_ms) || 0);
-const byAge = (a, b) => Number(isHeld(a)) - Number(isHeld(b)) || startMs(a) - startMs(b) || a.id - b.id;
+/** The screen's order: held last; of the tickets that may start, the one fired first (a paced
+ * ticket whose time has come goes before those fired after it), then those still counting
+ * down, by their start. The hub's projection and quotes assume cooks take them so. */
+const byAge = (a, b) => {
+  const held = Number(isHeld(a)) - Number(isHeld(b));
+  if (held) return held;
+  const t = now();
+  const wa = startMs(a) > t, wb = startMs(b) > t;
+  if (wa !== wb) return Number(wa) - Number(wb);
+  const ka = wa ? startMs(a) : (firedMs(a) || createdMs(a));
+  const kb = wb ? startMs(b) : (firedMs(b) || createdMs(b));
+  return ka - kb || a.id - b.id;
+};
+const isStarted = (tk) => Number(tk.started_ms) > 0;
 const liveTickets = () => [...S.tickets.values()].filter((tk) => !isHeld(tk));
 const courseLabel = (id) => courseName(i18n, S.courses, id);
 const allergenLabel = (key) => {
@@ -317,6 +330,23 @@ async function bumpTicket(id) {
     actionFailed(e);
   } finally {
     S.busy.delete(id);
+    renderBoard();
+  }
+}
+
+/** A cook starts a ticket: the hub times the rest of its course to land with it. */
+async function startTicket(id) {
+  const key = `st:${id}`;
+  if (S.busy.has(key)) return;
+  S.busy.add(key);
+  renderBoard();
+  try {
+    const tk = await staffCall(`/api/v1/tickets/${encodeURIComponent(id)}/start`, { id: randomId() });
+    if (tk && tk.id !== undefined) onTicket(tk);
+  } catch (e) {
+    actionFailed(e);
+  } finally {
+    S.busy.delete(key);
     renderBoard();
   }
 }
@@ -580,7 +610,7 @@ function reprintButton(tk, cls = 'tk-reprint') {
 /** What the clock of a ticket card needs: since when it runs, its paced start, when due. */
 const timing = (tk) => (isHeld(tk) ? { held: 'true' } : {
   created: firedMs(tk) || createdMs(tk),
-  start: Number(tk.start_at_ms) > 0 ? Number(tk.start_at_ms) : null,
+  start: Number(tk.start_at_ms) > (firedMs(tk) || createdMs(tk)) ? Number(tk.start_at_ms) : null,
   due: dueMs(tk) || null,
   expected: Number(tk.expected_s) > 0 ? Number(tk.expected_s) : null,
 });
@@ -617,10 +647,21 @@ function buildTicket(tk) {
   el('ol', { class: 'tk-items' }, (tk.items || []).map((it) => ticketItem(tk, it))),
   held ? el('footer', { class: 'tk-foot tk-foot-held', text: t('held_until_fired') }) : el('footer', { class: 'tk-foot' },
     reprintButton(tk),
+    startButton(tk),
     el('button', {
       type: 'button', class: 'tk-bump', testid: `bump-${tk.id}`, disabled: busy,
       onclick: (ev) => { ev.stopPropagation(); bumpTicket(tk.id); },
     }, icon('check'), el('span', { text: busy ? t('bumping') : t('bump') }))));
+}
+
+/** "Start" until a cook starts the ticket, then a quiet "Started" mark. */
+function startButton(tk) {
+  if (isStarted(tk)) return el('span', { class: 'tk-started', testid: `started-${tk.id}`, text: t('started') });
+  const busy = S.busy.has(`st:${tk.id}`);
+  return el('button', {
+    type: 'button', class: 'tk-start', testid: `start-${tk.id}`, disabled: busy,
+    onclick: (ev) => { ev.stopPropagation(); startTicket(tk.id); },
+  }, icon('play'), el('span', { text: busy ? t('starting') : t('start') }));
 }
 
 /** Units still to cook: the line's quantity less what was voided. */
@@ -649,7 +690,10 @@ function ticketItem(tk, it) {
   const changed = new Set(it.changed || []);
   const held = isHeld(tk);
   // paced: a line that starts later than now counts down to its start
-  const startAt = !held && !it.bumped && Number(it.start_at_ms) > now() ? Number(it.start_at_ms) : 0;
+  // (a start no later than its firing is no countdown: the ticket may start at once, whatever
+  // the screen's clock says against the hub's)
+  const paced = Number(it.start_at_ms) > (firedMs(tk) || createdMs(tk));
+  const startAt = !held && !it.bumped && paced && Number(it.start_at_ms) > now() ? Number(it.start_at_ms) : 0;
   return el('li', {
     class: ['tk-item', it.bumped && 'is-bumped', busy && 'is-busy', gone && 'is-void', voided && !gone && 'is-part-void', changed.size && 'is-changed', startAt > now() && 'is-waiting'],
     testid: `line-${tk.id}-${it.idx}`,
