@@ -80,6 +80,12 @@ def page_size(conn: sqlite3.Connection, size: int) -> bool:
     current = int(conn.execute("PRAGMA page_size").fetchone()[0])
     if current == size:
         return False
+    pages = int(conn.execute("PRAGMA page_count").fetchone()[0])
+    log.info(
+        "store: rewriting %.1f MB in %d-byte pages (once; about a minute per 500 MB on an SD card)",
+        pages * current / 1e6,
+        size,
+    )
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.execute("PRAGMA journal_mode=DELETE")
     try:

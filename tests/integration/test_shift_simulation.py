@@ -21,13 +21,13 @@ async def test_a_simulated_lunch_quotes_its_waits_and_lands_courses_together() -
     assert at_once["quotes"] == at_once["orders"]
     # the kitchen got busy: waits past a quarter of an hour were quoted
     assert paced["max_quoted_wait_s"] > 15 * 60
-    # quotes: half within 2 minutes, nine in ten within 5
+    # quotes: half within 2 minutes, also while the queue was longer than 15 minutes. Nine in
+    # ten within 5 minutes (the p90) is met on this lunch but not over the bench's
+    # three (docs/benchmarks.md): what is asserted is what holds on all of them, ten minutes
     assert paced["error_p50_s"] <= 120
-    assert paced["error_p90_s"] <= 300
-    # and so while the queue was longer than 15 minutes
     assert paced["long_quotes"] >= 10
     assert paced["long_error_p50_s"] <= 120
-    assert paced["long_error_p90_s"] <= 300
+    assert paced["long_error_p90_s"] <= 600
     # pacing lands a course's tickets far closer together than firing them all at once,
     # and costs the kitchen no speed
     assert paced["spread_groups"] >= 8
