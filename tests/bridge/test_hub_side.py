@@ -430,4 +430,4 @@ async def test_the_same_weight_after_an_empty_scale_is_a_new_reading(lone_hub: R
     rows = await lone_hub.services.store.read_all(
         "SELECT body FROM outbox WHERE stream = 'telemetry' ORDER BY seq"
     )
-    assert [json.loads(r[0])["grams"] for r in rows] == [400, 400, 410]
+    assert [json.loads(unpack(r[0]))["grams"] for r in rows] == [400, 400, 410]

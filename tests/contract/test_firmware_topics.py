@@ -234,7 +234,7 @@ def test_the_table_buttons_and_bump_bar_cover_every_kind_and_action() -> None:
     ]
     assert [m.kind for m in published("table-button-single.yaml", "table.call")] == ["waiter"]
     actions = sorted(m.action for m in published("bump-bar.yaml", "kds.bump"))
-    assert actions == ["bump", "next", "prev", "recall"]
+    assert actions == ["bump", "next", "prev", "recall", "start"]
     follows = [
         u for u in mqtt_uses(config(FIRMWARE / "table-button.yaml")) if u.direction == "follow"
     ]

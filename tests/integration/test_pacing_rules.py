@@ -13,6 +13,7 @@ from hub.app import RunningHub, running_hub
 from hub.config import HubConfig, PacingConfig, StationPacing
 from hub.services import staff
 from plumbing.clock import iso_from_ms
+from plumbing.packed import unpack
 from tests.conftest import table_token
 from tests.samples import with_courses
 
@@ -82,7 +83,7 @@ async def test_a_held_course_fires_by_itself_after_the_store_set_delay(
             "SELECT body FROM outbox WHERE kind='ticket.fired'"
         )
         assert len(rows) == 1
-        assert '"by":"auto"' in rows[0][0]
+        assert b'"by":"auto"' in unpack(rows[0][0])
 
 
 async def test_serving_the_starters_fires_the_mains_and_the_order_stays_open(

@@ -19,6 +19,7 @@ from hub.app import RunningHub, running_hub
 from hub.config import HubConfig
 from hub.domain.orders import LineRequest
 from hub.services import staff
+from plumbing.packed import unpack
 from tests.conftest import order_body, table_token
 from tests.waiting import until
 
@@ -158,7 +159,7 @@ async def test_the_last_portions_go_to_exactly_as_many_orders(client: Client) ->
     }
     assert all(r.get("left", 0) == 0 for r in lost)
     rows = await client.hub.services.store.read_all("SELECT body FROM orders")
-    sold = sum(ln["qty"] for r in rows for ln in json.loads(r[0])["lines"])
+    sold = sum(ln["qty"] for r in rows for ln in json.loads(unpack(r[0]))["lines"])
     assert sold == portions
     left = await client.hub.services.store.read_one(
         "SELECT left_count FROM stock WHERE item='live-lobster'"
@@ -310,4 +311,4 @@ async def test_pre_orders_reserve_portions_and_cancelled_ones_put_them_back(
     assert status == 200
     assert (await client.menu_item(EDAMAME))["stock_left"] == 1
     rows = await client.hub.services.store.read_all("SELECT body FROM orders WHERE table_id='T9'")
-    assert [ln["qty"] for r in rows for ln in json.loads(r[0])["lines"]] == [2]
+    assert [ln["qty"] for r in rows for ln in json.loads(unpack(r[0]))["lines"]] == [2]
