@@ -201,8 +201,14 @@ class Projection:
         free now, and only that station's queue is placed again (the others are as they
         were: a bump costs one station's queue, not the kitchen's)."""
         jobs = list(self.jobs.get(station, ()))
-        heap = list(self.cooks_free.get(station, ()))
         kept = [j for j in jobs if j.ticket_id != ticket_id]
+        if len(kept) > RESIMULATE_MAX:
+            # a queue this long is not placed again per bump (its projection is at most a
+            # second old, and minutes off anyway): a bump in a rush costs no more than this
+            finish = {k: v for k, v in self.finish_ms.items() if k != ticket_id}
+            jobs_now = {**self.jobs, station: kept}
+            return Projection(now_ms, finish, jobs_now, self.cooks_free, self.free_after)
+        heap = list(self.cooks_free.get(station, ()))
         gone = self.finish_ms.get(ticket_id)
         if len(kept) < len(jobs) or gone not in heap:
             # not under way as far as the cooks go: the cook free longest is taken as the

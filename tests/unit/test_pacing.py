@@ -241,3 +241,20 @@ def test_a_bump_places_again_only_its_station_and_agrees_with_projecting_anew() 
     live = pc.project(now, started, cooks, freed, live={"grill"})
     assert live.finish_ms[6] == T0 + 600_000  # waits for the cook of ticket 5
     assert live.without("grill", 5, now).finish_ms[6] == now + 300_000  # who is free now
+
+
+def test_a_bump_in_a_queue_past_the_resimulation_cap_costs_no_rescheduling() -> None:
+    """A station holding more tickets than `RESIMULATE_MAX` (a kitchen far behind): a bump
+    takes its ticket out and leaves the others as last projected (at most a second old)
+    instead of scheduling hundreds of tickets again on every bump."""
+    now = T0 + 60_000
+    n = pc.RESIMULATE_MAX + 50
+    jobs = [pc.Job(i, "grill", T0 + i, 300, fired_ms=T0 + i) for i in range(1, n + 1)]
+    before = pc.project(now, jobs, {"grill": 2})
+    after = before.without("grill", 1, now)
+    assert 1 not in after.finish_ms
+    assert len(after.jobs["grill"]) == n - 1
+    assert all(after.finish_ms[i] == before.finish_ms[i] for i in range(2, n + 1))
+    # under the cap the queue is placed again: the cook freed now moves the others earlier
+    small = pc.project(now, jobs[:10], {"grill": 2})
+    assert small.without("grill", 1, now).finish_ms[3] < small.finish_ms[3]
