@@ -150,7 +150,10 @@ def service_time(bump_ms: int, ready_ms: int, freed: Sequence[int], parallel: in
 
 # ---------------------------------------------------------------- the queue's projection
 
-RESIMULATE_MAX = 400  # a station's queue past this: new tickets follow it, not re-placed
+# a station's queue past this (hours of work): new tickets follow it, not re-placed (placing
+# one re-simulates the queue, three times for a course: at 400 that was a fifth of the hub's
+# core at 100 orders/s with the kitchen far behind; the shift bench's queues stay under 50)
+RESIMULATE_MAX = 100
 
 
 @dataclass(frozen=True, slots=True)
