@@ -7,6 +7,7 @@ provisioning writes instead."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import shutil
@@ -17,12 +18,20 @@ import threading
 import time
 from pathlib import Path
 
+_GIVEN: collections.deque[int] = collections.deque(maxlen=256)
+
 
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A port nothing listens on now, and not one this process was given lately (the kernel
+    may hand the same free port to two calls in a row, before either is bound)."""
+    for _ in range(64):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port: int = s.getsockname()[1]
+        if port not in _GIVEN:
+            break
+    _GIVEN.append(port)
+    return port
 
 
 class MosquittoError(RuntimeError):

@@ -90,6 +90,8 @@ class WrittenBroker(Mosquitto):
         self.lan_port = free_port()
 
     def conf_text(self) -> str:
+        while self.lan_port == self.port:  # two free ports asked apart may be the same one
+            self.lan_port = free_port()
         written = (self.root / "etc/mosquitto/conf.d/tablehub.conf").read_text()
         text = written.replace("listener 1883 127.0.0.1", f"listener {self.port} 127.0.0.1")
         text = text.replace("listener 1884 0.0.0.0", f"listener {self.lan_port} 127.0.0.1")

@@ -37,7 +37,10 @@ def tablehub(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str
 class Box:
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.http, self.mqtt, self.lan = free_port(), free_port(), free_port()
+        ports: set[int] = set()
+        while len(ports) < 3:  # free ports asked one after another may repeat
+            ports.add(free_port())
+        self.http, self.mqtt, self.lan = sorted(ports)
         self.procs: list[subprocess.Popen[bytes]] = []
 
     @property
