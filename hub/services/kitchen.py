@@ -27,6 +27,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("tablehub.kitchen")
 
 
+async def _ticket_row(tx: Tx, ticket_id: int, station: str | None) -> sqlite3.Row:
+    """The ticket's row, or NotFound; with `station`, only a ticket of that station."""
+    row = await repos.tx_ticket_row(tx, ticket_id)
+    if row is None:
+        raise NotFound(f"no ticket {ticket_id}", field="ticket")
+    _check_station(row, station)
+    return row
+
+
 def _check_station(row: sqlite3.Row, station: str | None) -> None:
     """A bump bar acts only on its own station's tickets: ticket ids are easy to guess, and
     the broker's ACL only keeps each bar on its own topic. `station` None or "expo": any."""
@@ -71,10 +80,7 @@ class Kitchen:
 
         async def unit(tx: Tx) -> Result:
             async def body() -> Result:
-                row = await repos.tx_ticket_row(tx, ticket_id)
-                if row is None:
-                    raise NotFound(f"no ticket {ticket_id}", field="ticket")
-                _check_station(row, station)
+                row = await _ticket_row(tx, ticket_id, station)
                 state = tk.bump(repos.ticket_state(row), item_idx, tx.now)
                 ticket = await self._save(tx, ticket_id, state)
                 if self.pacer is not None and ticket.status == "bumped":
@@ -100,10 +106,7 @@ class Kitchen:
 
         async def unit(tx: Tx) -> Result:
             async def body() -> Result:
-                row = await repos.tx_ticket_row(tx, ticket_id)
-                if row is None:
-                    raise NotFound(f"no ticket {ticket_id}", field="ticket")
-                _check_station(row, station)
+                row = await _ticket_row(tx, ticket_id, station)
                 tk.check_start(repos.ticket_state(row))
                 got = repos.ticket_body(row)
                 if got.started_ms:

@@ -319,29 +319,13 @@ function onRetry(failures) {
 
 // ---------------------------------------------------------------- actions
 
-async function bumpTicket(id) {
-  if (S.busy.has(id)) return;
-  S.busy.add(id);
-  renderBoard();
-  try {
-    const tk = await staffCall(`/api/v1/tickets/${encodeURIComponent(id)}/bump`, { id: randomId() });
-    if (tk && tk.id !== undefined) onTicket(tk);
-  } catch (e) {
-    actionFailed(e);
-  } finally {
-    S.busy.delete(id);
-    renderBoard();
-  }
-}
-
-/** A cook starts a ticket: the hub times the rest of its course to land with it. */
-async function startTicket(id) {
-  const key = `st:${id}`;
+/** One tap on a ticket (bump, start): once at a time per ticket and verb, the answer drawn. */
+async function ticketAction(id, verb, key) {
   if (S.busy.has(key)) return;
   S.busy.add(key);
   renderBoard();
   try {
-    const tk = await staffCall(`/api/v1/tickets/${encodeURIComponent(id)}/start`, { id: randomId() });
+    const tk = await staffCall(`/api/v1/tickets/${encodeURIComponent(id)}/${verb}`, { id: randomId() });
     if (tk && tk.id !== undefined) onTicket(tk);
   } catch (e) {
     actionFailed(e);
@@ -349,6 +333,15 @@ async function startTicket(id) {
     S.busy.delete(key);
     renderBoard();
   }
+}
+
+function bumpTicket(id) {
+  return ticketAction(id, "bump", id);
+}
+
+/** A cook starts a ticket: the hub times the rest of its course to land with it. */
+function startTicket(id) {
+  return ticketAction(id, "start", `st:${id}`);
 }
 
 async function bumpItem(ticketId, idx) {
