@@ -242,11 +242,20 @@ async def test_connection_dropped_mid_job_prints_it_again_marked(
 
 
 async def test_the_same_job_twice_prints_once_and_acks_twice(
-    agent: PrinterAgent, hub: Hub, printer: FakeNetworkPrinter
+    agent: PrinterAgent, hub: Hub, printer: FakeNetworkPrinter, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="tablehub.devices.printer")
+
+    def resend_seen() -> bool:
+        return any("j1 is already queued" in r.getMessage() for r in caplog.records)
+
+    printer.set_cover_open(True)  # j1 cannot print yet: the resend below finds it queued
     async with running(agent):
         await hub.send("j1", chit(1))
+        await hub.wait_acks(lambda: ("j1", "cover_open") in hub.failures(), "j1 tried, cover open")
         await hub.send("j1", chit(1))  # a resend while it is still queued
+        await until(resend_seen, "the agent to take the resend as already queued")
+        printer.set_cover_open(False)
         await hub.wait_acks(lambda: hub.ok() == ["j1"], "j1 acked")
         await hub.send("j1", chit(1))  # a resend after it printed: ack again, do not print
         await hub.wait_acks(lambda: hub.ok() == ["j1", "j1"], "j1 acked twice")
@@ -254,6 +263,7 @@ async def test_the_same_job_twice_prints_once_and_acks_twice(
         await hub.wait_acks(lambda: "j2" in hub.ok(), "the later job j2 acked")
     assert [number(r) for r in printer.printed] == [1, 2]
     assert hub.ok() == ["j1", "j1", "j2"]
+    assert set(hub.failures()) == {("j1", "cover_open")}
 
 
 async def test_bad_messages_are_refused_and_do_not_block_the_queue(
