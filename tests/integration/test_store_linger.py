@@ -87,3 +87,80 @@ async def test_a_failing_lingering_unit_is_rolled_back_alone(store: Store) -> No
     assert results[1] == "K"
     assert _on_disk(store.path, "boom") is None
     assert _on_disk(store.path, "kept") == "K"
+
+
+async def _until_taken(store: Store) -> None:
+    """Wait until the writer has taken every queued unit (it is in its window or committing)."""
+    async with asyncio.timeout(10):
+        while store.backlog_s() > 0:
+            await asyncio.sleep(0.001)
+
+
+async def _rush(store: Store, n: int = 40) -> None:
+    """Writes enough that the store measures itself busy, then half a second for the rate."""
+    await asyncio.gather(*(store.write(_meta(f"rush-{i}", str(i))) for i in range(n)))
+    await asyncio.sleep(0.55)
+    await store.write(_meta("rush-end", "x"))  # the writer measures the rate here
+
+
+@pytest.mark.parametrize("busy", [True, False])
+async def test_in_a_rush_a_write_waits_a_moment_for_company(tmp_path: Path, busy: bool) -> None:
+    # past the busy rate the writer holds a commit open up to the window after its first unit
+    # came, so a write that comes meanwhile shares it; below the rate each goes on its own
+    async with Store(
+        tmp_path / "hub.db",
+        clock=lambda: "2026-12-06T12:00:00Z",
+        busy_window_s=0.3,  # shorter than the half second the rate is measured over
+        busy_units_per_s=10 if busy else 100_000,
+    ) as store:
+        await _rush(store)
+        assert (store.rate >= 10) is True  # 41 writes over ~0.55 s, whichever the threshold
+        commits = store.commits
+        first = asyncio.create_task(store.write(_meta("first", "1")))
+        await asyncio.sleep(0)  # the first write is queued
+        await _until_taken(store)
+        second = await store.write(_meta("second", "2"))
+        got = await asyncio.wait_for(first, 10.0)
+        assert (got, second) == ("1", "2")
+        assert store.commits == commits + (1 if busy else 2)
+        assert _on_disk(store.path, "first") == "1"
+        assert _on_disk(store.path, "second") == "2"
+
+
+async def test_a_quiet_store_commits_at_once_with_a_window_set(tmp_path: Path) -> None:
+    async with Store(
+        tmp_path / "hub.db",
+        clock=lambda: "2026-12-06T12:00:00Z",
+        busy_window_s=5.0,
+        busy_units_per_s=100,
+    ) as store:
+        await asyncio.sleep(0.55)  # a rate measured over a quiet half second
+        t0 = time.monotonic()
+        await store.write(_meta("alone", "1"))
+        await store.write(_meta("again", "2"))
+        assert time.monotonic() - t0 < 5.0, "a write waited for company in a quiet store"
+        assert store.rate < 100
+
+
+async def test_lingering_writes_do_not_make_the_store_busy(tmp_path: Path) -> None:
+    # marks nobody waits on are grouped by their own linger: they are not the rush the
+    # window is for, and must not delay the next order
+    async with Store(
+        tmp_path / "hub.db",
+        clock=lambda: "2026-12-06T12:00:00Z",
+        busy_window_s=0.3,
+        busy_units_per_s=10,
+    ) as store:
+        await asyncio.gather(
+            *(store.write(_meta(f"mark-{i}", str(i)), linger_s=0.01) for i in range(60))
+        )
+        await asyncio.sleep(0.55)
+        await store.write(_meta("measure", "x"))  # the rate is measured here: 1 write
+        assert store.rate < 10
+        commits = store.commits
+        first = asyncio.create_task(store.write(_meta("first", "1")))
+        await asyncio.sleep(0)
+        await _until_taken(store)
+        await store.write(_meta("second", "2"))
+        await asyncio.wait_for(first, 10.0)
+        assert store.commits == commits + 2
