@@ -94,13 +94,7 @@ async def running_hub(
     if seed_menu is None and config.menu_file is not None and config.menu_file.exists():
         seed_menu = read_menu_file(config.menu_file)
     secret = load_or_create_secret(config.data_dir)
-    async with Store(
-        config.db_path,
-        clock=clock.now_iso,
-        check_on_open=True,
-        busy_window_s=config.busy_commit_window_s,
-        busy_units_per_s=config.busy_writes_per_s,
-    ) as store:
+    async with Store(config.db_path, clock=clock.now_iso, check_on_open=True) as store:
         catalog = Catalog(store, secret, base_url=config.public_url)
         await catalog.load(seed_menu)
         await catalog.apply_provisioned(config.data_dir / PROVISIONED_TABLES)

@@ -12,9 +12,6 @@ A store box's config file (TOML)::
     data_dir = "/var/lib/tablehub"        # the SQLite store, secret key, backups
     menu_file = "/etc/tablehub/menu.json" # loaded on first run only
     public_url = "http://192.168.1.10:8080"  # what the QR codes point at
-    busy_commit_window_ms = 10            # past busy_writes_per_second (overload: no single
-    busy_writes_per_second = 100          # restaurant's rush comes near), a save waits up to
-                                          # this long for others to share its disk write
 
     [http]
     host = "0.0.0.0"
@@ -330,8 +327,6 @@ class HubConfig:
     shift: ShiftConfig = field(default_factory=ShiftConfig)
     booking: BookingConfig = field(default_factory=BookingConfig)
     pacing: PacingConfig = field(default_factory=PacingConfig)
-    busy_commit_window_s: float = 0.010  # 0: every commit goes as soon as the disk is free
-    busy_writes_per_s: int = 100
 
     @property
     def db_path(self) -> Path:
@@ -346,8 +341,6 @@ class StoreSection(Settings, frozen=True, kw_only=True):
     menu_file: str | None = None
     public_url: str = ""
     timezone: str | None = None
-    busy_commit_window_ms: Annotated[int, msgspec.Meta(ge=0, le=50)] = 10
-    busy_writes_per_second: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 100
 
 
 class HttpSection(Settings, frozen=True, kw_only=True):
@@ -563,8 +556,6 @@ def _config(raw: HubFile, path: Path) -> HubConfig:
             for s in raw.scales
         ),
         timezone=store.timezone,
-        busy_commit_window_s=store.busy_commit_window_ms / 1000,
-        busy_writes_per_s=store.busy_writes_per_second,
         kds_silent_after_s=raw.kitchen.screen_silent_after_seconds,
         limits=_limits(raw.limits),
         tls_cert=Path(http.tls_cert) if http.tls_cert is not None else None,

@@ -287,24 +287,10 @@ class Store:
         max_batch: int = 512,
         queue_size: int = 2048,
         check_on_open: bool = False,
-        busy_window_s: float = 0.0,
-        busy_units_per_s: float = 100.0,
     ) -> None:
         self.path = Path(path)
         self._clock = clock
         self._max_batch = max_batch
-        # overload: past `busy_units_per_s` writes a second that someone waits on (lingering
-        # ones not counted), a commit waits up to `busy_window_s` after its first unit came
-        # for others to share its fsync and its pages (orders written one per commit each
-        # rewrite the same newest leaves of a dozen b-trees). Below it, or with a window of 0,
-        # a commit goes as soon as the disk is free (units that came during the last fsync
-        # share it anyway).
-        self.busy_window_s = busy_window_s
-        self.busy_units_per_s = busy_units_per_s
-        self._arrived = 0
-        self._rate_at = time.monotonic()
-        self._rate_mark = 0
-        self.rate = 0.0  # writes a second (not lingering), over the last half second or more
         self._queue: asyncio.Queue[tuple[Unit[Any], asyncio.Future[Any]]] = asyncio.Queue(
             queue_size
         )
@@ -504,8 +490,6 @@ class Store:
             self._linger.pop(id(fut), None)
             raise
         self._since.append(since)  # in step with the queue: no await between the two
-        if linger_s <= 0:
-            self._arrived += 1  # the rate counts writes someone waits on
         return await fut
 
     def backlog_s(self) -> float:
@@ -539,14 +523,9 @@ class Store:
         """The next batch: every unit waiting; if all of them may linger, more units until
         one that cannot wait comes, the batch is full, or the first lingerer's time is up."""
         first = await self._queue.get()
-        first_at = self._since.popleft()
+        self._since.popleft()
         batch = [first]
         self._take_waiting(batch)
-        if self.busy_window_s > 0 and self._busy():
-            wait = first_at + self.busy_window_s - time.monotonic()
-            if wait > 0 and len(batch) < self._max_batch:
-                await asyncio.sleep(wait)
-                self._take_waiting(batch)
         linger = self._linger
         while len(batch) < self._max_batch:
             due = [linger.get(id(fut)) for _, fut in batch]
@@ -565,15 +544,6 @@ class Store:
         for _, fut in batch:
             linger.pop(id(fut), None)
         return batch
-
-    def _busy(self) -> bool:
-        """Whether writes come faster than `busy_units_per_s` (the rate is measured again at
-        most every half second, from a counter: no per-unit bookkeeping)."""
-        now = time.monotonic()
-        if now - self._rate_at >= 0.5:
-            self.rate = (self._arrived - self._rate_mark) / (now - self._rate_at)
-            self._rate_at, self._rate_mark = now, self._arrived
-        return self.rate >= self.busy_units_per_s
 
     async def _writer(self) -> None:
         while True:

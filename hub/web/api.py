@@ -484,7 +484,6 @@ async def healthz(request: web.Request) -> web.Response:
         "store": {
             "commits": s.store.commits,
             "writes": s.store.units,
-            "writes_per_s": round(s.store.rate, 1),  # past the busy rate, commits are grouped
             "last_seq": s.store.committed_seq,
             "saving": saving,
             **({} if saving else {"problem": s.store.failing}),

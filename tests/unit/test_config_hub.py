@@ -94,10 +94,6 @@ BAD = [
         STORE + "[bridge]\nprune_chunk_rows = 0\n",
         "[bridge] prune_chunk_rows: expected an integer of at least 1, got 0",
     ),
-    (
-        STORE + "busy_commit_window_ms = 500\n",
-        "[store] busy_commit_window_ms: expected an integer from 0 to 50, got 500",
-    ),
     ("tables = 3\n" + STORE, "tables: expected a table, got 3"),
     (
         STORE + "[kitchen]\nscreen_silent = 30\n",
@@ -165,13 +161,6 @@ def test_a_minimal_file_keeps_every_default(tmp_path: Path) -> None:
     path = tmp_path / "hub.toml"
     path.write_text(STORE)
     assert load_config(path) == HubConfig(data_dir=Path("/var/lib/tablehub"))
-
-
-def test_the_busy_commit_window_reaches_the_hub(tmp_path: Path) -> None:
-    path = tmp_path / "hub.toml"
-    path.write_text(STORE + "busy_commit_window_ms = 0\nbusy_writes_per_second = 40\n")
-    config = load_config(path)
-    assert (config.busy_commit_window_s, config.busy_writes_per_s) == (0.0, 40)
 
 
 def test_every_section_reads_as_before(tmp_path: Path) -> None:
