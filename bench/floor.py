@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import socket
 import sqlite3
 import sys
 import time
@@ -126,7 +127,13 @@ class Floor:
         delay = 0.1
         while True:
             try:
-                async with aiomqtt.Client("127.0.0.1", port, identifier="bench-floor") as client:
+                async with aiomqtt.Client(
+                    "127.0.0.1",
+                    port,
+                    identifier="bench-floor",
+                    # as the hub's own sessions (plumbing/mqtt.py): no Nagle delay
+                    socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
+                ) as client:
                     delay = 0.1
                     while True:
                         pending = pending or await self.relay.get()

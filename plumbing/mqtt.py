@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -215,6 +216,9 @@ class MqttSession:
             if will is None
             else aiomqtt.Will(will.topic, will.payload, will.qos, will.retain),
             timeout=e.timeout,
+            # small messages go out at once: with Nagle's algorithm on, a batch's second
+            # message waits for the broker to acknowledge the first one's TCP segment
+            socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
         )
 
     async def run(self) -> None:

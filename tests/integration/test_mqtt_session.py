@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 
 from hub.ops.mosquitto import Mosquitto
 from plumbing.backoff import Backoff
-from plumbing.mqtt import Endpoint, LastWill, MqttSession, Send
+from plumbing.mqtt import Endpoint, LastWill, MqttSession, Send, _paho
 
 
 async def until(cond: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
@@ -162,3 +163,15 @@ async def test_a_batch_is_published_in_order_and_acknowledged_as_one(
                     if len(got) == 300:
                         break
         assert got == list(range(300))
+
+
+async def test_the_session_socket_sends_small_messages_at_once(own_broker: Mosquitto) -> None:
+    # with Nagle's algorithm on, a batch's second message waits for the broker's TCP
+    # acknowledgement of the first (up to its delayed ACK, 40 ms on Linux)
+    rig = Rig(own_broker.port)
+    async with running(rig):
+        client = rig.session._client
+        assert client is not None
+        sock = _paho(client).socket()
+        assert isinstance(sock, socket.socket)
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
