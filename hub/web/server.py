@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from hub.config import HttpLimits
 from hub.web.bodies import BODY_TIMEOUT
@@ -34,6 +35,29 @@ LISTEN_QUEUE = 1024
 # screens and agents hold a few hundred; each costs memory on a small box
 DEFAULT_MAX_CONNECTIONS = 4096
 BACKLOG = 128
+
+
+class MalformedRequests(logging.Filter):
+    """aiohttp logs a request it cannot parse (a NUL byte in a header, a path that is not a
+    path, a line too long) as an ERROR with a traceback. It is the client's doing, answered
+    400 already, and anyone on the guest Wi-Fi can send it: one INFO line instead, naming
+    the address and what was wrong, with a fixed template so that a flood of them is bounded
+    like any repeated line (plumbing/logs.py `RepeatLimit`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and 400 <= exc.code < 500:
+            args = record.args if isinstance(record.args, tuple) else ()
+            what = str(exc.message).strip().splitlines() or [type(exc).__name__]
+            record.msg = "refused a malformed request from %s (%d): %s"
+            record.args = (args[0] if args else "?", exc.code, what[0][:200])
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+_MALFORMED = MalformedRequests()
 
 
 @dataclass
@@ -78,6 +102,9 @@ async def serving(
         limits.connections_per_address,
     )
     app[BODY_TIMEOUT] = limits.body_timeout_s
+    server_log = logging.getLogger("aiohttp.server")
+    if _MALFORMED not in server_log.filters:
+        server_log.addFilter(_MALFORMED)
     runner = web.AppRunner(
         app,
         access_log=None,
