@@ -110,10 +110,12 @@ def decode(doc: Mapping[str, Any], schema: type[T], *, file: str) -> T:
 # ---------------------------------------------------------------- explaining an error
 
 
-def _explain(exc: msgspec.ValidationError, doc: Any, schema: type[Any], file: str) -> SettingsError:
+def _explain(exc: msgspec.ValidationError, doc: Any, schema: Any, file: str) -> SettingsError:
     m = _MSGSPEC.match(str(exc))
     assert m is not None  # the pattern matches any text
     what, path = m["what"], _steps(m["path"] or "")
+    if "[...]" in (m["path"] or "") and (inner := _in_free_table(doc, schema, path, file)):
+        return inner
     parent = _type_at(mi.type_info(schema), path)
     if unknown := re.match(r"Object contains unknown field `(.+)`", what):
         key = unknown[1]
@@ -133,6 +135,40 @@ def _explain(exc: msgspec.ValidationError, doc: Any, schema: type[Any], file: st
     if _is_table(parent) and isinstance(value, Mapping):  # a check of the block as a whole
         return SettingsError(file, path, what, table=True)
     return SettingsError(file, path, _mismatch(parent, value, what, _declared(schema, path)))
+
+
+def _in_free_table(doc: Any, schema: Any, path: Sequence[Key], file: str) -> SettingsError | None:
+    """msgspec does not name the key of a free-form table (`[stations.grill]`) whose value
+    failed: find it by checking each value alone, and explain that value's error under its
+    key (`[stations.grill] coks: unknown key (did you mean cooks?)`)."""
+    table, held = _value_at(doc, path), _py_type_at(schema, path)
+    if not isinstance(table, Mapping) or typing.get_origin(held) not in (dict, Mapping):
+        return None
+    value_type = typing.get_args(held)[1]
+    for key, value in table.items():
+        try:
+            msgspec.convert(value, value_type)
+        except msgspec.ValidationError as exc:
+            inner = _explain(exc, value, value_type, file)
+            return SettingsError(file, [*path, key, *inner.path], inner.problem, table=inner.table)
+    return None
+
+
+def _py_type_at(schema: Any, path: Sequence[Key]) -> Any:
+    """The annotation at `path` in `schema` (structs, dicts, lists), without Annotated."""
+    t: Any = schema
+    for step in path:
+        t = _bare(t)
+        origin = typing.get_origin(t)
+        if isinstance(step, str) and isinstance(t, type) and issubclass(t, msgspec.Struct):
+            t = typing.get_type_hints(t, include_extras=True).get(step)
+        elif isinstance(step, str) and origin in (dict, Mapping):
+            t = typing.get_args(t)[1]
+        elif isinstance(step, int) and origin in (list, tuple):
+            t = typing.get_args(t)[0]
+        else:
+            return None
+    return _bare(t)
 
 
 def _mismatch(

@@ -94,6 +94,16 @@ BAD = [
         STORE + "[bridge]\nprune_chunk_rows = 0\n",
         "[bridge] prune_chunk_rows: expected an integer of at least 1, got 0",
     ),
+    # a free-form table's key (a station's id) is named with the key that is wrong under it
+    (
+        STORE + "[stations.grill]\ncoks = 2\n",
+        "[stations.grill] coks: unknown key (did you mean cooks?)",
+    ),
+    (
+        STORE + "[stations.cold]\ncooks = 1\n[stations.grill]\ncooks = 0\n",
+        "[stations.grill] cooks: expected an integer from 1 to 50, got 0",
+    ),
+    (STORE + "[stations]\ngrill = 3\n", "[stations] grill: expected a table, got 3"),
     ("tables = 3\n" + STORE, "tables: expected a table, got 3"),
     (
         STORE + "[kitchen]\nscreen_silent = 30\n",

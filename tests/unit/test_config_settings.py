@@ -57,7 +57,7 @@ def test_paths_read_like_the_file() -> None:
         "f.toml: [inner]: a green one is at most size 1"
     )
     assert line({"name": "x", "extra": {"a": "b"}}) == (
-        "f.toml: extra: each value must be an integer"
+        'f.toml: [extra] a: expected an integer, got "b"'
     )
 
 
