@@ -57,6 +57,7 @@ TABLES_A_DAY = 125
 DAYS = 3  # lunches measured, after the one the hub learns from: enough courses for a p90
 DAY = 86_400_000
 OVERLOAD = 1.2  # orders a minute at the peak: queues past an hour
+QUOTE_BANDS_MIN = [(0, 5), (5, 10), (10, 15), (15, 25), (25, 40), (40, 24 * 60)]
 MARK_BEGIN = "<!-- pacing:begin -->"
 MARK_END = "<!-- pacing:end -->"
 
@@ -349,6 +350,22 @@ class Shift:
         spreads = list(spread.values())
         clean = [spread[k] for k in spread if not any(a for _, a in groups[k])]
         waits = [(by - q) / 1000 for q, by, _ in done]
+        # the signed error (positive: ready later than quoted) by the wait quoted: a bias
+        # shows as a median away from 0 in a band, noise as a wide p10 to p90
+        bands = []
+        for lo, hi in QUOTE_BANDS_MIN:
+            got = [(r - by) / 1000 for q, by, r in done if lo * 60_000 <= by - q < hi * 60_000]
+            bands.append(
+                {
+                    "band_min": [lo, hi],
+                    "count": len(got),
+                    "signed_p10_s": percentile(got, 10),
+                    "signed_p50_s": percentile(got, 50),
+                    "signed_p90_s": percentile(got, 90),
+                    "signed_mean_s": round(sum(got) / len(got), 1) if got else None,
+                }
+            )
+        signed_long = [(r - by) / 1000 for q, by, r in done if by - q > 15 * 60_000]
         return {
             "paced": self.pace,
             "orders": len(self.orders),
@@ -361,6 +378,10 @@ class Shift:
             "long_quotes": len(long_q),
             "long_error_p50_s": percentile(long_q, 50),
             "long_error_p90_s": percentile(long_q, 90),
+            "long_signed_p10_s": percentile(signed_long, 10),
+            "long_signed_p50_s": percentile(signed_long, 50),
+            "long_signed_p90_s": percentile(signed_long, 90),
+            "quote_bands": bands,
             "max_quoted_wait_s": max(waits, default=0),
             "max_actual_wait_s": max(((r - q) / 1000 for q, _, r in done), default=0),
             "actual_wait_p50_s": percentile([(r - q) / 1000 for q, _, r in done], 50),
@@ -425,6 +446,10 @@ def section(res: dict[str, Any], *, heading: bool = True) -> list[str]:
         f"| same, quotes over 15 min ({p['long_quotes']} / {a['long_quotes']}) (s) | "
         f"{_f(p['long_error_p50_s'])} / {_f(p['long_error_p90_s'])} | "
         f"{_f(a['long_error_p50_s'])} / {_f(a['long_error_p90_s'])} |",
+        f"| same, signed (actual − quoted) p10 / p50 / p90 (s) | "
+        f"{_f(p['long_signed_p10_s'])} / {_f(p['long_signed_p50_s'])} / "
+        f"{_f(p['long_signed_p90_s'])} | {_f(a['long_signed_p10_s'])} / "
+        f"{_f(a['long_signed_p50_s'])} / {_f(a['long_signed_p90_s'])} |",
         f"| longest quoted wait (min) | {p['max_quoted_wait_s'] / 60:.0f} | "
         f"{a['max_quoted_wait_s'] / 60:.0f} |",
         f"| actual wait p50 / longest (min) | {(p['actual_wait_p50_s'] or 0) / 60:.0f} / "

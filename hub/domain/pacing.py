@@ -12,6 +12,7 @@ Pure: the standard library only.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import statistics
 from collections import deque
@@ -70,6 +71,7 @@ class PrepModel:
     _ratio: dict[str, deque[float]] = field(default_factory=dict)
     _cache: dict[tuple[str, str, int], float | None] = field(default_factory=dict)
     _over: dict[str, deque[float]] = field(default_factory=dict)
+    _tail: dict[str, TimeTail] = field(default_factory=dict)
 
     def observe(self, item: str, station: str, hour: int, seconds: float) -> None:
         """A ticket of this one item took `seconds`."""
@@ -93,6 +95,7 @@ class PrepModel:
         if 0 < seconds < 6 * 3600 and expected_s > 0:
             got = self._over.setdefault(station, deque(maxlen=5 * self.window))
             got.append(min(3.0, seconds / expected_s))
+            self._tail.pop(station, None)
 
     def queue_factor(self, station: str) -> float:
         """How much longer than expected the station's tickets take on average (1.0 until
@@ -101,6 +104,15 @@ class PrepModel:
         if len(got) < self.min_station:
             return 1.0
         return min(1.5, max(0.8, statistics.fmean(got)))
+
+    def time_left_s(self, station: str, expected_s: int, elapsed_s: float) -> float | None:
+        """What a ticket of the station under way for `elapsed_s` (expected to take
+        `expected_s`) still takes on average, from the station's last tickets that ran
+        longer (`mean_left_s`); None while fewer than `min_station` of them did."""
+        tail = self._tail.get(station)
+        if tail is None:
+            tail = self._tail[station] = TimeTail(self._over.get(station, ()))
+        return tail.mean_left_s(expected_s, elapsed_s, self.min_station)
 
     def station_ratio(self, station: str) -> float:
         got = self._ratio.get(station, ())
@@ -136,6 +148,32 @@ class PrepModel:
 
     def count(self, item: str, station: str) -> int:
         return len(self._all.get((item, station), ()))
+
+
+class TimeTail:
+    """Past jobs' (time taken / expected time) ratios, sorted, to tell what a job under way
+    still takes on average: a job past its expected time is more likely one that goes on
+    long (a cook called away, a ticket of two long dishes) than one about to end."""
+
+    def __init__(self, ratios: Iterable[float]) -> None:
+        self.ratios = sorted(r for r in ratios if r > 0)
+        self._sums = [0.0] * (len(self.ratios) + 1)  # the sum of ratios[i:] at i
+        for i in range(len(self.ratios) - 1, -1, -1):
+            self._sums[i] = self._sums[i + 1] + self.ratios[i]
+
+    def mean_left_s(self, expected_s: int, elapsed_s: float, min_n: int = 5) -> float | None:
+        """The mean time still to go of a job expected to take `expected_s` that has run
+        `elapsed_s`: over the past jobs that ran longer than it has (as a share of their
+        expected time), their mean time less what it has run. None with fewer than `min_n`
+        of them (past all of them: nothing learnt says how long it goes on)."""
+        if expected_s <= 0:
+            return None
+        ran = max(0.0, elapsed_s) / expected_s
+        i = bisect.bisect_right(self.ratios, ran)
+        n = len(self.ratios) - i
+        if n < max(1, min_n):
+            return None
+        return (self._sums[i] / n - ran) * expected_s
 
 
 def service_time(bump_ms: int, ready_ms: int, freed: Sequence[int], parallel: int) -> float:

@@ -232,7 +232,12 @@ class Pacer:
 
         def queued_s(t: Ticket) -> int:
             work = self._work_s(t, menu, now)
-            return work if t.started_ms else round(work * factor.get(t.station, 1.0))
+            if not t.started_ms:
+                return round(work * factor.get(t.station, 1.0))
+            # under way: what it has run and, on average, what it still takes
+            ran = max(0.0, (now - t.started_ms) / 1000)
+            left = self.model.time_left_s(t.station, work, ran)
+            return work if left is None else max(1, round(ran + left))
 
         fired = [
             pc.Job(

@@ -1,6 +1,6 @@
 """The rules around courses, from the outside: a timed fire, fire on serve, held courses
-shown greyed, a course paced to land together, prep times learnt again after a restart, and
-the tables waiting too long between courses."""
+shown greyed, a course paced to land together, prep times learnt again after a restart, the
+tables waiting too long between courses, and a ticket long past its time projected to go on."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 import aiohttp
+import pytest
 
 from hub.app import RunningHub, running_hub
 from hub.config import HubConfig, PacingConfig, StationPacing
@@ -273,3 +274,46 @@ async def test_a_held_ticket_cannot_be_started(
         ) as r:
             assert r.status == 409
             assert (await r.json())["field"] == "ticket"
+
+
+async def test_a_ticket_a_cook_went_away_from_moves_the_eta_and_the_quotes_behind_it(
+    hub_config: HubConfig, menu_doc: dict[str, Any], http: aiohttp.ClientSession
+) -> None:
+    # one cook at the wok; of its last 12 tickets, 5 took 2.5 times their expected time (the
+    # cook called away): a ticket 1.2 times past its time is expected to go on as they did,
+    # not to end in a minute or two, and the order after it is quoted behind it
+    clock = ManualClock()
+    async with running_hub(
+        config_of(hub_config, auto_fire="manual"), seed_menu=menu_doc, clock=clock
+    ) as hub:
+        kitchen = await staff.issue(hub.services.store, "kitchen", "kds")
+        wok_url = f"{hub.url}/api/v1/stations/wok/tickets"
+
+        async def start_next(key: str) -> dict[str, Any]:
+            placed = await order(http, hub, key, [MAIN])
+            ticket: dict[str, Any] = (await call(http, "GET", wok_url, kitchen))["tickets"][0]
+            url = f"{hub.url}/api/v1/tickets/{ticket['id']}/start"
+            await call(http, "POST", url, kitchen, {"id": f"s-{key}"})
+            return {"order": placed, "ticket": ticket}
+
+        expected_s = 0
+        for i, times in enumerate([1.0] * 7 + [2.5] * 5):
+            got = await start_next(f"away-{i:05d}")
+            expected_s = got["ticket"]["expected_s"]
+            clock.t += round(expected_s * times * 1000)
+            url = f"{hub.url}/api/v1/tickets/{got['ticket']['id']}/bump"
+            await call(http, "POST", url, kitchen, {"id": f"b-{i}"})
+        assert expected_s > 0
+        started_ms = clock.t
+        away = await start_next("away-late-1")
+        assert away["ticket"]["expected_s"] == expected_s  # the long ones taught no prep time
+        clock.t += round(expected_s * 1.2 * 1000)  # past its time
+        url = f"{hub.url}/api/v1/orders/{away['order']['order_id']}?table={table_token(hub)}"
+        eta = (await call(http, "GET", url, kitchen))["eta_ms"]
+        assert eta == pytest.approx(started_ms + expected_s * 2.5 * 1000, abs=2000)
+        after = await order(http, hub, "away-after-1", [MAIN])
+        row = await hub.services.store.read_one(
+            "SELECT ready_by_ms FROM quotes WHERE order_id=?", (after["order_id"],)
+        )
+        assert row is not None
+        assert int(row[0]) >= eta + expected_s * 1000 - 2000  # behind it, not 2 min on

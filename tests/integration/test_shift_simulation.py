@@ -23,11 +23,15 @@ async def test_a_simulated_lunch_quotes_its_waits_and_lands_courses_together() -
     assert paced["max_quoted_wait_s"] > 15 * 60
     # quotes: half within 2 minutes, also while the queue was longer than 15 minutes. Nine in
     # ten within 5 minutes (the p90) is met on this lunch but not over the bench's
-    # three (docs/benchmarks.md): what is asserted is what holds on all of them, ten minutes
+    # three (docs/benchmarks.md; a cook called away after the quote is not foreseeable): what
+    # is asserted is what holds on each of them, eight minutes
     assert paced["error_p50_s"] <= 120
     assert paced["long_quotes"] >= 10
     assert paced["long_error_p50_s"] <= 120
-    assert paced["long_error_p90_s"] <= 600
+    assert paced["long_error_p90_s"] <= 480
+    # and the quotes are not off one way: the median quote over 15 minutes is within a
+    # minute and a half of the actual wait, early or late
+    assert abs(paced["long_signed_p50_s"]) <= 90
     # pacing lands a course's tickets far closer together than firing them all at once,
     # and costs the kitchen no speed
     assert paced["spread_groups"] >= 8

@@ -81,6 +81,33 @@ def test_prep_falls_back_from_the_hour_to_the_day_to_the_menu_scaled_by_the_stat
     assert m.count("satay", "grill") == 8
 
 
+def test_a_ticket_past_its_time_is_expected_to_go_on_as_the_long_ones_did() -> None:
+    # 20 tickets of a station: 17 on time (0.9 to 1.1 of expected), 3 a cook was called
+    # away from (2.5x)
+    tail = pc.TimeTail([0.9, 1.0, 1.1] * 5 + [0.95, 1.05] + [2.5] * 3)
+    # just started: on average a little over its expected time still to go
+    assert tail.mean_left_s(600, 0) == pytest.approx(600 * (sum(tail.ratios) / 20))
+    # half way: the mean of those that ran past half, less the half run
+    assert tail.mean_left_s(600, 300) == pytest.approx(600 * sum(tail.ratios) / 20 - 300)
+    # 1.2x its time: only the long ones ran this far, it ends at 2.5x, not "any second now"
+    assert tail.mean_left_s(600, 720, min_n=3) == pytest.approx(1500 - 720)
+    assert tail.mean_left_s(600, 720, min_n=4) is None  # too few ran that long to tell
+    assert tail.mean_left_s(600, 1600) is None  # past every one of them
+    assert pc.TimeTail([]).mean_left_s(600, 0) is None
+    assert tail.mean_left_s(0, 10) is None
+
+
+def test_the_model_tells_a_started_tickets_time_left_from_its_stations_tickets() -> None:
+    m = pc.PrepModel(min_station=3)
+    assert m.time_left_s("grill", 600, 700) is None  # nothing learnt yet
+    for seconds in (600, 600, 600, 1500, 1500, 1500):
+        m.observe_ticket("grill", seconds, 600)
+    assert m.time_left_s("grill", 600, 700) == pytest.approx(800)
+    assert m.time_left_s("wok", 600, 700) is None  # another station's tickets do not count
+    m.observe_ticket("grill", 1500, 600)  # learnt from the next bump at once
+    assert m.time_left_s("grill", 600, 0) == pytest.approx((3 * 600 + 4 * 1500) / 7)
+
+
 def test_a_cook_is_busy_from_the_last_bumps() -> None:
     # two cooks: the ticket could start at 0, but both cooks were busy until 100 and 200 s
     assert pc.service_time(500_000, 0, [100_000, 200_000], 2) == 400.0
