@@ -142,8 +142,13 @@ def main(argv: list[str] | None = None) -> int:
     jobs = result["jobs"]
     print(json.dumps(result))
     print(f"journal fsyncs: {fsyncs} ({fsyncs / jobs:.2f} per job)")
-    print(f"journal written as 4 KB pages: {paged / 1024:.0f} KB ({paged / 1024 / jobs:.2f} KB per job)")
-    print(f"printer connections: {result['connections']} ({result['connections'] / jobs:.2f} per job)")
+    print(
+        f"journal written as 4 KB pages: {paged / 1024:.0f} KB"
+        f" ({paged / 1024 / jobs:.2f} KB per job)"
+    )
+    print(
+        f"printer connections: {result['connections']} ({result['connections'] / jobs:.2f} per job)"
+    )
     print(f"kept: {work}")
     return 0 if result["acked_ok"] == jobs else 1
 

@@ -24,7 +24,9 @@ journal = Journal(path)
 for step in steps:
     kind, job, *then = step.split(":")
     if kind == "printed":
-        journal.printed(job, time.time(), then[0] if then else None)
+        journal.printed(job.split("+"), time.time(), then[0].split("+") if then else ())
+    elif kind == "start":
+        journal.start(job.split("+"), time.time())
     elif kind == "add":
         journal.add(job, {"kind": "kitchen", "lines": []}, time.time())
     else:
