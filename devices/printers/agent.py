@@ -88,7 +88,10 @@ class PrinterSettings:
     retry_interval: float = 3.0
     max_queue: int = 500  # when full, new jobs are not taken (no ack): the hub resends them
     max_run: int = 8  # new jobs waiting together are written in one session, up to this many
-    max_run_bytes: int = 64 * 1024  # and this many rendered bytes (a first job alone may be more)
+    # and this many rendered bytes (a first job alone may be more): what a printer's receive
+    # buffer and the socket's send buffer take at once, so the write does not wait for paper
+    # to move (the driver's timeout covers the whole write); eight text chits fit
+    max_run_bytes: int = 16 * 1024
     keep_done: float = 7 * 86400.0  # how long printed/failed job ids are remembered
 
     def __post_init__(self) -> None:
