@@ -3,9 +3,10 @@
 The hub publishes ``{"job_id", "doc"}`` on ``printers/{printer}/jobs`` (QoS 1) and resends the
 same job_id until it sees an ack on ``printers/{printer}/acks``. For each job the agent:
 
-1. journals it (SQLite in ``state_dir``, WAL) as ``queued`` without an fsync of its own (the
-   next mark's fsync carries it; a ``queued`` row lost to a power cut is a job the hub was
-   never answered for, so it sends it again), unless the journal already knows the job_id:
+1. journals it (SQLite in ``state_dir``, WAL; the document without the fields at their
+   defaults, see `stored_doc`) as ``queued`` without an fsync of its own (the next mark's
+   fsync carries it; a ``queued`` row lost to a power cut is a job the hub was never
+   answered for, so it sends it again), unless the journal already knows the job_id:
    ``printed`` -> acked again, not printed; ``failed`` -> the failure is acked again;
    ``queued``/``started`` -> already in the queue;
 2. renders it and asks the printer for status; paper out, cover open, offline, timeout or
@@ -161,6 +162,39 @@ def decode_job_message(payload: bytes) -> JobMessage | contract.PrintCancel:
     return msg
 
 
+def stored_doc(doc: dict[str, Any]) -> bytes:
+    """`doc` as the journal keeps it, as JSON: without the fields at their defaults (they come
+    back when it is parsed) nor the hub's `encoding`/`width` (this agent prints with its own),
+    so more rows share a page. It renders the same. A document that does not parse is kept as
+    it came (it is given up when it is rendered)."""
+    try:
+        parsed = msgspec.convert(doc, type=contract.PrintDoc)
+    except msgspec.ValidationError:
+        return msgspec.json.encode(doc)
+    return msgspec.json.encode(_without_defaults(parsed, drop=("encoding", "width")))
+
+
+def _without_defaults(value: Any, drop: tuple[str, ...] = ()) -> Any:
+    if isinstance(value, list):
+        return [_without_defaults(v) for v in value]
+    if not isinstance(value, msgspec.Struct):
+        return value
+    config = value.__struct_config__
+    out: dict[str, Any] = {}
+    if isinstance(config.tag_field, str):
+        out[config.tag_field] = config.tag
+    for f in msgspec.structs.fields(value):
+        v = getattr(value, f.name)
+        if f.name in drop or v is msgspec.UNSET:
+            continue
+        if f.default is not msgspec.NODEFAULT and v == f.default:
+            continue
+        if f.default_factory is not msgspec.NODEFAULT and v == f.default_factory():
+            continue
+        out[f.encode_name] = _without_defaults(v)
+    return out
+
+
 JOURNAL_PAGE_SIZE = 1024  # a job's row is ~0.5 KB: a mark writes 1 KB pages, not 4 KB
 AUTOCHECKPOINT_PAGES = 1000  # SQLite's default
 
@@ -199,7 +233,7 @@ class Journal:
             cur = self._db.execute(
                 "INSERT INTO jobs (job_id, doc, state, updated) VALUES (?, ?, 'queued', ?)"
                 " ON CONFLICT (job_id) DO NOTHING",
-                (job_id, msgspec.json.encode(doc), now),
+                (job_id, stored_doc(doc), now),
             )
         finally:
             self._db.execute("PRAGMA synchronous=FULL")
