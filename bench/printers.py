@@ -11,9 +11,9 @@ more). Two ways to take a printer away, as a kitchen loses one:
 - `switch_off()`: the printer's port closed (switched off while its switch port stays up,
   or another client holding it): new connections are refused, an open one finishes.
 
-`plug()` puts it back on the same port. `receipts()` decodes what each printer put on paper:
-one `Chit` per connection that printed a kitchen chit (order number, banners, whether it got
-as far as its cut, when its connection opened).
+`plug()` puts it back on the same port. `chits()` decodes what each printer put on paper:
+one `Chit` per kitchen chit (order number, banners, whether it got as far as its cut, when its
+connection opened; one connection may print several).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devices.printers.fake import FakeNetworkPrinter, Receipt, decode
+from devices.printers.fake import FakeNetworkPrinter, Receipt, receipts
 
 NUMBER = re.compile(r"^#(\d+)$")
 MARKS = ("REPRINT", "BACKUP FOR")  # the bars that mark a copy (allergy bars are inverted too)
@@ -161,19 +161,20 @@ class PrinterRig:
                     log = list(fake.log)
                 done = self._cursor[pid]
                 for t, record in log[done:]:
-                    receipt = decode(bytes(record))
-                    if not receipt.complete and time.monotonic() - t < 5.0:
+                    found = receipts(bytes(record))  # one connection may print several
+                    if not found[-1].complete and time.monotonic() - t < 5.0:
                         break  # maybe still being written: look again next time
                     done += 1
-                    chit = _chit(pid, t, receipt)
-                    if chit is not None:
-                        self._chits.append(chit)
+                    for receipt in found:
+                        chit = _chit(pid, t, receipt)
+                        if chit is not None:
+                            self._chits.append(chit)
                 self._cursor[pid] = done
             return list(self._chits)
 
 
 def _chit(printer: str, t: float, receipt: Receipt) -> Chit | None:
-    """A decoded connection -> the kitchen chit it printed (None: a status poll, or not a
+    """A decoded receipt -> the kitchen chit it printed (None: a status poll, or not a
     kitchen chit)."""
     for line in receipt.lines:
         m = NUMBER.match(line.strip())

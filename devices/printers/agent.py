@@ -3,20 +3,27 @@
 The hub publishes ``{"job_id", "doc"}`` on ``printers/{printer}/jobs`` (QoS 1) and resends the
 same job_id until it sees an ack on ``printers/{printer}/acks``. For each job the agent:
 
-1. journals it (SQLite in ``state_dir``, WAL) as ``queued`` without an fsync of its own (the
-   next mark's fsync carries it; a ``queued`` row lost to a power cut is a job the hub was
-   never answered for, so it sends it again), unless the journal already knows the job_id:
+1. journals it (SQLite in ``state_dir``, WAL; the document without the fields at their
+   defaults, see `stored_doc`) as ``queued`` without an fsync of its own (the next mark's
+   fsync carries it; a ``queued`` row lost to a power cut is a job the hub was never
+   answered for, so it sends it again), unless the journal already knows the job_id:
    ``printed`` -> acked again, not printed; ``failed`` -> the failure is acked again;
    ``queued``/``started`` -> already in the queue;
 2. renders it and asks the printer for status; paper out, cover open, offline, timeout or
    refused -> nothing is printed, the job stays at the head of the queue (order is kept) and is
    retried every ``retry_interval`` seconds, with one ``ok: false`` ack per job and cause;
-3. marks it ``started`` (fsync'd: ``synchronous=FULL``), writes it, asks for status again,
-   marks it ``printed`` and acks ``ok: true``. With more jobs waiting, that commit also marks
-   the next one ``started`` (one fsync, not two: the printer has just said it is ready). A job
-   found ``started`` (the agent died or the connection dropped mid-job, so it may be on paper
-   already) is printed again with ``copy: "REPRINT"`` so the kitchen can tell a possible
-   duplicate from a new order.
+3. takes a run: the head job and the new jobs already waiting right behind it, in queue order,
+   up to ``max_run`` jobs and ``max_run_bytes`` rendered bytes. A run ends before a job that
+   was started before (it prints alone, see below), a cancelled job or a test page; a job alone
+   in the queue is never held back to wait for others;
+4. marks the whole run ``started`` in one commit (fsync'd: ``synchronous=FULL``), writes its
+   bytes in one session (one connection), asks for status again, marks the run ``printed`` and
+   acks each job ``ok: true`` in order. With more new jobs waiting, that commit also marks the
+   next run ``started`` (one fsync, not two: the printer has just said it is ready). If the
+   write or the status after it fails, every job of the run stays ``started`` (part of it may be
+   on paper) and is answered ``ok: false`` with the cause. A job found ``started`` (the agent
+   died or the connection dropped mid-run) is printed again, alone, with ``copy: "REPRINT"``
+   so the kitchen can tell a possible duplicate from a new order.
 
 Documents that cannot be rendered (`BadDocument`, `FontMissing`) are given up: journalled
 ``failed``, acked ``ok: false`` once, and the queue moves on. So is a test page (``kind:
@@ -25,8 +32,8 @@ Documents that cannot be rendered (`BadDocument`, `FontMissing`) are given up: j
 ``{"job_id", "cancel": true}`` on the jobs topic (the hub moved the job to a backup printer)
 drops a job that is not being written right now (queued, or started and waiting for its retry)
 and acks ``{"ok": false, "error": "cancelled"}``; an unknown job_id is remembered as cancelled,
-so the job is never printed if it arrives late. A job being written when the cancel arrives
-finishes: it is acked ``ok: true`` if it printed, ``cancelled`` if it failed.
+so the job is never printed if it arrives late. A job of the run being written when the cancel
+arrives finishes: it is acked ``ok: true`` if the run printed, ``cancelled`` if it failed.
 
 The printer is polled every ``poll_interval`` seconds even when idle, so a retained
 ``devices/printer-{id}/status`` shows paper out within seconds. All printer IO runs on this
@@ -38,11 +45,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import random
 import sqlite3
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -80,6 +88,11 @@ class PrinterSettings:
     poll_interval: float = 5.0
     retry_interval: float = 3.0
     max_queue: int = 500  # when full, new jobs are not taken (no ack): the hub resends them
+    max_run: int = 8  # new jobs waiting together are written in one session, up to this many
+    # and this many rendered bytes (a first job alone may be more): what a printer's receive
+    # buffer and the socket's send buffer take at once, so the write does not wait for paper
+    # to move (the driver's timeout covers the whole write); eight text chits fit
+    max_run_bytes: int = 16 * 1024
     keep_done: float = 7 * 86400.0  # how long printed/failed job ids are remembered
 
     def __post_init__(self) -> None:
@@ -89,6 +102,8 @@ class PrinterSettings:
             )
         if not (self.poll_interval > 0 and self.retry_interval > 0 and self.max_queue > 0):
             raise DeviceConfigError("poll_interval, retry_interval and max_queue must be > 0")
+        if not (self.max_run > 0 and self.max_run_bytes > 0):
+            raise DeviceConfigError("max_run and max_run_bytes must be > 0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +122,16 @@ class QueuedJob:
     doc: dict[str, Any]
     started: bool = False  # it may be on paper already: print again as REPRINT
     cancelled: bool = False  # cancelled while being written: drop it unless it printed
+
+
+def _is_new(job: QueuedJob) -> bool:
+    """May share a session with other jobs: never started, not cancelled, not a test page."""
+    return not (job.started or job.cancelled or job.doc.get("kind") == "test")
+
+
+def _as_printed(job: QueuedJob) -> dict[str, Any]:
+    """The document as it goes to paper: a job that may be on paper already says REPRINT."""
+    return {**job.doc, "copy": "REPRINT"} if job.started else job.doc
 
 
 class JobMessage(msgspec.Struct, frozen=True):
@@ -135,6 +160,39 @@ def decode_job_message(payload: bytes) -> JobMessage | contract.PrintCancel:
     if isinstance(msg, contract.PrintCancel) and not msg.cancel:
         raise contract.ContractError("cancel must be true")
     return msg
+
+
+def stored_doc(doc: dict[str, Any]) -> bytes:
+    """`doc` as the journal keeps it, as JSON: without the fields at their defaults (they come
+    back when it is parsed) nor the hub's `encoding`/`width` (this agent prints with its own),
+    so more rows share a page. It renders the same. A document that does not parse is kept as
+    it came (it is given up when it is rendered)."""
+    try:
+        parsed = msgspec.convert(doc, type=contract.PrintDoc)
+    except msgspec.ValidationError:
+        return msgspec.json.encode(doc)
+    return msgspec.json.encode(_without_defaults(parsed, drop=("encoding", "width")))
+
+
+def _without_defaults(value: Any, drop: tuple[str, ...] = ()) -> Any:
+    if isinstance(value, list):
+        return [_without_defaults(v) for v in value]
+    if not isinstance(value, msgspec.Struct):
+        return value
+    config = value.__struct_config__
+    out: dict[str, Any] = {}
+    if isinstance(config.tag_field, str):
+        out[config.tag_field] = config.tag
+    for f in msgspec.structs.fields(value):
+        v = getattr(value, f.name)
+        if f.name in drop or v is msgspec.UNSET:
+            continue
+        if f.default is not msgspec.NODEFAULT and v == f.default:
+            continue
+        if f.default_factory is not msgspec.NODEFAULT and v == f.default_factory():
+            continue
+        out[f.encode_name] = _without_defaults(v)
+    return out
 
 
 JOURNAL_PAGE_SIZE = 1024  # a job's row is ~0.5 KB: a mark writes 1 KB pages, not 4 KB
@@ -175,7 +233,7 @@ class Journal:
             cur = self._db.execute(
                 "INSERT INTO jobs (job_id, doc, state, updated) VALUES (?, ?, 'queued', ?)"
                 " ON CONFLICT (job_id) DO NOTHING",
-                (job_id, msgspec.json.encode(doc), now),
+                (job_id, stored_doc(doc), now),
             )
         finally:
             self._db.execute("PRAGMA synchronous=FULL")
@@ -207,17 +265,33 @@ class Journal:
             (state, error, now, job_id),
         )
 
-    def printed(self, job_id: str, now: float, then_start: str | None = None) -> None:
-        """Mark a job printed and, in the same commit (one fsync), the next one started."""
+    def start(self, job_ids: Sequence[str], now: float) -> None:
+        """Mark queued jobs started, all in one commit (one fsync): a run about to be written."""
+        self._commit(lambda: self._start(job_ids, now))
+
+    def printed(self, job_ids: Sequence[str], now: float, then_start: Sequence[str] = ()) -> None:
+        """Mark a run of jobs printed and, in the same commit (one fsync), the next run
+        started."""
+
+        def both() -> None:
+            self._db.executemany(
+                "UPDATE jobs SET state = 'printed', error = NULL, updated = ? WHERE job_id = ?",
+                [(now, j) for j in job_ids],
+            )
+            self._start(then_start, now)
+
+        self._commit(both)
+
+    def _start(self, job_ids: Sequence[str], now: float) -> None:
+        self._db.executemany(
+            "UPDATE jobs SET state = 'started', updated = ? WHERE job_id = ? AND state = 'queued'",
+            [(now, j) for j in job_ids],
+        )
+
+    def _commit(self, work: Callable[[], None]) -> None:
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            self.mark(job_id, "printed", now)
-            if then_start is not None:
-                self._db.execute(
-                    "UPDATE jobs SET state = 'started', updated = ? "
-                    "WHERE job_id = ? AND state = 'queued'",
-                    (now, then_start),
-                )
+            work()
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
@@ -275,13 +349,13 @@ class PrinterAgent:
         self._status: PrinterStatus | None = None
         self._trouble = Transitions(log, f"printer {printer_id}")
         self._error: PrinterError | None = None
-        self._failure_acked: tuple[str, str] | None = None
+        self._failure_acked: set[tuple[str, str]] = set()  # (job_id, cause) answered ok: false
         self._retry_at = 0.0
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._warned: set[str] = set()
-        self._in_flight: QueuedJob | None = None
-        self._premarked: str | None = None  # marked started with the job printed before it
+        self._in_flight: list[QueuedJob] = []  # the run being printed
+        self._premarked: set[str] = set()  # marked started with the run printed before them
         self._pruned_at = 0.0
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -410,7 +484,7 @@ class PrinterAgent:
         job = next((j for j in self._queue if j.job_id == job_id), None)
         if job is None:
             return
-        if job is self._in_flight:
+        if any(j is job for j in self._in_flight):
             job.cancelled = True  # decided when the write is over
             return
         await self._drop_cancelled(job)
@@ -422,8 +496,7 @@ class PrinterAgent:
         job.cancelled = True
         self._unqueue(job)
         await self._db(self._journal_mark, job.job_id, "cancelled", "cancelled")
-        if self._failure_acked is not None and self._failure_acked[0] == job.job_id:
-            self._failure_acked = None
+        self._forget_failures(job.job_id)
         self._publish_status()
         self._ack(job.job_id, ok=False, error="cancelled")
         self._wake.set()
@@ -466,7 +539,7 @@ class PrinterAgent:
             now = self._clock.monotonic_ms() / 1000
             try:
                 if self._queue and now >= self._retry_at:
-                    await self._attempt(self._queue[0])
+                    await self._attempt()
                     next_poll = self._clock.monotonic_ms() / 1000 + s.poll_interval
                     continue
                 if now >= next_poll:
@@ -517,51 +590,116 @@ class PrinterAgent:
             log.exception("printer %s: could not render a document", self.printer_id)
             raise BadDocument(f"could not render: {type(exc).__name__}: {exc}") from exc
 
-    async def _attempt(self, job: QueuedJob) -> None:
-        self._in_flight = job
+    async def _attempt(self) -> None:
+        head = self._queue[0]
+        self._in_flight = [head]
         try:
-            await self._attempt_once(job)
+            await self._attempt_run(head)
         finally:
-            self._in_flight = None
+            self._in_flight = []
 
-    async def _attempt_once(self, job: QueuedJob) -> None:
-        doc = {**job.doc, "copy": "REPRINT"} if job.started else job.doc
+    async def _attempt_run(self, head: QueuedJob) -> None:
+        """Print `head`, and the new jobs waiting right behind it in the same session."""
         async with self._printer_lock:
             try:
-                data = await self._io(self._render, doc)
+                data = await self._io(self._render, _as_printed(head))
             except PrinterError as exc:  # BadDocument / FontMissing: retrying cannot help
-                await self._give_up(job, exc)
+                await self._give_up(head, exc)
                 return
+            run = [head]
             try:
                 await self._read_status()
-                if not job.started:
-                    if self._premarked != job.job_id:
-                        await self._db(self._journal_mark, job.job_id, "started", None)
+                run, chunks = await self._gather_run(head, data)
+                new = [j.job_id for j in run if not j.started and j.job_id not in self._premarked]
+                if new:  # else the commit that printed the run before already did it
+                    await self._db(self._journal_start, new)
+                for job in run:
                     job.started = True
-                self._premarked = None
+                    self._premarked.discard(job.job_id)
                 try:
-                    await self._io(self._driver.write, data)
+                    await self._io(self._driver.write, b"".join(chunks))
                 except PrinterError:
                     self._set_status(UNREACHABLE)
                     raise
                 await self._read_status()
             except PrinterError as exc:
-                if job.cancelled:
-                    await self._drop_cancelled(job)
-                else:
-                    await self._failed(job, exc)
+                await self._failed(run, exc)
                 return
             finally:
                 await self._io(self._driver.close)
-        after = self._next_to_start(job)
-        await self._db(self._journal_printed, job.job_id, after)
-        self._premarked = after
+        after = [j.job_id for j in self._next_run(run)]
+        await self._db(self._journal_printed, [j.job_id for j in run], after)
+        self._premarked.update(after)
         await self._prune_now_and_then()
-        self._unqueue(job)
-        self.printed += 1
-        self._failure_acked = None
+        for job in run:
+            self._unqueue(job)
+            self._forget_failures(job.job_id)
+        self.printed += len(run)
         self._set_trouble(None)
-        self._ack(job.job_id, ok=True)
+        for job in run:
+            self._ack(job.job_id, ok=True)
+
+    async def _gather_run(
+        self, head: QueuedJob, data: bytes
+    ) -> tuple[list[QueuedJob], list[bytes]]:
+        """`head` and the new jobs right behind it, up to the run's bounds, with their bytes.
+        The printer has just said it is ready; every job of the run is in flight from here
+        (a cancel for it is decided when the write is over)."""
+        s = self.settings
+        behind = self._new_jobs(self._after(head), s.max_run - 1) if _is_new(head) else []
+        run, chunks = [head], [data]
+        if behind:
+            budget = s.max_run_bytes - len(data)
+            rendered = await self._io(self._render_more, [j.doc for j in behind], budget)
+            for job, chunk in zip(behind, rendered, strict=False):
+                if job.cancelled:  # dropped while it was rendered: the run ends before it
+                    break
+                run.append(job)
+                chunks.append(chunk)
+        self._in_flight = run
+        return run, chunks
+
+    def _render_more(self, docs: list[dict[str, Any]], budget: int) -> list[bytes]:
+        """The documents rendered, in order, while they fit in `budget` bytes; stops at one
+        that cannot be rendered (it is given up when it is at the head of the queue)."""
+        out: list[bytes] = []
+        s = self.settings
+        for doc in docs:
+            try:
+                data = render(parse_doc(doc), profile=s.profile, encoding_mode=s.encoding_mode)
+            except Exception:  # said when it is at the head of the queue, alone
+                break
+            budget -= len(data)
+            if budget < 0:
+                break
+            out.append(data)
+        return out
+
+    def _after(self, job: QueuedJob) -> list[QueuedJob]:
+        """The jobs queued behind `job` (none if it is no longer queued)."""
+        for i, queued in enumerate(self._queue):
+            if queued is job:
+                return list(itertools.islice(self._queue, i + 1, None))
+        return []
+
+    @staticmethod
+    def _new_jobs(jobs: Iterable[QueuedJob], limit: int) -> list[QueuedJob]:
+        """The leading jobs of `jobs` that may share a session: new (never started), not
+        cancelled, not test pages; at most `limit`."""
+        out: list[QueuedJob] = []
+        for job in jobs:
+            if len(out) >= limit or not _is_new(job):
+                break
+            out.append(job)
+        return out
+
+    def _next_run(self, run: list[QueuedJob]) -> list[QueuedJob]:
+        """The jobs that will be written in the next session after `run`, if they wait
+        already and are new."""
+        in_run = {id(j) for j in run}
+        return self._new_jobs(
+            (j for j in self._queue if id(j) not in in_run), self.settings.max_run
+        )
 
     async def _prune_now_and_then(self) -> None:
         now = self._clock.now_ms() / 1000
@@ -572,41 +710,49 @@ class PrinterAgent:
     def _unqueue(self, job: QueuedJob) -> None:
         """Take `job` itself out of the queue (not whatever is at its head now: a cancel may
         have removed it while it was awaited)."""
+        self._premarked.discard(job.job_id)
         if self._queue and self._queue[0] is job:
             self._queue.popleft()
             return
-        with contextlib.suppress(ValueError):
-            self._queue.remove(job)
+        for i, queued in enumerate(self._queue):
+            if queued is job:
+                del self._queue[i]
+                return
 
-    def _next_to_start(self, job: QueuedJob) -> str | None:
-        """The job that will be written after `job`, if it waits already and is new."""
-        if len(self._queue) < 2 or self._queue[0] is not job:
-            return None
-        nxt = self._queue[1]
-        return None if nxt.started or nxt.cancelled else nxt.job_id
-
-    def _journal_printed(self, job_id: str, then_start: str | None) -> None:
+    def _journal_start(self, job_ids: list[str]) -> None:
         if self._journal is not None:
-            self._journal.printed(job_id, self._clock.now_ms() / 1000, then_start)
+            self._journal.start(job_ids, self._clock.now_ms() / 1000)
+
+    def _journal_printed(self, job_ids: list[str], then_start: list[str]) -> None:
+        if self._journal is not None:
+            self._journal.printed(job_ids, self._clock.now_ms() / 1000, then_start)
 
     def _journal_mark(self, job_id: str, state: str, error: str | None) -> None:
         if self._journal is not None:
             self._journal.mark(job_id, state, self._clock.now_ms() / 1000, error)
 
-    async def _failed(self, job: QueuedJob, exc: PrinterError) -> None:
+    async def _failed(self, run: list[QueuedJob], exc: PrinterError) -> None:
+        """Nothing of `run` is known to be on paper: each job stays queued (as `started` if it
+        was, so it prints again as REPRINT) and is answered `ok: false` once per cause."""
         self._retry_at = self._clock.monotonic_ms() / 1000 + self.settings.retry_interval
         self._set_trouble(exc)
-        if job.doc.get("kind") == "test":  # a probe: answer now, never print it an hour later
-            await self._give_up(job, exc)
-            return
-        if self._failure_acked != (job.job_id, exc.code):
-            self._failure_acked = (job.job_id, exc.code)
-            self._ack(job.job_id, ok=False, error=exc.code)
+        for job in run:
+            if job.cancelled:
+                await self._drop_cancelled(job)
+            elif job.doc.get("kind") == "test":  # a probe: answer now, never print it later
+                await self._give_up(job, exc)
+            elif (job.job_id, exc.code) not in self._failure_acked:
+                self._failure_acked.add((job.job_id, exc.code))
+                self._ack(job.job_id, ok=False, error=exc.code)
+
+    def _forget_failures(self, job_id: str) -> None:
+        self._failure_acked = {f for f in self._failure_acked if f[0] != job_id}
 
     async def _give_up(self, job: QueuedJob, exc: PrinterError) -> None:
         log.warning("printer %s: gave up job %s: %s", self.printer_id, job.job_id, exc)
         await self._db(self._journal_mark, job.job_id, "failed", exc.code)
         self._unqueue(job)
+        self._forget_failures(job.job_id)
         self._publish_status()
         self._ack(job.job_id, ok=False, error=exc.code)
 

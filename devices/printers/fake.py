@@ -146,6 +146,7 @@ class _Decoder:
         self.pages = _code_pages(profile)
         self.cjk = cjk_encoding
         self.out = Receipt()
+        self.done: list[Receipt] = []  # one per cut so far
         self.reset()
         self.text = ""
         self.line_style: Style | None = None
@@ -172,7 +173,8 @@ class _Decoder:
     def arg(self, i: int) -> int:
         return self.data[i] if i < len(self.data) else 0
 
-    def run(self) -> Receipt:
+    def run(self) -> list[Receipt]:
+        """The receipts in the data: one per cut, then what follows the last cut (if any)."""
         i, data = 0, self.data
         while i < len(data):
             b = data[i]
@@ -189,7 +191,10 @@ class _Decoder:
                 self.put(chr(b) if b < 0x80 else (self.page[b - 0x80] if self.page else "?"))
                 i += 1
         self.newline(force=False)
-        return self.out
+        tail = self.out
+        if tail.blocks or tail.unknown or tail.drawer_kicks or not self.done:
+            return [*self.done, tail]
+        return self.done
 
     def double_byte(self, i: int) -> int:
         size = 4 if self.cjk == "gb18030" and 0x30 <= self.arg(i + 1) <= 0x39 else 2
@@ -264,6 +269,8 @@ class _Decoder:
         self.newline(force=False)
         m = self.arg(i + 2)
         self.out.blocks.append(Cut("partial" if m in (1, 49, 66) else "full"))
+        self.done.append(self.out)
+        self.out = Receipt()
         return 4 if m in (65, 66) else 3
 
     def _kanji_on(self, i: int) -> int:
@@ -302,7 +309,21 @@ _TWO_BYTE: dict[bytes, Callable[[_Decoder, int], int]] = {
 
 
 def decode(data: bytes, *, profile: str = "TM-T88V", cjk_encoding: str = "gb18030") -> Receipt:
-    """ESC/POS bytes -> what was printed. Pure; unknown commands are listed, never raised."""
+    """ESC/POS bytes -> what was printed, as one receipt (all its cuts in it). Pure; unknown
+    commands are listed, never raised."""
+    whole = Receipt()
+    for part in receipts(data, profile=profile, cjk_encoding=cjk_encoding):
+        whole.blocks += part.blocks
+        whole.unknown += part.unknown
+        whole.drawer_kicks += part.drawer_kicks
+    return whole
+
+
+def receipts(
+    data: bytes, *, profile: str = "TM-T88V", cjk_encoding: str = "gb18030"
+) -> list[Receipt]:
+    """ESC/POS bytes -> the receipts printed, one per cut (a session may print several jobs),
+    then whatever came after the last cut (a job torn off mid-way). Pure."""
     return _Decoder(bytes(data), profile, cjk_encoding).run()
 
 
@@ -467,15 +488,15 @@ class FakeNetworkPrinter:
 
     @property
     def printed(self) -> list[Receipt]:
-        """One decoded receipt per connection that put anything on paper, oldest first."""
-        receipts = [
-            decode(c, profile=self.profile, cjk_encoding=self.cjk_encoding)
+        """Every receipt that put anything on paper, oldest first: one per cut (a connection
+        may carry several jobs), and a torn one where a connection ended before its cut."""
+        found = [
+            r
             for c in self.connections
+            for r in receipts(c, profile=self.profile, cjk_encoding=self.cjk_encoding)
         ]
         return [
-            r
-            for r in receipts
-            if r.cuts or r.images or r.qr or any(line.strip() for line in r.lines)
+            r for r in found if r.cuts or r.images or r.qr or any(line.strip() for line in r.lines)
         ]
 
     def last_png(self) -> bytes | None:

@@ -1,7 +1,8 @@
 """The printer agent's journal on disk, in a process of its own under the fsync shim: a job
 is on disk (fsync'd) before it is marked started, that is before any paper moves, and each
-mark after it is fsync'd too; queueing a job costs no fsync of its own. A job queued by a
-process killed with -9 is still there when the journal opens again."""
+mark after it is fsync'd too; queueing a job costs no fsync of its own, and a run of jobs is
+started with one fsync and printed with one. A job queued by a process killed with -9 is still
+there when the journal opens again."""
 
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ journal = Journal(path)
 for step in steps:
     kind, job, *then = step.split(":")
     if kind == "printed":
-        journal.printed(job, time.time(), then[0] if then else None)
+        journal.printed(job.split("+"), time.time(), then[0].split("+") if then else ())
+    elif kind == "start":
+        journal.start(job.split("+"), time.time())
     elif kind == "add":
         journal.add(job, {"kind": "kitchen", "lines": []}, time.time())
     else:
@@ -122,3 +125,26 @@ def test_a_job_printed_and_the_next_one_started_share_one_fsync(
     finally:
         conn.close()
     assert states == {"a": "printed", "b": "started"}
+
+
+def test_a_run_is_started_with_one_fsync_and_printed_with_the_next_run_started_in_one(
+    fsync_shim: Path, tmp_path: Path
+) -> None:
+    steps = "add:a,add:b,add:c,add:d,add:e,start:a+b+c,printed:a+b+c:d+e"
+    marks, fsyncs = _run(fsync_shim, tmp_path, steps)
+
+    def wal(after: str, step: str) -> list[str]:
+        found = _journal_fsyncs(fsyncs, marks[after], marks[step])
+        return [f.path for f in found if f.path.endswith("-wal")]
+
+    assert len(wal("add:e", "start:a+b+c")) == 1, wal("add:e", "start:a+b+c")
+    assert len(wal("start:a+b+c", "printed:a+b+c:d+e")) == 1
+    conn = sqlite3.connect(tmp_path / "printer.sqlite")
+    try:
+        states = dict(conn.execute("SELECT job_id, state FROM jobs").fetchall())
+    finally:
+        conn.close()
+    assert states == {"a": "printed", "b": "printed", "c": "printed"} | {
+        "d": "started",
+        "e": "started",
+    }

@@ -420,18 +420,34 @@ async def test_killed_agent_loses_nothing_and_its_last_will_fires(
     def state() -> str | None:
         return hub.statuses[-1]["state"] if hub.statuses else None
 
+    def queued() -> int | None:
+        detail = hub.statuses[-1]["detail"] if hub.statuses else None
+        return detail["queue"] if detail else None
+
     with agent_process(config) as proc:
         await until(lambda: state() == "online", "the agent process online", state=hub.seen)
         await hub.send("j1", chit(1))
         await hub.send("j2", chit(2))
         await hub.wait_acks(lambda: hub.ok() == ["j1", "j2"], "j1 and j2 acked")
-        printer.stall(after_cut=True)  # j3 goes out, then the printer stops answering
+        # j3-j5 wait together (cover open), then go out as one run; the printer stops
+        # answering after it: every job of the run may be on paper, none is known printed
+        printer.set_cover_open(True)
         for n in (3, 4, 5):
             await hub.send(f"j{n}", chit(n))
-        await hub.wait_acks(lambda: ("j3", "timeout") in hub.failures(), "j3 to time out")
+        await until(lambda: queued() == 3, "j3-j5 queued behind the open cover", state=hub.seen)
+        printer.stall(after_cut=True)
+        printer.set_cover_open(False)
+        await hub.wait_acks(
+            lambda: (
+                {("j3", "timeout"), ("j4", "timeout"), ("j5", "timeout")} <= set(hub.failures())
+            ),
+            "j3-j5 to time out",
+        )
         proc.kill()  # SIGKILL: no clean disconnect, no goodbye
         await until(lambda: state() == "offline", "the last will (offline)", state=hub.seen)
         assert hub.statuses[-1] == {"state": "offline", "kind": "printer", "detail": None}
+    before = [(number(r), reprint(r)) for r in complete(printer)]
+    assert before == [(1, False), (2, False), (3, False), (4, False), (5, False)]
 
     printer.unstall()
     with agent_process(config):
@@ -441,5 +457,6 @@ async def test_killed_agent_loses_nothing_and_its_last_will_fires(
         assert state() == "online"
 
     printed = [(number(r), reprint(r)) for r in complete(printer)]
-    # j3 reached paper before the crash; after the restart it is printed again, marked
-    assert printed == [(1, False), (2, False), (3, False), (3, True), (4, False), (5, False)]
+    # the run reached paper before the crash; after the restart each job of it is printed
+    # again, marked
+    assert printed == [*before, (3, True), (4, True), (5, True)]

@@ -47,7 +47,7 @@ class CancelHeldOpen:
     job and asked the journal to mark it `started`.
 
     The agent has one journal thread. The cancel's write runs on it and waits here; the
-    printer loop meanwhile reads the printer's status and submits its own `started` write,
+    printer loop meanwhile reads the printer's status and submits its run's `started` write,
     which queues behind the held one. So the printer loop chooses its job *while the cancel
     is between its two halves* — the interleaving the bug needed, every run, with no sleep.
     Old agent: j1 was still queued, the loop took it, printed it, and popped j2 as if it had
@@ -55,14 +55,14 @@ class CancelHeldOpen:
 
     def __init__(self, agent: PrinterAgent, monkeypatch: pytest.MonkeyPatch) -> None:
         self.cancel_writing = threading.Event()  # the cancel's journal write has begun
-        self.loop_started: list[str] = []  # job ids the printer loop marked started meanwhile
+        self.loop_started: list[list[str]] = []  # runs the printer loop marked started meanwhile
         self._loop_committed = threading.Event()
         self.held_until_loop_committed: bool | None = None
         db, mark = agent._db, agent._journal_mark
 
         async def db_seen(fn: Callable[..., Any], *args: Any) -> Any:
-            if fn == agent._journal_mark and args[1] == "started":
-                self.loop_started.append(args[0])
+            if fn == agent._journal_start:
+                self.loop_started.append(list(args[0]))
                 self._loop_committed.set()
             return await db(fn, *args)
 
@@ -107,7 +107,7 @@ async def test_cancel_while_the_printer_comes_back_loses_nothing(
         await side.send("j4", chit(4))
         await until(lambda: "j4" in side.ok(), "the later job j4 to print", state=side.ok)
     assert held.held_until_loop_committed, "the printer loop never chose a job mid-cancel"
-    assert held.loop_started[0] == "j2"  # chosen while the cancel was being journalled
+    assert held.loop_started[0][0] == "j2"  # chosen while the cancel was being journalled
     assert [number(r) for r in printer.printed if r.complete] == [2, 3, 4]
     assert side.ok() == ["j2", "j3", "j4"]
     assert ("j1", "cancelled") in side.failures()
