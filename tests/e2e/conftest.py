@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, async_playwright
+
+from hub.ops.mosquitto import Mosquitto
 
 CHROMIUM = os.environ.get("TABLEHUB_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
@@ -22,6 +24,17 @@ ARGS = [
     "--disable-quic",
     "--autoplay-policy=no-user-gesture-required",
 ]
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+    """A broker of the pages' own, per module: the session's broker keeps the retained
+    statuses of every device the other tests started ("printer p3404cff985 offline"), and
+    a screen shows them in its header, changing what fits there."""
+    mq = Mosquitto(tmp_path_factory.mktemp("mosquitto-e2e"))
+    mq.start()
+    yield mq
+    mq.stop()
 
 
 @pytest.fixture
