@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from hub.bus import contract
 from hub.bus.client import Bus
 from hub.bus.contract import Topic
 from hub.bus.router import Router
@@ -170,6 +171,14 @@ class _Parts:
     link: tuple[OutboxPruner, BridgeHealth] | None
 
 
+def _status_clearer(bus: Bus, store_id: str) -> Callable[[str], Awaitable[None]]:
+    async def clear(device_id: str) -> None:
+        # an empty retained message deletes the retained status (the broker keeps none)
+        await bus.publish(contract.device_status(store_id, device_id), b"", qos=1, retain=True)
+
+    return clear
+
+
 def _build(
     config: HubConfig, store: Store, catalog: Catalog, clock: Clock, *, extras: _Extras
 ) -> _Parts:
@@ -180,6 +189,10 @@ def _build(
     kitchen = Kitchen(store, catalog)
     calls = Calls(store, catalog, clock, escalate_after_s=config.escalate_after_s)
     devices = Devices(store)
+    # a printer or scale of this hub's config is taken out there, not forgotten
+    devices.configured = frozenset(
+        [f"printer-{p.id}" for p in config.printers] + [f"scale-{s.id}" for s in config.scales]
+    )
     bus: Bus | None = None
     router: Router | None = None
     if config.broker is not None:
@@ -189,6 +202,7 @@ def _build(
             await router.handle(topic, payload)
 
         bus = Bus(config.broker, store_id, handle)
+        devices.clear_status = _status_clearer(bus, store_id)
     printing = _printing(config, store, catalog, clock, live, store_id, bus)
     pacer = Pacer(
         store,

@@ -152,6 +152,8 @@ class Router:
         await self._calls.open(table, msg.kind, f"button:{msg.id[:40]}")
 
     async def _device(self, device_id: str, payload: bytes) -> None:
+        if not payload:
+            return  # a retained status cleared (the hub forgot the device): nothing to report
         msg = self._decode(f"device {device_id}", contract.decode_device_status, payload)
         if msg is None:
             return

@@ -13,11 +13,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Collection
 
-from hub.domain.events import Detail, DeviceStatusChanged, ScaleReading
+from hub.domain.events import Detail, Device, DeviceStatusChanged, ScaleReading
+from hub.errors import Conflict, NotFound, StoreUnavailable
 from hub.store import repos
 from hub.store.db import Store, Tx
+
+# clears a device's retained status on the broker (an empty retained message); raises
+# ConnectionError when the broker cannot be reached
+ClearStatus = Callable[[str], Awaitable[None]]
 
 log = logging.getLogger("tablehub.devices")
 
@@ -46,6 +51,8 @@ class Devices:
         self.readings_dropped = 0  # changed weights inside a scale's window
         self._too_many_logged = False
         self.stopping = False  # the hub is stopping: its own agents going offline is expected
+        self.clear_status: ClearStatus | None = None  # set when the hub has a broker
+        self.configured: Collection[str] = ()  # device ids of this hub's config (its printers)
 
     async def weight(self, scale: str, grams: int, stable: bool) -> bool:
         """Record a scale's reading as telemetry when it is worth it; True if recorded."""
@@ -102,3 +109,52 @@ class Devices:
                 log.warning("device %s is offline", device_id)
             else:
                 log.info("device %s is %s", device_id, state)
+
+    async def forget(self, device_id: str) -> Device:
+        """Forget a device that has gone away for good (a printer replaced, a button
+        retired): its row goes, its retained status is cleared on the broker so that it does
+        not come back at the next start, and the screens drop it (a `device.status` with the
+        state `forgotten`). A device that reports again later is shown again. An online
+        device, or one of this hub's own config (its printers: take it out there), is not
+        forgotten."""
+        if device_id in self.configured:
+            raise Conflict(
+                f"{device_id} is in this hub's config: take it out there first", field="device"
+            )
+        row = await repos.read_device(self._store, device_id)
+        if row is None:
+            raise NotFound(f"no device '{device_id}'", field="device")
+        if row.state == "online":
+            raise Conflict(
+                f"{device_id} is online: only a device that has gone away can be forgotten",
+                field="device",
+            )
+        if self.clear_status is not None:
+            try:
+                await self.clear_status(device_id)
+            except ConnectionError as exc:
+                raise StoreUnavailable(
+                    f"the broker cannot be reached to forget {device_id}: try again ({exc})",
+                    field="device",
+                ) from None
+
+        async def unit(tx: Tx) -> Device | None:
+            got = await repos.tx_device(tx, device_id)
+            if got is None or got["state"] == "online":  # came back meanwhile: keep it
+                return None
+            await repos.delete_device(tx, device_id)
+            gone = Device(
+                id=device_id,
+                state="forgotten",
+                kind=got["kind"],
+                changed_at=tx.now,
+                seen_at=got["seen_at"],
+            )
+            tx.emit(DeviceStatusChanged(device=gone))
+            return gone
+
+        gone = await self._store.write(unit)
+        if gone is None:
+            raise Conflict(f"{device_id} came back online meanwhile", field="device")
+        self._last.pop(device_id, None)
+        return gone

@@ -681,6 +681,18 @@ async def upsert_device(
     )
 
 
+async def read_device(store: Store, device_id: str) -> Device | None:
+    row = await store.read_one(
+        "SELECT id, kind, state, detail, changed_at, seen_at FROM devices WHERE id=?",
+        (device_id,),
+    )
+    return None if row is None else device_from_row(row)
+
+
+async def delete_device(tx: Tx, device_id: str) -> None:
+    await tx.execute("DELETE FROM devices WHERE id=?", (device_id,))
+
+
 async def read_devices(store: Store) -> list[Device]:
     rows = await store.read_all(
         "SELECT id, kind, state, detail, changed_at, seen_at FROM devices ORDER BY id"

@@ -14,6 +14,7 @@ from urllib.parse import quote
 import segno
 from aiohttp import web
 
+from hub.bus import contract
 from hub.domain import stats
 from hub.domain.ports import iso_from_ms
 from hub.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
@@ -216,3 +217,18 @@ async def post_pairing(request: web.Request) -> web.Response:
     segno.make(url, error="m").save(out, kind="svg", scale=5, xmldecl=False, title="pairing")
     qr = "data:image/svg+xml;base64," + base64.b64encode(out.getvalue()).decode("ascii")
     return _json({"url": url, "next": body.next, "qr": qr})
+
+
+# ---------------------------------------------------------------- devices gone for good
+
+
+@routes.post("/api/v1/admin/devices/{device_id}/forget")
+async def post_forget_device(request: web.Request) -> web.Response:
+    """Forget a device that has gone away for good (see `Devices.forget`)."""
+    staff = await auth.require(request, "admin")
+    device_id = request.match_info["device_id"]
+    if not contract.SEGMENT_RE.fullmatch(device_id):
+        raise InvalidInput("device must be a device id like printer-grill-1", field="device")
+    gone = await _svc(request).devices.forget(device_id)
+    log.info("device %s forgotten by %s", device_id, staff.label)
+    return _json({"forgotten": gone.id, "device": gone})

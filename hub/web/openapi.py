@@ -341,6 +341,12 @@ def _operations() -> dict[str, dict[str, Any]]:
         "POST /api/v1/admin/tokens/{token_id}/revoke": _staff(
             "admin", "Revoke a staff token at once", (404, 409)
         ),
+        "POST /api/v1/admin/devices/{device_id}/forget": _staff(
+            "admin",
+            "Forget a device gone for good (offline, not in the hub's config): its row and its"
+            " retained status on the broker go, the screens drop it",
+            (404, 409, 422, 503),
+        ),
         "GET /api/v1/admin/menu": _staff("admin", "The whole menu document and its version"),
         "PUT /api/v1/admin/menu": _staff(
             "admin",

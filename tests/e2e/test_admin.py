@@ -14,7 +14,7 @@ from playwright.async_api import Browser, Page, expect
 from hub.app import RunningHub
 from hub.domain.orders import LineRequest
 from hub.services import staff
-from hub.store import backup
+from hub.store import backup, repos
 from hub.store.db import Tx
 from tests.conftest import table_token
 from tests.e2e.conftest import screenshot_dir
@@ -228,3 +228,29 @@ async def test_a_pairing_pin_from_the_admin_page_pairs_a_floor_phone(
         ("floor", None)
     ]
     assert errors == []
+
+
+async def test_a_device_gone_for_good_is_forgotten_from_the_admin_page(
+    hub: RunningHub, browser: Browser
+) -> None:
+    devices = hub.services.devices
+    await devices.report("button-t9-retired", "offline", "button", {})
+    await devices.report("printer-bar-old", "online", "printer", {"online": True, "paper": "ok"})
+    page, errors = await open_admin(browser, hub, TABLET)
+    retired = page.get_by_test_id("device-button-t9-retired")
+    await expect(retired).to_be_visible()
+    await expect(page.get_by_test_id("device-printer-bar-old")).to_be_visible()
+    # an online device has no Forget button: only one that has gone away
+    await expect(page.get_by_test_id("forget-printer-bar-old")).to_have_count(0)
+    await page.get_by_test_id("forget-button-t9-retired").click()
+    await page.get_by_test_id("confirm-ok").click()
+    await expect(retired).to_have_count(0)
+    assert await repos.read_device(hub.services.store, "button-t9-retired") is None
+    # a second admin screen open meanwhile drops it too (the live `forgotten` message)
+    await devices.report("button-t9-other", "offline", "button", {})
+    second, more_errors = await open_admin(browser, hub, PHONE)
+    await expect(second.get_by_test_id("device-button-t9-other")).to_be_visible()
+    await hub.services.devices.forget("button-t9-other")
+    await expect(second.get_by_test_id("device-button-t9-other")).to_have_count(0)
+    assert errors == []
+    assert more_errors == []

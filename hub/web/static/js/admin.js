@@ -35,6 +35,7 @@ const S = {
   jobs: new Map(),         // recent print jobs by id, newest first
   tests: new Map(),        // printer id -> {busy} | {ok, text, at}
   tableBusy: new Set(),    // `bill:T1`, `rotate:T1`
+  deviceBusy: new Set(),   // device ids being forgotten
   qrVersion: new Map(),    // table id -> cache-buster after a rotation
   live: false,             // a snapshot arrived (devices are known)
   search: '',
@@ -181,7 +182,8 @@ function onMessage(msg) {
   } else if (msg.type === 'stock') {
     onStock(msg);
   } else if (msg.type === 'device' && msg.device) {
-    S.devices.set(msg.device.id, msg.device);
+    if (msg.device.state === 'forgotten') S.devices.delete(msg.device.id);
+    else S.devices.set(msg.device.id, msg.device);
     renderDevices();
     renderPrinters();
     if (isPrinter(msg.device)) loadPrintersSoon();
@@ -325,6 +327,7 @@ async function loadPrinters() {
   }
   renderPrinters();
   renderJobs();
+  renderDevices(); // a printer of the config offers no Forget
 }
 
 let printersTimer = null;
@@ -464,8 +467,34 @@ function renderDevices() {
         el('span', { class: 'device-kind', text: deviceKind(d) })),
       el('div', { class: 'device-line device-sub' },
         el('span', { class: 'device-state', text: [online ? t('online') : t('offline'), ...problems].join(' · ') }),
-        el('span', { class: 'device-since', title: d.seen_at ? t('last_seen', { time: clockTime(d.seen_at, i18n.lang) }) : null, text: d.changed_at ? t('since', { time: clockTime(d.changed_at, i18n.lang) }) : '' }))));
+        el('span', { class: 'device-since', title: d.seen_at ? t('last_seen', { time: clockTime(d.seen_at, i18n.lang) }) : null, text: d.changed_at ? t('since', { time: clockTime(d.changed_at, i18n.lang) }) : '' }))),
+    online || configured(d) ? null : el('button', {
+      type: 'button', class: 'btn btn-secondary btn-sm device-forget', testid: `forget-${d.id}`, 'aria-label': `${t('forget_device')} ${d.id}`,
+      disabled: S.deviceBusy.has(d.id), text: t('forget_device'), onclick: () => forgetDevice(d),
+    }));
   })) : el('p', { class: 'muted', text: t('no_devices') }), weightsList());
+}
+
+/** A printer of this hub's config (or not known yet): taken out of the config, not here. */
+const configured = (d) => S.printers === null || S.printers.some((p) => `printer-${p.id}` === d.id);
+
+async function forgetDevice(d) {
+  const ok = await confirmDialog({ title: t('forget_title', { id: d.id }), text: t('forget_warning'), ok: t('forget_device') });
+  if (!ok) return;
+  S.deviceBusy.add(d.id);
+  renderDevices();
+  try {
+    await staff(`/api/v1/admin/devices/${encodeURIComponent(d.id)}/forget`, {});
+    S.devices.delete(d.id); // the live `forgotten` message says the same
+    toast(t('forgotten', { id: d.id }));
+  } catch (e) {
+    if (e?.code === 'conflict') toast(t('forget_online', { id: d.id }), 'error');
+    else failed(e, 'forget');
+  } finally {
+    S.deviceBusy.delete(d.id);
+    renderDevices();
+    renderPrinters();
+  }
 }
 
 /** Live scale readings (keep-latest `weight` messages), under the devices. */

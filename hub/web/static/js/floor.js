@@ -132,7 +132,11 @@ function onMessage(msg) {
   tables.onLive(msg);
   book.onLive(msg);
   if (msg.type === 'call' && msg.call) onCall(msg.call);
-  else if (msg.type === 'device' && msg.device) { S.devices.set(msg.device.id, msg.device); renderDevices(); }
+  else if (msg.type === 'device' && msg.device) {
+    if (msg.device.state === 'forgotten') S.devices.delete(msg.device.id);
+    else S.devices.set(msg.device.id, msg.device);
+    renderDevices();
+  }
   else if (msg.type === 'weight' && msg.scale) {
     S.weights.set(msg.scale, { grams: msg.grams, stable: Boolean(msg.stable) });
     updateWeight(msg.scale);

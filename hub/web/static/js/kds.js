@@ -284,7 +284,8 @@ function onCall(call) {
 }
 
 function onDevice(device) {
-  S.devices.set(device.id, device);
+  if (device.state === 'forgotten') S.devices.delete(device.id);
+  else S.devices.set(device.id, device);
   renderSide();
   renderPrinterAlerts();
   if (isPrinter(device)) loadPrintersSoon();
