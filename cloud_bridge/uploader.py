@@ -414,6 +414,9 @@ class Uploader:
         self._stop = asyncio.Event()
         self._limit = config.batch_max_events
         self._next_budget_check = 0.0
+        self._backlog_saved: dict[str, object] | None = None  # as last written, less its time
+        self._backlog_saved_at = 0.0
+        self._stuck_saved: bool | None = None
         self._online: bool | None = None
         self._offline_since = 0.0
         self.meter: BacklogMeter | None = None
@@ -621,9 +624,22 @@ class Uploader:
             return False
         self._next_budget_check = now + self.config.budget_check_seconds
         meter = await self._count_new_rows()
-        shed = await self._shed(meter)
+        shed, stuck = await self._shed(meter)
         oldest = await self.tail.first_unsent(self.state.cursors, exclude=self.state.parked_seqs)
-        await self.state.put_many({"backlog": backlog_doc(meter, oldest, self.clock.now_ms())})
+        doc = backlog_doc(meter, oldest, self.clock.now_ms())
+        # written when it changed (or every BACKLOG_REFRESH_S, so that its `at` stays
+        # recent): an idle store's bridge rewrote the same numbers every 10 s, the most it
+        # wrote to the SD card in a quiet hour
+        values: dict[str, object] = {}
+        same = {k: v for k, v in doc.items() if k not in BACKLOG_VOLATILE}
+        if same != self._backlog_saved or now - self._backlog_saved_at >= BACKLOG_REFRESH_S:
+            values["backlog"] = doc
+            self._backlog_saved, self._backlog_saved_at = same, now
+        if stuck is not self._stuck_saved:
+            values["over_budget_unsheddable"] = stuck
+            self._stuck_saved = stuck
+        if values:
+            await self.state.put_many(values)
         await self.state.forget_old()
         return shed
 
@@ -637,12 +653,13 @@ class Uploader:
             if len(rows) < SHED_READ:
                 return meter
 
-    async def _shed(self, meter: BacklogMeter) -> bool:
+    async def _shed(self, meter: BacklogMeter) -> tuple[bool, bool]:
+        """Shed the oldest telemetry while over the budget: (shed any, still over budget with
+        no telemetry left to shed)."""
         budget = self.config.backlog_budget_bytes
         total = meter.total_bytes
         if total <= budget:
-            await self.state.put_many({"over_budget_unsheddable": False})
-            return False
+            return False, False
         need = total - int(budget * SHED_TO)
         shed_any = False
         while need > 0:
@@ -672,8 +689,11 @@ class Uploader:
         stuck = need > 0
         if stuck:
             log.error("ALERT backlog over its disk budget and no telemetry left to shed")
-        await self.state.put_many({"over_budget_unsheddable": stuck})
-        return shed_any
+        return shed_any, stuck
+
+
+BACKLOG_REFRESH_S = 600.0  # the backlog's numbers are written again at least this often
+BACKLOG_VOLATILE = frozenset({"at", "oldest_age_s"})  # change with the clock alone
 
 
 def backlog_doc(

@@ -426,3 +426,42 @@ async def test_a_bridge_started_before_the_hub_waits_for_its_store(tmp_path: Pat
             await task
             await tail.close()
     assert read_state(cfg.state_db)["alerts"] == []
+
+
+def _data_version(conn: sqlite3.Connection) -> int:
+    """Moves when another connection commits a change to the file (SQLite's data_version)."""
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
+
+async def test_an_idle_bridge_does_not_rewrite_its_state_every_budget_check(
+    rig: Rig, store: Store
+) -> None:
+    # the budget check runs every `budget_check_seconds` all day; an idle store's bridge
+    # wrote the same backlog numbers (with a new time) each time: a write every 10 s
+    await emit(store, ("orders", 3))
+    await rig.drain()
+    rig.up._next_budget_check = 0
+    await rig.up.check_budget()
+    watcher = sqlite3.connect(rig.state.path)
+    try:
+        before, at = _data_version(watcher), read_state(rig.state.path)["backlog"]["at"]
+        for _ in range(20):  # 20 checks over 100 s of the rig's clock, nothing new
+            rig.clock.t += rig.config.budget_check_seconds
+            await rig.up.check_budget()
+        assert _data_version(watcher) == before, "the state was written with nothing new"
+        assert read_state(rig.state.path)["backlog"]["at"] == at
+        # new events: the next check writes the new count
+        await emit(store, ("telemetry", 2))
+        rig.clock.t += rig.config.budget_check_seconds
+        await rig.up.check_budget()
+        assert _data_version(watcher) != before
+        backlog = read_state(rig.state.path)["backlog"]
+        assert backlog["events"] == 2
+        assert backlog["at"] != at
+        # and with nothing new again, its time is brought up to date every ten minutes
+        moved = _data_version(watcher)
+        rig.clock.t += 600
+        await rig.up.check_budget()
+        assert _data_version(watcher) != moved
+    finally:
+        watcher.close()
