@@ -741,8 +741,8 @@ def day_section(day: dict[str, Any] | None) -> list[str]:
         "Time-driven writes (checkpoints, cursor saves, the broker's snapshots) run at wall "
         "speed, so the day is the replay's bytes less its idle share plus the idle rate over "
         "13 real hours; *idle* is the room open without orders for 30 s (sockets open, "
-        "scales at zero), *100/s* is 10 s of orders at 100/s with the room around them, "
-        "until the hub's printers are done (net of idle).",
+        "scales at zero), from 15 s after the processes started, *100/s* is 10 s of orders "
+        "at 100/s with the room around them, until the hub's printers are done (net of idle).",
         "",
         "| hub of | process | day MB | day fsyncs | per order at 100/s KB | fsyncs per "
         "order | idle B/s | idle fsyncs/min |",
