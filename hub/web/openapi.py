@@ -317,8 +317,9 @@ def _operations() -> dict[str, dict[str, Any]]:
         ),
         "POST /api/v1/waitlist/{wait_id}/message": _staff(
             "booking",
-            'A message on the walk-in\'s page ("your table is ready")',
-            (404, 422),
+            'A message on the walk-in\'s page ("your table is ready"); 409 for an action id '
+            "used for another action",
+            (404, 409, 422),
             body="GuestMessageIn",
         ),
         "GET /api/v1/waitlist/{wait_id}/qr.svg": _staff(
