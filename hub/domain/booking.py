@@ -29,6 +29,9 @@ MIN_SAMPLES = 3  # fewer than this in a bucket: use the wider one
 QUOTE_STEP_S = 5 * 60  # quotes are rounded up to five minutes
 STATUSES = ("booked", "seated", "cancelled", "no_show")
 ACTIVE = ("booked", "seated")
+# the years a booking or a day's book may name: outside them a local day's bounds can fall
+# off the calendar datetime can count (0001-01-01 east of Greenwich, 9999-12-31 plus a day)
+YEARS = range(2000, 2200)
 
 
 def _zone(zone: str | None) -> ZoneInfo | None:
@@ -44,6 +47,8 @@ def parse_at(text: object, zone: str | None, field: str = "at") -> int:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
         raise InvalidInput("give the time as 2026-12-24T19:30", field=field) from exc
+    if when.year not in YEARS:
+        raise InvalidInput(_years_message("time"), field=field)
     if when.tzinfo is None:
         tz = _zone(zone)
         when = when.replace(tzinfo=tz) if tz else when.astimezone()
@@ -57,9 +62,16 @@ def parse_day(text: object, field: str = "date") -> date:
     ):
         raise InvalidInput("give the day as YYYY-MM-DD", field=field)
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError as exc:
         raise InvalidInput("give the day as YYYY-MM-DD", field=field) from exc
+    if day.year not in YEARS:
+        raise InvalidInput(_years_message("day"), field=field)
+    return day
+
+
+def _years_message(what: str) -> str:
+    return f"give a {what} in the years {YEARS.start} to {YEARS.stop - 1}"
 
 
 def local(ms: int, zone: str | None) -> datetime:

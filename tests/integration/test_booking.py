@@ -88,7 +88,9 @@ async def test_a_days_book_shows_masked_phones_and_refuses_a_double_booking(host
         "res-cy-00001",
     ]
     assert all("7946" not in str(r) for r in day["reservations"])
-    for bad in ("", "2026-W49-7", "tomorrow"):  # a day is YYYY-MM-DD, as the document says
+    # a day is YYYY-MM-DD, as the document says; the calendar's ends are refused as input
+    # (the first day of year 1 east of Greenwich starts before datetime can count)
+    for bad in ("", "2026-W49-7", "tomorrow", "0001-01-01", "9999-12-31"):
         status, err = await host.call("GET", "/api/v1/reservations?date=" + bad)
         assert (status, err["field"]) == (422, "date"), bad
     t3 = next(t for t in day["tables"] if t["table"] == "T3")
@@ -111,6 +113,8 @@ async def test_a_days_book_shows_masked_phones_and_refuses_a_double_booking(host
     [
         ({"party": 0}, 422, "party"),
         ({"at": "tomorrow"}, 422, "at"),
+        ({"at": "0001-01-01T00:00"}, 422, "at"),
+        ({"at": "9999-12-31T23:59-14:00"}, 422, "at"),
         ({"name": "   "}, 422, "name"),
         ({"phone": "call me"}, 422, "phone"),
         ({"table": "T99"}, 404, "table"),
