@@ -268,7 +268,15 @@ def _operations() -> dict[str, dict[str, Any]]:
             "booking",
             "A day's reservations (phones masked) and each table's timeline; today without date",
             (422,),
-            params=(_param("date", "query", {"type": "string", "format": "date"}, required=False),),
+            params=(
+                _param(
+                    "date",
+                    "query",
+                    # the years 2000-2199, as a booking's time
+                    {"type": "string", "format": "date", "pattern": "^2[01][0-9]{2}-"},
+                    required=False,
+                ),
+            ),
         ),
         "POST /api/v1/reservations": _staff(
             "booking",
