@@ -196,7 +196,14 @@ class StoreDay:
             "LD_PRELOAD": str(self.shim),
             "FSYNCSHIM_LOG": str(log),
             "FSYNCSHIM_CTL": str(ctl),
-            **({"FSYNCSHIM_WRITES": str(self.root / f"{name}.writes")} if WRITES_LOG else {}),
+            **(
+                {
+                    "FSYNCSHIM_WRITES": str(self.root / f"{name}.writes"),
+                    "FSYNCSHIM_WALPAGES": str(self.root / f"{name}.walpages"),
+                }
+                if WRITES_LOG
+                else {}
+            ),
         }
 
     def autosave_s(self) -> int:

@@ -16,6 +16,9 @@
  *   FSYNCSHIM_MATCH  the part of a path that names the store (e.g. "tablehub.db")
  *   FSYNCSHIM_WRITES file that gets one line per pwrite: "<ns> <offset> <count> <path>" (what
  *                    the benchmarks attribute the bytes a process writes to, file by file)
+ *   FSYNCSHIM_WALPAGES file that gets one line per WAL frame header written (a 24-byte
+ *                    pwrite to a "-wal" file): "<ns> <page number> <db pages if a commit
+ *                    frame, else 0> <path>" (which b-tree's pages each commit wrote)
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -155,6 +158,27 @@ static ssize_t checked_pwrite(const char *name, int fd, const void *buf, size_t 
         if (out >= 0 && n > 0) {
             syscall(SYS_write, out, line, (size_t)n);
             syscall(SYS_close, out);
+        }
+    }
+    const char *walpages = getenv("FSYNCSHIM_WALPAGES");
+    if (walpages != NULL && rc == 24 && count == 24) {
+        char path[4096], line[4352];
+        path_of(fd, path, sizeof path);
+        size_t len = strlen(path);
+        if (len > 4 && strcmp(path + len - 4, "-wal") == 0) {
+            const unsigned char *h = buf;  /* big-endian: page number, then db size */
+            unsigned long pgno = ((unsigned long)h[0] << 24) | ((unsigned long)h[1] << 16) |
+                                 ((unsigned long)h[2] << 8) | h[3];
+            unsigned long size = ((unsigned long)h[4] << 24) | ((unsigned long)h[5] << 16) |
+                                 ((unsigned long)h[6] << 8) | h[7];
+            int n = snprintf(line, sizeof line, "%lld %lu %lu %s\n", now_ns(), pgno, size, path);
+            if (n >= (int)sizeof line) n = (int)sizeof line - 1;
+            int out = (int)syscall(SYS_openat, AT_FDCWD, walpages,
+                                   O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+            if (out >= 0 && n > 0) {
+                syscall(SYS_write, out, line, (size_t)n);
+                syscall(SYS_close, out);
+            }
         }
     }
     return rc;
