@@ -18,6 +18,7 @@ import aiohttp
 import aiomqtt
 import pytest
 
+from devices.printers.fake import FakeNetworkPrinter
 from hub.app import RunningHub, running_hub
 from hub.bus.client import BrokerConfig
 from hub.cli import demo_menu
@@ -38,6 +39,13 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
     mq.start()
     yield mq
     mq.stop()
+
+
+@pytest.fixture
+def printer() -> Iterator[FakeNetworkPrinter]:
+    """A fake network receipt printer on a free loopback port."""
+    with FakeNetworkPrinter() as fake:
+        yield fake
 
 
 @pytest.fixture

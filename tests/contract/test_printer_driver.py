@@ -32,12 +32,6 @@ TIMEOUT = 0.5
 
 
 @pytest.fixture
-def printer() -> Iterator[FakeNetworkPrinter]:
-    with FakeNetworkPrinter() as fake:
-        yield fake
-
-
-@pytest.fixture
 def driver(printer: FakeNetworkPrinter) -> Iterator[EscposDriver]:
     drv = EscposDriver(printer.address, timeout=TIMEOUT)
     yield drv

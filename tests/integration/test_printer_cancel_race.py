@@ -9,8 +9,7 @@ journal, so the hub's resends were answered "already queued" and it never printe
 from __future__ import annotations
 
 import threading
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,27 +18,8 @@ import pytest
 from devices.printers.agent import PrinterAgent
 from devices.printers.fake import FakeNetworkPrinter
 from hub.ops.mosquitto import Mosquitto
-from tests.integration.test_printer_agent import (
-    Hub,
-    chit,
-    listening,
-    make_agent,
-    number,
-    running,
-)
+from tests.printing_side import Hub, chit, make_agent, number, running
 from tests.waiting import thread_event, until
-
-
-@pytest.fixture
-def printer() -> Iterator[FakeNetworkPrinter]:
-    with FakeNetworkPrinter() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def side(broker: Mosquitto) -> AsyncIterator[Hub]:
-    async with listening(broker, f"p{uuid.uuid4().hex[:10]}") as hub:
-        yield hub
 
 
 class CancelHeldOpen:
@@ -79,35 +59,37 @@ class CancelHeldOpen:
 async def test_cancel_while_the_printer_comes_back_loses_nothing(
     broker: Mosquitto,
     printer: FakeNetworkPrinter,
-    side: Hub,
+    printer_hub: Hub,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    agent: PrinterAgent = make_agent(broker, printer, side.printer, tmp_path / "state")
+    agent: PrinterAgent = make_agent(broker, printer, printer_hub.printer, tmp_path / "state")
     printer.set_cover_open(True)
     async with running(agent):
         for n in (1, 2, 3):
-            await side.send(f"j{n}", chit(n))
+            await printer_hub.send(f"j{n}", chit(n))
         await until(
-            lambda: side.failures() == [("j1", "cover_open")],
+            lambda: printer_hub.failures() == [("j1", "cover_open")],
             "j1 to fail with the cover open",
-            state=side.failures,
+            state=printer_hub.failures,
         )
         held = CancelHeldOpen(agent, monkeypatch)
-        await side.send_raw(b'{"job_id": "j1", "cancel": true}')
+        await printer_hub.send_raw(b'{"job_id": "j1", "cancel": true}')
         await thread_event(held.cancel_writing, "the agent to start journalling the cancel")
         printer.set_cover_open(False)  # the printer is back: the loop's next retry can print
         await until(
-            lambda: sorted(side.ok()) == ["j2", "j3"],
+            lambda: sorted(printer_hub.ok()) == ["j2", "j3"],
             "j2 and j3 to print (the old agent printed j1 and lost j2)",
-            state=lambda: (side.ok(), side.failures(), held.loop_started),
+            state=lambda: (printer_hub.ok(), printer_hub.failures(), held.loop_started),
         )
         # nothing else comes: a later job, queued behind anything left, prints and is acked
         # last, so a late print of j1 would be on paper before it
-        await side.send("j4", chit(4))
-        await until(lambda: "j4" in side.ok(), "the later job j4 to print", state=side.ok)
+        await printer_hub.send("j4", chit(4))
+        await until(
+            lambda: "j4" in printer_hub.ok(), "the later job j4 to print", state=printer_hub.ok
+        )
     assert held.held_until_loop_committed, "the printer loop never chose a job mid-cancel"
     assert held.loop_started[0][0] == "j2"  # chosen while the cancel was being journalled
     assert [number(r) for r in printer.printed if r.complete] == [2, 3, 4]
-    assert side.ok() == ["j2", "j3", "j4"]
-    assert ("j1", "cancelled") in side.failures()
+    assert printer_hub.ok() == ["j2", "j3", "j4"]
+    assert ("j1", "cancelled") in printer_hub.failures()

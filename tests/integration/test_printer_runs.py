@@ -7,41 +7,19 @@ the fake network printer."""
 from __future__ import annotations
 
 import threading
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from devices.agent import MqttSettings
 from devices.printers.agent import Journal, PrinterAgent, PrinterSettings
 from devices.printers.driver import EscposDriver
 from devices.printers.fake import FakeNetworkPrinter, Receipt, receipts
 from devices.printers.render import parse_doc, render
 from hub.ops.mosquitto import Mosquitto
-from tests.integration.test_printer_agent import (
-    STORE,
-    Hub,
-    chit,
-    listening,
-    number,
-    reprint,
-    running,
-)
+from tests.printing_side import Hub, chit, make_agent, number, reprint, running
 from tests.waiting import thread_event, until
-
-
-@pytest.fixture
-def printer() -> Iterator[FakeNetworkPrinter]:
-    with FakeNetworkPrinter() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def hub(broker: Mosquitto) -> AsyncIterator[Hub]:
-    async with listening(broker, f"p{uuid.uuid4().hex[:10]}") as side:
-        yield side
 
 
 @pytest.fixture
@@ -69,22 +47,17 @@ def commits(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     return seen
 
 
-def agent_for(
-    broker: Mosquitto,
-    printer: FakeNetworkPrinter,
-    hub: Hub,
-    state_dir: Path,
-    driver: EscposDriver | None = None,
-    **settings: Any,
-) -> PrinterAgent:
-    return PrinterAgent(
-        hub.printer,
-        STORE,
-        driver or EscposDriver(printer.address, timeout=0.5),
-        MqttSettings(port=broker.port, keepalive=5),
-        state_dir,
-        settings=PrinterSettings(poll_interval=0.3, retry_interval=0.2, **settings),
-    )
+@pytest.fixture
+def new_agent(
+    broker: Mosquitto, printer: FakeNetworkPrinter, printer_id: str, tmp_path: Path
+) -> Callable[..., PrinterAgent]:
+    """Makes the agent of `printer_id` (the printer `printer_hub` plays the hub of) on
+    `printer`, or on the driver given, with any other `PrinterSettings` given."""
+
+    def agent(driver: EscposDriver | None = None, **settings: Any) -> PrinterAgent:
+        return make_agent(broker, printer, printer_id, tmp_path / "state", driver, **settings)
+
+    return agent
 
 
 def rendered_size(doc: dict[str, Any]) -> int:
@@ -113,24 +86,22 @@ async def held_back(hub: Hub, agent: PrinterAgent, printer: FakeNetworkPrinter, 
 
 
 async def test_waiting_jobs_print_as_one_run_with_two_journal_commits(
-    broker: Mosquitto,
+    new_agent: Callable[..., PrinterAgent],
     printer: FakeNetworkPrinter,
-    hub: Hub,
-    tmp_path: Path,
+    printer_hub: Hub,
     commits: list[tuple[Any, ...]],
 ) -> None:
-    agent = agent_for(broker, printer, hub, tmp_path / "state")
     jobs = [f"j{k}" for k in range(1, 6)]
-    async with running(agent):
-        await held_back(hub, agent, printer, 5)
+    async with running(new_agent()) as agent:
+        await held_back(printer_hub, agent, printer, 5)
         assert commits == []  # nothing started while the cover is open
         printer.set_cover_open(False)
-        await hub.wait_acks(lambda: len(hub.ok()) == 5, "five jobs acked")
+        await printer_hub.wait_acks(lambda: len(printer_hub.ok()) == 5, "five jobs acked")
         # a later job, alone: printed at once, in a run of its own (nothing waits for company)
-        await hub.send("j6", chit(6))
-        await hub.wait_acks(lambda: "j6" in hub.ok(), "the later job j6 acked")
-    assert hub.ok() == [*jobs, "j6"]
-    assert hub.failures() == [("j1", "cover_open")]
+        await printer_hub.send("j6", chit(6))
+        await printer_hub.wait_acks(lambda: "j6" in printer_hub.ok(), "the later job j6 acked")
+    assert printer_hub.ok() == [*jobs, "j6"]
+    assert printer_hub.failures() == [("j1", "cover_open")]
     # one connection carried the five, in order, each complete and not marked
     printed = sessions(printer)
     assert [[(number(r), r.complete, reprint(r)) for r in s] for s in printed] == [
@@ -147,22 +118,18 @@ async def test_waiting_jobs_print_as_one_run_with_two_journal_commits(
 
 
 async def test_runs_keep_their_bounds_and_the_next_run_is_started_with_the_last(
-    broker: Mosquitto,
+    new_agent: Callable[..., PrinterAgent],
     printer: FakeNetworkPrinter,
-    hub: Hub,
-    tmp_path: Path,
+    printer_hub: Hub,
     commits: list[tuple[Any, ...]],
 ) -> None:
     one = rendered_size(chit(1))
     # three jobs per run at most, and bytes for two and a half of them
-    agent = agent_for(
-        broker, printer, hub, tmp_path / "state", max_run=3, max_run_bytes=one * 5 // 2
-    )
-    async with running(agent):
-        await held_back(hub, agent, printer, 7)
+    async with running(new_agent(max_run=3, max_run_bytes=one * 5 // 2)) as agent:
+        await held_back(printer_hub, agent, printer, 7)
         printer.set_cover_open(False)
-        await hub.wait_acks(lambda: len(hub.ok()) == 7, "seven jobs acked")
-    assert hub.ok() == [f"j{k}" for k in range(1, 8)]
+        await printer_hub.wait_acks(lambda: len(printer_hub.ok()) == 7, "seven jobs acked")
+    assert printer_hub.ok() == [f"j{k}" for k in range(1, 8)]
     printed = sessions(printer)
     assert [[number(r) for r in s] for s in printed] == [[1, 2], [3, 4], [5, 6], [7]]
     assert all(r.complete and not reprint(r) for s in printed for r in s)
@@ -178,24 +145,23 @@ async def test_runs_keep_their_bounds_and_the_next_run_is_started_with_the_last(
 
 
 async def test_a_run_cut_off_mid_write_is_printed_again_marked_each_job_acked_once(
-    broker: Mosquitto,
+    new_agent: Callable[..., PrinterAgent],
     printer: FakeNetworkPrinter,
-    hub: Hub,
-    tmp_path: Path,
+    printer_hub: Hub,
 ) -> None:
-    agent = agent_for(broker, printer, hub, tmp_path / "state")
     one = rendered_size(chit(1))
-    async with running(agent):
-        await held_back(hub, agent, printer, 4)
+    async with running(new_agent()) as agent:
+        await held_back(printer_hub, agent, printer, 4)
         # the run's connection: 9 bytes of status questions, j1, half of j2, then RST
         printer.drop_connection_after(9 + one + one // 2)
         printer.set_cover_open(False)
-        await hub.wait_acks(lambda: len(hub.ok()) == 4, "four jobs acked")
-        await hub.send("j5", chit(5))  # a later job: anything of the run would come before it
-        await hub.wait_acks(lambda: "j5" in hub.ok(), "the later job j5 acked")
-    assert hub.ok() == ["j1", "j2", "j3", "j4", "j5"]
+        await printer_hub.wait_acks(lambda: len(printer_hub.ok()) == 4, "four jobs acked")
+        # a later job: anything of the run would come before it
+        await printer_hub.send("j5", chit(5))
+        await printer_hub.wait_acks(lambda: "j5" in printer_hub.ok(), "the later job j5 acked")
+    assert printer_hub.ok() == ["j1", "j2", "j3", "j4", "j5"]
     # each job of the run: one failure with the cause, then printed again
-    assert [f for f in hub.failures() if f[1] != "cover_open"] == [
+    assert [f for f in printer_hub.failures() if f[1] != "cover_open"] == [
         ("j1", "offline"),
         ("j2", "offline"),
         ("j3", "offline"),
@@ -230,25 +196,26 @@ class HeldDriver(EscposDriver):
 
 
 async def test_a_cancel_behind_a_run_drops_the_job_and_one_in_the_run_finishes(
-    broker: Mosquitto,
+    new_agent: Callable[..., PrinterAgent],
     printer: FakeNetworkPrinter,
-    hub: Hub,
-    tmp_path: Path,
+    printer_hub: Hub,
 ) -> None:
     driver = HeldDriver(printer.address)
-    agent = agent_for(broker, printer, hub, tmp_path / "state", driver, max_run=2)
-    async with running(agent):
-        await held_back(hub, agent, printer, 4)
+    async with running(new_agent(driver, max_run=2)) as agent:
+        await held_back(printer_hub, agent, printer, 4)
         printer.set_cover_open(False)
         await thread_event(driver.writing, "the run j1-j2 to be written")
-        await hub.send_raw(b'{"job_id": "j2", "cancel": true}')  # in the run: it finishes
-        await hub.send_raw(b'{"job_id": "j4", "cancel": true}')  # behind it: dropped
-        await hub.wait_acks(lambda: ("j4", "cancelled") in hub.failures(), "j4 cancelled")
+        await printer_hub.send_raw(b'{"job_id": "j2", "cancel": true}')  # in the run: it finishes
+        await printer_hub.send_raw(b'{"job_id": "j4", "cancel": true}')  # behind it: dropped
+        await printer_hub.wait_acks(
+            lambda: ("j4", "cancelled") in printer_hub.failures(), "j4 cancelled"
+        )
         assert agent.queue_length == 3  # j1, j2 (being written), j3
         driver.go.set()
-        await hub.wait_acks(lambda: hub.ok() == ["j1", "j2", "j3"], "j1-j3 acked")
-        await hub.send("j5", chit(5))  # a later job: a late print of j4 would come before it
-        await hub.wait_acks(lambda: "j5" in hub.ok(), "the later job j5 acked")
-    assert hub.ok() == ["j1", "j2", "j3", "j5"]
-    assert [f for f in hub.failures() if f[1] != "cover_open"] == [("j4", "cancelled")]
+        await printer_hub.wait_acks(lambda: printer_hub.ok() == ["j1", "j2", "j3"], "j1-j3 acked")
+        # a later job: a late print of j4 would come before it
+        await printer_hub.send("j5", chit(5))
+        await printer_hub.wait_acks(lambda: "j5" in printer_hub.ok(), "the later job j5 acked")
+    assert printer_hub.ok() == ["j1", "j2", "j3", "j5"]
+    assert [f for f in printer_hub.failures() if f[1] != "cover_open"] == [("j4", "cancelled")]
     assert [[number(r) for r in s] for s in sessions(printer)] == [[1, 2], [3], [5]]
