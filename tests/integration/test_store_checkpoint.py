@@ -1,0 +1,94 @@
+"""Checkpoints run beside the writer, not inside its COMMIT: while the WAL's pages are being
+copied into the file (seconds of random writes on an SD card at the end of a rush), orders
+still commit; and with commits going on all the time the WAL still starts again from its
+beginning after each checkpoint, so its file does not grow through a rush. On a real SQLite
+file; the checkpoint is held open with an event, not timed."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.store import db
+from hub.store.db import Store, Tx
+from tests.waiting import until
+
+FRAME = 1024 + 24  # a WAL frame: the store's 1 KB page and its header
+
+
+def _put(key: str) -> Callable[[Tx], Any]:
+    async def unit(tx: Tx) -> None:
+        await tx.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (key, "v" * 200))
+
+    return unit
+
+
+def _count(path: Path, prefix: str) -> int:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return int(
+            conn.execute("SELECT COUNT(*) FROM meta WHERE key LIKE ?", (prefix + "%",)).fetchone()[
+                0
+            ]
+        )
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    async with Store(
+        tmp_path / "hub.db", clock=lambda: "2026-12-06T12:00:00Z", checkpoint_pages=60
+    ) as s:
+        yield s
+
+
+async def test_orders_commit_while_a_checkpoint_is_copying(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started, release = threading.Event(), threading.Event()
+    real = db.checkpoint_passive
+
+    def held(conn: sqlite3.Connection) -> tuple[int, int, int]:
+        if threading.current_thread().name.startswith("store-checkpoint"):
+            started.set()
+            release.wait(30)
+        return real(conn)
+
+    monkeypatch.setattr(db, "checkpoint_passive", held)
+    try:
+        for i in range(400):  # bounded: 60 frames wait after a few dozen commits
+            await store.write(_put(f"before-{i}"))
+            if started.is_set():
+                break
+        assert started.is_set(), "no checkpoint began beside the writer"
+        # the checkpoint is held mid-copy: the writer goes on committing
+        for i in range(100):
+            await asyncio.wait_for(store.write(_put(f"during-{i}")), 10)
+        assert not release.is_set()
+        assert _count(store.path, "during-") == 100
+        assert store.checkpoints == 0
+    finally:
+        release.set()
+    await until(lambda: store.checkpoints == 1, "the held checkpoint to finish")
+
+
+async def test_the_wal_starts_again_through_a_rush(store: Store) -> None:
+    wal = Path(f"{store.path}-wal")
+    largest = 0
+    for i in range(1500):  # back to back: never a quiet moment for the checkpointer
+        await store.write(_put(f"rush-{i}"))
+        largest = max(largest, wal.stat().st_size)
+    waiting = store.wal_frames_waiting()
+    assert waiting is not None
+    assert waiting < 60 * 4, waiting
+    assert store.checkpoints >= 10, store.checkpoints
+    # a WAL that never started again would hold the whole rush (~3 frames a commit)
+    assert largest < 60 * 8 * FRAME, largest
+    assert _count(store.path, "rush-") == 1500
