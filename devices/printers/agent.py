@@ -19,7 +19,11 @@ same job_id until it sees an ack on ``printers/{printer}/acks``. For each job th
 4. marks the whole run ``started`` in one commit (fsync'd: ``synchronous=FULL``), writes its
    bytes in one session (one connection), asks for status again, marks the run ``printed`` and
    acks each job ``ok: true`` in order. With more new jobs waiting, that commit also marks the
-   next run ``started`` (one fsync, not two: the printer has just said it is ready). If the
+   next run ``started`` (one fsync, not two: the printer has just said it is ready). With none,
+   the ``printed`` mark takes no fsync of its own: it is on disk with the next job's
+   ``started`` fsync or the kernel's write-back, whichever comes first; it survives the agent
+   being killed, and one lost to a power cut leaves its jobs ``started``, so they print again
+   marked REPRINT (below), never silently twice. If the
    write or the status after it fails, every job of the run stays ``started`` (part of it may be
    on paper) and is answered ``ok: false`` with the cause. A job found ``started`` (the agent
    died or the connection dropped mid-run) is printed again, alone, with ``copy: "REPRINT"``
@@ -50,7 +54,7 @@ import logging
 import random
 import sqlite3
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -224,21 +228,27 @@ class Journal:
         """Queue a new job; for a known job_id return its (state, error) and change nothing.
 
         Not fsync'd by itself: the job is not answered for until it is printed or failed,
-        and the `started` mark's fsync makes this row durable before any paper moves. No
-        checkpoint runs on this commit (one without fsyncs could let the WAL be reused before
-        the database file is on disk): the next fsync'd commit checkpoints."""
-        self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute("PRAGMA wal_autocheckpoint=0")
-        try:
+        and the `started` mark's fsync makes this row durable before any paper moves."""
+        with self._unsynced():
             cur = self._db.execute(
                 "INSERT INTO jobs (job_id, doc, state, updated) VALUES (?, ?, 'queued', ?)"
                 " ON CONFLICT (job_id) DO NOTHING",
                 (job_id, stored_doc(doc), now),
             )
+        return None if cur.rowcount == 1 else self.state(job_id)
+
+    @contextlib.contextmanager
+    def _unsynced(self) -> Iterator[None]:
+        """Commits without an fsync, and without a checkpoint (one after an unsynced commit
+        could let the WAL be reused before the file is on disk): the next fsync'd commit
+        carries them and checkpoints."""
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute("PRAGMA wal_autocheckpoint=0")
+        try:
+            yield
         finally:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
-        return None if cur.rowcount == 1 else self.state(job_id)
 
     def tombstone(self, job_id: str, now: float) -> None:
         """Remember an unknown job_id as cancelled, so it is never printed if it comes late."""
@@ -271,7 +281,9 @@ class Journal:
 
     def printed(self, job_ids: Sequence[str], now: float, then_start: Sequence[str] = ()) -> None:
         """Mark a run of jobs printed and, in the same commit (one fsync), the next run
-        started."""
+        started. With no next run, the commit is not fsync'd: the paper is out already, and
+        the mark is on disk with the next fsync (a mark lost to a power cut reprints the run
+        as REPRINT)."""
 
         def both() -> None:
             self._db.executemany(
@@ -280,7 +292,11 @@ class Journal:
             )
             self._start(then_start, now)
 
-        self._commit(both)
+        if then_start:
+            self._commit(both)
+        else:
+            with self._unsynced():
+                self._commit(both)
 
     def _start(self, job_ids: Sequence[str], now: float) -> None:
         self._db.executemany(
