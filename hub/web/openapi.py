@@ -211,7 +211,7 @@ def _operations() -> dict[str, dict[str, Any]]:
             body="ActionIn",
         ),
         "POST /api/v1/orders/{order_id}/serve": _staff(
-            "kitchen", "Mark an order served", (400, 404, 422), body="ActionIn"
+            "kitchen", "Mark an order served", (400, 404, 409, 422), body="ActionIn"
         ),
         "GET /api/v1/items": _staff("kitchen", "Every menu item with its station"),
         "POST /api/v1/items/{item_id}/availability": _staff(
@@ -224,7 +224,7 @@ def _operations() -> dict[str, dict[str, Any]]:
             "kitchen",
             "Count an item's portions left (null: stop counting), warned at low_at; at 0 it is "
             "sold out",
-            (400, 404, 422),
+            (400, 404, 409, 422),
             body="StockIn",
         ),
         "POST /api/v1/orders/{order_id}/lines/{line}/weight": _staff(
