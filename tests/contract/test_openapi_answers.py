@@ -16,6 +16,9 @@ import jsonschema_rs
 from hub.app import RunningHub
 from tests.conftest import order_body, table_token
 
+PORK = "crispy-pork-belly"  # spice: exactly 1; extras: 0-3
+LOBSTER = "live-lobster"  # sold by weight: its line is priced once weighed
+
 
 class Answers:
     """Calls the hub and checks each JSON answer against the document's schema for it."""
@@ -53,6 +56,101 @@ class Answers:
         assert not errors, f"{method} {path} {status}: {errors}"
         self.checked.append(f"{method} {path} {status}")
         return body
+
+
+async def test_diner_and_kitchen_answers_match_the_document(
+    hub: RunningHub, http: aiohttp.ClientSession, kitchen_token: str
+) -> None:
+    async with http.get(f"{hub.url}/api/v1/openapi.json") as r:
+        doc = await r.json()
+    api = Answers(hub, http, doc)
+    token = table_token(hub)
+    staff = {"Authorization": f"Bearer {kitchen_token}"}
+    # a counted item: the menu gives its stock_left
+    await api.call(
+        "POST",
+        "/api/v1/items/{item_id}/stock",
+        200,
+        args={"item_id": PORK},
+        json={"count": 5, "low_at": 1},
+        headers=staff,
+    )
+    menu = await api.call("GET", "/api/v1/menu", 200, params={"table": token})
+    assert {it["id"]: it.get("stock_left") for it in menu["items"]}[PORK] == 5
+
+    lines = [
+        {
+            "item": PORK,
+            "qty": 2,
+            "modifiers": ["pork-belly-spice-mild", "pork-belly-extra-egg"],
+            "note": "no onion",
+        },
+        {"item": LOBSTER, "qty": 1, "modifiers": ["lobster-noodles"]},
+        {"item": "chicken-satay", "qty": 1},  # the grill's ticket has two items
+        {"item": "sea-salt-edamame", "qty": 1},
+    ]
+    placed = await api.call(
+        "POST", "/api/v1/orders", 201, json=order_body(token, "answers-0001", lines)
+    )
+    weighed = placed["lines"][1]
+    assert (weighed["per_grams"], weighed["weight_pending"]) == (100, True)
+    order = {"order_id": placed["order_id"]}
+    got = await api.call(
+        "GET", "/api/v1/orders/{order_id}", 200, args=order, params={"table": token}
+    )
+    assert got["order_id"] == placed["order_id"]
+    assert "eta_ms" in got
+    await api.call("GET", "/api/v1/orders/{order_id}", 200, args=order, headers=staff)
+    check = await api.call("GET", "/api/v1/check", 200, params={"table": token})
+    assert [o["order_id"] for o in check["orders"]] == [placed["order_id"]]
+
+    call = {"table": token, "kind": "waiter"}
+    await api.call("POST", "/api/v1/calls", 201, json=call)
+    await api.call("POST", "/api/v1/calls", 200, json=call)  # the call already open
+
+    grill = await api.call(
+        "GET", "/api/v1/stations/{station}/tickets", 200, args={"station": "grill"}, headers=staff
+    )
+    (ticket,) = grill["tickets"]
+    await api.call(
+        "GET", "/api/v1/stations/{station}/tickets", 200, args={"station": "expo"}, headers=staff
+    )
+    one = {"ticket_id": ticket["id"]}
+    started = await api.call(
+        "POST",
+        "/api/v1/tickets/{ticket_id}/start",
+        200,
+        args=one,
+        json={"id": "start-1"},
+        headers=staff,
+    )
+    assert started["started_ms"] > 0
+    bump = "/api/v1/tickets/{ticket_id}/bump"
+    await api.call("POST", bump, 200, args=one, json={"item": 0}, headers=staff)
+    bumped = await api.call("POST", bump, 200, args=one, json={"id": "bump-1"}, headers=staff)
+    assert bumped["status"] == "bumped"
+    # the same action id again: the stored answer, still a ticket
+    await api.call("POST", bump, 200, args=one, json={"id": "bump-1"}, headers=staff)
+    await api.call(
+        "POST", "/api/v1/tickets/{ticket_id}/recall", 200, args=one, json={}, headers=staff
+    )
+    await api.call("POST", bump, 200, args=one, json={}, headers=staff)
+    await api.call(
+        "POST",
+        "/api/v1/stations/{station}/recall",
+        200,
+        args={"station": "grill"},
+        json={},
+        headers=staff,
+    )
+    served = await api.call(
+        "POST", "/api/v1/orders/{order_id}/serve", 200, args=order, json={}, headers=staff
+    )
+    assert served["status"] == "served"
+    # and the error body
+    await api.call("POST", bump, 404, args={"ticket_id": 999999}, json={}, headers=staff)
+    await api.call("GET", "/api/v1/menu", 403, params={"table": "forged"})
+    assert len(api.checked) == 20
 
 
 async def test_an_action_id_used_for_another_action_is_a_conflict_not_its_answer(
