@@ -1,6 +1,7 @@
 """Staff actions done once: every action may carry the client's action id; an id seen
-before returns the first result and changes nothing (bump bars and flaky Wi-Fi repeat
-themselves)."""
+before for the same action returns the first result and changes nothing (bump bars and flaky
+Wi-Fi repeat themselves); an id used before for another action is 409 (`field: "id"`), never
+that other action's answer."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from hub.domain.events import Order, Ticket
 from hub.errors import InvalidInput
-from hub.store import repos
+from hub.store.checks import done_action, save_action
 from hub.store.db import Tx
 
 ACTION_ID_MAX = 64
@@ -26,13 +27,18 @@ def check_action_id(action_id: str | None) -> str | None:
     return action_id
 
 
-async def once(tx: Tx, action_id: str | None, body: Callable[[], Awaitable[Result]]) -> Result:
-    """`body()` inside `tx`, unless `action_id` was done before: then its stored answer."""
+async def once(
+    tx: Tx, action_id: str | None, op: str, body: Callable[[], Awaitable[Result]]
+) -> Result:
+    """`body()` inside `tx`, unless `action_id` did `op` before: then its stored answer;
+    `Conflict` when the id did another. `op` is the kind of action (`bump`), not what it acted
+    on: a bump bar's retry of "bump the first ticket" is answered with the ticket it bumped,
+    not with a conflict because another ticket is first now."""
     if action_id is not None:
-        done = await repos.get_action(tx, action_id)
-        if done is not None:
-            return dict(done)
+        done, first = await done_action(tx, action_id, op)
+        if done:
+            return dict(first)
     result = await body()
     if action_id is not None:
-        await repos.put_action(tx, action_id, result)
+        await save_action(tx, action_id, op, result)
     return result

@@ -87,7 +87,7 @@ class Kitchen:
                     await self.pacer.after_bump_in_tx(tx, ticket)
                 return ticket
 
-            return await once(tx, action_id, body)
+            return await once(tx, action_id, "bump", body)
 
         return await self._store.write(unit)
 
@@ -124,7 +124,7 @@ class Kitchen:
                     await self.pacer.after_start_in_tx(tx, ticket)
                 return ticket
 
-            return await once(tx, action_id, body)
+            return await once(tx, action_id, "start", body)
 
         return await self._store.write(unit)
 
@@ -158,7 +158,7 @@ class Kitchen:
                     await repos.update_ticket_body(tx, tid, replace(got, started_ms=0))
                 return await self._save(tx, tid, state)
 
-            return await once(tx, action_id, body)
+            return await once(tx, action_id, "recall", body)
 
         return await self._store.write(unit)
 
@@ -188,7 +188,7 @@ class Kitchen:
                 assert fresh is not None
                 return fresh
 
-            return await once(tx, action_id, body)
+            return await once(tx, action_id, "serve", body)
 
         return await self._store.write(unit)
 

@@ -374,7 +374,7 @@ class Pacer:
                     raise Conflict(f"no {what} is held at table {table_id}", field="course")
                 return {"table": table_id, "course": fired[0].course, "tickets": fired}
 
-            return await once(tx, action_id, body)
+            return await once(tx, action_id, "fire", body)
 
         return await self._store.write(unit)
 

@@ -20,6 +20,7 @@ from hub.errors import InvalidInput, NotEnoughLeft, NotFound
 from hub.services.actions import check_action_id as _check_action_id
 from hub.services.catalog import Catalog
 from hub.store import repos
+from hub.store.checks import done_action, save_action
 from hub.store.db import Store, Tx
 
 log = logging.getLogger("tablehub.stock")
@@ -116,7 +117,8 @@ class Stock:
     ) -> dict[str, Any]:
         """Count an item (`count` portions left, a warning at `low_at`), or stop counting it
         (`count` None). A positive count puts the item on sale; zero sells it out. Repeated
-        with the same action id, it answers the first result and changes nothing."""
+        with the same action id, it answers the first result and changes nothing; an action id
+        used for another kind of action is a `Conflict`."""
         menu = self._catalog.menu
         if menu is None or item not in menu.items:
             raise NotFound(f"no item '{item[:40]}'", field="item")
@@ -125,9 +127,9 @@ class Stock:
 
         async def unit(tx: Tx) -> dict[str, Any]:
             if action_id is not None:
-                done = await repos.get_action(tx, action_id)
-                if done is not None:
-                    return dict(done)
+                done, first = await done_action(tx, action_id, "stock")
+                if done:
+                    return dict(first)
             before = (await repos.tx_stock(tx, [item])).get(item)
             if count is None:
                 await repos.delete_stock(tx, item)
@@ -143,7 +145,7 @@ class Stock:
                 "low_at": None if count is None else low_at,
             }
             if action_id is not None:
-                await repos.put_action(tx, action_id, result)
+                await save_action(tx, action_id, "stock", result)
             return result
 
         result = await self._store.write(unit)

@@ -12,18 +12,21 @@ from typing import Any
 
 from hub import __version__
 from hub.domain.stats import MAX_HOURS
+from hub.web.answers import answer_components, ref
 from hub.web.auth import CSRF_HEADER, CSRF_VALUE
 from hub.web.schemas import schema_components
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 ERROR_SCHEMA = {
     "type": "object",
-    "required": ["error", "message"],
+    "required": ["error", "field", "message"],
     "properties": {
         "error": {"type": "string"},
         "field": {"type": ["string", "null"]},
         "message": {"type": "string"},
+        "left": {"type": "integer"},  # not_enough_left: the portions that remain
     },
+    "additionalProperties": True,
 }
 MENU_DOCUMENT = {
     "type": "object",
@@ -99,17 +102,19 @@ def _op(
     ok: int = 200,
     params: tuple[dict[str, Any], ...] = (),
     binary: str | None = None,
+    answer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """An operation answering `ok` with a JSON object (or a `binary` file of that media
-    type) and `errors` with the JSON error body. Its path parameters are added with its path.
-    An operation with a body may also answer 400 (not JSON), 408 (the body did not arrive in
-    time) and 413 (too large), whatever its handler does."""
+    """An operation answering `ok` with a JSON object of the schema `answer` (any object
+    without; or a `binary` file of that media type) and `errors` with the JSON error body.
+    Its path parameters are added with its path. An operation with a body may also answer
+    400 (not JSON), 408 (the body did not arrive in time) and 413 (too large), whatever its
+    handler does."""
     if body:
         errors = tuple(sorted(set(errors) | {400, 408, 413}))
     success = (
         _answer("OK", {"type": "string", "format": "binary"}, binary)
         if binary
-        else _answer("OK", {"type": "object"}, "application/json")
+        else _answer("OK", answer or {"type": "object"}, "application/json")
     )
     op: dict[str, Any] = {
         "summary": summary,
@@ -125,9 +130,13 @@ def _op(
 _staff = partial(_op, staff=True)  # an operation for staff only
 
 
-def _also(op: dict[str, Any], code: int, description: str) -> dict[str, Any]:
-    """`op` answers `code` too, with a JSON object that is not the error body."""
-    op["responses"][str(code)] = _answer(description, {"type": "object"}, "application/json")
+def _also(
+    op: dict[str, Any], code: int, description: str, answer: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """`op` answers `code` too, with a JSON object (of the schema `answer`) that is not the
+    error body."""
+    schema = answer or {"type": "object"}
+    op["responses"][str(code)] = _answer(description, schema, "application/json")
     return op
 
 
@@ -159,7 +168,9 @@ def _operations() -> dict[str, dict[str, Any]]:
     """Every operation, by "METHOD /path"."""
     return {
         # ------------------------------------------------------------ diner
-        "GET /api/v1/menu": _op("diner", "The menu a table sees", (403,), params=(TABLE_Q,)),
+        "GET /api/v1/menu": _op(
+            "diner", "The menu a table sees", (403,), params=(TABLE_Q,), answer=ref("Menu")
+        ),
         "POST /api/v1/orders": _replayable(
             _op(
                 "diner",
@@ -167,6 +178,7 @@ def _operations() -> dict[str, dict[str, Any]]:
                 (400, 403, 409, 413, 422, 429, 503),
                 body="OrderIn",
                 ok=CREATED,
+                answer=ref("Order"),
             )
         ),
         "GET /api/v1/orders/{order_id}": _op(
@@ -174,8 +186,11 @@ def _operations() -> dict[str, dict[str, Any]]:
             "An order and its status",
             (401, 403, 404),
             params=(_param("table", "query", required=False),),
+            answer=ref("OrderStatus"),
         ),
-        "GET /api/v1/check": _op("diner", "The table's open check", (403,), params=(TABLE_Q,)),
+        "GET /api/v1/check": _op(
+            "diner", "The table's open check", (403,), params=(TABLE_Q,), answer=ref("Check")
+        ),
         "POST /api/v1/calls": _also(
             _op(
                 "diner",
@@ -183,35 +198,54 @@ def _operations() -> dict[str, dict[str, Any]]:
                 (400, 403, 422, 429),
                 body="CallIn",
                 ok=CREATED,
+                answer=ref("Call"),
             ),
             200,
             "The call of that kind already open",
+            ref("Call"),
         ),
         # ------------------------------------------------------------ kitchen
         "GET /api/v1/stations": _staff("kitchen", "Stations"),
         "GET /api/v1/stations/{station}/tickets": _staff(
-            "kitchen", "Open and recently bumped tickets of a station ('expo': all)", (404,)
+            "kitchen",
+            "Open and recently bumped tickets of a station ('expo': all)",
+            (404,),
+            answer=ref("StationTickets"),
         ),
         "POST /api/v1/tickets/{ticket_id}/bump": _staff(
-            "kitchen", "Bump a ticket, or one item of it", (400, 404, 409, 422), body="BumpIn"
+            "kitchen",
+            "Bump a ticket, or one item of it",
+            (400, 404, 409, 422),
+            body="BumpIn",
+            answer=ref("Ticket"),
         ),
         "POST /api/v1/tickets/{ticket_id}/start": _staff(
             "kitchen",
             "A cook starts a ticket (its course's other tickets are timed to land with it)",
             (400, 404, 409, 422),
             body="ActionIn",
+            answer=ref("Ticket"),
         ),
         "POST /api/v1/tickets/{ticket_id}/recall": _staff(
-            "kitchen", "Recall a bumped ticket", (400, 404, 409, 422), body="ActionIn"
+            "kitchen",
+            "Recall a bumped ticket",
+            (400, 404, 409, 422),
+            body="ActionIn",
+            answer=ref("Ticket"),
         ),
         "POST /api/v1/stations/{station}/recall": _staff(
             "kitchen",
             "Recall the station's last bumped ticket",
             (400, 404, 409, 422),
             body="ActionIn",
+            answer=ref("Ticket"),
         ),
         "POST /api/v1/orders/{order_id}/serve": _staff(
-            "kitchen", "Mark an order served", (400, 404, 422), body="ActionIn"
+            "kitchen",
+            "Mark an order served",
+            (400, 404, 409, 422),
+            body="ActionIn",
+            answer=ref("Order"),
         ),
         "GET /api/v1/items": _staff("kitchen", "Every menu item with its station"),
         "POST /api/v1/items/{item_id}/availability": _staff(
@@ -224,7 +258,7 @@ def _operations() -> dict[str, dict[str, Any]]:
             "kitchen",
             "Count an item's portions left (null: stop counting), warned at low_at; at 0 it is "
             "sold out",
-            (400, 404, 422),
+            (400, 404, 409, 422),
             body="StockIn",
         ),
         "POST /api/v1/orders/{order_id}/lines/{line}/weight": _staff(
@@ -583,6 +617,9 @@ def openapi_document() -> dict[str, Any]:
     _, components = schema_components()
     components["MenuDocument"] = MENU_DOCUMENT
     components["Error"] = ERROR_SCHEMA
+    answers = answer_components()
+    assert not components.keys() & answers.keys(), "an answer's name is a request body's"
+    components |= answers
     _body_rules(components)
     paths: dict[str, dict[str, Any]] = {}
     operations = {key: op for area in AREAS for key, op in area().items()}
