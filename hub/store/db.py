@@ -73,6 +73,7 @@ CHECKPOINT_PAGES = 16000
 # after the header's two 48-byte copies)
 _SHM_MX_FRAME = 16
 _SHM_BACKFILL = 96
+CHECKPOINT_RETRY_S = 5.0  # after a checkpoint failed (disk full, I/O error), the next try
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,9 +321,11 @@ class Store:
         queue_size: int = 2048,
         check_on_open: bool = False,
         checkpoint_pages: int = CHECKPOINT_PAGES,
+        checkpoint_retry_s: float = CHECKPOINT_RETRY_S,
     ) -> None:
         self.path = Path(path)
         self.checkpoint_pages = checkpoint_pages
+        self.checkpoint_retry_s = checkpoint_retry_s
         self._clock = clock
         self._max_batch = max_batch
         self._queue: asyncio.Queue[tuple[Unit[Any], asyncio.Future[Any]]] = asyncio.Queue(
@@ -343,6 +346,7 @@ class Store:
         self._ckpt_task: asyncio.Task[None] | None = None
         self._shm: int | None = None
         self._finish_checkpoint = False  # the writer copies what came during the last one
+        self._ckpt_retry_at = 0.0  # no new try before (monotonic), after a failed one
         self.checkpoints = 0
         self.checkpoint_failing: str | None = None
         self._next_seq = 1
@@ -496,6 +500,8 @@ class Store:
         """After a commit: start a checkpoint once enough frames wait (one at a time)."""
         if self._ckpt is None or (self._ckpt_task is not None and not self._ckpt_task.done()):
             return
+        if self._ckpt_retry_at and time.monotonic() < self._ckpt_retry_at:
+            return  # not one try per commit while the disk is full
         waiting = self.wal_frames_waiting()
         if waiting is not None and waiting >= self.checkpoint_pages:
             self._ckpt_task = asyncio.create_task(self._checkpoint(), name="store-checkpoint")
@@ -509,7 +515,9 @@ class Store:
             if self.checkpoint_failing is None:
                 log.warning("store %s: checkpoint failed: %s", self.path, exc)
             self.checkpoint_failing = str(exc)
+            self._ckpt_retry_at = time.monotonic() + self.checkpoint_retry_s
             return
+        self._ckpt_retry_at = 0.0
         self.checkpoints += 1
         self._finish_checkpoint = True
         if self.checkpoint_failing is not None:

@@ -487,6 +487,15 @@ async def healthz(request: web.Request) -> web.Response:
             "last_seq": s.store.committed_seq,
             "saving": saving,
             **({} if saving else {"problem": s.store.failing}),
+            # what waits in the WAL to be copied into the file: growing without end means
+            # checkpoints fail (the problem says why) or a reader holds the WAL
+            "wal_frames_waiting": s.store.wal_frames_waiting(),
+            "checkpoints": s.store.checkpoints,
+            **(
+                {"checkpoint_problem": s.store.checkpoint_failing}
+                if s.store.checkpoint_failing
+                else {}
+            ),
         },
         "broker_connected": broker,
         # why not (e.g. "Not authorized": the broker refuses the hub's login)

@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
+from hub.app import RunningHub
 from hub.store import db
 from hub.store.db import Store, Tx
 from tests.waiting import until
@@ -92,3 +95,64 @@ async def test_the_wal_starts_again_through_a_rush(store: Store) -> None:
     # a WAL that never started again would hold the whole rush (~3 frames a commit)
     assert largest < 60 * 8 * FRAME, largest
     assert _count(store.path, "rush-") == 1500
+
+
+async def test_a_failing_checkpoint_is_said_once_retried_after_a_pause_and_orders_go_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = threading.Event()
+    broken.set()
+    tries: list[float] = []
+    real = db.checkpoint_passive
+
+    def failing(conn: sqlite3.Connection) -> tuple[int, int, int]:
+        if threading.current_thread().name.startswith("store-checkpoint"):
+            tries.append(time.monotonic())
+            if broken.is_set():
+                raise sqlite3.OperationalError("database or disk is full")
+        return real(conn)
+
+    monkeypatch.setattr(db, "checkpoint_passive", failing)
+    async with Store(
+        tmp_path / "hub.db",
+        clock=lambda: "2026-12-06T12:00:00Z",
+        checkpoint_pages=60,
+        checkpoint_retry_s=0.5,
+    ) as store:
+        # every commit past the first try finds the WAL over 60 pages; bounded in count and time
+        deadline, written = time.monotonic() + 10, 0
+        while len(tries) < 2 and written < 20_000 and time.monotonic() < deadline:
+            await store.write(_put(f"full-{written}"))
+            written += 1
+        assert store.checkpoint_failing == "database or disk is full"
+        assert store.checkpoints == 0
+        # a try a commit would be hundreds; after a failure the next waits its pause
+        assert len(tries) >= 2, tries
+        assert tries[1] - tries[0] >= 0.5, tries
+        said = [r for r in caplog.records if "checkpoint failed" in r.getMessage()]
+        assert len(said) == 1, [r.getMessage() for r in said]
+        assert _count(store.path, "full-") == written
+        broken.clear()
+        # the next try comes with a commit after the pause
+        deadline, after = time.monotonic() + 10, 0
+        while store.checkpoint_failing and after < 20_000 and time.monotonic() < deadline:
+            await store.write(_put(f"after-{after}"))
+            after += 1
+        await until(lambda: store.checkpoint_failing is None, "checkpoints to work again")
+        assert store.checkpoints >= 1
+        waiting = store.wal_frames_waiting()
+        assert waiting is not None
+        assert waiting < 60 * 4, waiting
+
+
+async def test_healthz_shows_what_waits_in_the_wal(
+    hub: RunningHub, http: aiohttp.ClientSession
+) -> None:
+    async with http.get(f"{hub.url}/healthz") as r:
+        store = (await r.json())["store"]
+    waiting = hub.services.store.wal_frames_waiting()
+    assert isinstance(store["wal_frames_waiting"], int)
+    assert waiting is not None
+    assert abs(store["wal_frames_waiting"] - waiting) < 200, (store, waiting)
+    assert store["checkpoints"] == hub.services.store.checkpoints
+    assert "checkpoint_problem" not in store
