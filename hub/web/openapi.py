@@ -62,10 +62,16 @@ def _errors(*codes: int) -> dict[str, Any]:
     return {str(code): _answer("error", ERROR, "application/json") for code in codes}
 
 
+# bodies whose every field is optional: the hub takes an empty body as `{}` (a bump, start,
+# recall or serve without an action id; a table's bills without a part)
+OPTIONAL_BODIES = frozenset({"ActionIn", "BumpIn", "BillsIn"})
+
+
 def _json_body(component: str) -> dict[str, Any]:
-    """A required JSON request body: the schema `component`."""
+    """A JSON request body: the schema `component` (required unless all of it is optional)."""
     schema = {"$ref": f"#/components/schemas/{component}"}
-    return {"required": True, "content": {"application/json": {"schema": schema}}}
+    required = component not in OPTIONAL_BODIES
+    return {"required": required, "content": {"application/json": {"schema": schema}}}
 
 
 def _staff_only(op: dict[str, Any]) -> dict[str, Any]:

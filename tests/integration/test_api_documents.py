@@ -18,7 +18,9 @@ from devices.agent import MqttSettings
 from devices.buttons.demo import DemoButtons, demo_board
 from hub.app import RunningHub, running_hub
 from hub.config import HubConfig
+from hub.domain.orders import LineRequest
 from hub.ops.mosquitto import Mosquitto
+from hub.services import staff
 from hub.web.app import build_app
 
 API_MD = Path(__file__).parents[2] / "docs" / "api.md"
@@ -138,3 +140,31 @@ async def test_docs_api_md_names_every_route_and_only_those(full_hub: RunningHub
     # in docs/api.md, not served (an example like `GET /kds/expo` is served by its template)
     patterns = [template(route) for route in routes]
     assert sorted(n for n in named if not any(p.fullmatch(n) for p in patterns)) == []
+
+
+async def test_an_empty_body_is_refused_exactly_where_the_document_requires_one(
+    full_hub: RunningHub, http: aiohttp.ClientSession
+) -> None:
+    """A body the document marks required is never answered 2xx when it is missing; one it
+    marks optional (every field optional: an action id) is taken as `{}`."""
+    admin = await staff.issue(full_hub.services.store, "admin", "docs")
+    # order 1 and its ticket 1, so that the actions on them get past "no such id"
+    token = full_hub.services.catalog.token_for("T1")
+    await full_hub.services.ordering.place(token, "docs-0001", [LineRequest("sea-salt-edamame", 1)])
+    doc = await openapi(full_hub, http)
+    seen = 0
+    for path, ops in sorted(doc["paths"].items()):
+        for method, op in sorted(ops.items()):
+            if "requestBody" not in op:
+                continue
+            seen += 1
+            url = full_hub.url + PARAM.sub("1", path)
+            headers = {"Authorization": f"Bearer {admin}", "Content-Type": "application/json"}
+            async with http.request(method.upper(), url, data=b"", headers=headers) as r:
+                body = await r.json() if r.content_type == "application/json" else {}
+            asked_for_body = body.get("message") == "a JSON object body is required"
+            if op["requestBody"]["required"]:
+                assert r.status >= 400, (method, path, r.status, body)
+            else:
+                assert not asked_for_body, (method, path, body)
+    assert seen >= 30, seen  # the document's bodies were all tried

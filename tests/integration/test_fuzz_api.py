@@ -94,7 +94,7 @@ async def test_the_api_answers_as_its_document_says(full_hub: RunningHub, tmp_pa
         str(tmp_path),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "SCHEMATHESIS_HOOKS": "", "NO_COLOR": "1"},
+        env={**os.environ, "SCHEMATHESIS_HOOKS": "", "NO_COLOR": "1", "FUZZ_TABLE_TOKEN": token},
     )
     # bounded: 30 cases an operation and 45 s in all (a failure prints the seed to replay it)
     out, _ = await asyncio.wait_for(proc.communicate(), 120)
