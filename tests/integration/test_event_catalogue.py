@@ -352,8 +352,11 @@ async def test_a_new_event_reaches_screens_mqtt_and_the_cloud_by_its_class_alone
             async def unit(tx: Tx) -> None:
                 tx.emit(tip)
 
+            before = hub.services.store.committed_seq
             await hub.services.store.write(unit)
-            seq = hub.services.store.committed_seq
+            # the tip's own seq (the hub may commit events of its own meanwhile)
+            after = await hub.services.store.events_after(before, 50)
+            seq = next(e.seq for e in after if e.event == tip)
             async with asyncio.timeout(5):
                 while (msg := await ws.receive_json())["type"] != "tip":
                     pass
