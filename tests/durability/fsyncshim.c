@@ -130,6 +130,18 @@ int fsync(int fd) { return traced("fsync", fd); }
 
 int fdatasync(int fd) { return traced("fdatasync", fd); }
 
+/* One line appended to the log `file` (opened each time: no descriptor kept in the process),
+ * through raw syscalls so that the shim's own writes are not logged. */
+static void append_line(const char *file, const char *line, int n, size_t size) {
+    if (n >= (int)size) n = (int)size - 1;
+    int out = (int)syscall(SYS_openat, AT_FDCWD, file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+                           0600);
+    if (out >= 0 && n > 0) {
+        syscall(SYS_write, out, line, (size_t)n);
+        syscall(SYS_close, out);
+    }
+}
+
 static ssize_t checked_pwrite(const char *name, int fd, const void *buf, size_t count,
                               off_t offset) {
     static pwrite_fn real_pwrite, real_pwrite64;
@@ -152,13 +164,7 @@ static ssize_t checked_pwrite(const char *name, int fd, const void *buf, size_t 
         path_of(fd, path, sizeof path);
         int n = snprintf(line, sizeof line, "%lld %lld %zd %s\n", now_ns(), (long long)offset, rc,
                          path);
-        if (n >= (int)sizeof line) n = (int)sizeof line - 1;
-        int out = (int)syscall(SYS_openat, AT_FDCWD, writes,
-                               O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-        if (out >= 0 && n > 0) {
-            syscall(SYS_write, out, line, (size_t)n);
-            syscall(SYS_close, out);
-        }
+        append_line(writes, line, n, sizeof line);
     }
     const char *walpages = getenv("FSYNCSHIM_WALPAGES");
     if (walpages != NULL && rc == 24 && count == 24) {
@@ -172,13 +178,7 @@ static ssize_t checked_pwrite(const char *name, int fd, const void *buf, size_t 
             unsigned long size = ((unsigned long)h[4] << 24) | ((unsigned long)h[5] << 16) |
                                  ((unsigned long)h[6] << 8) | h[7];
             int n = snprintf(line, sizeof line, "%lld %lu %lu %s\n", now_ns(), pgno, size, path);
-            if (n >= (int)sizeof line) n = (int)sizeof line - 1;
-            int out = (int)syscall(SYS_openat, AT_FDCWD, walpages,
-                                   O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-            if (out >= 0 && n > 0) {
-                syscall(SYS_write, out, line, (size_t)n);
-                syscall(SYS_close, out);
-            }
+            append_line(walpages, line, n, sizeof line);
         }
     }
     return rc;

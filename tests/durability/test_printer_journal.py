@@ -67,6 +67,15 @@ def _run(
     return marks, fsyncs
 
 
+def _states(work: Path) -> dict[str, str]:
+    """Each job's state as the journal on disk says, read by another connection."""
+    conn = sqlite3.connect(work / "printer.sqlite")
+    try:
+        return dict(conn.execute("SELECT job_id, state FROM jobs").fetchall())
+    finally:
+        conn.close()
+
+
 def _journal_fsyncs(fsyncs: list[Fsync], after: int, before: int) -> list[Fsync]:
     return [
         f
@@ -110,11 +119,7 @@ def test_a_job_queued_by_a_killed_process_is_there_when_the_journal_opens_again(
     fsync_shim: Path, tmp_path: Path
 ) -> None:
     _run(fsync_shim, tmp_path, "add:a,add:b,started:a", kill=True)
-    conn = sqlite3.connect(tmp_path / "printer.sqlite")
-    try:
-        states = dict(conn.execute("SELECT job_id, state FROM jobs").fetchall())
-    finally:
-        conn.close()
+    states = _states(tmp_path)
     assert states == {"a": "started", "b": "queued"}
 
 
@@ -123,11 +128,7 @@ def test_a_job_printed_by_a_killed_process_is_printed_when_the_journal_opens_aga
 ) -> None:
     # the mark had no fsync of its own: the page cache keeps it when the process dies
     _run(fsync_shim, tmp_path, "add:a,add:b,started:a,printed:a", kill=True)
-    conn = sqlite3.connect(tmp_path / "printer.sqlite")
-    try:
-        states = dict(conn.execute("SELECT job_id, state FROM jobs").fetchall())
-    finally:
-        conn.close()
+    states = _states(tmp_path)
     assert states == {"a": "printed", "b": "queued"}
 
 
@@ -137,11 +138,7 @@ def test_a_job_printed_and_the_next_one_started_share_one_fsync(
     marks, fsyncs = _run(fsync_shim, tmp_path, "add:a,add:b,started:a,printed:a:b")
     wal = _journal_fsyncs(fsyncs, marks["started:a"], marks["printed:a:b"])
     assert len([f for f in wal if f.path.endswith("-wal")]) == 1, [f.path for f in wal]
-    conn = sqlite3.connect(tmp_path / "printer.sqlite")
-    try:
-        states = dict(conn.execute("SELECT job_id, state FROM jobs").fetchall())
-    finally:
-        conn.close()
+    states = _states(tmp_path)
     assert states == {"a": "printed", "b": "started"}
 
 
@@ -157,11 +154,7 @@ def test_a_run_is_started_with_one_fsync_and_printed_with_the_next_run_started_i
 
     assert len(wal("add:e", "start:a+b+c")) == 1, wal("add:e", "start:a+b+c")
     assert len(wal("start:a+b+c", "printed:a+b+c:d+e")) == 1
-    conn = sqlite3.connect(tmp_path / "printer.sqlite")
-    try:
-        states = dict(conn.execute("SELECT job_id, state FROM jobs").fetchall())
-    finally:
-        conn.close()
+    states = _states(tmp_path)
     assert states == {"a": "printed", "b": "printed", "c": "printed"} | {
         "d": "started",
         "e": "started",
