@@ -1,7 +1,12 @@
 """Staff actions done once: every action may carry the client's action id; an id seen
-before for the same action returns the first result and changes nothing (bump bars and flaky
-Wi-Fi repeat themselves); an id used before for another action is 409 (`field: "id"`), never
-that other action's answer."""
+before for the same action changes nothing and answers what the first one acted on (bump bars
+and flaky Wi-Fi repeat themselves); an id used before for another action is 409
+(`field: "id"`), never that other action's answer.
+
+An action that answers a ticket or an order keeps only which one (`{"ref": "ticket", "id": 7}`,
+a few dozen bytes, where the whole answer was a few hundred: a kitchen's busiest write is a
+bump); its repeat answers that ticket or order as it is now. An older store's rows keep the
+whole first answer, and are answered with it."""
 
 from __future__ import annotations
 
@@ -9,7 +14,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from hub.domain.events import Order, Ticket
-from hub.errors import InvalidInput
+from hub.errors import InvalidInput, NotFound
+from hub.store import repos
 from hub.store.checks import done_action, save_action
 from hub.store.db import Tx
 
@@ -37,8 +43,30 @@ async def once(
     if action_id is not None:
         done, first = await done_action(tx, action_id, op)
         if done:
-            return dict(first)
+            return await _answer_again(tx, first)
     result = await body()
     if action_id is not None:
-        await save_action(tx, action_id, op, result)
+        await save_action(tx, action_id, op, _kept(result))
     return result
+
+
+def _kept(result: Result) -> Any:
+    """What the store keeps of an action's answer: which ticket or order, or the answer."""
+    if isinstance(result, Ticket):
+        return {"ref": "ticket", "id": result.id}
+    if isinstance(result, Order):
+        return {"ref": "order", "id": result.order_id}
+    return result
+
+
+async def _answer_again(tx: Tx, first: Any) -> Result:
+    if isinstance(first, dict) and first.keys() == {"ref", "id"}:
+        found: Ticket | Order | None = None
+        if first["ref"] == "ticket":
+            found = await repos.tx_ticket(tx, int(first["id"]))
+        elif first["ref"] == "order":
+            found = await repos.tx_order(tx, int(first["id"]))
+        if found is None:  # tickets and orders are never deleted: a damaged store
+            raise NotFound(f"this action's {first['ref']} is gone", field="id")
+        return found
+    return dict(first)

@@ -9,6 +9,10 @@ and moves the store to 1 KB pages (a commit writes whole pages: an order's rows 
 entries fill a few hundred bytes of each). The staff actions stay a rowid table: as one
 `WITHOUT ROWID` b-tree they measured no fewer pages per bump (3.0 either way: a ~0.7 KB
 answer fills a 1 KB page of its own).
+
+Version 5 keeps a kitchen action's answer as a reference (hub/services/actions.py): a few dozen
+bytes a row, so the actions are one `WITHOUT ROWID` b-tree keyed by the action id, where a
+bump wrote a leaf of the table and a leaf of its id's index.
 """
 
 from __future__ import annotations
@@ -36,6 +40,18 @@ ALTER TABLE outbox_v4 RENAME TO outbox;
 """
 
 
+_ACTIONS_V5 = """
+CREATE TABLE actions_v5 (
+    id     TEXT PRIMARY KEY,
+    result TEXT NOT NULL,
+    at     TEXT NOT NULL
+) WITHOUT ROWID;
+INSERT INTO actions_v5(id, result, at) SELECT id, result, at FROM actions;
+DROP TABLE actions;
+ALTER TABLE actions_v5 RENAME TO actions;
+"""
+
+
 def _table_sql(conn: sqlite3.Connection, name: str) -> str | None:
     row = conn.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name=?", (name,))
     got = row.fetchone()
@@ -59,6 +75,24 @@ def to_v4(conn: sqlite3.Connection) -> list[str]:
             )
             _script(conn, _OUTBOX_V4)
             done.append("outbox")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return done
+
+
+def to_v5(conn: sqlite3.Connection) -> list[str]:
+    """Rebuild the actions as one `WITHOUT ROWID` b-tree, every row kept, in one transaction;
+    returns what was rebuilt (nothing when they already are: a new store, or a rebuild
+    finished before a crash)."""
+    done: list[str] = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        actions = _table_sql(conn, "actions")
+        if actions is not None and "WITHOUT ROWID" not in actions.upper():
+            _script(conn, _ACTIONS_V5)
+            done.append("actions")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -72,12 +72,13 @@ CREATE INDEX IF NOT EXISTS tickets_by_order ON tickets(order_id);
 CREATE INDEX IF NOT EXISTS tickets_bumped ON tickets(station, bumped_seq) WHERE status = 'bumped';
 CREATE INDEX IF NOT EXISTS tickets_bumped_seq ON tickets(bumped_seq) WHERE bumped_seq IS NOT NULL;
 
--- Staff actions (bump, recall, serve, 86) already applied, by the client's action id.
+-- Staff actions (bump, recall, serve, 86) already applied, by the client's action id; a
+-- kitchen action's result is which ticket or order it acted on (hub/services/actions.py).
 CREATE TABLE IF NOT EXISTS actions (
     id     TEXT PRIMARY KEY,
     result TEXT NOT NULL,
     at     TEXT NOT NULL
-);
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS staff_tokens (
     id         TEXT PRIMARY KEY,

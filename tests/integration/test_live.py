@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import aiohttp
@@ -196,3 +197,38 @@ async def test_item_bumps_recall_and_order_status(
         assert (await r.json())["status"] == "received"
     async with http.post(f"{hub.url}/api/v1/stations/{station}/recall", json={}, headers=auth) as r:
         assert r.status == 409
+
+
+async def test_a_repeated_bump_is_answered_with_its_ticket_as_it_is_now(
+    hub: RunningHub, http: aiohttp.ClientSession, kitchen_token: str
+) -> None:
+    """A bump bar that did not hear the answer sends the same action id again: the ticket is
+    not bumped twice, and the answer is the ticket the first bump acted on, as it is now (the
+    store keeps which ticket, not the whole answer: a bump is the kitchen's busiest write)."""
+    auth = {"Authorization": f"Bearer {kitchen_token}"}
+    await place(http, hub, "repeat-bump-01")
+    async with http.get(f"{hub.url}/api/v1/stations/expo/tickets", headers=auth) as r:
+        (ticket,) = (await r.json())["tickets"]
+    bump = f"{hub.url}/api/v1/tickets/{ticket['id']}/bump"
+    async with http.post(bump, json={"id": "bar-3-press-41"}, headers=auth) as r:
+        first = await r.json()
+    assert (r.status, first["status"]) == (200, "bumped")
+    async with http.post(bump, json={"id": "bar-3-press-41"}, headers=auth) as r:
+        assert (r.status, await r.json()) == (200, first)
+    (kept,) = await hub.services.store.read_all(
+        "SELECT result FROM actions WHERE id='bar-3-press-41'"
+    )
+    assert json.loads(kept[0]) == {"op": "bump", "result": {"ref": "ticket", "id": ticket["id"]}}
+
+    recall = f"{hub.url}/api/v1/tickets/{ticket['id']}/recall"
+    async with http.post(recall, json={}, headers=auth) as r:
+        assert (await r.json())["status"] == "open"
+    # the repeat arrives after the recall: nothing is bumped, the ticket is shown as it is
+    async with http.post(bump, json={"id": "bar-3-press-41"}, headers=auth) as r:
+        again = await r.json()
+    assert (r.status, again["id"], again["status"]) == (200, ticket["id"], "open")
+    async with http.get(f"{hub.url}/api/v1/stations/expo/tickets", headers=auth) as r:
+        assert [t["id"] for t in (await r.json())["tickets"]] == [ticket["id"]]
+    # the id is still that bump's: another action with it is refused
+    async with http.post(recall, json={"id": "bar-3-press-41"}, headers=auth) as r:
+        assert (r.status, (await r.json())["field"]) == (409, "id")

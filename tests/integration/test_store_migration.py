@@ -3,10 +3,13 @@ as it was, and keeps every row."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from hub.domain.events import OrderPlaced
+from hub.services.actions import once
 from hub.store import backup
 from hub.store.db import SCHEMA_VERSION, Store, Tx
 from tests.samples import order
@@ -161,11 +164,12 @@ async def test_a_version_3_store_is_rebuilt_for_fewer_pages_per_commit(tmp_path:
 
     conn = sqlite3.connect(db)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
         assert conn.execute("PRAGMA page_size").fetchone()[0] == 1024
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         sql = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type='table'"))
         assert "AUTOINCREMENT" not in sql["outbox"].upper()
+        assert "WITHOUT ROWID" in sql["actions"].upper()
         assert conn.execute("SELECT id FROM actions").fetchall() == [("a1",)]
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
@@ -206,3 +210,63 @@ async def test_a_new_store_has_no_sequence_page_and_numbers_after_its_newest_row
 
         await store.write(again)
         assert [e.seq for e in await store.events_after(0)] == [1, 2]
+
+
+V4_ACTIONS = """CREATE TABLE actions (
+    id     TEXT PRIMARY KEY,
+    result TEXT NOT NULL,
+    at     TEXT NOT NULL
+)"""
+
+
+async def test_a_version_4_store_keeps_its_actions_in_one_b_tree_and_answers_their_repeats(
+    tmp_path: Path,
+) -> None:
+    """Version 5: the actions become one `WITHOUT ROWID` b-tree (no second b-tree for the id's
+    index in every bump's commit); every row is kept, and an action done by the old hub (its
+    whole answer stored) is still answered with that answer, never done again."""
+    db = tmp_path / "hub.db"
+    first = {"op": "bump", "result": {"id": 41, "status": "bumped", "station": "grill"}}
+    async with Store(db, clock=clock) as store:
+
+        async def unit(tx: Tx) -> None:
+            tx.emit(OrderPlaced(order=order(1)))
+
+        await store.write(unit)
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("DROP TABLE actions")
+    conn.execute(V4_ACTIONS)
+    conn.execute(
+        "INSERT INTO actions(id, result, at) VALUES ('bar-1-bump-9', ?, 'then')",
+        (json.dumps(first),),
+    )
+    conn.execute("PRAGMA user_version=4")
+    conn.close()
+
+    async with Store(db, clock=clock) as store:
+
+        async def again(tx: Tx) -> Any:
+            async def body() -> Any:
+                raise AssertionError("an action done before is not done again")
+
+            return await once(tx, "bar-1-bump-9", "bump", body)
+
+        assert await store.write(again) == first["result"]
+
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        sql = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type='table'"))
+        assert "WITHOUT ROWID" in sql["actions"].upper()
+        indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        assert "sqlite_autoindex_actions_1" not in indexes
+        assert conn.execute("SELECT id, at FROM actions").fetchall() == [("bar-1-bump-9", "then")]
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        conn.close()
+    (kept,) = backup.backups_dir(tmp_path).iterdir()
+    old = sqlite3.connect(kept)
+    try:
+        assert old.execute("PRAGMA user_version").fetchone()[0] == 4
+    finally:
+        old.close()

@@ -55,7 +55,7 @@ PRUNE = {"lo": 1, "upto": 5000, "cutoff": "2026-05-25T12:00:00.000Z", "keep": KE
 _STEP = re.compile(
     r"^(?P<op>SCAN|SEARCH) (?:TABLE )?(?P<table>\w+)(?: AS (?P<alias>\w+))?"
     r"(?P<using> USING (?:(?:COVERING |AUTOMATIC (?:PARTIAL )?(?:COVERING )?)?INDEX "
-    r"(?P<index>\w+)|INTEGER PRIMARY KEY))?"
+    r"(?P<index>\w+)|INTEGER PRIMARY KEY|PRIMARY KEY))?"  # PRIMARY KEY: WITHOUT ROWID
 )
 
 
