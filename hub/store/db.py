@@ -511,10 +511,15 @@ class Store:
         assert self._ckpt is not None
         try:
             await self._ckpt_disk.call(checkpoint_passive, self._ckpt)
-        except sqlite3.Error as exc:
+        except Exception as exc:  # the disk full, or anything else: logged once, tried again
             if self.checkpoint_failing is None:
-                log.warning("store %s: checkpoint failed: %s", self.path, exc)
-            self.checkpoint_failing = str(exc)
+                log.warning(
+                    "store %s: checkpoint failed: %s",
+                    self.path,
+                    exc,
+                    exc_info=not isinstance(exc, sqlite3.Error),
+                )
+            self.checkpoint_failing = str(exc) or type(exc).__name__
             self._ckpt_retry_at = time.monotonic() + self.checkpoint_retry_s
             return
         self._ckpt_retry_at = 0.0
