@@ -12,7 +12,9 @@ answer fills a 1 KB page of its own).
 
 Version 5 keeps a kitchen action's answer as a reference (hub/services/actions.py): a few dozen
 bytes a row, so the actions are one `WITHOUT ROWID` b-tree keyed by the action id, where a
-bump wrote a leaf of the table and a leaf of its id's index.
+bump wrote a leaf of the table and a leaf of its id's index. It also drops `quotes_by_time`:
+quotes are read by time through their order id (`repos.read_quotes`), and every order's
+commit wrote a leaf of that index.
 """
 
 from __future__ import annotations
@@ -83,9 +85,9 @@ def to_v4(conn: sqlite3.Connection) -> list[str]:
 
 
 def to_v5(conn: sqlite3.Connection) -> list[str]:
-    """Rebuild the actions as one `WITHOUT ROWID` b-tree, every row kept, in one transaction;
-    returns what was rebuilt (nothing when they already are: a new store, or a rebuild
-    finished before a crash)."""
+    """Rebuild the actions as one `WITHOUT ROWID` b-tree, every row kept, and drop
+    `quotes_by_time`, in one transaction; returns what was changed (nothing when it already
+    was: a new store, or a rebuild finished before a crash)."""
     done: list[str] = []
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -93,6 +95,9 @@ def to_v5(conn: sqlite3.Connection) -> list[str]:
         if actions is not None and "WITHOUT ROWID" not in actions.upper():
             _script(conn, _ACTIONS_V5)
             done.append("actions")
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name='quotes_by_time'").fetchone():
+            conn.execute("DROP INDEX quotes_by_time")
+            done.append("quotes_by_time (dropped)")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -853,14 +853,16 @@ async def mark_ticket_printed(tx: Tx, ticket_id: int, printer: str) -> None:
 # ---------------------------------------------------------------- kitchen numbers
 
 
-async def first_id_since(store: Store, table: str, column: str, value: Any) -> int:
+async def first_id_since(
+    store: Store, table: str, column: str, value: Any, *, key: str = "id"
+) -> int:
     """The lowest id of `table` whose `column` is >= `value`, found by bisecting the ids:
     orders and tickets are appended with ever later times, so a window of the kitchen's
     numbers is read from there on by primary key, without an index that every order would
     write to (or a read of every row ever made). A clock set back makes the found id too high
     by the rows made in the "future"; the numbers then leave those out."""
     row = await store.read_one(
-        f"SELECT (SELECT MIN(id) FROM {table}), (SELECT MAX(id) FROM {table})"
+        f"SELECT (SELECT MIN({key}) FROM {table}), (SELECT MAX({key}) FROM {table})"
     )
     if row is None or row[0] is None:
         return 0
@@ -868,7 +870,7 @@ async def first_id_since(store: Store, table: str, column: str, value: Any) -> i
     while lo < hi:
         mid = (lo + hi) // 2
         found = await store.read_one(
-            f"SELECT {column} FROM {table} WHERE id >= ? ORDER BY id LIMIT 1",
+            f"SELECT {column} FROM {table} WHERE {key} >= ? ORDER BY {key} LIMIT 1",
             (mid,),
         )
         if found is None or found[0] >= value:
@@ -995,10 +997,13 @@ async def tx_ticket_statuses(tx: Tx, ticket_ids: list[int]) -> list[str]:
 
 
 async def read_quotes(store: Store, since_ms: int) -> list[tuple[int, int, int | None]]:
-    """(quoted_ms, ready_by_ms, ready_ms) of the quotes given since `since_ms`."""
+    """(quoted_ms, ready_by_ms, ready_ms) of the quotes given since `since_ms`, in the order
+    they were given. Quotes are keyed by their order, given as it is placed: the window is
+    found by bisecting the order ids (no index on the time for every order to write to)."""
+    first = await first_id_since(store, "quotes", "quoted_ms", since_ms, key="order_id")
     rows = await store.read_all(
-        "SELECT quoted_ms, ready_by_ms, ready_ms FROM quotes WHERE quoted_ms >= ? "
-        "ORDER BY quoted_ms",
-        (since_ms,),
+        "SELECT quoted_ms, ready_by_ms, ready_ms FROM quotes WHERE order_id >= ? "
+        "AND quoted_ms >= ? ORDER BY order_id",
+        (first, since_ms),
     )
     return [(int(r[0]), int(r[1]), None if r[2] is None else int(r[2])) for r in rows]

@@ -65,3 +65,49 @@ async def test_an_empty_store_has_no_numbers(tmp_path: Path) -> None:
     async with Store(tmp_path / "hub.db", clock=lambda: "x") as store:
         assert await repos.read_order_times(store, "2026-01-01T00:00:00.000Z") == []
         assert await repos.read_ticket_times(store, 0) == []
+
+
+async def test_the_quotes_window_reads_the_same_quotes_as_a_full_read(tmp_path: Path) -> None:
+    """Quotes are read by time through their order id (no index on the time): the same
+    quotes as a read of every one, from before the first to after the last."""
+    rnd = random.Random(11)
+    async with Store(tmp_path / "hub.db", clock=lambda: "x") as store:
+        await fill(store, 600, open_every=5)
+
+        async def quotes(tx: Tx) -> None:
+            ms = T0
+            for order_id in range(1, 601):
+                if rnd.random() < 0.2:
+                    continue  # not every order is quoted (nothing fired: all drinks)
+                ms += rnd.randint(0, 90_000)
+                ready = None if rnd.random() < 0.1 else ms + rnd.randint(60_000, 1_800_000)
+                await repos.insert_quote(
+                    tx,
+                    order_id=order_id,
+                    table_id="t1",
+                    quoted_ms=ms,
+                    ready_by_ms=ms + 600_000,
+                    tickets=[order_id],
+                )
+                if ready is not None:
+                    await repos.resolve_quote(tx, order_id, ready)
+
+        await store.write(quotes)
+        every = await store.read_all(
+            "SELECT quoted_ms, ready_by_ms, ready_ms FROM quotes ORDER BY order_id"
+        )
+        assert len(every) > 400
+        last = int(every[-1][0])
+        for since in (T0 - 1, T0 + 1, int(every[200][0]), last - 3_600_000, last, last + 1):
+            want = [
+                (int(r[0]), int(r[1]), None if r[2] is None else int(r[2]))
+                for r in every
+                if int(r[0]) >= since
+            ]
+            assert await repos.read_quotes(store, since) == want, since
+        assert await repos.read_quotes(store, last + 1) == []
+
+
+async def test_no_quotes_read_as_none(tmp_path: Path) -> None:
+    async with Store(tmp_path / "hub.db", clock=lambda: "x") as store:
+        assert await repos.read_quotes(store, 0) == []

@@ -223,8 +223,9 @@ async def test_a_version_4_store_keeps_its_actions_in_one_b_tree_and_answers_the
     tmp_path: Path,
 ) -> None:
     """Version 5: the actions become one `WITHOUT ROWID` b-tree (no second b-tree for the id's
-    index in every bump's commit); every row is kept, and an action done by the old hub (its
-    whole answer stored) is still answered with that answer, never done again."""
+    index in every bump's commit) and the quotes lose their time index; every row is kept,
+    and an action done by the old hub (its whole answer stored) is still answered with that
+    answer, never done again."""
     db = tmp_path / "hub.db"
     first = {"op": "bump", "result": {"id": 41, "status": "bumped", "station": "grill"}}
     async with Store(db, clock=clock) as store:
@@ -236,6 +237,7 @@ async def test_a_version_4_store_keeps_its_actions_in_one_b_tree_and_answers_the
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("DROP TABLE actions")
     conn.execute(V4_ACTIONS)
+    conn.execute("CREATE INDEX quotes_by_time ON quotes(quoted_ms)")
     conn.execute(
         "INSERT INTO actions(id, result, at) VALUES ('bar-1-bump-9', ?, 'then')",
         (json.dumps(first),),
@@ -260,6 +262,7 @@ async def test_a_version_4_store_keeps_its_actions_in_one_b_tree_and_answers_the
         assert "WITHOUT ROWID" in sql["actions"].upper()
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
         assert "sqlite_autoindex_actions_1" not in indexes
+        assert "quotes_by_time" not in indexes
         assert conn.execute("SELECT id, at FROM actions").fetchall() == [("bar-1-bump-9", "then")]
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:

@@ -35,7 +35,9 @@ from hub.consumers.bridge_health import _LANE_SQL as HEALTH_LANE_SQL
 from hub.consumers.bridge_health import _PRIORITY_SQL as HEALTH_PRIORITY_SQL
 from hub.store.repos import CALL_COLS, JOB_COLS, ORDER_COLS, TICKET_COLS
 
-GROWING = frozenset({"orders", "tickets", "outbox", "print_jobs", "calls", "actions", "checks"})
+GROWING = frozenset(
+    {"orders", "tickets", "outbox", "print_jobs", "calls", "actions", "checks", "quotes"}
+)
 # partial indexes whose rows leave them (served, bumped, closed, printed): reading one whole is
 # O(what is live now), not O(history)
 LIVE_INDEXES = frozenset(
@@ -298,6 +300,19 @@ CASES: dict[str, Case] = {
     ),
     "first_id_since.probe": Case(
         "SELECT created_ms FROM tickets WHERE id >= ? ORDER BY id LIMIT 1", (100,)
+    ),
+    # read_quotes, the admin page's quoted-wait error: the window by order id, bisected
+    "read_quotes": Case(
+        "SELECT quoted_ms, ready_by_ms, ready_ms FROM quotes WHERE order_id >= ? "
+        "AND quoted_ms >= ? ORDER BY order_id",
+        (100, 1_000),
+    ),
+    "first_id_since.quotes.bounds": Case(
+        "SELECT (SELECT MIN(order_id) FROM quotes), (SELECT MAX(order_id) FROM quotes)",
+        rowid_minmax=frozenset({"quotes"}),
+    ),
+    "first_id_since.quotes.probe": Case(
+        "SELECT quoted_ms FROM quotes WHERE order_id >= ? ORDER BY order_id LIMIT 1", (100,)
     ),
     # read_ticket_times, the admin page's kitchen numbers
     "read_ticket_times": Case(
