@@ -5,6 +5,7 @@ and tickets beyond the board's edge are counted by the "N more" cue. Real hub, r
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -148,9 +149,12 @@ async def test_controls_that_do_not_fit_move_into_the_more_menu(
     page = await kds_page(browser, hub, 560, 480)
     more = page.get_by_test_id("header-more")
     await expect(more).to_be_visible()
-    count = int(await more.get_attribute("data-count") or "0")
-    assert count >= 1
-    await expect(more).to_have_attribute("aria-label", f"{count} more controls")
+    await expect(more).to_have_attribute("aria-label", re.compile(r"^[1-9][0-9]* more controls$"))
+    # read together: a later layout pass (a font loaded) may move one more button in or out
+    label, count = await more.evaluate(
+        "e => [e.getAttribute('aria-label'), Number(e.getAttribute('data-count'))]"
+    )
+    assert (label, count >= 1) == (f"{count} more controls", True)
     found = await layout(page)
     assert found["scrollWidth"] <= found["clientWidth"]
     assert found["nameBox"][2] - found["nameBox"][0] > 40  # some of the name still shows
