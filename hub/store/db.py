@@ -135,6 +135,13 @@ class Tx:
         self.conn = self  # units written against a connection: `await tx.conn.execute(...)`
         self.now = now
         self.events: list[HubEvent] = []
+        self.first_seq = 0  # the seq this unit's first event gets (set by the writer)
+
+    @property
+    def next_seq(self) -> int:
+        """The seq the next event this unit emits will be written with: never given before,
+        higher than any event committed before this unit (a ticket's bump order, for one)."""
+        return self.first_seq + len(self.events)
 
     async def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Cursor:
         return Cursor(self._db.execute(sql, params))
@@ -736,6 +743,7 @@ class Store:
             if fut.cancelled():
                 continue
             tx.events = []
+            tx.first_seq = self._next_seq + len(pending)
             conn.execute("SAVEPOINT unit")
             try:
                 value = await unit(tx)

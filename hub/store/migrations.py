@@ -14,7 +14,9 @@ Version 5 keeps a kitchen action's answer as a reference (hub/services/actions.p
 bytes a row, so the actions are one `WITHOUT ROWID` b-tree keyed by the action id, where a
 bump wrote a leaf of the table and a leaf of its id's index. It also drops `quotes_by_time`:
 quotes are read by time through their order id (`repos.read_quotes`), and every order's
-commit wrote a leaf of that index.
+commit wrote a leaf of that index. And `tickets_bumped_seq`: a bump's `bumped_seq` is now the
+seq of its event (no MAX to read), and every station's newest bumps are read station by
+station from `tickets_bumped`; every bump wrote a leaf of it.
 """
 
 from __future__ import annotations
@@ -86,8 +88,8 @@ def to_v4(conn: sqlite3.Connection) -> list[str]:
 
 def to_v5(conn: sqlite3.Connection) -> list[str]:
     """Rebuild the actions as one `WITHOUT ROWID` b-tree, every row kept, and drop
-    `quotes_by_time`, in one transaction; returns what was changed (nothing when it already
-    was: a new store, or a rebuild finished before a crash)."""
+    `quotes_by_time` and `tickets_bumped_seq`, in one transaction; returns what was changed
+    (nothing when it already was: a new store, or a rebuild finished before a crash)."""
     done: list[str] = []
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -95,9 +97,10 @@ def to_v5(conn: sqlite3.Connection) -> list[str]:
         if actions is not None and "WITHOUT ROWID" not in actions.upper():
             _script(conn, _ACTIONS_V5)
             done.append("actions")
-        if conn.execute("SELECT 1 FROM sqlite_master WHERE name='quotes_by_time'").fetchone():
-            conn.execute("DROP INDEX quotes_by_time")
-            done.append("quotes_by_time (dropped)")
+        for index in ("quotes_by_time", "tickets_bumped_seq"):
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE name=?", (index,)).fetchone():
+                conn.execute(f"DROP INDEX {index}")
+                done.append(f"{index} (dropped)")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

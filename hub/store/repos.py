@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -419,18 +419,15 @@ async def tx_tickets_of_order(tx: Tx, order_id: int) -> list[sqlite3.Row]:
 
 
 async def save_ticket_state(tx: Tx, ticket_id: int, state: TicketState) -> None:
-    bumped_seq_sql = (
-        "(SELECT COALESCE(MAX(bumped_seq), 0) + 1 FROM tickets WHERE bumped_seq IS NOT NULL)"
-        if state.status == "bumped"
-        else "NULL"
-    )
+    """A ticket bumped gets the seq of the unit's next event as its `bumped_seq` (the order of
+    the bumps: higher than any event before it), read from no index of every bump."""
     await tx.execute(
-        f"UPDATE tickets SET status=?, items=?, bumped_at=?, bumped_seq={bumped_seq_sql} "
-        "WHERE id=?",
+        "UPDATE tickets SET status=?, items=?, bumped_at=?, bumped_seq=? WHERE id=?",
         (
             state.status,
             dumps([{"idx": i.idx, "bumped": i.bumped} for i in state.items]),
             state.bumped_at,
+            tx.next_seq if state.status == "bumped" else None,
             ticket_id,
         ),
     )
@@ -442,17 +439,46 @@ async def set_order_status(tx: Tx, order_id: int, status: str) -> None:
     )
 
 
+# Every station's newest bumps, without an index of all of them (one more b-tree for every
+# bump to write): the stations that have bumped tickets, skipped through tickets_bumped
+# (station, bumped_seq) one station at a time, then each station's newest from that index.
+_BUMPED_STATIONS = (
+    "WITH RECURSIVE s(station) AS ("
+    "SELECT MIN(station) FROM tickets WHERE status='bumped' "
+    "UNION ALL SELECT (SELECT MIN(station) FROM tickets WHERE status='bumped' "
+    "AND station > s.station) FROM s WHERE s.station IS NOT NULL) "
+    "SELECT station FROM s WHERE station IS NOT NULL"
+)
+NEWEST_FIRST = "ORDER BY bumped_seq DESC, id DESC"
+
+
+def _newest_bumped_sql(cols: str, stations: int) -> str:
+    one = (
+        f"SELECT * FROM (SELECT {cols}, bumped_seq FROM tickets "
+        f"WHERE station=? AND status='bumped' {NEWEST_FIRST} LIMIT ?)"
+    )
+    return " UNION ALL ".join([one] * stations) + f" {NEWEST_FIRST} LIMIT ?"
+
+
+async def _newest_bumped(
+    read: Callable[[str, Sequence[Any]], Awaitable[list[sqlite3.Row]]], cols: str, limit: int
+) -> list[sqlite3.Row]:
+    """The `limit` tickets bumped last at any station, newest first (`read`: a unit's
+    `tx.all` or the store's `read_all`)."""
+    stations = [str(r[0]) for r in await read(_BUMPED_STATIONS, ())]
+    if not stations:
+        return []
+    params: list[Any] = [p for st in stations for p in (st, limit)]
+    return await read(_newest_bumped_sql(cols, len(stations)), [*params, limit])
+
+
 async def last_bumped(tx: Tx, station: str | None) -> int | None:
     if station is None:
-        row = await tx.one(
-            # bumped_seq IS NOT NULL: through tickets_bumped_seq, not every ticket ever bumped
-            "SELECT id FROM tickets WHERE status='bumped' AND bumped_seq IS NOT NULL "
-            "ORDER BY bumped_seq DESC LIMIT 1"
-        )
+        rows = await _newest_bumped(tx.all, "id", 1)
+        row = rows[0] if rows else None
     else:
         row = await tx.one(
-            "SELECT id FROM tickets WHERE station=? AND status='bumped' "
-            "ORDER BY bumped_seq DESC LIMIT 1",
+            f"SELECT id FROM tickets WHERE station=? AND status='bumped' {NEWEST_FIRST} LIMIT 1",
             (station,),
         )
     return None if row is None else int(row[0])
@@ -521,14 +547,15 @@ async def read_open_tickets(store: Store, station: str | None) -> list[Ticket]:
 
 
 async def read_recent_bumped(store: Store, station: str | None, limit: int = 10) -> list[Ticket]:
-    # all stations: through tickets_bumped_seq (tickets_bumped holds every bumped ticket)
-    where = "status='bumped'" + (
-        " AND bumped_seq IS NOT NULL" if station is None else " AND station=?"
-    )
-    params: tuple[Any, ...] = (limit,) if station is None else (station, limit)
-    rows = await store.read_all(
-        f"SELECT {TICKET_COLS} FROM tickets WHERE {where} ORDER BY bumped_seq DESC LIMIT ?", params
-    )
+    """A station's last bumped tickets, newest first; every station's with None (the expo)."""
+    if station is None:
+        rows = await _newest_bumped(store.read_all, TICKET_COLS, limit)
+    else:
+        rows = await store.read_all(
+            f"SELECT {TICKET_COLS} FROM tickets WHERE status='bumped' AND station=? "
+            f"{NEWEST_FIRST} LIMIT ?",
+            (station, limit),
+        )
     return [ticket_from_row(r) for r in rows]
 
 
@@ -953,11 +980,7 @@ async def read_held_tickets(store: Store) -> list[Ticket]:
 
 async def read_last_bumped(store: Store, limit: int) -> list[Ticket]:
     """The last `limit` tickets bumped, oldest first (what the prep times are learnt from)."""
-    rows = await store.read_all(
-        f"SELECT {TICKET_COLS} FROM tickets WHERE status='bumped' AND bumped_seq IS NOT NULL "
-        "ORDER BY bumped_seq DESC LIMIT ?",
-        (limit,),
-    )
+    rows = await _newest_bumped(store.read_all, TICKET_COLS, limit)
     return [ticket_from_row(r) for r in reversed(rows)]
 
 

@@ -1,4 +1,4 @@
--- tablehub store, schema version 4 (2 added tickets_bumped_seq; 3 added corrections, check_splits, payments, quotes, tickets_held, stock, reservations, waitlist and seatings; 4 made the outbox's seq a plain key, in 1 KB pages: fewer pages written per order and per bump, see hub/store/migrations.py). The store is the truth; the outbox is the only road out.
+-- tablehub store, schema version 5 (2 added tickets_bumped_seq; 3 added corrections, check_splits, payments, quotes, tickets_held, stock, reservations, waitlist and seatings; 4 made the outbox's seq a plain key, in 1 KB pages; 5 made the actions one b-tree and dropped tickets_bumped_seq and quotes_by_time: fewer pages written per order and per bump, see hub/store/migrations.py). The store is the truth; the outbox is the only road out.
 
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -68,9 +68,9 @@ CREATE TABLE IF NOT EXISTS tickets (
 );
 CREATE INDEX IF NOT EXISTS tickets_open ON tickets(station, id) WHERE status = 'open';
 CREATE INDEX IF NOT EXISTS tickets_by_order ON tickets(order_id);
--- the next bumped_seq is MAX + 1: without it each bump read every ticket ever made
+-- a station's bumps, newest last; every station's are read from it station by station
+-- (hub/store/repos.py), and bumped_seq is the seq of the bump's event: no index of all bumps
 CREATE INDEX IF NOT EXISTS tickets_bumped ON tickets(station, bumped_seq) WHERE status = 'bumped';
-CREATE INDEX IF NOT EXISTS tickets_bumped_seq ON tickets(bumped_seq) WHERE bumped_seq IS NOT NULL;
 
 -- Staff actions (bump, recall, serve, 86) already applied, by the client's action id; a
 -- kitchen action's result is which ticket or order it acted on (hub/services/actions.py).

@@ -232,3 +232,45 @@ async def test_a_repeated_bump_is_answered_with_its_ticket_as_it_is_now(
     # the id is still that bump's: another action with it is refused
     async with http.post(recall, json={"id": "bar-3-press-41"}, headers=auth) as r:
         assert (r.status, (await r.json())["field"]) == (409, "id")
+
+
+async def test_the_expo_sees_and_recalls_every_stations_bumps_newest_first(
+    hub: RunningHub, http: aiohttp.ClientSession, kitchen_token: str
+) -> None:
+    """Bumps at four stations, in an order no station or id sorts by: the expo's recent list
+    is newest first across the stations, its recall takes the newest back, then the one
+    before it, and a ticket bumped again is the newest again."""
+    auth = {"Authorization": f"Bearer {kitchen_token}"}
+    items = ("chicken-satay", "veggie-spring-rolls", "sea-salt-edamame", "hot-jasmine-tea")
+    await place(http, hub, "expo-bumps-01", lines=[{"item": i, "qty": 1} for i in items])
+    expo = f"{hub.url}/api/v1/stations/expo/tickets"
+    async with http.get(expo, headers=auth) as r:
+        by_station = {t["station"]: t["id"] for t in (await r.json())["tickets"]}
+    assert set(by_station) == {"grill", "wok", "cold", "bar"}, by_station
+    for station in ("wok", "bar", "grill", "cold"):
+        url = f"{hub.url}/api/v1/tickets/{by_station[station]}/bump"
+        async with http.post(url, json={}, headers=auth) as r:
+            assert r.status == 200, await r.text()
+
+    async def recent() -> list[str]:
+        async with http.get(expo, headers=auth) as r:
+            ids = [t["id"] for t in (await r.json())["recent"]]
+        station_of = {v: k for k, v in by_station.items()}
+        return [station_of[i] for i in ids]
+
+    assert await recent() == ["cold", "grill", "bar", "wok"]
+    recall = f"{hub.url}/api/v1/stations/expo/recall"
+    for want in ("cold", "grill"):
+        async with http.post(recall, json={}, headers=auth) as r:
+            got = await r.json()
+        assert (got["id"], got["status"]) == (by_station[want], "open"), got
+    assert await recent() == ["bar", "wok"]
+    async with http.post(
+        f"{hub.url}/api/v1/tickets/{by_station['cold']}/bump", json={}, headers=auth
+    ) as r:
+        assert r.status == 200
+    assert await recent() == ["cold", "bar", "wok"]
+    # each station's own recall takes its own newest, whatever the others did since
+    async with http.post(f"{hub.url}/api/v1/stations/wok/recall", json={}, headers=auth) as r:
+        assert (await r.json())["id"] == by_station["wok"]
+    assert await recent() == ["cold", "bar"]

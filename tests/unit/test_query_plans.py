@@ -33,7 +33,15 @@ from cloud_bridge.tail import _LANE_SQL as TAIL_LANE_SQL
 from cloud_bridge.tail import LANES
 from hub.consumers.bridge_health import _LANE_SQL as HEALTH_LANE_SQL
 from hub.consumers.bridge_health import _PRIORITY_SQL as HEALTH_PRIORITY_SQL
-from hub.store.repos import CALL_COLS, JOB_COLS, ORDER_COLS, TICKET_COLS
+from hub.store.repos import (
+    _BUMPED_STATIONS,
+    CALL_COLS,
+    JOB_COLS,
+    NEWEST_FIRST,
+    ORDER_COLS,
+    TICKET_COLS,
+    _newest_bumped_sql,
+)
 
 GROWING = frozenset(
     {"orders", "tickets", "outbox", "print_jobs", "calls", "actions", "checks", "quotes"}
@@ -44,11 +52,6 @@ LIVE_INDEXES = frozenset(
     {"tickets_open", "orders_open", "calls_one_open", "print_jobs_pending", "checks_one_open"}
 )
 
-# being added with schema version 2; created here when schema.sql does not have it yet
-BUMPED_SEQ_INDEX = (
-    "CREATE INDEX IF NOT EXISTS tickets_bumped_seq ON tickets(bumped_seq) "
-    "WHERE bumped_seq IS NOT NULL"
-)
 
 NOW = "2026-06-01T12:00:00.000Z"
 KEEP = "[17, 18]"  # parked seqs, as the bridge passes them
@@ -108,21 +111,10 @@ CASES: dict[str, Case] = {
     # update_ticket_body, mark_ticket_printed
     "update_ticket_body": Case("UPDATE tickets SET body=? WHERE id=?", ("{}", 42)),
     # ------------------------------------------------ bump, recall, serve (services/kitchen.py)
-    # save_ticket_state: the next bumped_seq, in the fixed form (partial index tickets_bumped_seq)
-    "save_ticket_state.next_seq": Case(
-        "SELECT COALESCE(MAX(bumped_seq), 0) + 1 FROM tickets WHERE bumped_seq IS NOT NULL"
-    ),
-    # save_ticket_state, a ticket being bumped
-    "save_ticket_state.bumped": Case(
-        "UPDATE tickets SET status=?, items=?, bumped_at=?, bumped_seq="
-        "(SELECT COALESCE(MAX(bumped_seq), 0) + 1 FROM tickets WHERE bumped_seq IS NOT NULL) "
-        "WHERE id=?",
-        ("bumped", "[]", NOW, 42),
-    ),
-    # save_ticket_state, a ticket recalled or bumped item by item
-    "save_ticket_state.open": Case(
-        "UPDATE tickets SET status=?, items=?, bumped_at=?, bumped_seq=NULL WHERE id=?",
-        ("open", "[]", None, 42),
+    # save_ticket_state (bumped_seq: the bump event's seq, or NULL)
+    "save_ticket_state": Case(
+        "UPDATE tickets SET status=?, items=?, bumped_at=?, bumped_seq=? WHERE id=?",
+        ("bumped", "[]", NOW, 4242, 42),
     ),
     # set_order_status
     "set_order_status": Case(
@@ -130,9 +122,15 @@ CASES: dict[str, Case] = {
     ),
     # last_bumped, a station's recall
     "last_bumped.station": Case(
-        "SELECT id FROM tickets WHERE station=? AND status='bumped' "
-        "ORDER BY bumped_seq DESC LIMIT 1",
+        f"SELECT id FROM tickets WHERE station=? AND status='bumped' {NEWEST_FIRST} LIMIT 1",
         ("grill",),
+    ),
+    # _newest_bumped: last_bumped(None) (an expo recall), read_recent_bumped(None) (every expo
+    # snapshot), read_last_bumped (what prep times are learnt from): the stations with bumps,
+    # skipped through tickets_bumped, then each one's newest
+    "newest_bumped.stations": Case(_BUMPED_STATIONS),
+    "newest_bumped.each": Case(
+        _newest_bumped_sql(TICKET_COLS, 3), ("grill", 10, "wok", 10, "cold", 10, 10)
     ),
     # get_action (every staff action's idempotency check)
     "get_action": Case("SELECT result FROM actions WHERE id=?", ("a1",)),
@@ -145,7 +143,7 @@ CASES: dict[str, Case] = {
     # read_recent_bumped, a station's KDS
     "read_recent_bumped.station": Case(
         f"SELECT {TICKET_COLS} FROM tickets WHERE status='bumped' AND station=? "
-        "ORDER BY bumped_seq DESC LIMIT ?",
+        f"{NEWEST_FIRST} LIMIT ?",
         ("grill", 10),
     ),
     # read_open_check_orders, the diner's table page
@@ -254,17 +252,6 @@ CASES: dict[str, Case] = {
         (1000, 9000, KEEP, 1000),
     ),
     # ---------------------------------- statements that read whole tables until schema 2
-    # last_bumped(None), an expo recall (in the writer)
-    "last_bumped.all": Case(
-        "SELECT id FROM tickets WHERE status='bumped' AND bumped_seq IS NOT NULL "
-        "ORDER BY bumped_seq DESC LIMIT 1"
-    ),
-    # read_recent_bumped(None), every expo snapshot
-    "read_recent_bumped.all": Case(
-        f"SELECT {TICKET_COLS} FROM tickets WHERE status='bumped' AND bumped_seq IS NOT NULL "
-        "ORDER BY bumped_seq DESC LIMIT ?",
-        (10,),
-    ),
     # read_open_tickets(None), every expo snapshot
     "read_open_tickets.all": Case(
         f"SELECT {TICKET_COLS} FROM tickets WHERE status='open' ORDER BY +id"
@@ -349,7 +336,6 @@ for _lane in LANES:
 def conn() -> Iterator[sqlite3.Connection]:
     db = sqlite3.connect(":memory:")
     db.executescript(resources.files("hub.store").joinpath("schema.sql").read_text("utf-8"))
-    db.execute(BUMPED_SEQ_INDEX)
     yield db
     db.close()
 
@@ -390,12 +376,17 @@ def test_live_indexes_are_partial(conn: sqlite3.Connection) -> None:
     assert partial >= LIVE_INDEXES
 
 
-def test_schema_has_the_bumped_seq_index(conn: sqlite3.Connection) -> None:
-    row = conn.execute(
-        "SELECT sql FROM sqlite_master WHERE type='index' AND name='tickets_bumped_seq'"
-    ).fetchone()
-    assert row is not None
-    assert "WHERE bumped_seq IS NOT NULL" in row[0]
+def test_every_stations_newest_bumps_need_no_sort_of_every_bump(conn: sqlite3.Connection) -> None:
+    """The expo's newest bumps come from each station's end of tickets_bumped: no plan step
+    sorts (a temp b-tree over every ticket ever bumped) but the final merge of a few rows."""
+    sql = _newest_bumped_sql(TICKET_COLS, 2)
+    rows = conn.execute(f"EXPLAIN QUERY PLAN {sql}", ("grill", 10, "wok", 10, 10)).fetchall()
+    stations = {r[0] for r in rows if str(r[3]).startswith("CO-ROUTINE")}
+    assert len(stations) == 2, rows
+    # each station's rows come in index order, unsorted; only the merge sorts its 2 x 10
+    assert not [r for r in rows if "TEMP B-TREE" in str(r[3]) and r[1] in stations], rows
+    searches = [str(r[3]) for r in rows if r[1] in stations]
+    assert searches == ["SEARCH tickets USING INDEX tickets_bumped (station=?)"] * 2, rows
 
 
 @pytest.mark.parametrize(
