@@ -450,6 +450,7 @@ _BUMPED_STATIONS = (
     "SELECT station FROM s WHERE station IS NOT NULL"
 )
 NEWEST_FIRST = "ORDER BY bumped_seq DESC, id DESC"
+STATIONS_A_READ = 100
 
 
 def _newest_bumped_sql(cols: str, stations: int) -> str:
@@ -466,10 +467,15 @@ async def _newest_bumped(
     """The `limit` tickets bumped last at any station, newest first (`read`: a unit's
     `tx.all` or the store's `read_all`)."""
     stations = [str(r[0]) for r in await read(_BUMPED_STATIONS, ())]
-    if not stations:
-        return []
-    params: list[Any] = [p for st in stations for p in (st, limit)]
-    return await read(_newest_bumped_sql(cols, len(stations)), [*params, limit])
+    rows: list[sqlite3.Row] = []
+    # SQLite takes at most 500 terms in one compound SELECT: stations a hundred at a time
+    for i in range(0, len(stations), STATIONS_A_READ):
+        part = stations[i : i + STATIONS_A_READ]
+        params: list[Any] = [p for st in part for p in (st, limit)]
+        rows += await read(_newest_bumped_sql(cols, len(part)), [*params, limit])
+    if len(stations) > STATIONS_A_READ:
+        rows.sort(key=lambda r: (r["bumped_seq"], r["id"]), reverse=True)
+    return rows[:limit]
 
 
 async def last_bumped(tx: Tx, station: str | None) -> int | None:
