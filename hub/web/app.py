@@ -36,15 +36,17 @@ from hub.web import (
     pairing,
     shift_api,
 )
-from hub.web.bodies import BodyTooSlow, read_in_time
+from hub.web.bodies import (
+    LISTS_MAX_BODY,
+    MAX_BODY,
+    BodyTooSlow,
+    read_in_time,
+    route_body_limit,
+)
 from hub.web.keys import SERVICES
 
 log = logging.getLogger("tablehub.web")
 
-MAX_BODY = 64 * 1024  # every body but those below: what a diner or a screen sends is small
-# a whole menu (hundreds of items in three languages, the cloud's menu down-link included)
-MENU_MAX_BODY = 4 * 1024 * 1024
-BODY_LIMITS = {("PUT", "/api/v1/admin/menu"): MENU_MAX_BODY}
 STATIC = Path(str(resources.files("hub.web").joinpath("static")))
 
 CSP = (
@@ -86,12 +88,12 @@ def status_of(exc: HubError) -> int:
 
 
 def body_limit(request: web.Request) -> int:
-    """The most bytes this request's body may have: `MAX_BODY` unless its route is one of
-    `BODY_LIMITS` (matched by the route's pattern, so no other path shares the allowance)."""
+    """This request's body limit, by its route's pattern (so no other path shares an
+    allowance)."""
     resource = request.match_info.route.resource
     if resource is None:
         return MAX_BODY
-    return BODY_LIMITS.get((request.method, resource.canonical), MAX_BODY)
+    return route_body_limit(request.method, resource.canonical)
 
 
 @web.middleware
@@ -100,7 +102,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     if limit != request.client_max_size:
         request = request.clone(client_max_size=limit)
     try:
-        if request.body_exists and limit == MAX_BODY:
+        if request.body_exists and limit <= LISTS_MAX_BODY:
             await read_in_time(request)  # small bodies, in time, before any handler runs
         return await handler(request)
     except BodyTooSlow:

@@ -14,6 +14,7 @@ from hub import __version__
 from hub.domain.stats import MAX_HOURS
 from hub.web.answers import answer_components, ref
 from hub.web.auth import CSRF_HEADER, CSRF_VALUE
+from hub.web.bodies import route_body_limit
 from hub.web.schemas import schema_components
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -634,6 +635,9 @@ def openapi_document() -> dict[str, Any]:
         given = {p["name"] for p in op["parameters"] if p["in"] == "path"}
         implied = [p for p in _path_params(path) if p["name"] not in given]
         op["parameters"] = implied + op["parameters"]
+        if "requestBody" in op:  # every body the schema allows fits (tests/unit/test_body_limits)
+            limit = route_body_limit(method, path)
+            op["requestBody"]["description"] = f"At most {limit} bytes (413 past that)."
         paths.setdefault(path, {})[method.lower()] = op
     return {
         "openapi": "3.1.0",

@@ -23,8 +23,15 @@ Seat = Annotated[int, msgspec.Meta(ge=1, le=MAX_SEAT)]
 # no `$` (Python lets it match before a final newline), no `\s` (the two disagree on it)
 END = r"(?![\s\S])"  # the end of the text
 SPACE = r"[\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"  # isspace
+# a menu item's or an option's id, as the menu file allows them (hub.domain.menu.ID_RE)
+MenuId = Annotated[
+    str,
+    msgspec.Meta(min_length=1, max_length=48, pattern=rf"^[A-Za-z0-9][A-Za-z0-9_-]{{0,47}}{END}"),
+]
+Modifiers = Annotated[list[MenuId], msgspec.Meta(max_length=50)]
+RowId = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]  # a stored row's number
 # an idempotency key or a correction's client action id: the same one again changes nothing
-Key = Annotated[str, msgspec.Meta(pattern=rf"^[A-Za-z0-9_-]{{8,64}}{END}")]
+Key = Annotated[str, msgspec.Meta(max_length=64, pattern=rf"^[A-Za-z0-9_-]{{8,64}}{END}")]
 # a path on this hub (not another host's): a `/` not followed by another, no backslash or space
 LocalPath = Annotated[
     str, msgspec.Meta(max_length=200, pattern=rf"^(?![\s\S]*(?:\\|{SPACE}))/(?!/)")
@@ -41,9 +48,9 @@ Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_REASON, patter
 
 
 class OrderLineIn(msgspec.Struct, forbid_unknown_fields=False):
-    item: Short
+    item: MenuId
     qty: Qty
-    modifiers: Annotated[list[Short], msgspec.Meta(max_length=50)] = []
+    modifiers: Modifiers = []
     note: Note = ""
 
 
@@ -85,9 +92,9 @@ CorrectionId = Key
 
 
 class DishInBody(msgspec.Struct, forbid_unknown_fields=False):
-    item: Short
+    item: MenuId
     qty: Qty = 1
-    modifiers: Annotated[list[Short], msgspec.Meta(max_length=50)] = []
+    modifiers: Modifiers = []
     note: Annotated[str, msgspec.Meta(max_length=140)] = ""
 
 
@@ -156,14 +163,14 @@ class ChangeIn(msgspec.Struct, forbid_unknown_fields=False):
 
     id: CorrectionId
     qty: Qty | None = None
-    modifiers: Annotated[list[Short], msgspec.Meta(max_length=50)] | None = None
+    modifiers: Modifiers | None = None
     note: Note | None = None
 
 
 class StaffLineIn(msgspec.Struct, forbid_unknown_fields=False):
-    item: Short
+    item: MenuId
     qty: Qty
-    modifiers: Annotated[list[Short], msgspec.Meta(max_length=50)] = []
+    modifiers: Modifiers = []
     note: Note = ""
     seat: Seat | None = None
 
@@ -195,8 +202,8 @@ class MergeIn(msgspec.Struct, forbid_unknown_fields=False):
 
 
 class PartLineIn(msgspec.Struct, forbid_unknown_fields=False):
-    order_id: int
-    line: int
+    order_id: RowId
+    line: Annotated[int, msgspec.Meta(ge=0, le=999)]  # the order's line, counted from 0
     qty: Qty | None = None
 
 
@@ -220,12 +227,12 @@ class PaymentIn(msgspec.Struct, forbid_unknown_fields=False):
     method: Literal["cash", "card", "other"]
     amount_cents: Annotated[int, msgspec.Meta(gt=0, le=100_000_000)]
     id: CorrectionId
-    part: int | None = None
+    part: RowId | None = None
     tip_cents: Annotated[int, msgspec.Meta(ge=0, le=100_000_000)] = 0
 
 
 class BillsIn(msgspec.Struct, forbid_unknown_fields=False):
-    part: int | None = None
+    part: RowId | None = None
 
 
 T = TypeVar("T")

@@ -21,7 +21,7 @@ from hub.app import RunningHub, running_hub
 from hub.config import SECRET_BYTES, HubConfig, load_or_create_secret
 from hub.ops.menu_file import demo_menu
 from hub.store import backup
-from hub.web.app import MAX_BODY, MENU_MAX_BODY
+from hub.web.bodies import LISTS_MAX_BODY, MAX_BODY, MENU_MAX_BODY
 from tests.conftest import table_token
 from tests.durability.conftest import fsync_shim  # noqa: F401 (the shim's fixture)
 
@@ -249,7 +249,7 @@ async def test_a_300_item_menu_in_three_languages_saves_and_loads(
         assert len((await r.json())["items"]) == MENU_ITEMS  # what the diners' phones load
 
 
-async def test_only_the_menu_route_takes_big_bodies(
+async def test_only_the_menu_route_takes_megabytes(
     hub: RunningHub, http: aiohttp.ClientSession, admin_token: str
 ) -> None:
     auth = {"Authorization": f"Bearer {admin_token}", "Content-Type": "application/json"}
@@ -262,7 +262,13 @@ async def test_only_the_menu_route_takes_big_bodies(
             "message": f"the body is over {MENU_MAX_BODY} bytes",
         }
     mid = b'{"role": "admin", "label": "' + b"x" * (MAX_BODY * 2) + b'"}'
-    for path in ("/api/v1/admin/tokens", "/api/v1/orders"):  # staff and diners: small bodies
-        async with http.post(f"{hub.url}{path}", data=mid, headers=auth) as r:
+    big = b'{"role": "admin", "label": "' + b"x" * LISTS_MAX_BODY + b'"}'
+    cases = [  # staff and diners: small bodies; an order's lists of lists: 256 KiB
+        ("/api/v1/admin/tokens", mid, MAX_BODY),
+        ("/api/v1/calls", mid, MAX_BODY),
+        ("/api/v1/orders", big, LISTS_MAX_BODY),
+    ]
+    for path, body, limit in cases:
+        async with http.post(f"{hub.url}{path}", data=body, headers=auth) as r:
             assert r.status == 413, path
-            assert (await r.json())["message"] == f"the body is over {MAX_BODY} bytes"
+            assert (await r.json())["message"] == f"the body is over {limit} bytes"

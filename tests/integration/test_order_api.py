@@ -10,7 +10,9 @@ import aiohttp
 import pytest
 
 from hub.app import RunningHub
+from hub.web.bodies import LISTS_MAX_BODY, MAX_BODY
 from tests.conftest import order_body, table_token
+from tests.largest import body_schema, largest, size
 
 PORK = "crispy-pork-belly"  # spice: exactly 1; extras: 0-3
 
@@ -172,9 +174,15 @@ async def test_bad_envelopes(hub: RunningHub, http: aiohttp.ClientSession) -> No
     async with http.post(f"{hub.url}/api/v1/orders", data=b"{not json") as r:
         assert r.status == 400
         assert (await r.json())["error"] == "bad_json"
-    async with http.post(f"{hub.url}/api/v1/orders", data=b"x" * 70_000) as r:
+    async with http.post(f"{hub.url}/api/v1/orders", data=b"x" * (LISTS_MAX_BODY + 1)) as r:
         assert r.status == 413
         assert (await r.json())["error"] == "too_large"
+    # the largest order the document allows (past 64 KiB) is read, not refused for its size:
+    # its made-up item is what is refused
+    biggest = largest(body_schema("POST", "/api/v1/orders")) | {"table": token}
+    assert size(biggest) > MAX_BODY
+    got, err, _ = await post(http, hub, biggest)
+    assert (got, err["error"], err["field"]) == (422, "invalid", "lines[0].item"), err
     assert await open_orders(http, hub, token) == []
 
 
