@@ -186,7 +186,7 @@ def _build(
     assert catalog.menu is not None
     store_id = catalog.menu.store.id
     live = LiveHub()
-    kitchen = Kitchen(store, catalog)
+    kitchen = Kitchen(store, catalog, clock=clock)
     calls = Calls(store, catalog, clock, escalate_after_s=config.escalate_after_s)
     devices = Devices(store)
     # a printer or scale of this hub's config is taken out there, not forgotten
@@ -343,6 +343,9 @@ def _consumers(
         out.append(Loop("mqtt-bus", parts.bus.run, stop=parts.bus.stop))
     out += [s.live, s.printing, s.calls, s.pacer, Loop("activity-log", ActivityLog(s).run)]
     out.append(Loop("forget-guests", s.booking.run_forgetting))
+    if config.serve_ready_after_s > 0:
+        after_s = config.serve_ready_after_s
+        out.append(Loop("serve-ready", lambda: s.kitchen.run_serving_ready(after_s)))
     out.append(Loop("pre-orders", s.booking.run_preorders))
     if parts.relay is not None:
         out.append(parts.relay)

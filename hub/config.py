@@ -53,6 +53,8 @@ A store box's config file (TOML)::
 
     [kitchen]
     screen_silent_after_seconds = 30
+    serve_ready_after_minutes = 60        # an order ready (all bumped) this long without a
+                                          # serve is served by the hub (0: never)
 
     [limits]                              # what one table or phone may do
     orders_per_minute = 6                 # also: orders_burst, calls_per_minute,
@@ -314,6 +316,7 @@ class HubConfig:
     timezone: str | None = None  # IANA zone for printed times; None: the machine's
     bill: BillConfig = field(default_factory=BillConfig)
     kds_silent_after_s: int = 30
+    serve_ready_after_s: int = 3600  # an order ready this long is served by the hub; 0: never
     ack_timeout_s: float = 10.0
     limits: Limits = field(default_factory=Limits)
     tables_require_open: bool = False  # staff open a table before it can order
@@ -401,6 +404,7 @@ class BillSection(Settings, frozen=True, kw_only=True):
 
 class KitchenSection(Settings, frozen=True, kw_only=True):
     screen_silent_after_seconds: Count = 30
+    serve_ready_after_minutes: Count = 60
 
 
 class LimitsSection(Settings, frozen=True, kw_only=True):
@@ -557,6 +561,7 @@ def _config(raw: HubFile, path: Path) -> HubConfig:
         ),
         timezone=store.timezone,
         kds_silent_after_s=raw.kitchen.screen_silent_after_seconds,
+        serve_ready_after_s=raw.kitchen.serve_ready_after_minutes * 60,
         limits=_limits(raw.limits),
         tls_cert=Path(http.tls_cert) if http.tls_cert is not None else None,
         tls_key=Path(http.tls_key) if http.tls_key is not None else None,

@@ -5,6 +5,7 @@ result and changes nothing (bump bars and flaky Wi-Fi repeat themselves)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import time
@@ -20,11 +21,15 @@ from hub.services.actions import Result, check_action_id, once
 from hub.services.catalog import Catalog
 from hub.store import repos
 from hub.store.db import Store, Tx
+from plumbing.clock import Clock, SystemClock, iso_from_ms
 
 if TYPE_CHECKING:
     from hub.services.pacing import Pacer
 
 log = logging.getLogger("tablehub.kitchen")
+
+SERVE_AT_ONCE = 200  # orders served by time in one commit
+READY_WATCHED = 5000  # ready orders a sweep looks at (the oldest first)
 
 
 async def _ticket_row(tx: Tx, ticket_id: int, station: str | None) -> sqlite3.Row:
@@ -62,10 +67,19 @@ async def _refresh_order(tx: Tx, order_id: int) -> None:
 
 
 class Kitchen:
-    def __init__(self, store: Store, catalog: Catalog, pacer: Pacer | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        catalog: Catalog,
+        pacer: Pacer | None = None,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
         self._store = store
         self._catalog = catalog
         self.pacer = pacer
+        self._clock: Clock = clock or SystemClock()
+        self._ready_seen: dict[int, int] = {}  # order id: monotonic ms first seen ready
 
     async def bump(
         self,
@@ -170,27 +184,93 @@ class Kitchen:
                 order = await repos.tx_order(tx, order_id)
                 if order is None:
                     raise NotFound(f"no order {order_id}", field="order")
-                if order.status == "served":
-                    return order
-                rows = await repos.tx_tickets_of_order(tx, order_id)
-                for row in rows:
-                    state = repos.ticket_state(row)
-                    if state.status == "open":
-                        await self._save(
-                            tx, int(row["id"]), tk.bump(state, None, tx.now), refresh=False
-                        )
-                served = await _mark_served(tx, order_id, rows, self._now_ms())
-                if served.status != "served":
-                    await _refresh_order(tx, order_id)  # later courses are still held
-                if self.pacer is not None:
-                    await self.pacer.after_serve_in_tx(tx, order)
-                fresh = await repos.tx_order(tx, order_id)
-                assert fresh is not None
-                return fresh
+                return await self._serve_in_tx(tx, order)
 
             return await once(tx, action_id, "serve", body)
 
         return await self._store.write(unit)
+
+    async def _serve_in_tx(self, tx: Tx, order: Order) -> Order:
+        """Serve `order` in `tx`: its open tickets bumped, its fired courses served."""
+        order_id = order.order_id
+        if order.status == "served":
+            return order
+        rows = await repos.tx_tickets_of_order(tx, order_id)
+        for row in rows:
+            state = repos.ticket_state(row)
+            if state.status == "open":
+                await self._save(tx, int(row["id"]), tk.bump(state, None, tx.now), refresh=False)
+        served = await _mark_served(tx, order_id, rows, self._now_ms())
+        if served.status != "served":
+            await _refresh_order(tx, order_id)  # later courses are still held
+        if self.pacer is not None:
+            await self.pacer.after_serve_in_tx(tx, order)
+        fresh = await repos.tx_order(tx, order_id)
+        assert fresh is not None
+        return fresh
+
+    async def serve_ready(self, after_s: int) -> list[int]:
+        """Serve the orders that have been ready (every ticket bumped, no course held) and
+        untouched for `after_s`: the pass was cleared long ago and nobody tapped serve. They
+        leave the expo and the floor as if served by hand, up to `SERVE_AT_ONCE` in one
+        commit. Returns their ids.
+
+        Ready that long by the wall clock and, since this run of the hub first saw it ready,
+        by the monotonic clock too: a wall clock set forward (a Pi without a battery clock
+        meeting NTP) serves nothing early; after a restart they wait `after_s` again."""
+        clock = self._clock
+        since = iso_from_ms(clock.now_ms() - after_s * 1000)
+        rows = await self._store.read_all(
+            # through orders_open: its WHERE as is, so SQLite sees the index serves it
+            "SELECT id, updated_at FROM orders WHERE status != 'served' AND status = 'ready' "
+            "ORDER BY id LIMIT ?",
+            (READY_WATCHED,),
+        )
+        mono = clock.monotonic_ms()
+        seen = {int(r[0]): self._ready_seen.get(int(r[0]), mono) for r in rows}
+        self._ready_seen = seen  # served, recalled or changed: no longer watched
+        due = [
+            int(r[0]) for r in rows if r[1] < since and mono - seen[int(r[0])] >= after_s * 1000
+        ][:SERVE_AT_ONCE]
+        if not due:
+            return []
+
+        async def unit(tx: Tx) -> list[int]:
+            done = []
+            for order_id in due:
+                now = await tx.one("SELECT status, updated_at FROM orders WHERE id=?", (order_id,))
+                # as it is now: a recall or a change since the read keeps it on the pass
+                if now is None or now["status"] != "ready" or now["updated_at"] >= since:
+                    continue
+                order = await repos.tx_order(tx, order_id)
+                assert order is not None
+                if (await self._serve_in_tx(tx, order)).status == "served":
+                    done.append(order_id)
+            return done
+
+        served: list[int] = await self._store.write(unit)
+        for order_id in served:
+            self._ready_seen.pop(order_id, None)
+        if served:
+            log.info(
+                "served %d order(s) ready for over %d min without a serve: %s",
+                len(served),
+                after_s // 60,
+                ", ".join(map(str, served[:20])) + (" ..." if len(served) > 20 else ""),
+            )
+        return served
+
+    async def run_serving_ready(self, after_s: int, every_s: float = 60.0) -> None:
+        """For the hub's life: serve orders left ready past `after_s` (a failed round is
+        logged and tried again)."""
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                for _ in range(READY_WATCHED // SERVE_AT_ONCE):  # a backlog: the rest now
+                    if len(await self.serve_ready(after_s)) < SERVE_AT_ONCE:
+                        break
+            except Exception:
+                log.exception("serving ready orders failed; trying again in %.0f s", every_s)
 
     async def _save(
         self, tx: Tx, ticket_id: int, state: tk.TicketState, *, refresh: bool = True

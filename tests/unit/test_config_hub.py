@@ -217,6 +217,7 @@ footer = ["Bye"]
 taxes = [{{name = "Sales tax 8.875%", percent = 8.875}}, {{name = "City", percent = 1}}]
 [kitchen]
 screen_silent_after_seconds = 45
+serve_ready_after_minutes = 90
 [limits]
 enabled = false
 orders_per_minute = 3
@@ -277,6 +278,7 @@ expected = ["printer-grill-1"]
     assert c.bill.taxes == (("Sales tax 8.875%", 88750), ("City", 10000))
     assert (c.bill.header, c.bill.footer) == (("12 Harbour St",), ("Bye",))
     assert c.kds_silent_after_s == 45
+    assert c.serve_ready_after_s == 90 * 60
     assert not c.limits.enabled
     assert (c.limits.orders.burst, c.limits.orders.per_minute) == (2, 3.0)
     assert (c.limits.calls.burst, c.limits.calls.per_minute) == (4, 1.5)
