@@ -17,7 +17,7 @@ from hub.domain import tickets as tk
 from hub.domain.events import Order, OrderStatusChanged, Ticket, TicketStarted, TicketUpdated
 from hub.domain.orders import order_status
 from hub.errors import Conflict, Forbidden, NotFound
-from hub.services.actions import Result, check_action_id, once
+from hub.services.actions import Result, check_action_id, once, once_on
 from hub.services.catalog import Catalog
 from hub.store import repos
 from hub.store.db import Store, Tx
@@ -101,6 +101,8 @@ class Kitchen:
                     await self.pacer.after_bump_in_tx(tx, ticket)
                 return ticket
 
+            if station is None:  # a screen's tap names its ticket
+                return await once_on(tx, action_id, "bump", "tickets", ticket_id, body)
             return await once(tx, action_id, "bump", body)
 
         return await self._store.write(unit)
@@ -138,6 +140,8 @@ class Kitchen:
                     await self.pacer.after_start_in_tx(tx, ticket)
                 return ticket
 
+            if station is None:
+                return await once_on(tx, action_id, "start", "tickets", ticket_id, body)
             return await once(tx, action_id, "start", body)
 
         return await self._store.write(unit)
@@ -172,6 +176,8 @@ class Kitchen:
                     await repos.update_ticket_body(tx, tid, replace(got, started_ms=0))
                 return await self._save(tx, tid, state)
 
+            if station is None and ticket_id is not None:
+                return await once_on(tx, action_id, "recall", "tickets", ticket_id, body)
             return await once(tx, action_id, "recall", body)
 
         return await self._store.write(unit)
@@ -186,7 +192,7 @@ class Kitchen:
                     raise NotFound(f"no order {order_id}", field="order")
                 return await self._serve_in_tx(tx, order)
 
-            return await once(tx, action_id, "serve", body)
+            return await once_on(tx, action_id, "serve", "orders", order_id, body)
 
         return await self._store.write(unit)
 

@@ -17,6 +17,11 @@ quotes are read by time through their order id (`repos.read_quotes`), and every 
 commit wrote a leaf of that index. And `tickets_bumped_seq`: a bump's `bumped_seq` is now the
 seq of its event (no MAX to read), and every station's newest bumps are read station by
 station from `tickets_bumped`; every bump wrote a leaf of it.
+
+Version 6 adds `acts` to tickets and orders: the action ids of a screen's taps (which name
+their ticket or order) are kept on that row, which the action rewrites anyway, not in the
+actions b-tree, where each id went to a random leaf (action ids are random) and split it
+every few inserts: about 2 frames a bump. Bump bars' and station-wide actions stay there.
 """
 
 from __future__ import annotations
@@ -101,6 +106,24 @@ def to_v5(conn: sqlite3.Connection) -> list[str]:
             if conn.execute("SELECT 1 FROM sqlite_master WHERE name=?", (index,)).fetchone():
                 conn.execute(f"DROP INDEX {index}")
                 done.append(f"{index} (dropped)")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return done
+
+
+def to_v6(conn: sqlite3.Connection) -> list[str]:
+    """Add `acts` to tickets and orders (a screen's last action ids on each; NULL on the rows
+    before: none), in one transaction; returns what was added (nothing when it already was)."""
+    done: list[str] = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for table in ("tickets", "orders"):
+            cols = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+            if cols and "acts" not in cols:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN acts TEXT")
+                done.append(f"{table}.acts")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -1,4 +1,4 @@
--- tablehub store, schema version 5 (2 added tickets_bumped_seq; 3 added corrections, check_splits, payments, quotes, tickets_held, stock, reservations, waitlist and seatings; 4 made the outbox's seq a plain key, in 1 KB pages; 5 made the actions one b-tree and dropped tickets_bumped_seq and quotes_by_time: fewer pages written per order and per bump, see hub/store/migrations.py). The store is the truth; the outbox is the only road out.
+-- tablehub store, schema version 6 (2 added tickets_bumped_seq; 3 added corrections, check_splits, payments, quotes, tickets_held, stock, reservations, waitlist and seatings; 4 made the outbox's seq a plain key, in 1 KB pages; 5 made the actions one b-tree and dropped tickets_bumped_seq and quotes_by_time; 6 added tickets.acts and orders.acts, so a screen's action ids live on what they act on: fewer pages written per order and per bump, see hub/store/migrations.py). The store is the truth; the outbox is the only road out.
 
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS orders (
     body            TEXT NOT NULL,
     created_at      TEXT NOT NULL,
     updated_at      TEXT NOT NULL,
+    acts            TEXT,  -- a screen's last action ids on it (hub/services/actions.py)
     UNIQUE (table_id, idempotency_key)
 );
 CREATE INDEX IF NOT EXISTS orders_by_check ON orders(check_id);
@@ -64,7 +65,8 @@ CREATE TABLE IF NOT EXISTS tickets (
     created_at TEXT NOT NULL,
     created_ms INTEGER NOT NULL,
     bumped_at  TEXT,
-    bumped_seq INTEGER         -- orders recalls: the station's last bumped is the highest
+    bumped_seq INTEGER,        -- orders recalls: the station's last bumped is the highest
+    acts       TEXT            -- a screen's last action ids on it (hub/services/actions.py)
 );
 CREATE INDEX IF NOT EXISTS tickets_open ON tickets(station, id) WHERE status = 'open';
 CREATE INDEX IF NOT EXISTS tickets_by_order ON tickets(order_id);

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.domain.events import OrderPlaced
-from hub.services.actions import once
+from hub.services.actions import once, once_on
 from hub.store import backup
 from hub.store.db import SCHEMA_VERSION, Store, Tx
 from tests.samples import order
@@ -162,7 +162,7 @@ async def test_a_version_3_store_is_rebuilt_for_fewer_pages_per_commit(tmp_path:
 
     conn = sqlite3.connect(db)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
         assert conn.execute("PRAGMA page_size").fetchone()[0] == 1024
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         sql = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type='table'"))
@@ -273,5 +273,57 @@ async def test_a_version_4_store_keeps_its_actions_in_one_b_tree_and_answers_the
     old = sqlite3.connect(kept)
     try:
         assert old.execute("PRAGMA user_version").fetchone()[0] == 4
+    finally:
+        old.close()
+
+
+async def test_a_version_5_store_gets_acts_and_still_answers_its_kept_actions(
+    tmp_path: Path,
+) -> None:
+    """Version 6: tickets and orders get `acts` (a screen's action ids on what they act on);
+    the rows before have none, and an action id the actions table kept for a screen's tap is
+    still answered from there, never done again."""
+    db = tmp_path / "hub.db"
+    first = {"op": "bump", "result": {"id": 41, "status": "bumped", "station": "grill"}}
+    async with Store(db, clock=clock) as store:
+
+        async def unit(tx: Tx) -> None:
+            tx.emit(OrderPlaced(order=order(1)))
+
+        await store.write(unit)
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("ALTER TABLE tickets DROP COLUMN acts")
+    conn.execute("ALTER TABLE orders DROP COLUMN acts")
+    conn.execute(
+        "INSERT INTO actions(id, result, at) VALUES ('kds-tap-0007', ?, 'then')",
+        (json.dumps(first),),
+    )
+    conn.execute("PRAGMA user_version=5")
+    conn.close()
+
+    async with Store(db, clock=clock) as store:
+
+        async def again(tx: Tx) -> Any:
+            async def body() -> Any:
+                raise AssertionError("an action done before is not done again")
+
+            return await once_on(tx, "kds-tap-0007", "bump", "tickets", 41, body)
+
+        assert await store.write(again) == first["result"]
+
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+        for table in ("tickets", "orders"):
+            cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+            assert cols.count("acts") == 1, table
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        conn.close()
+    (kept,) = backup.backups_dir(tmp_path).iterdir()
+    old = sqlite3.connect(kept)
+    try:
+        assert old.execute("PRAGMA user_version").fetchone()[0] == 5
+        assert "acts" not in [r[1] for r in old.execute("PRAGMA table_info(tickets)")]
     finally:
         old.close()
