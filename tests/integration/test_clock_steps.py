@@ -13,31 +13,10 @@ import pytest
 
 from hub.app import RunningHub, running_hub
 from hub.config import HubConfig
-from hub.domain.ports import iso_from_ms
+from tests.clocks import SteppingClock
 from tests.conftest import table_token
 
 HOUR_MS = 3_600_000
-
-
-class SteppingClock:
-    """Wall time that a test can step; monotonic time that only moves forward."""
-
-    def __init__(self) -> None:
-        self.wall = 1_780_000_000_000
-        self.mono = 5_000
-
-    def now_ms(self) -> int:
-        return self.wall
-
-    def now_iso(self) -> str:
-        return iso_from_ms(self.wall)
-
-    def monotonic_ms(self) -> int:
-        return self.mono
-
-    def advance(self, ms: int) -> None:
-        self.wall += ms
-        self.mono += ms
 
 
 @pytest.fixture

@@ -13,36 +13,14 @@ import aiohttp
 from hub.app import RunningHub, running_hub
 from hub.config import HubConfig, PacingConfig
 from hub.services import staff
-from plumbing.clock import iso_from_ms
 from plumbing.packed import unpack
+from tests.clocks import SteppingClock
 from tests.conftest import table_token
 from tests.samples import with_courses
 
 STARTER = {"item": "chicken-satay", "qty": 1}  # grill
 MAIN = {"item": "kung-pao-chicken", "qty": 1}  # wok
 HOUR_S = 3600
-
-
-class TwoClocks:
-    """Wall time and monotonic time, each moved by the test: a wall clock set forward leaves
-    the monotonic one where it was."""
-
-    def __init__(self) -> None:
-        self.wall = 1_790_000_000_000
-        self.mono = 5_000_000
-
-    def now_ms(self) -> int:
-        return self.wall
-
-    def now_iso(self) -> str:
-        return iso_from_ms(self.wall)
-
-    def monotonic_ms(self) -> int:
-        return self.mono
-
-    def step(self, seconds: int) -> None:
-        self.wall += seconds * 1000
-        self.mono += seconds * 1000
 
 
 async def call(
@@ -90,7 +68,7 @@ def config_of(hub_config: HubConfig) -> HubConfig:
 async def test_an_order_left_ready_is_served_after_the_store_set_time_and_no_other(
     hub_config: HubConfig, menu_doc: dict[str, Any], http: aiohttp.ClientSession
 ) -> None:
-    clock = TwoClocks()
+    clock = SteppingClock()
     async with running_hub(
         config_of(hub_config), seed_menu=with_courses(menu_doc), clock=clock
     ) as hub:
@@ -103,10 +81,10 @@ async def test_an_order_left_ready_is_served_after_the_store_set_time_and_no_oth
         assert await status(http, hub, tok, ready) == "ready"
         assert await status(http, hub, tok, held) != "ready"
         assert await kitchen.serve_ready(HOUR_S) == []  # just ready: watched from now
-        clock.step(HOUR_S - 60)
+        clock.advance((HOUR_S - 60) * 1000)
         assert await kitchen.serve_ready(HOUR_S) == []
         assert await status(http, hub, tok, ready) == "ready"
-        clock.step(120)
+        clock.advance(120 * 1000)
         assert await kitchen.serve_ready(HOUR_S) == [ready]
         assert await status(http, hub, tok, ready) == "served"
         assert await status(http, hub, tok, cooking) == "received"  # open tickets: never
@@ -117,14 +95,14 @@ async def test_an_order_left_ready_is_served_after_the_store_set_time_and_no_oth
         )
         assert rows[0][0] == str(ready)
         assert b'"status":"served"' in unpack(rows[0][1])
-        clock.step(HOUR_S * 5)
+        clock.advance((HOUR_S * 5) * 1000)
         assert await kitchen.serve_ready(HOUR_S) == []  # nothing else is ready
 
 
 async def test_a_wall_clock_set_forward_serves_nothing_early(
     hub_config: HubConfig, menu_doc: dict[str, Any], http: aiohttp.ClientSession
 ) -> None:
-    clock = TwoClocks()
+    clock = SteppingClock()
     async with running_hub(
         config_of(hub_config), seed_menu=with_courses(menu_doc), clock=clock
     ) as hub:
@@ -137,14 +115,14 @@ async def test_a_wall_clock_set_forward_serves_nothing_early(
         clock.mono += 60_000
         assert await kitchen.serve_ready(HOUR_S) == []
         assert await status(http, hub, tok, order_id) == "ready"
-        clock.step(HOUR_S)
+        clock.advance(HOUR_S * 1000)
         assert await kitchen.serve_ready(HOUR_S) == [order_id]
 
 
 async def test_a_recall_keeps_the_order_on_the_pass(
     hub_config: HubConfig, menu_doc: dict[str, Any], http: aiohttp.ClientSession
 ) -> None:
-    clock = TwoClocks()
+    clock = SteppingClock()
     async with running_hub(
         config_of(hub_config), seed_menu=with_courses(menu_doc), clock=clock
     ) as hub:
@@ -153,14 +131,14 @@ async def test_a_recall_keeps_the_order_on_the_pass(
         order_id = await place(http, hub, "T1", "recalled-00001", [STARTER])
         [ticket] = await bump_all(http, hub, tok, "grill")
         assert await kitchen.serve_ready(HOUR_S) == []
-        clock.step(HOUR_S - 60)
+        clock.advance((HOUR_S - 60) * 1000)
         await call(http, "POST", f"{hub.url}/api/v1/tickets/{ticket}/recall", tok, {})
         assert await status(http, hub, tok, order_id) != "ready"
         await bump_all(http, hub, tok, "grill")  # made again: ready from now
-        clock.step(120)
+        clock.advance(120 * 1000)
         assert await kitchen.serve_ready(HOUR_S) == []
         assert await status(http, hub, tok, order_id) == "ready"
-        clock.step(HOUR_S)
+        clock.advance(HOUR_S * 1000)
         assert await kitchen.serve_ready(HOUR_S) == [order_id]
 
 
