@@ -230,7 +230,7 @@ class Shift:
                     self.k.took_at.clear()
                 steps += await self._day(list(orders), tokens, day, t0)
             quotes = await hub.services.store.read_all(
-                "SELECT quoted_ms, ready_by_ms, ready_ms, order_id, tickets FROM quotes "
+                "SELECT quoted_ms, ready_by_ms, ready_ms, id, quote_tickets FROM orders "
                 "WHERE quoted_ms >= ? ORDER BY quoted_ms",
                 (START_MS,),
             )

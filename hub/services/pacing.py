@@ -96,7 +96,7 @@ class Pacer:
         self._sent: dict[str, Any] = {}
         self._etas: dict[int, int] = {}
         self.fired = 0
-        self.records_quotes = True  # false on a store from before the quotes table
+        self.records_quotes = True  # false on a store from before quotes were kept
         self._waits: tuple[int, int, dict[str, Any]] | None = None
 
     def __repr__(self) -> str:
@@ -106,9 +106,9 @@ class Pacer:
 
     async def load(self) -> None:
         """The open and held tickets, and the prep times learnt from the last bumps."""
-        self.records_quotes = await repos.has_table(self._store, "quotes")
+        self.records_quotes = await repos.has_column(self._store, "orders", "quoted_ms")
         if not self.records_quotes:
-            log.warning("the store has no quotes table (an older schema): waits not recorded")
+            log.warning("the store keeps no quotes (an older schema): waits not recorded")
         for t in await repos.read_active_tickets(self._store):
             self.jobs[t.id] = t
             if t.status == "open":

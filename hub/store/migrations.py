@@ -22,6 +22,9 @@ Version 6 adds `acts` to tickets and orders: the action ids of a screen's taps (
 their ticket or order) are kept on that row, which the action rewrites anyway, not in the
 actions b-tree, where each id went to a random leaf (action ids are random) and split it
 every few inserts: about 2 frames a bump. Bump bars' and station-wide actions stay there.
+And it moves each quoted wait into its order's row: the quote is written in the order's
+commit and settled in the commit that makes the order ready, both of which write that row
+anyway, where `quotes` was one more b-tree in each.
 """
 
 from __future__ import annotations
@@ -113,17 +116,37 @@ def to_v5(conn: sqlite3.Connection) -> list[str]:
     return done
 
 
+_V6_COLUMNS = (
+    ("tickets", "acts", "TEXT"),
+    ("orders", "acts", "TEXT"),
+    ("orders", "quoted_ms", "INTEGER"),
+    ("orders", "ready_by_ms", "INTEGER"),
+    ("orders", "quote_tickets", "TEXT"),
+    ("orders", "ready_ms", "INTEGER"),
+)
+_QUOTES_INTO_ORDERS = """
+UPDATE orders SET quoted_ms = q.quoted_ms, ready_by_ms = q.ready_by_ms,
+    quote_tickets = q.tickets, ready_ms = q.ready_ms
+FROM quotes AS q WHERE q.order_id = orders.id
+"""
+
+
 def to_v6(conn: sqlite3.Connection) -> list[str]:
     """Add `acts` to tickets and orders (a screen's last action ids on each; NULL on the rows
-    before: none), in one transaction; returns what was added (nothing when it already was)."""
+    before: none) and the quote's columns to orders, move every quote into its order and drop
+    `quotes`, in one transaction; returns what was changed (nothing when it already was)."""
     done: list[str] = []
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for table in ("tickets", "orders"):
+        for table, column, kind in _V6_COLUMNS:
             cols = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
-            if cols and "acts" not in cols:
-                conn.execute(f"ALTER TABLE {table} ADD COLUMN acts TEXT")
-                done.append(f"{table}.acts")
+            if cols and column not in cols:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                done.append(f"{table}.{column}")
+        if _table_sql(conn, "quotes") is not None:
+            moved = conn.execute(_QUOTES_INTO_ORDERS).rowcount
+            conn.execute("DROP TABLE quotes")
+            done.append(f"quotes ({moved} moved into their orders)")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

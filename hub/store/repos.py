@@ -902,8 +902,9 @@ async def first_id_since(
     lo, hi = int(row[0]), int(row[1]) + 1
     while lo < hi:
         mid = (lo + hi) // 2
-        found = await store.read_one(
-            f"SELECT {column} FROM {table} WHERE {key} >= ? ORDER BY {key} LIMIT 1",
+        found = await store.read_one(  # rows without the column (an order not quoted) skipped
+            f"SELECT {column} FROM {table} WHERE {key} >= ? AND {column} IS NOT NULL "
+            f"ORDER BY {key} LIMIT 1",
             (mid,),
         )
         if found is None or found[0] >= value:
@@ -990,30 +991,35 @@ async def read_last_bumped(store: Store, limit: int) -> list[Ticket]:
     return [ticket_from_row(r) for r in reversed(rows)]
 
 
-async def has_table(store: Store, name: str) -> bool:
-    row = await store.read_one("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,))
-    return row is not None
+async def has_column(store: Store, table: str, column: str) -> bool:
+    rows = await store.read_all("SELECT name FROM pragma_table_info(?)", (table,))
+    return any(r[0] == column for r in rows)
 
 
 async def insert_quote(
     tx: Tx, *, order_id: int, table_id: str, quoted_ms: int, ready_by_ms: int, tickets: list[int]
 ) -> None:
+    """The wait quoted for an order, kept on its row (written in this commit anyway); once.
+    `table_id` is the order's own."""
     await tx.execute(
-        "INSERT OR IGNORE INTO quotes(order_id, table_id, quoted_ms, ready_by_ms, tickets) "
-        "VALUES (?, ?, ?, ?, ?)",
-        (order_id, table_id, quoted_ms, ready_by_ms, dumps(tickets)),
+        "UPDATE orders SET quoted_ms=?, ready_by_ms=?, quote_tickets=? "
+        "WHERE id=? AND quoted_ms IS NULL",
+        (quoted_ms, ready_by_ms, dumps(tickets), order_id),
     )
 
 
 async def tx_open_quote(tx: Tx, order_id: int) -> sqlite3.Row | None:
     return await tx.one(
-        "SELECT order_id, tickets FROM quotes WHERE order_id=? AND ready_ms IS NULL", (order_id,)
+        "SELECT id AS order_id, quote_tickets AS tickets FROM orders "
+        "WHERE id=? AND quoted_ms IS NOT NULL AND ready_ms IS NULL",
+        (order_id,),
     )
 
 
 async def resolve_quote(tx: Tx, order_id: int, ready_ms: int) -> None:
     await tx.execute(
-        "UPDATE quotes SET ready_ms=? WHERE order_id=? AND ready_ms IS NULL", (ready_ms, order_id)
+        "UPDATE orders SET ready_ms=? WHERE id=? AND quoted_ms IS NOT NULL AND ready_ms IS NULL",
+        (ready_ms, order_id),
     )
 
 
@@ -1027,12 +1033,12 @@ async def tx_ticket_statuses(tx: Tx, ticket_ids: list[int]) -> list[str]:
 
 async def read_quotes(store: Store, since_ms: int) -> list[tuple[int, int, int | None]]:
     """(quoted_ms, ready_by_ms, ready_ms) of the quotes given since `since_ms`, in the order
-    they were given. Quotes are keyed by their order, given as it is placed: the window is
-    found by bisecting the order ids (no index on the time for every order to write to)."""
-    first = await first_id_since(store, "quotes", "quoted_ms", since_ms, key="order_id")
+    they were given. A quote is kept on its order, given as it is placed: the window is found
+    by bisecting the order ids (no index on the time for every order to write to)."""
+    first = await first_id_since(store, "orders", "quoted_ms", since_ms)
     rows = await store.read_all(
-        "SELECT quoted_ms, ready_by_ms, ready_ms FROM quotes WHERE order_id >= ? "
-        "AND quoted_ms >= ? ORDER BY order_id",
+        "SELECT quoted_ms, ready_by_ms, ready_ms FROM orders WHERE id >= ? "
+        "AND quoted_ms >= ? ORDER BY id",
         (first, since_ms),
     )
     return [(int(r[0]), int(r[1]), None if r[2] is None else int(r[2])) for r in rows]

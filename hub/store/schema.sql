@@ -1,4 +1,4 @@
--- tablehub store, schema version 6 (2 added tickets_bumped_seq; 3 added corrections, check_splits, payments, quotes, tickets_held, stock, reservations, waitlist and seatings; 4 made the outbox's seq a plain key, in 1 KB pages; 5 made the actions one b-tree and dropped tickets_bumped_seq and quotes_by_time; 6 added tickets.acts and orders.acts, so a screen's action ids live on what they act on: fewer pages written per order and per bump, see hub/store/migrations.py). The store is the truth; the outbox is the only road out.
+-- tablehub store, schema version 6 (2 added tickets_bumped_seq; 3 added corrections, check_splits, payments, quotes, tickets_held, stock, reservations, waitlist and seatings; 4 made the outbox's seq a plain key, in 1 KB pages; 5 made the actions one b-tree and dropped tickets_bumped_seq and quotes_by_time; 6 added tickets.acts and orders.acts, so a screen's action ids live on what they act on, and moved the quotes into their orders: fewer pages written per order and per bump, see hub/store/migrations.py). The store is the truth; the outbox is the only road out.
 
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -50,6 +50,13 @@ CREATE TABLE IF NOT EXISTS orders (
     created_at      TEXT NOT NULL,
     updated_at      TEXT NOT NULL,
     acts            TEXT,  -- a screen's last action ids on it (hub/services/actions.py)
+    -- the wait quoted to the diner at ordering (its fired courses ready by `ready_by_ms`, the
+    -- tickets of `quote_tickets`, JSON) and when they were in fact all bumped (`ready_ms`):
+    -- the quote's error; NULL: nothing fired, no quote
+    quoted_ms       INTEGER,
+    ready_by_ms     INTEGER,
+    quote_tickets   TEXT,
+    ready_ms        INTEGER,
     UNIQUE (table_id, idempotency_key)
 );
 CREATE INDEX IF NOT EXISTS orders_by_check ON orders(check_id);
@@ -247,17 +254,5 @@ CREATE TABLE IF NOT EXISTS seatings (
     at       TEXT NOT NULL
 );
 
--- Every wait quoted to a diner at ordering (the order's fired courses ready by `ready_by_ms`),
--- and when those tickets were in fact all bumped (`ready_ms`): the quote's error.
-CREATE TABLE IF NOT EXISTS quotes (
-    order_id    INTEGER PRIMARY KEY REFERENCES orders(id),
-    table_id    TEXT NOT NULL,
-    quoted_ms   INTEGER NOT NULL,
-    ready_by_ms INTEGER NOT NULL,
-    tickets     TEXT NOT NULL,   -- JSON: the ids of the tickets the quote is about
-    ready_ms    INTEGER
-);
--- no index on quoted_ms: read by time through order_id (repos.read_quotes), one b-tree fewer
--- for every order's commit to write
 -- Held tickets (later courses, not yet fired): the pacer reads them at start.
 CREATE INDEX IF NOT EXISTS tickets_held ON tickets(order_id) WHERE status = 'held';

@@ -313,7 +313,7 @@ async def test_a_ticket_a_cook_went_away_from_moves_the_eta_and_the_quotes_behin
         assert eta == pytest.approx(started_ms + expected_s * 2.5 * 1000, abs=2000)
         after = await order(http, hub, "away-after-1", [MAIN])
         row = await hub.services.store.read_one(
-            "SELECT ready_by_ms FROM quotes WHERE order_id=?", (after["order_id"],)
+            "SELECT ready_by_ms FROM orders WHERE id=?", (after["order_id"],)
         )
         assert row is not None
         assert int(row[0]) >= eta + expected_s * 1000 - 2000  # behind it, not 2 min on

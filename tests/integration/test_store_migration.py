@@ -69,7 +69,7 @@ async def test_a_version_2_store_gets_the_shift_tables_and_keeps_its_orders(tmp_
         await store.write(unit)
     conn = sqlite3.connect(db)
     shift_tables = (
-        "corrections", "check_splits", "payments", "quotes",
+        "corrections", "check_splits", "payments",
         "stock", "reservations", "waitlist", "seatings",
     )  # fmt: skip
     for name in shift_tables:
@@ -108,6 +108,16 @@ V3_OUTBOX = """CREATE TABLE outbox (
     key        TEXT NOT NULL,
     body       TEXT NOT NULL,
     created_at TEXT NOT NULL
+)"""
+
+
+V5_QUOTES = """CREATE TABLE quotes (
+    order_id    INTEGER PRIMARY KEY REFERENCES orders(id),
+    table_id    TEXT NOT NULL,
+    quoted_ms   INTEGER NOT NULL,
+    ready_by_ms INTEGER NOT NULL,
+    tickets     TEXT NOT NULL,
+    ready_ms    INTEGER
 )"""
 
 
@@ -236,6 +246,7 @@ async def test_a_version_4_store_keeps_its_actions_in_one_b_tree_and_answers_the
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("DROP TABLE actions")
     conn.execute(V4_ACTIONS)
+    conn.execute(V5_QUOTES)
     conn.execute("CREATE INDEX quotes_by_time ON quotes(quoted_ms)")
     conn.execute(
         "CREATE INDEX tickets_bumped_seq ON tickets(bumped_seq) WHERE bumped_seq IS NOT NULL"
@@ -277,12 +288,13 @@ async def test_a_version_4_store_keeps_its_actions_in_one_b_tree_and_answers_the
         old.close()
 
 
-async def test_a_version_5_store_gets_acts_and_still_answers_its_kept_actions(
+async def test_a_version_5_store_gets_acts_keeps_its_quotes_and_answers_its_actions(
     tmp_path: Path,
 ) -> None:
     """Version 6: tickets and orders get `acts` (a screen's action ids on what they act on);
     the rows before have none, and an action id the actions table kept for a screen's tap is
-    still answered from there, never done again."""
+    still answered from there, never done again. Each quote moves into its order's row, and
+    `quotes` goes."""
     db = tmp_path / "hub.db"
     first = {"op": "bump", "result": {"id": 41, "status": "bumped", "station": "grill"}}
     async with Store(db, clock=clock) as store:
@@ -293,7 +305,20 @@ async def test_a_version_5_store_gets_acts_and_still_answers_its_kept_actions(
         await store.write(unit)
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("ALTER TABLE tickets DROP COLUMN acts")
-    conn.execute("ALTER TABLE orders DROP COLUMN acts")
+    for column in ("acts", "quoted_ms", "ready_by_ms", "quote_tickets", "ready_ms"):
+        conn.execute(f"ALTER TABLE orders DROP COLUMN {column}")
+    for order_id in (7, 8):
+        conn.execute(
+            "INSERT INTO orders(id, check_id, table_id, round, idempotency_key, request_hash, "
+            "status, total_cents, body, created_at, updated_at) "
+            "VALUES (?, 1, 't1', 1, ?, 'h', 'ready', 100, '{}', 'then', 'then')",
+            (order_id, f"key-{order_id}"),
+        )
+    conn.execute(V5_QUOTES)
+    conn.execute(
+        "INSERT INTO quotes VALUES (7, 't1', 1000, 601000, '[3, 4]', 700000), "
+        "(8, 't1', 2000, 602000, '[5]', NULL)"
+    )
     conn.execute(
         "INSERT INTO actions(id, result, at) VALUES ('kds-tap-0007', ?, 'then')",
         (json.dumps(first),),
@@ -317,6 +342,10 @@ async def test_a_version_5_store_gets_acts_and_still_answers_its_kept_actions(
         for table in ("tickets", "orders"):
             cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
             assert cols.count("acts") == 1, table
+        assert conn.execute(
+            "SELECT id, quoted_ms, ready_by_ms, quote_tickets, ready_ms FROM orders ORDER BY id"
+        ).fetchall() == [(7, 1000, 601000, "[3, 4]", 700000), (8, 2000, 602000, "[5]", None)]
+        assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name='quotes'").fetchall()
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
         conn.close()

@@ -43,9 +43,7 @@ from hub.store.repos import (
     _newest_bumped_sql,
 )
 
-GROWING = frozenset(
-    {"orders", "tickets", "outbox", "print_jobs", "calls", "actions", "checks", "quotes"}
-)
+GROWING = frozenset({"orders", "tickets", "outbox", "print_jobs", "calls", "actions", "checks"})
 # partial indexes whose rows leave them (served, bumped, closed, printed): reading one whole is
 # O(what is live now), not O(history)
 LIVE_INDEXES = frozenset(
@@ -286,20 +284,19 @@ CASES: dict[str, Case] = {
         rowid_minmax=frozenset({"orders"}),
     ),
     "first_id_since.probe": Case(
-        "SELECT created_ms FROM tickets WHERE id >= ? ORDER BY id LIMIT 1", (100,)
+        "SELECT created_ms FROM tickets WHERE id >= ? AND created_ms IS NOT NULL "
+        "ORDER BY id LIMIT 1",
+        (100,),
     ),
     # read_quotes, the admin page's quoted-wait error: the window by order id, bisected
     "read_quotes": Case(
-        "SELECT quoted_ms, ready_by_ms, ready_ms FROM quotes WHERE order_id >= ? "
-        "AND quoted_ms >= ? ORDER BY order_id",
+        "SELECT quoted_ms, ready_by_ms, ready_ms FROM orders WHERE id >= ? "
+        "AND quoted_ms >= ? ORDER BY id",
         (100, 1_000),
     ),
-    "first_id_since.quotes.bounds": Case(
-        "SELECT (SELECT MIN(order_id) FROM quotes), (SELECT MAX(order_id) FROM quotes)",
-        rowid_minmax=frozenset({"quotes"}),
-    ),
     "first_id_since.quotes.probe": Case(
-        "SELECT quoted_ms FROM quotes WHERE order_id >= ? ORDER BY order_id LIMIT 1", (100,)
+        "SELECT quoted_ms FROM orders WHERE id >= ? AND quoted_ms IS NOT NULL ORDER BY id LIMIT 1",
+        (100,),
     ),
     # read_ticket_times, the admin page's kitchen numbers
     "read_ticket_times": Case(
