@@ -457,7 +457,7 @@ class HubUnderTest:
             check=True,
             capture_output=True,
             text=True,
-            cwd=REPO,
+            cwd=self.tree,  # the tree's own CLI: another tree's would give its store its schema
             timeout=60,
         )
         return out.stdout.strip()
