@@ -20,8 +20,17 @@ firmware:
 demo: setup
 	$(VENV)/bin/tablehub demo --data $(DATA) --port $(PORT) $(DEMO_ARGS)
 
+# The browser tests (tests/e2e) run beside the rest, in a pytest of their own (two cores;
+# CI's time), each pytest in a temporary directory of its own outside the tree; both
+# summaries are printed, and either one failing fails the target.
 test: setup firmware
-	$(PY) -m pytest $(PYTEST_ARGS)
+	@base=$$(mktemp -d /tmp/tablehub-tests.XXXXXX); \
+	$(PY) -m pytest tests/e2e --basetemp=$$base/e2e $(PYTEST_ARGS) > $$base/e2e.log 2>&1 & \
+	e2e=$$!; \
+	$(PY) -m pytest --ignore=tests/e2e --basetemp=$$base/rest $(PYTEST_ARGS); rest=$$?; \
+	wait $$e2e; e2e_rc=$$?; \
+	echo "---- tests/e2e, run beside the rest (exit $$e2e_rc) ----"; cat $$base/e2e.log; \
+	rm -rf $$base; test $$rest -eq 0 && test $$e2e_rc -eq 0
 
 test-fast: setup
 	$(PY) -m pytest -m "not browser and not slow" $(PYTEST_ARGS)
