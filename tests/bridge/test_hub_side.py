@@ -220,7 +220,12 @@ async def test_healthz_and_the_admin_api_show_the_bridge_and_a_parked_batch(
         await st.commit_ack({"priority": seqs[1], "telemetry": seqs[1]}, events=2)
         parked_id = await st.park([seqs[2]], http_status=422, error="invalid_events", message="x")
         await st.record_error("cloud answered 503")
-    await wait_for(lambda: shows("ok"), timeout=5, what="the bridge's state")
+
+    async def settled() -> bool:  # the health is refreshed every 2 s, maybe between writes
+        h = await healthz_bridge()
+        return h.get("state") == "ok" and h.get("parked") == 1
+
+    await wait_for(settled, timeout=10, what="the bridge's state with its parked batch")
     h = await healthz_bridge()
     assert h["parked"] == 1
     assert h["acked_upto"] == seqs[1]
