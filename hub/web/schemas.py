@@ -24,22 +24,19 @@ Seat = Annotated[int, msgspec.Meta(ge=1, le=MAX_SEAT)]
 END = r"(?![\s\S])"  # the end of the text
 SPACE = r"[\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"  # isspace
 # a menu item's or an option's id, as the menu file allows them (hub.domain.menu.ID_RE)
-MenuId = Annotated[
-    str,
-    msgspec.Meta(min_length=1, max_length=48, pattern=rf"^[A-Za-z0-9][A-Za-z0-9_-]{{0,47}}{END}"),
-]
+MENU_ID = rf"^[A-Za-z0-9][A-Za-z0-9_-]{{0,47}}{END}"
+MenuId = Annotated[str, msgspec.Meta(min_length=1, max_length=48, pattern=MENU_ID)]
 Modifiers = Annotated[list[MenuId], msgspec.Meta(max_length=50)]
 RowId = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]  # a stored row's number
 # an idempotency key or a correction's client action id: the same one again changes nothing
-Key = Annotated[str, msgspec.Meta(max_length=64, pattern=rf"^[A-Za-z0-9_-]{{8,64}}{END}")]
+KEY = rf"^[A-Za-z0-9_-]{{8,64}}{END}"
+Key = Annotated[str, msgspec.Meta(max_length=64, pattern=KEY)]
 # a path on this hub (not another host's): a `/` not followed by another, no backslash or space
-LocalPath = Annotated[
-    str, msgspec.Meta(max_length=200, pattern=rf"^(?![\s\S]*(?:\\|{SPACE}))/(?!/)")
-]
+LOCAL_PATH = rf"^(?![\s\S]*(?:\\|{SPACE}))/(?!/)"
+LocalPath = Annotated[str, msgspec.Meta(max_length=200, pattern=LOCAL_PATH)]
 # a pairing PIN: its digits (spaces around them are ignored)
-Pin = Annotated[
-    str, msgspec.Meta(max_length=12, pattern=rf"^{SPACE}*[0-9]{{{PIN_DIGITS}}}{SPACE}*{END}")
-]
+PIN = rf"^{SPACE}*[0-9]{{{PIN_DIGITS}}}{SPACE}*{END}"
+Pin = Annotated[str, msgspec.Meta(max_length=12, pattern=PIN)]
 # a void's reason: 1-140 characters, at least one of them a letter, digit or sign a printer
 # prints (ASCII, Latin-1, Cyrillic, kana, CJK or Hangul), so it is never blank on the chit
 VISIBLE = r"[!-~\u00c0-\u00ff\u0410-\u044f\u3041-\u3096\u30a1-\u30fa\u4e00-\u9fa5\uac00-\ud7a3]"
@@ -265,10 +262,28 @@ def decode(body: bytes, typ: type[T]) -> T:
         raise err from exc
 
 
+# What each pattern asks for, in words: msgspec's own message quotes the regular expression
+PATTERN_WORDS = {
+    MENU_ID: "an id from the menu: 1-48 letters, digits, '-' or '_', the first a letter or digit",
+    KEY: "8-64 letters, digits, '-' or '_'",
+    LOCAL_PATH: "a path on this hub, starting with a single '/', without spaces or '\\'",
+    PIN: f"the {PIN_DIGITS} digits of the pairing PIN",
+    VISIBLE: "at least one letter, digit or sign a printer prints",
+}
+_PATTERN_RE = re.compile(r"^Expected `str` matching regex (.*)$", re.DOTALL)
+
+
 def _invalid(text: str) -> InvalidInput:
     path_m = _PATH_RE.search(text)
     path = path_m.group(1) if path_m else ""
     message = _PATH_RE.sub("", text)
+    pattern_m = _PATTERN_RE.match(message)
+    if pattern_m:
+        quoted = pattern_m.group(1)
+        words = next((w for p, w in PATTERN_WORDS.items() if repr(p) == quoted), None)
+        message = (
+            f"Expected {words}" if words else "Expected a `str` in the form the API document gives"
+        )
     missing = _MISSING_RE.search(message)
     if missing:
         path = f"{path}.{missing.group(1)}" if path else missing.group(1)

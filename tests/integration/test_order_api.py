@@ -186,6 +186,30 @@ async def test_bad_envelopes(hub: RunningHub, http: aiohttp.ClientSession) -> No
     assert await open_orders(http, hub, token) == []
 
 
+async def test_malformed_ids_are_refused_in_words(
+    hub: RunningHub, http: aiohttp.ClientSession
+) -> None:
+    """A field whose form is wrong is named, with what it should look like in words rather
+    than the regular expression the API document gives."""
+    token = table_token(hub)
+    cases = [
+        ({"idempotency_key": "short"}, "idempotency_key", "8-64 letters"),
+        ({"lines": [{"item": "pork belly!", "qty": 1}]}, "lines[0].item", "an id from the menu"),
+        (
+            {"lines": [{"item": PORK, "qty": 1, "modifiers": ["hot sauce"]}]},
+            "lines[0].modifiers[0]",
+            "an id from the menu",
+        ),
+    ]
+    for change, field, words in cases:
+        body = order_body(token, "malformed-01") | change
+        got, err, _ = await post(http, hub, body)
+        assert (got, err["error"], err["field"]) == (422, "invalid", field), err
+        assert words in err["message"], err
+        assert "regex" not in err["message"], err
+    assert await open_orders(http, hub, token) == []
+
+
 async def test_rounds_add_up_on_one_check(hub: RunningHub, http: aiohttp.ClientSession) -> None:
     token = table_token(hub, "T4")
     totals = []
