@@ -30,6 +30,11 @@ log = logging.getLogger("tablehub.kitchen")
 
 SERVE_AT_ONCE = 200  # orders served by time in one commit
 READY_WATCHED = 5000  # ready orders a sweep looks at (the oldest first)
+# the orders ready now, oldest first, through orders_open (those not served yet)
+READY_SQL = (
+    "SELECT id, updated_at FROM orders WHERE served_ms IS NULL AND status = 'ready' "
+    "ORDER BY id LIMIT ?"
+)
 
 
 async def _ticket_row(tx: Tx, ticket_id: int, station: str | None) -> sqlite3.Row:
@@ -227,9 +232,7 @@ class Kitchen:
         clock = self._clock
         since = iso_from_ms(clock.now_ms() - after_s * 1000)
         rows = await self._store.read_all(
-            # through orders_open: its WHERE as is, so SQLite sees the index serves it
-            "SELECT id, updated_at FROM orders WHERE status != 'served' AND status = 'ready' "
-            "ORDER BY id LIMIT ?",
+            READY_SQL,
             (READY_WATCHED,),
         )
         mono = clock.monotonic_ms()

@@ -25,6 +25,11 @@ every few inserts: about 2 frames a bump. Bump bars' and station-wide actions st
 And it moves each quoted wait into its order's row: the quote is written in the order's
 commit and settled in the commit that makes the order ready, both of which write that row
 anyway, where `quotes` was one more b-tree in each.
+
+Version 7 gives orders `served_ms`, and `orders_open` lists the orders without it, by id. It
+listed them by status, so every change of an open order's status (received, preparing,
+ready) moved its entry from one part of the index to another: two more leaves in most bumps'
+commits. Now only taking an order and serving it write that index.
 """
 
 from __future__ import annotations
@@ -147,6 +152,36 @@ def to_v6(conn: sqlite3.Connection) -> list[str]:
             moved = conn.execute(_QUOTES_INTO_ORDERS).rowcount
             conn.execute("DROP TABLE quotes")
             done.append(f"quotes ({moved} moved into their orders)")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return done
+
+
+# a served order's time, from when its row was last changed (serving was its last change)
+_SERVED_MS = """
+UPDATE orders SET served_ms = CAST(round((julianday(updated_at) - 2440587.5) * 86400000) AS INTEGER)
+WHERE status = 'served' AND served_ms IS NULL
+"""
+
+
+def to_v7(conn: sqlite3.Connection) -> list[str]:
+    """Add `served_ms` to orders (a served order's from its `updated_at`) and drop the
+    `orders_open` keyed by status (schema.sql makes it again, keyed by id and read through
+    `served_ms`), in one transaction; returns what was changed."""
+    done: list[str] = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        cols = {r[1] for r in conn.execute("PRAGMA table_info(orders)")}
+        if cols and "served_ms" not in cols:
+            conn.execute("ALTER TABLE orders ADD COLUMN served_ms INTEGER")
+            served = conn.execute(_SERVED_MS).rowcount
+            done.append(f"orders.served_ms ({served} served orders)")
+        row = conn.execute("SELECT sql FROM sqlite_master WHERE name='orders_open'").fetchone()
+        if row is not None and "served_ms" not in row[0]:
+            conn.execute("DROP INDEX orders_open")
+            done.append("orders_open (made again by served_ms)")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -25,6 +25,7 @@ from hub.domain.events import (
 from hub.domain.printdoc import PrintDoc
 from hub.domain.tickets import TicketItem, TicketState
 from hub.store.db import Store, Tx
+from plumbing.clock import ms_from_iso
 from plumbing.packed import pack, unpack
 
 _encoder = msgspec.json.Encoder()
@@ -288,6 +289,8 @@ async def insert_ticket(
 
 
 ORDER_COLS = "id, check_id, table_id, round, status, total_cents, body, created_at"
+# the orders not yet served, oldest first: orders_open, not every order ever taken
+OPEN_ORDERS_SQL = f"SELECT {ORDER_COLS} FROM orders WHERE served_ms IS NULL ORDER BY id"
 TICKET_COLS = "id, order_id, station, status, items, body, created_at, created_ms, bumped_at"
 
 
@@ -434,9 +437,15 @@ async def save_ticket_state(tx: Tx, ticket_id: int, state: TicketState) -> None:
 
 
 async def set_order_status(tx: Tx, order_id: int, status: str) -> None:
-    await tx.execute(
-        "UPDATE orders SET status=?, updated_at=? WHERE id=?", (status, tx.now, order_id)
-    )
+    if status == "served":  # it leaves orders_open
+        await tx.execute(
+            "UPDATE orders SET status=?, updated_at=?, served_ms=? WHERE id=?",
+            (status, tx.now, ms_from_iso(tx.now), order_id),
+        )
+    else:  # served_ms not set: orders_open's entry is left as it is
+        await tx.execute(
+            "UPDATE orders SET status=?, updated_at=? WHERE id=?", (status, tx.now, order_id)
+        )
 
 
 # Every station's newest bumps, without an index of all of them (one more b-tree for every
@@ -531,10 +540,7 @@ async def read_open_check_orders(store: Store, table_id: str) -> list[Order]:
 
 
 async def read_open_orders(store: Store) -> list[Order]:
-    rows = await store.read_all(
-        # +id: through orders_open (the open ones), not the whole table in id order
-        f"SELECT {ORDER_COLS} FROM orders WHERE status != 'served' ORDER BY +id"
-    )
+    rows = await store.read_all(OPEN_ORDERS_SQL)
     return [order_from_row(r) for r in rows]
 
 

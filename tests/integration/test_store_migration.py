@@ -10,7 +10,7 @@ from typing import Any
 
 from hub.domain.events import OrderPlaced
 from hub.services.actions import once, once_on
-from hub.store import backup
+from hub.store import backup, repos
 from hub.store.db import SCHEMA_VERSION, Store, Tx
 from tests.samples import order
 
@@ -172,7 +172,7 @@ async def test_a_version_3_store_is_rebuilt_for_fewer_pages_per_commit(tmp_path:
 
     conn = sqlite3.connect(db)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
         assert conn.execute("PRAGMA page_size").fetchone()[0] == 1024
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         sql = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type='table'"))
@@ -338,7 +338,7 @@ async def test_a_version_5_store_gets_acts_keeps_its_quotes_and_answers_its_acti
 
     conn = sqlite3.connect(db)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
         for table in ("tickets", "orders"):
             cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
             assert cols.count("acts") == 1, table
@@ -354,5 +354,56 @@ async def test_a_version_5_store_gets_acts_keeps_its_quotes_and_answers_its_acti
     try:
         assert old.execute("PRAGMA user_version").fetchone()[0] == 5
         assert "acts" not in [r[1] for r in old.execute("PRAGMA table_info(tickets)")]
+    finally:
+        old.close()
+
+
+async def test_a_version_6_store_gets_served_times_and_its_open_orders_by_id(
+    tmp_path: Path,
+) -> None:
+    """Version 7: orders get `served_ms` (a served order's from when its row last changed)
+    and `orders_open` lists the orders without one, by id; the open ones are read as before."""
+    db = tmp_path / "hub.db"
+    async with Store(db, clock=clock) as store:
+
+        async def unit(tx: Tx) -> None:
+            tx.emit(OrderPlaced(order=order(1)))
+
+        await store.write(unit)
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("DROP INDEX orders_open")
+    conn.execute("ALTER TABLE orders DROP COLUMN served_ms")
+    conn.execute("CREATE INDEX orders_open ON orders(status) WHERE status != 'served'")
+    for order_id, status in ((7, "served"), (8, "ready"), (9, "received")):
+        conn.execute(
+            "INSERT INTO orders(id, check_id, table_id, round, idempotency_key, request_hash, "
+            "status, total_cents, body, created_at, updated_at) "
+            "VALUES (?, 1, 't1', 1, ?, 'h', ?, 100, '{}', 'then', '2026-12-05T12:34:56.789Z')",
+            (order_id, f"key-{order_id}", status),
+        )
+    conn.execute("PRAGMA user_version=6")
+    conn.close()
+
+    async with Store(db, clock=clock) as store:
+        assert [r["id"] for r in await store.read_all(repos.OPEN_ORDERS_SQL)] == [8, 9]
+
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+        assert conn.execute("SELECT id, served_ms FROM orders ORDER BY id").fetchall() == [
+            (7, 1796474096789),
+            (8, None),
+            (9, None),
+        ]
+        (index,) = conn.execute("SELECT sql FROM sqlite_master WHERE name='orders_open'").fetchone()
+        assert "served_ms IS NULL" in index
+        assert "status" not in index
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        conn.close()
+    (kept,) = backup.backups_dir(tmp_path).iterdir()
+    old = sqlite3.connect(kept)
+    try:
+        assert old.execute("PRAGMA user_version").fetchone()[0] == 6
     finally:
         old.close()

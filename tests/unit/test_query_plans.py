@@ -33,11 +33,13 @@ from cloud_bridge.tail import _LANE_SQL as TAIL_LANE_SQL
 from cloud_bridge.tail import LANES
 from hub.consumers.bridge_health import _LANE_SQL as HEALTH_LANE_SQL
 from hub.consumers.bridge_health import _PRIORITY_SQL as HEALTH_PRIORITY_SQL
+from hub.services.kitchen import READY_SQL
 from hub.store.repos import (
     _BUMPED_STATIONS,
     CALL_COLS,
     JOB_COLS,
     NEWEST_FIRST,
+    OPEN_ORDERS_SQL,
     ORDER_COLS,
     TICKET_COLS,
     _newest_bumped_sql,
@@ -255,9 +257,9 @@ CASES: dict[str, Case] = {
         f"SELECT {TICKET_COLS} FROM tickets WHERE status='open' ORDER BY +id"
     ),
     # read_open_orders, every expo snapshot
-    "read_open_orders": Case(
-        f"SELECT {ORDER_COLS} FROM orders WHERE status != 'served' ORDER BY +id"
-    ),
+    "read_open_orders": Case(OPEN_ORDERS_SQL),
+    # Kitchen.serve_ready, once a minute: the ready orders among the open ones
+    "serve_ready": Case(READY_SQL, (5000,)),
     # read_jobs_by_id, the print dispatcher's jobs due now
     "read_jobs_by_id": Case(
         f"SELECT {JOB_COLS} FROM print_jobs WHERE id IN (SELECT value FROM json_each(?)) "
