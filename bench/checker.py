@@ -145,7 +145,10 @@ def read_store(db: Path, prefix: str) -> StoreView:
             part = ids[chunk : chunk + 500]
             marks = ",".join("?" * len(part))
             for tid, oid, station, body in conn.execute(
-                f"SELECT id, order_id, station, body FROM tickets WHERE order_id IN ({marks})",
+                # through each order's range of ticket ids (schema 7 has no index by order)
+                "SELECT t.id, t.order_id, t.station, t.body FROM orders o JOIN tickets t "
+                "ON t.id BETWEEN o.tickets_from AND o.tickets_to AND t.order_id = o.id "
+                f"WHERE o.id IN ({marks})",
                 part,
             ):
                 items = _lines(json.loads(unpack(body))["items"])

@@ -361,6 +361,8 @@ async def _save(
             tx, ref, order_id, round_no, station, course, idxs, priced, plan, created_ms
         )
         tickets.append(ticket)
+    if tickets:
+        await repos.set_order_tickets(tx, order_id, tickets[0].id, tickets[-1].id)
     fired = [t for t in tickets if t.status == "open"]
     if how is not None and how.pacer is not None and how.pacer.records_quotes and fired:
         await repos.insert_quote(

@@ -29,7 +29,10 @@ anyway, where `quotes` was one more b-tree in each.
 Version 7 gives orders `served_ms`, and `orders_open` lists the orders without it, by id. It
 listed them by status, so every change of an open order's status (received, preparing,
 ready) moved its entry from one part of the index to another: two more leaves in most bumps'
-commits. Now only taking an order and serving it write that index.
+commits. Now only taking an order and serving it write that index. And an order keeps the
+range of its tickets' ids (they are all made in its commit, one after another): its tickets
+are read by that range of their own key, and `tickets_by_order`, one more b-tree in every
+order's commit, goes.
 """
 
 from __future__ import annotations
@@ -166,10 +169,20 @@ WHERE status = 'served' AND served_ms IS NULL
 """
 
 
+# each order's tickets, by the index about to go: all were made in its commit, so the range
+# holds its tickets alone (the reads check order_id as well, whatever an older hub did)
+_TICKET_RANGES = """
+UPDATE orders SET tickets_from = r.lo, tickets_to = r.hi
+FROM (SELECT order_id, MIN(id) AS lo, MAX(id) AS hi FROM tickets GROUP BY order_id) AS r
+WHERE r.order_id = orders.id
+"""
+
+
 def to_v7(conn: sqlite3.Connection) -> list[str]:
-    """Add `served_ms` to orders (a served order's from its `updated_at`) and drop the
-    `orders_open` keyed by status (schema.sql makes it again, keyed by id and read through
-    `served_ms`), in one transaction; returns what was changed."""
+    """Add `served_ms` to orders (a served order's from its `updated_at`) and the range of
+    its tickets' ids, drop the `orders_open` keyed by status (schema.sql makes it again, keyed
+    by id and read through `served_ms`) and `tickets_by_order`, in one transaction; returns
+    what was changed."""
     done: list[str] = []
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -178,6 +191,14 @@ def to_v7(conn: sqlite3.Connection) -> list[str]:
             conn.execute("ALTER TABLE orders ADD COLUMN served_ms INTEGER")
             served = conn.execute(_SERVED_MS).rowcount
             done.append(f"orders.served_ms ({served} served orders)")
+        if cols and "tickets_from" not in cols:
+            conn.execute("ALTER TABLE orders ADD COLUMN tickets_from INTEGER")
+            conn.execute("ALTER TABLE orders ADD COLUMN tickets_to INTEGER")
+            ranged = conn.execute(_TICKET_RANGES).rowcount
+            done.append(f"orders.tickets_from, tickets_to ({ranged} orders with tickets)")
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name='tickets_by_order'").fetchone():
+            conn.execute("DROP INDEX tickets_by_order")
+            done.append("tickets_by_order (dropped)")
         row = conn.execute("SELECT sql FROM sqlite_master WHERE name='orders_open'").fetchone()
         if row is not None and "served_ms" not in row[0]:
             conn.execute("DROP INDEX orders_open")

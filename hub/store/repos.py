@@ -292,6 +292,12 @@ ORDER_COLS = "id, check_id, table_id, round, status, total_cents, body, created_
 # the orders not yet served, oldest first: orders_open, not every order ever taken
 OPEN_ORDERS_SQL = f"SELECT {ORDER_COLS} FROM orders WHERE served_ms IS NULL ORDER BY id"
 TICKET_COLS = "id, order_id, station, status, items, body, created_at, created_ms, bumped_at"
+T_TICKET_COLS = ", ".join(f"t.{c}" for c in TICKET_COLS.split(", "))
+# an order's tickets (`o`), through the range of their ids it keeps (`t`); order_id too: the
+# range of an order made before schema 7 is from its lowest ticket id to its highest
+JOIN_TICKETS = (
+    "CROSS JOIN tickets t ON t.id BETWEEN o.tickets_from AND o.tickets_to AND t.order_id = o.id"
+)
 
 
 def order_from_row(row: sqlite3.Row) -> Order:
@@ -417,7 +423,15 @@ async def tx_ticket_row(tx: Tx, ticket_id: int) -> sqlite3.Row | None:
 
 async def tx_tickets_of_order(tx: Tx, order_id: int) -> list[sqlite3.Row]:
     return await tx.all(
-        f"SELECT {TICKET_COLS} FROM tickets WHERE order_id=? ORDER BY id", (order_id,)
+        f"SELECT {T_TICKET_COLS} FROM orders o {JOIN_TICKETS} WHERE o.id=? ORDER BY t.id",
+        (order_id,),
+    )
+
+
+async def set_order_tickets(tx: Tx, order_id: int, first: int, last: int) -> None:
+    """Note the range of ids of the tickets just made for the order (in its commit)."""
+    await tx.execute(
+        "UPDATE orders SET tickets_from=?, tickets_to=? WHERE id=?", (first, last, order_id)
     )
 
 
@@ -576,8 +590,8 @@ async def read_tickets_of_orders(store: Store, order_ids: list[int]) -> list[Tic
         return []
     # one JSON parameter, not one per order: SQLite allows at most 32,766 parameters
     rows = await store.read_all(
-        f"SELECT {TICKET_COLS} FROM tickets WHERE order_id IN "
-        "(SELECT value FROM json_each(?)) ORDER BY id",
+        f"SELECT {T_TICKET_COLS} FROM json_each(?) j CROSS JOIN orders o ON o.id = j.value "
+        f"{JOIN_TICKETS} ORDER BY t.id",
         (dumps(order_ids),),
     )
     return [ticket_from_row(r) for r in rows]
@@ -960,9 +974,8 @@ async def tx_held_tickets_of_table(tx: Tx, table_id: str) -> list[sqlite3.Row]:
 async def tx_tickets_of_table(tx: Tx, table_id: str) -> list[sqlite3.Row]:
     """Every ticket of the table's open check."""
     return await tx.all(
-        f"SELECT {TICKET_COLS} FROM tickets WHERE order_id IN "
-        "(SELECT o.id FROM orders o JOIN checks c ON c.id = o.check_id "
-        "WHERE c.table_id=? AND c.closed_at IS NULL) ORDER BY id",
+        f"SELECT {T_TICKET_COLS} FROM checks c JOIN orders o ON o.check_id = c.id "
+        f"{JOIN_TICKETS} WHERE c.table_id=? AND c.closed_at IS NULL ORDER BY t.id",
         (table_id,),
     )
 

@@ -1,4 +1,4 @@
--- tablehub store, schema version 6 (2 added tickets_bumped_seq; 3 added corrections, check_splits, payments, quotes, tickets_held, stock, reservations, waitlist and seatings; 4 made the outbox's seq a plain key, in 1 KB pages; 5 made the actions one b-tree and dropped tickets_bumped_seq and quotes_by_time; 6 added tickets.acts and orders.acts, so a screen's action ids live on what they act on, and moved the quotes into their orders: fewer pages written per order and per bump, see hub/store/migrations.py). The store is the truth; the outbox is the only road out.
+-- tablehub store, schema version 7 (2 added tickets_bumped_seq; 3 added corrections, check_splits, payments, quotes, tickets_held, stock, reservations, waitlist and seatings; 4 made the outbox's seq a plain key, in 1 KB pages; 5 made the actions one b-tree and dropped tickets_bumped_seq and quotes_by_time; 6 added tickets.acts and orders.acts, so a screen's action ids live on what they act on, and moved the quotes into their orders: fewer pages written per order and per bump, see hub/store/migrations.py; 7 gave orders served_ms and their tickets' id range, so an open order's status change and its tickets leave two indexes alone). The store is the truth; the outbox is the only road out.
 
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -61,6 +61,11 @@ CREATE TABLE IF NOT EXISTS orders (
     -- orders_open reads this, not `status`: a status change among the open ones then leaves
     -- that index alone (SQLite rewrites an index entry when a column its WHERE reads is set)
     served_ms       INTEGER,
+    -- its tickets' ids: all made in its commit, one after another (NULL: it has none). Its
+    -- tickets are read by this range of the tickets' own key: no index of tickets by order,
+    -- one b-tree fewer in every order's commit
+    tickets_from    INTEGER,
+    tickets_to      INTEGER,
     UNIQUE (table_id, idempotency_key)
 );
 CREATE INDEX IF NOT EXISTS orders_by_check ON orders(check_id);
@@ -80,7 +85,6 @@ CREATE TABLE IF NOT EXISTS tickets (
     acts       TEXT            -- a screen's last action ids on it (hub/services/actions.py)
 );
 CREATE INDEX IF NOT EXISTS tickets_open ON tickets(station, id) WHERE status = 'open';
-CREATE INDEX IF NOT EXISTS tickets_by_order ON tickets(order_id);
 -- a station's bumps, newest last; every station's are read from it station by station
 -- (hub/store/repos.py), and bumped_seq is the seq of the bump's event: no index of all bumps
 CREATE INDEX IF NOT EXISTS tickets_bumped ON tickets(station, bumped_seq) WHERE status = 'bumped';

@@ -358,11 +358,12 @@ async def test_a_version_5_store_gets_acts_keeps_its_quotes_and_answers_its_acti
         old.close()
 
 
-async def test_a_version_6_store_gets_served_times_and_its_open_orders_by_id(
+async def test_a_version_6_store_gets_served_times_and_its_tickets_ranges(
     tmp_path: Path,
 ) -> None:
     """Version 7: orders get `served_ms` (a served order's from when its row last changed)
-    and `orders_open` lists the orders without one, by id; the open ones are read as before."""
+    and `orders_open` lists the orders without one, by id; each order gets the range of its
+    tickets' ids and `tickets_by_order` goes. Open orders and an order's tickets read as before."""
     db = tmp_path / "hub.db"
     async with Store(db, clock=clock) as store:
 
@@ -372,8 +373,10 @@ async def test_a_version_6_store_gets_served_times_and_its_open_orders_by_id(
         await store.write(unit)
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("DROP INDEX orders_open")
-    conn.execute("ALTER TABLE orders DROP COLUMN served_ms")
+    for column in ("served_ms", "tickets_from", "tickets_to"):
+        conn.execute(f"ALTER TABLE orders DROP COLUMN {column}")
     conn.execute("CREATE INDEX orders_open ON orders(status) WHERE status != 'served'")
+    conn.execute("CREATE INDEX tickets_by_order ON tickets(order_id)")
     for order_id, status in ((7, "served"), (8, "ready"), (9, "received")):
         conn.execute(
             "INSERT INTO orders(id, check_id, table_id, round, idempotency_key, request_hash, "
@@ -381,20 +384,32 @@ async def test_a_version_6_store_gets_served_times_and_its_open_orders_by_id(
             "VALUES (?, 1, 't1', 1, ?, 'h', ?, 100, '{}', 'then', '2026-12-05T12:34:56.789Z')",
             (order_id, f"key-{order_id}", status),
         )
+    for ticket_id, order_id in ((20, 7), (21, 7), (22, 9)):  # order 8 has none
+        conn.execute(
+            "INSERT INTO tickets(id, order_id, station, status, items, body, created_at, "
+            "created_ms) VALUES (?, ?, 'grill', 'open', '[]', '{}', 'then', 0)",
+            (ticket_id, order_id),
+        )
     conn.execute("PRAGMA user_version=6")
     conn.close()
 
     async with Store(db, clock=clock) as store:
         assert [r["id"] for r in await store.read_all(repos.OPEN_ORDERS_SQL)] == [8, 9]
 
+        async def tickets(tx: Tx) -> dict[int, list[int]]:
+            return {o: [r["id"] for r in await repos.tx_tickets_of_order(tx, o)] for o in (7, 8, 9)}
+
+        assert await store.write(tickets) == {7: [20, 21], 8: [], 9: [22]}
+
     conn = sqlite3.connect(db)
     try:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
-        assert conn.execute("SELECT id, served_ms FROM orders ORDER BY id").fetchall() == [
-            (7, 1796474096789),
-            (8, None),
-            (9, None),
-        ]
+        assert conn.execute(
+            "SELECT id, served_ms, tickets_from, tickets_to FROM orders ORDER BY id"
+        ).fetchall() == [(7, 1796474096789, 20, 21), (8, None, None, None), (9, None, 22, 22)]
+        assert not conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE name='tickets_by_order'"
+        ).fetchall()
         (index,) = conn.execute("SELECT sql FROM sqlite_master WHERE name='orders_open'").fetchone()
         assert "served_ms IS NULL" in index
         assert "status" not in index

@@ -38,9 +38,11 @@ from hub.store.repos import (
     _BUMPED_STATIONS,
     CALL_COLS,
     JOB_COLS,
+    JOIN_TICKETS,
     NEWEST_FIRST,
     OPEN_ORDERS_SQL,
     ORDER_COLS,
+    T_TICKET_COLS,
     TICKET_COLS,
     _newest_bumped_sql,
 )
@@ -102,7 +104,16 @@ CASES: dict[str, Case] = {
     "ticket_by_id": Case(f"SELECT {TICKET_COLS} FROM tickets WHERE id=?", (42,)),
     # tx_tickets_of_order
     "tx_tickets_of_order": Case(
-        f"SELECT {TICKET_COLS} FROM tickets WHERE order_id=? ORDER BY id", (42,)
+        f"SELECT {T_TICKET_COLS} FROM orders o {JOIN_TICKETS} WHERE o.id=? ORDER BY t.id",
+        (42,),
+        aliases={"o": "orders", "t": "tickets"},
+    ),
+    # tx_tickets_of_table (a move, a merge, firing a table's course)
+    "tx_tickets_of_table": Case(
+        f"SELECT {T_TICKET_COLS} FROM checks c JOIN orders o ON o.check_id = c.id "
+        f"{JOIN_TICKETS} WHERE c.table_id=? AND c.closed_at IS NULL ORDER BY t.id",
+        ("t5",),
+        aliases={"c": "checks", "o": "orders", "t": "tickets"},
     ),
     # update_order_body
     "update_order_body": Case(
@@ -154,9 +165,10 @@ CASES: dict[str, Case] = {
     ),
     # read_tickets_of_orders, the expo's tickets of open orders
     "read_tickets_of_orders": Case(
-        f"SELECT {TICKET_COLS} FROM tickets WHERE order_id IN "
-        "(SELECT value FROM json_each(?)) ORDER BY id",
+        f"SELECT {T_TICKET_COLS} FROM json_each(?) j CROSS JOIN orders o ON o.id = j.value "
+        f"{JOIN_TICKETS} ORDER BY t.id",
         ("[40, 41, 42]",),
+        aliases={"o": "orders", "t": "tickets"},
     ),
     # read_active_calls (floor, expo, table page, LED sync): the partial index calls_one_open
     "read_active_calls": Case(
