@@ -10,6 +10,7 @@ from hub.domain.events import Correction, TableRef
 from hub.errors import Conflict
 from hub.store import repos
 from hub.store.db import Store, Tx
+from hub.store.repos import JOBS_OF_TICKET
 
 # ---------------------------------------------------------------- actions done once
 
@@ -225,7 +226,7 @@ async def tx_chit_printers(tx: Tx, ticket_id: int) -> list[str]:
     """The printers a ticket's own chit printed on or is still to print on, in order (not
     one whose job failed or was cancelled: that chit never reaches the kitchen)."""
     rows = await tx.all(
-        "SELECT printer FROM print_jobs WHERE ticket_id=? AND kind='kitchen' "
+        f"SELECT printer FROM print_jobs j WHERE {JOBS_OF_TICKET} AND kind='kitchen' "
         "AND copy='ORIGINAL' AND state IN ('queued', 'sent', 'printed') ORDER BY rowid",
         (ticket_id,),
     )
@@ -239,7 +240,7 @@ async def tx_chit_printers(tx: Tx, ticket_id: int) -> list[str]:
 async def tx_pending_corrections(tx: Tx, ticket_id: int) -> list[tuple[str, str]]:
     """(job id, printer) of a ticket's VOID and CHANGE chits still to print."""
     rows = await tx.all(
-        "SELECT id, printer FROM print_jobs WHERE ticket_id=? AND kind='correction' "
+        f"SELECT id, printer FROM print_jobs j WHERE {JOBS_OF_TICKET} AND kind='correction' "
         "AND state IN ('queued', 'sent') ORDER BY rowid",
         (ticket_id,),
     )
@@ -249,7 +250,7 @@ async def tx_pending_corrections(tx: Tx, ticket_id: int) -> list[tuple[str, str]
 async def read_chit_printed(store: Store, ticket_id: int, printer: str) -> bool:
     """Whether a ticket's own chit is printed on `printer`."""
     row = await store.read_one(
-        "SELECT 1 FROM print_jobs WHERE ticket_id=? AND printer=? AND kind='kitchen' "
+        f"SELECT 1 FROM print_jobs j WHERE {JOBS_OF_TICKET} AND printer=? AND kind='kitchen' "
         "AND copy='ORIGINAL' AND state='printed' LIMIT 1",
         (ticket_id, printer),
     )

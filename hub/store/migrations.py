@@ -32,7 +32,9 @@ ready) moved its entry from one part of the index to another: two more leaves in
 commits. Now only taking an order and serving it write that index. And an order keeps the
 range of its tickets' ids (they are all made in its commit, one after another): its tickets
 are read by that range of their own key, and `tickets_by_order`, one more b-tree in every
-order's commit, goes.
+order's commit, goes. Likewise a ticket keeps the rowids of its print jobs (`tickets.jobs`,
+written in the commit that makes the job, which writes the ticket too when it is its chit),
+and `print_jobs_by_ticket` goes.
 """
 
 from __future__ import annotations
@@ -178,11 +180,24 @@ WHERE r.order_id = orders.id
 """
 
 
+# each ticket's print jobs, oldest first, by the index about to go
+_TICKET_JOBS = """
+UPDATE tickets SET jobs = j.ids
+FROM (
+    SELECT ticket_id, json_group_array(rowid) AS ids
+    FROM (SELECT ticket_id, rowid FROM print_jobs WHERE ticket_id IS NOT NULL ORDER BY rowid)
+    GROUP BY ticket_id
+) AS j
+WHERE j.ticket_id = tickets.id
+"""
+
+
 def to_v7(conn: sqlite3.Connection) -> list[str]:
     """Add `served_ms` to orders (a served order's from its `updated_at`) and the range of
-    its tickets' ids, drop the `orders_open` keyed by status (schema.sql makes it again, keyed
-    by id and read through `served_ms`) and `tickets_by_order`, in one transaction; returns
-    what was changed."""
+    its tickets' ids, and `jobs` to tickets (their print jobs' rowids); drop the `orders_open`
+    keyed by status (schema.sql makes it again, keyed by id and read through `served_ms`),
+    `tickets_by_order` and `print_jobs_by_ticket`, in one transaction; returns what was
+    changed."""
     done: list[str] = []
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -199,6 +214,14 @@ def to_v7(conn: sqlite3.Connection) -> list[str]:
         if conn.execute("SELECT 1 FROM sqlite_master WHERE name='tickets_by_order'").fetchone():
             conn.execute("DROP INDEX tickets_by_order")
             done.append("tickets_by_order (dropped)")
+        tcols = {r[1] for r in conn.execute("PRAGMA table_info(tickets)")}
+        if tcols and "jobs" not in tcols:
+            conn.execute("ALTER TABLE tickets ADD COLUMN jobs TEXT")
+            noted = conn.execute(_TICKET_JOBS).rowcount
+            done.append(f"tickets.jobs ({noted} tickets with print jobs)")
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name='print_jobs_by_ticket'").fetchone():
+            conn.execute("DROP INDEX print_jobs_by_ticket")
+            done.append("print_jobs_by_ticket (dropped)")
         row = conn.execute("SELECT sql FROM sqlite_master WHERE name='orders_open'").fetchone()
         if row is not None and "served_ms" not in row[0]:
             conn.execute("DROP INDEX orders_open")

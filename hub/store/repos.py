@@ -803,13 +803,25 @@ async def insert_job(
     doc: PrintDoc,
     ticket_id: int | None,
 ) -> bool:
-    """Queue a job; False when a job with this id exists already (it is never made twice)."""
+    """Queue a job; False when a job with this id exists already (it is never made twice).
+    A ticket's job is noted on the ticket (`tickets.jobs`), which finds it again."""
     cur = await tx.execute(
         "INSERT OR IGNORE INTO print_jobs(id, printer, origin, kind, copy, doc, state, "
         "ticket_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
         (job_id, printer, printer, kind, copy, packs(doc), ticket_id, tx.now, tx.now),
     )
-    return bool(cur.rowcount)
+    if not cur.rowcount:
+        return False
+    if ticket_id is not None:
+        await tx.execute(
+            "UPDATE tickets SET jobs = json_insert(COALESCE(jobs, '[]'), '$[#]', ?) WHERE id=?",
+            (cur.lastrowid, ticket_id),
+        )
+    return True
+
+
+# a ticket's print jobs (`j`), through the rowids the ticket keeps (the ticket's id is `?`)
+JOBS_OF_TICKET = "j.rowid IN (SELECT value FROM json_each((SELECT jobs FROM tickets WHERE id=?)))"
 
 
 async def tx_job(tx: Tx, job_id: str) -> sqlite3.Row | None:
@@ -870,14 +882,17 @@ async def read_jobs(store: Store, limit: int = 50) -> list[dict[str, Any]]:
 
 
 async def count_jobs_for_ticket(tx: Tx, ticket_id: int) -> int:
-    row = await tx.one("SELECT COUNT(*) FROM print_jobs WHERE ticket_id=?", (ticket_id,))
+    row = await tx.one(
+        "SELECT json_array_length(COALESCE(jobs, '[]')) FROM tickets WHERE id=?", (ticket_id,)
+    )
     return int(row[0]) if row else 0
 
 
 async def read_open_tickets_unprinted(store: Store, station: str) -> list[Ticket]:
     rows = await store.read_all(
         f"SELECT {TICKET_COLS} FROM tickets t WHERE station=? AND status='open' AND NOT EXISTS "
-        "(SELECT 1 FROM print_jobs j WHERE j.ticket_id=t.id AND j.kind='kitchen') ORDER BY id",
+        "(SELECT 1 FROM json_each(t.jobs) AS k JOIN print_jobs j ON j.rowid = k.value "
+        "WHERE j.kind='kitchen') ORDER BY id",
         (station,),
     )
     return [ticket_from_row(r) for r in rows]

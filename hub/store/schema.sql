@@ -1,4 +1,4 @@
--- tablehub store, schema version 7 (2 added tickets_bumped_seq; 3 added corrections, check_splits, payments, quotes, tickets_held, stock, reservations, waitlist and seatings; 4 made the outbox's seq a plain key, in 1 KB pages; 5 made the actions one b-tree and dropped tickets_bumped_seq and quotes_by_time; 6 added tickets.acts and orders.acts, so a screen's action ids live on what they act on, and moved the quotes into their orders: fewer pages written per order and per bump, see hub/store/migrations.py; 7 gave orders served_ms and their tickets' id range, so an open order's status change and its tickets leave two indexes alone). The store is the truth; the outbox is the only road out.
+-- tablehub store, schema version 7 (2 added tickets_bumped_seq; 3 added corrections, check_splits, payments, quotes, tickets_held, stock, reservations, waitlist and seatings; 4 made the outbox's seq a plain key, in 1 KB pages; 5 made the actions one b-tree and dropped tickets_bumped_seq and quotes_by_time; 6 added tickets.acts and orders.acts, so a screen's action ids live on what they act on, and moved the quotes into their orders: fewer pages written per order and per bump, see hub/store/migrations.py; 7 gave orders served_ms and their tickets' id range and tickets their print jobs, so an open order's status change, its tickets and their chits leave three indexes alone). The store is the truth; the outbox is the only road out.
 
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -82,7 +82,10 @@ CREATE TABLE IF NOT EXISTS tickets (
     created_ms INTEGER NOT NULL,
     bumped_at  TEXT,
     bumped_seq INTEGER,        -- orders recalls: the station's last bumped is the highest
-    acts       TEXT            -- a screen's last action ids on it (hub/services/actions.py)
+    acts       TEXT,           -- a screen's last action ids on it (hub/services/actions.py)
+    jobs       TEXT            -- the rowids of its print jobs, oldest first (JSON, or NULL
+                               -- for none): how its chits, reprints and corrections are
+                               -- found, with no index of print jobs by ticket
 );
 CREATE INDEX IF NOT EXISTS tickets_open ON tickets(station, id) WHERE status = 'open';
 -- a station's bumps, newest last; every station's are read from it station by station
@@ -151,7 +154,6 @@ CREATE TABLE IF NOT EXISTS print_jobs (
 );
 CREATE INDEX IF NOT EXISTS print_jobs_pending ON print_jobs(printer)
     WHERE state IN ('queued', 'sent');
-CREATE INDEX IF NOT EXISTS print_jobs_by_ticket ON print_jobs(ticket_id);
 
 -- Every state change's event, written in the same transaction as the change. seq has no gaps
 -- and is never given twice: the hub numbers events itself, from the highest seq here (the

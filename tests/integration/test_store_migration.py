@@ -11,6 +11,7 @@ from typing import Any
 from hub.domain.events import OrderPlaced
 from hub.services.actions import once, once_on
 from hub.store import backup, repos
+from hub.store import checks as store_checks
 from hub.store.db import SCHEMA_VERSION, Store, Tx
 from tests.samples import order
 
@@ -363,7 +364,9 @@ async def test_a_version_6_store_gets_served_times_and_its_tickets_ranges(
 ) -> None:
     """Version 7: orders get `served_ms` (a served order's from when its row last changed)
     and `orders_open` lists the orders without one, by id; each order gets the range of its
-    tickets' ids and `tickets_by_order` goes. Open orders and an order's tickets read as before."""
+    tickets' ids and `tickets_by_order` goes; each ticket gets its print jobs' rowids and
+    `print_jobs_by_ticket` goes. Open orders, an order's tickets and a ticket's chits read as
+    before."""
     db = tmp_path / "hub.db"
     async with Store(db, clock=clock) as store:
 
@@ -377,6 +380,8 @@ async def test_a_version_6_store_gets_served_times_and_its_tickets_ranges(
         conn.execute(f"ALTER TABLE orders DROP COLUMN {column}")
     conn.execute("CREATE INDEX orders_open ON orders(status) WHERE status != 'served'")
     conn.execute("CREATE INDEX tickets_by_order ON tickets(order_id)")
+    conn.execute("ALTER TABLE tickets DROP COLUMN jobs")
+    conn.execute("CREATE INDEX print_jobs_by_ticket ON print_jobs(ticket_id)")
     for order_id, status in ((7, "served"), (8, "ready"), (9, "received")):
         conn.execute(
             "INSERT INTO orders(id, check_id, table_id, round, idempotency_key, request_hash, "
@@ -390,11 +395,35 @@ async def test_a_version_6_store_gets_served_times_and_its_tickets_ranges(
             "created_ms) VALUES (?, ?, 'grill', 'open', '[]', '{}', 'then', 0)",
             (ticket_id, order_id),
         )
+    for rowid, job_id, ticket_id, kind, state in (
+        (5, "chit-20-grill", 20, "kitchen", "printed"),
+        (6, "chit-22-grill", 22, "kitchen", "queued"),
+        (7, "bill-7", None, "bill", "printed"),
+        (8, "void-a1-grill", 20, "correction", "queued"),
+    ):
+        conn.execute(
+            "INSERT INTO print_jobs(rowid, id, printer, origin, kind, copy, doc, state, "
+            "ticket_id, created_at, updated_at) "
+            "VALUES (?, ?, 'grill', 'grill', ?, 'ORIGINAL', '{}', ?, ?, 'then', 'then')",
+            (rowid, job_id, kind, state, ticket_id),
+        )
     conn.execute("PRAGMA user_version=6")
     conn.close()
 
     async with Store(db, clock=clock) as store:
         assert [r["id"] for r in await store.read_all(repos.OPEN_ORDERS_SQL)] == [8, 9]
+        assert await store_checks.read_chit_printed(store, 20, "grill")
+        assert not await store_checks.read_chit_printed(store, 22, "grill")
+
+        async def chits(tx: Tx) -> Any:
+            return (
+                await store_checks.tx_chit_printers(tx, 22),
+                await store_checks.tx_pending_corrections(tx, 20),
+                await repos.count_jobs_for_ticket(tx, 20),
+                await repos.count_jobs_for_ticket(tx, 21),
+            )
+
+        assert await store.write(chits) == (["grill"], [("void-a1-grill", "grill")], 2, 0)
 
         async def tickets(tx: Tx) -> dict[int, list[int]]:
             return {o: [r["id"] for r in await repos.tx_tickets_of_order(tx, o)] for o in (7, 8, 9)}
@@ -407,9 +436,13 @@ async def test_a_version_6_store_gets_served_times_and_its_tickets_ranges(
         assert conn.execute(
             "SELECT id, served_ms, tickets_from, tickets_to FROM orders ORDER BY id"
         ).fetchall() == [(7, 1796474096789, 20, 21), (8, None, None, None), (9, None, 22, 22)]
-        assert not conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE name='tickets_by_order'"
-        ).fetchall()
+        assert conn.execute("SELECT id, jobs FROM tickets ORDER BY id").fetchall() == [
+            (20, "[5,8]"),
+            (21, None),
+            (22, "[6]"),
+        ]
+        for gone in ("tickets_by_order", "print_jobs_by_ticket"):
+            assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name=?", (gone,)).fetchall()
         (index,) = conn.execute("SELECT sql FROM sqlite_master WHERE name='orders_open'").fetchone()
         assert "served_ms IS NULL" in index
         assert "status" not in index

@@ -38,6 +38,7 @@ from hub.store.repos import (
     _BUMPED_STATIONS,
     CALL_COLS,
     JOB_COLS,
+    JOBS_OF_TICKET,
     JOIN_TICKETS,
     NEWEST_FIRST,
     OPEN_ORDERS_SQL,
@@ -205,13 +206,23 @@ CASES: dict[str, Case] = {
         ("sent", None, 1, 1, None, None, NOW, "chit-42-p1"),
     ),
     # count_jobs_for_ticket (reprint)
-    "count_jobs_for_ticket": Case("SELECT COUNT(*) FROM print_jobs WHERE ticket_id=?", (42,)),
+    "count_jobs_for_ticket": Case(
+        "SELECT json_array_length(COALESCE(jobs, '[]')) FROM tickets WHERE id=?", (42,)
+    ),
     # read_open_tickets_unprinted (fallback printing for a silent screen, every tick)
     "read_open_tickets_unprinted": Case(
         f"SELECT {TICKET_COLS} FROM tickets t WHERE station=? AND status='open' AND NOT EXISTS "
-        "(SELECT 1 FROM print_jobs j WHERE j.ticket_id=t.id AND j.kind='kitchen') ORDER BY id",
+        "(SELECT 1 FROM json_each(t.jobs) AS k JOIN print_jobs j ON j.rowid = k.value "
+        "WHERE j.kind='kitchen') ORDER BY id",
         ("grill",),
-        aliases={"t": "tickets", "j": "print_jobs"},
+        aliases={"t": "tickets", "j": "print_jobs", "k": "json_each"},
+    ),
+    # tx_chit_printers, tx_pending_corrections (a void or change), read_chit_printed
+    "jobs_of_ticket": Case(
+        f"SELECT id, printer FROM print_jobs j WHERE {JOBS_OF_TICKET} AND kind='correction' "
+        "AND state IN ('queued', 'sent') ORDER BY rowid",
+        (42,),
+        aliases={"j": "print_jobs"},
     ),
     # mark_ticket_printed
     "mark_ticket_printed": Case("SELECT body FROM tickets WHERE id=?", (42,)),
