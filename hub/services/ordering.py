@@ -3,6 +3,7 @@ events in one group-committed write. Idempotent on the client's key."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -51,6 +52,7 @@ from hub.services import stock
 from hub.services.catalog import Catalog, Table
 from hub.store import repos
 from hub.store.db import Store, Tx
+from plumbing.clock import iso_from_ms, ms_from_iso
 
 if TYPE_CHECKING:
     from hub.services.pacing import Pacer
@@ -133,6 +135,67 @@ def _ticket_line(
 # runs inside the order's own write, e.g. to queue its kitchen chits
 TicketsHook = Callable[[Tx, list[Ticket]], Awaitable[None]]
 
+KEYS_WINDOW_MS = 24 * 3_600_000  # an idempotency key gives its order back for a day
+KEYS_AT_LEAST = 5_000  # and so do the keys of the last this many orders, whenever taken
+KEYS_MAX = 200_000  # past this many in the window, the oldest are forgotten first
+
+
+class RecentKeys:
+    """The idempotency keys of the orders taken in the last day, in memory: (table, key) →
+    order id. A retry within the day gets its order back, wherever the order went since (a
+    check closed, moved or merged). An index of the keys in the store did the same forever,
+    but keys are random, so every order's commit wrote a leaf of it at random (about two
+    pages of the SD card an order). Loaded from the store when the first order comes; a key
+    found here is checked against its order's row, so one left by a write that failed is
+    not trusted."""
+
+    def __init__(
+        self,
+        window_ms: int = KEYS_WINDOW_MS,
+        at_least: int = KEYS_AT_LEAST,
+        limit: int = KEYS_MAX,
+    ) -> None:
+        self.window_ms = window_ms
+        self.at_least = at_least
+        self.limit = limit
+        self._orders: dict[tuple[str, str], tuple[int, int]] = {}  # oldest first
+        self._loaded = False
+        self._loading = asyncio.Lock()
+
+    def __len__(self) -> int:
+        return len(self._orders)
+
+    async def load(self, store: Store, now_ms: int) -> None:
+        """Once: the keys of the last day's orders (and of the last `at_least`)."""
+        if self._loaded:
+            return
+        async with self._loading:
+            if self._loaded:
+                return
+            since = iso_from_ms(now_ms - self.window_ms)
+            for table, key, order_id, created_at in await repos.read_recent_keys(
+                store, since, self.at_least
+            ):
+                self._orders[(table, key)] = (order_id, ms_from_iso(created_at))
+            self._loaded = True
+            log.debug("idempotency keys of %d recent orders loaded", len(self._orders))
+
+    def get(self, table_id: str, key: str) -> int | None:
+        got = self._orders.get((table_id, key))
+        return None if got is None else got[0]
+
+    def add(self, table_id: str, key: str, order_id: int, created_ms: int) -> None:
+        self._orders[(table_id, key)] = (order_id, created_ms)
+        cutoff = created_ms - self.window_ms
+        while self._orders:
+            first = next(iter(self._orders))
+            too_many = len(self._orders) > self.limit
+            # the newest `at_least` stay whatever their age (a clock set back)
+            too_old = self._orders[first][1] < cutoff and len(self._orders) > self.at_least
+            if not (too_many or too_old):
+                break
+            del self._orders[first]
+
 
 class Ordering:
     def __init__(
@@ -157,6 +220,7 @@ class Ordering:
         self.refused_busy = 0
         self._on_tickets = on_tickets
         self.pacer = pacer
+        self.keys = RecentKeys()
 
     def check_table(self, table: Table, pin: str | None) -> None:
         """A store may require staff to open a table, and the party to give its PIN."""
@@ -231,6 +295,7 @@ class Ordering:
     ) -> tuple[Order, bool]:
         check_key(key)
         digest = request_hash(lines)
+        await self.keys.load(self._store, self._clock.now_ms())
         earlier = await self._replay(table.id, key, digest)
         if earlier is not None:
             return earlier, True
@@ -251,7 +316,10 @@ class Ordering:
 
         async def unit(tx: Tx) -> tuple[Order, bool]:
             # checked again inside the write: two copies of one new order may race here
-            existing = await repos.find_order_by_key(tx, table.id, key)
+            known = self.keys.get(table.id, key)
+            existing = (
+                None if known is None else await repos.find_order_by_key(tx, known, table.id, key)
+            )
             if existing is not None:
                 _same_request(existing["request_hash"], digest)
                 order = await repos.tx_order(tx, int(existing["id"]))
@@ -263,6 +331,8 @@ class Ordering:
             order, tickets = await _save(
                 tx, table, key, digest, priced, total, created_ms, entered_by, how
             )
+            # now: a copy of it later in this same commit finds it
+            self.keys.add(table.id, key, order.order_id, created_ms)
             if self._on_tickets is not None:
                 # a held course prints when it is fired
                 await self._on_tickets(tx, [t for t in tickets if t.status != "held"])
@@ -282,7 +352,12 @@ class Ordering:
 
     async def _replay(self, table_id: str, key: str, digest: str) -> Order | None:
         """The order already taken under this key, or None; a different body is refused."""
-        row = await repos.read_order_by_key(self._store, table_id, key)
+        known = self.keys.get(table_id, key)
+        row = (
+            None
+            if known is None
+            else await repos.read_order_by_key(self._store, known, table_id, key)
+        )
         if row is None:
             return None
         _same_request(row["request_hash"], digest)

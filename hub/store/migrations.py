@@ -34,13 +34,18 @@ range of its tickets' ids (they are all made in its commit, one after another): 
 are read by that range of their own key, and `tickets_by_order`, one more b-tree in every
 order's commit, goes. Likewise a ticket keeps the rowids of its print jobs (`tickets.jobs`,
 written in the commit that makes the job, which writes the ticket too when it is its chit),
-and `print_jobs_by_ticket` goes.
+and `print_jobs_by_ticket` goes. And orders lose UNIQUE (table_id, idempotency_key): the keys
+are random, so its index took a leaf at random in every order's commit (about two pages of
+the card an order); the ordering service keeps the last day's keys in memory instead
+(hub/services/ordering.py: RecentKeys), so `orders` is rebuilt once, with foreign keys off.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
+from importlib import resources
 
 log = logging.getLogger("tablehub.store")
 
@@ -192,7 +197,44 @@ WHERE j.ticket_id = tickets.id
 """
 
 
+def _orders_without_key_index(conn: sqlite3.Connection) -> bool:
+    """Rebuild `orders` as schema.sql has it now, without UNIQUE (table_id, idempotency_key)
+    (SQLite cannot drop the index of a UNIQUE constraint); every row and column kept. Inside
+    the caller's transaction, with foreign keys off (tickets name orders). False when there
+    is no such constraint (a new store, or a rebuild finished before a crash)."""
+    names = [r[0] for r in conn.execute("PRAGMA index_list(orders)") if r[3] == "u"]
+    if not names:
+        return False
+    schema = resources.files("hub.store").joinpath("schema.sql").read_text("utf-8")
+    found = re.search(r"CREATE TABLE IF NOT EXISTS orders \(.*?\n\);", schema, re.DOTALL)
+    assert found is not None, "schema.sql defines orders"
+    create = found.group(0).replace("IF NOT EXISTS orders (", "orders_v7 (", 1)
+    conn.execute(create)
+    new_cols = [r[1] for r in conn.execute("PRAGMA table_info(orders_v7)")]
+    old_cols = {r[1] for r in conn.execute("PRAGMA table_info(orders)")}
+    cols = ", ".join(c for c in new_cols if c in old_cols)
+    # the column names are those the two tables declare
+    conn.execute(f"INSERT INTO orders_v7({cols}) SELECT {cols} FROM orders ORDER BY id")  # noqa: S608
+    before = conn.execute("SELECT COUNT(*), COALESCE(SUM(id), 0) FROM orders").fetchone()
+    after = conn.execute("SELECT COUNT(*), COALESCE(SUM(id), 0) FROM orders_v7").fetchone()
+    if tuple(before) != tuple(after):  # the caller rolls back; the hub does not start
+        raise sqlite3.IntegrityError(f"orders rebuilt with {tuple(after)} of {tuple(before)}")
+    conn.execute("DROP TABLE orders")
+    conn.execute("ALTER TABLE orders_v7 RENAME TO orders")
+    return True
+
+
 def to_v7(conn: sqlite3.Connection) -> list[str]:
+    """`_to_v7` with foreign keys off (a table that tickets name is rebuilt, keeping every
+    id: each ticket still names its order)."""
+    conn.execute("PRAGMA foreign_keys=OFF")
+    try:
+        return _to_v7(conn)
+    finally:
+        conn.execute("PRAGMA foreign_keys=ON")
+
+
+def _to_v7(conn: sqlite3.Connection) -> list[str]:
     """Add `served_ms` to orders (a served order's from its `updated_at`) and the range of
     its tickets' ids, and `jobs` to tickets (their print jobs' rowids); drop the `orders_open`
     keyed by status (schema.sql makes it again, keyed by id and read through `served_ms`),
@@ -222,6 +264,8 @@ def to_v7(conn: sqlite3.Connection) -> list[str]:
         if conn.execute("SELECT 1 FROM sqlite_master WHERE name='print_jobs_by_ticket'").fetchone():
             conn.execute("DROP INDEX print_jobs_by_ticket")
             done.append("print_jobs_by_ticket (dropped)")
+        if cols and _orders_without_key_index(conn):
+            done.append("orders (rebuilt without the index of idempotency keys)")
         row = conn.execute("SELECT sql FROM sqlite_master WHERE name='orders_open'").fetchone()
         if row is not None and "served_ms" not in row[0]:
             conn.execute("DROP INDEX orders_open")

@@ -236,11 +236,30 @@ async def close_check(tx: Tx, table_id: str) -> int | None:
     return int(row[0])
 
 
-async def find_order_by_key(tx: Tx, table_id: str, key: str) -> sqlite3.Row | None:
-    return await tx.one(
-        "SELECT id, request_hash FROM orders WHERE table_id=? AND idempotency_key=?",
-        (table_id, key),
+# an order named by the idempotency keys kept in memory (hub/services/ordering.py), checked
+# against its row: the keys have no index, which every order's commit would write at random
+ORDER_BY_KEY = "SELECT id, request_hash FROM orders WHERE id=? AND table_id=? AND idempotency_key=?"
+
+
+async def find_order_by_key(tx: Tx, order_id: int, table_id: str, key: str) -> sqlite3.Row | None:
+    return await tx.one(ORDER_BY_KEY, (order_id, table_id, key))
+
+
+async def read_recent_keys(
+    store: Store, since_iso: str, at_least: int
+) -> list[tuple[str, str, int, str]]:
+    """(table, idempotency key, order id, created_at) of the orders taken since `since_iso`
+    and of the last `at_least` orders whenever taken (a clock set back at boot must not hide
+    the newest), oldest first."""
+    first = await first_id_since(store, "orders", "created_at", since_iso)
+    top = await store.read_one("SELECT MAX(id) FROM orders")
+    if top is not None and top[0] is not None:
+        first = min(first, int(top[0]) - at_least + 1)
+    rows = await store.read_all(
+        "SELECT table_id, idempotency_key, id, created_at FROM orders WHERE id >= ? ORDER BY id",
+        (first,),
     )
+    return [(str(r[0]), str(r[1]), int(r[2]), str(r[3])) for r in rows]
 
 
 async def insert_order(
@@ -536,12 +555,11 @@ async def read_order_row(store: Store, order_id: int) -> sqlite3.Row | None:
     return await store.read_one(f"SELECT {ORDER_COLS} FROM orders WHERE id=?", (order_id,))
 
 
-async def read_order_by_key(store: Store, table_id: str, key: str) -> sqlite3.Row | None:
-    """The id and request hash of the table's order under an idempotency key, if any."""
-    return await store.read_one(
-        "SELECT id, request_hash FROM orders WHERE table_id=? AND idempotency_key=?",
-        (table_id, key),
-    )
+async def read_order_by_key(
+    store: Store, order_id: int, table_id: str, key: str
+) -> sqlite3.Row | None:
+    """The id and request hash of the order, if it is the table's under this key."""
+    return await store.read_one(ORDER_BY_KEY, (order_id, table_id, key))
 
 
 async def read_open_check_orders(store: Store, table_id: str) -> list[Order]:

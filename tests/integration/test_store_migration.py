@@ -359,6 +359,27 @@ async def test_a_version_5_store_gets_acts_keeps_its_quotes_and_answers_its_acti
         old.close()
 
 
+V6_ORDERS = """CREATE TABLE orders (
+    id              INTEGER PRIMARY KEY,
+    check_id        INTEGER NOT NULL REFERENCES checks(id),
+    table_id        TEXT NOT NULL,
+    round           INTEGER NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    request_hash    TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    total_cents     INTEGER NOT NULL,
+    body            TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL,
+    acts            TEXT,
+    quoted_ms       INTEGER,
+    ready_by_ms     INTEGER,
+    quote_tickets   TEXT,
+    ready_ms        INTEGER,
+    UNIQUE (table_id, idempotency_key)
+)"""
+
+
 async def test_a_version_6_store_gets_served_times_and_its_tickets_ranges(
     tmp_path: Path,
 ) -> None:
@@ -375,9 +396,9 @@ async def test_a_version_6_store_gets_served_times_and_its_tickets_ranges(
 
         await store.write(unit)
     conn = sqlite3.connect(db, isolation_level=None)
-    conn.execute("DROP INDEX orders_open")
-    for column in ("served_ms", "tickets_from", "tickets_to"):
-        conn.execute(f"ALTER TABLE orders DROP COLUMN {column}")
+    conn.execute("DROP TABLE orders")  # as version 6 made it
+    conn.execute(V6_ORDERS)
+    conn.execute("CREATE INDEX orders_by_check ON orders(check_id)")
     conn.execute("CREATE INDEX orders_open ON orders(status) WHERE status != 'served'")
     conn.execute("CREATE INDEX tickets_by_order ON tickets(order_id)")
     conn.execute("ALTER TABLE tickets DROP COLUMN jobs")
@@ -441,8 +462,12 @@ async def test_a_version_6_store_gets_served_times_and_its_tickets_ranges(
             (21, None),
             (22, "[6]"),
         ]
-        for gone in ("tickets_by_order", "print_jobs_by_ticket"):
+        for gone in ("tickets_by_order", "print_jobs_by_ticket", "sqlite_autoindex_orders_1"):
             assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name=?", (gone,)).fetchall()
+        assert conn.execute("SELECT COUNT(*) FROM orders").fetchone()[0] == 3
+        assert {
+            r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE tbl_name='orders'")
+        } == {"orders", "orders_by_check", "orders_open"}
         (index,) = conn.execute("SELECT sql FROM sqlite_master WHERE name='orders_open'").fetchone()
         assert "served_ms IS NULL" in index
         assert "status" not in index

@@ -42,6 +42,7 @@ from hub.store.repos import (
     JOIN_TICKETS,
     NEWEST_FIRST,
     OPEN_ORDERS_SQL,
+    ORDER_BY_KEY,
     ORDER_COLS,
     T_TICKET_COLS,
     TICKET_COLS,
@@ -95,10 +96,7 @@ CASES: dict[str, Case] = {
     # close_check
     "close_check.update": Case("UPDATE checks SET closed_at=? WHERE id=?", (NOW, 7)),
     # find_order_by_key
-    "find_order_by_key": Case(
-        "SELECT id, request_hash FROM orders WHERE table_id=? AND idempotency_key=?",
-        ("t5", "k1"),
-    ),
+    "find_order_by_key": Case(ORDER_BY_KEY, (42, "t5", "k1")),
     # tx_order, tx_order_row, read_order
     "order_by_id": Case(f"SELECT {ORDER_COLS} FROM orders WHERE id=?", (42,)),
     # tx_ticket_row
