@@ -366,6 +366,36 @@ class Shift:
                 }
             )
         signed_long = [(r - by) / 1000 for q, by, r in done if by - q > 15 * 60_000]
+        # a long quote by the ticket that made its order ready last: one paced to start after
+        # it was fired, or one free to start when fired; and how long that ticket waited for
+        # a cook once it could start (what the quote had to foresee)
+        last_kind: dict[str, tuple[list[float], list[float]]] = {
+            "paced": ([], []),
+            "at_fire": ([], []),
+        }
+        for q in quotes:
+            if q[2] is None or int(q[1]) - int(q[0]) <= 15 * 60_000 or not q[4]:
+                continue
+            tids = [t for t in json.loads(q[4]) if t in self.k.bumped_at]
+            if not tids:
+                continue
+            last = max(tids, key=lambda t: self.k.bumped_at[t])
+            body = self.k.tickets.get(last, {})
+            could = max(int(body.get("start_at_ms") or 0), int(body.get("fired_ms") or 0))
+            kind = "paced" if could > int(body.get("fired_ms") or 0) + 1000 else "at_fire"
+            last_kind[kind][0].append((int(q[2]) - int(q[1])) / 1000)
+            if last in self.k.took_at:
+                last_kind[kind][1].append((self.k.took_at[last] - could) / 1000)
+        by_last = {
+            k: {
+                "count": len(errs),
+                "signed_p50_s": percentile(errs, 50),
+                "signed_p90_s": percentile(errs, 90),
+                "cook_wait_p50_s": percentile(waits_c, 50),
+                "cook_wait_p90_s": percentile(waits_c, 90),
+            }
+            for k, (errs, waits_c) in last_kind.items()
+        }
         return {
             "paced": self.pace,
             "orders": len(self.orders),
@@ -382,6 +412,7 @@ class Shift:
             "long_signed_p50_s": percentile(signed_long, 50),
             "long_signed_p90_s": percentile(signed_long, 90),
             "quote_bands": bands,
+            "long_by_last_ticket": by_last,
             "max_quoted_wait_s": max(waits, default=0),
             "max_actual_wait_s": max(((r - q) / 1000 for q, _, r in done), default=0),
             "actual_wait_p50_s": percentile([(r - q) / 1000 for q, _, r in done], 50),
@@ -450,6 +481,19 @@ def section(res: dict[str, Any], *, heading: bool = True) -> list[str]:
         f"{_f(p['long_signed_p10_s'])} / {_f(p['long_signed_p50_s'])} / "
         f"{_f(p['long_signed_p90_s'])} | {_f(a['long_signed_p10_s'])} / "
         f"{_f(a['long_signed_p50_s'])} / {_f(a['long_signed_p90_s'])} |",
+        *[
+            f"| same, orders whose last ticket {words} ({p['long_by_last_ticket'][k]['count']} "
+            f"/ {a['long_by_last_ticket'][k]['count']}): signed p50 / p90; its wait for a cook "
+            f"once it could start p50 / p90 (s) | "
+            + " | ".join(
+                f"{_f(x[k]['signed_p50_s'])} / {_f(x[k]['signed_p90_s'])}; "
+                f"{_f(x[k]['cook_wait_p50_s'])} / {_f(x[k]['cook_wait_p90_s'])}"
+                for x in (p["long_by_last_ticket"], a["long_by_last_ticket"])
+            )
+            + " |"
+            for k, words in (("paced", "was paced"), ("at_fire", "could start when fired"))
+            if "long_by_last_ticket" in p and "long_by_last_ticket" in a  # older results: none
+        ],
         f"| longest quoted wait (min) | {p['max_quoted_wait_s'] / 60:.0f} | "
         f"{a['max_quoted_wait_s'] / 60:.0f} |",
         f"| actual wait p50 / longest (min) | {(p['actual_wait_p50_s'] or 0) / 60:.0f} / "
