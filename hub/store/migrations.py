@@ -42,9 +42,11 @@ the card an order); the ordering service keeps the last day's keys in memory ins
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import sqlite3
+from collections.abc import Iterator
 from importlib import resources
 
 log = logging.getLogger("tablehub.store")
@@ -79,6 +81,27 @@ ALTER TABLE actions_v5 RENAME TO actions;
 """
 
 
+@contextlib.contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction: committed when the block ends, rolled back if it raises."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _drop_index(conn: sqlite3.Connection, name: str, done: list[str]) -> None:
+    """Drop the index `name` if the store has it, noting so in `done`."""
+    if conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type='index' AND name=?", (name,)
+    ).fetchone():
+        conn.execute(f"DROP INDEX {name}")
+        done.append(f"{name} (dropped)")
+
+
 def _table_sql(conn: sqlite3.Connection, name: str) -> str | None:
     row = conn.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name=?", (name,))
     got = row.fetchone()
@@ -90,8 +113,7 @@ def to_v4(conn: sqlite3.Connection) -> list[str]:
     transaction; returns what was rebuilt. An outbox already in the new form (a new store, or
     a rebuild finished before a crash) is left alone."""
     done: list[str] = []
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with _transaction(conn):
         outbox = _table_sql(conn, "outbox")
         if outbox is not None and "AUTOINCREMENT" in outbox.upper():
             high = conn.execute("SELECT seq FROM sqlite_sequence WHERE name='outbox'").fetchone()
@@ -102,10 +124,6 @@ def to_v4(conn: sqlite3.Connection) -> list[str]:
             )
             _script(conn, _OUTBOX_V4)
             done.append("outbox")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return done
 
 
@@ -114,20 +132,13 @@ def to_v5(conn: sqlite3.Connection) -> list[str]:
     `quotes_by_time` and `tickets_bumped_seq`, in one transaction; returns what was changed
     (nothing when it already was: a new store, or a rebuild finished before a crash)."""
     done: list[str] = []
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with _transaction(conn):
         actions = _table_sql(conn, "actions")
         if actions is not None and "WITHOUT ROWID" not in actions.upper():
             _script(conn, _ACTIONS_V5)
             done.append("actions")
         for index in ("quotes_by_time", "tickets_bumped_seq"):
-            if conn.execute("SELECT 1 FROM sqlite_master WHERE name=?", (index,)).fetchone():
-                conn.execute(f"DROP INDEX {index}")
-                done.append(f"{index} (dropped)")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+            _drop_index(conn, index, done)
     return done
 
 
@@ -151,8 +162,7 @@ def to_v6(conn: sqlite3.Connection) -> list[str]:
     before: none) and the quote's columns to orders, move every quote into its order and drop
     `quotes`, in one transaction; returns what was changed (nothing when it already was)."""
     done: list[str] = []
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with _transaction(conn):
         for table, column, kind in _V6_COLUMNS:
             cols = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
             if cols and column not in cols:
@@ -162,10 +172,6 @@ def to_v6(conn: sqlite3.Connection) -> list[str]:
             moved = conn.execute(_QUOTES_INTO_ORDERS).rowcount
             conn.execute("DROP TABLE quotes")
             done.append(f"quotes ({moved} moved into their orders)")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return done
 
 
@@ -241,8 +247,7 @@ def _to_v7(conn: sqlite3.Connection) -> list[str]:
     `tickets_by_order` and `print_jobs_by_ticket`, in one transaction; returns what was
     changed."""
     done: list[str] = []
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with _transaction(conn):
         cols = {r[1] for r in conn.execute("PRAGMA table_info(orders)")}
         if cols and "served_ms" not in cols:
             conn.execute("ALTER TABLE orders ADD COLUMN served_ms INTEGER")
@@ -253,27 +258,19 @@ def _to_v7(conn: sqlite3.Connection) -> list[str]:
             conn.execute("ALTER TABLE orders ADD COLUMN tickets_to INTEGER")
             ranged = conn.execute(_TICKET_RANGES).rowcount
             done.append(f"orders.tickets_from, tickets_to ({ranged} orders with tickets)")
-        if conn.execute("SELECT 1 FROM sqlite_master WHERE name='tickets_by_order'").fetchone():
-            conn.execute("DROP INDEX tickets_by_order")
-            done.append("tickets_by_order (dropped)")
+        _drop_index(conn, "tickets_by_order", done)
         tcols = {r[1] for r in conn.execute("PRAGMA table_info(tickets)")}
         if tcols and "jobs" not in tcols:
             conn.execute("ALTER TABLE tickets ADD COLUMN jobs TEXT")
             noted = conn.execute(_TICKET_JOBS).rowcount
             done.append(f"tickets.jobs ({noted} tickets with print jobs)")
-        if conn.execute("SELECT 1 FROM sqlite_master WHERE name='print_jobs_by_ticket'").fetchone():
-            conn.execute("DROP INDEX print_jobs_by_ticket")
-            done.append("print_jobs_by_ticket (dropped)")
+        _drop_index(conn, "print_jobs_by_ticket", done)
         if cols and _orders_without_key_index(conn):
             done.append("orders (rebuilt without the index of idempotency keys)")
         row = conn.execute("SELECT sql FROM sqlite_master WHERE name='orders_open'").fetchone()
         if row is not None and "served_ms" not in row[0]:
             conn.execute("DROP INDEX orders_open")
             done.append("orders_open (made again by served_ms)")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return done
 
 
