@@ -32,14 +32,9 @@ V6_ORDERS = """CREATE TABLE orders (
 BODY = "x" * 200  # a packed order, ticket or print document is 100-250 bytes
 
 
-def _clock() -> str:
-    return "2026-12-07T12:00:00.000Z"
-
-
-async def _make(db: Path, orders: int) -> None:
-    async with Store(db, clock=_clock):
-        pass
-    conn = sqlite3.connect(db, isolation_level=None)
+def as_version_6(conn: sqlite3.Connection) -> None:
+    """Put a new, empty store's tables in the form schema 6 gave them (the rows, none yet,
+    are the caller's; `PRAGMA user_version` too)."""
     conn.execute("PRAGMA foreign_keys=OFF")
     conn.execute("DROP TABLE orders")
     conn.execute(V6_ORDERS)
@@ -48,6 +43,17 @@ async def _make(db: Path, orders: int) -> None:
     conn.execute("ALTER TABLE tickets DROP COLUMN jobs")
     conn.execute("CREATE INDEX tickets_by_order ON tickets(order_id)")
     conn.execute("CREATE INDEX print_jobs_by_ticket ON print_jobs(ticket_id)")
+
+
+def _clock() -> str:
+    return "2026-12-07T12:00:00.000Z"
+
+
+async def _make(db: Path, orders: int) -> None:
+    async with Store(db, clock=_clock):
+        pass
+    conn = sqlite3.connect(db, isolation_level=None)
+    as_version_6(conn)
     conn.execute("BEGIN")
     conn.execute("INSERT INTO tables(id, name, position) VALUES ('T1', 'T1', 1)")
     conn.execute("INSERT INTO checks(id, table_id, opened_at) VALUES (1, 'T1', 'then')")

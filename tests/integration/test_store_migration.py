@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from bench.upgrade import as_version_6
 from hub.domain.events import OrderPlaced
 from hub.services.actions import once, once_on
 from hub.store import backup, repos
@@ -359,27 +360,6 @@ async def test_a_version_5_store_gets_acts_keeps_its_quotes_and_answers_its_acti
         old.close()
 
 
-V6_ORDERS = """CREATE TABLE orders (
-    id              INTEGER PRIMARY KEY,
-    check_id        INTEGER NOT NULL REFERENCES checks(id),
-    table_id        TEXT NOT NULL,
-    round           INTEGER NOT NULL,
-    idempotency_key TEXT NOT NULL,
-    request_hash    TEXT NOT NULL,
-    status          TEXT NOT NULL,
-    total_cents     INTEGER NOT NULL,
-    body            TEXT NOT NULL,
-    created_at      TEXT NOT NULL,
-    updated_at      TEXT NOT NULL,
-    acts            TEXT,
-    quoted_ms       INTEGER,
-    ready_by_ms     INTEGER,
-    quote_tickets   TEXT,
-    ready_ms        INTEGER,
-    UNIQUE (table_id, idempotency_key)
-)"""
-
-
 async def test_a_version_6_store_gets_served_times_and_its_tickets_ranges(
     tmp_path: Path,
 ) -> None:
@@ -396,13 +376,7 @@ async def test_a_version_6_store_gets_served_times_and_its_tickets_ranges(
 
         await store.write(unit)
     conn = sqlite3.connect(db, isolation_level=None)
-    conn.execute("DROP TABLE orders")  # as version 6 made it
-    conn.execute(V6_ORDERS)
-    conn.execute("CREATE INDEX orders_by_check ON orders(check_id)")
-    conn.execute("CREATE INDEX orders_open ON orders(status) WHERE status != 'served'")
-    conn.execute("CREATE INDEX tickets_by_order ON tickets(order_id)")
-    conn.execute("ALTER TABLE tickets DROP COLUMN jobs")
-    conn.execute("CREATE INDEX print_jobs_by_ticket ON print_jobs(ticket_id)")
+    as_version_6(conn)
     for order_id, status in ((7, "served"), (8, "ready"), (9, "received")):
         conn.execute(
             "INSERT INTO orders(id, check_id, table_id, round, idempotency_key, request_hash, "
