@@ -18,6 +18,7 @@ from hub.store import backup, repos
 from hub.store.db import Tx
 from tests.conftest import table_token
 from tests.e2e.conftest import screenshot_dir
+from tests.waiting import until
 
 pytestmark = pytest.mark.browser
 
@@ -162,6 +163,8 @@ async def test_menu_edit_and_import_and_phone_width(hub: RunningHub, browser: Br
     await page.get_by_test_id("menu-name-sea-salt-edamame").fill("Edamame <b>salted</b>")
     await page.get_by_test_id("menu-save-sea-salt-edamame").click()
     await expect(page.get_by_test_id("menu-save-sea-salt-edamame")).to_be_disabled()
+    # the button is disabled while the save is under way as well: wait for the hub to have it
+    await until(lambda: hub.services.catalog.menu_version == 2, "the edit to be saved")
     item = hub.services.catalog.staff_item("sea-salt-edamame")
     assert item["price_cents"] == 625
     assert item["name"]["en"] == "Edamame <b>salted</b>"
