@@ -48,6 +48,7 @@ class Row:
     key: str
     body: bytes
     created_at: str
+    stored: int = -1  # the body's bytes as stored (packed or not); -1: its text's
 
     @property
     def lane(self) -> str:
@@ -55,8 +56,9 @@ class Row:
 
     @property
     def nbytes(self) -> int:
-        """What the row weighs in the backlog budget (same measure as `OutboxTail.sizes`)."""
-        return len(self.body) + ROW_OVERHEAD
+        """What the row weighs in the backlog budget, a budget of disk: its body as stored
+        (the measure of `OutboxTail.sizes`, which never reads a body)."""
+        return (len(self.body) if self.stored < 0 else self.stored) + ROW_OVERHEAD
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +74,8 @@ class Snapshot:
 
 
 def _row(r: sqlite3.Row) -> Row:
-    return Row(int(r[0]), str(r[1]), str(r[2]), str(r[3]), unpack(r[4]), str(r[5]))
+    stored = bytes(r[4])
+    return Row(int(r[0]), str(r[1]), str(r[2]), str(r[3]), unpack(stored), str(r[5]), len(stored))
 
 
 def _excluded(exclude: Iterable[int]) -> str:
