@@ -56,6 +56,20 @@ def test_a_ticket_body_is_stored_in_under_half_and_reads_back_exactly() -> None:
     assert unpack(stored) == text
 
 
+def test_a_short_body_the_dictionary_knows_is_packed_too() -> None:
+    # a print job's event: the hub writes several per order, each about 130 bytes of text
+    text = (
+        b'{"job":{"id":"chit-1204-kitchen-grill","state":"printed","printer":"kitchen-grill",'
+        b'"kind":"kitchen","copy":"ORIGINAL","reason":null,"ticket_id":1204}}'
+    )
+    stored = pack(text)
+    assert isinstance(stored, bytes)
+    assert len(stored) < len(text) / 3
+    assert unpack(stored) == text
+    # packing twice gives the same bytes (the primed compressor is copied, never used)
+    assert pack(text) == stored
+
+
 def test_short_bodies_and_rows_stored_before_stay_json_text() -> None:
     short = b'{"version":3}'
     assert len(short) < MIN_BYTES
