@@ -32,6 +32,12 @@ V6_ORDERS = """CREATE TABLE orders (
 BODY = "x" * 200  # a packed order, ticket or print document is 100-250 bytes
 
 
+# the index of pending print jobs that schemas up to 7 had
+V7_PENDING = (
+    "CREATE INDEX print_jobs_pending ON print_jobs(printer) WHERE state IN ('queued', 'sent')"
+)
+
+
 def as_version_6(conn: sqlite3.Connection) -> None:
     """Put a new, empty store's tables in the form schema 6 gave them (the rows, none yet,
     are the caller's; `PRAGMA user_version` too)."""
@@ -43,6 +49,7 @@ def as_version_6(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE tickets DROP COLUMN jobs")
     conn.execute("CREATE INDEX tickets_by_order ON tickets(order_id)")
     conn.execute("CREATE INDEX print_jobs_by_ticket ON print_jobs(ticket_id)")
+    conn.execute(V7_PENDING)
 
 
 def _clock() -> str:

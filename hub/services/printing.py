@@ -52,6 +52,9 @@ log = logging.getLogger("tablehub.printing")
 Publisher = Callable[[str, bytes, int, bool], Awaitable[None]]
 RETRY_MS = 500  # after a publish or a store write failed
 SCREEN_CHECK_MS = 1000  # how often a station with a fallback printer is checked for a screen
+# how often, at most, the low mark of the pending jobs (`repos.PRINT_LOW`) is moved up: one
+# row written a minute, where an index of the pending jobs took a page in every job's commits
+LOW_EVERY_MS = 60_000
 UNAVAILABLE = ("offline", "refused", "timeout", "paper_out", "cover_open", "agent_offline")
 FINAL = ("bad_document", "font_missing", "cancelled")  # the agent dropped the job for good
 # a job's "sent" and "printed" marks wait this long for company in a group commit: nobody
@@ -131,6 +134,11 @@ class Printing:
         self.start_grace_s = START_GRACE_S
         self._unwarned: dict[str, asyncio.TimerHandle] = {}
         self._settling: set[asyncio.Task[None]] = set()  # acks and marks being saved
+        # no pending job has a rowid below this (`repos.PRINT_LOW`); jobs settled since it
+        # was last moved (it may move up), and when it may move next (monotonic ms)
+        self.low = 0
+        self._low_stale = False
+        self._low_next_ms = 0
 
     def __repr__(self) -> str:
         down = [p for p, h in self.health.items() if not h.up]
@@ -148,6 +156,7 @@ class Printing:
                 wake = True
             elif isinstance(ev, PrintEvent):
                 self._due.pop(ev.job.id, None)
+                self._low_stale = True
             elif isinstance(ev, TicketCreated) and ev.ticket.station in self._fallback_stations:
                 self._new_tickets.add(ev.ticket.station)
                 wake = True
@@ -618,12 +627,15 @@ class Printing:
     async def run(self) -> None:
         """Send jobs when they are committed or due again, move a down printer's jobs to its
         backup, and print a silent screen's tickets; sleep until the next of these."""
-        for job in await repos.read_pending_jobs(self._store):
+        self.low = await repos.read_print_low(self._store)
+        for job in await repos.read_pending_jobs(self._store, self.low):
             due = 0 if job["state"] == "queued" else self._resend_ms(job["sent_ms"])
             self._due.setdefault(job["id"], (job["printer"], job["kind"], due))
+        self._low_stale = True  # a new store, or one whose mark is behind: set it now
         while True:
             self._wake.clear()
             try:
+                await self._move_low()
                 await self._fallback_for_silent_screens()
                 await self._failover()
                 await self._send_due()
@@ -631,6 +643,26 @@ class Printing:
                 log.debug("print dispatcher: %s", exc)
                 self._retry_at_ms = self._clock.now_ms() + RETRY_MS
             await self._sleep(self._next_in_s())
+
+    async def _move_low(self) -> None:
+        """Move the pending jobs' low mark up to the first one still pending, when jobs were
+        settled since it was last moved, at most every `LOW_EVERY_MS`. Its write waits to share
+        a commit: nobody waits on it, and a mark behind is only a longer read at the next
+        start."""
+        mono = self._clock.monotonic_ms()
+        if not self._low_stale or mono < self._low_next_ms:
+            return
+        self._low_stale = False
+        self._low_next_ms = mono + LOW_EVERY_MS
+        low = await repos.read_pending_low(self._store, self.low)
+        if low <= self.low:
+            return
+
+        async def unit(tx: Tx) -> None:
+            await repos.set_meta(tx, repos.PRINT_LOW, str(low))
+
+        await self._store.write(unit, linger_s=MARK_LINGER_S)
+        self.low = low
 
     def _resend_ms(self, sent_ms: int | None) -> int:
         return (sent_ms or 0) + int(self.ack_timeout_s * 1000)
@@ -654,6 +686,8 @@ class Printing:
                 waits.append(h.down_since_ms + printer.backup_after_s * 1000 - mono)
         if self._fallback_stations:
             waits.append(SCREEN_CHECK_MS)  # a look at who is connected, in memory
+        if self._low_stale:
+            waits.append(self._low_next_ms - mono)
         return max(0, min(waits)) / 1000 if waits else None
 
     def _is_connected(self) -> bool:

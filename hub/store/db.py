@@ -60,7 +60,7 @@ from plumbing.packed import pack, unpack
 log = logging.getLogger("tablehub.store")
 
 T = TypeVar("T")
-SCHEMA_VERSION = 7  # schema.sql brings any store up; hub/store/migrations.py what it cannot
+SCHEMA_VERSION = 8  # schema.sql brings any store up; hub/store/migrations.py what it cannot
 PAGE_SIZE = 1024  # new stores, and older ones at the upgrade to version 4
 # A checkpoint copies every page changed since the last one into the file; the pages a rush
 # changes are mostly the same few (the tables' and indexes' newest leaves), so checkpointing
@@ -613,6 +613,10 @@ class Store:
                 added = await self._on_disk(migrations.to_v7, self._w)
                 if added:
                     log.info("store %s: changed for schema 7: %s", self.path, ", ".join(added))
+            if 0 < version < 8:
+                added = await self._on_disk(migrations.to_v8, self._w)
+                if added:
+                    log.info("store %s: changed for schema 8: %s", self.path, ", ".join(added))
             sql = resources.files("hub.store").joinpath("schema.sql").read_text("utf-8")
             await self._on_disk(self._w.executescript, sql)
             await self._on_disk(self._w.execute, f"PRAGMA user_version={SCHEMA_VERSION}")

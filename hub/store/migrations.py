@@ -281,6 +281,16 @@ def _script(conn: sqlite3.Connection, sql: str) -> None:
             conn.execute(stmt)
 
 
+def to_v8(conn: sqlite3.Connection) -> list[str]:
+    """Drop `print_jobs_pending`: the pending jobs are found from a low mark in meta
+    (`repos.PRINT_LOW`), which a store without it starts at 0 (its first start reads every
+    job once, and sets it)."""
+    done: list[str] = []
+    with _transaction(conn):
+        _drop_index(conn, "print_jobs_pending", done)
+    return done
+
+
 def page_size(conn: sqlite3.Connection, size: int) -> bool:
     """Rewrite the store in `size`-byte pages (VACUUM, which a WAL store can do only out of WAL
     mode); False when it already has them. Runs once, at the upgrade that asks for it: the

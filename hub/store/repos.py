@@ -874,12 +874,43 @@ async def update_job(
     )
 
 
-async def read_pending_jobs(store: Store) -> list[dict[str, Any]]:
+# meta key: a rowid of print_jobs that no pending (queued or sent) job is below. A job never
+# becomes pending again once printed, failed or cancelled, and a new job's rowid is above
+# every job's there, so a mark once true stays true; the pending jobs are read from it.
+PRINT_LOW = "print_jobs_low"
+PENDING_SINCE = "rowid >= ? AND state IN ('queued', 'sent')"
+# the low mark now, read from an older one: the first pending job's rowid, or past the last
+# job when none is pending
+PENDING_LOW_SQL = (
+    f"SELECT COALESCE((SELECT MIN(rowid) FROM print_jobs WHERE {PENDING_SINCE}), "
+    "(SELECT COALESCE(MAX(rowid), 0) + 1 FROM print_jobs))"
+)
+
+# the pending jobs by printer and state (the metrics), from the low mark
+PENDING_COUNTS_SQL = (
+    f"SELECT printer, state, COUNT(*) FROM print_jobs WHERE {PENDING_SINCE} GROUP BY printer, state"
+)
+
+
+async def read_pending_jobs(store: Store, low: int) -> list[dict[str, Any]]:
+    """The pending jobs, oldest first, from the low mark `low` on."""
     rows = await store.read_all(
-        # +rowid: through print_jobs_pending, not every job ever printed in rowid order
-        f"SELECT {JOB_COLS} FROM print_jobs WHERE state IN ('queued', 'sent') ORDER BY +rowid"
+        f"SELECT {JOB_COLS} FROM print_jobs WHERE {PENDING_SINCE} ORDER BY rowid", (low,)
     )
     return [job_from_row(r) for r in rows]
+
+
+async def read_print_low(store: Store) -> int:
+    """The low mark kept (0: none yet, every job is looked at)."""
+    got = await get_meta(store, PRINT_LOW)
+    return int(got) if got else 0
+
+
+async def read_pending_low(store: Store, low: int) -> int:
+    """The low mark as the jobs are now, looked for from the mark `low` on."""
+    row = await store.read_one(PENDING_LOW_SQL, (low,))
+    assert row is not None
+    return int(row[0])
 
 
 async def read_jobs_by_id(store: Store, job_ids: list[str]) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
--- tablehub store, schema version 7 (2 added tickets_bumped_seq; 3 added corrections, check_splits, payments, quotes, tickets_held, stock, reservations, waitlist and seatings; 4 made the outbox's seq a plain key, in 1 KB pages; 5 made the actions one b-tree and dropped tickets_bumped_seq and quotes_by_time; 6 added tickets.acts and orders.acts, so a screen's action ids live on what they act on, and moved the quotes into their orders: fewer pages written per order and per bump, see hub/store/migrations.py; 7 gave orders served_ms and their tickets' id range and tickets their print jobs, so an open order's status change, its tickets and their chits leave three indexes alone). The store is the truth; the outbox is the only road out.
+-- tablehub store, schema version 8 (2 added tickets_bumped_seq; 3 added corrections, check_splits, payments, quotes, tickets_held, stock, reservations, waitlist and seatings; 4 made the outbox's seq a plain key, in 1 KB pages; 5 made the actions one b-tree and dropped tickets_bumped_seq and quotes_by_time; 6 added tickets.acts and orders.acts, so a screen's action ids live on what they act on, and moved the quotes into their orders: fewer pages written per order and per bump, see hub/store/migrations.py; 7 gave orders served_ms and their tickets' id range and tickets their print jobs, so an open order's status change, its tickets and their chits leave three indexes alone; 8 dropped print_jobs_pending for a low mark kept in meta, so a print job's queueing, sending and printing write no index but its id's). The store is the truth; the outbox is the only road out.
 
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -153,8 +153,9 @@ CREATE TABLE IF NOT EXISTS print_jobs (
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS print_jobs_pending ON print_jobs(printer)
-    WHERE state IN ('queued', 'sent');
+-- No index of the pending jobs: they are found from meta 'print_jobs_low', a rowid no
+-- pending job is below (a job never returns to pending once printed, failed or cancelled;
+-- the print dispatcher moves the mark up at most once a minute).
 
 -- Every state change's event, written in the same transaction as the change. seq has no gaps
 -- and is never given twice: the hub numbers events itself, from the highest seq here (the

@@ -54,10 +54,7 @@ async def read(s: Services) -> Reading:
         "SELECT station, COUNT(*) FROM tickets WHERE status = 'open' GROUP BY station"
     )
     got.open_tickets = {str(r[0]): int(r[1]) for r in rows}
-    rows = await s.store.read_all(
-        "SELECT printer, state, COUNT(*) FROM print_jobs WHERE state IN ('queued', 'sent')"
-        " GROUP BY printer, state"
-    )
+    rows = await s.store.read_all(repos.PENDING_COUNTS_SQL, (s.printing.low,))
     got.print_queue = {(str(r[0]), str(r[1])): int(r[2]) for r in rows}
     got.devices = [
         (d.id, d.kind or "", d.state == "online") for d in await repos.read_devices(s.store)

@@ -19,6 +19,7 @@ from hub.config import BillConfig, HubConfig, PrinterConfig
 from hub.domain.ports import Clock
 from hub.ops.mosquitto import Mosquitto
 from hub.services import staff
+from hub.store import repos
 from tests.conftest import order_body, printing_hub_from, table_token
 from tests.integration.test_clock_steps import SteppingClock
 from tests.waiting import until
@@ -314,3 +315,58 @@ async def test_bill_and_test_print(
     agent.answer["bar-1"] = {"ok": True}
     async with http.post(f"{hub.url}/api/v1/printers/bar-1/test", headers=auth) as r:
         assert r.status == 200
+
+
+async def test_a_job_pending_across_a_restart_is_found_from_the_low_mark_and_sent(
+    hub_config: HubConfig,
+    menu_doc: dict[str, Any],
+    agent: StandInAgent,
+    http: aiohttp.ClientSession,
+) -> None:
+    """No index lists the pending jobs: the hub keeps a rowid no pending job is below
+    (meta `print_jobs_low`), moves it up at most once a minute as jobs print, and reads the
+    pending jobs from it when it starts."""
+    clock = SteppingClock()
+
+    async def place(hub: RunningHub, n: int) -> None:
+        body = order_body(table_token(hub, f"T{n}"), f"low-mark-{n:04d}")
+        async with http.post(f"{hub.url}/api/v1/orders", json=body) as r:
+            assert r.status == 201, await r.text()
+
+    async with hub_with_printers(hub_config, menu_doc, clock) as hub:
+        store = hub.services.store
+        for n in (1, 2, 3):
+            await place(hub, n)
+
+        async def printed() -> bool:
+            return len(await jobs_in(hub, "printed")) == 3
+
+        await until(printed, "three chits printed")
+        agent.answer["cold-1"] = None  # the printer goes quiet
+        clock.advance(61_000)  # a minute on: the mark may move
+        await place(hub, 4)
+        rows = await store.read_all("SELECT rowid, id, state FROM print_jobs ORDER BY rowid")
+        (pending,) = [r for r in rows if r["state"] in ("queued", "sent")]
+        assert pending["rowid"] == max(r["rowid"] for r in rows)
+
+        async def moved() -> bool:
+            return await repos.read_print_low(store) == pending["rowid"]
+
+        await until(moved, "the low mark to move up to the pending job")
+        assert not await store.read_all(
+            "SELECT 1 FROM sqlite_master WHERE name='print_jobs_pending'"
+        )
+    sent_before = {j["job_id"] for j in agent.jobs["cold-1"]}
+    agent.jobs.clear()
+    agent.answer["cold-1"] = {"ok": True}
+
+    async with hub_with_printers(hub_config, menu_doc, clock) as hub:
+        clock.advance(2_000)  # past its ack timeout: the job sent before is due again
+
+        async def all_printed() -> bool:
+            return len(await jobs_in(hub, "printed")) == 4
+
+        await until(all_printed, "the pending job sent again and printed after the restart")
+        again = [j["job_id"] for j in agent.jobs["cold-1"]]
+        assert again == [pending["id"]]  # only the pending one, not the printed three
+        assert pending["id"] in sent_before

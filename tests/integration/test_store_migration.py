@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from bench.upgrade import as_version_6
+from bench.upgrade import V7_PENDING, as_version_6
 from hub.domain.events import OrderPlaced
 from hub.services.actions import once, once_on
 from hub.store import backup, repos
@@ -174,7 +174,7 @@ async def test_a_version_3_store_is_rebuilt_for_fewer_pages_per_commit(tmp_path:
 
     conn = sqlite3.connect(db)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
         assert conn.execute("PRAGMA page_size").fetchone()[0] == 1024
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         sql = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type='table'"))
@@ -340,7 +340,7 @@ async def test_a_version_5_store_gets_acts_keeps_its_quotes_and_answers_its_acti
 
     conn = sqlite3.connect(db)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
         for table in ("tickets", "orders"):
             cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
             assert cols.count("acts") == 1, table
@@ -427,7 +427,7 @@ async def test_a_version_6_store_gets_served_times_and_its_tickets_ranges(
 
     conn = sqlite3.connect(db)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
         assert conn.execute(
             "SELECT id, served_ms, tickets_from, tickets_to FROM orders ORDER BY id"
         ).fetchall() == [(7, 1796474096789, 20, 21), (8, None, None, None), (9, None, 22, 22)]
@@ -454,3 +454,47 @@ async def test_a_version_6_store_gets_served_times_and_its_tickets_ranges(
         assert old.execute("PRAGMA user_version").fetchone()[0] == 6
     finally:
         old.close()
+
+
+async def test_a_version_7_store_loses_its_pending_jobs_index_and_finds_them_from_a_mark(
+    tmp_path: Path,
+) -> None:
+    """Version 8: `print_jobs_pending` goes. A store without the low mark reads its pending
+    jobs from the first job on, once, and the mark is then the first pending job's rowid."""
+    db = tmp_path / "hub.db"
+    async with Store(db, clock=clock):
+        pass
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute(V7_PENDING)
+    for rowid, state in ((3, "printed"), (4, "sent"), (5, "failed"), (6, "queued")):
+        conn.execute(
+            "INSERT INTO print_jobs(rowid, id, printer, origin, kind, copy, doc, state, "
+            "created_at, updated_at) VALUES (?, ?, 'grill', 'grill', 'test', 'ORIGINAL', ?, ?, "
+            "'then', 'then')",
+            (rowid, f"chit-{rowid}-grill", '{"kind":"test","printer":"grill"}', state),
+        )
+    conn.execute("PRAGMA user_version=7")
+    conn.close()
+
+    async with Store(db, clock=clock) as store:
+        low = await repos.read_print_low(store)
+        assert low == 0  # none kept yet
+        pending = await repos.read_pending_jobs(store, low)
+        assert [j["id"] for j in pending] == ["chit-4-grill", "chit-6-grill"]
+        assert await repos.read_pending_low(store, low) == 4
+        # from a mark, only the jobs from it on; with none pending, past the last job
+        assert [j["id"] for j in await repos.read_pending_jobs(store, 5)] == ["chit-6-grill"]
+        await store.write(
+            lambda tx: tx.execute("UPDATE print_jobs SET state='printed' WHERE rowid IN (4, 6)")
+        )
+        assert await repos.read_pending_low(store, 4) == 7
+
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
+        assert not conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE name='print_jobs_pending'"
+        ).fetchall()
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        conn.close()

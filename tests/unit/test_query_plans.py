@@ -7,7 +7,7 @@ on a growing table is a full read when it is
 
 - `SCAN <table>` (the whole table),
 - `SCAN <table> USING INDEX <i>` unless `<i>` is a partial index over live rows only
-  (`LIVE_INDEXES`: open tickets, open orders, open calls, pending jobs, open checks); a
+  (`LIVE_INDEXES`: open tickets, open orders, open calls, open checks); a
   partial index such as tickets_bumped still holds every ticket ever bumped,
 - `SEARCH <table>` with no index: SQLite's MIN/MAX shortcut, O(log n) only on the
   INTEGER PRIMARY KEY (the outbox's seq) and a full read on any other column,
@@ -44,6 +44,9 @@ from hub.store.repos import (
     OPEN_ORDERS_SQL,
     ORDER_BY_KEY,
     ORDER_COLS,
+    PENDING_COUNTS_SQL,
+    PENDING_LOW_SQL,
+    PENDING_SINCE,
     T_TICKET_COLS,
     TICKET_COLS,
     _newest_bumped_sql,
@@ -52,9 +55,7 @@ from hub.store.repos import (
 GROWING = frozenset({"orders", "tickets", "outbox", "print_jobs", "calls", "actions", "checks"})
 # partial indexes whose rows leave them (served, bumped, closed, printed): reading one whole is
 # O(what is live now), not O(history)
-LIVE_INDEXES = frozenset(
-    {"tickets_open", "orders_open", "calls_one_open", "print_jobs_pending", "checks_one_open"}
-)
+LIVE_INDEXES = frozenset({"tickets_open", "orders_open", "calls_one_open", "checks_one_open"})
 
 
 NOW = "2026-06-01T12:00:00.000Z"
@@ -287,10 +288,15 @@ CASES: dict[str, Case] = {
         "ORDER BY rowid",
         ('["chit-42-p1", "chit-43-p1"]',),
     ),
-    # read_pending_jobs, when the print dispatcher starts
+    # read_pending_jobs, when the print dispatcher starts: from the low mark (no pending job
+    # is below it), so the jobs of the last minute or so and any still pending
     "read_pending_jobs": Case(
-        f"SELECT {JOB_COLS} FROM print_jobs WHERE state IN ('queued', 'sent') ORDER BY +rowid"
+        f"SELECT {JOB_COLS} FROM print_jobs WHERE {PENDING_SINCE} ORDER BY rowid", (1200,)
     ),
+    # read_pending_low, at most once a minute as jobs print
+    "read_pending_low": Case(PENDING_LOW_SQL, (1200,), rowid_minmax=frozenset({"print_jobs"})),
+    # the metrics' print queue, on each scrape
+    "pending_counts": Case(PENDING_COUNTS_SQL, (1200,)),
     # tx_table_has_open_call, every call opened, acknowledged or closed
     "tx_table_has_open_call": Case(
         "SELECT 1 FROM calls WHERE table_id=? AND state != 'closed' AND state='open' LIMIT 1",
