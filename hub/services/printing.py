@@ -13,6 +13,7 @@ ticket once (job ids are derived from the ticket, so a ticket can never be queue
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
@@ -628,10 +629,13 @@ class Printing:
         """Send jobs when they are committed or due again, move a down printer's jobs to its
         backup, and print a silent screen's tickets; sleep until the next of these."""
         self.low = await repos.read_print_low(self._store)
-        for job in await repos.read_pending_jobs(self._store, self.low):
+        pending, low = await repos.read_pending_jobs(self._store, self.low)
+        for job in pending:
             due = 0 if job["state"] == "queued" else self._resend_ms(job["sent_ms"])
             self._due.setdefault(job["id"], (job["printer"], job["kind"], due))
-        self._low_stale = True  # a new store, or one whose mark is behind: set it now
+        if low > self.low:  # a store from before the mark, or one whose mark is behind
+            with contextlib.suppress(StoreUnavailable):
+                await self._save_low(low)
         while True:
             self._wake.clear()
             try:
@@ -655,9 +659,10 @@ class Printing:
         self._low_stale = False
         self._low_next_ms = mono + LOW_EVERY_MS
         low = await repos.read_pending_low(self._store, self.low)
-        if low <= self.low:
-            return
+        if low > self.low:
+            await self._save_low(low)
 
+    async def _save_low(self, low: int) -> None:
         async def unit(tx: Tx) -> None:
             await repos.set_meta(tx, repos.PRINT_LOW, str(low))
 

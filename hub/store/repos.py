@@ -892,12 +892,17 @@ PENDING_COUNTS_SQL = (
 )
 
 
-async def read_pending_jobs(store: Store, low: int) -> list[dict[str, Any]]:
-    """The pending jobs, oldest first, from the low mark `low` on."""
+async def read_pending_jobs(store: Store, low: int) -> tuple[list[dict[str, Any]], int]:
+    """The pending jobs, oldest first, from the low mark `low` on; and the mark they give
+    (the first one's rowid, or past the last job when none is pending), in one read."""
     rows = await store.read_all(
         f"SELECT {JOB_COLS} FROM print_jobs WHERE {PENDING_SINCE} ORDER BY rowid", (low,)
     )
-    return [job_from_row(r) for r in rows]
+    if rows:
+        return [job_from_row(r) for r in rows], int(rows[0]["rowid"])
+    top = await store.read_one("SELECT COALESCE(MAX(rowid), 0) + 1 FROM print_jobs")
+    assert top is not None
+    return [], max(low, int(top[0]))
 
 
 async def read_print_low(store: Store) -> int:

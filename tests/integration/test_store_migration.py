@@ -479,15 +479,17 @@ async def test_a_version_7_store_loses_its_pending_jobs_index_and_finds_them_fro
     async with Store(db, clock=clock) as store:
         low = await repos.read_print_low(store)
         assert low == 0  # none kept yet
-        pending = await repos.read_pending_jobs(store, low)
+        pending, mark = await repos.read_pending_jobs(store, low)
         assert [j["id"] for j in pending] == ["chit-4-grill", "chit-6-grill"]
-        assert await repos.read_pending_low(store, low) == 4
+        assert mark == await repos.read_pending_low(store, low) == 4
         # from a mark, only the jobs from it on; with none pending, past the last job
-        assert [j["id"] for j in await repos.read_pending_jobs(store, 5)] == ["chit-6-grill"]
+        pending, mark = await repos.read_pending_jobs(store, 5)
+        assert ([j["id"] for j in pending], mark) == (["chit-6-grill"], 6)
         await store.write(
             lambda tx: tx.execute("UPDATE print_jobs SET state='printed' WHERE rowid IN (4, 6)")
         )
         assert await repos.read_pending_low(store, 4) == 7
+        assert await repos.read_pending_jobs(store, 4) == ([], 7)
 
     conn = sqlite3.connect(db)
     try:
