@@ -894,14 +894,15 @@ PENDING_COUNTS_SQL = (
 
 async def read_pending_jobs(store: Store, low: int) -> tuple[list[dict[str, Any]], int]:
     """The pending jobs, oldest first, from the low mark `low` on; and the mark they give
-    (the first one's rowid, or past the last job when none is pending), in one read."""
+    (the first one's rowid, or past the last job when none is pending). The last job is read
+    first: a job made between the two reads is then either among the pending or above it."""
+    top = await store.read_one("SELECT COALESCE(MAX(rowid), 0) + 1 FROM print_jobs")
+    assert top is not None
     rows = await store.read_all(
         f"SELECT {JOB_COLS} FROM print_jobs WHERE {PENDING_SINCE} ORDER BY rowid", (low,)
     )
     if rows:
         return [job_from_row(r) for r in rows], int(rows[0]["rowid"])
-    top = await store.read_one("SELECT COALESCE(MAX(rowid), 0) + 1 FROM print_jobs")
-    assert top is not None
     return [], max(low, int(top[0]))
 
 
