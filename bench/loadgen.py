@@ -484,6 +484,16 @@ class LoadGen:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.finished.wait(), min(1.0, 0.1 * 2**attempt))
 
+    async def _end_kds_session(self) -> None:
+        """End the subscriber's persistent session with the run. Left to its expiry, the
+        broker would queue every ticket after the run for it (up to its max_queued_messages)
+        and rewrite them all in each autosave: the writes of a device that went away, which
+        the next run on the same broker would count as the store's."""
+        with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+            async with asyncio.timeout(5):
+                async with self._mqtt_client(f"bench-kds-{self.spec.run_id}", False):
+                    pass
+
     def on_mqtt(self, payload: Any) -> None:
         now = time.monotonic()
         self.counts["mqtt_msgs"] += 1
@@ -603,6 +613,7 @@ class LoadGen:
             for t in late:
                 t.cancel()
             await asyncio.gather(*late, return_exceptions=True)
+            await self._end_kds_session()
         return self.result()
 
     def _menu(self, http: aiohttp.ClientSession) -> Any:
