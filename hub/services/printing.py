@@ -561,7 +561,7 @@ class Printing:
                 log.info("printer %s back (was %s)", printer_id, h.reason)
             else:
                 log.info("printer %s recovered (was %s)", printer_id, h.reason)
-            if self._away(printer_id):  # what waited for its agent goes now
+            if h.reason == "agent_offline":  # what waited for its agent goes now
                 for job_id, (p, kind, _) in list(self._due.items()):
                     if p == printer_id:
                         self._due[job_id] = (p, kind, 0)
