@@ -561,10 +561,6 @@ class Printing:
                 log.info("printer %s back (was %s)", printer_id, h.reason)
             else:
                 log.info("printer %s recovered (was %s)", printer_id, h.reason)
-            if h.reason == "agent_offline":  # what waited for its agent goes now
-                for job_id, (p, kind, _) in list(self._due.items()):
-                    if p == printer_id:
-                        self._due[job_id] = (p, kind, 0)
             self._wake.set()
         h.down_since_ms, h.reason = None, None
 
@@ -681,9 +677,9 @@ class Printing:
         have fallen silent (None: only a commit or a recovery wakes the dispatcher)."""
         now, mono = self._clock.now_ms(), self._clock.monotonic_ms()
         waits: list[int] = []
-        dues = [d for p, _, d in self._due.values() if not self._away(p)]
-        if dues and self._is_connected():
-            waits.append(max(min(dues), self._retry_at_ms) - now)
+        if self._due and self._is_connected():
+            first = min(d for _, _, d in self._due.values())
+            waits.append(max(first, self._retry_at_ms) - now)
         for pid, printer in self.printers.items():
             h = self.health[pid]
             if (
@@ -698,11 +694,6 @@ class Printing:
         if self._low_stale:
             waits.append(self._low_next_ms - mono)
         return max(0, min(waits)) / 1000 if waits else None
-
-    def _away(self, printer_id: str) -> bool:
-        """Whether the printer's agent is away (its jobs wait for it, or for the backup)."""
-        h = self.health.get(printer_id)
-        return h is not None and h.reason == "agent_offline"
 
     def _is_connected(self) -> bool:
         return self._connected is not None and self._connected.is_set()
@@ -817,10 +808,7 @@ class Printing:
         now = self._clock.now_ms()
         if not self._is_connected() or now < self._retry_at_ms:
             return
-        # not to a printer whose agent is away: the broker would queue every resend for its
-        # session (and rewrite them all in each autosave) to hand it a pile of repeats; its
-        # jobs go when it is back (`_mark_up`), or to the backup (`_failover`)
-        ids = [j for j, (p, _, due) in self._due.items() if due <= now and not self._away(p)]
+        ids = [j for j, (_, _, due) in self._due.items() if due <= now]
         if not ids:
             return
         sent: list[str] = []

@@ -370,35 +370,3 @@ async def test_a_job_pending_across_a_restart_is_found_from_the_low_mark_and_sen
         again = [j["job_id"] for j in agent.jobs["cold-1"]]
         assert again == [pending["id"]]  # only the pending one, not the printed three
         assert pending["id"] in sent_before
-
-
-async def test_a_printer_whose_agent_is_away_gets_its_jobs_when_it_is_back_not_resends(
-    printing_hub: RunningHub, agent: StandInAgent, http: aiohttp.ClientSession
-) -> None:
-    """While its agent is away (its last will: `offline`), a printer's jobs are not sent: the
-    broker would queue every resend for the agent's session, each rewritten in its autosaves,
-    and hand the agent a pile of repeats. When the agent says it is back they go at once."""
-    hub = printing_hub
-    status = f"{PREFIX}/devices/printer-bar-1/status"  # bar-1 has no backup to move to
-    await agent.client.publish(status, json.dumps({"state": "offline", "kind": "printer"}), qos=1)
-    await until(lambda: not hub.services.printing.health["bar-1"].up, "the agent marked away")
-    async with http.post(
-        f"{hub.url}/api/v1/orders",
-        json=order_body(
-            table_token(hub, "T1"), "away-000001", [{"item": "hot-jasmine-tea", "qty": 1}]
-        ),
-    ) as r:
-        assert r.status == 201
-    (job,) = await jobs_in(hub, "queued")
-    await asyncio.sleep(3.5)  # three ack timeouts: a resend each, were it sent
-    assert agent.jobs.get("bar-1", []) == []
-    assert await jobs_in(hub, "queued") == [job]
-
-    online = {"state": "online", "kind": "printer", "detail": {"online": True, "paper": "ok"}}
-    await agent.client.publish(status, json.dumps(online), qos=1)
-
-    async def printed() -> bool:
-        return await jobs_in(hub, "printed") == [job]
-
-    await until(printed, "the job sent and printed once the agent is back")
-    assert [j["job_id"] for j in agent.jobs["bar-1"]] == [job]  # once, no pile of repeats
