@@ -3,7 +3,10 @@
 Jobs are rows in `print_jobs`, created in the same transaction as what they print (an
 order's tickets) or by a person (reprint, bill, test). The dispatcher publishes pending jobs
 in order on `printers/{printer}/jobs` and sends a job again, with the same id, until its agent
-acks it; agents drop ids they already printed. Printer health comes from the agents' retained
+acks it; agents drop ids they already printed. While an agent says nothing at all, its resends
+come less and less often (each wait twice the last, up to `RESEND_CAP_MS`), and all go again
+as soon as it is heard: a persistent session keeps every copy for an agent that is away, and
+the broker rewrites its queue in each autosave. Printer health comes from the agents' retained
 status and from failure acks: a printer unavailable for its `backup_after_s` hands its waiting
 jobs to its backup, with a "BACKUP FOR <printer>" banner. A station whose screen has been
 silent for `kds_silent_after_s` gets its open tickets printed on its fallback printer, each
@@ -56,6 +59,12 @@ SCREEN_CHECK_MS = 1000  # how often a station with a fallback printer is checked
 # how often, at most, the low mark of the pending jobs (`repos.PRINT_LOW`) is moved up: one
 # row written a minute, where an index of the pending jobs took a page in every job's commits
 LOW_EVERY_MS = 60_000
+# the longest wait between two sends of a job to an agent that has said nothing since the
+# last send. The wait starts at the ack timeout and doubles at each resend; an ack or an
+# `online` from the agent sets it back and makes its unacknowledged jobs due at once. No
+# wait at all depends on the agent's status being right: a stale or spoofed `offline`
+# holds nothing, a spoofed `online` costs one round of resends
+RESEND_CAP_MS = 300_000
 UNAVAILABLE = ("offline", "refused", "timeout", "paper_out", "cover_open", "agent_offline")
 FINAL = ("bad_document", "font_missing", "cancelled")  # the agent dropped the job for good
 # a job's "sent" and "printed" marks wait this long for company in a group commit: nobody
@@ -123,6 +132,11 @@ class Printing:
         # committed print events, so the dispatcher reads only the jobs it sends
         self._due: dict[str, tuple[str, str, int]] = {}
         self._retry_at_ms = 0  # after a publish failed
+        # printer -> its agent's current wait between resends (ms), while it is quiet; when
+        # the dispatcher last sent to it and last heard from it (monotonic ms)
+        self._resend_wait: dict[str, int] = {}
+        self._sent_mono: dict[str, int] = {}
+        self._heard_mono: dict[str, int] = {}
         self._new_tickets: set[str] = set()  # stations with tickets since the last look
         self._silent: set[str] = set()  # stations whose silence was looked at
         self._waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
@@ -459,6 +473,7 @@ class Printing:
         if printer_id not in self.printers:
             return
         await self._check_owner(printer_id, ack.job_id)
+        self._heard(printer_id)
         await self._background(self._settle(printer_id, ack), f"print-ack {ack.job_id}")
 
     async def _background(self, work: Coroutine[Any, Any, None], name: str) -> None:
@@ -518,7 +533,9 @@ class Printing:
             return
         if state != "online":
             self._mark_down(printer_id, "agent_offline")
-        elif detail.get("online") is False:
+            return
+        self._heard(printer_id)
+        if detail.get("online") is False:
             self._mark_down(printer_id, "offline")
         elif detail.get("paper") == "out":
             self._mark_down(printer_id, "paper_out")
@@ -526,6 +543,18 @@ class Printing:
             self._mark_down(printer_id, "cover_open")
         else:
             self._mark_up(printer_id)
+
+    def _heard(self, printer_id: str) -> None:
+        """The printer's agent said something: it is there. If its resends were spaced out
+        while it was quiet, they go back to the ack timeout and its jobs waiting for an ack go
+        now (an agent back from a lost session has none of them)."""
+        self._heard_mono[printer_id] = self._clock.monotonic_ms()
+        if self._resend_wait.pop(printer_id, None) is None:
+            return
+        for job_id, (printer, kind, due) in self._due.items():
+            if printer == printer_id and due:
+                self._due[job_id] = (printer, kind, 0)
+        self._wake.set()
 
     def _mark_down(self, printer_id: str, reason: str) -> None:
         h = self.health[printer_id]
@@ -672,6 +701,21 @@ class Printing:
     def _resend_ms(self, sent_ms: int | None) -> int:
         return (sent_ms or 0) + int(self.ack_timeout_s * 1000)
 
+    def _next_wait(self, printer_id: str, *, resend: bool) -> int:
+        """The wait (ms) before the jobs sent to `printer_id` now go again: the ack timeout,
+        doubled at each resend to an agent not heard from since the send before (up to
+        `RESEND_CAP_MS`)."""
+        mono = self._clock.monotonic_ms()
+        last = self._sent_mono.get(printer_id)
+        self._sent_mono[printer_id] = mono
+        base = int(self.ack_timeout_s * 1000)
+        wait = self._resend_wait.get(printer_id, base)
+        quiet = last is not None and self._heard_mono.get(printer_id, -1) < last
+        if resend and quiet:
+            wait = max(base, min(wait * 2, RESEND_CAP_MS))
+            self._resend_wait[printer_id] = wait
+        return wait
+
     def _next_in_s(self) -> float | None:
         """Seconds until the next job is due, a down printer's jobs move, or a screen may
         have fallen silent (None: only a commit or a recovery wakes the dispatcher)."""
@@ -811,7 +855,10 @@ class Printing:
         ids = [j for j, (_, _, due) in self._due.items() if due <= now]
         if not ids:
             return
-        sent: list[str] = []
+        # a job due at 0 is new (or moved, or its agent was just heard): not a resend
+        again = {j for j in ids if self._due[j][2]}
+        sent: dict[str, str] = {}  # job -> the printer it went to
+        resent: dict[str, bool] = {}  # printer -> whether this round sends it a job again
         for job in await repos.read_jobs_by_id(self._store, ids):
             if job["state"] not in ("queued", "sent"):
                 self._due.pop(job["id"], None)  # settled meanwhile
@@ -824,10 +871,16 @@ class Printing:
             if not await self._send(job["printer"], payload):
                 self._retry_at_ms = now + RETRY_MS
                 break
-            sent.append(job["id"])
-            self._due[job["id"]] = (job["printer"], job["kind"], self._resend_ms(now))
+            sent[job["id"]] = job["printer"]
+            resent[job["printer"]] = resent.get(job["printer"], False) or job["id"] in again
         if not sent:
             return
+        waits = {pid: self._next_wait(pid, resend=r) for pid, r in resent.items()}
+        for job_id, pid in sent.items():
+            # an ack may have settled it (or a failover moved it) while the round went out
+            printer, kind, _ = self._due.get(job_id, ("", "", 0))
+            if printer == pid:
+                self._due[job_id] = (pid, kind, now + waits[pid])
 
         async def unit(tx: Tx) -> None:
             for job_id in sent:

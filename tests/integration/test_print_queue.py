@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
@@ -370,3 +371,54 @@ async def test_a_job_pending_across_a_restart_is_found_from_the_low_mark_and_sen
         again = [j["job_id"] for j in agent.jobs["cold-1"]]
         assert again == [pending["id"]]  # only the pending one, not the printed three
         assert pending["id"] in sent_before
+
+
+class TimedAgent(StandInAgent):
+    """A stand-in agent that also notes when (monotonic s) each job message came."""
+
+    def __init__(self, client: aiomqtt.Client) -> None:
+        super().__init__(client)
+        self.times: list[tuple[float, str]] = []  # (when, printer)
+
+    def answer_to(self, printer: str, job: dict[str, Any]) -> dict[str, Any] | None:
+        self.times.append((asyncio.get_running_loop().time(), printer))
+        return super().answer_to(printer, job)
+
+
+async def test_a_quiet_agent_gets_its_job_less_and_less_often_and_at_once_when_heard(
+    printing_hub: RunningHub, broker: Mosquitto, http: aiohttp.ClientSession
+) -> None:
+    """An agent that is away keeps a persistent session: the broker queues every resend for it
+    and rewrites the queue in each autosave. While the agent says nothing the hub spaces its
+    resends out (each wait twice the last); the agent's `online` brings the job at once."""
+    hub = printing_hub
+    hub.services.printing.ack_timeout_s = 0.1
+    async with started(broker, TimedAgent) as agent:
+        agent.answer["cold-1"] = None  # mute: no acks
+        body = order_body(table_token(hub, "T1"), "quiet-agent-1")
+        async with http.post(f"{hub.url}/api/v1/orders", json=body) as r:
+            assert r.status == 201, await r.text()
+
+        def copies() -> list[float]:
+            return [t for t, p in agent.times if p == "cold-1"]
+
+        await until(lambda: len(copies()) >= 6, "the job sent six times to the quiet agent")
+        ids = {j["job_id"] for j in agent.jobs["cold-1"]}
+        assert len(ids) == 1  # one job, sent again and again
+        sent = copies()
+        # waits of 0.1, 0.2, 0.4, 0.8 and 1.6 s: 3.1 s for six copies (0.5 s at a fixed 0.1)
+        assert sent[5] - sent[0] >= 2.8, [round(b - a, 3) for a, b in itertools.pairwise(sent)]
+
+        # the agent is heard: the job goes now, not after the next wait (3.2 s)
+        status = {"state": "online", "kind": "printer", "detail": {"online": True}}
+        topic = f"{PREFIX}/devices/printer-cold-1/status"
+        await agent.client.publish(topic, json.dumps(status), qos=1, retain=True)
+        await until(lambda: len(copies()) >= 7, "the job sent again once the agent is heard")
+        assert copies()[6] - sent[5] < 3.0
+        agent.answer["cold-1"] = {"ok": True}
+
+        async def printed() -> bool:
+            return await jobs_in(hub, "printed") == list(ids)
+
+        await until(printed, "the job printed once the agent answers")
+        await agent.client.publish(topic, b"", qos=1, retain=True)
