@@ -196,6 +196,7 @@ class Shift:
         self.clock = SimClock(START_MS - DAY)
         self.k = Kitchen(busy={s: [None] * n for s, n in COOKS.items()})
         self.requests = 0
+        self.told: dict[int, tuple[int, int]] = {}  # order -> the range its phone was told
         self.away_rate = float(getattr(args, "away", OUTLIERS))
 
     def config(self) -> HubConfig:
@@ -276,6 +277,14 @@ class Shift:
         async with self.http.post(f"{self.url}/api/v1/orders", json=body) as r:
             if r.status != 201:
                 raise RuntimeError(f"order refused: {r.status} {await r.text()}")
+            order_id = int((await r.json())["order_id"])
+        # what the diner's phone is told right after ordering: the ETA's range
+        self.requests += 1
+        url = f"{self.url}/api/v1/orders/{order_id}"
+        async with self.http.get(url, params={"table": token}) as r:
+            span = (await r.json()).get("eta_range_ms") if r.status == 200 else None
+        if span:
+            self.told[order_id] = (int(span[0]), int(span[1]))
 
     async def _finish(self) -> None:
         for cooks in self.k.busy.values():
@@ -369,6 +378,15 @@ class Shift:
                 }
             )
         signed_long = [(r - by) / 1000 for q, by, r in done if by - q > 15 * 60_000]
+        # the range told at ordering: did the order come out inside it, and how wide was it
+        told = [
+            (self.told[int(q[3])], int(q[2]), int(q[1]) - int(q[0]))
+            for q in quotes
+            if q[2] is not None and int(q[3]) in self.told
+        ]
+        inside = [lo <= ready <= hi for (lo, hi), ready, _ in told]
+        inside_long = [lo <= r <= hi for (lo, hi), r, w in told if w > 15 * 60_000]
+        widths = [(hi - lo) / 1000 for (lo, hi), _, _ in told]
         # a long quote by the ticket that made its order ready last: one paced to start after
         # it was fired, or one free to start when fired; and how long that ticket waited for
         # a cook once it could start (what the quote had to foresee)
@@ -415,6 +433,12 @@ class Shift:
             "long_signed_p50_s": percentile(signed_long, 50),
             "long_signed_p90_s": percentile(signed_long, 90),
             "quote_bands": bands,
+            "range_told": len(told),
+            "range_held": round(sum(inside) / len(inside), 3) if inside else None,
+            "range_held_long": round(sum(inside_long) / len(inside_long), 3)
+            if inside_long
+            else None,
+            "range_width_p50_s": percentile(widths, 50),
             "long_by_last_ticket": by_last,
             "max_quoted_wait_s": max(waits, default=0),
             "max_actual_wait_s": max(((r - q) / 1000 for q, _, r in done), default=0),
@@ -511,6 +535,7 @@ def section(res: dict[str, Any], *, heading: bool = True) -> list[str]:
             for k, words in (("paced", "was paced"), ("at_fire", "could start when fired"))
             if "long_by_last_ticket" in p and "long_by_last_ticket" in a  # older results: none
         ],
+        *_range_row(p, a),
         *_calm_row(p, a),
         f"| longest quoted wait (min) | {p['max_quoted_wait_s'] / 60:.0f} | "
         f"{a['max_quoted_wait_s'] / 60:.0f} |",
@@ -532,6 +557,22 @@ def section(res: dict[str, Any], *, heading: bool = True) -> list[str]:
         f"{'met' if ok_spread else 'MISSED'}.{_calm_words(p, ok_quote)}",
         "",
         *(["![quoted wait vs actual over the shift](bench/shift.svg)", ""] if heading else []),
+    ]
+
+
+def _range_row(p: dict[str, Any], a: dict[str, Any]) -> list[str]:
+    """How often the range the phone was told at ordering held (older results: none)."""
+    if p.get("range_held") is None or a.get("range_held") is None:
+        return []
+
+    def cell(x: dict[str, Any]) -> str:
+        long = "–" if x["range_held_long"] is None else f"{x['range_held_long']:.0%}"
+        return f"{x['range_held']:.0%} / {long}; {_f(x['range_width_p50_s'])}"
+
+    return [
+        f"| the range the phone was told at ordering (`eta_range_ms`, from the 10th to the "
+        f"90th percentile of how the last quotes came out): ready inside it, all / quotes over "
+        f"15 min; its width p50 (s) | {cell(p)} | {cell(a)} |"
     ]
 
 

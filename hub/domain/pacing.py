@@ -555,3 +555,62 @@ def error_stats(errors_s: Sequence[float]) -> dict[str, float | int | None]:
         "p90_s": percentile(absolute, 90),
         "mean_s": round(statistics.fmean(errors_s), 1) if errors_s else None,
     }
+
+
+BAND_WINDOW_MS = 3 * 3_600_000  # quotes settled this long ago still tell
+BAND_MOST = 500  # the last quotes settled that tell, at most
+BAND_LEAST = 20  # with fewer, the range is the default one
+BAND_DEFAULT = (0.75, 1.25)
+BAND_LOW_P, BAND_HIGH_P = 10, 90
+BAND_MIN_WIDTH_S = 120
+BAND_FLOOR_S = 60  # a wait quoted shorter counts as this long (no ratio of a zero wait)
+
+
+class QuoteBand:
+    """How the waits quoted lately came out, as the range a new wait is told in.
+
+    Each settled quote gives the actual wait over the wait quoted (both from when it was
+    quoted). A new wait `w` is told as `w × p10` to `w × p90` of those ratios, over the last
+    `BAND_MOST` quotes settled within `BAND_WINDOW_MS`: if the kitchen keeps running as it did,
+    eight orders in ten are ready inside it. A ratio, not a number of seconds: a kitchen that
+    is 20% slow is minutes slow on a long wait and seconds on a short one. Until
+    `BAND_LEAST` quotes are settled (a new store, the first orders of the day after a quiet
+    spell), the range is `BAND_DEFAULT`. At least `BAND_MIN_WIDTH_S` wide."""
+
+    def __init__(self) -> None:
+        self._seen: deque[tuple[int, float]] = deque(maxlen=BAND_MOST)  # (ready_ms, ratio)
+        self._cached: tuple[int, int, tuple[float, float, int]] | None = None
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def add(self, quoted_ms: int, ready_by_ms: int, ready_ms: int) -> None:
+        """A quote settled: quoted at `quoted_ms` for `ready_by_ms`, ready at `ready_ms`."""
+        quoted = max(BAND_FLOOR_S * 1000, ready_by_ms - quoted_ms)
+        self._seen.append((ready_ms, max(0, ready_ms - quoted_ms) / quoted))
+        self._cached = None
+
+    def factors(self, now_ms: int) -> tuple[float, float, int]:
+        """(low, high, how many quotes they come from; 0: the default)."""
+        got = self._cached
+        if got is not None and got[0] == now_ms // 10_000 and got[1] == len(self._seen):
+            return got[2]
+        ratios = [r for at, r in self._seen if now_ms - BAND_WINDOW_MS <= at]
+        if len(ratios) < BAND_LEAST:
+            out = (*BAND_DEFAULT, 0)
+        else:
+            low = percentile(ratios, BAND_LOW_P) or 0.0
+            high = percentile(ratios, BAND_HIGH_P) or 0.0
+            out = (round(low, 3), round(max(low, high), 3), len(ratios))
+        self._cached = (now_ms // 10_000, len(self._seen), out)
+        return out
+
+    def range_s(self, wait_s: int, now_ms: int) -> tuple[int, int]:
+        """The range (s) a wait of `wait_s` from now is told in."""
+        if wait_s <= 0:
+            return (0, 0)
+        low_f, high_f, _ = self.factors(now_ms)
+        base = max(BAND_FLOOR_S, wait_s)
+        low = int(base * low_f)
+        high = max(int(base * high_f), low + BAND_MIN_WIDTH_S)
+        return (low, high)

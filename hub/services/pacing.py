@@ -97,6 +97,7 @@ class Pacer:
         self._etas: dict[int, int] = {}
         self.fired = 0
         self.records_quotes = True  # false on a store from before quotes were kept
+        self.band = pc.QuoteBand()  # how the last quotes came out: the range a wait is told in
         self._waits: tuple[int, int, dict[str, Any]] | None = None
 
     def __repr__(self) -> str:
@@ -113,6 +114,12 @@ class Pacer:
             self.jobs[t.id] = t
             if t.status == "open":
                 self._note_fired(t)
+        if self.records_quotes:
+            # quotes ready within the window, quoted up to a window before it
+            since = self._clock.now_ms() - 2 * pc.BAND_WINDOW_MS
+            for quoted, by, ready in await repos.read_quotes(self._store, since):
+                if ready is not None:
+                    self.band.add(quoted, by, ready)
         for t in await repos.read_last_bumped(self._store, LEARN_FROM):
             bumped = ms_of(t.bumped_at)
             if bumped is not None:
@@ -640,15 +647,20 @@ class Pacer:
             return
         ids = repos.loads(row["tickets"])
         if all(s == "bumped" for s in await repos.tx_ticket_statuses(tx, ids)):
-            await repos.resolve_quote(tx, order_id, self._clock.now_ms())
+            now = self._clock.now_ms()
+            await repos.resolve_quote(tx, order_id, now)
+            # told before the commit: a unit that fails after it leaves one quote too many
+            # in the range's statistics, which nothing else reads
+            self.band.add(int(row["quoted_ms"]), int(row["ready_by_ms"]), now)
 
     # ------------------------------------------------------------ the views
 
     def order_view(
         self, order: Order, tickets: list[Ticket], served: dict[str, int]
     ) -> dict[str, Any]:
-        """`eta_ms` (when the fired courses should be ready; None once they are) and each
-        course's state: held, fired, ready or served."""
+        """`eta_ms` (when the fired courses should be ready; None once they are), the range
+        it is told in (`eta_range_ms`, see `pc.QuoteBand`) and each course's state: held,
+        fired, ready or served."""
         menu = self._catalog.menu
         now = self._clock.now_ms()
         proj = self.projection(now)
@@ -684,7 +696,14 @@ class Pacer:
                     "served_ms": served.get(c),
                 }
             )
-        return {"eta_ms": eta, "courses": out}
+        return {"eta_ms": eta, "eta_range_ms": self.eta_range(eta, now), "courses": out}
+
+    def eta_range(self, eta_ms: int | None, now: int) -> list[int] | None:
+        """[earliest, latest] (ms) an order due at `eta_ms` is told it may be ready."""
+        if eta_ms is None:
+            return None
+        low, high = self.band.range_s(max(0, eta_ms - now) // 1000, now)
+        return [now + low * 1000, now + high * 1000]
 
     def menu_waits(self, menu: Menu) -> dict[str, Any]:
         """What the diner's menu shows: each item's wait, whether it is paused or slow, and
@@ -711,6 +730,7 @@ class Pacer:
             items[item.id] = {
                 "course": menu.course_of(item),
                 "wait_s": queue + prep,
+                "wait_range_s": list(self.band.range_s(queue + prep, now)),
                 "prep_s": prep,
                 "busy": bool(limit) and queue > limit,
                 "paused": paused,
@@ -721,7 +741,11 @@ class Pacer:
             food.append(queue + prep)
         food.sort()
         headline = food[len(food) // 2] if food else 0
-        return {"wait_s": headline, "items": items}
+        return {
+            "wait_s": headline,
+            "wait_range_s": list(self.band.range_s(headline, now)),
+            "items": items,
+        }
 
     def load_view(self) -> dict[str, Any]:
         """Each station's projected wait, cooks, open and held tickets, limit and pause."""
@@ -742,7 +766,9 @@ class Pacer:
                 "limit_s": cfg.wait_limit_s,
                 "paused": sid in self.paused,
             }
-        return {"stations": out, "at_ms": now}
+        low, high, quotes = self.band.factors(now)
+        band = {"low": low, "high": high, "quotes": quotes}
+        return {"stations": out, "at_ms": now, "band": band}
 
     # ------------------------------------------------------------ the loop
 
@@ -813,7 +839,12 @@ class Pacer:
         assert menu is not None
         view = self.menu_waits(menu)
         busy = sorted({i for i, w in view["items"].items() if w["busy"]})
-        msg = {"type": "wait", "wait_s": view["wait_s"], "paused": sorted(self.paused)}
+        msg = {
+            "type": "wait",
+            "wait_s": view["wait_s"],
+            "wait_range_s": view["wait_range_s"],
+            "paused": sorted(self.paused),
+        }
         before = self._sent
         if (
             not before
@@ -837,8 +868,10 @@ class Pacer:
             old = self._etas.get(order_id)
             if old is None or _moved((old - now) // 1000, (eta - now) // 1000):
                 self._etas[order_id] = eta
+                span = self.eta_range(eta, now)
                 self._live.broadcast(
-                    {"type": "eta", "order_id": order_id, "eta_ms": eta}, table=table
+                    {"type": "eta", "order_id": order_id, "eta_ms": eta, "eta_range_ms": span},
+                    table=table,
                 )
         for gone in set(self._etas) - set(by_order):
             del self._etas[gone]

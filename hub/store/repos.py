@@ -1099,7 +1099,7 @@ async def insert_quote(
 
 async def tx_open_quote(tx: Tx, order_id: int) -> sqlite3.Row | None:
     return await tx.one(
-        "SELECT id AS order_id, quote_tickets AS tickets FROM orders "
+        "SELECT id AS order_id, quote_tickets AS tickets, quoted_ms, ready_by_ms FROM orders "
         "WHERE id=? AND quoted_ms IS NOT NULL AND ready_ms IS NULL",
         (order_id,),
     )

@@ -102,6 +102,10 @@ ORDER = _object(
     }
 )
 
+# [low, high] of a wait as the diner is told it (docs/api.md, "The range a wait is told in")
+RANGE = {"type": "array", "items": INTEGER, "minItems": 2, "maxItems": 2}
+RANGE_OR_NULL = dict(RANGE, type=["array", "null"])
+
 COURSE_STATE = _object(
     {
         "course": TEXT_OR_NULL,
@@ -116,7 +120,13 @@ COURSE_STATE = _object(
 ORDER_STATUS = {
     "allOf": [
         ref("Order"),
-        _object({"eta_ms": INTEGER_OR_NULL, "courses": {"type": "array", "items": COURSE_STATE}}),
+        _object(
+            {
+                "eta_ms": INTEGER_OR_NULL,
+                "eta_range_ms": RANGE_OR_NULL,
+                "courses": {"type": "array", "items": COURSE_STATE},
+            }
+        ),
     ]
 }
 
@@ -171,6 +181,7 @@ MENU_ITEM = _object(
         "course": TEXT_OR_NULL,
         "prep_s": INTEGER,
         "wait_s": INTEGER,
+        "wait_range_s": RANGE,
         "busy": BOOLEAN,
         "paused": BOOLEAN,
         "pause_message": STRING,
@@ -181,6 +192,7 @@ MENU_ITEM = _object(
         "course",
         "prep_s",
         "wait_s",
+        "wait_range_s",
         "busy",
         "paused",
         "pause_message",
@@ -207,6 +219,7 @@ MENU = _object(
             "items": _object({"id": STRING, "name": ref("Names"), "hold": BOOLEAN}),
         },
         "wait_s": INTEGER,
+        "wait_range_s": RANGE,
     }
 )
 

@@ -83,6 +83,7 @@ async def get_menu(request: web.Request) -> web.Response:
         waits = s.pacer.menu_waits(menu)
         view["items"] = [dict(it, **waits["items"].get(it["id"], {})) for it in view["items"]]
         view["wait_s"] = waits["wait_s"]
+        view["wait_range_s"] = waits["wait_range_s"]
     return _json(view)
 
 

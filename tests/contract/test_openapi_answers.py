@@ -100,6 +100,7 @@ async def test_diner_and_kitchen_answers_match_the_document(
     )
     assert got["order_id"] == placed["order_id"]
     assert "eta_ms" in got
+    assert "eta_range_ms" in got
     await api.call("GET", "/api/v1/orders/{order_id}", 200, args=order, headers=staff)
     check = await api.call("GET", "/api/v1/check", 200, params={"table": token})
     assert [o["order_id"] for o in check["orders"]] == [placed["order_id"]]

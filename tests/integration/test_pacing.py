@@ -17,6 +17,7 @@ from hub.app import RunningHub, running_hub
 from hub.config import HubConfig, PacingConfig, StationPacing
 from hub.ops.mosquitto import Mosquitto
 from hub.services import staff
+from tests.clocks import SteppingClock
 from tests.conftest import table_token
 from tests.samples import with_courses
 from tests.waiting import event, until
@@ -386,3 +387,61 @@ async def test_a_station_turning_busy_is_told_to_open_phones_at_once(
                         return "kung-pao-chicken" in msg["busy"]
 
             assert await asyncio.wait_for(told_busy(), timeout=10)
+
+
+async def test_the_range_a_wait_is_told_in_follows_how_the_last_quotes_came_out(
+    hub_config: HubConfig, coursed: dict[str, Any], http: aiohttp.ClientSession
+) -> None:
+    """Until twenty quotes are settled a wait is told as 0.75 to 1.25 of it; once the kitchen
+    has run three times slower than it quoted, a wait is told from well after it, on the
+    menu, an order's ETA, and after a restart (the quotes are read back from the store)."""
+    clock = SteppingClock()
+    # cooks enough on the wok that every order is quoted its prep time
+    pacing = PacingConfig(auto_fire="manual", stations={"wok": StationPacing(cooks=30)})
+    config = replace(hub_config, broker=None, pacing=pacing)
+    async with running_hub(config, seed_menu=coursed, clock=clock) as hub:
+        kitchen = await token(hub, "kitchen")
+        menu_url = f"{hub.url}/api/v1/menu?table={table_token(hub, 'T1')}"
+        menu = await get(http, menu_url)
+        wait = menu["wait_s"]
+        assert menu["wait_range_s"] == [
+            int(wait * 0.75),
+            max(int(wait * 1.25), int(wait * 0.75) + 120),
+        ]
+        placed = [
+            await order(http, hub, f"band-{i:04d}", [MAIN], all_together=True) for i in range(22)
+        ]
+        quoted = await hub.services.store.read_all(
+            "SELECT quoted_ms, ready_by_ms FROM orders ORDER BY id"
+        )
+        longest = max(by - q for q, by in quoted)
+        clock.advance(3 * longest)  # every order ready three times as late as quoted
+        for t in (await get(http, f"{hub.url}/api/v1/stations/wok/tickets", kitchen))["tickets"]:
+            async with http.post(
+                f"{hub.url}/api/v1/tickets/{t['id']}/bump",
+                json={"id": f"band-bump-{t['id']}"},
+                headers={"Authorization": f"Bearer {kitchen}"},
+            ) as r:
+                assert r.status == 200, await r.text()
+        band = (await get(http, f"{hub.url}/api/v1/pacing", kitchen))["band"]
+        assert band["quotes"] == len(placed)
+        assert band["low"] >= 3.0
+        assert band["high"] >= band["low"]
+        menu = await get(http, menu_url)
+        low, high = menu["wait_range_s"]
+        assert low >= 3 * menu["wait_s"]
+        assert high >= low + 120
+        item = next(it for it in menu["items"] if it["id"] == "kung-pao-chicken")
+        assert item["wait_range_s"][0] >= 3 * item["wait_s"]
+        mine = await order(http, hub, "band-eta-0001", [MAIN])
+        url = f"{hub.url}/api/v1/orders/{mine['order_id']}?table={table_token(hub, 'T1')}"
+        got = await get(http, url)
+        now = clock.now_ms()
+        first, last = got["eta_range_ms"]
+        assert first - now >= 3 * (got["eta_ms"] - now) - 1000
+        assert last > first
+    async with running_hub(config, seed_menu=coursed, clock=clock) as hub:
+        kitchen = await token(hub, "kitchen")
+        band = (await get(http, f"{hub.url}/api/v1/pacing", kitchen))["band"]
+        assert band["quotes"] == len(placed)
+        assert band["low"] >= 3.0

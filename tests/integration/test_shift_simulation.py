@@ -37,6 +37,11 @@ async def test_a_simulated_lunch_quotes_its_waits_and_lands_courses_together() -
     # and the quotes are not off one way: the median quote over 15 minutes is within a
     # minute and a half of the actual wait, early or late
     assert abs(paced["long_signed_p50_s"]) <= 90
+    # the range each phone was told right after ordering (the 10th to 90th percentile of how
+    # the last quotes came out) held most orders' ready times: a range to trust, not a guess
+    assert paced["range_told"] == paced["quotes"]
+    assert paced["range_held"] >= 0.7
+    assert paced["range_width_p50_s"] <= 15 * 60
     # pacing lands a course's tickets far closer together than firing them all at once,
     # and costs the kitchen no speed
     assert paced["spread_groups"] >= 8

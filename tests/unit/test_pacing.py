@@ -285,3 +285,31 @@ def test_a_bump_in_a_queue_past_the_resimulation_cap_costs_no_rescheduling() -> 
     # under the cap the queue is placed again: the cook freed now moves the others earlier
     small = pc.project(now, jobs[:10], {"grill": 2})
     assert small.without("grill", 1, now).finish_ms[3] < small.finish_ms[3]
+
+
+def test_a_quote_band_is_the_default_until_twenty_quotes_then_their_p10_to_p90() -> None:
+    band = pc.QuoteBand()
+    now = 10 * 3_600_000
+    assert band.factors(now) == (0.75, 1.25, 0)
+    assert band.range_s(1200, now) == (900, 1500)
+    assert band.range_s(0, now) == (0, 0)
+    assert band.range_s(10, now) == (45, 165)  # a minute at least, two minutes wide at least
+    for _ in range(19):
+        band.add(now - 3_600_000, now - 3_600_000 + 600_000, now - 3_600_000 + 660_000)
+    assert band.factors(now)[2] == 0  # nineteen: not yet
+    for ratio in (0.5, *[1.0] * 18, 2.0, 3.0):  # 21 more: 40 in all, ratios 0.5 to 3
+        band.add(now - 600_000, now, now - 600_000 + int(600_000 * ratio))
+    low, high, count = band.factors(now)
+    assert count == 40
+    assert (low, high) == (1.0, 1.1)  # p10 and p90 (nearest rank) of 19×1.1, 19×1.0, 0.5, 2, 3
+    assert band.range_s(1200, now) == (1200, 1320)
+
+
+def test_a_quote_band_forgets_quotes_settled_more_than_three_hours_ago() -> None:
+    band = pc.QuoteBand()
+    start = 10 * 3_600_000
+    for _ in range(30):
+        band.add(start - 1_200_000, start - 600_000, start)  # ready twice as late as quoted
+    assert band.factors(start)[:2] == (2.0, 2.0)
+    later = start + pc.BAND_WINDOW_MS + 1
+    assert band.factors(later) == (0.75, 1.25, 0)

@@ -2,7 +2,8 @@
  * The diner's wait: the kitchen's current wait on the menu (and per item where it differs, the
  * longer wait of a busy station, a paused item with the store's words), the cart's wait with
  * the "all together" choice when the order spans courses, and each order's live ETA and course
- * states. The hub sends `wait` (the menu's waits) and `eta` (one order's) messages on the
+ * states. The menu's, the cart's and an order's waits are told as the range the hub gives
+ * (`wait_range_s`, `eta_range_ms`: how its last quotes came out), else as one figure. The hub sends `wait` (the menu's waits) and `eta` (one order's) messages on the
  * table's socket; an order's courses come from GET /api/v1/orders/{id}?table=.
  */
 import { api, el, icon } from './common.js';
@@ -21,6 +22,7 @@ export class Waits {
     this.changed = changed;
     this.menu = null;
     this.headline = 0;
+    this.headlineRange = null; // [low, high] s
     this.paused = new Set();
     this.orders = new Map(); // order id -> {eta_ms, courses}
     this.timer = null;
@@ -32,6 +34,7 @@ export class Waits {
   fromMenu(menu) {
     this.menu = menu;
     this.headline = Number(menu?.wait_s) || 0;
+    this.headlineRange = rangeOf(menu?.wait_range_s);
     this.paused = new Set((menu?.items || []).filter((it) => it.paused).map((it) => it.id));
   }
 
@@ -39,11 +42,12 @@ export class Waits {
   onWait(msg) {
     if (!this.menu) return;
     if (typeof msg.wait_s === 'number') this.headline = msg.wait_s;
+    if ('wait_range_s' in msg) this.headlineRange = rangeOf(msg.wait_range_s);
     const items = msg.items && typeof msg.items === 'object' ? msg.items : {};
     for (const it of this.menu.items || []) {
       const w = items[it.id];
       if (!w) continue;
-      for (const k of ['wait_s', 'prep_s', 'busy', 'paused', 'pause_message']) if (k in w) it[k] = w[k];
+      for (const k of ['wait_s', 'wait_range_s', 'prep_s', 'busy', 'paused', 'pause_message']) if (k in w) it[k] = w[k];
     }
     if (msg.pause_message !== undefined) this.menu.pause_message = msg.pause_message;
     this.paused = new Set((this.menu.items || []).filter((it) => it.paused).map((it) => it.id));
@@ -59,11 +63,22 @@ export class Waits {
 
   // ------------------------------------------------------------ the menu
 
-  /** "Kitchen wait ~25 min" for the header; nothing while the kitchen is quiet or unknown. */
+  /** "Kitchen wait 20–30 min" for the header; nothing while the kitchen is quiet or unknown. */
   pill() {
     if (!(this.headline > 0)) return null;
     return el('span', { class: 'd-wait', testid: 'wait-now', dataset: { waitS: this.headline } },
-      icon('clock'), el('span', { text: this.t('wait_now', { min: minutes(this.headline) }) }));
+      icon('clock'), el('span', { text: this.say('wait_now', this.headline, this.headlineRange) }));
+  }
+
+  /** `key` with "about {min}" (one figure), or `key`_range with "{low}–{high}" when the
+   *  range's ends are whole minutes apart. */
+  say(key, seconds, range) {
+    if (range) {
+      const low = minutes(range[0]);
+      const high = minutes(range[1]);
+      if (high > low) return this.t(`${key}_range`, { low, high });
+    }
+    return this.t(key, { min: minutes(seconds) });
   }
 
   /** On an item's card: its wait where it differs from the headline, longer when its station
@@ -111,12 +126,13 @@ export class Waits {
   cartBlock(items, allTogether, onToggle) {
     const waits = items.map((it) => Number(it.wait_s) || 0);
     const wait = Math.max(0, ...waits);
+    const first = this.firstItems(items, allTogether);
     const busy = items.some((it) => it.busy);
     const courses = this.heldCourses(items);
     if (!(wait > 0) && courses.length < 2) return null;
     return el('div', { class: 'cart-pacing' },
       wait > 0 ? el('p', { class: ['cart-wait', busy && 'is-busy'], testid: 'cart-wait', dataset: { waitS: wait } },
-        icon('clock'), el('span', { text: this.t(courses.length > 1 && !allTogether ? 'cart_wait_first' : 'cart_wait', { min: minutes(this.firstWait(items, allTogether) || wait) }) })) : null,
+        icon('clock'), el('span', { text: this.say(courses.length > 1 && !allTogether ? 'cart_wait_first' : 'cart_wait', Math.max(0, ...first.map((it) => Number(it.wait_s) || 0)), slowest(first)) })) : null,
       courses.length > 1 ? el('label', { class: 'cart-together', testid: 'all-together-row' },
         el('input', { type: 'checkbox', testid: 'all-together', checked: Boolean(allTogether), onchange: (ev) => onToggle(ev.target.checked) }),
         el('span', { class: 'cart-together-text' },
@@ -124,12 +140,11 @@ export class Waits {
           el('span', { text: allTogether ? this.t('all_together_on') : this.t('all_together_off', { courses: courses.map((c) => this.courseLabel(c)).join(' → ') }) }))) : null);
   }
 
-  /** The wait for what goes first: every item together, else the first course's items. */
-  firstWait(items, allTogether) {
+  /** What goes first: every item together, else the first course's items. */
+  firstItems(items, allTogether) {
     const courses = this.heldCourses(items);
-    if (allTogether || courses.length < 2) return 0;
-    const first = items.filter((it) => { const c = this.courseOf(it); return !c || !courses.includes(c) || c === courses[0]; });
-    return Math.max(0, ...first.map((it) => Number(it.wait_s) || 0));
+    if (allTogether || courses.length < 2) return items;
+    return items.filter((it) => { const c = this.courseOf(it); return !c || !courses.includes(c) || c === courses[0]; });
   }
 
   // ------------------------------------------------------------ orders: ETA and courses
@@ -139,7 +154,7 @@ export class Waits {
     const id = Number(msg.order_id);
     if (!id) return;
     const have = this.orders.get(id) || { courses: [] };
-    this.orders.set(id, { ...have, eta_ms: msg.eta_ms ?? null });
+    this.orders.set(id, { ...have, eta_ms: msg.eta_ms ?? null, eta_range_ms: msg.eta_range_ms ?? null });
     this.changed('orders');
   }
 
@@ -154,7 +169,7 @@ export class Waits {
   async load(orderId) {
     try {
       const o = await api(`/api/v1/orders/${encodeURIComponent(orderId)}?table=${encodeURIComponent(this.token)}`, { timeoutMs: 8000 });
-      this.orders.set(orderId, { eta_ms: o?.eta_ms ?? null, courses: Array.isArray(o?.courses) ? o.courses : [] });
+      this.orders.set(orderId, { eta_ms: o?.eta_ms ?? null, eta_range_ms: o?.eta_range_ms ?? null, courses: Array.isArray(o?.courses) ? o.courses : [] });
     } catch { /* the next message or refresh tries again */ }
   }
 
@@ -166,7 +181,9 @@ export class Waits {
     }, REFRESH_MS);
   }
 
-  /** On an order's card: "Ready in about 12 min (18:42)" and each course's state. */
+  clock(ms) { return new Date(ms).toLocaleTimeString(this.i18n.lang, { hour: '2-digit', minute: '2-digit' }); }
+
+  /** On an order's card: "Ready in 10–15 min (by 18:42)" and each course's state. */
   orderBlock(o) {
     const p = this.orders.get(o.order_id);
     if (!p || o.status === 'served') return null;
@@ -174,14 +191,32 @@ export class Waits {
     const eta = Number(p.eta_ms) || 0;
     const showEta = eta > 0 && o.status !== 'ready';
     if (!showEta && courses.length < 2) return null;
-    const left = Math.max(0, eta - this.now()) / 1000;
+    const now = this.now();
+    const left = Math.max(0, eta - now) / 1000;
+    const span = rangeOf(p.eta_range_ms);
+    const range = span && [Math.max(0, span[0] - now) / 1000, Math.max(0, span[1] - now) / 1000];
     return el('div', { class: 'order-pacing' },
       showEta ? el('p', { class: 'order-eta', testid: `eta-${o.order_id}`, dataset: { etaMs: eta }, 'aria-live': 'polite' },
         icon('clock'),
-        el('span', { class: 'order-eta-text', text: left < 60 ? this.t('eta_any_moment') : this.t('eta_in', { min: minutes(left) }) }),
-        el('span', { class: 'order-eta-clock', text: new Date(eta).toLocaleTimeString(this.i18n.lang, { hour: '2-digit', minute: '2-digit' }) })) : null,
+        el('span', { class: 'order-eta-text', text: left < 60 ? this.t('eta_any_moment') : this.say('eta_in', left, range) }),
+        el('span', { class: 'order-eta-clock', text: span && minutes(range[1]) > minutes(range[0]) ? this.t('eta_by', { time: this.clock(span[1]) }) : this.clock(eta) })) : null,
       courses.length > 1 ? el('ol', { class: 'order-courses' }, courses.map((c) => el('li', {
         class: ['order-course', `is-${c.state}`], testid: `order-course-${o.order_id}-${c.course}`, dataset: { state: c.state },
       }, el('span', { text: this.courseLabel(c.course) }), el('strong', { text: this.t(`diner_course_${c.state}`) || courseStateText(this.i18n, c.state) })))) : null);
   }
+}
+
+/** [low, high] from the hub's pair, or null. */
+function rangeOf(pair) {
+  if (!Array.isArray(pair) || pair.length !== 2) return null;
+  const low = Number(pair[0]);
+  const high = Number(pair[1]);
+  return Number.isFinite(low) && Number.isFinite(high) && high >= low ? [low, high] : null;
+}
+
+/** The range of the slowest of `items`: the latest low and the latest high (null: none). */
+function slowest(items) {
+  const ranges = items.map((it) => rangeOf(it.wait_range_s)).filter(Boolean);
+  if (!ranges.length) return null;
+  return [Math.max(...ranges.map((r) => r[0])), Math.max(...ranges.map((r) => r[1]))];
 }
