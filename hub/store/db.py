@@ -340,6 +340,7 @@ class Store:
         )
         # units that may wait for company: unit -> the monotonic time it must be committed by
         self._linger: dict[int, float] = {}
+        self._hurry = asyncio.Event()  # closing: nobody lingers any more
         self._listeners: list[CommitListener] = []
         self._since: collections.deque[float] = collections.deque()  # enqueue times, queue order
         self._w: sqlite3.Connection | None = None
@@ -444,7 +445,8 @@ class Store:
 
     async def close(self) -> None:
         if self._task is not None:
-            # let queued units finish, then stop the writer
+            # let queued units finish (those that may linger, now), then stop the writer
+            self._hurry.set()
             await self._queue.join()
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -657,6 +659,24 @@ class Store:
         self._since.append(since)  # in step with the queue: no await between the two
         return await fut
 
+    def submit(self, unit: Unit[T], *, linger_s: float = 0.0) -> asyncio.Future[T]:
+        """Queue `unit` now, in the order of the calls, and return the future of its result
+        (set once it is on disk) without waiting for it: for a change nobody waits on, kept
+        in order with the writes queued after it. `StoreUnavailable` when the store is closed
+        or its queue is full (what `write` would wait for)."""
+        if self._task is None:
+            raise StoreUnavailable("the store is closed")
+        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        since = time.monotonic()
+        try:
+            self._queue.put_nowait((unit, fut))
+        except asyncio.QueueFull:
+            raise StoreUnavailable("the store's queue is full") from None
+        if linger_s > 0:
+            self._linger[id(fut)] = since + linger_s
+        self._since.append(since)
+        return fut
+
     def backlog_s(self) -> float:
         """How long the oldest unit still waiting for the writer has waited (0 if none)."""
         return time.monotonic() - self._since[0] if self._since else 0.0
@@ -697,11 +717,10 @@ class Store:
             if any(d is None for d in due):
                 break  # someone waits on the disk now
             wait = min(d for d in due if d is not None) - time.monotonic()
-            if wait <= 0:
+            if wait <= 0 or self._hurry.is_set():
                 break
-            try:
-                item = await asyncio.wait_for(self._queue.get(), wait)
-            except TimeoutError:
+            item = await self._next_within(wait)
+            if item is None:
                 break
             self._since.popleft()
             batch.append(item)
@@ -709,6 +728,25 @@ class Store:
         for _, fut in batch:
             linger.pop(id(fut), None)
         return batch
+
+    async def _next_within(
+        self, wait: float
+    ) -> tuple[Unit[Any], asyncio.Future[Any]] | None:
+        """The next unit queued within `wait` seconds; None at the end of it or on `close()`.
+        A unit the cancelled get was about to take stays in the queue (asyncio.Queue)."""
+        get = asyncio.ensure_future(self._queue.get())
+        hurry = asyncio.ensure_future(self._hurry.wait())
+        try:
+            await asyncio.wait({get, hurry}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            hurry.cancel()
+            if not get.done():
+                get.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await get
+        if get.cancelled():
+            return None
+        return get.result()
 
     async def _writer(self) -> None:
         while True:

@@ -87,3 +87,41 @@ async def test_a_failing_lingering_unit_is_rolled_back_alone(store: Store) -> No
     assert results[1] == "K"
     assert _on_disk(store.path, "boom") is None
     assert _on_disk(store.path, "kept") == "K"
+
+
+async def test_closing_the_store_commits_a_lingering_write_at_once(tmp_path: Path) -> None:
+    """A hub that stops does not wait out its print marks' linger: they are committed then."""
+    s = Store(tmp_path / "hub.db", clock=lambda: "2026-12-06T12:00:00Z")
+    await s.__aenter__()
+    try:
+        lazy = asyncio.create_task(s.write(_meta("lazy", "L"), linger_s=60.0))
+        await asyncio.sleep(0.05)  # queued, and the writer is waiting for company
+        t0 = time.monotonic()
+    finally:
+        await s.__aexit__(None, None, None)
+    assert time.monotonic() - t0 < 10.0, "closing waited for the lingering write's own time"
+    assert await asyncio.wait_for(lazy, 1.0) == "L"
+    assert _on_disk(tmp_path / "hub.db", "lazy") == "L"
+
+
+async def test_a_submitted_write_keeps_its_place_before_the_writes_after_it(store: Store) -> None:
+    """`submit` queues at once without waiting (a scale's reading from the MQTT handler): it
+    goes before what is written after it, in the same commit as the next write that cannot
+    wait."""
+    order: list[str] = []
+
+    def noting(key: str):  # type: ignore[no-untyped-def]
+        async def unit(tx: Tx) -> str:
+            order.append(key)
+            await tx.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (key, key))
+            return key
+
+        return unit
+
+    commits = store.commits
+    saved = store.submit(noting("reading"), linger_s=60.0)
+    assert await store.write(noting("order")) == "order"
+    assert await asyncio.wait_for(saved, 1.0) == "reading"
+    assert order == ["reading", "order"]
+    assert store.commits == commits + 1
+    assert _on_disk(store.path, "reading") == "reading"
