@@ -6,11 +6,14 @@ Scales' stable readings also go into the outbox as telemetry (stream `telemetry`
 non-zero weight that differs from the last one recorded (or follows an empty scale), at
 most one per scale per `scale_every_s` (a changed weight inside the window is dropped and
 counted; the scale sends its weight again every few seconds, so the settled value is
-recorded once the window ends).
+recorded once the window ends). A reading is queued to the store without waiting for its
+commit, and waits up to `SCALE_LINGER_S` to share one: telemetry nobody waits on, where a
+commit of its own rewrote a page of the outbox, the file's header and more every time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection
@@ -27,7 +30,14 @@ ClearStatus = Callable[[str], Awaitable[None]]
 log = logging.getLogger("tablehub.devices")
 
 MAX_SCALES = 64  # readings kept per scale id; a store has a handful
+SCALE_LINGER_S = 5.0  # a recorded reading waits this long for company in a group commit
 VOLATILE = frozenset({"queue"})  # status fields that do not make a new presence row
+
+
+def _reading_saved(fut: asyncio.Future[None]) -> None:
+    exc = None if fut.cancelled() else fut.exception()
+    if exc is not None:  # telemetry: the next changed weight is recorded again
+        log.debug("a scale reading was not saved: %r", exc)
 
 
 def _monotonic_ms() -> int:
@@ -73,12 +83,16 @@ class Devices:
             if now - last[1] < self.scale_every_ms:
                 self.readings_dropped += 1
                 return False
-        self._weights[scale] = (grams, now)
-
         async def unit(tx: Tx) -> None:
             tx.emit(ScaleReading(scale=scale, grams=grams, stable=True))
 
-        await self._store.write(unit)
+        try:  # queued in order, not waited for: the MQTT handler goes on to the next message
+            saved = self._store.submit(unit, linger_s=SCALE_LINGER_S)
+        except StoreUnavailable as exc:
+            log.debug("scale %s: reading not recorded: %s", scale, exc)
+            return False
+        self._weights[scale] = (grams, now)
+        saved.add_done_callback(_reading_saved)
         self.readings_recorded += 1
         return True
 

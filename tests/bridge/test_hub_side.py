@@ -367,13 +367,19 @@ async def test_stable_scale_readings_become_telemetry_rate_limited(
             return hub.services.live.weights.get("deli-1") == (0, True)
 
         await wait_for(seen, timeout=5, what="the scale's readings")
-    # this scale's rows only: the session's broker may hold other tests' retained weights
-    rows = await hub.services.store.read_all(
-        "SELECT stream, kind, key, body FROM outbox WHERE stream = 'telemetry' AND key = ? "
-        "ORDER BY seq",
-        ("deli-1",),
-    )
-    got = [(r[0], r[1], r[2], json.loads(unpack(r[3]))) for r in rows]
+
+    async def saved() -> list[Any]:
+        # this scale's rows only: the session's broker may hold other tests' retained weights
+        rows = await hub.services.store.read_all(
+            "SELECT stream, kind, key, body FROM outbox WHERE stream = 'telemetry' AND key = ? "
+            "ORDER BY seq",
+            ("deli-1",),
+        )
+        return [(r[0], r[1], r[2], json.loads(unpack(r[3]))) for r in rows]
+
+    # a reading waits up to 5 s to share a commit (devices.SCALE_LINGER_S)
+    await wait_for(lambda: _any(saved), timeout=15, what="the reading saved")
+    got = await saved()
     assert got == [
         ("telemetry", "scale.reading", "deli-1", {"scale": "deli-1", "grams": 512, "stable": True})
     ]
@@ -432,7 +438,20 @@ async def test_the_same_weight_after_an_empty_scale_is_a_new_reading(lone_hub: R
     now[0] = 30_000
     assert await devices.weight("deli-1", 410, True)
     assert (devices.readings_recorded, devices.readings_dropped) == (3, 1)
-    rows = await lone_hub.services.store.read_all(
-        "SELECT body FROM outbox WHERE stream = 'telemetry' ORDER BY seq"
-    )
-    assert [json.loads(unpack(r[0]))["grams"] for r in rows] == [400, 400, 410]
+
+    async def saved() -> list[int]:  # each waits up to 5 s to share a commit
+        rows = await lone_hub.services.store.read_all(
+            "SELECT body FROM outbox WHERE stream = 'telemetry' ORDER BY seq"
+        )
+        return [json.loads(unpack(r[0]))["grams"] for r in rows]
+
+    await wait_for(lambda: _three(saved), timeout=15, what="the three readings saved")
+    assert await saved() == [400, 400, 410]
+
+
+async def _three(rows: Any) -> bool:
+    return len(await rows()) >= 3
+
+
+async def _any(rows: Any) -> bool:
+    return bool(await rows())
