@@ -69,8 +69,13 @@ UNAVAILABLE = ("offline", "refused", "timeout", "paper_out", "cover_open", "agen
 FINAL = ("bad_document", "font_missing", "cancelled")  # the agent dropped the job for good
 # a job's "sent" and "printed" marks wait this long for company in a group commit: nobody
 # waits on them (a mark lost to a power cut only makes the job go out again, same id, and
-# the agent acks it without printing it twice), and a busy kitchen's acks then share fsyncs
-MARK_LINGER_S = 0.25
+# the agent acks it without printing it twice). In a rush at a store's pace an order or a
+# bump comes every few seconds: a mark that waited a quarter of a second had a commit of its
+# own, with its pages and fsync; one that waits five seconds mostly rides with the next
+# order's or bump's (the admin page's job list, read from the store, may show a job "sent"
+# that long after it printed). The dispatcher stops resending a job when its ack comes, not
+# when its mark is saved
+MARK_LINGER_S = 5.0
 MAX_SETTLING = 1024  # acks being saved in the background; past it the next waits its turn
 
 
@@ -494,7 +499,18 @@ class Printing:
     async def _settle(self, printer_id: str, ack: contract.PrintAck) -> None:
         if ack.ok:
             self._mark_up(printer_id)
-            await self._finish(ack.job_id, "printed", None, linger_s=MARK_LINGER_S)
+            # printed: no more resends, though its mark may wait a while to be saved
+            entry = self._due.pop(ack.job_id, None)
+            waited = ack.job_id in self._waiters  # someone waits on this answer: no lingering
+            try:
+                await self._finish(
+                    ack.job_id, "printed", None, linger_s=0.0 if waited else MARK_LINGER_S
+                )
+            except StoreUnavailable:
+                if entry is not None:  # not saved: it goes out again and its agent acks again
+                    due = self._resend_ms(self._clock.now_ms())
+                    self._due.setdefault(ack.job_id, (entry[0], entry[1], due))
+                raise
             result: dict[str, Any] = {"job_id": ack.job_id, "ok": True, "status": ack.status}
         else:
             error = ack.error or "unknown"

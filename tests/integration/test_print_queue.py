@@ -422,3 +422,23 @@ async def test_a_quiet_agent_gets_its_job_less_and_less_often_and_at_once_when_h
 
         await until(printed, "the job printed once the agent answers")
         await agent.client.publish(topic, b"", qos=1, retain=True)
+
+
+async def test_an_acked_job_is_not_sent_again_while_its_printed_mark_waits_to_be_saved(
+    printing_hub: RunningHub, agent: StandInAgent, http: aiohttp.ClientSession
+) -> None:
+    """A job's "printed" mark waits up to five seconds to share a commit; the job is not
+    resent meanwhile (its ack stopped the resends), and the mark is saved."""
+    hub = printing_hub
+    hub.services.printing.ack_timeout_s = 0.2
+    body = order_body(table_token(hub, "T2"), "acked-once-1")
+    async with http.post(f"{hub.url}/api/v1/orders", json=body) as r:
+        assert r.status == 201, await r.text()
+    await until(lambda: len(agent.jobs.get("cold-1", [])) >= 1, "the chit sent")
+    await asyncio.sleep(1.0)  # five ack timeouts
+    assert len(agent.jobs["cold-1"]) == 1, [j["job_id"] for j in agent.jobs["cold-1"]]
+
+    async def printed() -> bool:
+        return len(await jobs_in(hub, "printed")) == 1
+
+    await until(printed, "the printed mark saved", timeout=15.0)
