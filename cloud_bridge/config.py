@@ -14,7 +14,7 @@ A store box's bridge config (TOML), with the defaults::
     token_file = "/etc/tablehub/secrets/cloud-token"  # mode 0600
     batch_max_events = 500
     batch_max_bytes = 262144          # uncompressed JSON of the events
-    batch_max_age_ms = 1000           # how long a lone event may wait for company
+    batch_max_age_ms = 5000           # how long a lone event may wait for company
     backlog_budget_bytes = 2147483648 # stored bytes; over it, unsent telemetry is shed first
     retention_hours = 168             # how long acknowledged outbox rows are kept
     hub_url = "http://127.0.0.1:8080" # the down-link hands menus to this hub ("" = off)
@@ -57,7 +57,7 @@ class BridgeConfig:
     token: str = field(repr=False)
     batch_max_events: int = 500
     batch_max_bytes: int = 256 * 1024
-    batch_max_age_ms: int = 1000
+    batch_max_age_ms: int = 5000
     backlog_budget_bytes: int = 2 * 1024**3
     retention_hours: float = 168.0
     hub_url: str = ""
@@ -121,7 +121,7 @@ class BridgeSection(Settings, frozen=True, kw_only=True):
     token_file: str
     batch_max_events: Annotated[int, msgspec.Meta(ge=1)] = 500
     batch_max_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 256 * 1024
-    batch_max_age_ms: Whole = 1000
+    batch_max_age_ms: Whole = 5000
     backlog_budget_bytes: Whole = 2 * 1024**3
     retention_hours: Annotated[float, msgspec.Meta(ge=0)] = 168.0
     hub_url: str = ""

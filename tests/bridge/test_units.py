@@ -255,7 +255,7 @@ def test_config_defaults_relative_paths_and_secrets(tmp_path: Path) -> None:
     assert cfg.hub_db == tmp_path / "hub.db"
     assert cfg.endpoint == "https://cloud.example.com"
     assert cfg.token == "s3cret"
-    assert (cfg.batch_max_events, cfg.batch_max_bytes, cfg.batch_max_age_ms) == (500, 262144, 1000)
+    assert (cfg.batch_max_events, cfg.batch_max_bytes, cfg.batch_max_age_ms) == (500, 262144, 5000)
     assert (cfg.backoff_base_ms, cfg.backoff_cap_ms) == (1000, 60000)
     assert not cfg.menu_sync_enabled
     assert "s3cret" not in repr(cfg)
