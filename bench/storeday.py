@@ -25,6 +25,12 @@ Two more measurements in the same run, same processes:
   hours: day = replay - idle_rate x replay_s + idle_rate x 13 h (the same for fsyncs).
 - *100/s*: 10 s of orders at 100/s with the room around them: bytes per order (net of
   idle) at that rate, the target's condition.
+- *the rush at its own pace*: the dinner peak's rate (550 orders an hour) played at real
+  speed for `RUSH_S`, every ticket bumped: bytes per order (net of idle) as a store's card
+  sees them. The replay runs the day 240 times faster, so writes that wait a fixed time for
+  company (a print job's marks) find far more of it there than in a store, and 100/s shares
+  one commit among many orders: neither is how a real rush's orders come, one every few
+  seconds, each with commits of its own.
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ SPEED = 240.0  # day seconds per real second: the 13 hours in ~3.3 minutes
 IDLE_S = 30.0
 START_SETTLE_S = 15.0  # from the processes' start to the idle window
 RATE_S = 10.0
+RUSH_S = 180.0  # the dinner peak at real speed: about 27 orders
 TARGETS = {"per_order_kb": 8.0, "idle_kb_s": 2.0, "day_mb": 50.0}
 PROCS = ("hub", "broker", "bridge")
 # every pwrite logged per process (a probe: <root>/<process>.writes, kept with --keep)
@@ -394,6 +401,28 @@ class StoreDay:
         }
         return d
 
+    def rush(self, kids: Children, hub: HubUnderTest, broker: int) -> dict[str, Any]:
+        """The dinner peak's orders, bumps and calls at their real rate for `RUSH_S`."""
+        rate = max(HOURS) / 3600.0
+        spec = self.spec(
+            hub,
+            broker,
+            bump_rate=1.3 * 2 * rate,  # two tickets an order, every one bumped (as the day)
+            call_rate=CALLS / DAY_S,
+            scale_rate=10.0,
+            phases=[{"name": "rush", "rate": rate, "seconds": RUSH_S}],
+        )
+        print(f"storeday: the dinner rush at real speed for {RUSH_S:g} s", flush=True)
+        out, marks = self.marked_run(kids, "rush", spec)
+        start = next(s for line, s in marks if line.startswith("PHASE 0 START"))
+        end = self.quiet()
+        d = delta(start, end)
+        d["orders"] = sum(1 for o in out["orders"] if o[stats.STATUS] == 201)
+        d["fsync_files"] = {
+            name: fsync_files(self.probe.fsync_logs[name], start["ns"], end["ns"]) for name in PROCS
+        }
+        return d
+
     def day(self, kids: Children, hub: HubUnderTest, broker: int) -> dict[str, Any]:
         hour_s = 3600.0 / self.speed
         phases = [
@@ -477,6 +506,7 @@ class StoreDay:
                 if not self.args.no_day:
                     self.results["day"] = self.day(kids, hub, broker.port)
                 self.results["rate"] = self.at_rate(kids, hub, broker.port)
+                self.results["rush"] = self.rush(kids, hub, broker.port)
                 self.results["db_bytes"] = sum(
                     p.stat().st_size for p in hub.data.rglob("*") if p.is_file()
                 )
@@ -529,6 +559,21 @@ def summarise(r: dict[str, Any], speed: float) -> dict[str, Any]:
             "net_bytes": (rate[name]["write_bytes"] - idle_share) / n,
             "fsyncs": rate[name]["fsyncs"] / n,
         }
+    rush = r.get("rush")
+    if rush:
+        s["rush"] = {}
+        for name in (*PROCS, "all"):
+            n = max(1, rush["orders"])
+            idle_share = s["idle"][name]["bytes_s"] * rush["seconds"]
+            s["rush"][name] = {
+                "bytes": rush[name]["write_bytes"] / n,
+                "net_bytes": (rush[name]["write_bytes"] - idle_share) / n,
+                "fsyncs": rush[name]["fsyncs"] / n,
+                "net_fsyncs": (rush[name]["fsyncs"] - s["idle"][name]["fsyncs_s"] * rush["seconds"])
+                / n,
+            }
+        s["rush"]["orders"] = rush["orders"]
+        s["rush"]["seconds"] = rush["seconds"]
     day = r.get("day")
     if day:
         replay_s = day["seconds"]

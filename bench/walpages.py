@@ -36,7 +36,7 @@ def commits(log: Path, wal_suffix: str) -> list[list[int]]:
     return out
 
 
-def report(root: Path, process: str, db_name: str, per: int) -> str:
+def report(root: Path, process: str, db_name: str, per: int, last: int | None = None) -> str:
     log = root / f"{process}.walpages"
     found = sorted(root.glob(f"{process}/**/{db_name}"))
     if not found:
@@ -44,6 +44,8 @@ def report(root: Path, process: str, db_name: str, per: int) -> str:
     names = btree_of(found[0])
     names[1] = "page 1 (header, schema)"
     done = commits(log, f"/{db_name}-wal")
+    if last is not None:  # the run's last commits only (the store day's rush is its last load)
+        done = done[-last:]
     frames = collections.Counter(names.get(p, "freelist or gone") for c in done for p in c)
     total = sum(frames.values())
     kinds: collections.Counter[tuple[str, ...]] = collections.Counter()
@@ -76,8 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("process", nargs="?", default="hub")
     p.add_argument("--db", default="tablehub.db", help="the database file's name")
     p.add_argument("--per", type=int, default=1, help="divide by this many (orders)")
+    p.add_argument("--last", type=int, default=None, help="only the run's last this many commits")
     args = p.parse_args(argv)
-    print(report(args.root, args.process, args.db, args.per))
+    print(report(args.root, args.process, args.db, args.per, args.last))
     return 0
 
 

@@ -18,8 +18,12 @@ from pathlib import Path
 PAGE = 4096
 
 
-def attribute(root: Path, process: str) -> list[tuple[str, int, int, int, int]]:
-    """(file, bytes as 4 KB pages, raw bytes, pwrites, fsyncs) per file, most written first."""
+def attribute(
+    root: Path, process: str, last_s: float | None = None
+) -> list[tuple[str, int, int, int, int]]:
+    """(file, bytes as 4 KB pages, raw bytes, pwrites, fsyncs) per file, most written first;
+    with `last_s`, only what the process did in the last `last_s` seconds of its logs (the
+    store day's rush at real speed is its last load)."""
     events: list[tuple[int, int, int, int, str]] = []
     for line in (root / f"{process}.writes").read_text().splitlines():
         f = line.split(" ", 3)
@@ -30,6 +34,9 @@ def attribute(root: Path, process: str) -> list[tuple[str, int, int, int, int]]:
             parts = line.split(" ", 5)
             events.append((int(parts[0]), 1, 0, 0, parts[5]))
     events.sort()
+    if last_s is not None and events:
+        since = events[-1][0] - int(last_s * 1e9)
+        events = [e for e in events if e[0] >= since]
     dirty: dict[str, set[int]] = collections.defaultdict(set)
     pages: collections.Counter[str] = collections.Counter()
     raw: collections.Counter[str] = collections.Counter()
@@ -55,8 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("root", type=Path)
     p.add_argument("process", nargs="?", default="hub")
     p.add_argument("--per", type=int, default=1, help="divide by this many (orders)")
+    p.add_argument("--last", type=float, default=None, help="only the last this many seconds")
     args = p.parse_args(argv)
-    rows = attribute(args.root, args.process)
+    rows = attribute(args.root, args.process, args.last)
     total = sum(r[1] for r in rows)
     print(f"all files: {total / 1024 / args.per:.1f} KB (per {args.per})")
     print("| file | KB as pages | raw KB | pwrites | fsyncs |")
