@@ -746,7 +746,12 @@ def day_section(day: dict[str, Any] | None) -> list[str]:
         "*Rush* is the dinner peak's rate (550 orders an hour, every ticket bumped) played at "
         "real speed for three minutes, net of idle: how a store's card sees a rush's orders, "
         "one every few seconds, where the replay squeezes an hour into 15 s and 100/s shares "
-        "each commit among many orders.",
+        "each commit among many orders."
+        + "".join(
+            f" The rush rows of this run come from `{t['rush_from']}`."
+            for t in day["trees"][:1]
+            if t.get("rush_from")
+        ),
         "",
         "| hub of | process | day MB | day fsyncs | per order at 100/s KB | fsyncs per "
         "order | rush KB per order | rush fsyncs per order | idle B/s | idle fsyncs/min |",
