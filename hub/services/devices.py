@@ -83,6 +83,7 @@ class Devices:
             if now - last[1] < self.scale_every_ms:
                 self.readings_dropped += 1
                 return False
+
         async def unit(tx: Tx) -> None:
             tx.emit(ScaleReading(scale=scale, grams=grams, stable=True))
 

@@ -729,9 +729,7 @@ class Store:
             linger.pop(id(fut), None)
         return batch
 
-    async def _next_within(
-        self, wait: float
-    ) -> tuple[Unit[Any], asyncio.Future[Any]] | None:
+    async def _next_within(self, wait: float) -> tuple[Unit[Any], asyncio.Future[Any]] | None:
         """The next unit queued within `wait` seconds; None at the end of it or on `close()`.
         A unit the cancelled get was about to take stays in the queue (asyncio.Queue)."""
         get = asyncio.ensure_future(self._queue.get())
