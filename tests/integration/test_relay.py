@@ -201,6 +201,7 @@ async def test_publishing_goes_on_while_the_cursor_save_waits_for_the_writer(
     broker = ScriptedBroker(fail_calls=set())
     relay = OutboxRelay(store, "demo", broker.publish_many, connected)
     relay.SAVE_EVERY_S = 0.0  # every publish makes a save due
+    relay.SAVE_LINGER_S = 0.0  # and it goes to the writer at once (this is about a busy writer)
     store.on_commit(relay.on_commit)
     await add_tickets(store, 1)  # seq 1 (ticket) and 2 (order)
     task = await run_until(relay, store)
