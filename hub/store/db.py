@@ -422,6 +422,11 @@ class Store:
             "synchronous=FULL",
             "foreign_keys=ON",
             "busy_timeout=5000",
+            # Debian's SQLite (Raspberry Pi OS's too) is built with secure_delete on: every
+            # page freed by a delete (outbox and history pruning) is zeroed and written to the
+            # WAL, then to the file. FAST zeroes deleted rows only in pages written anyway:
+            # pruning writes half as much (docs/benchmarks.md, "History on the hub")
+            "secure_delete=FAST",
             # until the checkpointer takes over (`_open_checkpointer`)
             f"wal_autocheckpoint={self.checkpoint_pages}",
         ):

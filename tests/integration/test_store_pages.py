@@ -89,3 +89,34 @@ async def test_an_open_orders_status_change_leaves_the_open_index_alone(tmp_path
         assert middle not in open_ids
         assert len(open_ids) == OPEN_ORDERS - 1
         assert open_ids == sorted(open_ids)
+
+
+async def test_pruning_writes_the_pages_it_changes_not_every_page_it_frees(tmp_path: Path) -> None:
+    """Deleting old rows (outbox and history pruning) frees whole pages. The store writes the
+    pages whose content changes (the b-tree's parents, the free list's trunk), not every freed
+    page zeroed, as the secure_delete Debian builds SQLite with would."""
+    db = tmp_path / "hub.db"
+    async with Store(db, clock=clock, checkpoint_pages=1_000_000) as store:  # one WAL
+
+        async def fill(tx: Tx) -> None:
+            await tx.executemany(
+                "INSERT INTO outbox(seq, stream, kind, key, body, created_at) "
+                "VALUES (?, 'orders', 'order.created', ?, ?, ?)",
+                [(n, str(n), "x" * 300, tx.now) for n in range(1, 3001)],
+            )
+
+        await store.write(fill)
+        before = len(wal_pages(db))
+
+        async def prune(tx: Tx) -> None:
+            await tx.execute("DELETE FROM outbox WHERE seq <= 2000")
+
+        await store.write(prune)
+        written = len(wal_pages(db)) - before
+        conn = sqlite3.connect(db)
+        try:
+            freed = int(conn.execute("PRAGMA freelist_count").fetchone()[0])
+        finally:
+            conn.close()
+        assert freed > 500  # 2,000 rows of 300 bytes in 1 KB pages
+        assert written < freed / 4, (written, freed)
