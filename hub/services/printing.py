@@ -154,6 +154,11 @@ class Printing:
         self.start_grace_s = START_GRACE_S
         self._unwarned: dict[str, asyncio.TimerHandle] = {}
         self._settling: set[asyncio.Task[None]] = set()  # acks and marks being saved
+        # what is known of a job and not saved yet (its mark waits to share a commit), so the
+        # job lists say it at once: job id -> (state, reason, only while the job is this
+        # printer's), and job id -> when it was sent
+        self._unsaved: dict[str, tuple[str, str | None, str | None]] = {}
+        self._unsaved_sent: dict[str, int] = {}
         # no pending job has a rowid below this (`repos.PRINT_LOW`); jobs settled since it
         # was last moved (it may move up), and when it may move next (monotonic ms)
         self.low = 0
@@ -640,7 +645,32 @@ class Printing:
             if row["kind"] == "kitchen" and row["ticket_id"] is not None:
                 await self._drop_corrections(tx, int(row["ticket_id"]), row["printer"])
 
-        await self._store.write(unit, linger_s=linger_s)
+        known = (state, reason, printer)
+        self._unsaved[job_id] = known
+        try:
+            await self._store.write(unit, linger_s=linger_s)
+        finally:
+            if self._unsaved.get(job_id) == known:
+                del self._unsaved[job_id]
+
+    def as_known(self, jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Jobs read from the store, with what this dispatcher knows of them and has not saved
+        yet (a printed job's mark waits up to `MARK_LINGER_S` to share a commit): the admin
+        page's list says "printed" when the paper is out, not seconds later."""
+        for job in jobs:
+            found = self._unsaved.get(job["id"])
+            if found is not None:
+                state, reason, printer = found
+                if job["state"] not in ("printed", "cancelled") and printer in (
+                    None,
+                    job["printer"],
+                ):
+                    job["state"], job["reason"] = state, reason
+                continue
+            sent_ms = self._unsaved_sent.get(job["id"])
+            if sent_ms is not None and job["state"] == "queued":
+                job["state"], job["sent_ms"] = "sent", sent_ms
+        return jobs
 
     async def _drop_corrections(self, tx: Tx, ticket_id: int, printer_id: str) -> None:
         """A ticket's chit that will never print takes its VOID and CHANGE chits on that
@@ -862,6 +892,25 @@ class Printing:
                     pid, contract.encode(contract.PrintCancel(job_id=job["id"], cancel=True))
                 )
 
+    async def _mark_sent(self, sent: list[str], now: int) -> None:
+        """Save that these jobs went out at `now`; the write waits to share a commit."""
+
+        async def unit(tx: Tx) -> None:
+            for job_id in sent:
+                row = await repos.tx_job(tx, job_id)
+                if row is not None and row["state"] in ("queued", "sent"):
+                    await repos.update_job(
+                        tx, job_id, state="sent", reason=row["reason"], sent_ms=now, attempt=True
+                    )
+
+        self._unsaved_sent.update(dict.fromkeys(sent, now))
+        try:
+            await self._store.write(unit, linger_s=MARK_LINGER_S)
+        finally:
+            for job_id in sent:
+                if self._unsaved_sent.get(job_id) == now:
+                    del self._unsaved_sent[job_id]
+
     async def _send_due(self) -> None:
         """Publish the jobs that are new or whose ack is overdue, in the order they were made;
         mark them sent. A publish that fails stops the round (tried again after `RETRY_MS`)."""
@@ -898,19 +947,8 @@ class Printing:
             if printer == pid:
                 self._due[job_id] = (pid, kind, now + waits[pid])
 
-        async def unit(tx: Tx) -> None:
-            for job_id in sent:
-                row = await repos.tx_job(tx, job_id)
-                if row is not None and row["state"] in ("queued", "sent"):
-                    await repos.update_job(
-                        tx, job_id, state="sent", reason=row["reason"], sent_ms=now, attempt=True
-                    )
-
-        async def mark() -> None:
-            await self._store.write(unit, linger_s=MARK_LINGER_S)
-
         # the resend times are kept here already: the next round need not wait for the mark
-        await self._background(mark(), "print-sent")
+        await self._background(self._mark_sent(list(sent), now), "print-sent")
         self.sent += len(sent)
 
     async def _chit_printed(self, job: dict[str, Any]) -> bool:

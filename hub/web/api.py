@@ -367,7 +367,7 @@ async def get_devices(request: web.Request) -> web.Response:
 async def get_printers(request: web.Request) -> web.Response:
     await auth.require(request, "read")
     s = svc(request)
-    jobs = await repos.read_jobs(s.store, 50)
+    jobs = s.printing.as_known(await repos.read_jobs(s.store, 50))
     for job in jobs:
         job.pop("doc", None)
     printers = [

@@ -19,7 +19,7 @@ from hub.app import RunningHub
 from hub.config import BillConfig, HubConfig, PrinterConfig
 from hub.domain.ports import Clock
 from hub.ops.mosquitto import Mosquitto
-from hub.services import staff
+from hub.services import printing, staff
 from hub.store import repos
 from tests.conftest import order_body, printing_hub_from, table_token
 from tests.integration.test_clock_steps import SteppingClock
@@ -153,11 +153,17 @@ async def test_chits_print_in_order_and_are_resent_until_acked(
 
     await until(resent, "the mute printer's jobs to be sent twice")
 
-    # unacknowledged, they are saved as sent (a mark that may wait a while for company)
+    # the job list says sent at once; the store, once the mark (which may wait a while for
+    # company) is saved
+    assert len(await jobs_in(hub, "sent")) == 3
+
     async def marked_sent() -> bool:
-        return len(await jobs_in(hub, "sent")) == 3
+        saved = await repos.read_jobs(hub.services.store, 50)
+        return [j["state"] for j in saved].count("sent") == 3
 
     await until(marked_sent, "the three unacknowledged jobs saved as sent")
+    saved = await repos.read_jobs(hub.services.store, 50)
+    assert [j["id"] for j in saved if j["state"] == "printed"] == []
     assert await jobs_in(hub, "printed") == []
     ids = [j["job_id"] for j in agent.jobs["cold-1"]]
     assert ids[:3] == sorted(set(ids), key=ids.index)[:3]  # first round in order
@@ -175,6 +181,31 @@ async def test_chits_print_in_order_and_are_resent_until_acked(
     assert doc["copy"] == "ORIGINAL"
     assert doc["items"][0]["name"] == "Sea Salt Edamame"
     assert doc["items"][0]["allergens"] == ["Soy"]
+
+
+async def test_the_job_list_says_printed_when_the_agent_acks_not_when_the_mark_is_saved(
+    printing_hub: RunningHub,
+    agent: StandInAgent,
+    http: aiohttp.ClientSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A printed job's mark waits a while to share a commit; the admin page's list says
+    printed as soon as the agent's ack is in, from what the hub knows. (The wait is made
+    a minute here, so the store cannot have the mark yet when the list is read.)"""
+    monkeypatch.setattr(printing, "MARK_LINGER_S", 60.0)
+    hub = printing_hub
+    async with http.post(
+        f"{hub.url}/api/v1/orders", json=order_body(table_token(hub, "T1"), "chit-now-01")
+    ) as r:
+        assert r.status == 201
+    await until(lambda: agent.docs("cold-1"), "the chit sent and acked")
+
+    async def listed_printed() -> bool:
+        return len(await jobs_in(hub, "printed")) == 1
+
+    await until(listed_printed, "the job listed as printed")
+    saved = await repos.read_jobs(hub.services.store, 50)
+    assert [j["state"] for j in saved] == ["sent"]  # its mark still waits
 
 
 async def test_failure_cause_then_failover_to_the_backup(
