@@ -12,6 +12,7 @@ import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from hub.bus import contract
 from hub.bus.client import Bus
@@ -21,6 +22,7 @@ from hub.config import HubConfig, load_or_create_secret
 from hub.consumers.activity import ActivityLog
 from hub.consumers.agents import build_agents
 from hub.consumers.bridge_health import BridgeHealth
+from hub.consumers.history_prune import HistoryPruner
 from hub.consumers.live import LiveHub
 from hub.consumers.outbox_prune import OutboxPruner
 from hub.consumers.relay import OutboxRelay
@@ -169,6 +171,7 @@ class _Parts:
     bus: Bus | None
     relay: OutboxRelay | None
     link: tuple[OutboxPruner, BridgeHealth] | None
+    history: HistoryPruner
 
 
 def _status_clearer(bus: Bus, store_id: str) -> Callable[[str], Awaitable[None]]:
@@ -277,12 +280,25 @@ def _build(
         limits=_limits(config, clock),
         printer_previews=dict(extras.printer_previews or {}),
         backup_keep=config.backup_keep,
+        backup_schedule=None
+        if config.backup_every_s <= 0
+        else backup.Schedule(
+            config.backup_every_s,
+            config.backup_at_hour,
+            ZoneInfo(config.timezone) if config.timezone else None,
+        ),
         orders_in_flight_max=config.limits.orders_in_flight,
         demo_buttons=extras.demo_buttons,
         pacer=pacer,
     )
     link = _cloud_link(config, store, extra_health, clock)
-    return _Parts(store_id, services, bus, relay, link)
+    history = HistoryPruner(
+        store,
+        config.bridge.state_db if config.bridge is not None else None,
+        now_ms=clock.now_ms,
+        keep_days=config.history_keep_days,
+    )
+    return _Parts(store_id, services, bus, relay, link, history)
 
 
 def _printing(
@@ -349,11 +365,20 @@ def _consumers(
     out.append(Loop("pre-orders", s.booking.run_preorders))
     if parts.relay is not None:
         out.append(parts.relay)
-    if config.backup_every_s > 0:
-        db, every, keep = config.db_path, config.backup_every_s, config.backup_keep
-        out.append(Loop("backups", lambda: backup.run_schedule(db, every_s=every, keep=keep)))
+    plan = s.backup_schedule
+    if plan is not None:
+        db, keep = config.db_path, config.backup_keep
+        out.append(
+            Loop(
+                "backups",
+                lambda: backup.run_schedule(
+                    db, every_s=plan.every_s, keep=keep, at_hour=plan.at_hour, tz=plan.tz
+                ),
+            )
+        )
     if parts.link is not None:
         out += [Loop("outbox-prune", parts.link[0].run), Loop("bridge-health", parts.link[1].run)]
+    out.append(Loop("history-prune", parts.history.run))
     out += build_agents(config, parts.store_id, scale_line_overrides=scale_line_overrides)
     return out
 

@@ -96,8 +96,16 @@ A store box's config file (TOML)::
     pause_message = ""                    # what diners read while it is paused (optional)
 
     [backups]                             # online copies in <data_dir>/backups
-    every_hours = 6                       # 0: only `tablehub backup` and before upgrades
-    keep = 14
+    every_hours = 24                      # 0: only `tablehub backup` and before upgrades
+    at_hour = 4                           # local hour of the first of the day (the store
+                                          # closed, not in its rush); -1: every_hours after
+                                          # the newest backup, whatever the hour
+    keep = 7
+
+    [history]                             # the store's closed business on the hub
+    keep_days = 35                        # closed checks, their orders, tickets, payments,
+                                          # print jobs, calls go once this old and in the
+                                          # cloud (never without a bridge); 0: kept for ever
 
     [log]
     level = "info"
@@ -325,8 +333,10 @@ class HubConfig:
     tls_key: Path | None = None
     http_limits: HttpLimits = field(default_factory=HttpLimits)
     bridge: CloudLinkConfig | None = None  # None: no cloud bridge on this box
-    backup_every_s: float = 6 * 3600.0  # online backups of the store; 0 turns them off
-    backup_keep: int = 14
+    backup_every_s: float = 24 * 3600.0  # online backups of the store; 0 turns them off
+    backup_at_hour: int | None = 4  # local hour they start at; None: every_s after the newest
+    backup_keep: int = 7
+    history_keep_days: float = 35.0  # closed business the cloud has goes once this old; 0: never
     shift: ShiftConfig = field(default_factory=ShiftConfig)
     booking: BookingConfig = field(default_factory=BookingConfig)
     pacing: PacingConfig = field(default_factory=PacingConfig)
@@ -458,8 +468,13 @@ class StationSection(Settings, frozen=True, kw_only=True):
 
 
 class BackupsSection(Settings, frozen=True, kw_only=True):
-    every_hours: Seconds = 6.0
-    keep: Count = 14
+    every_hours: Seconds = 24.0
+    at_hour: Annotated[int, msgspec.Meta(ge=-1, le=23)] = 4
+    keep: Count = 7
+
+
+class HistorySection(Settings, frozen=True, kw_only=True):
+    keep_days: Annotated[float, msgspec.Meta(ge=0, le=36500)] = 35.0
 
 
 class LogSection(Settings, frozen=True, kw_only=True):
@@ -506,6 +521,7 @@ class HubFile(Settings, frozen=True, kw_only=True):
     shift: ShiftSection = msgspec.field(default_factory=ShiftSection)
     booking: BookingSection = msgspec.field(default_factory=BookingSection)
     backups: BackupsSection = msgspec.field(default_factory=BackupsSection)
+    history: HistorySection = msgspec.field(default_factory=HistorySection)
     log: LogSection = msgspec.field(default_factory=LogSection)
     bridge: BridgeSection | None = None
     devices: DevicesSection = msgspec.field(default_factory=DevicesSection)
@@ -552,7 +568,9 @@ def _config(raw: HubFile, path: Path) -> HubConfig:
         log_level=raw.log.level,
         escalate_after_s=raw.floor.escalate_after_seconds,
         backup_every_s=raw.backups.every_hours * 3600.0,
+        backup_at_hour=raw.backups.at_hour if raw.backups.at_hour >= 0 else None,
         backup_keep=raw.backups.keep,
+        history_keep_days=raw.history.keep_days,
         printers=tuple(_printer(p, i, path) for i, p in enumerate(raw.printers)),
         bill=_bill(raw.bill),
         scales=tuple(

@@ -20,6 +20,7 @@ from hub.services.ordering import Ordering, Weighing
 from hub.services.pacing import Pacer
 from hub.services.printing import Printing
 from hub.services.stock import Stock
+from hub.store.backup import Schedule
 from hub.store.db import Store
 
 
@@ -52,7 +53,8 @@ class Services:
     # what a simulated printer printed, as a picture (demo only)
     printer_previews: dict[str, Callable[[], bytes | None]] = field(default_factory=dict)
     accepting: bool = True
-    backup_keep: int = 14  # how many online backups of the store are kept
+    backup_keep: int = 7  # how many online backups of the store are kept
+    backup_schedule: Schedule | None = None  # when the hub makes them (None: never)
     orders_in_flight: int = 0  # orders between request and answer right now
     orders_in_flight_max: int = 256
     refused_in_flight: int = 0

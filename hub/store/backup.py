@@ -26,7 +26,8 @@ import shutil
 import socket
 import sqlite3
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,8 +39,11 @@ if TYPE_CHECKING:  # the store imports this module; keep the import graph flat
 log = logging.getLogger("tablehub.backup")
 
 BACKUPS = "backups"
-KEEP = 14
-EVERY_S = 6 * 3600
+KEEP = 7
+EVERY_S = 24 * 3600
+AT_HOUR = 4  # local: a store is closed then, and a copy does not compete with its rush
+FIRST_AFTER_S = 300.0  # after a start, before a backup that is due (the hub serves first)
+RETRY_S = 3600.0
 _NAME = re.compile(r"^tablehub-(\d{8}T\d{6}Z)(?:-(\d+))?\.db$")
 
 
@@ -170,19 +174,95 @@ def before_migration(
     return path
 
 
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """The hub's backups: `every_s` apart, from `at_hour` local time (None: from the newest)."""
+
+    every_s: float = EVERY_S
+    at_hour: int | None = AT_HOUR
+    tz: tzinfo | None = None
+
+    def next_at(self, newest: datetime | None, now: datetime) -> datetime:
+        return next_backup_at(newest, now, every_s=self.every_s, at_hour=self.at_hour, tz=self.tz)
+
+
+def backup_hours(every_s: float, at_hour: int) -> list[int]:
+    """The local hours a schedule's backups start at: `at_hour`, then every `every_s` after
+    it within the day (a day or more apart: `at_hour` alone)."""
+    step = max(1, round(every_s / 3600))
+    return sorted({(at_hour + k * step) % 24 for k in range(max(1, 24 // step))})
+
+
+def next_backup_at(
+    newest: datetime | None,
+    now: datetime,
+    *,
+    every_s: float,
+    at_hour: int | None = None,
+    tz: tzinfo | None = None,
+) -> datetime:
+    """When the schedule's next backup is due (UTC; `now` or earlier: at once), from the
+    newest backup there is (made by the schedule, by hand or before an upgrade): restarts add
+    none.
+
+    With `at_hour`, the first of the backup hours (`backup_hours`, local time) after the newest
+    (days apart: after the newest and `every_s` less a day), so the copy is made while the store
+    is closed, not in its rush; without, `every_s` after the newest. None yet: at once. A time
+    that passed while the box was off: at once."""
+    if newest is None:
+        return now
+    if at_hour is None:
+        return newest + timedelta(seconds=every_s)
+    after = newest + timedelta(seconds=max(0.0, every_s - 86400))
+    zone = tz or datetime.now().astimezone().tzinfo
+    local = after.astimezone(zone)
+    hours = backup_hours(every_s, at_hour)
+    for day in range(3):
+        d = (local + timedelta(days=day)).date()
+        later = [
+            t.astimezone(UTC)
+            for t in (datetime(d.year, d.month, d.day, h, tzinfo=zone) for h in hours)
+            if t > after
+        ]
+        if later:
+            return later[0]
+    return now  # not reached: every day has a backup hour
+
+
 async def run_schedule(
-    db: Path, *, every_s: float = EVERY_S, keep: int = KEEP, first_after_s: float = 300.0
+    db: Path,
+    *,
+    every_s: float = EVERY_S,
+    keep: int = KEEP,
+    at_hour: int | None = AT_HOUR,
+    tz: tzinfo | None = None,
+    first_after_s: float = FIRST_AFTER_S,
 ) -> None:
-    """The hub's backup loop: one now-ish, then every `every_s`. A failure is logged, never
-    fatal (the next round tries again); cancel the task to stop."""
+    """The hub's backup loop: from `first_after_s` after the start (the hub serves first), a
+    backup whenever `next_backup_at` says. A failure is logged, never fatal: the next try is
+    `RETRY_S` later. Cancel the task to stop."""
+    folder = backups_dir(db.parent)
     await asyncio.sleep(first_after_s)
+    retry_at: datetime | None = None
     while True:
+        now = datetime.now(UTC)
+        found = list_backups(folder)
+        due = next_backup_at(
+            backup_time(found[0]) if found else None, now, every_s=every_s, at_hour=at_hour, tz=tz
+        )
+        if retry_at is not None:
+            due = max(due, retry_at)
+        if due > now:
+            # looked at again at least every minute: a clock set at boot, a backup by hand
+            await asyncio.sleep(min((due - now).total_seconds(), 60.0))
+            continue
         try:
-            path = await asyncio.to_thread(backup, db, backups_dir(db.parent), keep=keep)
+            path = await asyncio.to_thread(backup, db, folder, keep=keep)
             log.info("store backed up: %s", path.name)
+            retry_at = None
         except BackupError as exc:
-            log.error("backup failed: %s", exc.message)
-        await asyncio.sleep(every_s)
+            log.error("backup failed: %s; trying again in %.0f min", exc.message, RETRY_S / 60)
+            retry_at = datetime.now(UTC) + timedelta(seconds=RETRY_S)
 
 
 # ---------------------------------------------------------------- restore

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import io
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -121,12 +122,20 @@ async def get_backups(request: web.Request) -> web.Response:
     folder = _backups_folder(s)
     found = await asyncio.to_thread(lambda: [_backup_doc(p) for p in backup.list_backups(folder)])
     last = found[0]["created_ms"] if found else None
+    now_ms = s.clock.now_ms()
+    plan = s.backup_schedule
+    next_ms = None
+    if plan is not None:
+        now = datetime.fromtimestamp(now_ms / 1000, UTC)
+        newest = None if last is None else datetime.fromtimestamp(last / 1000, UTC)
+        next_ms = max(now_ms, int(plan.next_at(newest, now).timestamp() * 1000))
     return _json(
         {
             "backups": found,
             "keep": s.backup_keep,
             "folder": str(folder),
-            "last_age_s": None if last is None else max(0, (s.clock.now_ms() - last) // 1000),
+            "last_age_s": None if last is None else max(0, (now_ms - last) // 1000),
+            "next_ms": next_ms,
             "running": request.app[BACKUP_LOCK].locked(),
         }
     )

@@ -140,6 +140,8 @@ async def test_charts_tokens_and_backups(hub: RunningHub, browser: Browser) -> N
     (made,) = backup.list_backups(backup.backups_dir(hub.services.store.path.parent))
     await expect(page.get_by_test_id(f"backup-{made.name}")).to_be_visible()
     await expect(page.get_by_test_id("backups-last")).to_have_text("Last backup just now")
+    # and when the hub makes the next one: at the store's 04:00
+    await expect(page.locator("#backups-summary")).to_contain_text(re.compile(r"next \w+ 0?4:00"))
 
     # every table's QR code shows (an <img> of an SVG file)
     qr_img = page.get_by_test_id("table-T1").locator("img")

@@ -6,6 +6,7 @@
 import { $, clockTime, el, icon, replaceChildren } from './common.js';
 
 const DAY_S = 24 * 3600;
+const STALE_S = 26 * 3600;
 
 /** "1.2 MB" in the page's language. */
 export function fileSize(bytes, lang) {
@@ -65,12 +66,14 @@ export function backupsSection(ctx) {
     if (!d) return;
     const list = d.backups || [];
     const ageS = d.last_age_s === null ? null : d.last_age_s + Math.round((Date.now() - S.loadedAt) / 1000);
-    const stale = ageS === null || ageS > DAY_S;
+    // the hub makes one a day (at 04:00 by default): stale past the doctor's 26 hours
+    const stale = ageS === null || ageS > STALE_S;
     const last = $('#backups-last');
     last.className = ['backups-last', stale ? 'is-bad' : 'is-ok'].join(' ');
     last.textContent = ageS === null ? t('backup_none') : t('backup_last', { age: age(ageS) });
     last.dataset.age = ageS === null ? '' : String(ageS);
-    $('#backups-summary').textContent = t('backups_summary', { n: list.length, keep: d.keep });
+    const next = d.next_ms ? t('backup_next', { when: `${new Date(d.next_ms).toLocaleDateString(i18n.lang, { weekday: 'short' })} ${clockTime(d.next_ms, i18n.lang)}` }) : '';
+    $('#backups-summary').textContent = [t('backups_summary', { n: list.length, keep: d.keep }), next].filter(Boolean).join(' · ');
     replaceChildren($('#backups-body'),
       list.length ? el('div', { class: 'table-wrap' }, el('table', { class: 'jobs backups', testid: 'backups-table' },
         el('thead', null, el('tr', null, ['backup_name', 'backup_time', 'backup_size'].map((k) => el('th', { scope: 'col', text: t(k) })))),
