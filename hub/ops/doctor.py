@@ -21,6 +21,7 @@ names every failed check):
   10 %), and bytes written per day to its block device: sectors written from /proc/diskstats
   divided by the uptime, i.e. the whole device since boot, which is what wears an SD card.
   (/proc/self/io would count only the doctor's own writes; /proc/<hub pid>/io only the hub's.)
+  It also says what the store and its backups take: the two that grow with the business.
 - **clock**: the year is 2024 or later, and NTP is synchronized (``timedatectl``; **fails** if
   it says not, unknown without timedatectl).
 - **cloud**: HTTP HEAD of the bridge's endpoint (3 s): any answer is reachable; unreachable
@@ -317,6 +318,22 @@ def _printer(device: str, d: dict[str, Any]) -> Check:
     return Check(device, "ok", text, d)
 
 
+def _store_and_backups(data_dir: Path, data: dict[str, Any]) -> str:
+    """What the store and its backups take: the two that grow (systemd/README.md, "History
+    on the hub")."""
+    db = data_dir / "tablehub.db"
+    if not db.exists():
+        return ""
+    store = sum(p.stat().st_size for p in (db, db.with_name(db.name + "-wal")) if p.exists())
+    found = backup.list_backups(backup.backups_dir(data_dir))
+    kept = 0
+    for p in found:
+        with contextlib.suppress(OSError):  # pruned meanwhile
+            kept += p.stat().st_size
+    data["store_bytes"], data["backups_bytes"] = store, kept
+    return f"; store {store / MiB:.0f} MiB, {len(found)} backups {kept / MiB:.0f} MiB"
+
+
 def _disk(data_dir: Path, probes: Probes) -> Check:
     path = data_dir
     while not path.exists() and path != path.parent:
@@ -332,6 +349,7 @@ def _disk(data_dir: Path, probes: Probes) -> Check:
         text += f"; device writes {per_day / MiB:.0f} MiB/day since boot"
     else:
         text += "; writes per day unknown (not a block device: overlay or tmpfs?)"
+    text += _store_and_backups(data_dir, data)
     status: Status = "ok"
     if u.free < probes.min_free_bytes or frac < 0.02:
         status = "fail"

@@ -148,6 +148,20 @@ async def test_a_stopped_broker_fails_in_json(
     assert checks["printer-grill-1"]["status"] == "skip"
 
 
+async def test_the_disk_check_says_what_the_store_and_its_backups_take(config: Path) -> None:
+    data_dir = load_config(config).data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "tablehub.db").write_bytes(b"\0" * (3 * 1024**2))
+    folder = backup.backups_dir(data_dir)
+    folder.mkdir()
+    for stamp in ("20261206T040000Z", "20261207T040000Z"):
+        (folder / f"tablehub-{stamp}.db").write_bytes(b"\0" * (2 * 1024**2))
+    (folder / "tablehub-20261207T050000Z.db.partial").write_bytes(b"\0" * 1024**2)  # not one
+    disk = by_name(await doctor.examine(config, probes()))["disk"]
+    assert "store 3 MiB, 2 backups 4 MiB" in disk.summary
+    assert (disk.data["store_bytes"], disk.data["backups_bytes"]) == (3 * 1024**2, 4 * 1024**2)
+
+
 async def test_a_full_disk_fails(config: Path) -> None:
     full = probes(disk_usage=lambda _p: DiskUsage(32 * GiB, 32 * GiB - 10 * 1024**2, 10 * 1024**2))
     disk = by_name(await doctor.examine(config, full))["disk"]
