@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import stats
+from hub.config import HubConfig
 
 FINDINGS = Path(__file__).with_name("FINDINGS.md")
 
@@ -799,7 +800,65 @@ def day_section(day: dict[str, Any] | None) -> list[str]:
             f"*{first['tree']}* is the hub of {first['path']} (an export of the commit "
             "before these changes), run first, in the same run, with the same loads.",
         ]
+    lines += store_lines(day["trees"][-1])
     return [*lines, ""]
+
+
+OUTBOX_DAYS = 7  # the bridge's retention_hours (168): acknowledged events kept a week
+DAY_ORDERS = 3000
+
+
+def store_months(b: float, o: float, day: int, *, keep_days: float | None) -> float:
+    """The store's bytes on day `day` of a store: business `b` and outbox `o` bytes a day,
+    the business kept `keep_days` (None: for ever), the outbox a week."""
+    kept = day if keep_days is None else min(day, keep_days)
+    return kept * b + min(day, OUTBOX_DAYS) * o
+
+
+def store_lines(tree: dict[str, Any]) -> list[str]:
+    """The store after the run, and what its backups write a day over months: projected
+    from the measured bytes an order, for the schedule before (every 6 h, 14 kept, nothing
+    deleted) and the hub's defaults (hub/config.py)."""
+    st = tree.get("summary", {}).get("store")
+    if not st:
+        return []
+    defaults = HubConfig(data_dir=Path("."))
+    b = st["business_per_order"] * DAY_ORDERS
+    o = st["outbox_per_order"] * DAY_ORDERS
+    per_day = 24 * 3600 / defaults.backup_every_s
+    keep = defaults.history_keep_days or None
+    rows = []
+    for d in (30, 90, 365):
+        old = store_months(b, o, d, keep_days=None)
+        new = store_months(b, o, d, keep_days=keep)
+        rows.append(
+            f"| day {d} | {old / 1e6:,.0f} MB | {4 * old / 1e6:,.0f} MB | "
+            f"{14 * old / 1e6:,.0f} MB | {new / 1e6:,.0f} MB | {per_day * new / 1e6:,.0f} MB | "
+            f"{defaults.backup_keep * new / 1e6:,.0f} MB |"
+        )
+    return [
+        "",
+        "### The store over months, and its backups",
+        "",
+        f"After this run ({tree['tree']}) the store holds {st['orders']:,} orders in "
+        f"{(st['business_per_order'] + st['outbox_per_order']) * st['orders'] / 1e6:,.1f} MB of "
+        f"pages in use: {st['business_per_order'] / 1024:.2f} KB an order of business (orders, "
+        f"tickets, chits, calls...) and {st['outbox_per_order'] / 1024:.2f} KB of outbox events. "
+        f"A day of {DAY_ORDERS:,} orders adds {b / 1e6:.1f} MB of business and {o / 1e6:.1f} MB "
+        "of events (kept a week once the cloud has them). A backup copies every page in use to "
+        "the same card. Projected from these bytes an order: *before*, a backup every six hours, "
+        "14 kept, nothing of the business ever deleted; *now*, the hub's defaults: a backup a "
+        f"day ({per_day:g} a day, at {defaults.backup_at_hour or 0:02d}:00), "
+        f"{defaults.backup_keep} kept, "
+        f"closed business the cloud has deleted after {defaults.history_keep_days:g} days "
+        "(with no cloud bridge on the box nothing is deleted: the *before* columns then hold "
+        "for the store, at one backup a day).",
+        "",
+        "| a store's | store before | backups written a day before | backups kept before | "
+        "store now | backups written a day now | backups kept now |",
+        "|---|---|---|---|---|---|---|",
+        *rows,
+    ]
 
 
 def drain_section(d: dict[str, Any] | None) -> list[str]:

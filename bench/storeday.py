@@ -41,6 +41,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -515,6 +516,7 @@ class StoreDay:
                     p.stat().st_size for p in hub.data.rglob("*") if p.is_file()
                 )
                 hub.stop()
+                self.results["store"] = store_size(hub.data / "tablehub.db")
         finally:
             self.results["elapsed_s"] = round(time.monotonic() - t0, 1)
         self.results["summary"] = summarise(self.results, self.speed)
@@ -546,6 +548,44 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+def store_size(db: Path) -> dict[str, Any]:
+    """What the store holds after the run: the bytes of its pages in use (what a backup
+    copies), the outbox's share of them (kept a week once the cloud has it; the business is
+    kept `[history] keep_days`) and the orders they are for."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        page = int(conn.execute("PRAGMA page_size").fetchone()[0])
+        pages = int(conn.execute("PRAGMA page_count").fetchone()[0])
+        free = int(conn.execute("PRAGMA freelist_count").fetchone()[0])
+        by_tree = dict(
+            conn.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name").fetchall()
+        )
+        orders = int(conn.execute("SELECT COUNT(*) FROM orders").fetchone()[0])
+        events = int(conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+    finally:
+        conn.close()
+    return {
+        "used_bytes": (pages - free) * page,
+        "outbox_bytes": int(by_tree.get("outbox", 0)),
+        "orders": orders,
+        "events": events,
+        "largest": sorted(by_tree.items(), key=lambda kv: -int(kv[1]))[:8],
+    }
+
+
+def _per_order(phase: dict[str, Any], name: str, idle: dict[str, float]) -> dict[str, float]:
+    """A phase's writes and fsyncs by process `name` per order it answered, net of what the
+    idle room does in the same time."""
+    n = max(1, phase["orders"])
+    d, seconds = phase[name], phase["seconds"]
+    return {
+        "bytes": d["write_bytes"] / n,
+        "net_bytes": (d["write_bytes"] - idle["bytes_s"] * seconds) / n,
+        "fsyncs": d["fsyncs"] / n,
+        "net_fsyncs": (d["fsyncs"] - idle["fsyncs_s"] * seconds) / n,
+    }
+
+
 def summarise(r: dict[str, Any], speed: float) -> dict[str, Any]:
     idle, rate = r["idle"], r["rate"]
     idle_s = max(1e-9, idle["seconds"])
@@ -556,26 +596,10 @@ def summarise(r: dict[str, Any], speed: float) -> dict[str, Any]:
             "fsyncs_s": idle[name]["fsyncs"] / idle_s,
             "log_bytes_s": idle[name]["log_bytes"] / idle_s,
         }
-        n = max(1, rate["orders"])
-        idle_share = s["idle"][name]["bytes_s"] * rate["seconds"]
-        s["per_order"][name] = {
-            "bytes": rate[name]["write_bytes"] / n,
-            "net_bytes": (rate[name]["write_bytes"] - idle_share) / n,
-            "fsyncs": rate[name]["fsyncs"] / n,
-        }
+        s["per_order"][name] = _per_order(rate, name, s["idle"][name])
     rush = r.get("rush")
     if rush:
-        s["rush"] = {}
-        for name in (*PROCS, "all"):
-            n = max(1, rush["orders"])
-            idle_share = s["idle"][name]["bytes_s"] * rush["seconds"]
-            s["rush"][name] = {
-                "bytes": rush[name]["write_bytes"] / n,
-                "net_bytes": (rush[name]["write_bytes"] - idle_share) / n,
-                "fsyncs": rush[name]["fsyncs"] / n,
-                "net_fsyncs": (rush[name]["fsyncs"] - s["idle"][name]["fsyncs_s"] * rush["seconds"])
-                / n,
-            }
+        s["rush"] = {name: _per_order(rush, name, s["idle"][name]) for name in (*PROCS, "all")}
         s["rush"]["orders"] = rush["orders"]
         s["rush"]["seconds"] = rush["seconds"]
     day = r.get("day")
@@ -608,6 +632,14 @@ def summarise(r: dict[str, Any], speed: float) -> dict[str, Any]:
     }
     if day:
         s["targets"]["day_mb"] = (s["day"]["all"]["write_bytes"] / 1e6, TARGETS["day_mb"])
+    store = r.get("store")
+    if store and store["orders"]:
+        n = store["orders"]
+        s["store"] = {
+            "orders": n,
+            "business_per_order": (store["used_bytes"] - store["outbox_bytes"]) / n,
+            "outbox_per_order": store["outbox_bytes"] / n,
+        }
     return s
 
 

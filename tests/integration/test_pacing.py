@@ -69,6 +69,20 @@ async def get(http: aiohttp.ClientSession, url: str, tok: str | None = None) -> 
         return await r.json()
 
 
+async def bump_all(
+    http: aiohttp.ClientSession, hub: RunningHub, kitchen: str, station: str, prefix: str
+) -> None:
+    """Bump every open ticket of `station`, each with its own action id."""
+    url = f"{hub.url}/api/v1/stations/{station}/tickets"
+    for t in (await get(http, url, kitchen))["tickets"]:
+        async with http.post(
+            f"{hub.url}/api/v1/tickets/{t['id']}/bump",
+            json={"id": f"{prefix}{t['id']}"},
+            headers={"Authorization": f"Bearer {kitchen}"},
+        ) as r:
+            assert r.status == 200, await r.text()
+
+
 async def fire(
     http: aiohttp.ClientSession, hub: RunningHub, tok: str, body: dict[str, Any], table: str = "T1"
 ) -> tuple[int, Any]:
@@ -274,13 +288,7 @@ async def test_the_menu_quotes_a_wait_the_order_an_eta_and_the_quote_is_recorded
     url = f"{hub.url}/api/v1/orders/{placed['order_id']}?table={table_token(hub, 'T1')}"
     eta = (await get(http, url))["eta_ms"]
     assert eta > hub.services.clock.now_ms()
-    for t in (await get(http, f"{hub.url}/api/v1/stations/wok/tickets", kitchen))["tickets"]:
-        async with http.post(
-            f"{hub.url}/api/v1/tickets/{t['id']}/bump",
-            json={"id": f"b-{t['id']}"},
-            headers={"Authorization": f"Bearer {kitchen}"},
-        ) as r:
-            assert r.status == 200
+    await bump_all(http, hub, kitchen, "wok", "b-")
     assert (await get(http, url))["eta_ms"] is None  # ready: no ETA
     stats = await get(http, f"{hub.url}/api/v1/admin/pacing/quotes?hours=1", admin)
     assert stats["overall"]["count"] == 7
@@ -416,13 +424,7 @@ async def test_the_range_a_wait_is_told_in_follows_how_the_last_quotes_came_out(
         )
         longest = max(by - q for q, by in quoted)
         clock.advance(3 * longest)  # every order ready three times as late as quoted
-        for t in (await get(http, f"{hub.url}/api/v1/stations/wok/tickets", kitchen))["tickets"]:
-            async with http.post(
-                f"{hub.url}/api/v1/tickets/{t['id']}/bump",
-                json={"id": f"band-bump-{t['id']}"},
-                headers={"Authorization": f"Bearer {kitchen}"},
-            ) as r:
-                assert r.status == 200, await r.text()
+        await bump_all(http, hub, kitchen, "wok", "band-bump-")
         band = (await get(http, f"{hub.url}/api/v1/pacing", kitchen))["band"]
         assert band["quotes"] == len(placed)
         assert band["low"] >= 3.0
