@@ -297,6 +297,7 @@ def _build(
         config.bridge.state_db if config.bridge is not None else None,
         now_ms=clock.now_ms,
         keep_days=config.history_keep_days,
+        health=extra_health,
     )
     return _Parts(store_id, services, bus, relay, link, history)
 

@@ -29,6 +29,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from hub.store.db import Store, Tx, Unit
 from plumbing.clock import iso_from_ms
@@ -93,6 +94,7 @@ class HistoryPruner:
         first_after_s: float = 900.0,
         chunk_checks: int = CHUNK_CHECKS,
         chunk_rows: int = CHUNK_ROWS,
+        health: dict[str, Any] | None = None,
     ) -> None:
         self._store = store
         self.state_db = state_db
@@ -104,6 +106,8 @@ class HistoryPruner:
         self.chunk_rows = max(1, chunk_rows)
         self._said: str | None = None
         self.total = HistoryResult()
+        self.health = health if health is not None else {}
+        self.health["history"] = self.status()
 
     def __repr__(self) -> str:
         return f"<HistoryPruner keep_days={self.keep_days} deleted={self.total.rows}>"
@@ -116,6 +120,17 @@ class HistoryPruner:
             except Exception:  # a failed round is logged; the next one tries again
                 log.exception("history pruning failed; trying again in %.0f s", self.every_s)
             await asyncio.sleep(self.every_s)
+
+    def status(self, found: Horizon | None = None, at_ms: int | None = None) -> dict[str, Any]:
+        """For /healthz: how long closed business stays, before when the last round let it
+        go (or why it kept it), when that round ran and what the rounds deleted."""
+        return {
+            "keep_days": self.keep_days,
+            "before": found.before if found else None,
+            "kept_because": None if found else self._said,
+            "last_round_ms": at_ms,
+            "deleted_rows": self.total.rows,
+        }
 
     async def horizon(self) -> Horizon | None:
         """Before when closed business may go, or None (kept for ever, no cloud has it)."""
@@ -168,6 +183,7 @@ class HistoryPruner:
         actions_before = iso_from_ms(self._now_ms() - ACTIONS_KEEP_DAYS * DAY_MS)
         result += await self._chunks(_ACTIONS_SQL, "actions", {"before": actions_before})
         self.total += result
+        self.health["history"] = self.status(found, self._now_ms())
         if result.rows:
             log.info(
                 "history pruned (closed before %s): %d checks, %d orders, %d tickets, "

@@ -134,6 +134,11 @@ async def test_closed_checks_the_cloud_has_go_after_keep_days_and_the_rest_stays
         conn.close()
     assert await room.order("T1", "hist-0005") > max(gone_orders)
     assert (await pruner.prune_once()).checks == 0  # a second round finds nothing more
+    told = pruner.health["history"]
+    assert told["deleted_rows"] == result.rows
+    assert told["before"] is not None
+    assert told["kept_because"] is None
+    assert told["last_round_ms"] is not None
 
 
 async def test_nothing_the_cloud_lacks_goes_and_without_a_cloud_the_business_stays(
@@ -157,6 +162,12 @@ async def test_nothing_the_cloud_lacks_goes_and_without_a_cloud_the_business_sta
     result = await alone.prune_once()
     assert (result.checks, result.orders) == (0, 0)
     assert counts(db)["orders"] == before["orders"]
+    assert "no cloud bridge" in alone.health["history"]["kept_because"]
+    # the hub's own pruner says so on /healthz from its start: the fixture has no bridge
+    async with http.get(f"{hub.url}/healthz") as r:
+        history = (await r.json())["history"]
+    assert history["keep_days"] == 35
+    assert history["last_round_ms"] is None  # its first round is 15 minutes after the start
 
     # a bridge whose state cannot be read: the same
     broken = tmp_path / "broken.db"
