@@ -558,6 +558,8 @@ def _config(raw: HubFile, path: Path) -> HubConfig:
             ZoneInfo(store.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             fail(path, ("store", "timezone"), f"unknown timezone '{store.timezone}'")
+    if 0 < raw.history.keep_days < 1:
+        fail(path, ("history", "keep_days"), "must be 0 (keep for ever) or at least 1 day")
     return HubConfig(
         data_dir=Path(store.data_dir),
         http_host=http.host,

@@ -9,12 +9,19 @@ the hub"). What goes, and when:
 - **a closed check and everything of it** (its orders, their tickets, its payments, split and
   seating) once it closed before the *horizon*: `keep_days` ago, and never later than the
   oldest outbox event the cloud has not acknowledged (`plumbing.outbox.acked_upto`), so the
-  hub deletes nothing the cloud does not have. A check one of whose tickets is still open or
-  held (a screen still shows it) stays;
-- print jobs printed, failed or cancelled before the horizon; closed table calls;
-  corrections of business days before it; walk-ins seated or gone; reservations of past days;
+  hub deletes nothing the cloud does not have. A check stays while an order of it is not
+  served (the expo shows it) or a ticket of it is open or held (a station's screen does);
+- print jobs printed, failed or cancelled before the horizon, once their ticket is gone;
+  closed table calls; corrections of business days before it; walk-ins seated or gone;
+  reservations of past days;
 - staff action ids (`actions`, a repeat's memo) after `ACTIONS_KEEP_DAYS`, with or without a
   cloud: they are no record of the business.
+
+"Before" counts from the store's newest event, not from the clock alone: a clock set years
+ahead (a Pi has no battery clock) deletes nothing. The newest check, order, ticket, print job
+and call always stay: SQLite numbers a new row after the highest id there is, and an id given
+twice would be taken by the cloud for the old row (and a print job's rowid for one the low
+mark has passed).
 
 With no cloud bridge on the box (or its state unreadable) the business stays: the store is
 then its only copy. Deletes go through `Store.write` in chunks, so an order never waits behind
@@ -26,13 +33,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from hub.errors import StoreUnavailable
 from hub.store.db import Store, Tx, Unit
-from plumbing.clock import iso_from_ms
+from plumbing.clock import iso_from_ms, ms_from_iso
 from plumbing.outbox import StateUnreadable, acked_upto
 
 log = logging.getLogger("tablehub.history")
@@ -55,7 +64,7 @@ class HistoryResult:
     reservations: int = 0
     waitlist: int = 0
     actions: int = 0
-    kept_open: int = 0  # closed checks past the horizon kept: a ticket of theirs is open
+    kept_open: int = 0  # closed checks past the horizon kept: still live, or the newest
     writes: int = 0
 
     def __add__(self, other: HistoryResult) -> HistoryResult:
@@ -145,7 +154,7 @@ class HistoryPruner:
         except StateUnreadable as exc:
             self._kept(f"history kept: {exc.message}")
             return None
-        now = self._now_ms()
+        now = await self._store_now_ms()
         keep = Horizon(iso_from_ms(int(now - self.keep_days * DAY_MS)), "keep_days")
         row = await self._store.read_one(
             "SELECT created_at FROM outbox WHERE seq > ? ORDER BY seq LIMIT 1", (upto,)
@@ -154,6 +163,15 @@ class HistoryPruner:
         if row is not None and str(row[0]) < keep.before:
             return Horizon(str(row[0]), f"the cloud has events up to seq {upto} only")
         return keep
+
+    async def _store_now_ms(self) -> int:
+        """Now, and never later than the store's newest event: a clock set years ahead (a Pi
+        has no battery clock) must not make today's business look years old."""
+        now = self._now_ms()
+        row = await self._store.read_one("SELECT created_at FROM outbox ORDER BY seq DESC LIMIT 1")
+        if row is None:
+            return now
+        return min(now, ms_from_iso(str(row[0])))
 
     def _kept(self, why: str) -> None:
         """Say once why the business is kept (again only after the reason changed)."""
@@ -169,9 +187,14 @@ class HistoryPruner:
             before = found.before
             after = 0
             while True:
-                part, after = await self._store.write(
-                    _checks_chunk(before, after, self.chunk_checks)
-                )
+                try:
+                    part, after = await self._store.write(
+                        _checks_chunk(before, after, self.chunk_checks)
+                    )
+                except (sqlite3.Error, StoreUnavailable) as exc:
+                    # the other tables and the action ids still go; this is tried next round
+                    log.error("history pruning stopped at the checks after id %d: %s", after, exc)
+                    break
                 result += part
                 if after == 0:
                     break
@@ -180,7 +203,7 @@ class HistoryPruner:
             params["jobs_below"] = await self._first_rowid_from("print_jobs", "created_at", before)
             for sql, name in _OTHERS:
                 result += await self._chunks(sql, name, params)
-        actions_before = iso_from_ms(self._now_ms() - ACTIONS_KEEP_DAYS * DAY_MS)
+        actions_before = iso_from_ms(await self._store_now_ms() - ACTIONS_KEEP_DAYS * DAY_MS)
         result += await self._chunks(_ACTIONS_SQL, "actions", {"before": actions_before})
         self.total += result
         self.health["history"] = self.status(found, self._now_ms())
@@ -200,8 +223,8 @@ class HistoryPruner:
             )
         if result.kept_open:
             log.warning(
-                "%d checks closed before the horizon kept: a ticket of theirs is still open "
-                "or held on a kitchen screen",
+                "%d checks closed before the horizon kept: an order of theirs is not served "
+                "or a ticket is still on a kitchen screen (or it holds the newest id)",
                 result.kept_open,
             )
         return result
@@ -237,14 +260,18 @@ class HistoryPruner:
 # Each deletes at most :n rows; rowids ascend with time, so each walks from the oldest.
 _OTHERS: Sequence[tuple[str, str]] = (
     (
+        # a chit goes with its ticket (one kept, on a screen still, keeps its chits: a
+        # silent screen's station reprints a ticket it finds no chit of)
         "DELETE FROM print_jobs WHERE rowid IN (SELECT rowid FROM print_jobs WHERE rowid < "
-        ":jobs_below AND state IN ('printed', 'failed', 'cancelled') AND updated_at < :before "
-        "ORDER BY rowid LIMIT :n)",
+        ":jobs_below AND rowid < (SELECT MAX(rowid) FROM print_jobs) "
+        "AND state IN ('printed', 'failed', 'cancelled') AND updated_at < :before "
+        "AND (ticket_id IS NULL OR NOT EXISTS (SELECT 1 FROM tickets t "
+        "WHERE t.id = print_jobs.ticket_id)) ORDER BY rowid LIMIT :n)",
         "print_jobs",
     ),
     (
         "DELETE FROM calls WHERE id IN (SELECT id FROM calls WHERE state = 'closed' "
-        "AND closed_at < :before ORDER BY id LIMIT :n)",
+        "AND closed_at < :before AND id < (SELECT MAX(id) FROM calls) ORDER BY id LIMIT :n)",
         "calls",
     ),
     (
@@ -284,6 +311,24 @@ def _delete_rows(sql: str, params: dict[str, object]) -> Unit[int]:
     return unit
 
 
+async def _still_live(tx: Tx, order: Any, highest: Any) -> bool:
+    """Whether an order (id, check, tickets from, to, served) keeps its check: not served
+    (on the expo and floor screens), a ticket open or held (on a station's), or holding the
+    highest order or ticket id."""
+    if order[0] == highest[1] or (order[3] is not None and order[3] == highest[2]):
+        return True
+    if order[4] is None:
+        return True
+    if order[2] is None:
+        return False
+    live = await tx.one(
+        "SELECT 1 FROM tickets WHERE id BETWEEN ? AND ? AND order_id = ? "
+        "AND status IN ('open', 'held') LIMIT 1",
+        (order[2], order[3], order[0]),
+    )
+    return live is not None
+
+
 def _checks_chunk(before: str, after: int, n: int) -> Unit[tuple[HistoryResult, int]]:
     """Delete up to `n` closed checks with ids above `after`, closed before `before`, and
     everything of theirs; return what went and the last id looked at (0: none left)."""
@@ -299,17 +344,22 @@ def _checks_chunk(before: str, after: int, n: int) -> Unit[tuple[HistoryResult, 
         last = int(rows[-1][0])
         ids = json.dumps([int(r[0]) for r in rows])
         orders = await tx.all(
-            "SELECT id, check_id, tickets_from, tickets_to FROM orders "
+            "SELECT id, check_id, tickets_from, tickets_to, served_ms FROM orders "
             "WHERE check_id IN (SELECT value FROM json_each(?))",
             (ids,),
         )
-        busy: set[int] = set()
+        # kept: a check whose order is still open (on the expo and floor screens) or whose
+        # ticket is (on a station's), and whichever holds a table's highest id: SQLite gives
+        # a new row the highest id there is plus one, and ids must never come back (the cloud
+        # keys orders, tickets and checks by them; print jobs are found from a low mark)
+        highest = await tx.one(
+            "SELECT (SELECT MAX(id) FROM checks), (SELECT MAX(id) FROM orders), "
+            "(SELECT MAX(id) FROM tickets)"
+        )
+        assert highest is not None
+        busy = {int(r[0]) for r in rows if r[0] == highest[0]}
         for o in orders:
-            if o[2] is not None and await tx.one(
-                "SELECT 1 FROM tickets WHERE id BETWEEN ? AND ? AND order_id = ? "
-                "AND status IN ('open', 'held') LIMIT 1",
-                (o[2], o[3], o[0]),
-            ):
+            if await _still_live(tx, o, highest):
                 busy.add(int(o[1]))
         tickets = 0
         for o in orders:

@@ -49,6 +49,14 @@ BAD = [
     ),
     (STORE + "[tables]\nrequire_pin = 1\n", "[tables] require_pin: expected true or false, got 1"),
     (
+        STORE + "[history]\nkeep_days = 0.5\n",
+        "[history] keep_days: must be 0 (keep for ever) or at least 1 day",
+    ),
+    (
+        STORE + "[backups]\nat_hour = 24\n",
+        "[backups] at_hour: expected an integer from -1 to 23, got 24",
+    ),
+    (
         STORE + "[limits]\norders_burst = 0\n",
         "[limits] orders_burst: expected an integer of at least 1, got 0",
     ),
