@@ -325,7 +325,9 @@ def _store_and_backups(data_dir: Path, data: dict[str, Any]) -> str:
     if not db.exists():
         return ""
     store = sum(p.stat().st_size for p in (db, db.with_name(db.name + "-wal")) if p.exists())
-    found = backup.list_backups(backup.backups_dir(data_dir))
+    found: list[Path] = []
+    with contextlib.suppress(OSError):  # a folder this user may not read
+        found = backup.list_backups(backup.backups_dir(data_dir))
     kept = 0
     for p in found:
         with contextlib.suppress(OSError):  # pruned meanwhile

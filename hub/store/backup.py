@@ -211,6 +211,7 @@ def next_backup_at(
     that passed while the box was off: at once."""
     if newest is None:
         return now
+    newest = min(newest, now)  # one named by a clock that was ahead must not stop the backups
     if at_hour is None:
         return newest + timedelta(seconds=every_s)
     after = newest + timedelta(seconds=max(0.0, every_s - 86400))

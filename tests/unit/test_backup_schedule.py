@@ -97,3 +97,13 @@ async def test_the_loop_makes_the_first_backup_and_a_restart_makes_none(tmp_path
     assert len(made) == 1
     await run_for(1.0)  # the hub started again: its newest backup is minutes old
     assert backup.list_backups(folder) == made
+
+
+def test_a_backup_named_ahead_of_the_clock_does_not_stop_the_backups() -> None:
+    """A clock once set a month ahead named a backup then; put right, the next backup is the
+    night's, not a month away."""
+    now = at("2026-12-07 12:00")
+    ahead = now + timedelta(days=30)
+    due = next_backup_at(ahead, now, every_s=DAY, at_hour=4, tz=LISBON)
+    assert local(due) == "2026-12-08 04:00"
+    assert next_backup_at(ahead, now, every_s=DAY) == now + timedelta(days=1)
