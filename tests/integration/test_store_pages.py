@@ -7,10 +7,12 @@ page is named by the b-tree it belongs to (SQLite's `dbstat`).
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import struct
 from pathlib import Path
 
+from hub.store import booking as booking_rows
 from hub.store import repos
 from hub.store.db import Store, Tx
 
@@ -120,3 +122,34 @@ async def test_pruning_writes_the_pages_it_changes_not_every_page_it_frees(tmp_p
             conn.close()
         assert freed > 500  # 2,000 rows of 300 bytes in 1 KB pages
         assert written < freed / 4, (written, freed)
+
+
+async def test_a_forgotten_guests_long_notes_leave_no_trace_in_the_file(tmp_path: Path) -> None:
+    """Forgetting blanks a guest's details; a body long enough to spill into overflow pages
+    frees them, and the store (secure_delete FAST) would leave a freed page as it was. The
+    forgetting zeroes them: after a checkpoint the file holds no byte of the notes."""
+    db = tmp_path / "hub.db"
+    marker = "QXZJ-allergic-to-everything-"
+    notes = marker * 100  # 2.8 KB: overflow pages in 1 KB pages
+    body = json.dumps({"name": "Ada Lovelace", "party": 2, "phone": "+1 555 0100", "notes": notes})
+    async with Store(db, clock=clock) as store:
+
+        async def book(tx: Tx) -> None:
+            await tx.execute(
+                "INSERT INTO reservations(id, day, at_ms, status, source, body, created_at, "
+                "updated_at) VALUES ('r1', '2026-01-02', 1000, 'booked', 'stand', ?, ?, ?)",
+                (body, tx.now, tx.now),
+            )
+
+        await store.write(book)
+
+        async def forget(tx: Tx) -> int:
+            return await booking_rows.forget_before(tx, 2000, 10)
+
+        assert await store.write(forget) == 1
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+    assert marker.encode() not in db.read_bytes()
