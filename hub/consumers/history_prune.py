@@ -135,6 +135,7 @@ class HistoryPruner:
         go (or why it kept it), when that round ran and what the rounds deleted."""
         return {
             "keep_days": self.keep_days,
+            "cloud": self.state_db is not None,  # a bridge on the box: business may go
             "before": found.before if found else None,
             "kept_because": None if found else self._said,
             "last_round_ms": at_ms,

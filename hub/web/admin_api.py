@@ -137,6 +137,8 @@ async def get_backups(request: web.Request) -> web.Response:
             "last_age_s": None if last is None else max(0, (now_ms - last) // 1000),
             "next_ms": next_ms,
             "running": request.app[BACKUP_LOCK].locked(),
+            # how long closed business stays on the hub (hub/consumers/history_prune.py)
+            "history": s.extra_health.get("history"),
         }
     )
 

@@ -142,6 +142,10 @@ async def test_charts_tokens_and_backups(hub: RunningHub, browser: Browser) -> N
     await expect(page.get_by_test_id("backups-last")).to_have_text("Last backup just now")
     # and when the hub makes the next one: at the store's 04:00
     await expect(page.locator("#backups-summary")).to_contain_text(re.compile(r"next \w+ 0?4:00"))
+    # this hub has no cloud bridge: it keeps every closed check, and says so
+    await expect(page.get_by_test_id("history-note")).to_have_text(
+        "The hub keeps every closed check: there is no cloud copy."
+    )
 
     # every table's QR code shows (an <img> of an SVG file)
     qr_img = page.get_by_test_id("table-T1").locator("img")

@@ -121,6 +121,8 @@ async def test_back_up_now_lists_the_backup_and_it_holds_the_orders(
     assert (empty["backups"], empty["last_age_s"], empty["keep"]) == ([], None, 7)
     # none yet: the hub's schedule makes one as soon as it may (5 minutes after it starts)
     assert empty["next_ms"] >= hub.services.clock.now_ms() - 5_000
+    # how long closed business stays: for ever here, with no cloud bridge on the box
+    assert (empty["history"]["keep_days"], empty["history"]["cloud"]) == (35, False)
     async with http.post(url, headers=bearer(kitchen_token)) as r:
         assert r.status == 403
     # the event loop keeps serving while the copy runs in its thread

@@ -74,6 +74,8 @@ export function backupsSection(ctx) {
     last.dataset.age = ageS === null ? '' : String(ageS);
     const next = d.next_ms ? t('backup_next', { when: `${new Date(d.next_ms).toLocaleDateString(i18n.lang, { weekday: 'short' })} ${clockTime(d.next_ms, i18n.lang)}` }) : '';
     $('#backups-summary').textContent = [t('backups_summary', { n: list.length, keep: d.keep }), next].filter(Boolean).join(' · ');
+    const h = d.history;
+    $('#history-note').textContent = !h ? '' : (h.cloud && h.keep_days > 0 ? t('history_kept', { days: h.keep_days }) : t('history_forever'));
     replaceChildren($('#backups-body'),
       list.length ? el('div', { class: 'table-wrap' }, el('table', { class: 'jobs backups', testid: 'backups-table' },
         el('thead', null, el('tr', null, ['backup_name', 'backup_time', 'backup_size'].map((k) => el('th', { scope: 'col', text: t(k) })))),
