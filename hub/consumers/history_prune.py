@@ -64,7 +64,7 @@ class HistoryResult:
     reservations: int = 0
     waitlist: int = 0
     actions: int = 0
-    kept_open: int = 0  # closed checks past the horizon kept: still live, or the newest
+    kept_open: int = 0  # closed checks past the horizon kept: still live on a screen
     writes: int = 0
 
     def __add__(self, other: HistoryResult) -> HistoryResult:
@@ -225,7 +225,7 @@ class HistoryPruner:
         if result.kept_open:
             log.warning(
                 "%d checks closed before the horizon kept: an order of theirs is not served "
-                "or a ticket is still on a kitchen screen (or it holds the newest id)",
+                "or a ticket is still on a kitchen screen",
                 result.kept_open,
             )
         return result
@@ -312,12 +312,9 @@ def _delete_rows(sql: str, params: dict[str, object]) -> Unit[int]:
     return unit
 
 
-async def _still_live(tx: Tx, order: Any, highest: Any) -> bool:
+async def _still_live(tx: Tx, order: Any) -> bool:
     """Whether an order (id, check, tickets from, to, served) keeps its check: not served
-    (on the expo and floor screens), a ticket open or held (on a station's), or holding the
-    highest order or ticket id."""
-    if order[0] == highest[1] or (order[3] is not None and order[3] == highest[2]):
-        return True
+    (on the expo and floor screens), or a ticket open or held (on a station's)."""
     if order[4] is None:
         return True
     if order[2] is None:
@@ -358,20 +355,24 @@ def _checks_chunk(before: str, after: int, n: int) -> Unit[tuple[HistoryResult, 
             "(SELECT MAX(id) FROM tickets)"
         )
         assert highest is not None
-        busy = {int(r[0]) for r in rows if r[0] == highest[0]}
+        newest = {int(r[0]) for r in rows if r[0] == highest[0]}
+        busy: set[int] = set()
         for o in orders:
-            if await _still_live(tx, o, highest):
+            if o[0] == highest[1] or (o[3] is not None and o[3] == highest[2]):
+                newest.add(int(o[1]))
+            elif await _still_live(tx, o):
                 busy.add(int(o[1]))
+        kept = busy | newest
         tickets = 0
         for o in orders:
-            if int(o[1]) not in busy and o[2] is not None:
+            if int(o[1]) not in kept and o[2] is not None:
                 # all its tickets lie in its range (hub/store/schema.sql)
                 cur = await tx.execute(
                     "DELETE FROM tickets WHERE id BETWEEN ? AND ? AND order_id = ?",
                     (o[2], o[3], o[0]),
                 )
                 tickets += int(cur.rowcount)
-        gone = json.dumps([int(r[0]) for r in rows if int(r[0]) not in busy])
+        gone = json.dumps([int(r[0]) for r in rows if int(r[0]) not in kept])
         counts = {"tickets": tickets}
         for sql, name in _OF_CHECKS:
             cur = await tx.execute(sql, (gone,))

@@ -197,7 +197,8 @@ async def test_the_newest_check_stays_so_no_id_is_ever_given_twice(
     state_db = tmp_path / "bridge.db"
     await cloud_has(state_db, store.committed_seq)
     result = await HistoryPruner(store, state_db, now_ms=clock.now_ms).prune_once()
-    assert (result.checks, result.orders, result.kept_open) == (0, 0, 1)
+    assert (result.checks, result.orders, result.kept_open) == (0, 0, 0)  # no warning: it is
+    assert await room.diner_order("T1", first) == 200  # the rule, not a check still live
     assert await room.order("T1", "hist-0012") == first + 1
 
 
