@@ -96,16 +96,28 @@ async def printing_hub(
 
 
 A = TypeVar("A", bound=StandInAgent)
+LEAVE_S = 10.0
 
 
 @contextlib.asynccontextmanager
 async def started(broker: Mosquitto, cls: type[A]) -> AsyncIterator[A]:
-    """Agents of class `cls` on the test broker, subscribed to every printer's jobs."""
-    async with aiomqtt.Client("127.0.0.1", broker.port, identifier=cls.__name__) as c:
-        a = cls(c)
+    """Agents of class `cls` on the test broker, subscribed to every printer's jobs.
+
+    Leaving waits at most `LEAVE_S` for the client's disconnect: aiomqtt waits for it without
+    a limit. A corrections test's teardown once hung for its whole timeout (120 s) with every
+    thread of the hub idle and the loop ticking, as it does in such a wait. A stand-in's
+    goodbye is no part of what a test checks."""
+    client = aiomqtt.Client("127.0.0.1", broker.port, identifier=cls.__name__)
+    await client.__aenter__()
+    a = cls(client)
+    try:
         await a.start()
         yield a
+    finally:
         await a.stop()
+        with contextlib.suppress(TimeoutError, aiomqtt.MqttError):
+            async with asyncio.timeout(LEAVE_S):
+                await client.__aexit__(None, None, None)
 
 
 @pytest.fixture
