@@ -1,6 +1,6 @@
 """`make bench`: the benchmark orchestrator.
 
-    python -m bench.run [--quick] [--only hub,drain,floor,pi,profile] [--skip ...]
+    python -m bench.run [--quick] [--only hub,drain,floor,pi,day,history,profile] [--skip ...]
 
 In one run, on this machine: the hub's start-up time; a sweep of offered order rates
 against the hub (pinned to one core, its own Mosquitto, data dir on the normal disk) with a
@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import report, shift, stats
+from bench import history, report, shift, stats
 from bench.procs import (
     REPO,
     Child,
@@ -72,7 +72,7 @@ ROOM: dict[str, Any] = {
     "call_rate": 1.0,
     "scale_rate": 10.0,
 }
-STEPS = ("hub", "drain", "floor", "flood", "pi", "sd", "day", "profile", "shift")
+STEPS = ("hub", "drain", "floor", "flood", "pi", "sd", "day", "history", "profile", "shift")
 # An SD card's fsync, for the "sd" step (the Pi sweep again with every fsync of the hub this
 # much slower). Published 4 KB random-write rates of microSD cards in a Raspberry Pi
 # (pidramble.com/wiki/benchmarks/microsd-cards: 0.2-3.0 MB/s, i.e. ~50-730 writes/s, most
@@ -489,6 +489,8 @@ class Bench:
                     self.results["sd"] = self.sd_sweep(kids, broker.port)
                 if "day" in self.steps:
                     self.results["day"] = self.store_day()
+                if "history" in self.steps:  # what pruning a day of business writes
+                    self.results["history"] = asyncio.run(history.measure(history.ORDERS))
                 summary = report.summarise(self.results)
                 if "profile" in self.steps:
                     self.results["profiles"] = [
