@@ -11,9 +11,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
+
+
+async def every(
+    work: Callable[[], Awaitable[Any]],
+    *,
+    every_s: float,
+    first_after_s: float,
+    log: logging.Logger,
+    what: str,
+) -> None:
+    """Run `work` `first_after_s` after the start, then every `every_s`, for ever (cancel to
+    stop). A round that raises is logged with `what` and the next one tries again."""
+    await asyncio.sleep(first_after_s)
+    while True:
+        try:
+            await work()
+        except Exception:
+            log.exception("%s failed; trying again in %.0f s", what, every_s)
+        await asyncio.sleep(every_s)
 
 
 async def cancel_all(

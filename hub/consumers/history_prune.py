@@ -43,6 +43,7 @@ from hub.errors import StoreUnavailable
 from hub.store.db import Store, Tx, Unit
 from plumbing.clock import iso_from_ms, ms_from_iso
 from plumbing.outbox import StateUnreadable, acked_upto
+from plumbing.tasks import every
 
 log = logging.getLogger("tablehub.history")
 
@@ -122,13 +123,13 @@ class HistoryPruner:
         return f"<HistoryPruner keep_days={self.keep_days} deleted={self.total.rows}>"
 
     async def run(self) -> None:
-        await asyncio.sleep(self.first_after_s)
-        while True:
-            try:
-                await self.prune_once()
-            except Exception:  # a failed round is logged; the next one tries again
-                log.exception("history pruning failed; trying again in %.0f s", self.every_s)
-            await asyncio.sleep(self.every_s)
+        await every(
+            self.prune_once,
+            every_s=self.every_s,
+            first_after_s=self.first_after_s,
+            log=log,
+            what="history pruning",
+        )
 
     def status(self, found: Horizon | None = None, at_ms: int | None = None) -> dict[str, Any]:
         """For /healthz: how long closed business stays, before when the last round let it

@@ -30,6 +30,7 @@ from plumbing.outbox import (
     StateUnreadable,
     prune_plan,
 )
+from plumbing.tasks import every
 
 log = logging.getLogger("tablehub.prune")
 
@@ -73,13 +74,13 @@ class OutboxPruner:
         return f"<OutboxPruner {self.state_db} acked={self.total.acked} shed={self.total.shed}>"
 
     async def run(self) -> None:
-        await asyncio.sleep(self.first_after_s)
-        while True:
-            try:
-                await self.prune_once()
-            except Exception:  # a failed round is logged; the next one tries again
-                log.exception("outbox pruning failed; trying again in %.0f s", self.every_s)
-            await asyncio.sleep(self.every_s)
+        await every(
+            self.prune_once,
+            every_s=self.every_s,
+            first_after_s=self.first_after_s,
+            log=log,
+            what="outbox pruning",
+        )
 
     async def prune_once(self) -> PruneResult:
         """One round: read the bridge's plan, delete in chunks. Nothing happens while the
