@@ -33,31 +33,10 @@ from hub.consumers.history_prune import DAY_MS, HistoryPruner
 from hub.ops.menu_file import demo_menu
 from hub.services import staff
 from hub.store.db import Tx
-from plumbing.clock import iso_from_ms
 from plumbing.outbox import LANES
+from tests.clocks import SteppingClock
 
 LINES = [{"item": "sea-salt-edamame", "qty": 2}, {"item": "hot-jasmine-tea", "qty": 1}]
-
-
-class StepClock:
-    """Wall time the bench steps by hand (a day of orders, then five weeks on)."""
-
-    def __init__(self) -> None:
-        self.wall = int(time.time() * 1000)
-        self.mono = 1_000
-
-    def now_ms(self) -> int:
-        return self.wall
-
-    def now_iso(self) -> str:
-        return iso_from_ms(self.wall)
-
-    def monotonic_ms(self) -> int:
-        return self.mono
-
-    def advance(self, ms: int) -> None:
-        self.wall += ms
-        self.mono += ms
 
 
 def written_bytes() -> int:
@@ -122,7 +101,8 @@ async def a_day(hub: RunningHub, http: aiohttp.ClientSession, orders: int) -> No
 
 
 async def one_run(orders: int, secure_delete: str, work: Path) -> dict[str, Any]:
-    clock = StepClock()
+    clock = SteppingClock()  # from today: the bench's first day is the machine's
+    clock.wall = int(time.time() * 1000)
     config = HubConfig(
         data_dir=work / f"data-{secure_delete.lower()}",
         http_port=0,
