@@ -3,12 +3,11 @@
 The hub publishes ``{"job_id", "doc"}`` on ``printers/{printer}/jobs`` (QoS 1) and resends the
 same job_id until it sees an ack on ``printers/{printer}/acks``. For each job the agent:
 
-1. journals it (SQLite in ``state_dir``, WAL; the document without the fields at their
-   defaults, see `stored_doc`) as ``queued`` without an fsync of its own (the next mark's
-   fsync carries it; a ``queued`` row lost to a power cut is a job the hub was never
-   answered for, so it sends it again), unless the journal already knows the job_id:
-   ``printed`` -> acked again, not printed; ``failed`` -> the failure is acked again;
-   ``queued``/``started`` -> already in the queue;
+1. keeps it in its queue, in memory, unless it knows the job_id: from the queue (already
+   queued) or from its journal (SQLite in ``state_dir``, WAL): ``printed`` -> acked again, not
+   printed; ``failed`` or ``cancelled`` -> that answer again. A queued job is not written down:
+   it is a job the hub was not answered for, so the hub still has it and sends it again after
+   a restart (at once when the agent comes back online);
 2. renders it and asks the printer for status; paper out, cover open, offline, timeout or
    refused -> nothing is printed, the job stays at the head of the queue (order is kept) and is
    retried every ``retry_interval`` seconds, with one ``ok: false`` ack per job and cause;
@@ -16,7 +15,8 @@ same job_id until it sees an ack on ``printers/{printer}/acks``. For each job th
    up to ``max_run`` jobs and ``max_run_bytes`` rendered bytes. A run ends before a job that
    was started before (it prints alone, see below), a cancelled job or a test page; a job alone
    in the queue is never held back to wait for others;
-4. marks the whole run ``started`` in one commit (fsync'd: ``synchronous=FULL``), writes its
+4. journals the whole run ``started``, each job with its document (without the fields at their
+   defaults, see `stored_doc`), in one commit (fsync'd: ``synchronous=FULL``), writes its
    bytes in one session (one connection), asks for status again, marks the run ``printed`` and
    acks each job ``ok: true`` in order. With more new jobs waiting, that commit also marks the
    next run ``started`` (one fsync, not two: the printer has just said it is ready). With none,
@@ -199,13 +199,19 @@ def _without_defaults(value: Any, drop: tuple[str, ...] = ()) -> Any:
     return out
 
 
+# a job as journalled when it starts: its id and its document
+Job = tuple[str, dict[str, Any]]
+
 JOURNAL_PAGE_SIZE = 1024  # a job's row is ~0.5 KB: a mark writes 1 KB pages, not 4 KB
 AUTOCHECKPOINT_PAGES = 1000  # SQLite's default
 
 
 class Journal:
-    """The durable record of jobs: queued -> started -> printed | failed. Not thread-safe:
-    the agent uses it from one worker thread only."""
+    """The durable record of jobs that may be on paper: started -> printed | failed, and the
+    job ids answered for (printed, failed, cancelled), so a job sent again is answered, not
+    printed twice. A job only queued is not here: the queue is in memory, and the hub sends
+    again what it was not answered for. Not thread-safe: the agent uses it from one worker
+    thread only."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -213,29 +219,18 @@ class Journal:
         # a new journal only (an existing one keeps its size: WAL cannot change it)
         self._db.execute(f"PRAGMA page_size={JOURNAL_PAGE_SIZE}")
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # every commit is fsync'd, but `add`'s
+        self._db.execute("PRAGMA synchronous=FULL")  # every commit is fsync'd, but not
+        # `printed` with nothing after it (see there)
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS jobs ("
-            # seq orders the queue: a new job is numbered after every row still here (no
+            # seq orders the jobs: a new job is numbered after every row still here (no
             # AUTOINCREMENT: its counter in sqlite_sequence is one page more written per job)
             " seq INTEGER PRIMARY KEY, job_id TEXT NOT NULL UNIQUE,"
             " doc BLOB NOT NULL, state TEXT NOT NULL"
+            # `queued`: written by agents before jobs were kept in memory; read, never written
             " CHECK (state IN ('queued', 'started', 'printed', 'failed', 'cancelled')),"
             " error TEXT, updated REAL NOT NULL)"
         )
-
-    def add(self, job_id: str, doc: dict[str, Any], now: float) -> tuple[str, str | None] | None:
-        """Queue a new job; for a known job_id return its (state, error) and change nothing.
-
-        Not fsync'd by itself: the job is not answered for until it is printed or failed,
-        and the `started` mark's fsync makes this row durable before any paper moves."""
-        with self._unsynced():
-            cur = self._db.execute(
-                "INSERT INTO jobs (job_id, doc, state, updated) VALUES (?, ?, 'queued', ?)"
-                " ON CONFLICT (job_id) DO NOTHING",
-                (job_id, stored_doc(doc), now),
-            )
-        return None if cur.rowcount == 1 else self.state(job_id)
 
     @contextlib.contextmanager
     def _unsynced(self) -> Iterator[None]:
@@ -270,16 +265,20 @@ class Journal:
         return [QueuedJob(j, msgspec.json.decode(d), s == "started") for j, d, s in rows]
 
     def mark(self, job_id: str, state: str, now: float, error: str | None = None) -> None:
+        """A job ends here without printing (failed, cancelled), queued or started; fsync'd."""
         self._db.execute(
-            "UPDATE jobs SET state = ?, error = ?, updated = ? WHERE job_id = ?",
-            (state, error, now, job_id),
+            "INSERT INTO jobs (job_id, doc, state, error, updated) VALUES (?, '{}', ?, ?, ?)"
+            " ON CONFLICT (job_id) DO UPDATE SET"
+            " state = excluded.state, error = excluded.error, updated = excluded.updated",
+            (job_id, state, error, now),
         )
 
-    def start(self, job_ids: Sequence[str], now: float) -> None:
-        """Mark queued jobs started, all in one commit (one fsync): a run about to be written."""
-        self._commit(lambda: self._start(job_ids, now))
+    def start(self, jobs: Sequence[Job], now: float) -> None:
+        """Journal a run about to be written, each job `started` with its document, all in
+        one commit (one fsync), before any paper moves."""
+        self._commit(lambda: self._start(jobs, now))
 
-    def printed(self, job_ids: Sequence[str], now: float, then_start: Sequence[str] = ()) -> None:
+    def printed(self, job_ids: Sequence[str], now: float, then_start: Sequence[Job] = ()) -> None:
         """Mark a run of jobs printed and, in the same commit (one fsync), the next run
         started. With no next run, the commit is not fsync'd: the paper is out already, and
         the mark is on disk with the next fsync (a mark lost to a power cut reprints the run
@@ -298,10 +297,14 @@ class Journal:
             with self._unsynced():
                 self._commit(both)
 
-    def _start(self, job_ids: Sequence[str], now: float) -> None:
+    def _start(self, jobs: Sequence[Job], now: float) -> None:
+        # a job still `queued` in a journal written before the queue was kept in memory has
+        # its row: it becomes started; a job printed, failed or cancelled stays so
         self._db.executemany(
-            "UPDATE jobs SET state = 'started', updated = ? WHERE job_id = ? AND state = 'queued'",
-            [(now, j) for j in job_ids],
+            "INSERT INTO jobs (job_id, doc, state, updated) VALUES (?, ?, 'started', ?)"
+            " ON CONFLICT (job_id) DO UPDATE SET state = 'started', updated = excluded.updated"
+            " WHERE state = 'queued'",
+            [(job_id, stored_doc(doc), now) for job_id, doc in jobs],
         )
 
     def _commit(self, work: Callable[[], None]) -> None:
@@ -464,20 +467,28 @@ class PrinterAgent:
     async def _on_job(self, job: JobMessage) -> None:
         journal = self._journal
         assert journal is not None
-        full = len(self._queue) >= self.settings.max_queue
-        if full and await self._db(journal.state, job.job_id) is None:
+        if self._queued(job.job_id):
+            log.debug("printer %s: job %s is already queued", self.printer_id, job.job_id)
+            return
+        known = await self._db(journal.state, job.job_id)
+        if self._queued(job.job_id):  # the same job came twice while the journal was read
+            return
+        if known is not None:
+            if known[0] in ("queued", "started"):  # in the queue since the journal opened
+                log.debug("printer %s: job %s is already queued", self.printer_id, job.job_id)
+            else:
+                self._ack_known(job.job_id, *known)
+            return
+        if len(self._queue) >= self.settings.max_queue:
             self._reject(f"queue full ({self.settings.max_queue} jobs)")
             return
-        known = await self._db(journal.add, job.job_id, job.doc, self._clock.now_ms() / 1000)
-        if known is None:
-            self._check_doc_settings(job.doc)
-            self._queue.append(QueuedJob(job.job_id, job.doc))
-            self._publish_status()
-            self._wake.set()
-        elif known[0] in ("queued", "started"):
-            log.debug("printer %s: job %s is already queued", self.printer_id, job.job_id)
-        else:
-            self._ack_known(job.job_id, *known)
+        self._check_doc_settings(job.doc)
+        self._queue.append(QueuedJob(job.job_id, job.doc))
+        self._publish_status()
+        self._wake.set()
+
+    def _queued(self, job_id: str) -> QueuedJob | None:
+        return next((j for j in self._queue if j.job_id == job_id), None)
 
     def _ack_known(self, job_id: str, state: str, error: str | None) -> None:
         """Answer again for a job that is finished here: printed, failed or cancelled."""
@@ -489,16 +500,18 @@ class PrinterAgent:
     async def _on_cancel(self, job_id: str) -> None:
         journal = self._journal
         assert journal is not None
-        known = await self._db(journal.state, job_id)
-        if known is None:
-            await self._db(journal.tombstone, job_id, self._clock.now_ms() / 1000)
-            self._ack(job_id, ok=False, error="cancelled")
-            return
-        if known[0] not in ("queued", "started"):
-            self._ack_known(job_id, *known)
-            return
-        job = next((j for j in self._queue if j.job_id == job_id), None)
+        job = self._queued(job_id)
         if job is None:
+            known = await self._db(journal.state, job_id)
+            job = self._queued(job_id)  # it may have come while the journal was read
+            if job is None:
+                if known is None:
+                    await self._db(journal.tombstone, job_id, self._clock.now_ms() / 1000)
+                    self._ack(job_id, ok=False, error="cancelled")
+                elif known[0] not in ("queued", "started"):
+                    self._ack_known(job_id, *known)
+                return
+        if job.cancelled:
             return
         if any(j is job for j in self._in_flight):
             job.cancelled = True  # decided when the write is over
@@ -626,7 +639,7 @@ class PrinterAgent:
             try:
                 await self._read_status()
                 run, chunks = await self._gather_run(head, data)
-                new = [j.job_id for j in run if not j.started and j.job_id not in self._premarked]
+                new = [j for j in run if not j.started and j.job_id not in self._premarked]
                 if new:  # else the commit that printed the run before already did it
                     await self._db(self._journal_start, new)
                 for job in run:
@@ -643,9 +656,9 @@ class PrinterAgent:
                 return
             finally:
                 await self._io(self._driver.close)
-        after = [j.job_id for j in self._next_run(run)]
+        after = self._next_run(run)
         await self._db(self._journal_printed, [j.job_id for j in run], after)
-        self._premarked.update(after)
+        self._premarked.update(j.job_id for j in after)
         await self._prune_now_and_then()
         for job in run:
             self._unqueue(job)
@@ -735,13 +748,14 @@ class PrinterAgent:
                 del self._queue[i]
                 return
 
-    def _journal_start(self, job_ids: list[str]) -> None:
+    def _journal_start(self, jobs: list[QueuedJob]) -> None:
         if self._journal is not None:
-            self._journal.start(job_ids, self._clock.now_ms() / 1000)
+            self._journal.start([(j.job_id, j.doc) for j in jobs], self._clock.now_ms() / 1000)
 
-    def _journal_printed(self, job_ids: list[str], then_start: list[str]) -> None:
+    def _journal_printed(self, job_ids: list[str], then_start: list[QueuedJob]) -> None:
         if self._journal is not None:
-            self._journal.printed(job_ids, self._clock.now_ms() / 1000, then_start)
+            now = self._clock.now_ms() / 1000
+            self._journal.printed(job_ids, now, [(j.job_id, j.doc) for j in then_start])
 
     def _journal_mark(self, job_id: str, state: str, error: str | None) -> None:
         if self._journal is not None:

@@ -553,6 +553,9 @@ class Printing:
         if printer_id not in self.printers:
             return
         if state != "online":
+            # its jobs go at once when it is back: an agent keeps the jobs it has not started
+            # in memory only, so one that restarted has none of them
+            self._resend_wait.setdefault(printer_id, int(self.ack_timeout_s * 1000))
             self._mark_down(printer_id, "agent_offline")
             return
         self._heard(printer_id)
@@ -567,8 +570,9 @@ class Printing:
 
     def _heard(self, printer_id: str) -> None:
         """The printer's agent said something: it is there. If its resends were spaced out
-        while it was quiet, they go back to the ack timeout and its jobs waiting for an ack go
-        now (an agent back from a lost session has none of them)."""
+        while it was quiet, or it had said it was offline, they go back to the ack timeout and
+        its jobs waiting for an ack go now (an agent back from a restart or a lost session has
+        none of them)."""
         self._heard_mono[printer_id] = self._clock.monotonic_ms()
         if self._resend_wait.pop(printer_id, None) is None:
             return

@@ -81,11 +81,10 @@ def test_a_document_that_does_not_parse_is_kept_as_it_came(tmp_path: Path) -> No
     assert json.loads(stored_doc(bad)) == bad
     journal = Journal(tmp_path / "printer.sqlite")
     try:
-        journal.add("bad", bad, 0.0)
-        journal.add("good", HUB_CHIT, 0.0)
+        journal.start([("bad", bad), ("good", HUB_CHIT)], 0.0)
         pending = journal.pending()
     finally:
         journal.close()
-    assert [(j.job_id, j.started) for j in pending] == [("bad", False), ("good", False)]
+    assert [(j.job_id, j.started) for j in pending] == [("bad", True), ("good", True)]
     assert pending[0].doc == bad
     assert parse_doc(pending[1].doc) == parse_doc({**HUB_CHIT, "encoding": None, "width": None})

@@ -474,6 +474,43 @@ async def test_a_quiet_agent_gets_its_job_less_and_less_often_and_at_once_when_h
         await agent.client.publish(topic, b"", qos=1, retain=True)
 
 
+async def test_an_agent_back_from_a_restart_gets_its_unanswered_jobs_at_once(
+    printing_hub: RunningHub, broker: Mosquitto, http: aiohttp.ClientSession
+) -> None:
+    """An agent keeps the jobs it has not started in memory only: one that restarted has
+    none of them. When it says `offline` and then `online`, the hub sends what it has not
+    answered for at once, not after the ack timeout (here a minute)."""
+    hub = printing_hub
+    hub.services.printing.ack_timeout_s = 60.0
+    async with started(broker, TimedAgent) as agent:
+        agent.answer["cold-1"] = None  # taken into its queue, never answered: then it dies
+        body = order_body(table_token(hub, "T1"), "restarted-agent-1")
+        async with http.post(f"{hub.url}/api/v1/orders", json=body) as r:
+            assert r.status == 201, await r.text()
+
+        def copies() -> list[float]:
+            return [t for t, p in agent.times if p == "cold-1"]
+
+        await until(lambda: len(copies()) == 1, "the job sent to the agent")
+        topic = f"{PREFIX}/devices/printer-cold-1/status"
+        for state in ("offline", "online"):  # its will, then its new session's hello
+            status = {"state": state, "kind": "printer", "detail": None}
+            if state == "online":
+                status["detail"] = {"online": True}
+            await agent.client.publish(topic, json.dumps(status), qos=1, retain=True)
+        agent.answer["cold-1"] = {"ok": True}
+        await until(
+            lambda: len(copies()) >= 2, "the job sent again to the agent back online", timeout=20
+        )
+        assert copies()[1] - copies()[0] < 30.0
+
+        async def printed() -> bool:
+            return len(await jobs_in(hub, "printed")) == 1
+
+        await until(printed, "the job printed once the agent answers")
+        await agent.client.publish(topic, b"", qos=1, retain=True)
+
+
 async def test_an_acked_job_is_not_sent_again_while_its_printed_mark_waits_to_be_saved(
     printing_hub: RunningHub, agent: StandInAgent, http: aiohttp.ClientSession
 ) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -362,3 +363,47 @@ async def test_killed_agent_loses_nothing_and_its_last_will_fires(
     # the run reached paper before the crash; after the restart each job of it is printed
     # again, marked
     assert printed == [*before, (3, True), (4, True), (5, True)]
+
+
+async def test_jobs_only_queued_when_the_agent_is_killed_print_once_when_sent_again(
+    printer_hub: Hub,
+    printer: FakeNetworkPrinter,
+    broker: Mosquitto,
+    printer_id: str,
+    tmp_path: Path,
+) -> None:
+    """A job the agent has only queued is in its memory, not on its disk: it was never
+    answered for, so the hub sends it again when the agent is back (the hub's side:
+    tests/integration/test_print_queue.py), and it prints once, as an original."""
+    config = write_config(tmp_path / "printer.toml", broker, printer, printer_id)
+    journal = tmp_path / "state" / f"printer-{printer_id}.sqlite"
+
+    def state() -> str | None:
+        return printer_hub.statuses[-1]["state"] if printer_hub.statuses else None
+
+    def queued() -> int | None:
+        detail = printer_hub.statuses[-1]["detail"] if printer_hub.statuses else None
+        return detail["queue"] if detail else None
+
+    printer.set_cover_open(True)
+    with agent_process(config) as proc:
+        await until(lambda: state() == "online", "the agent process online", state=printer_hub.seen)
+        for n in (1, 2):
+            await printer_hub.send(f"j{n}", chit(n))
+        await until(lambda: queued() == 2, "j1 and j2 queued", state=printer_hub.seen)
+        proc.kill()
+        await until(lambda: state() == "offline", "the last will (offline)", state=printer_hub.seen)
+    conn = sqlite3.connect(journal)
+    try:
+        assert conn.execute("SELECT job_id, state FROM jobs").fetchall() == []
+    finally:
+        conn.close()
+    assert complete(printer) == []
+
+    printer.set_cover_open(False)
+    with agent_process(config):
+        await until(lambda: state() == "online", "the agent back online", state=printer_hub.seen)
+        for n in (1, 2):  # what the hub does for an agent back online
+            await printer_hub.send(f"j{n}", chit(n))
+        await printer_hub.wait_acks(lambda: printer_hub.ok() == ["j1", "j2"], "j1 and j2 acked")
+    assert [(number(r), reprint(r)) for r in complete(printer)] == [(1, False), (2, False)]

@@ -42,7 +42,7 @@ class CancelHeldOpen:
 
         async def db_seen(fn: Callable[..., Any], *args: Any) -> Any:
             if fn == agent._journal_start:
-                self.loop_started.append(list(args[0]))
+                self.loop_started.append([j.job_id for j in args[0]])
                 self._loop_committed.set()
             return await db(fn, *args)
 

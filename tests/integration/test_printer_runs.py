@@ -24,18 +24,18 @@ from tests.waiting import thread_event, until
 
 @pytest.fixture
 def commits(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
-    """Every fsync'd write of any journal, as it returns: ("start", ids), ("printed", ids,
-    next ids) and ("mark", id, state). Queueing a job (`add`, no fsync) is not one."""
+    """Every write of any journal, as it returns: ("start", ids), ("printed", ids, next ids)
+    and ("mark", id, state). Queueing a job writes nothing."""
     seen: list[tuple[Any, ...]] = []
     start, printed, mark = Journal.start, Journal.printed, Journal.mark
 
-    def start_seen(self: Journal, job_ids: Any, now: float) -> None:
-        start(self, job_ids, now)
-        seen.append(("start", list(job_ids)))
+    def start_seen(self: Journal, jobs: Any, now: float) -> None:
+        start(self, jobs, now)
+        seen.append(("start", [j for j, _ in jobs]))
 
     def printed_seen(self: Journal, job_ids: Any, now: float, then_start: Any = ()) -> None:
         printed(self, job_ids, now, then_start)
-        seen.append(("printed", list(job_ids), list(then_start)))
+        seen.append(("printed", list(job_ids), [j for j, _ in then_start]))
 
     def mark_seen(self: Journal, job_id: str, state: str, now: float, error: Any = None) -> None:
         mark(self, job_id, state, now, error)
