@@ -17,6 +17,7 @@ from devices.agent import MqttSettings
 from devices.printers.agent import PrinterAgent, PrinterSettings
 from devices.printers.driver import EscposDriver
 from devices.printers.fake import FakeNetworkPrinter, Receipt
+from devices.printers.journal import SharedJournal
 from hub.bus import contract
 from hub.ops.mosquitto import Mosquitto
 from tests.contract.update_goldens import SIMPLE_CHIT
@@ -118,10 +119,13 @@ def make_agent(
     printer_id: str,
     state_dir: Path,
     driver: EscposDriver | None = None,
+    *,
+    journal: SharedJournal | None = None,
     **settings: Any,
 ) -> PrinterAgent:
     """The agent of printer `printer_id` on `printer` (or on `driver`, if given), polling and
-    retrying quickly; `settings` are any other `PrinterSettings`."""
+    retrying quickly, journalling in `journal` if given (else a file of its own); `settings`
+    are any other `PrinterSettings`."""
     return PrinterAgent(
         printer_id,
         STORE,
@@ -129,6 +133,7 @@ def make_agent(
         MqttSettings(port=broker.port, keepalive=5),
         state_dir,
         settings=PrinterSettings(poll_interval=0.3, retry_interval=0.2, **settings),
+        journal=journal,
     )
 
 

@@ -54,7 +54,7 @@ import logging
 import random
 import sqlite3
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -66,6 +66,7 @@ import msgspec
 from devices.agent import DeviceLink, MqttSettings
 from devices.errors import BadDocument, DeviceConfigError, PrinterError
 from devices.printers.driver import UNREACHABLE, PrinterDriver, PrinterStatus
+from devices.printers.journal import Journal, QueuedJob, SharedJournal
 from devices.printers.render import EncodingMode, PaperProfile, parse_doc, render
 from hub.bus import contract
 from plumbing.clock import SYSTEM_CLOCK, Clock
@@ -120,14 +121,6 @@ class PrintOutcome:
     status: dict[str, Any] | None = None
 
 
-@dataclass(slots=True)
-class QueuedJob:
-    job_id: str
-    doc: dict[str, Any]
-    started: bool = False  # it may be on paper already: print again as REPRINT
-    cancelled: bool = False  # cancelled while being written: drop it unless it printed
-
-
 def _is_new(job: QueuedJob) -> bool:
     """May share a session with other jobs: never started, not cancelled, not a test page."""
     return not (job.started or job.cancelled or job.doc.get("kind") == "test")
@@ -166,167 +159,6 @@ def decode_job_message(payload: bytes) -> JobMessage | contract.PrintCancel:
     return msg
 
 
-def stored_doc(doc: dict[str, Any]) -> bytes:
-    """`doc` as the journal keeps it, as JSON: without the fields at their defaults (they come
-    back when it is parsed) nor the hub's `encoding`/`width` (this agent prints with its own),
-    so more rows share a page. It renders the same. A document that does not parse is kept as
-    it came (it is given up when it is rendered)."""
-    try:
-        parsed = msgspec.convert(doc, type=contract.PrintDoc)
-    except msgspec.ValidationError:
-        return msgspec.json.encode(doc)
-    return msgspec.json.encode(_without_defaults(parsed, drop=("encoding", "width")))
-
-
-def _without_defaults(value: Any, drop: tuple[str, ...] = ()) -> Any:
-    if isinstance(value, list):
-        return [_without_defaults(v) for v in value]
-    if not isinstance(value, msgspec.Struct):
-        return value
-    config = value.__struct_config__
-    out: dict[str, Any] = {}
-    if isinstance(config.tag_field, str):
-        out[config.tag_field] = config.tag
-    for f in msgspec.structs.fields(value):
-        v = getattr(value, f.name)
-        if f.name in drop or v is msgspec.UNSET:
-            continue
-        if f.default is not msgspec.NODEFAULT and v == f.default:
-            continue
-        if f.default_factory is not msgspec.NODEFAULT and v == f.default_factory():
-            continue
-        out[f.encode_name] = _without_defaults(v)
-    return out
-
-
-# a job as journalled when it starts: its id and its document
-Job = tuple[str, dict[str, Any]]
-
-JOURNAL_PAGE_SIZE = 1024  # a job's row is ~0.5 KB: a mark writes 1 KB pages, not 4 KB
-AUTOCHECKPOINT_PAGES = 1000  # SQLite's default
-
-
-class Journal:
-    """The durable record of jobs that may be on paper: started -> printed | failed, and the
-    job ids answered for (printed, failed, cancelled), so a job sent again is answered, not
-    printed twice. A job only queued is not here: the queue is in memory, and the hub sends
-    again what it was not answered for. Not thread-safe: the agent uses it from one worker
-    thread only."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        # a new journal only (an existing one keeps its size: WAL cannot change it)
-        self._db.execute(f"PRAGMA page_size={JOURNAL_PAGE_SIZE}")
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # every commit is fsync'd, but not
-        # `printed` with nothing after it (see there)
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS jobs ("
-            # seq orders the jobs: a new job is numbered after every row still here (no
-            # AUTOINCREMENT: its counter in sqlite_sequence is one page more written per job)
-            " seq INTEGER PRIMARY KEY, job_id TEXT NOT NULL UNIQUE,"
-            " doc BLOB NOT NULL, state TEXT NOT NULL"
-            # `queued`: written by agents before jobs were kept in memory; read, never written
-            " CHECK (state IN ('queued', 'started', 'printed', 'failed', 'cancelled')),"
-            " error TEXT, updated REAL NOT NULL)"
-        )
-
-    @contextlib.contextmanager
-    def _unsynced(self) -> Iterator[None]:
-        """Commits without an fsync, and without a checkpoint (one after an unsynced commit
-        could let the WAL be reused before the file is on disk): the next fsync'd commit
-        carries them and checkpoints."""
-        self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute("PRAGMA wal_autocheckpoint=0")
-        try:
-            yield
-        finally:
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
-
-    def tombstone(self, job_id: str, now: float) -> None:
-        """Remember an unknown job_id as cancelled, so it is never printed if it comes late."""
-        self._db.execute(
-            "INSERT INTO jobs (job_id, doc, state, updated) VALUES (?, '{}', 'cancelled', ?)"
-            " ON CONFLICT (job_id) DO NOTHING",
-            (job_id, now),
-        )
-
-    def state(self, job_id: str) -> tuple[str, str | None] | None:
-        row = self._db.execute("SELECT state, error FROM jobs WHERE job_id = ?", (job_id,))
-        found = row.fetchone()
-        return (found[0], found[1]) if found else None
-
-    def pending(self) -> list[QueuedJob]:
-        rows = self._db.execute(
-            "SELECT job_id, doc, state FROM jobs WHERE state IN ('queued', 'started') ORDER BY seq"
-        )
-        return [QueuedJob(j, msgspec.json.decode(d), s == "started") for j, d, s in rows]
-
-    def mark(self, job_id: str, state: str, now: float, error: str | None = None) -> None:
-        """A job ends here without printing (failed, cancelled), queued or started; fsync'd."""
-        self._db.execute(
-            "INSERT INTO jobs (job_id, doc, state, error, updated) VALUES (?, '{}', ?, ?, ?)"
-            " ON CONFLICT (job_id) DO UPDATE SET"
-            " state = excluded.state, error = excluded.error, updated = excluded.updated",
-            (job_id, state, error, now),
-        )
-
-    def start(self, jobs: Sequence[Job], now: float) -> None:
-        """Journal a run about to be written, each job `started` with its document, all in
-        one commit (one fsync), before any paper moves."""
-        self._commit(lambda: self._start(jobs, now))
-
-    def printed(self, job_ids: Sequence[str], now: float, then_start: Sequence[Job] = ()) -> None:
-        """Mark a run of jobs printed and, in the same commit (one fsync), the next run
-        started. With no next run, the commit is not fsync'd: the paper is out already, and
-        the mark is on disk with the next fsync (a mark lost to a power cut reprints the run
-        as REPRINT)."""
-
-        def both() -> None:
-            self._db.executemany(
-                "UPDATE jobs SET state = 'printed', error = NULL, updated = ? WHERE job_id = ?",
-                [(now, j) for j in job_ids],
-            )
-            self._start(then_start, now)
-
-        if then_start:
-            self._commit(both)
-        else:
-            with self._unsynced():
-                self._commit(both)
-
-    def _start(self, jobs: Sequence[Job], now: float) -> None:
-        # a job still `queued` in a journal written before the queue was kept in memory has
-        # its row: it becomes started; a job printed, failed or cancelled stays so
-        self._db.executemany(
-            "INSERT INTO jobs (job_id, doc, state, updated) VALUES (?, ?, 'started', ?)"
-            " ON CONFLICT (job_id) DO UPDATE SET state = 'started', updated = excluded.updated"
-            " WHERE state = 'queued'",
-            [(job_id, stored_doc(doc), now) for job_id, doc in jobs],
-        )
-
-    def _commit(self, work: Callable[[], None]) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            work()
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
-
-    def prune(self, before: float) -> int:
-        cur = self._db.execute(
-            "DELETE FROM jobs WHERE state IN ('printed', 'failed', 'cancelled') AND updated < ?",
-            (before,),
-        )
-        return cur.rowcount
-
-    def close(self) -> None:
-        self._db.close()
-
-
 class PrinterAgent:
     """One physical printer: its queue, journal, worker thread and MQTT session."""
 
@@ -341,7 +173,10 @@ class PrinterAgent:
         *,
         settings: PrinterSettings | None = None,
         rng: random.Random | None = None,
+        journal: SharedJournal | None = None,
     ) -> None:
+        """`journal`: the journal this agent shares with the other agents of its process (its
+        jobs keyed by its device id); without one, a file of its own in `state_dir`."""
         self.printer_id = printer_id
         self.device_id = f"printer-{printer_id}"
         self.settings = settings or PrinterSettings()
@@ -349,7 +184,11 @@ class PrinterAgent:
         self.acks_topic = contract.printer_acks(store_id, printer_id)
         self._driver = driver
         self._clock = clock
-        self._journal_path = Path(state_dir) / f"{self.device_id}.sqlite"
+        own = Path(state_dir) / f"{self.device_id}.sqlite"
+        # a journal of its own: taken into the shared one when this agent starts on it
+        self._own_journal = own if journal is not None else None
+        self._shared = journal if journal is not None else SharedJournal(own)
+        self._prefix = f"{self.device_id}/" if journal is not None else ""
         self._journal: Journal | None = None
         self.link = DeviceLink(
             mqtt,
@@ -362,7 +201,6 @@ class PrinterAgent:
             rng=rng,
         )
         self._io_pool = ThreadPoolExecutor(1, thread_name_prefix=self.device_id)
-        self._db_pool = ThreadPoolExecutor(1, thread_name_prefix=f"{self.device_id}-journal")
         self._queue: deque[QueuedJob] = deque()
         self._printer_lock = asyncio.Lock()
         self._status: PrinterStatus | None = None
@@ -399,12 +237,21 @@ class PrinterAgent:
         """Load the journal, then print and talk MQTT until `stop()` (or cancellation)."""
         try:
             try:
-                self._journal = await self._db(Journal, self._journal_path)
+                self._journal = journal = await self._shared.attach()
+                if self._own_journal is not None and self._own_journal.exists():
+                    taken = await self._db(journal.adopt, self._own_journal, self._prefix)
+                    log.info(
+                        "printer %s: %d job(s) of %s taken into %s",
+                        self.printer_id,
+                        taken,
+                        self._own_journal,
+                        self._shared.path,
+                    )
             except (OSError, sqlite3.Error) as exc:
-                raise DeviceConfigError(f"journal {self._journal_path}: {exc}") from exc
+                raise DeviceConfigError(f"journal {self._shared.path}: {exc}") from exc
             keep = self._clock.now_ms() / 1000 - self.settings.keep_done
-            await self._db(self._journal.prune, keep)
-            self._queue.extend(await self._db(self._journal.pending))
+            await self._db(journal.prune, keep, self._prefix)
+            self._queue.extend(await self._db(journal.pending, self._prefix))
             self._publish_status()
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.link.run(), name=f"{self.device_id}-mqtt")
@@ -439,15 +286,19 @@ class PrinterAgent:
             self._io_pool.shutdown(wait=False)
         if journal is not None:
             with contextlib.suppress(Exception):
-                await asyncio.shield(self._db(journal.close))
-        self._db_pool.shutdown(wait=False)
+                await asyncio.shield(self._shared.detach())
 
     async def _io(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking printer IO on this printer's own thread."""
         return await asyncio.get_running_loop().run_in_executor(self._io_pool, fn, *args)
 
     async def _db(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._db_pool, fn, *args)
+        """Run a journal call on the journal's thread."""
+        return await self._shared.call(fn, *args)
+
+    def _key(self, job_id: str) -> str:
+        """`job_id` as this agent's journal keys it."""
+        return self._prefix + job_id
 
     # ------------------------------------------------------------------ jobs in
 
@@ -470,7 +321,7 @@ class PrinterAgent:
         if self._queued(job.job_id):
             log.debug("printer %s: job %s is already queued", self.printer_id, job.job_id)
             return
-        known = await self._db(journal.state, job.job_id)
+        known = await self._db(journal.state, self._key(job.job_id))
         if self._queued(job.job_id):  # the same job came twice while the journal was read
             return
         if known is not None:
@@ -502,11 +353,12 @@ class PrinterAgent:
         assert journal is not None
         job = self._queued(job_id)
         if job is None:
-            known = await self._db(journal.state, job_id)
+            known = await self._db(journal.state, self._key(job_id))
             job = self._queued(job_id)  # it may have come while the journal was read
             if job is None:
                 if known is None:
-                    await self._db(journal.tombstone, job_id, self._clock.now_ms() / 1000)
+                    now = self._clock.now_ms() / 1000
+                    await self._db(journal.tombstone, self._key(job_id), now)
                     self._ack(job_id, ok=False, error="cancelled")
                 elif known[0] not in ("queued", "started"):
                     self._ack_known(job_id, *known)
@@ -641,7 +493,7 @@ class PrinterAgent:
                 run, chunks = await self._gather_run(head, data)
                 new = [j for j in run if not j.started and j.job_id not in self._premarked]
                 if new:  # else the commit that printed the run before already did it
-                    await self._db(self._journal_start, new)
+                    await self._journal_start(new)
                 for job in run:
                     job.started = True
                     self._premarked.discard(job.job_id)
@@ -657,7 +509,7 @@ class PrinterAgent:
             finally:
                 await self._io(self._driver.close)
         after = self._next_run(run)
-        await self._db(self._journal_printed, [j.job_id for j in run], after)
+        await self._journal_printed([j.job_id for j in run], after)
         self._premarked.update(j.job_id for j in after)
         await self._prune_now_and_then()
         for job in run:
@@ -734,7 +586,7 @@ class PrinterAgent:
         now = self._clock.now_ms() / 1000
         if self._journal is not None and now - self._pruned_at > 3600:
             self._pruned_at = now
-            await self._db(self._journal.prune, now - self.settings.keep_done)
+            await self._db(self._journal.prune, now - self.settings.keep_done, self._prefix)
 
     def _unqueue(self, job: QueuedJob) -> None:
         """Take `job` itself out of the queue (not whatever is at its head now: a cancel may
@@ -748,18 +600,22 @@ class PrinterAgent:
                 del self._queue[i]
                 return
 
-    def _journal_start(self, jobs: list[QueuedJob]) -> None:
-        if self._journal is not None:
-            self._journal.start([(j.job_id, j.doc) for j in jobs], self._clock.now_ms() / 1000)
-
-    def _journal_printed(self, job_ids: list[str], then_start: list[QueuedJob]) -> None:
+    async def _journal_start(self, jobs: list[QueuedJob]) -> None:
+        """Journal `jobs` started (fsync'd), before their paper moves."""
         if self._journal is not None:
             now = self._clock.now_ms() / 1000
-            self._journal.printed(job_ids, now, [(j.job_id, j.doc) for j in then_start])
+            await self._shared.commit((), [(self._key(j.job_id), j.doc) for j in jobs], now)
+
+    async def _journal_printed(self, job_ids: list[str], then_start: list[QueuedJob]) -> None:
+        """Mark a run printed, and the next one started in the same commit."""
+        if self._journal is not None:
+            now = self._clock.now_ms() / 1000
+            started = [(self._key(j.job_id), j.doc) for j in then_start]
+            await self._shared.commit([self._key(j) for j in job_ids], started, now)
 
     def _journal_mark(self, job_id: str, state: str, error: str | None) -> None:
         if self._journal is not None:
-            self._journal.mark(job_id, state, self._clock.now_ms() / 1000, error)
+            self._journal.mark(self._key(job_id), state, self._clock.now_ms() / 1000, error)
 
     async def _failed(self, run: list[QueuedJob], exc: PrinterError) -> None:
         """Nothing of `run` is known to be on paper: each job stays queued (as `started` if it

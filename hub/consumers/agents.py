@@ -136,15 +136,21 @@ def _printer_agents(
     from devices.printers.agent import PrinterAgent
     from devices.printers.config import printer_settings
     from devices.printers.driver import EscposDriver
+    from devices.printers.journal import SharedJournal
 
     zone = config.timezone or _local_zone()
+    # one journal for the hub's printers: an order's chits for several printers are started
+    # in one commit and one fsync (each agent's own file, as a remote agent keeps, is taken in)
+    journal = SharedJournal(state / "printers.sqlite")
     out = []
     for p in printers:
         # the same reading of width, escpos profile and encoding as a remote agent's
         settings = printer_settings(p.paper, timezone=zone)
         device = f"printer-{p.id}"
         driver = EscposDriver(p.address, profile=p.paper.profile)
-        agent = PrinterAgent(p.id, store_id, driver, mqtt(device), state, settings=settings)
+        agent = PrinterAgent(
+            p.id, store_id, driver, mqtt(device), state, settings=settings, journal=journal
+        )
         out.append(AgentConsumer(f"agent-{device}", agent))
     return out
 

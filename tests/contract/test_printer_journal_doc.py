@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from devices.printers.agent import Journal, stored_doc
+from devices.printers.journal import Journal, stored_doc
 from devices.printers.render import EncodingMode, PaperProfile, parse_doc, render
 from tests.contract.test_printer_render import BILL, ZH_BILL
 from tests.contract.update_goldens import CHANGE_CHIT, SIMPLE_CHIT, VOID_CHIT

@@ -19,7 +19,7 @@ from tests.durability.conftest import Fsync
 SCRIPT = """
 import sys, time
 from pathlib import Path
-from devices.printers.agent import Journal
+from devices.printers.journal import Journal
 
 path, steps = Path(sys.argv[1]), sys.argv[2].split(",")
 journal = Journal(path)

@@ -9,14 +9,13 @@ journal, so the hub's resends were answered "already queued" and it never printe
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from devices.printers.agent import PrinterAgent
 from devices.printers.fake import FakeNetworkPrinter
+from devices.printers.journal import QueuedJob
 from hub.ops.mosquitto import Mosquitto
 from tests.printing_side import Hub, chit, make_agent, number, running
 from tests.waiting import thread_event, until
@@ -38,13 +37,12 @@ class CancelHeldOpen:
         self.loop_started: list[list[str]] = []  # runs the printer loop marked started meanwhile
         self._loop_committed = threading.Event()
         self.held_until_loop_committed: bool | None = None
-        db, mark = agent._db, agent._journal_mark
+        start, mark = agent._journal_start, agent._journal_mark
 
-        async def db_seen(fn: Callable[..., Any], *args: Any) -> Any:
-            if fn == agent._journal_start:
-                self.loop_started.append([j.job_id for j in args[0]])
-                self._loop_committed.set()
-            return await db(fn, *args)
+        async def start_seen(jobs: list[QueuedJob]) -> None:
+            self.loop_started.append([j.job_id for j in jobs])
+            self._loop_committed.set()
+            await start(jobs)
 
         def held_mark(job_id: str, state: str, error: str | None) -> None:
             if state == "cancelled" and self.held_until_loop_committed is None:
@@ -52,7 +50,7 @@ class CancelHeldOpen:
                 self.held_until_loop_committed = self._loop_committed.wait(30)
             mark(job_id, state, error)
 
-        monkeypatch.setattr(agent, "_db", db_seen)
+        monkeypatch.setattr(agent, "_journal_start", start_seen)
         monkeypatch.setattr(agent, "_journal_mark", held_mark)
 
 

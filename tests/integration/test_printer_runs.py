@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from devices.printers.agent import Journal, PrinterAgent, PrinterSettings
+from devices.printers.agent import PrinterAgent, PrinterSettings
 from devices.printers.driver import EscposDriver
 from devices.printers.fake import FakeNetworkPrinter, Receipt, receipts
+from devices.printers.journal import Journal
 from devices.printers.render import parse_doc, render
 from hub.ops.mosquitto import Mosquitto
 from tests.printing_side import Hub, chit, make_agent, number, reprint, running
@@ -27,22 +28,18 @@ def commits(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     """Every write of any journal, as it returns: ("start", ids), ("printed", ids, next ids)
     and ("mark", id, state). Queueing a job writes nothing."""
     seen: list[tuple[Any, ...]] = []
-    start, printed, mark = Journal.start, Journal.printed, Journal.mark
+    commit, mark = Journal.commit, Journal.mark
 
-    def start_seen(self: Journal, jobs: Any, now: float) -> None:
-        start(self, jobs, now)
-        seen.append(("start", [j for j, _ in jobs]))
-
-    def printed_seen(self: Journal, job_ids: Any, now: float, then_start: Any = ()) -> None:
-        printed(self, job_ids, now, then_start)
-        seen.append(("printed", list(job_ids), [j for j, _ in then_start]))
+    def commit_seen(self: Journal, printed: Any, started: Any, now: float) -> None:
+        commit(self, printed, started, now)
+        ids = [j for j, _ in started]
+        seen.append(("printed", list(printed), ids) if printed else ("start", ids))
 
     def mark_seen(self: Journal, job_id: str, state: str, now: float, error: Any = None) -> None:
         mark(self, job_id, state, now, error)
         seen.append(("mark", job_id, state))
 
-    monkeypatch.setattr(Journal, "start", start_seen)
-    monkeypatch.setattr(Journal, "printed", printed_seen)
+    monkeypatch.setattr(Journal, "commit", commit_seen)
     monkeypatch.setattr(Journal, "mark", mark_seen)
     return seen
 

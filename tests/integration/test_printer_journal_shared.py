@@ -1,0 +1,153 @@
+"""The hub's printer agents share one journal file (hub/consumers/agents.py): each keys its
+jobs by its device id, an order's chits for several printers are started in one commit (one
+fsync, where each printer's own file took one each), and a journal an agent kept in a file of
+its own is taken in when it starts on the shared one: what it printed is still answered for,
+what it started prints again marked, what an older agent left queued prints."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devices.printers.fake import FakeNetworkPrinter, Receipt
+from devices.printers.journal import Journal, SharedJournal, stored_doc
+from hub.ops.mosquitto import Mosquitto
+from tests.printing_side import Hub, chit, listening, make_agent, number, reprint
+from tests.printing_side import running as agent_running
+
+Commit = tuple[list[str], list[str]]
+
+
+@pytest.fixture
+def commits(monkeypatch: pytest.MonkeyPatch) -> list[Commit]:
+    """Every commit of marks and starts, as (keys printed, keys started)."""
+    seen: list[Commit] = []
+    commit = Journal.commit
+
+    def commit_seen(self: Journal, printed: Any, started: Any, now: float) -> None:
+        commit(self, printed, started, now)
+        seen.append((list(printed), [k for k, _ in started]))
+
+    monkeypatch.setattr(Journal, "commit", commit_seen)
+    return seen
+
+
+def acked(hub: Hub, ids: list[str]) -> bool:
+    return hub.ok() == ids
+
+
+def complete(printer: FakeNetworkPrinter) -> list[Receipt]:
+    return [r for r in printer.printed if r.complete]
+
+
+def rows(path: Path) -> dict[str, str]:
+    conn = sqlite3.connect(path)
+    try:
+        return dict(conn.execute("SELECT job_id, state FROM jobs").fetchall())
+    finally:
+        conn.close()
+
+
+@contextlib.asynccontextmanager
+async def two_printers(
+    broker: Mosquitto, state: Path, journal: SharedJournal
+) -> AsyncIterator[tuple[list[Hub], list[FakeNetworkPrinter]]]:
+    """Printers `pa` and `pb`, their agents on `journal`, and the hub's side of each."""
+    async with contextlib.AsyncExitStack() as stack:
+        printers = [stack.enter_context(FakeNetworkPrinter()) for _ in range(2)]
+        hubs = [await stack.enter_async_context(listening(broker, pid)) for pid in ("pa", "pb")]
+        for pid, printer in zip(("pa", "pb"), printers, strict=True):
+            agent = make_agent(broker, printer, pid, state, journal=journal)
+            await stack.enter_async_context(agent_running(agent))
+        yield hubs, printers
+
+
+async def test_two_printers_chits_start_in_one_commit_and_each_is_answered_for_apart(
+    broker: Mosquitto, tmp_path: Path, commits: list[Commit]
+) -> None:
+    state = tmp_path / "state"
+    journal = SharedJournal(state / "printers.sqlite", linger_s=0.3)
+    async with two_printers(broker, state, journal) as (hubs, printers):
+        # one order's chits, one for each printer, with the same job id (a job moved to a
+        # backup printer keeps its id): each printer's is its own
+        await asyncio.gather(*(h.send("order-1", chit(1)) for h in hubs))
+        for h in hubs:
+            await h.wait_acks(partial(acked, h, ["order-1"]), f"{h.printer} acked")
+        # sent again (an ack lost): answered again, not printed again
+        await hubs[0].send("order-1", chit(1))
+        await hubs[0].wait_acks(lambda: hubs[0].ok() == ["order-1"] * 2, "pa acked again")
+    for printer in printers:
+        assert [(number(r), reprint(r)) for r in complete(printer)] == [(1, False)]
+    started = [sorted(s) for _, s in commits if s]
+    assert started == [["printer-pa/order-1", "printer-pb/order-1"]], commits
+    assert rows(state / "printers.sqlite") == {
+        "printer-pa/order-1": "printed",
+        "printer-pb/order-1": "printed",
+    }
+    assert sorted(p.name for p in state.iterdir() if p.suffix == ".sqlite") == ["printers.sqlite"]
+
+
+async def test_an_agents_own_journal_is_taken_in_when_it_starts_on_the_shared_one(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    own = Journal(state / "printer-pa.sqlite")  # as `python -m devices.printers` kept it
+    try:
+        now = time.time()
+        own.start([("j7", chit(7)), ("j8", chit(8))], now)  # then the agent died
+        own.printed(["j8"], now)
+        # a job an agent of an earlier version had only queued
+        own._db.execute(
+            "INSERT INTO jobs (job_id, doc, state, updated) VALUES ('j9', ?, 'queued', ?)",
+            (stored_doc(chit(9)), now),
+        )
+    finally:
+        own.close()
+    journal = SharedJournal(state / "printers.sqlite")
+    async with two_printers(broker, state, journal) as (hubs, printers):
+        pa = hubs[0]
+        await pa.wait_acks(lambda: pa.ok() == ["j7", "j9"], "j7 and j9 printed after the start")
+        await pa.send("j8", chit(8))  # printed before: answered, not printed
+        await pa.wait_acks(lambda: pa.ok() == ["j7", "j9", "j8"], "j8 answered")
+    assert [(number(r), reprint(r)) for r in complete(printers[0])] == [(7, True), (9, False)]
+    assert not (state / "printer-pa.sqlite").exists()
+    assert rows(state / "printers.sqlite") == {
+        "printer-pa/j7": "printed",
+        "printer-pa/j8": "printed",
+        "printer-pa/j9": "printed",
+    }
+
+
+async def test_a_commit_that_fails_fails_every_agent_waiting_on_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = SharedJournal(tmp_path / "printers.sqlite", linger_s=0.05)
+    await journal.attach()
+    await journal.attach()
+    try:
+
+        def broken(self: Journal, printed: Any, started: Any, now: float) -> None:
+            raise sqlite3.OperationalError("disk I/O error")
+
+        with monkeypatch.context() as m:
+            m.setattr(Journal, "commit", broken)
+            got = await asyncio.gather(
+                journal.commit((), [("printer-a/j1", chit(1))], 1.0),
+                journal.commit((), [("printer-b/j1", chit(1))], 1.0),
+                return_exceptions=True,
+            )
+        assert [type(g) for g in got] == [sqlite3.OperationalError] * 2
+        # the next commit works: nothing of the failed one was kept
+        await journal.commit((), [("printer-a/j2", chit(2))], 2.0)
+        assert rows(tmp_path / "printers.sqlite") == {"printer-a/j2": "started"}
+    finally:
+        await journal.detach()
+        await journal.detach()
