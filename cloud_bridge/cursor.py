@@ -96,6 +96,34 @@ CREATE TABLE IF NOT EXISTS state (
 );
 """
 
+# Each acknowledged batch commits two small leaves (its lane's cursor, the counters of the
+# status page). In SQLite's default 4 KB pages a commit wrote 8 KB of WAL, and each 4 KB frame
+# straddles two of the disk's pages: ~12 KB a batch, one batch an order at a store's pace.
+STATE_PAGE_SIZE = 1024
+
+
+async def _small_pages(conn: aiosqlite.Connection, path: Path) -> None:
+    """A new state file gets `STATE_PAGE_SIZE` pages; an older one in other pages is
+    rewritten in them (VACUUM: a file of a few KB to a few MB, once). If it cannot be done
+    now (the hub reading the file at that moment), the file is used as it is and rewritten
+    at the next start."""
+    async with conn.execute("PRAGMA page_size") as cur:
+        row = await cur.fetchone()
+    if row is None or int(row[0]) == STATE_PAGE_SIZE:
+        return
+    async with conn.execute("SELECT count(*) FROM sqlite_schema") as cur:
+        row = await cur.fetchone()
+    fresh = row is not None and int(row[0]) == 0
+    try:
+        if not fresh:
+            await conn.execute("PRAGMA journal_mode=DELETE")  # WAL keeps the page size
+        await conn.execute(f"PRAGMA page_size={STATE_PAGE_SIZE}")
+        if not fresh:
+            await conn.execute("VACUUM")
+    except sqlite3.OperationalError as exc:
+        log.warning("%s stays in its pages for now: %s", path, exc)
+
+
 # ---------------------------------------------------------------- pure cursor logic
 
 
@@ -233,6 +261,7 @@ class BridgeState:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             conn = await aiosqlite.connect(self.path, isolation_level=None)
+            await _small_pages(conn, self.path)
             # WAL + NORMAL: a crash of the process loses nothing committed; a power cut may
             # lose the last acks, which only means the cloud sees those batches again.
             for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
