@@ -253,16 +253,18 @@ def _key_range(prefix: str) -> tuple[str, str]:
 class _Batch:
     """Marks and starts of several agents gathered into one commit."""
 
+    now: float
     printed: list[str] = field(default_factory=list)
     started: list[Job] = field(default_factory=list)
     waiters: list[asyncio.Future[None]] = field(default_factory=list)
+    taken: bool = False  # its commit has begun
 
 
 class SharedJournal:
     """One `Journal` file for the printer agents of one process, used on one thread. Each
-    agent keys its jobs by its own prefix (`view`). Starts and printed marks wait up to
-    `linger_s` for those of the other agents and share their commit; reads and the other
-    writes go in turn on the same thread."""
+    agent keys its jobs by a prefix of its own (its device id and a slash). Starts and printed
+    marks wait up to `linger_s` for those of the other agents and share their commit; reads
+    and the other writes go in turn on the same thread."""
 
     def __init__(self, path: Path, *, linger_s: float = LINGER_S) -> None:
         self.path = path
@@ -273,7 +275,6 @@ class SharedJournal:
         self._lock = asyncio.Lock()
         self._batch: _Batch | None = None
         self._flushing: set[asyncio.Task[None]] = set()
-        self.commits = 0  # commits of gathered marks and starts (a bench reads it)
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """`fn(*args)` on the journal's thread."""
@@ -295,11 +296,17 @@ class SharedJournal:
             return self._journal
 
     async def detach(self) -> None:
-        """One user less; the last one closes the file."""
+        """One user less; the last one commits what is still gathered (an agent stopped
+        while its printed mark waited for company: the paper is out) and closes the file."""
         async with self._lock:
             self._users -= 1
             if self._users > 0 or self._journal is None:
                 return
+            if self._batch is not None:
+                with contextlib.suppress(Exception):
+                    await self._flush(self._batch)
+            if self._flushing:
+                await asyncio.gather(*self._flushing, return_exceptions=True)
             journal, self._journal = self._journal, None
             pool, self._pool = self._pool, None
             assert pool is not None
@@ -316,27 +323,30 @@ class SharedJournal:
         loop = asyncio.get_running_loop()
         batch = self._batch
         if batch is None:
-            batch = self._batch = _Batch()
+            batch = self._batch = _Batch(now)
             wait = self.linger_s if self._users > 1 else 0.0
-            loop.call_later(wait, self._start_flush, batch, now)
+            loop.call_later(wait, self._start_flush, batch)
         batch.printed.extend(printed)
         batch.started.extend(started)
         done: asyncio.Future[None] = loop.create_future()
         batch.waiters.append(done)
         await done
 
-    def _start_flush(self, batch: _Batch, now: float) -> None:
-        task = asyncio.get_running_loop().create_task(self._flush(batch, now))
+    def _start_flush(self, batch: _Batch) -> None:
+        if batch.taken:  # committed already, by the last agent leaving
+            return
+        task = asyncio.get_running_loop().create_task(self._flush(batch))
         self._flushing.add(task)
         task.add_done_callback(self._flushing.discard)
 
-    async def _flush(self, batch: _Batch, now: float) -> None:
+    async def _flush(self, batch: _Batch) -> None:
+        batch.taken = True
         if self._batch is batch:
             self._batch = None
         try:
-            assert self._journal is not None, "journal closed"
-            await self.call(self._journal.commit, batch.printed, batch.started, now)
-            self.commits += 1
+            if self._journal is None:
+                raise sqlite3.ProgrammingError("the printer journal is closed")
+            await self.call(self._journal.commit, batch.printed, batch.started, batch.now)
         except BaseException as exc:
             for w in batch.waiters:
                 if not w.done():

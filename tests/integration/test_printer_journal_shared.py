@@ -151,3 +151,22 @@ async def test_a_commit_that_fails_fails_every_agent_waiting_on_it(
     finally:
         await journal.detach()
         await journal.detach()
+
+
+async def test_a_printed_mark_waiting_for_company_is_kept_when_the_agents_stop(
+    tmp_path: Path,
+) -> None:
+    """The paper is out: a mark still gathered when the last agent leaves is committed, not
+    dropped (the job would print again, marked REPRINT, after every restart)."""
+    path = tmp_path / "printers.sqlite"
+    journal = SharedJournal(path, linger_s=600.0)
+    opened = await journal.attach()
+    await journal.attach()
+    await journal.call(opened.start, [("printer-a/j1", chit(1))], time.time())
+    marking = asyncio.create_task(journal.commit(["printer-a/j1"], [], time.time()))
+    await asyncio.sleep(0.05)
+    assert not marking.done()  # waiting for the other agent's starts
+    marking.cancel()  # its agent stops
+    await journal.detach()
+    await journal.detach()
+    assert rows(path) == {"printer-a/j1": "printed"}
