@@ -62,6 +62,11 @@ log = logging.getLogger("tablehub.store")
 T = TypeVar("T")
 SCHEMA_VERSION = 8  # schema.sql brings any store up; hub/store/migrations.py what it cannot
 PAGE_SIZE = 1024  # new stores, and older ones at the upgrade to version 4
+# SQLite's page cache per connection (writer, reader, checkpointer), in KiB (negative: KiB,
+# SQLite's convention). Its default, 2 MiB each, filled through a rush and stayed: 6 MiB of
+# the hub's memory for pages the kernel caches anyway. A write touches the last leaves of
+# about ten b-trees and their parents: a few dozen 1 KB pages
+CACHE_KIB = -512
 # A checkpoint copies every page changed since the last one into the file; the pages a rush
 # changes are mostly the same few (the tables' and indexes' newest leaves), so checkpointing
 # after 16 MB of WAL instead of SQLite's 1,000 pages writes each of them far less often (a
@@ -202,6 +207,7 @@ def _connect_checkpointer(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA synchronous=FULL")  # the WAL on disk before the file is written
     conn.execute("PRAGMA wal_autocheckpoint=0")
+    conn.execute(f"PRAGMA cache_size={CACHE_KIB}")
     return conn
 
 
@@ -397,6 +403,7 @@ class Store:
         )
         self._r.row_factory = sqlite3.Row
         await self._r.execute("PRAGMA busy_timeout=5000")
+        await self._r.execute(f"PRAGMA cache_size={CACHE_KIB}")
         row = self._one_w("SELECT COALESCE(MAX(seq), 0) FROM outbox")
         high = self._one_w("SELECT CAST(value AS INTEGER) FROM meta WHERE key='outbox_high'")
         self._next_seq = max(row[0] if row else 0, high[0] if high else 0) + 1
@@ -427,6 +434,7 @@ class Store:
             # WAL, then to the file. FAST zeroes deleted rows only in pages written anyway:
             # pruning writes half as much (docs/benchmarks.md, "History on the hub")
             "secure_delete=FAST",
+            f"cache_size={CACHE_KIB}",
             # until the checkpointer takes over (`_open_checkpointer`)
             f"wal_autocheckpoint={self.checkpoint_pages}",
         ):

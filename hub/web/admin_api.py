@@ -9,7 +9,7 @@ import io
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import segno
@@ -19,12 +19,14 @@ from hub.bus import contract
 from hub.domain import stats
 from hub.domain.ports import iso_from_ms
 from hub.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
-from hub.provision import sheet
 from hub.services.container import Services
 from hub.store import backup, repos
 from hub.web import auth
 from hub.web.keys import SERVICES
 from hub.web.schemas import PairingIn, decode
+
+if TYPE_CHECKING:
+    from hub.provision import sheet
 
 log = logging.getLogger("tablehub.web.admin")
 
@@ -167,6 +169,10 @@ async def post_backup(request: web.Request) -> web.Response:
 
 
 def _labels(request: web.Request) -> tuple[list[sheet.Label], str]:
+    # imported here, not with this module: the sheet draws with Pillow, about 4 MB of the
+    # hub's memory for as long as it runs, for a page printed now and then
+    from hub.provision import sheet
+
     cat = _svc(request).catalog
     base = _base_url(request)
     labels = [sheet.Label(t.name, f"{base}/t/{cat.token_for(t.id)}") for t in cat.tables.values()]
@@ -181,6 +187,8 @@ async def get_qr_sheet_pdf(request: web.Request) -> web.Response:
     labels, name = _labels(request)
 
     def render() -> bytes:
+        from hub.provision import sheet
+
         pages = sheet.render_pages(labels, heading=f"{name}: scan to order")
         return sheet.to_pdf(pages, title=f"{name} tables")
 
@@ -197,6 +205,8 @@ async def get_qr_sheet_png(request: web.Request) -> web.Response:
     labels, name = _labels(request)
 
     def render() -> bytes:
+        from hub.provision import sheet
+
         return sheet.to_png(sheet.render_pages(labels, heading=f"{name}: scan to order"))
 
     return web.Response(

@@ -1,0 +1,17 @@
+"""What the running hub loads at start is memory it holds for as long as it runs (the bench's
+RSS target: 60 MB with 200 phones and 10 screens open). Pillow, about 4 MB, draws only the
+printable QR sheet (hub/provision/sheet.py) and a printer's raster chits; a hub without
+printers in its process does not load it until the sheet is asked for."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_the_hub_app_starts_without_pillow() -> None:
+    code = "import sys, hub.app, hub.cli; print(sorted(m for m in sys.modules if m == 'PIL'))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]", out.stdout
