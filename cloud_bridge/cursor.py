@@ -111,7 +111,7 @@ async def _small_pages(conn: aiosqlite.Connection, path: Path) -> None:
         row = await cur.fetchone()
     if row is None or int(row[0]) == STATE_PAGE_SIZE:
         return
-    async with conn.execute("SELECT count(*) FROM sqlite_schema") as cur:
+    async with conn.execute("SELECT count(*) FROM sqlite_master") as cur:
         row = await cur.fetchone()
     fresh = row is not None and int(row[0]) == 0
     try:

@@ -121,6 +121,21 @@ class PrintOutcome:
     status: dict[str, Any] | None = None
 
 
+def _adopt_or_set_aside(journal: Journal, own: Path, prefix: str, shared: Path) -> int | str | None:
+    """`journal.adopt(own, prefix)` if `own` is there (the rows taken in); None if it is not;
+    if it cannot be read, what went wrong, and the file moved aside to `<own>.unreadable`."""
+    if not own.exists() or own.resolve() == shared.resolve():
+        return None
+    try:
+        return journal.adopt(own, prefix)
+    except sqlite3.Error as exc:
+        aside = own.with_name(own.name + ".unreadable")
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(OSError):
+                Path(f"{own}{suffix}").replace(f"{aside}{suffix}")
+        return f"{own} ({exc}): moved to {aside}"
+
+
 def _is_new(job: QueuedJob) -> bool:
     """May share a session with other jobs: never started, not cancelled, not a test page."""
     return not (job.started or job.cancelled or job.doc.get("kind") == "test")
@@ -238,19 +253,13 @@ class PrinterAgent:
         try:
             try:
                 self._journal = journal = await self._shared.attach()
-                if self._own_journal is not None and self._own_journal.exists():
-                    taken = await self._db(journal.adopt, self._own_journal, self._prefix)
-                    log.info(
-                        "printer %s: %d job(s) of %s taken into %s",
-                        self.printer_id,
-                        taken,
-                        self._own_journal,
-                        self._shared.path,
-                    )
             except (OSError, sqlite3.Error) as exc:
                 raise DeviceConfigError(f"journal {self._shared.path}: {exc}") from exc
+            await self._adopt_own(journal)
             keep = self._clock.now_ms() / 1000 - self.settings.keep_done
-            await self._db(journal.prune, keep, self._prefix)
+            # all agents' old rows, in a shared journal: a printer taken out of the config
+            # leaves rows no agent of its own would prune
+            await self._db(journal.prune, keep)
             self._queue.extend(await self._db(journal.pending, self._prefix))
             self._publish_status()
             async with asyncio.TaskGroup() as tg:
@@ -258,6 +267,25 @@ class PrinterAgent:
                 tg.create_task(self._printer_loop(), name=f"{self.device_id}-loop")
         finally:
             await self._shutdown()
+
+    async def _adopt_own(self, journal: Journal) -> None:
+        """Take in the journal file of this agent's own, if there is one beside the shared
+        one. One that cannot be read is put aside (`.unreadable`) with an error in the log:
+        the printer goes on printing (what that file held may print again, unmarked)."""
+        own = self._own_journal
+        if own is None:
+            return
+        taken = await self._db(_adopt_or_set_aside, journal, own, self._prefix, self._shared.path)
+        if isinstance(taken, int):
+            log.info(
+                "printer %s: %d job(s) of %s taken into %s",
+                self.printer_id,
+                taken,
+                own,
+                self._shared.path,
+            )
+        elif taken is not None:
+            log.error("printer %s: cannot take in its old journal %s", self.printer_id, taken)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -494,6 +522,10 @@ class PrinterAgent:
                 new = [j for j in run if not j.started and j.job_id not in self._premarked]
                 if new:  # else the commit that printed the run before already did it
                     await self._journal_start(new)
+                if any(j.cancelled for j in run):  # while its start was written: no paper yet
+                    run, chunks = await self._drop_from_run(run, chunks)
+                    if not run:
+                        return
                 for job in run:
                     job.started = True
                     self._premarked.discard(job.job_id)
@@ -519,6 +551,18 @@ class PrinterAgent:
         self._set_trouble(None)
         for job in run:
             self._ack(job.job_id, ok=True)
+
+    async def _drop_from_run(
+        self, run: list[QueuedJob], chunks: list[bytes]
+    ) -> tuple[list[QueuedJob], list[bytes]]:
+        """The run without the jobs cancelled before any of it was written (each dropped,
+        journalled cancelled and answered so), and their bytes."""
+        kept = [(j, c) for j, c in zip(run, chunks, strict=True) if not j.cancelled]
+        self._in_flight = [j for j, _ in kept]
+        for job in run:
+            if job.cancelled:
+                await self._drop_cancelled(job)
+        return [j for j, _ in kept], [c for _, c in kept]
 
     async def _gather_run(
         self, head: QueuedJob, data: bytes
@@ -586,7 +630,7 @@ class PrinterAgent:
         now = self._clock.now_ms() / 1000
         if self._journal is not None and now - self._pruned_at > 3600:
             self._pruned_at = now
-            await self._db(self._journal.prune, now - self.settings.keep_done, self._prefix)
+            await self._db(self._journal.prune, now - self.settings.keep_done)
 
     def _unqueue(self, job: QueuedJob) -> None:
         """Take `job` itself out of the queue (not whatever is at its head now: a cancel may

@@ -109,6 +109,9 @@ class Journal:
             " CHECK (state IN ('queued', 'started', 'printed', 'failed', 'cancelled')),"
             " error TEXT, updated REAL NOT NULL)"
         )
+        # the agents' own files taken in (`adopt`), by key prefix: a file left behind (it
+        # could not be deleted) is not taken in again once its rows were pruned
+        self._db.execute("CREATE TABLE IF NOT EXISTS adopted (prefix TEXT PRIMARY KEY)")
 
     @contextlib.contextmanager
     def _unsynced(self) -> Iterator[None]:
@@ -140,11 +143,7 @@ class Journal:
         """The jobs that may be on paper, and those queued in a journal written before the
         queue was kept in memory, oldest first: of one agent, when its keys are `prefix` and
         the job_id (a shared journal), else all."""
-        rows = self._db.execute(
-            "SELECT job_id, doc, state FROM jobs WHERE state IN ('queued', 'started')"
-            " AND job_id >= ? AND job_id < ? ORDER BY seq",
-            _key_range(prefix),
-        )
+        rows = self._db.execute(_PENDING_OF if prefix else _PENDING, _key_range(prefix))
         n = len(prefix)
         return [QueuedJob(j[n:], msgspec.json.decode(d), s == "started") for j, d, s in rows]
 
@@ -205,47 +204,64 @@ class Journal:
             raise
         self._db.execute("COMMIT")
 
-    def prune(self, before: float, prefix: str = "") -> int:
-        cur = self._db.execute(
-            "DELETE FROM jobs WHERE state IN ('printed', 'failed', 'cancelled') AND updated < ?"
-            " AND job_id >= ? AND job_id < ?",
-            (before, *_key_range(prefix)),
-        )
+    def prune(self, before: float) -> int:
+        """Forget the jobs finished (printed, failed, cancelled) before `before`, of every
+        agent of the file."""
+        cur = self._db.execute(_PRUNE, (before,))
         return cur.rowcount
 
     def adopt(self, own: Path, prefix: str) -> int:
         """Take in the journal an agent kept in a file of its own (`own`), its keys given
         `prefix`, and delete that file: what it printed is still answered for, what it
         started still prints again as REPRINT. Taking it in twice (a crash before the file
-        was deleted) changes nothing. The rows taken in."""
-        self._db.execute("ATTACH DATABASE ? AS own", (f"file:{own}?mode=ro",))
-        try:
-            before = self._db.total_changes
+        was deleted) changes nothing, and a file taken in once is not taken in again. The
+        rows taken in. `sqlite3.Error` if `own` cannot be read (nothing is taken in)."""
+        if self._db.execute("SELECT 1 FROM adopted WHERE prefix = ?", (prefix,)).fetchone():
+            taken = 0
+        else:
+            self._db.execute("ATTACH DATABASE ? AS own", (str(own),))
+            try:
+                before = self._db.total_changes
 
-            def take() -> None:
-                self._db.execute(
-                    "INSERT INTO jobs (job_id, doc, state, error, updated)"
-                    " SELECT ? || job_id, doc, state, error, updated FROM own.jobs"
-                    " WHERE true ORDER BY seq ON CONFLICT (job_id) DO NOTHING",
-                    (prefix,),
-                )
+                def take() -> None:
+                    self._db.execute(
+                        "INSERT INTO jobs (job_id, doc, state, error, updated)"
+                        " SELECT ? || job_id, doc, state, error, updated FROM own.jobs"
+                        " WHERE true ORDER BY seq ON CONFLICT (job_id) DO NOTHING",
+                        (prefix,),
+                    )
+                    self._db.execute("INSERT INTO adopted (prefix) VALUES (?)", (prefix,))
 
-            self._commit(take)
-            taken = self._db.total_changes - before
-        finally:
-            self._db.execute("DETACH DATABASE own")
+                self._commit(take)
+                taken = self._db.total_changes - before - 1
+            finally:
+                self._db.execute("DETACH DATABASE own")
         for suffix in ("-wal", "-shm", ""):
-            Path(f"{own}{suffix}").unlink(missing_ok=True)
+            try:
+                Path(f"{own}{suffix}").unlink(missing_ok=True)
+            except OSError as exc:  # taken in already: the file is only clutter now
+                log.warning(
+                    "cannot delete %s%s, taken into the shared journal: %s", own, suffix, exc
+                )
         return taken
 
     def close(self) -> None:
         self._db.close()
 
 
-def _key_range(prefix: str) -> tuple[str, str]:
-    """The keys that start with `prefix`, as a range an index finds (every key if empty)."""
+_PENDING = "SELECT job_id, doc, state FROM jobs WHERE state IN ('queued', 'started') ORDER BY seq"
+_PRUNE = "DELETE FROM jobs WHERE state IN ('printed', 'failed', 'cancelled') AND updated < ?"
+# the same, of one agent's keys in a shared journal: a range the job_id index finds
+_PENDING_OF = (
+    "SELECT job_id, doc, state FROM jobs WHERE state IN ('queued', 'started')"
+    " AND job_id >= ? AND job_id < ? ORDER BY seq"
+)
+
+
+def _key_range(prefix: str) -> tuple[str, ...]:
+    """The bounds of the keys that start with `prefix` (none if it is empty: every key)."""
     if not prefix:
-        return ("", "\U0010ffff")
+        return ()
     return (prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1))
 
 
@@ -335,11 +351,15 @@ class SharedJournal:
     def _start_flush(self, batch: _Batch) -> None:
         if batch.taken:  # committed already, by the last agent leaving
             return
+        if self._batch is batch:  # new marks and starts gather for the next commit now
+            self._batch = None
         task = asyncio.get_running_loop().create_task(self._flush(batch))
         self._flushing.add(task)
         task.add_done_callback(self._flushing.discard)
 
     async def _flush(self, batch: _Batch) -> None:
+        if batch.taken:  # the last agent leaving committed it before this task ran
+            return
         batch.taken = True
         if self._batch is batch:
             self._batch = None

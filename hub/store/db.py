@@ -62,10 +62,10 @@ log = logging.getLogger("tablehub.store")
 T = TypeVar("T")
 SCHEMA_VERSION = 8  # schema.sql brings any store up; hub/store/migrations.py what it cannot
 PAGE_SIZE = 1024  # new stores, and older ones at the upgrade to version 4
-# SQLite's page cache per connection (writer, reader, checkpointer), in KiB (negative: KiB,
-# SQLite's convention). Its default, 2 MiB each, filled through a rush and stayed: 6 MiB of
-# the hub's memory for pages the kernel caches anyway. A write touches the last leaves of
-# about ten b-trees and their parents: a few dozen 1 KB pages
+# SQLite's page cache of the store's reader and checkpointer, in KiB (negative: KiB, SQLite's
+# convention). Their default, 2 MiB each, filled through a rush and stayed: memory for pages
+# the kernel caches anyway. The writer keeps the default: history pruning's deletes, a few
+# hundred pages each, took five times as long in 512 KiB, holding the orders behind them
 CACHE_KIB = -512
 # A checkpoint copies every page changed since the last one into the file; the pages a rush
 # changes are mostly the same few (the tables' and indexes' newest leaves), so checkpointing
@@ -434,7 +434,6 @@ class Store:
             # WAL, then to the file. FAST zeroes deleted rows only in pages written anyway:
             # pruning writes half as much (docs/benchmarks.md, "History on the hub")
             "secure_delete=FAST",
-            f"cache_size={CACHE_KIB}",
             # until the checkpointer takes over (`_open_checkpointer`)
             f"wal_autocheckpoint={self.checkpoint_pages}",
         ):

@@ -26,7 +26,7 @@ from hub.web.keys import SERVICES
 from hub.web.schemas import PairingIn, decode
 
 if TYPE_CHECKING:
-    from hub.provision import sheet
+    from PIL.Image import Image
 
 log = logging.getLogger("tablehub.web.admin")
 
@@ -168,16 +168,24 @@ async def post_backup(request: web.Request) -> web.Response:
 # ---------------------------------------------------------------- tables: the printable sheet
 
 
-def _labels(request: web.Request) -> tuple[list[sheet.Label], str]:
-    # imported here, not with this module: the sheet draws with Pillow, about 4 MB of the
-    # hub's memory for as long as it runs, for a page printed now and then
-    from hub.provision import sheet
-
+def _labels(request: web.Request) -> tuple[list[tuple[str, str]], str]:
+    """Each table's name and URL, and the store's name, for the sheet."""
     cat = _svc(request).catalog
     base = _base_url(request)
-    labels = [sheet.Label(t.name, f"{base}/t/{cat.token_for(t.id)}") for t in cat.tables.values()]
+    labels = [(t.name, f"{base}/t/{cat.token_for(t.id)}") for t in cat.tables.values()]
     name = cat.menu.store.name if cat.menu is not None else "tablehub"
     return labels, name
+
+
+def _sheet_pages(labels: list[tuple[str, str]], name: str) -> list[Image]:
+    """The sheet's pages; run off the loop. The sheet draws with Pillow, about 4 MB of the
+    hub's memory for as long as it runs once imported: it is imported here, for a page
+    printed now and then, not with this module."""
+    from hub.provision import sheet
+
+    return sheet.render_pages(
+        [sheet.Label(t, url) for t, url in labels], heading=f"{name}: scan to order"
+    )
 
 
 @routes.get("/api/v1/tables/qr-sheet.pdf")
@@ -189,8 +197,7 @@ async def get_qr_sheet_pdf(request: web.Request) -> web.Response:
     def render() -> bytes:
         from hub.provision import sheet
 
-        pages = sheet.render_pages(labels, heading=f"{name}: scan to order")
-        return sheet.to_pdf(pages, title=f"{name} tables")
+        return sheet.to_pdf(_sheet_pages(labels, name), title=f"{name} tables")
 
     return web.Response(
         body=await asyncio.to_thread(render),
@@ -207,7 +214,7 @@ async def get_qr_sheet_png(request: web.Request) -> web.Response:
     def render() -> bytes:
         from hub.provision import sheet
 
-        return sheet.to_png(sheet.render_pages(labels, heading=f"{name}: scan to order"))
+        return sheet.to_png(_sheet_pages(labels, name))
 
     return web.Response(
         body=await asyncio.to_thread(render),

@@ -22,6 +22,7 @@ from devices.printers.journal import Journal, SharedJournal, stored_doc
 from hub.ops.mosquitto import Mosquitto
 from tests.printing_side import Hub, chit, listening, make_agent, number, reprint
 from tests.printing_side import running as agent_running
+from tests.waiting import until
 
 Commit = tuple[list[str], list[str]]
 
@@ -126,31 +127,101 @@ async def test_an_agents_own_journal_is_taken_in_when_it_starts_on_the_shared_on
     }
 
 
-async def test_a_commit_that_fails_fails_every_agent_waiting_on_it(
+async def test_a_commit_that_fails_fails_every_agent_waiting_on_it_and_keeps_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     journal = SharedJournal(tmp_path / "printers.sqlite", linger_s=0.05)
+    opened = await journal.attach()
     await journal.attach()
-    await journal.attach()
+    await journal.call(opened.start, [("printer-a/j0", chit(0))], 1.0)
     try:
+        start = Journal._start
 
-        def broken(self: Journal, printed: Any, started: Any, now: float) -> None:
+        def start_then_fail(self: Journal, jobs: Any, now: float) -> None:
+            start(self, jobs, now)  # the rows are written, then the disk fails
             raise sqlite3.OperationalError("disk I/O error")
 
         with monkeypatch.context() as m:
-            m.setattr(Journal, "commit", broken)
+            m.setattr(Journal, "_start", start_then_fail)
             got = await asyncio.gather(
-                journal.commit((), [("printer-a/j1", chit(1))], 1.0),
-                journal.commit((), [("printer-b/j1", chit(1))], 1.0),
+                journal.commit(["printer-a/j0"], [("printer-a/j1", chit(1))], 2.0),
+                journal.commit((), [("printer-b/j1", chit(1))], 2.0),
                 return_exceptions=True,
             )
         assert [type(g) for g in got] == [sqlite3.OperationalError] * 2
-        # the next commit works: nothing of the failed one was kept
-        await journal.commit((), [("printer-a/j2", chit(2))], 2.0)
-        assert rows(tmp_path / "printers.sqlite") == {"printer-a/j2": "started"}
+        # nothing of the failed commit is kept: j0 is still started, j1 nowhere
+        assert rows(tmp_path / "printers.sqlite") == {"printer-a/j0": "started"}
+        await journal.commit((), [("printer-a/j2", chit(2))], 3.0)  # the next one works
+        assert rows(tmp_path / "printers.sqlite") == {
+            "printer-a/j0": "started",
+            "printer-a/j2": "started",
+        }
     finally:
         await journal.detach()
         await journal.detach()
+
+
+async def test_a_job_cancelled_while_its_start_is_written_is_not_printed(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    """The hub moved the job to a backup printer while its start waited for company: no
+    paper had moved, so it is dropped and answered cancelled, not printed on both."""
+    state = tmp_path / "state"
+    journal = SharedJournal(state / "printers.sqlite", linger_s=1.0)
+    await journal.attach()  # another agent of the process: starts wait for company
+    try:
+        async with two_printers(broker, state, journal) as (hubs, printers):
+            pa = hubs[0]
+            await pa.send("j1", chit(1))
+            await until(lambda: journal._batch is not None, "j1's start gathered")
+            await pa.send_raw(b'{"job_id": "j1", "cancel": true}')
+            await pa.wait_acks(lambda: pa.failures() == [("j1", "cancelled")], "j1 cancelled")
+            await pa.send("j2", chit(2))  # the printer goes on
+            await pa.wait_acks(lambda: pa.ok() == ["j2"], "j2 printed")
+        assert [number(r) for r in complete(printers[0])] == [2]
+        assert rows(state / "printers.sqlite") == {
+            "printer-pa/j1": "cancelled",
+            "printer-pa/j2": "printed",
+        }
+    finally:
+        await journal.detach()
+
+
+async def test_an_old_journal_that_cannot_be_read_is_set_aside_and_the_printer_prints(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "printer-pa.sqlite").write_bytes(b"")  # cut short when it was made
+    journal = SharedJournal(state / "printers.sqlite")
+    async with two_printers(broker, state, journal) as (hubs, printers):
+        await hubs[0].send("j1", chit(1))
+        await hubs[0].wait_acks(lambda: hubs[0].ok() == ["j1"], "j1 printed")
+    assert [number(r) for r in complete(printers[0])] == [1]
+    assert not (state / "printer-pa.sqlite").exists()
+    assert (state / "printer-pa.sqlite.unreadable").exists()
+
+
+def test_an_old_journal_is_taken_in_once(tmp_path: Path) -> None:
+    """A file taken in that could not be deleted is not taken in again: its rows may have
+    been pruned since, and a job it had started would print again."""
+    own = tmp_path / "printer-pa.sqlite"
+    old = Journal(own)
+    old.start([("j1", chit(1))], time.time())
+    old.close()
+    shared = Journal(tmp_path / "printers.sqlite")
+    try:
+        assert shared.adopt(own, "printer-pa/") == 1
+        assert not own.exists()
+        old = Journal(own)  # the same file, back (it could not be deleted)
+        old.start([("j1", chit(1))], time.time())
+        old.close()
+        shared.printed(["printer-pa/j1"], time.time())
+        shared.prune(time.time() + 1)  # j1 printed, then forgotten
+        assert shared.adopt(own, "printer-pa/") == 0
+        assert shared.pending("printer-pa/") == []
+    finally:
+        shared.close()
 
 
 async def test_a_printed_mark_waiting_for_company_is_kept_when_the_agents_stop(
