@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import aiomqtt
@@ -289,6 +290,17 @@ def write_config(
     return path
 
 
+def last_state(hub: Hub) -> str | None:
+    """The agent's last status as the hub side saw it (online, offline)."""
+    return hub.statuses[-1]["state"] if hub.statuses else None
+
+
+def queue_length(hub: Hub) -> int | None:
+    """The agent's queue length in its last status."""
+    detail = hub.statuses[-1]["detail"] if hub.statuses else None
+    return detail["queue"] if detail else None
+
+
 @contextlib.contextmanager
 def agent_process(config: Path) -> Iterator[subprocess.Popen[bytes]]:
     """`python -m devices.printers` as its own process; its log goes next to the config."""
@@ -316,12 +328,7 @@ async def test_killed_agent_loses_nothing_and_its_last_will_fires(
 ) -> None:
     config = write_config(tmp_path / "printer.toml", broker, printer, printer_id)
 
-    def state() -> str | None:
-        return printer_hub.statuses[-1]["state"] if printer_hub.statuses else None
-
-    def queued() -> int | None:
-        detail = printer_hub.statuses[-1]["detail"] if printer_hub.statuses else None
-        return detail["queue"] if detail else None
+    state, queued = partial(last_state, printer_hub), partial(queue_length, printer_hub)
 
     with agent_process(config) as proc:
         await until(lambda: state() == "online", "the agent process online", state=printer_hub.seen)
@@ -378,12 +385,7 @@ async def test_jobs_only_queued_when_the_agent_is_killed_print_once_when_sent_ag
     config = write_config(tmp_path / "printer.toml", broker, printer, printer_id)
     journal = tmp_path / "state" / f"printer-{printer_id}.sqlite"
 
-    def state() -> str | None:
-        return printer_hub.statuses[-1]["state"] if printer_hub.statuses else None
-
-    def queued() -> int | None:
-        detail = printer_hub.statuses[-1]["detail"] if printer_hub.statuses else None
-        return detail["queue"] if detail else None
+    state, queued = partial(last_state, printer_hub), partial(queue_length, printer_hub)
 
     printer.set_cover_open(True)
     with agent_process(config) as proc:
