@@ -39,7 +39,7 @@ from hub.services import staff
 from hub.services.catalog import Catalog
 from hub.store import repos
 from hub.store.db import Store, StoreDamaged, Tx
-from plumbing import logs, plugins
+from plumbing import heap, logs, plugins
 from plumbing.tasks import stop_event
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ async def _run(args: argparse.Namespace) -> int:
     config = load_config(Path(args.config))
     logs.setup(config.log_level)
     try:
-        await serve_forever(config, stop=stop_event(), on_ready=_remember_url)
+        await serve_forever(config, stop=stop_event(), on_ready=_on_ready)
     except StoreDamaged as exc:  # its restore command names the config file given here
         raise exc.with_config(args.config) from None
     except MenuInvalid as exc:
@@ -65,6 +65,12 @@ async def _run(args: argparse.Namespace) -> int:
         where = f"{config.menu_file}: {exc.field}" if exc.field else str(config.menu_file)
         raise MenuInvalid(f"{where}: {exc.message}", field=exc.field) from None
     return 0
+
+
+def _on_ready(hub: RunningHub) -> None:
+    _remember_url(hub)
+    # what start-up made lives as long as the process: out of the collector's way
+    heap.settle()
 
 
 def _remember_url(hub: RunningHub) -> None:
