@@ -237,7 +237,8 @@ class LoadGen:
         info["t_start"] = t0
         say(f"PHASE {idx} START {t0:.6f}")
         behind: list[int] = []
-        sampler = asyncio.create_task(self.sample_relay(http, behind))
+        answered: list[float] = []
+        sampler = asyncio.create_task(self.sample_relay(http, behind, answered))
         flooder = None
         if ph.get("flood") and self.spec.flood_rate > 0 and self.spec.flood_table >= 0:
             flooder = asyncio.create_task(self.flood_phase(idx, seconds))
@@ -268,6 +269,8 @@ class LoadGen:
             await sampler
         if behind:
             info["relay_behind"] = {"max": max(behind), "p50": sorted(behind)[len(behind) // 2]}
+        if answered:
+            info["healthz_ms"] = stats.dist(answered)
         rows = [r for r in self.orders if r[stats.PHASE] == idx]
         summary = stats.phase_summary(rows, rate, seconds if i == n else i / rate)
         info["saturated"] = summary["saturated"]
@@ -278,16 +281,23 @@ class LoadGen:
         )
         return bool(summary["saturated"])
 
-    async def sample_relay(self, http: aiohttp.ClientSession, out: list[int]) -> None:
+    async def sample_relay(
+        self, http: aiohttp.ClientSession, out: list[int], answered: list[float]
+    ) -> None:
         """How far the hub's MQTT relay is behind its store (/healthz, 10 times a second):
-        the hub's own share of order→MQTT, apart from this generator's receiving."""
+        the hub's own share of order→MQTT, apart from this generator's receiving. Each
+        answer's time goes to `answered`: /healthz is answered from memory, so its time is
+        how long the server's loop kept it waiting (no disk in it)."""
         while True:
             with contextlib.suppress(aiohttp.ClientError, TimeoutError, ValueError):
+                t0 = time.monotonic()
                 async with http.get(self.spec.url + "/healthz", timeout=_t(1)) as r:
-                    relay = (await r.json()).get("mqtt_relay") if r.status == 200 else None
-                if not relay:
-                    return  # no relay here (the floor)
-                out.append(int(relay["behind"]))
+                    doc = await r.json() if r.status == 200 else None
+                if doc is not None:
+                    answered.append(time.monotonic() - t0)
+                relay = doc.get("mqtt_relay") if doc else None
+                if relay:  # none on the floor
+                    out.append(int(relay["behind"]))
             await asyncio.sleep(0.1)
 
     # ------------------------------------------------------------ flood

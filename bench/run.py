@@ -454,6 +454,7 @@ class Bench:
         info = machine()
         info["tmp"] = f"{self.root} ({_fstype(self.root)})"
         info["load_before"] = os.getloadavg()
+        info["fsync_before"] = fsync_probe(self.root)
         self.results["machine"] = info
         self.results["plan"] = self.plan
         self.results["command"] = "python -m bench.run" + " ".join(
@@ -499,6 +500,7 @@ class Bench:
                     ]
         finally:
             self.results["machine"]["load_after"] = os.getloadavg()
+            self.results["machine"]["fsync_after"] = fsync_probe(self.root)
             self.results["elapsed_s"] = round(time.monotonic() - t0, 1)
             out = RESULTS / f"{self.results['mode']}.json"
             out.write_text(json.dumps(self.results, separators=(",", ":")))
@@ -581,6 +583,26 @@ def make_backlog(db: Path, n: int) -> tuple[int, int]:
     finally:
         conn.close()
     return int(first), int(high + n)
+
+
+def fsync_probe(where: Path, n: int = 300, every_s: float = 0.01) -> dict[str, Any]:
+    """The disk alone: `n` 4 KB writes to one file in `where`, each fsync'd, `every_s` apart
+    (a commit's pace at 100 orders/s). Every latency figure of the run that waits on a commit
+    has this disk's fsync in it: its tail is a floor under those p99s."""
+    path = where / "fsync-probe"
+    took: list[float] = []
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for i in range(n):
+            os.pwrite(fd, os.urandom(4096), (i % 64) * 4096)
+            t0 = time.perf_counter()
+            os.fsync(fd)
+            took.append(time.perf_counter() - t0)
+            time.sleep(every_s)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return stats.dist(took)
 
 
 def machine() -> dict[str, Any]:
