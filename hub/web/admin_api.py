@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import segno
 from aiohttp import web
 
 from hub.bus import contract
@@ -242,6 +241,8 @@ async def post_pairing(request: web.Request) -> web.Response:
         raise NotFound("no active staff token like this", field="token")
     url = f"{_base_url(request)}/pair?token={quote(body.token, safe='')}&next={quote(body.next)}"
     out = io.BytesIO()
+    import segno  # loaded when a QR code is first drawn
+
     segno.make(url, error="m").save(out, kind="svg", scale=5, xmldecl=False, title="pairing")
     qr = "data:image/svg+xml;base64," + base64.b64encode(out.getvalue()).decode("ascii")
     return _json({"url": url, "next": body.next, "qr": qr})

@@ -6,7 +6,6 @@ import io
 from typing import Any
 
 import msgspec
-import segno
 from aiohttp import web
 
 from hub.consumers.bridge_health import BridgeHealth
@@ -260,6 +259,8 @@ async def get_table_qr(request: web.Request) -> web.Response:
     base = cat.base_url or f"{request.scheme}://{request.host}"
     url = f"{base}/t/{cat.token_for(table_id)}"
     out = io.BytesIO()  # a standalone SVG file (with its xmlns), so an <img> can show it
+    import segno  # loaded when a QR code is first drawn
+
     segno.make(url, error="m").save(
         out, kind="svg", scale=6, xmldecl=False, title=cat.tables[table_id].name
     )

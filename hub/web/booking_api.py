@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 
-import segno
 from aiohttp import web
 
 from hub.domain.events import DishIn
@@ -157,6 +156,8 @@ async def get_waitlist_qr(request: web.Request) -> web.Response:
         raise NotFound("no walk-in waiting with this id", field="id")
     base = s.catalog.base_url or f"{request.scheme}://{request.host}"
     out = io.BytesIO()
+    import segno  # loaded when a QR code is first drawn
+
     segno.make(f"{base}/w/{doc['token']}", error="m").save(
         out, kind="svg", scale=6, xmldecl=False, title="your place in the queue"
     )

@@ -10,20 +10,10 @@ the first screen of its station (`LiveHub.sent`, hub/consumers/live.py)."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
-from prometheus_client.exposition import generate_latest
-from prometheus_client.registry import Collector, CollectorRegistry
 
 from hub.services.container import Services
 from hub.store import repos
@@ -82,152 +72,6 @@ def _process_write_bytes() -> int | None:
     return None
 
 
-class HubCollector(Collector):
-    def __init__(self, reading: Reading) -> None:
-        self.r = reading
-
-    def collect(self) -> Iterator[Metric]:
-        yield from self._orders()
-        yield from self._kitchen()
-        yield from self._printers()
-        yield from self._devices()
-        yield from self._bridge()
-        yield from self._store()
-
-    def _orders(self) -> Iterator[Metric]:
-        s = self.r.services
-        yield CounterMetricFamily(
-            "tablehub_orders_placed", "Orders accepted since the hub started", s.ordering.placed
-        )
-        yield CounterMetricFamily(
-            "tablehub_orders_refused_busy",
-            "Orders answered 503 because too many were in flight",
-            s.refused_in_flight,
-        )
-        yield GaugeMetricFamily(
-            "tablehub_orders_in_flight", "Orders between request and answer", s.orders_in_flight
-        )
-        h = s.live.order_to_kds
-        buckets = [(_bound(b), float(n)) for b, n in h.cumulative()]
-        yield HistogramMetricFamily(
-            "tablehub_order_to_kds_seconds",
-            "From an order's acceptance to its new ticket written to a screen of its station",
-            buckets=buckets,
-            sum_value=h.sum,
-        )
-
-    def _kitchen(self) -> Iterator[Metric]:
-        s = self.r.services
-        tickets = GaugeMetricFamily(
-            "tablehub_open_tickets", "Open (not bumped) tickets per station", labels=["station"]
-        )
-        stations = [str(st["id"]) for st in s.catalog.stations()]
-        for station in sorted({*stations, *self.r.open_tickets}):
-            tickets.add_metric([station], self.r.open_tickets.get(station, 0))
-        yield tickets
-        yield GaugeMetricFamily("tablehub_live_screens", "Open live screens", s.live.count)
-        yield CounterMetricFamily(
-            "tablehub_live_screens_dropped",
-            "Screens dropped for falling behind (they resync on reconnect)",
-            s.live.dropped_screens,
-        )
-
-    def _printers(self) -> Iterator[Metric]:
-        status = self.r.services.printing.status()
-        queue = GaugeMetricFamily(
-            "tablehub_print_queue_jobs",
-            "Print jobs not yet printed, per printer and state",
-            labels=["printer", "state"],
-        )
-        printers = sorted({str(p["id"]) for p in status} | {p for p, _ in self.r.print_queue})
-        for printer in printers:
-            for state in PENDING:
-                queue.add_metric([printer, state], self.r.print_queue.get((printer, state), 0))
-        yield queue
-        up = GaugeMetricFamily(
-            "tablehub_printer_up",
-            "1 while the printer prints, 0 while it is down",
-            labels=["printer"],
-        )
-        for p in status:
-            up.add_metric([str(p["id"])], 1 if p["up"] else 0)
-        yield up
-
-    def _devices(self) -> Iterator[Metric]:
-        up = GaugeMetricFamily(
-            "tablehub_device_online",
-            "1 while the device reports itself online, 0 once it is offline",
-            labels=["device", "kind"],
-        )
-        for device, kind, online in self.r.devices:
-            up.add_metric([device, kind], 1 if online else 0)
-        yield up
-
-    def _bridge(self) -> Iterator[Metric]:
-        bridge: Any = self.r.services.extra_health.get("cloud_bridge")
-        if not isinstance(bridge, dict):
-            return  # no cloud bridge configured
-        found = bridge.get("backlog")
-        backlog: dict[str, Any] = found if isinstance(found, dict) else {}
-        numbers = (
-            (
-                "tablehub_bridge_backlog_events",
-                "Events the cloud has not acknowledged yet",
-                backlog.get("unacked_seqs"),
-            ),
-            (
-                "tablehub_bridge_oldest_unsent_age_seconds",
-                "How long the oldest event not yet sent to the cloud has waited",
-                backlog.get("oldest_unsent_age_s"),
-            ),
-            (
-                "tablehub_bridge_last_success_age_seconds",
-                "Seconds since the cloud last acknowledged a batch",
-                bridge.get("last_success_age_s"),
-            ),
-            (
-                "tablehub_bridge_parked",
-                "Batches the cloud refused, set aside",
-                bridge.get("parked"),
-            ),
-        )
-        for name, text, value in numbers:
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                yield GaugeMetricFamily(name, text, value)
-
-    def _store(self) -> Iterator[Metric]:
-        s = self.r.services
-        yield CounterMetricFamily("tablehub_store_commits", "Store commits", s.store.commits)
-        yield CounterMetricFamily("tablehub_store_writes", "Write units committed", s.store.units)
-        if self.r.written_bytes is not None:
-            yield CounterMetricFamily(
-                "tablehub_store_written_bytes",
-                "Bytes the hub's process wrote to storage (the store, its WAL and backups)",
-                self.r.written_bytes,
-            )
-        files = GaugeMetricFamily(
-            "tablehub_store_file_bytes", "Size of the store's files", labels=["file"]
-        )
-        for name, size in self.r.files.items():
-            files.add_metric([name], size)
-        yield files
-        yield GaugeMetricFamily(
-            "tablehub_uptime_seconds",
-            "Seconds since the hub started",
-            (s.clock.monotonic_ms() - s.started_ms) / 1000,
-        )
-        if s.broker_connected is not None:
-            yield GaugeMetricFamily(
-                "tablehub_broker_connected",
-                "1 while the hub is connected to the MQTT broker",
-                1 if s.broker_connected.is_set() else 0,
-            )
-
-
-def _bound(b: float) -> str:
-    return "+Inf" if b == float("inf") else repr(b)
-
-
 def _from_loopback(request: web.Request) -> bool:
     try:
         return ipaddress.ip_address(request.remote or "").is_loopback
@@ -240,9 +84,9 @@ async def get_metrics(request: web.Request) -> web.Response:
     """Prometheus text format; a staff token, or a scrape from this box itself."""
     if not _from_loopback(request):
         await auth.require(request, "read")
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(HubCollector(await read(request.app[SERVICES])))
+    from hub.web import prom  # loaded on the first scrape: see hub/web/prom.py
+
     return web.Response(
-        body=generate_latest(registry),
+        body=prom.exposition(await read(request.app[SERVICES])),
         headers={"Content-Type": CONTENT_TYPE, "Cache-Control": "no-store"},
     )

@@ -264,6 +264,14 @@ async def test_the_waitlist_quotes_from_learned_turn_times(host: Host) -> None:
     assert "Li" not in str(page)
     assert "0101" not in str(page)
     assert (await host.call("GET", "/api/v1/queue/not-a-real-token-x", auth=False))[0] == 404
+    # the code the host shows the guest: a standalone SVG of the guest's page
+    headers = {"Authorization": f"Bearer {host.token}"}
+    url = f"{hub.url}/api/v1/waitlist/walk-in-100/qr.svg"
+    async with host.http.get(url, headers=headers) as r:
+        assert (r.status, r.content_type) == (200, "image/svg+xml")
+        assert b"http://www.w3.org/2000/svg" in await r.read()
+    async with host.http.get(f"{hub.url}/api/v1/waitlist/walk-in-999/qr.svg", headers=headers) as r:
+        assert (r.status, (await r.json())["field"]) == (404, "id")
     # the host sends a message; the page shows it
     body = {"text": "Your table is ready — please come to the host stand", "id": "msg-act-0001"}
     assert (await host.call("POST", "/api/v1/waitlist/walk-in-100/message", body))[0] == 200
