@@ -242,7 +242,9 @@ class Pacer:
         fresh_for = STALE_MS if many else 1000
         # kept a second at most: under a rush of orders not recomputed for each of them
         cached = self._proj is not None and (self._proj[0] == self._version or many)
-        if cached and self._proj is not None and 0 <= now - self._proj[1] < fresh_for:
+        # `now` may be a little before the projection's (an order timed when it was asked for,
+        # written after a refresh): as fresh; far before (the clock set back): not
+        if cached and self._proj is not None and abs(now - self._proj[1]) < fresh_for:
             if done is not None:
                 # the kitchen as last projected, the bumped ticket's station placed again:
                 # under a rush a bump costs one station's queue, not the kitchen's
@@ -267,6 +269,7 @@ class Pacer:
         at once it held every order and screen for tens of milliseconds each second."""
         now = self._clock.now_ms()
         version = self._version
+        before = self._proj
         tickets = list(self.jobs.values())
         inputs = self._inputs(now, None)
         fired: list[pc.Job] = []
@@ -278,7 +281,7 @@ class Pacer:
         first = await self._project_apart(now, fired, inputs)
         held = self._held_jobs(tickets, fired, first, now, inputs)
         proj = await self._project_apart(now, fired + held, inputs) if held else first
-        if self._proj is None or self._proj[1] <= now:
+        if self._proj is before:  # else a call worked one out meanwhile, with newer tickets
             self._proj = (version, now, proj)
 
     async def _project_apart(self, now: int, jobs: list[pc.Job], inputs: _Inputs) -> pc.Projection:
@@ -364,7 +367,11 @@ class Pacer:
         got = proj.finish_ms.get(t.id)
         if got is not None:
             return got
-        return max(now, t.due_ms or now + (t.expected_s or 0) * 1000)
+        if t.due_ms:
+            return max(now, t.due_ms)
+        menu = self._catalog.menu
+        work = t.expected_s or (0 if menu is None else self._work_s(t, menu, now))
+        return now + work * 1000
 
     def station_waits(self, now: int | None = None) -> dict[str, int]:
         now = self._clock.now_ms() if now is None else now
@@ -583,7 +590,7 @@ class Pacer:
             if anchors and proj is None:
                 proj = self.projection(now, done=bumped)
             ends = [
-                now if t.id == bumped.id or proj is None else proj.finish_ms.get(t.id, now)
+                now if t.id == bumped.id or proj is None else self._finish(proj, t, now)
                 for t in anchors
             ]
             if not ends:
@@ -871,10 +878,10 @@ class Pacer:
         tell the screens a wait or an ETA that moved."""
         if self._catalog.menu is None:
             return
+        if len(self.jobs) > CACHE_ALWAYS_OVER:
+            await self.refresh()  # first: a write below that fails or waits does not skip it
         await self._fire_due()
         await self._repace_late()
-        if len(self.jobs) > CACHE_ALWAYS_OVER:
-            await self.refresh()
         waits = self.station_waits()
         self._throttle(waits)
         await self._tell(waits)

@@ -33,6 +33,7 @@ async def test_a_rush_projection_is_worked_out_in_turns_and_is_the_same(
 ) -> None:
     monkeypatch.setattr(pacing, "CACHE_ALWAYS_OVER", 3)
     monkeypatch.setattr(pacing, "REFRESH_CHUNK", 4)
+    monkeypatch.setattr(pacing, "TICK_S", 3600.0)  # the test ticks; the hub's own loop does not
     clock = ManualClock()
     config = replace(hub_config, broker=None, pacing=PacingConfig(auto_fire="manual"))
     async with running_hub(config, seed_menu=with_courses(menu_doc), clock=clock) as hub:
@@ -117,3 +118,68 @@ def test_stations_projected_apart_and_merged_are_the_kitchen_projected_at_once()
     assert merged.free_after == whole.free_after
     for s in cooks:
         assert merged.station_wait_s(s, now) == whole.station_wait_s(s, now)
+
+
+async def test_a_course_newer_than_the_projection_keeps_its_pace_when_a_bump_comes(
+    hub_config: HubConfig,
+    menu_doc: dict[str, Any],
+    http: aiohttp.ClientSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A rush's projection is a few seconds old: a course placed since is not in it. A bump
+    elsewhere must not take that course's anchor as done now and start its other tickets at
+    once; nor does a call timed a moment before the projection work a new one out."""
+    monkeypatch.setattr(pacing, "CACHE_ALWAYS_OVER", 3)
+    monkeypatch.setattr(pacing, "TICK_S", 3600.0)
+    doc = with_courses(menu_doc)
+    for item in doc["items"]:
+        if item["id"] == "chicken-satay":
+            item["prep_s"] = 900
+        if item["id"] == "smashed-cucumber-salad":
+            item["prep_s"] = 120
+    clock = ManualClock()
+    config = replace(hub_config, broker=None, pacing=PacingConfig(auto_fire="manual"))
+    async with running_hub(config, seed_menu=doc, clock=clock) as hub:
+        kitchen = await staff.issue(hub.services.store, "kitchen", "kds")
+        for i in range(4):
+            await order(http, hub, f"rush-bar-{i:02d}", [DRINK], all_together=True)
+        pacer = hub.services.pacer
+        await pacer.refresh()
+        cached = pacer.projection()
+        assert pacer.projection(clock.t - 500) is cached  # timed just before: still fresh
+        # a starter course placed after the projection: the satay first, the salad paced
+        await order(http, hub, "rush-course-01", [STARTER, SALAD])
+        cold = await call(http, "GET", f"{hub.url}/api/v1/stations/cold/tickets", kitchen)
+        salad = cold["tickets"][0]
+        assert salad["start_at_ms"] >= clock.t + 600_000  # 900 - 120 - 60 s of slack
+        clock.t += 1_000
+        assert pacer.projection() is cached  # the satay is not in it
+        bar = await call(http, "GET", f"{hub.url}/api/v1/stations/bar/tickets", kitchen)
+        url = f"{hub.url}/api/v1/tickets/{bar['tickets'][0]['id']}/bump"
+        await call(http, "POST", url, kitchen, {"id": "bump-bar-01"})
+        cold = await call(http, "GET", f"{hub.url}/api/v1/stations/cold/tickets", kitchen)
+        assert cold["tickets"][0]["start_at_ms"] == salad["start_at_ms"]
+
+
+async def test_a_refresh_does_not_replace_a_projection_worked_out_while_it_ran(
+    hub_config: HubConfig,
+    menu_doc: dict[str, Any],
+    http: aiohttp.ClientSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pacing, "CACHE_ALWAYS_OVER", 3)
+    monkeypatch.setattr(pacing, "REFRESH_CHUNK", 1)
+    monkeypatch.setattr(pacing, "TICK_S", 3600.0)
+    clock = ManualClock()
+    config = replace(hub_config, broker=None, pacing=PacingConfig(auto_fire="manual"))
+    async with running_hub(config, seed_menu=with_courses(menu_doc), clock=clock) as hub:
+        for i in range(5):
+            await order(http, hub, f"rush-race-{i:02d}", [DRINK, MAIN], all_together=True)
+        pacer = hub.services.pacer
+        pacer._proj = None
+        running = asyncio.create_task(pacer.refresh())
+        await asyncio.sleep(0)  # the refresh has taken its snapshot and given way
+        # meanwhile an order, timed a moment before, works one out with newer tickets
+        meanwhile = pacer.projection(clock.t - 200)
+        await running
+        assert pacer.projection() is meanwhile
