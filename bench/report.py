@@ -643,7 +643,8 @@ def markdown(results: dict[str, Any], summary: dict[str, Any]) -> str:
             "share, sampled from `/healthz` 10 times a second: outbox events committed but "
             "not yet acknowledged by the broker (about 5 per order). */healthz* is the time "
             "those samples took to be answered: from memory, no disk in it, so it is how long "
-            "the hub's loop kept a request waiting. *net* subtracts "
+            "the hub's loop kept a request waiting, plus the generator's own lag (*gen lag*); one "
+            "not answered within 1 s counts as 1 s. *net* subtracts "
             "what the room alone costs (measured for 2 s before the first point).",
             "",
             *sweep_table(hub, kds=True),

@@ -500,7 +500,10 @@ class Bench:
                     ]
         finally:
             self.results["machine"]["load_after"] = os.getloadavg()
-            self.results["machine"]["fsync_after"] = fsync_probe(self.root)
+            try:  # the run's results are written whatever the disk says now
+                self.results["machine"]["fsync_after"] = fsync_probe(self.root)
+            except OSError as exc:
+                self.results["machine"]["fsync_after"] = {"error": str(exc)}
             self.results["elapsed_s"] = round(time.monotonic() - t0, 1)
             out = RESULTS / f"{self.results['mode']}.json"
             out.write_text(json.dumps(self.results, separators=(",", ":")))
