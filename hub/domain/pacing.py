@@ -340,20 +340,6 @@ def project(
     return Projection(now_ms, finish, by_station, cooks_free, free_after)
 
 
-def merge(now_ms: int, parts: Iterable[Projection]) -> Projection:
-    """One projection of the stations projected apart (each part: its own stations)."""
-    finish: dict[int, int] = {}
-    jobs: dict[str, list[Job]] = {}
-    cooks_free: dict[str, list[int]] = {}
-    free_after: dict[str, list[int]] = {}
-    for p in parts:
-        finish.update(p.finish_ms)
-        jobs.update(p.jobs)
-        cooks_free.update(p.cooks_free)
-        free_after.update(p.free_after)
-    return Projection(now_ms, finish, jobs, cooks_free, free_after)
-
-
 def _by_ready(j: Job) -> tuple[int, int]:
     return (j.ready_ms, j.ticket_id)
 

@@ -14,7 +14,6 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -46,8 +45,6 @@ LEARN_FROM = 3000  # bumps read back at start
 TICK_S = 1.0
 RESUME_AT = 0.8  # a paused station's items come back under this share of its limit
 CACHE_ALWAYS_OVER = 200  # with more open tickets, the projection is kept a second anyway
-STALE_MS = 3000  # ... and worked out by the tick, in chunks: a tick late keeps the last one
-REFRESH_CHUNK = 256  # tickets made into jobs between two turns of the loop
 REPACE_MAX = 2000  # with more open tickets, bumps do not move paced starts
 LATE_MS = 15_000  # an anchor this far past its start, not started: its course moves with it
 SOON_MS = 60_000  # a course whose anchor starts within this is checked against its stations
@@ -63,21 +60,6 @@ def ms_of(iso: str | None) -> int | None:
         return int(datetime.fromisoformat(iso).timestamp() * 1000)
     except ValueError:
         return None
-
-
-@dataclass(frozen=True, slots=True)
-class _Inputs:
-    """What a projection is worked out from, taken at its start."""
-
-    menu: Menu
-    cooks: dict[str, int]
-    factor: dict[str, float]
-    freed: dict[str, Sequence[int]]
-    starting: set[str]
-    done_id: int | None  # a ticket bumped in the write under way: not in the queue
-
-    def fired(self, t: Ticket) -> bool:
-        return t.status == "open" and t.id != self.done_id
 
 
 class Pacer:
@@ -234,144 +216,72 @@ class Pacer:
 
     def projection(self, now: int | None = None, done: Ticket | None = None) -> pc.Projection:
         """Every station's queue projected over its cooks (cached for a second); `done`: a
-        ticket bumped in the write under way (not yet in the committed view). With more than
-        CACHE_ALWAYS_OVER open tickets the pacer's tick works it out a station at a time
-        (`refresh`), and this gives the last one while it is at most STALE_MS old."""
+        ticket bumped in the write under way (not yet in the committed view)."""
         now = self._clock.now_ms() if now is None else now
-        many = len(self.jobs) > CACHE_ALWAYS_OVER
-        fresh_for = STALE_MS if many else 1000
         # kept a second at most: under a rush of orders not recomputed for each of them
-        cached = self._proj is not None and (self._proj[0] == self._version or many)
-        # `now` may be a little before the projection's (an order timed when it was asked for,
-        # written after a refresh): as fresh; far before (the clock set back): not
-        if cached and self._proj is not None and abs(now - self._proj[1]) < fresh_for:
+        cached = self._proj is not None and (
+            self._proj[0] == self._version or len(self.jobs) > CACHE_ALWAYS_OVER
+        )
+        if cached and self._proj is not None and 0 <= now - self._proj[1] < 1000:
             if done is not None:
                 # the kitchen as last projected, the bumped ticket's station placed again:
                 # under a rush a bump costs one station's queue, not the kitchen's
                 return self._proj[2].without(done.station, done.id, now)
             return self._proj[2]
-        inputs = self._inputs(now, done)
-        fired = [self._job(t, now, inputs) for t in list(self.jobs.values()) if inputs.fired(t)]
-        first = pc.project(now, fired, inputs.cooks, inputs.freed, inputs.starting)
-        held = self._held_jobs(list(self.jobs.values()), fired, first, now, inputs)
-        proj = (
-            pc.project(now, fired + held, inputs.cooks, inputs.freed, inputs.starting)
-            if held
-            else first
-        )
-        if done is None:
-            self._proj = (self._version, now, proj)
-        return proj
-
-    async def refresh(self) -> None:
-        """Work out the projection as `projection` does, giving the loop a turn between
-        chunks of tickets and between stations: with a rush's thousands of open tickets, done
-        at once it held every order and screen for tens of milliseconds each second."""
-        now = self._clock.now_ms()
-        version = self._version
-        before = self._proj
-        tickets = list(self.jobs.values())
-        inputs = self._inputs(now, None)
-        fired: list[pc.Job] = []
-        for i in range(0, len(tickets), REFRESH_CHUNK):
-            fired += [
-                self._job(t, now, inputs) for t in tickets[i : i + REFRESH_CHUNK] if inputs.fired(t)
-            ]
-            await asyncio.sleep(0)
-        first = await self._project_apart(now, fired, inputs)
-        held = self._held_jobs(tickets, fired, first, now, inputs)
-        proj = await self._project_apart(now, fired + held, inputs) if held else first
-        if self._proj is before:  # else a call worked one out meanwhile, with newer tickets
-            self._proj = (version, now, proj)
-
-    async def _project_apart(self, now: int, jobs: list[pc.Job], inputs: _Inputs) -> pc.Projection:
-        by_station: dict[str, list[pc.Job]] = {s: [] for s in inputs.cooks}
-        for j in jobs:
-            by_station.setdefault(j.station, []).append(j)
-        parts = []
-        for station, of_station in by_station.items():
-            cooks = {station: inputs.cooks.get(station, 1)}
-            parts.append(pc.project(now, of_station, cooks, inputs.freed, inputs.starting))
-            await asyncio.sleep(0)
-        return pc.merge(now, parts)
-
-    def _inputs(self, now: int, done: Ticket | None) -> _Inputs:
-        freed: dict[str, Sequence[int]] = {s: list(d) for s, d in self._freed.items()}
+        freed: dict[str, Sequence[int]] = dict(self._freed)
         if done is not None:
-            freed[done.station] = [*freed.get(done.station, ()), now]
+            freed[done.station] = [*self._freed.get(done.station, ()), now]
         menu = self._catalog.menu
         assert menu is not None
-        return _Inputs(
-            menu=menu,
-            cooks={s.id: self.cooks(s.id) for s in menu.stations},
-            # a queue drains at the tickets' mean time, which is longer than the typical one
-            factor={s.id: self.model.queue_factor(s.id) for s in menu.stations},
-            freed=freed,
-            starting=set(self._starting),
-            done_id=None if done is None else done.id,
-        )
+        cooks = {s.id: self.cooks(s.id) for s in menu.stations}
+        # a queue drains at the tickets' mean time, which is longer than the typical one
+        factor = {s.id: self.model.queue_factor(s.id) for s in menu.stations}
 
-    def _queued_s(self, t: Ticket, now: int, inputs: _Inputs) -> int:
-        work = self._work_s(t, inputs.menu, now)
-        if not t.started_ms:
-            return round(work * inputs.factor.get(t.station, 1.0))
-        # under way: what it has run and, on average, what it still takes
-        ran = max(0.0, (now - t.started_ms) / 1000)
-        left = self.model.time_left_s(t.station, work, ran)
-        return work if left is None else max(1, round(ran + left))
+        def queued_s(t: Ticket) -> int:
+            work = self._work_s(t, menu, now)
+            if not t.started_ms:
+                return round(work * factor.get(t.station, 1.0))
+            # under way: what it has run and, on average, what it still takes
+            ran = max(0.0, (now - t.started_ms) / 1000)
+            left = self.model.time_left_s(t.station, work, ran)
+            return work if left is None else max(1, round(ran + left))
 
-    def _job(self, t: Ticket, now: int, inputs: _Inputs) -> pc.Job:
-        return pc.Job(
-            t.id,
-            t.station,
-            max(t.fired_ms or t.created_ms, t.start_at_ms),
-            self._queued_s(t, now, inputs),
-            t.order_id,
-            fired_ms=t.fired_ms or t.created_ms,
-            started_ms=t.started_ms,
-        )
-
-    def _held_jobs(
-        self,
-        tickets: list[Ticket],
-        fired: list[pc.Job],
-        first: pc.Projection,
-        now: int,
-        inputs: _Inputs,
-    ) -> list[pc.Job]:
-        """The held tickets as jobs: a held course is guessed to fire when its order's fired
-        tickets are done."""
-        held = [t for t in tickets if t.status == "held"]
-        if not held:
-            return []
+        fired = [
+            pc.Job(
+                t.id,
+                t.station,
+                max(t.fired_ms or t.created_ms, t.start_at_ms),
+                queued_s(t),
+                t.order_id,
+                fired_ms=t.fired_ms or t.created_ms,
+                started_ms=t.started_ms,
+            )
+            for t in self.jobs.values()
+            if t.status == "open" and (done is None or t.id != done.id)
+        ]
+        first = pc.project(now, fired, cooks, freed, self._starting)
+        # a held course is guessed to fire when its order's fired tickets are done
         done_by_order: dict[int, int] = {}
         for j in fired:
             done_by_order[j.order_id] = max(
-                done_by_order.get(j.order_id, now), first.finish_ms.get(j.ticket_id, now)
+                done_by_order.get(j.order_id, now), first.finish_ms[j.ticket_id]
             )
-        return [
+        held = [
             pc.Job(
                 t.id,
                 t.station,
                 done_by_order.get(t.order_id, now),
-                self._queued_s(t, now, inputs),
+                queued_s(t),
                 t.order_id,
                 True,
             )
-            for t in held
+            for t in self.jobs.values()
+            if t.status == "held"
         ]
-
-    def _finish(self, proj: pc.Projection, t: Ticket, now: int) -> int:
-        """When `t` should be done: as projected, or, a ticket newer than the projection (a
-        rush's is kept a few seconds), its quote (its due time), else its time from now."""
-        got = proj.finish_ms.get(t.id)
-        if got is not None:
-            return got
-        if t.due_ms:
-            return max(now, t.due_ms)
-        menu = self._catalog.menu
-        work = t.expected_s or (0 if menu is None else self._work_s(t, menu, now))
-        return now + work * 1000
+        proj = pc.project(now, fired + held, cooks, freed, self._starting) if held else first
+        if done is None:
+            self._proj = (self._version, now, proj)
+        return proj
 
     def station_waits(self, now: int | None = None) -> dict[str, int]:
         now = self._clock.now_ms() if now is None else now
@@ -590,7 +500,7 @@ class Pacer:
             if anchors and proj is None:
                 proj = self.projection(now, done=bumped)
             ends = [
-                now if t.id == bumped.id or proj is None else self._finish(proj, t, now)
+                now if t.id == bumped.id or proj is None else proj.finish_ms.get(t.id, now)
                 for t in anchors
             ]
             if not ends:
@@ -772,7 +682,7 @@ class Pacer:
                 state = "fired"
             c_eta: int | None = None
             if state in ("fired", "held"):
-                c_eta = max(self._finish(proj, t, now) for t in ts if t.status != "bumped")
+                c_eta = max(proj.finish_ms.get(t.id, now) for t in ts if t.status != "bumped")
                 if state == "fired":
                     eta = c_eta if eta is None else max(eta, c_eta)
             out.append(
@@ -878,13 +788,11 @@ class Pacer:
         tell the screens a wait or an ETA that moved."""
         if self._catalog.menu is None:
             return
-        if len(self.jobs) > CACHE_ALWAYS_OVER:
-            await self.refresh()  # first: a write below that fails or waits does not skip it
         await self._fire_due()
         await self._repace_late()
         waits = self.station_waits()
         self._throttle(waits)
-        await self._tell(waits)
+        self._tell(waits)
 
     async def _fire_due(self) -> None:
         after = self.config.fire_after_s
@@ -926,7 +834,7 @@ class Pacer:
             elif sid in self.paused:
                 self.paused[sid] = wait
 
-    async def _tell(self, waits: dict[str, int]) -> None:
+    def _tell(self, waits: dict[str, int]) -> None:
         menu = self._catalog.menu
         assert menu is not None
         view = self.menu_waits(menu)
@@ -953,12 +861,10 @@ class Pacer:
         for t in self.jobs.values():
             if t.status != "open":
                 continue
-            eta = self._finish(proj, t, now)
+            eta = proj.finish_ms.get(t.id, now)
             prev = by_order.get(t.order_id)
             by_order[t.order_id] = (t.table.id, max(eta, prev[1] if prev else eta))
-        for n, (order_id, (table, eta)) in enumerate(by_order.items(), 1):
-            if n % REFRESH_CHUNK == 0:
-                await asyncio.sleep(0)  # a rush's hundreds of orders: the loop gets a turn
+        for order_id, (table, eta) in by_order.items():
             old = self._etas.get(order_id)
             if old is None or _moved((old - now) // 1000, (eta - now) // 1000):
                 self._etas[order_id] = eta
