@@ -5,6 +5,8 @@ a hub nobody scrapes need not hold."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from prometheus_client.core import (
@@ -16,7 +18,56 @@ from prometheus_client.core import (
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from hub.web.metrics import PENDING, Reading
+from hub.services.container import Services
+from hub.store import repos
+
+PENDING = ("queued", "sent")  # print jobs not yet printed
+
+
+@dataclass
+class Reading:
+    """What one scrape saw, read before the collector runs (the reads are async)."""
+
+    services: Services
+    open_tickets: dict[str, int] = field(default_factory=dict)
+    print_queue: dict[tuple[str, str], int] = field(default_factory=dict)
+    devices: list[tuple[str, str, bool]] = field(default_factory=list)  # id, kind, online
+    written_bytes: int | None = None
+    files: dict[str, int] = field(default_factory=dict)
+
+
+async def read(s: Services) -> Reading:
+    got = Reading(s)
+    rows = await s.store.read_all(
+        "SELECT station, COUNT(*) FROM tickets WHERE status = 'open' GROUP BY station"
+    )
+    got.open_tickets = {str(r[0]): int(r[1]) for r in rows}
+    rows = await s.store.read_all(repos.PENDING_COUNTS_SQL, (s.printing.low,))
+    got.print_queue = {(str(r[0]), str(r[1])): int(r[2]) for r in rows}
+    got.devices = [
+        (d.id, d.kind or "", d.state == "online") for d in await repos.read_devices(s.store)
+    ]
+    got.written_bytes = _process_write_bytes()
+    for name, path in (("db", s.store.path), ("wal", Path(f"{s.store.path}-wal"))):
+        try:
+            got.files[name] = path.stat().st_size
+        except OSError:
+            continue
+    return got
+
+
+def _process_write_bytes() -> int | None:
+    """Bytes this process caused to be written to storage (Linux /proc/self/io); the store is
+    the hub's only writer of note (its logs go to the journal through a pipe)."""
+    try:
+        text = Path("/proc/self/io").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key == "write_bytes":
+            return int(value)
+    return None
 
 
 def exposition(reading: Reading) -> bytes:
