@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import io
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +19,7 @@ from hub.domain.ports import iso_from_ms
 from hub.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 from hub.services.container import Services
 from hub.store import backup, repos
-from hub.web import auth
+from hub.web import auth, qr
 from hub.web.keys import SERVICES
 from hub.web.schemas import PairingIn, decode
 
@@ -240,12 +239,9 @@ async def post_pairing(request: web.Request) -> web.Response:
     if await auth.staff_from_token(_svc(request).store, body.token) is None:
         raise NotFound("no active staff token like this", field="token")
     url = f"{_base_url(request)}/pair?token={quote(body.token, safe='')}&next={quote(body.next)}"
-    out = io.BytesIO()
-    import segno  # loaded when a QR code is first drawn
-
-    segno.make(url, error="m").save(out, kind="svg", scale=5, xmldecl=False, title="pairing")
-    qr = "data:image/svg+xml;base64," + base64.b64encode(out.getvalue()).decode("ascii")
-    return _json({"url": url, "next": body.next, "qr": qr})
+    code = qr.svg(url, title="pairing", scale=5)
+    data = "data:image/svg+xml;base64," + base64.b64encode(code).decode("ascii")
+    return _json({"url": url, "next": body.next, "qr": data})
 
 
 # ---------------------------------------------------------------- devices gone for good

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import msgspec
@@ -14,7 +13,7 @@ from hub.errors import Conflict, InvalidInput, NotFound, StoreBusy, StoreUnavail
 from hub.services import staff as staff_tokens
 from hub.services.container import Services
 from hub.store import repos
-from hub.web import auth
+from hub.web import auth, qr
 from hub.web.bodies import read_in_time
 from hub.web.keys import SERVICES
 from hub.web.openapi import openapi_document
@@ -258,13 +257,8 @@ async def get_table_qr(request: web.Request) -> web.Response:
     table_id = request.match_info["table_id"]
     base = cat.base_url or f"{request.scheme}://{request.host}"
     url = f"{base}/t/{cat.token_for(table_id)}"
-    out = io.BytesIO()  # a standalone SVG file (with its xmlns), so an <img> can show it
-    import segno  # loaded when a QR code is first drawn
-
-    segno.make(url, error="m").save(
-        out, kind="svg", scale=6, xmldecl=False, title=cat.tables[table_id].name
-    )
-    return web.Response(body=out.getvalue(), content_type="image/svg+xml")
+    code = qr.svg(url, title=cat.tables[table_id].name)
+    return web.Response(body=code, content_type="image/svg+xml")
 
 
 @routes.post("/api/v1/tables/{table_id}/open")

@@ -3,14 +3,12 @@ no-show; the waitlist and each walk-in's own page (see docs/api.md)."""
 
 from __future__ import annotations
 
-import io
-
 from aiohttp import web
 
 from hub.domain.events import DishIn
 from hub.errors import NotFound
 from hub.services.booking import BookRequest
-from hub.web import auth
+from hub.web import auth, qr
 from hub.web.api import _json, svc
 from hub.web.schemas import (
     ActionOnlyIn,
@@ -155,13 +153,8 @@ async def get_waitlist_qr(request: web.Request) -> web.Response:
     if doc is None:
         raise NotFound("no walk-in waiting with this id", field="id")
     base = s.catalog.base_url or f"{request.scheme}://{request.host}"
-    out = io.BytesIO()
-    import segno  # loaded when a QR code is first drawn
-
-    segno.make(f"{base}/w/{doc['token']}", error="m").save(
-        out, kind="svg", scale=6, xmldecl=False, title="your place in the queue"
-    )
-    return web.Response(body=out.getvalue(), content_type="image/svg+xml")
+    code = qr.svg(f"{base}/w/{doc['token']}", title="your place in the queue")
+    return web.Response(body=code, content_type="image/svg+xml")
 
 
 @routes.get("/api/v1/queue/{token}")

@@ -5,7 +5,8 @@ Nothing on the hot paths is instrumented for it: a custom collector reads the hu
 counters and state when scraped (orders placed, open tickets per station, the print queue and
 printer state, device presence, the cloud bridge's backlog, the store's commits and bytes
 written). The one histogram, order → kitchen screen, is fed where a new ticket is written to
-the first screen of its station (`LiveHub.sent`, hub/consumers/live.py)."""
+the first screen of its station (`LiveHub.sent`, hub/consumers/live.py). The reading and the
+metric families are in hub/web/prom.py, loaded on the first scrape."""
 
 from __future__ import annotations
 
