@@ -686,7 +686,7 @@ def markdown(results: dict[str, Any], summary: dict[str, Any]) -> str:
             f"{lim.get('throttled', {}).get('nr_throttled', '?')} of "
             f"{lim.get('throttled', {}).get('nr_periods', '?')} periods). A Pi 4 core is "
             "roughly 1/4–1/6 of this one; its SD card fsync is 10–100× slower than this "
-            "disk's, which this does not model.",
+            "disk's, which this does not model (the next section does). " + PERIOD_NOTE,
             "",
             f"Sustained {pi['sustained']:g} orders/s; best achieved {pi['capacity']:g}/s.",
             "",
@@ -713,6 +713,15 @@ def markdown(results: dict[str, Any], summary: dict[str, Any]) -> str:
     if FINDINGS.exists():
         lines += ["", FINDINGS.read_text().strip(), ""]
     return "\n".join(lines) + "\n"
+
+
+PERIOD_NOTE = (
+    "A quota is a full core until the period's share is spent, then nothing until the period "
+    "ends; a Pi's core is slow all the time. The bench's period is short (10 ms unless "
+    "`--cpu-period-ms` says otherwise: a spent quota holds the hub at most 8 ms) so that the "
+    "figures are the slow core's, not the quota's: with the kernel's default 100 ms period a "
+    "request can wait 80 ms for the next period (`--cpu-period-ms 100` measures that)."
+)
 
 
 def sd_section(sd: dict[str, Any] | None, raw: dict[str, Any]) -> list[str]:
@@ -970,7 +979,8 @@ def method_section() -> list[str]:
         "the end of the 100/s point. **Start-up**: spawn → first 200 on `/healthz`, polled "
         "every 10 ms; *cold* is a first run (schema, menu import), restarts reopen the "
         "store the sweep filled.",
-        "- **Pi estimate**: the hub in a CPU cgroup with a 20 ms per 100 ms quota.",
+        "- **Pi estimate**: the hub in a CPU cgroup with a fifth of a core's quota (the "
+        "section names the quota and period). " + PERIOD_NOTE,
         "",
     ]
 

@@ -31,6 +31,7 @@ from typing import Any
 
 from bench import history, report, shift, stats
 from bench.procs import (
+    CPU_PERIOD_MS,
     REPO,
     Child,
     Children,
@@ -261,7 +262,7 @@ class Bench:
         shim, tests/durability/fsyncshim.c)."""
         from bench.storeday import build_shim
 
-        limit = CpuLimit(0.2, "sd")
+        limit = CpuLimit(0.2, "sd", self.args.cpu_period_ms)
         kids.add("cgroup-sd", limit.close)
         if limit.how is None:
             return {"error": f"could not limit the CPU: {limit.reason}"}
@@ -476,7 +477,7 @@ class Bench:
                 if "flood" in self.steps:
                     self.results["flood"] = self.flood(kids, broker.port)
                 if "pi" in self.steps:
-                    limit = CpuLimit(0.2, "pi")
+                    limit = CpuLimit(0.2, "pi", self.args.cpu_period_ms)
                     kids.add("cgroup", limit.close)
                     if limit.how is None:
                         self.results["pi"] = {"error": f"could not limit the CPU: {limit.reason}"}
@@ -671,6 +672,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hub-cpu", type=int, default=1, help="core the hub (and floor) run on")
     p.add_argument("--gen-cpu", type=int, default=0, help="core of generator and broker")
     p.add_argument("--bridge-cpu", default="0", help="core(s) of the cloud bridge")
+    p.add_argument(
+        "--cpu-period-ms",
+        type=int,
+        default=CPU_PERIOD_MS,
+        help="CFS period of the Pi steps' fifth of a core (the quota is a fifth of it; 100 is "
+        "the kernel's default, whose 80 ms waits a Pi does not have)",
+    )
     p.add_argument("--tmp", default="/var/tmp", help="where data dirs go (a normal disk)")
     p.add_argument(
         "--day-before",
