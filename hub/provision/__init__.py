@@ -19,10 +19,12 @@ import argparse
 import asyncio
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.errors import HubError
-from hub.provision.answers import Answers, AnswersInvalid, answers_from_flags, load_answers
+
+if TYPE_CHECKING:  # the answers load with the command that reads them, not with `hub run`
+    from hub.provision.answers import Answers
 
 
 def register(subparsers: Any) -> None:
@@ -153,6 +155,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 
 
 def _answers(args: argparse.Namespace) -> Answers:
+    from hub.provision.answers import AnswersInvalid, answers_from_flags, load_answers
+
     if args.answers:
         return load_answers(Path(args.answers), _overrides(args))
     for flag in ("store_id", "store_name", "tables", "public_url"):

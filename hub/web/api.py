@@ -16,7 +16,6 @@ from hub.store import repos
 from hub.web import auth, qr
 from hub.web.bodies import read_in_time
 from hub.web.keys import SERVICES
-from hub.web.openapi import openapi_document
 from hub.web.schemas import (
     MAX_GRAMS,
     ActionIn,
@@ -466,6 +465,9 @@ async def get_bridge(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/openapi.json")
 async def get_openapi(request: web.Request) -> web.Response:
+    # the document and its schema builders load on the first ask, not in every hub's memory
+    from hub.web.openapi import openapi_document
+
     return _json(openapi_document())
 
 
