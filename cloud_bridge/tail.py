@@ -27,7 +27,7 @@ from types import TracebackType
 import aiosqlite
 
 from cloud_bridge.errors import HubDbReplaced, HubDbUnavailable
-from plumbing.outbox import LANES, PRIORITY, TELEMETRY, lane_of
+from plumbing.outbox import LANES, LATER_SHARE, PRIORITY, TELEMETRY, lane_of
 from plumbing.packed import unpack
 
 # per-row bytes the budget adds to the JSON body: kind, key, timestamps, row header
@@ -142,11 +142,17 @@ class OutboxTail:
         return int(rows[0][0]), max(int(rows[0][0]), int(rows[0][1]))
 
     async def read(
-        self, cursors: Mapping[str, int], limit: int, *, exclude: Iterable[int] = ()
+        self,
+        cursors: Mapping[str, int],
+        limit: int,
+        *,
+        exclude: Iterable[int] = (),
+        share: int = LATER_SHARE,
     ) -> Snapshot:
         """The next rows of each lane after its cursor, skipping `exclude` (parked seqs), all
-        in one snapshot: up to `limit` priority rows, then telemetry rows in the room left
-        (a lane given no room is not read and is absent from the snapshot)."""
+        in one snapshot: up to `limit` priority rows, then telemetry rows in the room left,
+        and at least `limit // share` of them (the share of a batch `plan_batch` keeps for
+        a later lane; a lane given no room is not read and is absent from the snapshot)."""
         skip = _excluded(exclude)
         try:
             await self._c().execute("BEGIN")
@@ -159,15 +165,16 @@ class OutboxTail:
                     )
                 lanes: dict[str, LaneRead] = {}
                 room = limit
-                for lane in LANES:
-                    if room <= 0:
+                for i, lane in enumerate(LANES):
+                    ask = room if i == 0 else max(room, limit // share)
+                    if ask <= 0:
                         break
                     rows = await self._all(
                         f"SELECT {_COLS} FROM outbox WHERE seq > ? AND {_LANE_SQL[lane]} "  # noqa: S608
                         "AND seq NOT IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?",
-                        (cursors[lane], skip, room),
+                        (cursors[lane], skip, ask),
                     )
-                    lanes[lane] = LaneRead(tuple(_row(r) for r in rows), len(rows) < room)
+                    lanes[lane] = LaneRead(tuple(_row(r) for r in rows), len(rows) < ask)
                     room -= len(rows)
             finally:
                 await self._c().execute("COMMIT")

@@ -1,8 +1,9 @@
 """Uploading the outbox: batching, gzip, the HTTP client, backoff, and the upload loop.
 
 - `plan_batch` (pure) turns a tail snapshot into a `Batch`: priority lane first, telemetry in
-  whatever room is left once the priority lane is drained, at most `batch_max_events` events
-  and `batch_max_bytes` of JSON; events go out in seq order inside the batch.
+  whatever room is left once the priority lane is drained, and never less than a tenth of the
+  batch while telemetry waits (`LATER_SHARE`): at most `batch_max_events` events and
+  `batch_max_bytes` of JSON; events go out in seq order inside the batch.
 - retries wait by `plumbing.backoff.Backoff` (decorrelated jitter, RNG injected; 1 s .. 60 s
   by default); time comes in through `plumbing.clock.Clock`.
 - `HttpClient` is the one place aiohttp's client is used; `aiohttp.ClientError` and timeouts
@@ -55,7 +56,7 @@ from cloud_bridge.errors import (
 from cloud_bridge.tail import OutboxTail, Row, Snapshot
 from plumbing.backoff import Backoff
 from plumbing.clock import Clock, SystemClock
-from plumbing.outbox import LANES, TELEMETRY, lane_of
+from plumbing.outbox import LANES, LATER_SHARE, TELEMETRY, lane_of
 from plumbing.tasks import pause
 
 log = logging.getLogger("tablehub.bridge")
@@ -138,31 +139,43 @@ def _body(encoded: Sequence[tuple[int, bytes]], shed: Sequence[ShedNotice]) -> b
 def plan_batch(
     store_id: str, snap: Snapshot, limits: Limits, shed: Sequence[ShedNotice] = ()
 ) -> Batch:
-    """The next batch from a snapshot. Lanes are taken in priority order; a later lane gets
-    room only when every earlier lane is drained up to the snapshot."""
+    """The next batch from a snapshot. Lanes are taken in priority order: a later lane gets
+    the room an earlier one leaves once that one is drained, and while an earlier lane is
+    behind, `1 / LATER_SHARE` of the events and bytes (no less while it has rows waiting, no
+    more while the earlier one is behind). Without that share a stream of orders
+    that fills every batch by itself (one a second at 256 KB, a live 100 orders/s) kept
+    telemetry out for as long as it lasted, and the cloud's contiguous seq with it."""
     chosen: list[tuple[int, bytes]] = []
     sized: list[Sized] = []
     size = 0
     plans: dict[str, LanePlan] = {}
     full = False
-    for lane in LANES:
+    share_events, share_bytes = limits.max_events // LATER_SHARE, limits.max_bytes // LATER_SHARE
+    for i, lane in enumerate(LANES):
         read = snap.lanes.get(lane)
         if read is None:
             break
+        max_events, max_bytes = limits.max_events, limits.max_bytes
+        if full:  # an earlier lane is behind: this one has its share, no more
+            max_events = min(max_events, len(chosen) + share_events)
+            max_bytes = min(max_bytes, size + share_bytes)
+        if any(snap.lanes[later].rows for later in LANES[i + 1 :] if later in snap.lanes):
+            max_events -= share_events
+            max_bytes -= share_bytes
         taken: list[int] = []
         for row in read.rows:
             enc = encode_event(store_id, row)
-            if chosen and (len(chosen) >= limits.max_events or size + len(enc) > limits.max_bytes):
+            if chosen and (len(chosen) >= max_events or size + len(enc) > max_bytes):
                 break
             chosen.append((row.seq, enc))
             sized.append((row.seq, row.stream, row.nbytes))
             size += len(enc) + 1
             taken.append(row.seq)
         drained = read.complete and len(taken) == len(read.rows)
-        plans[lane] = LanePlan(tuple(taken), snap.high if drained else None)
+        if taken or drained:
+            plans[lane] = LanePlan(tuple(taken), snap.high if drained else None)
         if not drained:
             full = True
-            break
     return Batch(
         store_id,
         tuple(sorted(s for s, _ in chosen)),

@@ -18,6 +18,9 @@ from typing import Any
 PRIORITY = "priority"
 TELEMETRY = "telemetry"
 LANES = (PRIORITY, TELEMETRY)
+# While a later lane has rows waiting, each batch leaves it at least this fraction (1/10) of
+# its events and bytes: orders still go first when catching up, and no lane waits for ever.
+LATER_SHARE = 10
 
 
 def lane_of(stream: str) -> str:

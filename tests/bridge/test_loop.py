@@ -168,7 +168,7 @@ async def rig(tmp_path: Path, store: Store) -> AsyncIterator[Rig]:
         yield r
 
 
-async def test_everything_goes_once_in_seq_order_and_the_cursors_follow_acks(
+async def test_everything_goes_once_each_lane_in_seq_order_and_the_cursors_follow_acks(
     rig: Rig, store: Store
 ) -> None:
     await emit(store, ("orders", 25), ("telemetry", 5))
@@ -176,8 +176,11 @@ async def test_everything_goes_once_in_seq_order_and_the_cursors_follow_acks(
     await rig.drain()
 
     assert sorted(rig.cloud.stored) == list(range(1, 31))
-    sent = [e["seq"] for doc in rig.cloud.received for e in doc["events"]]
-    assert sent == list(range(1, 31))  # orders are 1..25 here, so seq order == priority order
+    sent = [(e["stream"], e["seq"]) for doc in rig.cloud.received for e in doc["events"]]
+    assert [q for s, q in sent if s == "orders"] == list(range(1, 26))
+    assert [q for s, q in sent if s == "telemetry"] == list(range(26, 31))
+    # orders first: telemetry has a tenth of each batch while they are behind
+    assert [s for s, _ in sent[:10]] == ["orders"] * 9 + ["telemetry"]
     assert rig.state.cursors == {PRIORITY: 30, TELEMETRY: 30}
     assert acked_upto(rig.state.path) == 30
     await rig.meter_is_true()
@@ -191,10 +194,33 @@ async def test_orders_go_before_a_telemetry_backlog(rig: Rig, store: Store) -> N
 
     first = [e["stream"] for e in rig.cloud.received[0]["events"]]
     second = [e["stream"] for e in rig.cloud.received[1]["events"]]
-    assert first == ["orders"] * 10
-    # the last two orders, and telemetry fills the room left (in seq order within the batch)
-    assert sorted(second) == ["orders"] * 2 + ["telemetry"] * 8
+    # nine tenths of the batch are orders while they are behind, the oldest telemetry the rest
+    assert sorted(first) == ["orders"] * 9 + ["telemetry"]
+    # the last three orders, and telemetry fills the room left (in seq order within the batch)
+    assert sorted(second) == ["orders"] * 3 + ["telemetry"] * 7
     assert len(rig.cloud.stored) == 42
+
+
+async def test_a_stream_of_orders_that_fills_every_batch_does_not_keep_telemetry_out(
+    rig: Rig, store: Store
+) -> None:
+    """Orders that come faster than a batch carries them (here 12 before each batch of 10; a
+    live 100 orders/s against 256 KB batches in a store) keep the priority lane behind for as
+    long as they come. Telemetry still gets its tenth of each batch, oldest first."""
+    await emit(store, ("telemetry", 3))
+    for _ in range(4):
+        await emit(store, ("orders", 12))
+        await rig.up.step()
+
+    batches = [[e["stream"] for e in doc["events"]] for doc in rig.cloud.received]
+    assert len(batches) == 4
+    # a tenth each while telemetry waits; once it has none waiting, orders have it all
+    assert [(b.count("orders"), b.count("telemetry")) for b in batches] == [(9, 1)] * 3 + [(10, 0)]
+    telemetry = [
+        e["seq"] for d in rig.cloud.received for e in d["events"] if e["stream"] == "telemetry"
+    ]
+    assert telemetry == [1, 2, 3]
+    assert rig.state.cursors[TELEMETRY] >= 3
 
 
 async def test_an_outage_backs_off_with_jitter_resends_the_same_batch_then_recovers(

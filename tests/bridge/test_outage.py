@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 
 from hub.app import RunningHub
+from plumbing.outbox import LATER_SHARE
 from tests.bridge.conftest import (
     STORE,
     Receiver,
@@ -155,9 +156,9 @@ async def outage_and_catch_up(
             "SELECT events FROM batches WHERE store_id = $1 ORDER BY received_at LIMIT 1", STORE
         )
         first_rid = await con.fetchval("SELECT min(rid) FROM events WHERE store_id = $1", STORE)
-        telemetry_before = await con.fetchval(
-            "SELECT count(*) FROM events WHERE store_id = $1 AND stream = 'telemetry' "
-            "AND rid >= $2 AND rid < $3",
+        telemetry_before, catch_up = await con.fetchrow(
+            "SELECT count(*) FILTER (WHERE stream = 'telemetry'), count(*) FROM events "
+            "WHERE store_id = $1 AND rid >= $2 AND rid < $3",
             STORE,
             first_rid + first_batch,
             last_backlog_order,
@@ -174,8 +175,10 @@ async def outage_and_catch_up(
             backlog_high,
             last_backlog_telemetry,
         )
-    # the backlog's orders went first: telemetry only rode along in the last order batch
-    assert telemetry_before <= 500, (first_batch, telemetry_before)
+    # the backlog's orders went first: telemetry had its tenth of each batch
+    # (plumbing.outbox.LATER_SHARE) and the room the last order batch left
+    assert telemetry_before <= catch_up // LATER_SHARE + 500, (first_batch, telemetry_before)
+    assert telemetry_before < TELEMETRY // 2  # most of the telemetry backlog came after
     # live orders placed during the catch-up overtook the telemetry backlog
     assert live_ahead > 0
     print(

@@ -34,6 +34,7 @@ from cloud_bridge.uploader import (
     read_answer,
 )
 from hub.domain.events import OrderPlaced
+from plumbing.outbox import LATER_SHARE
 from tests.samples import order
 
 LIMITS = Limits(max_events=500, max_bytes=256 * 1024, max_age_ms=1000)
@@ -88,16 +89,30 @@ def test_when_nothing_is_behind_both_lanes_ride_together_and_may_jump_to_high() 
     assert not batch.full
 
 
-def test_when_orders_are_behind_telemetry_waits() -> None:
-    # the priority read came back full (not complete): telemetry gets no room
-    batch = plan_batch(
-        "demo", snap(99, [row(s) for s in range(1, 4)], None, pri_done=False), LIMITS
-    )
+def test_when_orders_are_behind_telemetry_has_a_tenth_of_the_batch() -> None:
+    # the priority read came back full (not complete): orders are behind
+    limits = Limits(max_events=20, max_bytes=10**6, max_age_ms=1000)
+    orders = [row(s) for s in range(1, 41, 2)]
+    telemetry = [row(s, "telemetry") for s in range(2, 12, 2)]
 
-    assert batch.seqs == (1, 2, 3)
-    assert TELEMETRY not in batch.lanes
-    assert batch.lanes[PRIORITY].complete_upto is None
+    batch = plan_batch("demo", snap(99, orders, telemetry, pri_done=False), limits)
+
+    assert batch.lanes[PRIORITY] == LanePlan(tuple(range(1, 37, 2)), None)  # 18 of 20
+    assert batch.lanes[TELEMETRY] == LanePlan((2, 4), None)  # the oldest two, no more
     assert batch.full
+
+
+def test_orders_behind_by_bytes_leave_telemetry_its_tenth_of_the_bytes() -> None:
+    limits = Limits(max_events=500, max_bytes=10_000, max_age_ms=1000)
+    orders = [row(s, pad=900) for s in range(1, 40)]  # about 1 KB each
+    telemetry = [row(s, "telemetry") for s in range(100, 200)]  # about 100 bytes each
+
+    batch = plan_batch("demo", snap(999, orders, telemetry), limits)
+
+    assert len(batch.lanes[PRIORITY].seqs) == 8  # 9 KB of the 10
+    assert 5 <= len(batch.lanes[TELEMETRY].seqs) <= 10  # the last KB, and no more
+    assert batch.lanes[PRIORITY].complete_upto is None
+    assert len(batch.body) <= 10_000 + 40
 
 
 def test_the_event_limit_cuts_a_lane_and_marks_the_batch_full() -> None:
@@ -131,11 +146,12 @@ def test_a_batch_never_breaks_lane_order_nor_the_limits(
 ) -> None:
     rows = [row(i + 1, s) for i, s in enumerate(streams)]
     pri = [r for r in rows if r.stream != "telemetry"][:n]
-    tel = [r for r in rows if r.stream == "telemetry"][: max(0, n - len(pri))]
+    ask = max(n - len(pri), n // LATER_SHARE)  # as OutboxTail.read asks
+    tel = [r for r in rows if r.stream == "telemetry"][:ask]
     pri_done = len(pri) < n
     lanes = {PRIORITY: LaneRead(tuple(pri), pri_done)}
-    if pri_done:
-        lanes[TELEMETRY] = LaneRead(tuple(tel), len(tel) < n - len(pri))
+    if ask > 0:
+        lanes[TELEMETRY] = LaneRead(tuple(tel), len(tel) < ask)
     limits = Limits(n, nbytes, 1000)
 
     batch = plan_batch("demo", Snapshot(len(rows), lanes), limits)
@@ -146,8 +162,12 @@ def test_a_batch_never_breaks_lane_order_nor_the_limits(
     for lane, plan in batch.lanes.items():
         read = lanes[lane]
         assert plan.seqs == tuple(r.seq for r in read.rows[: len(plan.seqs)])  # a prefix
-    if TELEMETRY in batch.lanes and batch.lanes[TELEMETRY].seqs:
-        assert batch.lanes[PRIORITY].complete_upto is not None  # only once orders are drained
+    sent_tel = batch.lanes[TELEMETRY].seqs if TELEMETRY in batch.lanes else ()
+    if batch.lanes.get(PRIORITY, LanePlan((), None)).complete_upto is None:
+        # orders behind: telemetry has its share of the batch, no more
+        assert len(sent_tel) <= n // LATER_SHARE
+    if tel and n >= LATER_SHARE and len(encode_event("demo", tel[0])) < nbytes // LATER_SHARE:
+        assert sent_tel  # and no less: however many orders wait, telemetry is never kept out
 
 
 def test_a_batch_is_due_when_full_when_it_carries_shed_notices_or_when_old_enough() -> None:
