@@ -27,7 +27,7 @@ from types import TracebackType
 import aiosqlite
 
 from cloud_bridge.errors import HubDbReplaced, HubDbUnavailable
-from plumbing.outbox import LANES, LATER_SHARE, PRIORITY, TELEMETRY, lane_of
+from plumbing.outbox import LANES, PRIORITY, TELEMETRY, lane_of, later_share
 from plumbing.packed import unpack
 
 # per-row bytes the budget adds to the JSON body: kind, key, timestamps, row header
@@ -147,12 +147,11 @@ class OutboxTail:
         limit: int,
         *,
         exclude: Iterable[int] = (),
-        share: int = LATER_SHARE,
     ) -> Snapshot:
         """The next rows of each lane after its cursor, skipping `exclude` (parked seqs), all
         in one snapshot: up to `limit` priority rows, then telemetry rows in the room left,
-        and at least `limit // share` of them (the share of a batch `plan_batch` keeps for
-        a later lane; a lane given no room is not read and is absent from the snapshot)."""
+        and at least `later_share(limit)` of them (what `plan_batch` keeps for a later lane;
+        a lane given no room is not read and is absent from the snapshot)."""
         skip = _excluded(exclude)
         try:
             await self._c().execute("BEGIN")
@@ -166,7 +165,7 @@ class OutboxTail:
                 lanes: dict[str, LaneRead] = {}
                 room = limit
                 for i, lane in enumerate(LANES):
-                    ask = room if i == 0 else max(room, limit // share)
+                    ask = room if i == 0 else max(room, later_share(limit))
                     if ask <= 0:
                         break
                     rows = await self._all(

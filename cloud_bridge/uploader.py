@@ -56,7 +56,7 @@ from cloud_bridge.errors import (
 from cloud_bridge.tail import OutboxTail, Row, Snapshot
 from plumbing.backoff import Backoff
 from plumbing.clock import Clock, SystemClock
-from plumbing.outbox import LANES, LATER_SHARE, TELEMETRY, lane_of
+from plumbing.outbox import LANES, LATER_SHARE, TELEMETRY, lane_of, later_share
 from plumbing.tasks import pause
 
 log = logging.getLogger("tablehub.bridge")
@@ -150,7 +150,14 @@ def plan_batch(
     size = 0
     plans: dict[str, LanePlan] = {}
     full = False
-    share_events, share_bytes = limits.max_events // LATER_SHARE, limits.max_bytes // LATER_SHARE
+    share_events = later_share(limits.max_events)
+    share_bytes = limits.max_bytes // LATER_SHARE
+    waiting = [
+        snap.lanes[la].rows[0] for la in LANES[1:] if la in snap.lanes and snap.lanes[la].rows
+    ]
+    if waiting:  # room for the later lane's oldest event, even one over a tenth (up to half)
+        first = len(encode_event(store_id, waiting[0])) + 1
+        share_bytes = min(max(share_bytes, first), limits.max_bytes // 2)
     for i, lane in enumerate(LANES):
         read = snap.lanes.get(lane)
         if read is None:
@@ -159,7 +166,9 @@ def plan_batch(
         if full:  # an earlier lane is behind: this one has its share, no more
             max_events = min(max_events, len(chosen) + share_events)
             max_bytes = min(max_bytes, size + share_bytes)
-        if any(snap.lanes[later].rows for later in LANES[i + 1 :] if later in snap.lanes):
+        if share_events and any(
+            snap.lanes[later].rows for later in LANES[i + 1 :] if later in snap.lanes
+        ):
             max_events -= share_events
             max_bytes -= share_bytes
         taken: list[int] = []
@@ -426,6 +435,9 @@ class Uploader:
         self._sleep_fn = sleep
         self._stop = asyncio.Event()
         self._limit = config.batch_max_events
+        # a telemetry event that rode in a batch the cloud found too large goes alone next:
+        # too large by itself, it is parked, instead of riding in every batch to come
+        self._alone: int | None = None
         self._next_budget_check = 0.0
         self._backlog_saved: dict[str, object] | None = None  # as last written, less its time
         self._backlog_saved_at = 0.0
@@ -485,9 +497,31 @@ class Uploader:
         limits = Limits(self._limit, self.limits.max_bytes, self.limits.max_age_ms)
         return plan_batch(self.config.store_id, snap, limits, notices)
 
+    async def _alone_batch(self, seq: int) -> Batch | None:
+        """The telemetry event `seq` in a batch of its own, if it is still the lane's next."""
+        if seq <= self.state.cursors[TELEMETRY] or seq in self.state.parked_seqs:
+            return None
+        rows = await self.tail.rows([seq])
+        if not rows:
+            return None
+        row = rows[0]
+        return Batch(
+            self.config.store_id,
+            (seq,),
+            _body([(seq, encode_event(self.config.store_id, row))], ()),
+            {TELEMETRY: LanePlan((seq,), None)},
+            full=True,
+            sizes=((seq, row.stream, row.nbytes),),
+        )
+
     async def _collect(self) -> Batch | None:
         """Wait until a batch is due; None when stopping or when it is time to look at the
         budget again."""
+        if self._alone is not None:
+            seq, self._alone = self._alone, None
+            alone = await self._alone_batch(seq)
+            if alone is not None:
+                return alone
         waited_from: float | None = None
         poll = self.config.poll_ms / 1000
         while not self._stop.is_set():
@@ -527,6 +561,9 @@ class Uploader:
                 continue
             except BatchTooLarge as exc:
                 if len(batch.seqs) > 1:
+                    tel = batch.lanes.get(TELEMETRY)
+                    if tel is not None and tel.seqs and len(tel.seqs) < len(batch.seqs):
+                        self._alone = tel.seqs[0]  # it rode with orders: it goes alone next
                     self._limit = max(1, len(batch.seqs) // 2)
                     log.warning(
                         "cloud: batch of %d too large, trying %d", len(batch.seqs), self._limit

@@ -23,6 +23,12 @@ LANES = (PRIORITY, TELEMETRY)
 LATER_SHARE = 10
 
 
+def later_share(events: int) -> int:
+    """The events a batch of at most `events` leaves a later lane that has rows waiting: a
+    tenth, rounded up, so that a small batch still carries one; none in a batch of one."""
+    return 0 if events < 2 else -(-events // LATER_SHARE)
+
+
 def lane_of(stream: str) -> str:
     """Telemetry rides its own lane, behind everything else (orders first when catching up)."""
     return TELEMETRY if stream == TELEMETRY else PRIORITY

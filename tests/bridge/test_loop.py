@@ -223,6 +223,32 @@ async def test_a_stream_of_orders_that_fills_every_batch_does_not_keep_telemetry
     assert rig.state.cursors[TELEMETRY] >= 3
 
 
+async def test_a_telemetry_event_too_large_for_the_cloud_is_parked_not_carried_in_every_batch(
+    rig: Rig, store: Store
+) -> None:
+    """It fits the bridge's tenth of a batch but not the cloud's body limit: the batch it rides
+    in is refused as too large; it then goes alone, is refused alone and parked, and orders
+    flow on at the full batch size."""
+    await emit(store, ("telemetry", 1))
+
+    def too_large(batch: Batch) -> Ack | Exception:
+        if 1 in batch.seqs:
+            return BatchTooLarge("body over the cloud's limit", status=413, error="too_large")
+        return Ack(batch.seqs, None)
+
+    rig.cloud.script += [too_large] * 40
+    for _ in range(6):
+        await emit(store, ("orders", 12))
+        await rig.up.step()
+
+    assert 1 not in rig.cloud.stored
+    assert rig.state.parked_seqs == {1}
+    assert [len(d["events"]) for d in rig.cloud.received[:2]] == [10, 1]  # refused, then alone
+    orders = sorted(q for q in rig.cloud.stored)
+    assert orders == list(range(2, 2 + len(orders)))  # in order, none lost
+    assert len(orders) >= 10 * 3  # back at full batches once it is parked
+
+
 async def test_an_outage_backs_off_with_jitter_resends_the_same_batch_then_recovers(
     rig: Rig, store: Store
 ) -> None:

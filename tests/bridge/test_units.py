@@ -34,7 +34,7 @@ from cloud_bridge.uploader import (
     read_answer,
 )
 from hub.domain.events import OrderPlaced
-from plumbing.outbox import LATER_SHARE
+from plumbing.outbox import later_share
 from tests.samples import order
 
 LIMITS = Limits(max_events=500, max_bytes=256 * 1024, max_age_ms=1000)
@@ -102,6 +102,30 @@ def test_when_orders_are_behind_telemetry_has_a_tenth_of_the_batch() -> None:
     assert batch.full
 
 
+def test_a_small_batch_still_leaves_telemetry_one_event_and_a_batch_of_one_none() -> None:
+    orders = [row(s) for s in range(1, 41, 2)]
+    telemetry = [row(s, "telemetry") for s in range(2, 12, 2)]
+    for n, carried in ((2, (2,)), (5, (2,)), (9, (2,)), (1, ())):
+        limits = Limits(max_events=n, max_bytes=10**6, max_age_ms=1000)
+
+        batch = plan_batch("demo", snap(99, orders, telemetry, pri_done=False), limits)
+
+        sent = batch.lanes[TELEMETRY].seqs if TELEMETRY in batch.lanes else ()
+        assert sent == carried, n
+        assert len(batch.seqs) == n
+
+
+def test_a_telemetry_event_over_a_tenth_of_the_bytes_still_rides_while_orders_wait() -> None:
+    limits = Limits(max_events=500, max_bytes=4_000, max_age_ms=1000)
+    orders = [row(s, pad=300) for s in range(1, 60)]
+    big = [row(100, "telemetry", pad=900)]  # over 400 bytes (a tenth), under 2,000 (half)
+
+    batch = plan_batch("demo", snap(999, orders, big), limits)
+
+    assert batch.lanes[TELEMETRY].seqs == (100,)
+    assert len(batch.body) <= 4_000 + 40
+
+
 def test_orders_behind_by_bytes_leave_telemetry_its_tenth_of_the_bytes() -> None:
     limits = Limits(max_events=500, max_bytes=10_000, max_age_ms=1000)
     orders = [row(s, pad=900) for s in range(1, 40)]  # about 1 KB each
@@ -118,11 +142,17 @@ def test_orders_behind_by_bytes_leave_telemetry_its_tenth_of_the_bytes() -> None
 def test_the_event_limit_cuts_a_lane_and_marks_the_batch_full() -> None:
     limits = Limits(max_events=2, max_bytes=10**6, max_age_ms=1000)
 
-    batch = plan_batch("demo", snap(9, [row(1), row(3), row(5)], [row(2, "telemetry")]), limits)
+    batch = plan_batch("demo", snap(9, [row(1), row(3), row(5)], []), limits)
 
     assert batch.seqs == (1, 3)
     assert batch.lanes[PRIORITY] == LanePlan((1, 3), None)
-    assert TELEMETRY not in batch.lanes
+    assert batch.lanes[TELEMETRY] == LanePlan((), 9)  # none up to 9: its cursor may go there
+    assert batch.full
+
+    # telemetry waiting: it has its share of the two (one), the orders the other
+    batch = plan_batch("demo", snap(9, [row(1), row(3), row(5)], [row(2, "telemetry")]), limits)
+
+    assert batch.lanes == {PRIORITY: LanePlan((1,), None), TELEMETRY: LanePlan((2,), 9)}
     assert batch.full
 
 
@@ -146,7 +176,7 @@ def test_a_batch_never_breaks_lane_order_nor_the_limits(
 ) -> None:
     rows = [row(i + 1, s) for i, s in enumerate(streams)]
     pri = [r for r in rows if r.stream != "telemetry"][:n]
-    ask = max(n - len(pri), n // LATER_SHARE)  # as OutboxTail.read asks
+    ask = max(n - len(pri), later_share(n))  # as OutboxTail.read asks
     tel = [r for r in rows if r.stream == "telemetry"][:ask]
     pri_done = len(pri) < n
     lanes = {PRIORITY: LaneRead(tuple(pri), pri_done)}
@@ -165,8 +195,8 @@ def test_a_batch_never_breaks_lane_order_nor_the_limits(
     sent_tel = batch.lanes[TELEMETRY].seqs if TELEMETRY in batch.lanes else ()
     if batch.lanes.get(PRIORITY, LanePlan((), None)).complete_upto is None:
         # orders behind: telemetry has its share of the batch, no more
-        assert len(sent_tel) <= n // LATER_SHARE
-    if tel and n >= LATER_SHARE and len(encode_event("demo", tel[0])) < nbytes // LATER_SHARE:
+        assert len(sent_tel) <= later_share(n)
+    if tel and n >= 2 and len(encode_event("demo", tel[0])) < nbytes // 2:
         assert sent_tel  # and no less: however many orders wait, telemetry is never kept out
 
 
