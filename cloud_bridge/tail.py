@@ -142,11 +142,7 @@ class OutboxTail:
         return int(rows[0][0]), max(int(rows[0][0]), int(rows[0][1]))
 
     async def read(
-        self,
-        cursors: Mapping[str, int],
-        limit: int,
-        *,
-        exclude: Iterable[int] = (),
+        self, cursors: Mapping[str, int], limit: int, *, exclude: Iterable[int] = ()
     ) -> Snapshot:
         """The next rows of each lane after its cursor, skipping `exclude` (parked seqs), all
         in one snapshot: up to `limit` priority rows, then telemetry rows in the room left,

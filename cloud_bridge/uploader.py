@@ -196,12 +196,24 @@ def plan_batch(
     )
 
 
-def plan_parked(store_id: str, rows: Sequence[Row], parked_id: int) -> Batch:
-    """A parked batch sent again after an operator released it; moves no cursor."""
+def plan_rows(
+    store_id: str,
+    rows: Sequence[Row],
+    *,
+    lanes: Mapping[str, LanePlan] | None = None,
+    parked_id: int | None = None,
+) -> Batch:
+    """These rows as a batch of their own: a parked batch sent again after an operator
+    released it (`parked_id`, moves no cursor), or a lane's next event sent alone (`lanes`)."""
     chosen = [(r.seq, encode_event(store_id, r)) for r in rows]
     sizes = tuple((r.seq, r.stream, r.nbytes) for r in rows)
     return Batch(
-        store_id, tuple(r.seq for r in rows), _body(chosen, ()), parked_id=parked_id, sizes=sizes
+        store_id,
+        tuple(r.seq for r in rows),
+        _body(chosen, ()),
+        dict(lanes or {}),
+        parked_id=parked_id,
+        sizes=sizes,
     )
 
 
@@ -504,15 +516,7 @@ class Uploader:
         rows = await self.tail.rows([seq])
         if not rows:
             return None
-        row = rows[0]
-        return Batch(
-            self.config.store_id,
-            (seq,),
-            _body([(seq, encode_event(self.config.store_id, row))], ()),
-            {TELEMETRY: LanePlan((seq,), None)},
-            full=True,
-            sizes=((seq, row.stream, row.nbytes),),
-        )
+        return plan_rows(self.config.store_id, rows, lanes={TELEMETRY: LanePlan((seq,), None)})
 
     async def _collect(self) -> Batch | None:
         """Wait until a batch is due; None when stopping or when it is time to look at the
@@ -662,7 +666,7 @@ class Uploader:
             if not rows:
                 await self.state.unpark_done(parked.id)
                 continue
-            await self._deliver(plan_parked(self.config.store_id, rows, parked.id))
+            await self._deliver(plan_rows(self.config.store_id, rows, parked_id=parked.id))
 
     # ------------------------------------------------------------ disk budget
 
