@@ -979,8 +979,9 @@ def method_section() -> list[str]:
         "the end of the 100/s point. **Start-up**: spawn → first 200 on `/healthz`, polled "
         "every 10 ms; *cold* is a first run (schema, menu import), restarts reopen the "
         "store the sweep filled.",
-        "- **Pi estimate**: the hub in a CPU cgroup with a fifth of a core's quota (the "
-        "section names the quota and period). " + PERIOD_NOTE,
+        "- **Pi estimate**: the hub in a CPU cgroup with a fifth of a core's quota, in 10 ms "
+        "periods unless `--cpu-period-ms` says otherwise (the section names the quota and "
+        "period, and says why the period is short).",
         "",
     ]
 
