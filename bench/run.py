@@ -662,6 +662,20 @@ def _stop_popen(p: subprocess.Popen[bytes]) -> None:
             p.kill()
 
 
+def _period_ms(text: str) -> int:
+    """A CFS period the kernel takes with a fifth of it as the quota: 5 to 1,000 ms."""
+    try:
+        ms = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of ms") from None
+    if not 5 <= ms <= 1000:
+        raise argparse.ArgumentTypeError(
+            f"{ms} ms: the kernel takes periods of 1 to 1,000 ms and quotas of at least 1 ms, "
+            "so a fifth of a core needs 5 to 1,000"
+        )
+    return ms
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     p.add_argument("--quick", action="store_true", help="a few seconds per point, fewer points")
@@ -674,7 +688,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bridge-cpu", default="0", help="core(s) of the cloud bridge")
     p.add_argument(
         "--cpu-period-ms",
-        type=int,
+        type=_period_ms,
         default=CPU_PERIOD_MS,
         help="CFS period of the Pi steps' fifth of a core (the quota is a fifth of it; 100 is "
         "the kernel's default, whose 80 ms waits a Pi does not have)",
